@@ -1,0 +1,81 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from "kysely";
+import pg from "pg";
+import type { Database } from "./schema.js";
+import * as m0001 from "./migrations/0001-initial.js";
+
+/** Numbered migrations, in order. A static list, so bundling and type checking see them all. */
+const MIGRATIONS: Record<string, Migration> = {
+  "0001-initial": m0001,
+};
+
+class StaticMigrationProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return MIGRATIONS;
+  }
+}
+
+export type DialectName = "sqlite" | "postgres";
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  dialect: DialectName;
+  /** A human description without credentials. */
+  description: string;
+  close(): Promise<void>;
+}
+
+// PostgreSQL's int8 arrives as a string by default; our BIGINT columns hold epoch milliseconds
+// and counters, well inside Number.MAX_SAFE_INTEGER.
+pg.types.setTypeParser(20, (v: string) => Number(v));
+
+/**
+ * Opens the database named by `url` (empty: embedded SQLite under `dataDir`) and runs pending
+ * migrations.
+ * @example const { db } = await connectDatabase({ url: "", dataDir: "./data" })
+ */
+export async function connectDatabase(opts: { url: string; dataDir: string; schema?: string }): Promise<DatabaseHandle> {
+  let handle: DatabaseHandle;
+  if (!opts.url || opts.url.startsWith("sqlite:")) {
+    const file = opts.url.startsWith("sqlite:") ? opts.url.slice("sqlite:".length) : join(opts.dataDir, "portcullis.db");
+    if (file !== ":memory:") mkdirSync(join(file, ".."), { recursive: true });
+    const sqlite = new SQLite(file);
+    // WAL lets CLI commands write while a gateway serves from the same file.
+    sqlite.pragma("journal_mode = WAL");
+    sqlite.pragma("synchronous = NORMAL");
+    sqlite.pragma("busy_timeout = 5000");
+    sqlite.pragma("foreign_keys = ON");
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    handle = { db, dialect: "sqlite", description: `sqlite:${file}`, close: () => db.destroy() };
+  } else if (/^postgres(ql)?:\/\//.test(opts.url)) {
+    const pool = new pg.Pool({
+      connectionString: opts.url,
+      max: 10,
+      // A schema per test run keeps parallel suites apart; production uses the URL's default.
+      ...(opts.schema ? { options: `-c search_path=${opts.schema.replace(/[^a-z0-9_]/gi, "")}` } : {}),
+    });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const u = new URL(opts.url);
+    handle = {
+      db,
+      dialect: "postgres",
+      description: `postgres://${u.host}${u.pathname}`,
+      close: () => db.destroy(),
+    };
+  } else {
+    throw new Error(`unsupported database URL (use postgres://… or leave empty for SQLite): ${opts.url.split("@").pop()}`);
+  }
+  await migrate(handle.db);
+  return handle;
+}
+
+export async function migrate(db: Kysely<Database>): Promise<void> {
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === "Error");
+    throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${(error as Error).message}`, { cause: error });
+  }
+}

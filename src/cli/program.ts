@@ -1,0 +1,33 @@
+import { Command, CommanderError } from "commander";
+import { ConfigError } from "../config/options.js";
+import { CliError } from "./cli-error.js";
+import { registerClientConfigCommand } from "./client-config-command.js";
+import { registerServeCommand } from "./serve-command.js";
+
+/** Builds the `portcullis` command tree; each command lives in its own file. */
+export function buildProgram(): Command {
+  const program = new Command("portcullis")
+    .description("A governed Python package gateway: a PyPI-compatible index that vets what it serves.")
+    .version("0.1.0")
+    .showHelpAfterError()
+    .exitOverride();
+  registerServeCommand(program);
+  registerClientConfigCommand(program);
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof CliError || err instanceof ConfigError) {
+      process.stderr.write(`portcullis: ${err.message}\n`);
+      return err instanceof CliError ? err.exitCode : 2;
+    }
+    process.stderr.write(`portcullis: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,103 @@
+import type { Command } from "commander";
+import { loadConfig, OPTIONS, type OptionName } from "../config/options.js";
+import { createGateway } from "../main.js";
+import { CliError } from "./cli-error.js";
+
+/** `portcullis serve`: the gateway with embedded defaults (SQLite, local disk). */
+export function registerServeCommand(program: Command): void {
+  const cmd = program
+    .command("serve")
+    .description("Start the gateway (PyPI-compatible simple API on /simple/, files on /files/).")
+    .option("--host <host>", OPTIONS.host.description + ` [env ${OPTIONS.host.env}] (default ${OPTIONS.host.default})`)
+    .option("--port <port>", OPTIONS.port.description + ` [env ${OPTIONS.port.env}] (default ${OPTIONS.port.default})`)
+    .option("--data <dir>", OPTIONS.data.description + ` [env ${OPTIONS.data.env}] (default ${OPTIONS.data.default})`)
+    .option(
+      "--upstream <url|dir>",
+      OPTIONS.upstream.description + ` [env ${OPTIONS.upstream.env}] (default ${OPTIONS.upstream.default})`,
+    )
+    .option("--config <file>", "YAML config file (see portcullis.example.yaml) [env PORTCULLIS_CONFIG]")
+    .option("--database <url>", OPTIONS.database.description + ` [env ${OPTIONS.database.env}]`)
+    .option("--upstream-ttl <seconds>", OPTIONS.upstreamTtl.description + ` [env ${OPTIONS.upstreamTtl.env}]`)
+    .option("--upstream-timeout <seconds>", OPTIONS.upstreamTimeout.description + ` [env ${OPTIONS.upstreamTimeout.env}]`)
+    .option("--upstream-file-hosts <origins>", OPTIONS.upstreamFileHosts.description + ` [env ${OPTIONS.upstreamFileHosts.env}]`)
+    .option("--public-url <url>", OPTIONS.publicUrl.description + ` [env ${OPTIONS.publicUrl.env}]`)
+    .option("--log-level <level>", OPTIONS.logLevel.description + ` [env ${OPTIONS.logLevel.env}]`)
+    .option("--shutdown-grace <seconds>", OPTIONS.shutdownGrace.description + ` [env ${OPTIONS.shutdownGrace.env}]`)
+    .action(async (flags: Record<string, string | undefined>) => {
+      const picked: Partial<Record<OptionName, unknown>> = {};
+      for (const name of Object.keys(OPTIONS) as OptionName[]) {
+        if (flags[name] !== undefined) picked[name] = flags[name];
+      }
+      const config = loadConfig({ flags: picked, env: process.env, configFile: flags.config });
+      const gateway = await createGateway(config).catch((err: Error) => {
+        throw new CliError(`cannot start: ${err.message}`, 1);
+      });
+      const probe = await gateway.probeUpstream();
+      if (!probe.ok) {
+        gateway.log.warn(
+          { upstream: gateway.upstream.description, detail: probe.detail },
+          "upstream unreachable: only cached projects can be served; point --upstream at a mirror or a directory of wheels",
+        );
+      }
+      const url = await gateway.listen().catch(async (err: Error) => {
+        await gateway.close();
+        throw new CliError(`cannot listen on ${config.host}:${config.port}: ${err.message}`, 1);
+      });
+      const base = (config.publicUrl || url).replace(/\/+$/, "");
+      process.stderr.write(nextSteps(base, gateway.upstream.description, probe, gateway.db.description));
+      let closing = false;
+      const stop = (signal: string) => {
+        if (closing) {
+          process.stderr.write(`${signal} again: exiting now\n`);
+          process.exit(130);
+        }
+        closing = true;
+        gateway.log.info({ signal }, "shutting down: finishing in-flight downloads");
+        gateway.close().then(
+          () => process.exit(0),
+          (err: Error) => {
+            gateway.log.error({ err }, "error during shutdown");
+            process.exit(1);
+          },
+        );
+      };
+      process.on("SIGINT", () => stop("SIGINT"));
+      process.on("SIGTERM", () => stop("SIGTERM"));
+    });
+  cmd.addHelpText(
+    "after",
+    "\nEvery option can also be set as PORTCULLIS_<NAME> (e.g. PORTCULLIS_UPSTREAM) or in the config file.\n" +
+      "Precedence: flag > environment > config file > default.\n",
+  );
+}
+
+function nextSteps(
+  base: string,
+  upstream: string,
+  probe: { ok: boolean; detail: string },
+  database: string,
+): string {
+  const lines = [
+    "",
+    `Portcullis is serving at ${base}/  (database ${database})`,
+    "",
+    "Install through it:",
+    `  pip install --index-url ${base}/simple/ flask`,
+    "Make every pip and uv on this machine use it:",
+    `  portcullis client-config --gateway ${base} --write`,
+    "",
+  ];
+  if (probe.ok) {
+    lines.push(`Upstream: ${upstream} (reachable)`, "");
+  } else {
+    lines.push(
+      `WARNING: the upstream ${upstream} cannot be reached (${probe.detail}).`,
+      "Only projects already cached can be served. Point the gateway at a mirror or a local",
+      "directory of wheels instead, for example:",
+      "  portcullis serve --upstream https://mirror.example.org/simple/",
+      "  portcullis serve --upstream ./wheels",
+      "",
+    );
+  }
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,40 @@
+import Negotiator from "negotiator";
+import { CONTENT_TYPES } from "./simple-render.js";
+
+export type SimpleFormat = "json" | "html" | "text-html";
+
+const BY_TYPE: Record<string, SimpleFormat> = {
+  [CONTENT_TYPES.json]: "json",
+  "application/vnd.pypi.simple.latest+json": "json",
+  [CONTENT_TYPES.html]: "html",
+  "application/vnd.pypi.simple.latest+html": "html",
+  [CONTENT_TYPES.textHtml]: "text-html",
+};
+// Server preference order when the client rates several equally: JSON carries the most (PEP 700).
+const OFFERED = [
+  CONTENT_TYPES.json,
+  "application/vnd.pypi.simple.latest+json",
+  CONTENT_TYPES.html,
+  "application/vnd.pypi.simple.latest+html",
+  CONTENT_TYPES.textHtml,
+];
+
+/**
+ * PEP 691 content negotiation. `?format=` overrides the Accept header for humans in a browser
+ * (`json`, `html`, or a full content type, as warehouse accepts). Returns `undefined` when
+ * nothing acceptable is offered (answer 406).
+ */
+export function negotiateSimpleFormat(accept: string | undefined, formatParam: string | undefined): SimpleFormat | undefined {
+  if (formatParam) {
+    if (formatParam === "json") return "json";
+    if (formatParam === "html") return "html";
+    return BY_TYPE[formatParam];
+  }
+  if (!accept || accept.trim() === "") return "text-html";
+  const chosen = new Negotiator({ headers: { accept } }).mediaType(OFFERED);
+  return chosen ? BY_TYPE[chosen] : undefined;
+}
+
+export function contentTypeOf(format: SimpleFormat): string {
+  return format === "json" ? CONTENT_TYPES.json : format === "html" ? CONTENT_TYPES.html : "text/html; charset=utf-8";
+}

@@ -1,0 +1,138 @@
+import { createHash } from "node:crypto";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { normalizeProjectName, isValidProjectName } from "../../domain/project-name.js";
+import { GatewayError } from "../../services/gateway-error.js";
+import type { ProjectIndexService, ProjectView } from "../../services/project-index.js";
+import type { CatalogRepository } from "../../adapters/db/catalog-repository.js";
+import { contentTypeOf, negotiateSimpleFormat, type SimpleFormat } from "../negotiate.js";
+import { sendGatewayError, wantsJson } from "../reply-error.js";
+import {
+  renderIndexHtml,
+  renderIndexJson,
+  renderProjectHtml,
+  renderProjectJson,
+  type IndexEntry,
+} from "../simple-render.js";
+
+interface Rendered {
+  viewVersion: number;
+  body: Buffer;
+  etag: string;
+}
+
+export interface SimpleRoutesDeps {
+  projects: ProjectIndexService;
+  repo: CatalogRepository;
+  now: () => number;
+  /** Seconds a client may cache a page (pip's HTTP cache honours it). */
+  pageMaxAge?: number;
+}
+
+/** `/simple/` and `/simple/<project>/`: PEP 503 HTML and PEP 691 JSON by content negotiation. */
+export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDeps): void {
+  const rendered = new Map<string, Rendered>();
+  const maxAge = deps.pageMaxAge ?? 60;
+  let rootCache: { at: number; projects: IndexEntry[]; serial: number } | undefined;
+
+  const negotiate = (req: FastifyRequest, reply: FastifyReply): SimpleFormat | undefined => {
+    const q = req.query as Record<string, string | undefined>;
+    const format = negotiateSimpleFormat(req.headers.accept, q.format);
+    if (!format) {
+      reply.raw.statusMessage = "Not Acceptable: offer application/vnd.pypi.simple.v1+json or text/html";
+      void reply
+        .code(406)
+        .header("vary", "Accept")
+        .type("text/plain")
+        .send("406 Not Acceptable: this index serves application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html and text/html\n");
+    }
+    return format;
+  };
+
+  const sendBody = (req: FastifyRequest, reply: FastifyReply, format: SimpleFormat, r: Rendered, serial: number) => {
+    reply
+      .header("content-type", contentTypeOf(format))
+      .header("vary", "Accept")
+      .header("x-pypi-last-serial", String(serial))
+      .header("etag", r.etag)
+      .header("cache-control", `max-age=${maxAge}, public`);
+    if (req.headers["if-none-match"] === r.etag) return reply.code(304).send();
+    return reply.send(r.body);
+  };
+
+  app.get("/simple", (req, reply) => reply.redirect(withQuery("/simple/", req.url), 301));
+
+  app.get("/simple/", async (req, reply) => {
+    const format = negotiate(req, reply);
+    if (!format) return reply;
+    const now = deps.now();
+    // The root lists what the gateway knows; a short memo keeps it cheap with thousands of projects.
+    if (!rootCache || now - rootCache.at > 2000) {
+      const [projects, serial] = await Promise.all([deps.repo.listProjects(), deps.repo.lastSerial()]);
+      rootCache = { at: now, serial, projects: projects.map((p) => ({ name: p.name, displayName: p.displayName })) };
+      rendered.delete("/:json");
+      rendered.delete("/:html");
+    }
+    const key = format === "json" ? "/:json" : "/:html";
+    let r = rendered.get(key);
+    if (!r || r.viewVersion !== rootCache.at) {
+      const body = Buffer.from(format === "json" ? renderIndexJson(rootCache.projects, rootCache.serial) : renderIndexHtml(rootCache.projects));
+      r = { viewVersion: rootCache.at, body, etag: etagOf(body) };
+      rendered.set(key, r);
+    }
+    return sendBody(req, reply, format, r, rootCache.serial);
+  });
+
+  const projectHandler = async (req: FastifyRequest<{ Params: { project: string } }>, reply: FastifyReply) => {
+    const raw = req.params.project;
+    if (!isValidProjectName(raw)) {
+      return sendGatewayError(
+        reply,
+        new GatewayError("INVALID_PROJECT_NAME", `${JSON.stringify(raw.slice(0, 100))} is not a valid project name (PEP 508)`),
+        wantsJson(req.headers.accept),
+      );
+    }
+    const normalized = normalizeProjectName(raw);
+    // PEP 503: a non-normalised name (or a missing trailing slash) redirects to the canonical URL.
+    if (normalized !== raw || !req.url.split("?")[0]!.endsWith("/")) {
+      return reply.redirect(withQuery(`/simple/${normalized}/`, req.url), 301);
+    }
+    const format = negotiate(req, reply);
+    if (!format) return reply;
+    let view: ProjectView | null;
+    try {
+      view = await deps.projects.getProject(normalized);
+    } catch (err) {
+      if (err instanceof GatewayError) return sendGatewayError(reply, err, format === "json");
+      throw err;
+    }
+    if (!view) {
+      return sendGatewayError(reply, new GatewayError("PROJECT_NOT_FOUND", `no project named ${normalized}`), format === "json");
+    }
+    const key = `${normalized}:${format === "json" ? "json" : "html"}`;
+    let r = rendered.get(key);
+    if (!r || r.viewVersion !== view.version) {
+      const body = Buffer.from(format === "json" ? renderProjectJson(view) : renderProjectHtml(view));
+      r = { viewVersion: view.version, body, etag: etagOf(body) };
+      rendered.set(key, r);
+      // Bounded: the rendered-page memo must not grow with every project ever asked for.
+      if (rendered.size > 20_000) rendered.delete(rendered.keys().next().value!);
+    }
+    if (view.stale) {
+      reply.header("x-portcullis-stale", "true");
+      reply.header("warning", '110 portcullis "Response is Stale: upstream unreachable, serving the last good copy"');
+    }
+    return sendBody(req, reply, format, r, view.lastSerial);
+  };
+
+  app.get("/simple/:project/", projectHandler);
+  app.get("/simple/:project", projectHandler);
+}
+
+function etagOf(body: Buffer): string {
+  return `"${createHash("sha1").update(body).digest("base64url")}"`;
+}
+
+function withQuery(path: string, url: string): string {
+  const i = url.indexOf("?");
+  return i >= 0 ? path + url.slice(i) : path;
+}

@@ -1,0 +1,176 @@
+import { createHash } from "node:crypto";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { Logger } from "pino";
+import type { BlobStore } from "../adapters/blob/blob-store.js";
+import type { CatalogRepository, KnownFile } from "../adapters/db/catalog-repository.js";
+import {
+  UpstreamForbiddenUrlError,
+  UpstreamUnavailableError,
+  type Upstream,
+} from "../adapters/upstream/upstream.js";
+import { readWheel } from "../artifact/wheel-info.js";
+import { GatewayError } from "./gateway-error.js";
+
+export interface StoredFile {
+  file: KnownFile;
+  size: number;
+}
+
+/**
+ * Brings distribution files into the blob store: fetched once from the upstream, hashed while
+ * streaming to a temp file, and published under their sha256 only when the digest matches what
+ * the upstream index declared. Nothing is sent to a client before that.
+ */
+export class FileStoreService {
+  private readonly inflight = new Map<string, Promise<StoredFile>>();
+  private readonly metaInflight = new Map<string, Promise<{ sha256: string; size: number }>>();
+
+  constructor(
+    private readonly deps: {
+      upstream: Upstream;
+      repo: CatalogRepository;
+      blobs: BlobStore;
+      log: Logger;
+      now: () => number;
+      /** Refuse files larger than this many bytes (default 4 GiB). */
+      maxFileSize?: number;
+      /** Aborts downloads when the gateway stops. */
+      shutdown?: AbortSignal;
+    },
+  ) {}
+
+  /** Looks up a file the gateway has seen on an upstream page, by digest and name. */
+  async lookup(sha256: string, filename: string): Promise<KnownFile> {
+    const file = await this.deps.repo.findFile(sha256);
+    // The name must match too: a digest is never served under a name it was not listed with.
+    if (!file || file.filename !== filename) {
+      throw new GatewayError("FILE_NOT_FOUND", `no file ${filename} with sha256 ${sha256} is known to this gateway`);
+    }
+    return file;
+  }
+
+  /** Makes sure the verified bytes are in the blob store; concurrent callers share one download. */
+  async ensureStored(file: KnownFile): Promise<StoredFile> {
+    const have = await this.deps.blobs.stat(file.sha256);
+    if (have) return { file, size: have.size };
+    let pending = this.inflight.get(file.sha256);
+    if (!pending) {
+      pending = this.download(file).finally(() => this.inflight.delete(file.sha256));
+      this.inflight.set(file.sha256, pending);
+    }
+    return pending;
+  }
+
+  private async download(file: KnownFile): Promise<StoredFile> {
+    const { upstream, blobs, log } = this.deps;
+    const max = this.deps.maxFileSize ?? 4 * 1024 ** 3;
+    const started = Date.now();
+    const writer = await blobs.beginWrite();
+    const hash = createHash("sha256");
+    let size = 0;
+    try {
+      const opened = await upstream.openFile(
+        { filename: file.filename, url: file.url, hashes: { sha256: file.sha256 }, yanked: false, coreMetadata: false },
+        this.deps.shutdown,
+      );
+      if (opened.size !== undefined && opened.size > max) {
+        opened.stream.destroy();
+        throw new GatewayError("FILE_TOO_LARGE", `${file.filename} is ${opened.size} bytes, over the ${max}-byte limit`);
+      }
+      const meter = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          size += chunk.length;
+          if (size > max) {
+            cb(new GatewayError("FILE_TOO_LARGE", `${file.filename} exceeds the ${max}-byte limit`));
+            return;
+          }
+          hash.update(chunk);
+          cb(null, chunk);
+        },
+      });
+      await pipeline(opened.stream, meter, writer.stream);
+      const digest = hash.digest("hex");
+      if (digest !== file.sha256) {
+        log.error(
+          { event: "hash_mismatch", file: file.filename, declared: file.sha256, actual: digest, url: file.url, size },
+          "upstream bytes do not match the declared sha256; nothing stored",
+        );
+        throw new GatewayError(
+          "HASH_MISMATCH",
+          `${file.filename}: upstream sent bytes with sha256 ${digest}, but its index declared ${file.sha256}`,
+        );
+      }
+      await writer.commit(digest);
+    } catch (err) {
+      await writer.abort();
+      throw toGatewayError(err, file);
+    }
+    await this.deps.repo.markStored(file.sha256, size, this.deps.now());
+    log.info({ event: "file_stored", file: file.filename, sha256: file.sha256, size, ms: Date.now() - started }, "file stored");
+    return { file, size };
+  }
+
+  /**
+   * PEP 658 core metadata of a stored wheel: the exact METADATA bytes, kept as a blob of their
+   * own. When the page promised a digest, the extracted bytes must match it.
+   */
+  async ensureMetadata(file: KnownFile, promisedSha256?: string): Promise<{ sha256: string; size: number }> {
+    if (!file.filename.endsWith(".whl")) {
+      throw new GatewayError("METADATA_UNAVAILABLE", `${file.filename} is not a wheel; no core metadata is served for it`);
+    }
+    if (file.metadataSha256) {
+      const st = await this.deps.blobs.stat(file.metadataSha256);
+      if (st) return { sha256: file.metadataSha256, size: st.size };
+    }
+    let pending = this.metaInflight.get(file.sha256);
+    if (!pending) {
+      pending = this.extractMetadata(file, promisedSha256).finally(() => this.metaInflight.delete(file.sha256));
+      this.metaInflight.set(file.sha256, pending);
+    }
+    return pending;
+  }
+
+  private async extractMetadata(file: KnownFile, promisedSha256?: string): Promise<{ sha256: string; size: number }> {
+    await this.ensureStored(file);
+    const path = this.deps.blobs.localPath(file.sha256);
+    if (!path) throw new Error("blob store has no local path for metadata extraction");
+    let bytes: Buffer;
+    try {
+      bytes = (await readWheel(path)).metadataBytes;
+    } catch (err) {
+      throw new GatewayError("METADATA_UNAVAILABLE", `${file.filename}: ${(err as Error).message}`, { cause: err });
+    }
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    if (promisedSha256 && promisedSha256 !== sha256) {
+      throw new GatewayError(
+        "HASH_MISMATCH",
+        `${file.filename}: extracted METADATA has sha256 ${sha256}, but the index declared ${promisedSha256}`,
+      );
+    }
+    const writer = await this.deps.blobs.beginWrite();
+    try {
+      writer.stream.end(bytes);
+      await writer.commit(sha256);
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
+    await this.deps.repo.setMetadataDigest(file.sha256, sha256);
+    return { sha256, size: bytes.length };
+  }
+}
+
+function toGatewayError(err: unknown, file: KnownFile): GatewayError {
+  if (err instanceof GatewayError) return err;
+  if (err instanceof UpstreamForbiddenUrlError) {
+    return new GatewayError("UPSTREAM_FORBIDDEN_URL", `${file.filename}: ${err.message}`, { cause: err });
+  }
+  if (err instanceof UpstreamUnavailableError) {
+    return new GatewayError("UPSTREAM_UNAVAILABLE", `${file.filename}: ${err.message}`, { cause: err });
+  }
+  if ((err as { code?: string }).code === "UPSTREAM_FILE_NOT_FOUND") {
+    return new GatewayError("UPSTREAM_FILE_MISSING", `${file.filename}: ${(err as Error).message}`, { cause: err });
+  }
+  return new GatewayError("DOWNLOAD_FAILED", `${file.filename}: ${(err as Error).message}`, { cause: err });
+}

@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { connectDatabase, type DatabaseHandle, type DialectName } from "../../src/adapters/db/connect-database.js";
+
+/** Where the PostgreSQL tests connect; CI and these machines run one on 127.0.0.1:5432. */
+export const POSTGRES_URL = process.env.PORTCULLIS_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+let pgAvailable: Promise<boolean> | undefined;
+
+/** Whether PostgreSQL answers; asked once per test process. */
+export function postgresAvailable(): Promise<boolean> {
+  pgAvailable ??= (async () => {
+    const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 2000 });
+    try {
+      await client.connect();
+      await client.query("select 1");
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  })();
+  return pgAvailable;
+}
+
+export interface TestDatabase extends DatabaseHandle {
+  /** Drops what the test made (the SQLite directory or the PostgreSQL schema). */
+  cleanup(): Promise<void>;
+}
+
+/** A fresh, migrated database of the given dialect, isolated from every other test. */
+export async function openTestDatabase(dialect: DialectName): Promise<TestDatabase> {
+  if (dialect === "sqlite") {
+    const dir = mkdtempSync(join(tmpdir(), "portcullis-db-"));
+    const handle = await connectDatabase({ url: "", dataDir: dir });
+    return {
+      ...handle,
+      cleanup: async () => {
+        await handle.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const schema = `t_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  await admin.end();
+  const handle = await connectDatabase({ url: POSTGRES_URL, dataDir: "", schema });
+  return {
+    ...handle,
+    cleanup: async () => {
+      await handle.close();
+      const c = new pg.Client({ connectionString: POSTGRES_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA ${schema} CASCADE`);
+      await c.end();
+    },
+  };
+}
+
+/**
+ * The dialect matrix: each database test runs on SQLite and on PostgreSQL. Without a reachable
+ * PostgreSQL the PostgreSQL half is skipped with a message saying so, and SQLite still runs.
+ * @example for (const d of DIALECTS) test(`stores pages (${d})`, dialectTest(d, async (db) => { … }))
+ */
+export const DIALECTS: DialectName[] = ["sqlite", "postgres"];
+
+export function dialectSkip(dialect: DialectName): Promise<string | false> {
+  if (dialect === "sqlite") return Promise.resolve(false);
+  return postgresAvailable().then((ok) => (ok ? false : `PostgreSQL not reachable at ${POSTGRES_URL}`));
+}
