@@ -63,6 +63,15 @@ export class UpstreamForbiddenUrlError extends Error {
   }
 }
 
+/** The upstream answered that a listed file does not exist (404/410, or a local file gone). */
+export class UpstreamFileNotFoundError extends Error {
+  readonly code = "UPSTREAM_FILE_NOT_FOUND";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "UpstreamFileNotFoundError";
+  }
+}
+
 /** Where the raw upstream pages are kept between requests (the raw cache, apart from the curated view). */
 export interface PageCache {
   get(name: string): Promise<CachedPage | undefined>;

@@ -1,0 +1,252 @@
+import { readdir, realpath, stat } from "node:fs/promises";
+import { basename, join, relative, resolve, sep } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { DistFile } from "../../domain/distribution.js";
+import { normalizeProjectName } from "../../domain/project-name.js";
+import { parseDistFilename } from "../../domain/wheel-filename.js";
+import {
+  filePathFromUrl,
+  isDirectoryInside,
+  isInside,
+  isMissing,
+  openConfinedFile,
+  resolveConfined,
+} from "./confined-path.js";
+import { FileHasher } from "./file-hasher.js";
+import {
+  UpstreamFileNotFoundError,
+  UpstreamForbiddenUrlError,
+  UpstreamUnavailableError,
+  type OpenedFile,
+  type ProjectPageResult,
+  type Upstream,
+} from "./upstream.js";
+
+const HASH_CONCURRENCY = 4;
+
+export interface DirectoryUpstreamOptions {
+  /** A flat directory of wheels and sdists, or one with a sub-directory per project (one level). */
+  dir: string;
+  /** Clock in ms since epoch. Default `Date.now`. */
+  now?: () => number;
+  /**
+   * The directory is rescanned when its mtime changes, and at the latest this long after the last
+   * scan (files added inside per-project sub-directories do not touch the top mtime). Default 5 000.
+   */
+  rescanTtlMs?: number;
+}
+
+interface IndexedFile {
+  /** Path as listed under the directory (what the `file://` URL names). */
+  path: string;
+  filename: string;
+  project: string;
+  version: string;
+  realPath: string;
+}
+
+interface DirectoryIndex {
+  root: string;
+  byProject: Map<string, IndexedFile[]>;
+  byPath: Map<string, IndexedFile>;
+  dirMtimeMs: number;
+  scannedAt: number;
+}
+
+/**
+ * An upstream made of a local directory of distribution files (`./wheels`). Project names come
+ * from the file names; sha256 digests are computed from the bytes (and remembered by path, size
+ * and mtime); `upload-time` is the file's mtime. Only files found by the scan, resolving inside
+ * the directory, are ever opened.
+ *
+ * @example
+ * const upstream = new DirectoryUpstream({ dir: "./wheels" });
+ * const result = await upstream.getProject("python-dateutil");
+ */
+export class DirectoryUpstream implements Upstream {
+  readonly description: string;
+  readonly local = true;
+  private readonly dir: string;
+  private readonly now: () => number;
+  private readonly rescanTtlMs: number;
+  private readonly hasher = new FileHasher();
+  private index: DirectoryIndex | undefined;
+  private scanning: Promise<DirectoryIndex> | undefined;
+
+  constructor(options: DirectoryUpstreamOptions) {
+    this.dir = resolve(options.dir);
+    this.description = this.dir;
+    this.now = options.now ?? Date.now;
+    this.rescanTtlMs = options.rescanTtlMs ?? 5_000;
+  }
+
+  async getProject(name: string, signal?: AbortSignal): Promise<ProjectPageResult | null> {
+    signal?.throwIfAborted();
+    const project = normalizeProjectName(name);
+    const index = await this.currentIndex();
+    const entries = index.byProject.get(project);
+    if (!entries) return null;
+    const files = await mapLimited(entries, HASH_CONCURRENCY, (entry) => this.toDistFile(entry, signal));
+    const present = files.filter((file): file is DistFile => file !== undefined);
+    if (present.length === 0) return null;
+    const served = new Set(present.map((file) => file.filename));
+    const versions = [...new Set(entries.filter((e) => served.has(e.filename)).map((e) => e.version))];
+    return { page: { name: project, files: present, versions }, stale: false, fetchedAt: this.now() };
+  }
+
+  async listProjects(signal?: AbortSignal): Promise<string[]> {
+    signal?.throwIfAborted();
+    const index = await this.currentIndex();
+    return [...index.byProject.keys()].sort();
+  }
+
+  async openFile(file: DistFile, signal?: AbortSignal): Promise<OpenedFile> {
+    const path = filePathFromUrl(file.url);
+    if (path === undefined) throw new UpstreamForbiddenUrlError(`${this.description} serves file: URLs only`);
+    const index = await this.currentIndex();
+    if (!index.byPath.has(path)) {
+      // A distribution file that was listed here and has since gone is missing, not forbidden.
+      const listedHereOnce =
+        isInside(this.dir, path) &&
+        relative(this.dir, path).split(sep).length <= 2 &&
+        parseDistFilename(basename(path));
+      if (listedHereOnce && (await resolveConfined(index.root, path)) === "missing") {
+        throw new UpstreamFileNotFoundError(`${basename(path)} is no longer in ${this.description}`);
+      }
+      throw new UpstreamForbiddenUrlError(`file is not in ${this.description}`);
+    }
+    return openConfinedFile(index.root, path, signal);
+  }
+
+  async probe(): Promise<{ ok: boolean; detail: string }> {
+    try {
+      const index = await this.currentIndex();
+      return {
+        ok: true,
+        detail: `${index.byPath.size} files of ${index.byProject.size} projects in ${this.description}`,
+      };
+    } catch (error) {
+      return { ok: false, detail: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  private async toDistFile(entry: IndexedFile, signal?: AbortSignal): Promise<DistFile | undefined> {
+    let sha256: string;
+    let stamp: { size: number; mtimeMs: number };
+    try {
+      // Files rewritten in place leave the directory's mtime alone: stat them on every page.
+      stamp = await stat(entry.realPath);
+      sha256 = await this.hasher.sha256(entry.realPath, stamp, signal);
+    } catch (error) {
+      // Removed since the scan: the next scan forgets it.
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+    return {
+      filename: entry.filename,
+      url: pathToFileURL(entry.path).href,
+      hashes: { sha256 },
+      yanked: false,
+      size: stamp.size,
+      uploadTime: new Date(stamp.mtimeMs).toISOString(),
+      // The gateway extracts the metadata itself.
+      coreMetadata: false,
+    };
+  }
+
+  private async currentIndex(): Promise<DirectoryIndex> {
+    const index = this.index;
+    if (index && this.now() - index.scannedAt < this.rescanTtlMs) {
+      try {
+        if ((await stat(this.dir)).mtimeMs === index.dirMtimeMs) return index;
+      } catch {
+        // Fall through: the scan reports the problem.
+      }
+    }
+    this.scanning ??= this.scan().finally(() => {
+      this.scanning = undefined;
+    });
+    return this.scanning;
+  }
+
+  private async scan(): Promise<DirectoryIndex> {
+    let root: string;
+    let dirMtimeMs: number;
+    try {
+      root = await realpath(this.dir);
+      const stats = await stat(root);
+      if (!stats.isDirectory()) throw new Error(`${this.dir} is not a directory`);
+      dirMtimeMs = stats.mtimeMs;
+    } catch (error) {
+      throw new UpstreamUnavailableError(`cannot read ${this.dir}`, { cause: error });
+    }
+    const scannedAt = this.now();
+    const byProject = new Map<string, IndexedFile[]>();
+    const byPath = new Map<string, IndexedFile>();
+    const add = async (path: string, filename: string) => {
+      const parts = parseDistFilename(filename);
+      if (!parts) return;
+      const resolved = await resolveConfined(root, path);
+      if (typeof resolved === "string") return;
+      const project = parts.project;
+      const list = byProject.get(project) ?? [];
+      // One file name per page: the first found wins (top level before sub-directories).
+      if (list.some((file) => file.filename === filename)) return;
+      const entry: IndexedFile = {
+        path,
+        filename,
+        project,
+        version: parts.version,
+        realPath: resolved.realPath,
+      };
+      list.push(entry);
+      byProject.set(project, list);
+      byPath.set(path, entry);
+    };
+
+    const subdirs: string[] = [];
+    const entries = await readdir(this.dir, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const entry of entries) {
+      if (entry.name.startsWith(".")) continue;
+      const path = join(this.dir, entry.name);
+      if (entry.isDirectory() || (entry.isSymbolicLink() && (await isDirectoryInside(root, path)))) {
+        subdirs.push(path);
+      } else {
+        await add(path, entry.name);
+      }
+    }
+    for (const subdir of subdirs) {
+      if (!(await isDirectoryInside(root, subdir))) continue;
+      let names: string[];
+      try {
+        names = await readdir(subdir);
+      } catch {
+        continue;
+      }
+      for (const name of names.sort()) {
+        if (!name.startsWith(".")) await add(join(subdir, name), name);
+      }
+    }
+    for (const list of byProject.values()) list.sort((a, b) => (a.filename < b.filename ? -1 : 1));
+    this.index = { root, byProject, byPath, dirMtimeMs, scannedAt };
+    return this.index;
+  }
+}
+
+async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
