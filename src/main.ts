@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
 import { pino, type Logger } from "pino";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { FsBlobStore } from "./adapters/blob/fs-blob-store.js";
@@ -92,8 +92,11 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   });
 
   const app = Fastify({
-    loggerInstance: log,
-    disableRequestLogging: true,
+    loggerInstance: log as FastifyBaseLogger,
+    // Requests are counted in metrics (and audited elsewhere); per-request log lines would cost throughput.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Wheel names with several platform tags, plus `.metadata`, run past the default 100.
+    routerOptions: { maxParamLength: 1000 },
     trustProxy: false,
     // Errors answer with a clear body; a bad URL never reaches a handler as a crash.
     return503OnClosing: true,
@@ -109,7 +112,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     reply.raw.statusMessage = "Not Found";
     return reply.code(404).type("text/plain").send(`404 Not Found: ${reasonPhrase(req.url.slice(0, 200))}\n`);
   });
-  app.setErrorHandler((err, req, reply) => {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
     const status = (err as { statusCode?: number }).statusCode ?? 500;
     if (status >= 500) req.log.error({ err, url: req.url }, "request failed");
     reply.raw.statusMessage = reasonPhrase(status >= 500 ? "Internal error" : err.message);

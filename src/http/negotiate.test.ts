@@ -10,7 +10,7 @@ test("PEP 691 negotiation", () => {
   assert.equal(negotiateSimpleFormat("application/vnd.pypi.simple.v1+html", undefined), "html");
   assert.equal(negotiateSimpleFormat("text/html", undefined), "text-html");
   assert.equal(negotiateSimpleFormat(undefined, undefined), "text-html");
-  assert.equal(negotiateSimpleFormat("*/*", undefined), "json");
+  assert.equal(negotiateSimpleFormat("*/*", undefined), "text-html");
   assert.equal(negotiateSimpleFormat("application/vnd.pypi.simple.latest+json", undefined), "json");
   assert.equal(negotiateSimpleFormat("application/vnd.pypi.simple.v2+json", undefined), undefined);
   assert.equal(negotiateSimpleFormat("image/png", undefined), undefined);

@@ -10,13 +10,14 @@ const BY_TYPE: Record<string, SimpleFormat> = {
   "application/vnd.pypi.simple.latest+html": "html",
   [CONTENT_TYPES.textHtml]: "text-html",
 };
-// Server preference order when the client rates several equally: JSON carries the most (PEP 700).
+// Server preference when the client rates several equally (`*/*`): plain HTML, which every
+// client understands, as PEP 503 tools that predate PEP 691 expect.
 const OFFERED = [
+  CONTENT_TYPES.textHtml,
   CONTENT_TYPES.json,
   "application/vnd.pypi.simple.latest+json",
   CONTENT_TYPES.html,
   "application/vnd.pypi.simple.latest+html",
-  CONTENT_TYPES.textHtml,
 ];
 
 /**

@@ -137,7 +137,7 @@ export class FileStoreService {
     if (!path) throw new Error("blob store has no local path for metadata extraction");
     let bytes: Buffer;
     try {
-      bytes = (await readWheel(path)).metadataBytes;
+      bytes = (await readWheel(path, { filename: file.filename })).metadataBytes;
     } catch (err) {
       throw new GatewayError("METADATA_UNAVAILABLE", `${file.filename}: ${(err as Error).message}`, { cause: err });
     }

@@ -45,7 +45,8 @@ let viewCounter = 0;
  * raw page into the curated view once per distinct page, and records new pages and files.
  */
 export class ProjectIndexService {
-  private readonly views = new WeakMap<ProjectPage, ProjectView>();
+  /** Per project: the last raw page seen, its digest and the view built from it. */
+  private readonly memo = new Map<string, { page: ProjectPage; digest: string; view: ProjectView }>();
   private readonly building = new Map<string, Promise<ProjectView>>();
 
   constructor(
@@ -53,11 +54,15 @@ export class ProjectIndexService {
       upstream: Upstream;
       repo: CatalogRepository;
       now: () => number;
+      /** How many projects' views to keep in memory. */
+      maxMemo?: number;
     },
   ) {}
 
   /**
    * The curated view of a project, by normalised name; `null` when the upstream does not have it.
+   * A warm page costs a cache lookup and an identity check: views are rebuilt (and the database
+   * written) only when the raw page changes.
    * @throws GatewayError UPSTREAM_UNAVAILABLE when the upstream is down and nothing is cached.
    */
   async getProject(normalized: string, signal?: AbortSignal): Promise<ProjectView | null> {
@@ -71,27 +76,41 @@ export class ProjectIndexService {
       throw err;
     }
     if (!result) return null;
-    const memo = this.views.get(result.page);
-    if (memo && memo.stale === result.stale && memo.fetchedAt === result.fetchedAt) return memo;
-    if (memo) {
-      const refreshed = { ...memo, stale: result.stale, fetchedAt: result.fetchedAt, version: ++viewCounter };
-      this.views.set(result.page, refreshed);
-      return refreshed;
+    const memo = this.memo.get(normalized);
+    let view: ProjectView | undefined;
+    if (memo && memo.page === result.page) {
+      view = memo.view;
+    } else {
+      // Sources that hand out a fresh object per call are compared by content.
+      const digest = pageDigest(result.page);
+      if (memo && memo.digest === digest) {
+        view = memo.view;
+        memo.page = result.page;
+      } else {
+        let pending = this.building.get(normalized);
+        if (!pending) {
+          pending = this.buildView(normalized, result.page, digest).finally(() => this.building.delete(normalized));
+          this.building.set(normalized, pending);
+        }
+        view = await pending;
+        this.remember(normalized, { page: result.page, digest, view });
+      }
     }
-    const key = normalized;
-    let pending = this.building.get(key);
-    if (!pending) {
-      pending = this.buildView(normalized, result.page, result.stale, result.fetchedAt).finally(() =>
-        this.building.delete(key),
-      );
-      this.building.set(key, pending);
+    if (view.stale !== result.stale) {
+      view = { ...view, stale: result.stale, fetchedAt: result.fetchedAt, version: ++viewCounter };
+      const m = this.memo.get(normalized);
+      if (m) m.view = view;
     }
-    const view = await pending;
-    this.views.set(result.page, view);
     return view;
   }
 
-  private async buildView(normalized: string, page: ProjectPage, stale: boolean, fetchedAt: number): Promise<ProjectView> {
+  private remember(name: string, entry: { page: ProjectPage; digest: string; view: ProjectView }): void {
+    this.memo.delete(name);
+    this.memo.set(name, entry);
+    if (this.memo.size > (this.deps.maxMemo ?? 20_000)) this.memo.delete(this.memo.keys().next().value!);
+  }
+
+  private async buildView(normalized: string, page: ProjectPage, digest: string): Promise<ProjectView> {
     const files: ServedFile[] = [];
     const recorded: RecordedFile[] = [];
     let unhashed = 0;
@@ -115,7 +134,6 @@ export class ProjectIndexService {
         ...(f.uploadTime !== undefined ? { uploadTime: f.uploadTime } : {}),
       });
     }
-    const digest = createHash("sha256").update(JSON.stringify(page)).digest("hex");
     const lastSerial = await this.deps.repo.recordPage(normalized, page.name || normalized, digest, recorded, this.deps.now());
     const versions = sortVersions([...new Set(page.versions ?? files.map((f) => f.version).filter(Boolean))]);
     return {
@@ -124,13 +142,17 @@ export class ProjectIndexService {
       files,
       versions,
       lastSerial,
-      stale,
-      fetchedAt,
+      stale: false,
+      fetchedAt: this.deps.now(),
       ...(page.status ? { status: page.status } : {}),
       unhashed,
       version: ++viewCounter,
     };
   }
+}
+
+function pageDigest(page: ProjectPage): string {
+  return createHash("sha256").update(JSON.stringify(page)).digest("hex");
 }
 
 function toServedFile(f: DistFile, sha256: string, version: string, isWheel: boolean): ServedFile {
