@@ -1,6 +1,11 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+} from "fastify";
 import { pino, type Logger } from "pino";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { FsBlobStore } from "./adapters/blob/fs-blob-store.js";
@@ -110,18 +115,26 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   });
   app.setNotFoundHandler((req, reply) => {
     reply.raw.statusMessage = "Not Found";
-    return reply.code(404).type("text/plain").send(`404 Not Found: ${reasonPhrase(req.url.slice(0, 200))}\n`);
+    return reply
+      .code(404)
+      .type("text/plain")
+      .send(`404 Not Found: ${reasonPhrase(req.url.slice(0, 200))}\n`);
   });
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const status = (err as { statusCode?: number }).statusCode ?? 500;
     if (status >= 500) req.log.error({ err, url: req.url }, "request failed");
     reply.raw.statusMessage = reasonPhrase(status >= 500 ? "Internal error" : err.message);
-    return reply.code(status).type("text/plain").send(`${status} ${status >= 500 ? "Internal error" : err.message}\n`);
+    return reply
+      .code(status)
+      .type("text/plain")
+      .send(`${status} ${status >= 500 ? "Internal error" : err.message}\n`);
   });
 
   let upstreamState = { ok: true, detail: "not checked yet", description: upstream.description };
   const probeUpstream = async () => {
-    const res = await upstream.probe(AbortSignal.timeout(5000)).catch((err: Error) => ({ ok: false, detail: err.message }));
+    const res = await upstream
+      .probe(AbortSignal.timeout(5000))
+      .catch((err: Error) => ({ ok: false, detail: err.message }));
     upstreamState = { ...res, description: upstream.description };
     return res;
   };
@@ -164,13 +177,16 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       const grace = config.shutdownGrace * 1000;
       // Fastify stops accepting at once and waits for in-flight requests (downloads) to end.
       const closing = app.close();
+      // Connections that turn idle after close began (a download just finished) would otherwise
+      // linger until their keep-alive time-out.
+      const sweeper = setInterval(() => app.server.closeIdleConnections?.(), 50);
       const timer = setTimeout(() => {
         log.warn({ inflightDownloads }, "grace period over: aborting downloads still in flight");
         shutdown.abort();
         app.server.closeAllConnections?.();
       }, grace);
       timer.unref();
-      await closing;
+      await closing.finally(() => clearInterval(sweeper));
       clearTimeout(timer);
       await upstream.close?.();
       await db.close();

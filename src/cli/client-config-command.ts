@@ -15,9 +15,12 @@ export function indexUrl(input: ClientConfigInput): string {
   try {
     u = new URL(input.gateway);
   } catch {
-    throw new CliError(`--gateway must be a URL such as http://127.0.0.1:8080, got ${JSON.stringify(input.gateway)}`);
+    throw new CliError(
+      `--gateway must be a URL such as http://127.0.0.1:8080, got ${JSON.stringify(input.gateway)}`,
+    );
   }
-  if (u.protocol !== "http:" && u.protocol !== "https:") throw new CliError("--gateway must be an http(s) URL");
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    throw new CliError("--gateway must be an http(s) URL");
   if (input.token) {
     u.username = "__token__";
     u.password = input.token;
@@ -52,7 +55,9 @@ export function userConfigPaths(home = homedir()): { pip: string; uv: string } {
 export function registerClientConfigCommand(program: Command): void {
   program
     .command("client-config")
-    .description("Print (or write) pip, uv, poetry and environment settings that resolve through this gateway.")
+    .description(
+      "Print (or write) pip, uv, poetry and environment settings that resolve through this gateway.",
+    )
     .option("--gateway <url>", "the gateway's URL [env PORTCULLIS_GATEWAY]", process.env.PORTCULLIS_GATEWAY)
     .option("--token <token>", "an API token to embed [env PORTCULLIS_TOKEN]", process.env.PORTCULLIS_TOKEN)
     .option("--tool <tool>", "only one of: pip, uv, poetry, env")
@@ -60,7 +65,8 @@ export function registerClientConfigCommand(program: Command): void {
     .action((opts: { gateway?: string; token?: string; tool?: string; write?: boolean }) => {
       if (!opts.gateway) throw new CliError("--gateway URL is required (or set PORTCULLIS_GATEWAY)");
       const configs = clientConfigs({ gateway: opts.gateway, ...(opts.token ? { token: opts.token } : {}) });
-      if (opts.tool && !(opts.tool in configs)) throw new CliError(`--tool must be pip, uv, poetry or env, not ${opts.tool}`);
+      if (opts.tool && !(opts.tool in configs))
+        throw new CliError(`--tool must be pip, uv, poetry or env, not ${opts.tool}`);
       if (opts.write) {
         const paths = userConfigPaths();
         for (const tool of ["pip", "uv"] as const) {

@@ -8,9 +8,18 @@ export function registerServeCommand(program: Command): void {
   const cmd = program
     .command("serve")
     .description("Start the gateway (PyPI-compatible simple API on /simple/, files on /files/).")
-    .option("--host <host>", OPTIONS.host.description + ` [env ${OPTIONS.host.env}] (default ${OPTIONS.host.default})`)
-    .option("--port <port>", OPTIONS.port.description + ` [env ${OPTIONS.port.env}] (default ${OPTIONS.port.default})`)
-    .option("--data <dir>", OPTIONS.data.description + ` [env ${OPTIONS.data.env}] (default ${OPTIONS.data.default})`)
+    .option(
+      "--host <host>",
+      OPTIONS.host.description + ` [env ${OPTIONS.host.env}] (default ${OPTIONS.host.default})`,
+    )
+    .option(
+      "--port <port>",
+      OPTIONS.port.description + ` [env ${OPTIONS.port.env}] (default ${OPTIONS.port.default})`,
+    )
+    .option(
+      "--data <dir>",
+      OPTIONS.data.description + ` [env ${OPTIONS.data.env}] (default ${OPTIONS.data.default})`,
+    )
     .option(
       "--upstream <url|dir>",
       OPTIONS.upstream.description + ` [env ${OPTIONS.upstream.env}] (default ${OPTIONS.upstream.default})`,
@@ -18,11 +27,20 @@ export function registerServeCommand(program: Command): void {
     .option("--config <file>", "YAML config file (see portcullis.example.yaml) [env PORTCULLIS_CONFIG]")
     .option("--database <url>", OPTIONS.database.description + ` [env ${OPTIONS.database.env}]`)
     .option("--upstream-ttl <seconds>", OPTIONS.upstreamTtl.description + ` [env ${OPTIONS.upstreamTtl.env}]`)
-    .option("--upstream-timeout <seconds>", OPTIONS.upstreamTimeout.description + ` [env ${OPTIONS.upstreamTimeout.env}]`)
-    .option("--upstream-file-hosts <origins>", OPTIONS.upstreamFileHosts.description + ` [env ${OPTIONS.upstreamFileHosts.env}]`)
+    .option(
+      "--upstream-timeout <seconds>",
+      OPTIONS.upstreamTimeout.description + ` [env ${OPTIONS.upstreamTimeout.env}]`,
+    )
+    .option(
+      "--upstream-file-hosts <origins>",
+      OPTIONS.upstreamFileHosts.description + ` [env ${OPTIONS.upstreamFileHosts.env}]`,
+    )
     .option("--public-url <url>", OPTIONS.publicUrl.description + ` [env ${OPTIONS.publicUrl.env}]`)
     .option("--log-level <level>", OPTIONS.logLevel.description + ` [env ${OPTIONS.logLevel.env}]`)
-    .option("--shutdown-grace <seconds>", OPTIONS.shutdownGrace.description + ` [env ${OPTIONS.shutdownGrace.env}]`)
+    .option(
+      "--shutdown-grace <seconds>",
+      OPTIONS.shutdownGrace.description + ` [env ${OPTIONS.shutdownGrace.env}]`,
+    )
     .action(async (flags: Record<string, string | undefined>) => {
       const picked: Partial<Record<OptionName, unknown>> = {};
       for (const name of Object.keys(OPTIONS) as OptionName[]) {

@@ -20,7 +20,11 @@ test("flag beats environment beats file beats default", () => {
   const dir = tmp();
   const file = join(dir, "p.yaml");
   writeFileSync(file, "port: 7000\nhost: 0.0.0.0\nupstream: ./wheels\nupstream-ttl: 5\n");
-  const c = loadConfig({ flags: { port: "9000" }, env: { PORTCULLIS_PORT: "8000", PORTCULLIS_HOST: "::1" }, configFile: file });
+  const c = loadConfig({
+    flags: { port: "9000" },
+    env: { PORTCULLIS_PORT: "8000", PORTCULLIS_HOST: "::1" },
+    configFile: file,
+  });
   assert.equal(c.port, 9000);
   assert.equal(c.host, "::1");
   assert.equal(c.upstream, "./wheels");
@@ -31,13 +35,19 @@ test("flag beats environment beats file beats default", () => {
 });
 
 test("the shipped example config loads", () => {
-  const c = loadConfig({ env: {}, configFile: new URL("../../portcullis.example.yaml", import.meta.url).pathname });
+  const c = loadConfig({
+    env: {},
+    configFile: new URL("../../portcullis.example.yaml", import.meta.url).pathname,
+  });
   assert.equal(c.port, 8080);
   assert.deepEqual(c.upstreamFileHosts, []);
 });
 
 test("bad values and unknown settings are refused with where they came from", () => {
-  assert.throws(() => loadConfig({ env: { PORTCULLIS_PORT: "99999" } }), (e: Error) => e instanceof ConfigError && /PORTCULLIS_PORT/.test(e.message));
+  assert.throws(
+    () => loadConfig({ env: { PORTCULLIS_PORT: "99999" } }),
+    (e: Error) => e instanceof ConfigError && /PORTCULLIS_PORT/.test(e.message),
+  );
   assert.throws(() => loadConfig({ flags: { port: "abc" }, env: {} }), /--port/);
   const dir = tmp();
   const bad = join(dir, "bad.yaml");
@@ -46,7 +56,10 @@ test("bad values and unknown settings are refused with where they came from", ()
   const broken = join(dir, "broken.yaml");
   writeFileSync(broken, "port: [1,\n");
   assert.throws(() => loadConfig({ env: {}, configFile: broken }), /broken\.yaml:\d+:\d+/);
-  assert.throws(() => loadConfig({ env: {}, configFile: join(dir, "missing.yaml") }), /cannot read config file/);
+  assert.throws(
+    () => loadConfig({ env: {}, configFile: join(dir, "missing.yaml") }),
+    /cannot read config file/,
+  );
 });
 
 test("comma-separated file hosts from the environment", () => {

@@ -55,10 +55,28 @@ export const OPTIONS = {
     "upstream-file-hosts",
     "Extra origins (comma-separated) the upstream may serve files from; its own origin is always allowed. files.pythonhosted.org is added for pypi.org.",
     [] as string[],
-    z.union([z.array(z.string()), z.string().transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))]),
+    z.union([
+      z.array(z.string()),
+      z.string().transform((s) =>
+        s
+          .split(",")
+          .map((x) => x.trim())
+          .filter(Boolean),
+      ),
+    ]),
   ),
-  upstreamTtl: option("upstream-ttl", "Seconds a cached project page is fresh before revalidation.", 600, seconds),
-  upstreamTimeout: option("upstream-timeout", "Seconds to wait for the upstream before it counts as down.", 20, int(1, 600)),
+  upstreamTtl: option(
+    "upstream-ttl",
+    "Seconds a cached project page is fresh before revalidation.",
+    600,
+    seconds,
+  ),
+  upstreamTimeout: option(
+    "upstream-timeout",
+    "Seconds to wait for the upstream before it counts as down.",
+    20,
+    int(1, 600),
+  ),
   allowUnhashed: option(
     "allow-unhashed",
     "Serve files whose remote upstream declares no sha256 (the gateway hashes them itself). Only for trusted internal mirrors.",
@@ -78,8 +96,18 @@ export const OPTIONS = {
     "",
     z.string(),
   ),
-  logLevel: option("log-level", "Log level: fatal, error, warn, info, debug, trace, silent.", "info", z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])),
-  shutdownGrace: option("shutdown-grace", "Seconds to let in-flight downloads finish on shutdown.", 30, seconds),
+  logLevel: option(
+    "log-level",
+    "Log level: fatal, error, warn, info, debug, trace, silent.",
+    "info",
+    z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+  ),
+  shutdownGrace: option(
+    "shutdown-grace",
+    "Seconds to let in-flight downloads finish on shutdown.",
+    30,
+    seconds,
+  ),
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -118,7 +146,8 @@ export function readConfigFile(path: string): Record<string, unknown> {
   }
   const value = doc.toJS() as unknown;
   if (value === null || value === undefined) return {};
-  if (typeof value !== "object" || Array.isArray(value)) throw new ConfigError(`${path}: expected a mapping at the top level`);
+  if (typeof value !== "object" || Array.isArray(value))
+    throw new ConfigError(`${path}: expected a mapping at the top level`);
   const known = new Set(Object.values(OPTIONS).map((o) => o.key.split(".")[0]!));
   for (const k of Object.keys(value)) {
     if (!known.has(k) && !EXTRA_TOP_LEVEL_KEYS.has(k)) {

@@ -25,7 +25,10 @@ const OFFERED = [
  * (`json`, `html`, or a full content type, as warehouse accepts). Returns `undefined` when
  * nothing acceptable is offered (answer 406).
  */
-export function negotiateSimpleFormat(accept: string | undefined, formatParam: string | undefined): SimpleFormat | undefined {
+export function negotiateSimpleFormat(
+  accept: string | undefined,
+  formatParam: string | undefined,
+): SimpleFormat | undefined {
   if (formatParam) {
     if (formatParam === "json") return "json";
     if (formatParam === "html") return "html";
@@ -37,5 +40,9 @@ export function negotiateSimpleFormat(accept: string | undefined, formatParam: s
 }
 
 export function contentTypeOf(format: SimpleFormat): string {
-  return format === "json" ? CONTENT_TYPES.json : format === "html" ? CONTENT_TYPES.html : "text/html; charset=utf-8";
+  return format === "json"
+    ? CONTENT_TYPES.json
+    : format === "html"
+      ? CONTENT_TYPES.html
+      : "text/html; charset=utf-8";
 }

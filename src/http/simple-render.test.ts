@@ -23,7 +23,13 @@ const view: ProjectView = {
       uploadTime: "2024-01-02T03:04:05.000000Z",
       coreMetadata: { sha256: "b".repeat(64) },
     },
-    { filename: "demo-2.0.tar.gz", sha256: "c".repeat(64), version: "2.0", yanked: false, coreMetadata: false },
+    {
+      filename: "demo-2.0.tar.gz",
+      sha256: "c".repeat(64),
+      version: "2.0",
+      yanked: false,
+      coreMetadata: false,
+    },
   ],
 };
 
@@ -34,7 +40,10 @@ test("HTML escapes attributes and carries PEP 592/658/714 data", () => {
   assert.match(html, /data-requires-python="&gt;=3\.8,&lt;4"/);
   assert.match(html, /data-yanked="broken &quot;build&quot; &lt;b&gt;"/);
   assert.match(html, /data-core-metadata="sha256=b{64}" data-dist-info-metadata="sha256=b{64}"/);
-  assert.doesNotMatch(html.split("demo-2.0.tar.gz")[0]!.split("demo-1.0-py3")[1]!, /data-core-metadata="true"/);
+  assert.doesNotMatch(
+    html.split("demo-2.0.tar.gz")[0]!.split("demo-1.0-py3")[1]!,
+    /data-core-metadata="true"/,
+  );
 });
 
 test("JSON carries PEP 691 and PEP 700 fields", () => {

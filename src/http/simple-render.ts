@@ -9,7 +9,13 @@ export const CONTENT_TYPES = {
   textHtml: "text/html",
 } as const;
 
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 }
@@ -32,7 +38,9 @@ export function renderProjectHtml(view: ProjectView): string {
       parts.push(`<meta name="pypi:project-status-reason" content="${escapeHtml(view.status.reason)}">\n`);
     }
   }
-  parts.push(`<title>Links for ${escapeHtml(view.name)}</title>\n</head>\n<body>\n<h1>Links for ${escapeHtml(view.name)}</h1>\n`);
+  parts.push(
+    `<title>Links for ${escapeHtml(view.name)}</title>\n</head>\n<body>\n<h1>Links for ${escapeHtml(view.name)}</h1>\n`,
+  );
   for (const f of view.files) {
     let attrs = `href="${escapeHtml(fileHref(f))}#sha256=${f.sha256}"`;
     if (f.requiresPython) attrs += ` data-requires-python="${escapeHtml(f.requiresPython)}"`;
@@ -73,7 +81,10 @@ export function renderProjectJson(view: ProjectView): string {
     versions: view.versions,
   };
   if (view.status) {
-    body["project-status"] = { status: view.status.status, ...(view.status.reason ? { reason: view.status.reason } : {}) };
+    body["project-status"] = {
+      status: view.status.status,
+      ...(view.status.reason ? { reason: view.status.reason } : {}),
+    };
   }
   return JSON.stringify(body);
 }
@@ -89,7 +100,8 @@ export function renderIndexHtml(projects: IndexEntry[]): string {
     `<meta name="pypi:repository-version" content="${API_VERSION}">\n`,
     "<title>Simple index</title>\n</head>\n<body>\n",
   ];
-  for (const p of projects) parts.push(`<a href="${encodeURIComponent(p.name)}/">${escapeHtml(p.displayName)}</a>\n`);
+  for (const p of projects)
+    parts.push(`<a href="${encodeURIComponent(p.name)}/">${escapeHtml(p.displayName)}</a>\n`);
   parts.push("</body>\n</html>\n");
   return parts.join("");
 }

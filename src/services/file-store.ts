@@ -45,7 +45,10 @@ export class FileStoreService {
     const file = await this.deps.repo.findFile(sha256);
     // The name must match too: a digest is never served under a name it was not listed with.
     if (!file || file.filename !== filename) {
-      throw new GatewayError("FILE_NOT_FOUND", `no file ${filename} with sha256 ${sha256} is known to this gateway`);
+      throw new GatewayError(
+        "FILE_NOT_FOUND",
+        `no file ${filename} with sha256 ${sha256} is known to this gateway`,
+      );
     }
     return file;
   }
@@ -71,12 +74,21 @@ export class FileStoreService {
     let size = 0;
     try {
       const opened = await upstream.openFile(
-        { filename: file.filename, url: file.url, hashes: { sha256: file.sha256 }, yanked: false, coreMetadata: false },
+        {
+          filename: file.filename,
+          url: file.url,
+          hashes: { sha256: file.sha256 },
+          yanked: false,
+          coreMetadata: false,
+        },
         this.deps.shutdown,
       );
       if (opened.size !== undefined && opened.size > max) {
         opened.stream.destroy();
-        throw new GatewayError("FILE_TOO_LARGE", `${file.filename} is ${opened.size} bytes, over the ${max}-byte limit`);
+        throw new GatewayError(
+          "FILE_TOO_LARGE",
+          `${file.filename} is ${opened.size} bytes, over the ${max}-byte limit`,
+        );
       }
       const meter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
@@ -93,7 +105,14 @@ export class FileStoreService {
       const digest = hash.digest("hex");
       if (digest !== file.sha256) {
         log.error(
-          { event: "hash_mismatch", file: file.filename, declared: file.sha256, actual: digest, url: file.url, size },
+          {
+            event: "hash_mismatch",
+            file: file.filename,
+            declared: file.sha256,
+            actual: digest,
+            url: file.url,
+            size,
+          },
           "upstream bytes do not match the declared sha256; nothing stored",
         );
         throw new GatewayError(
@@ -107,7 +126,10 @@ export class FileStoreService {
       throw toGatewayError(err, file);
     }
     await this.deps.repo.markStored(file.sha256, size, this.deps.now());
-    log.info({ event: "file_stored", file: file.filename, sha256: file.sha256, size, ms: Date.now() - started }, "file stored");
+    log.info(
+      { event: "file_stored", file: file.filename, sha256: file.sha256, size, ms: Date.now() - started },
+      "file stored",
+    );
     return { file, size };
   }
 
@@ -117,7 +139,10 @@ export class FileStoreService {
    */
   async ensureMetadata(file: KnownFile, promisedSha256?: string): Promise<{ sha256: string; size: number }> {
     if (!file.filename.endsWith(".whl")) {
-      throw new GatewayError("METADATA_UNAVAILABLE", `${file.filename} is not a wheel; no core metadata is served for it`);
+      throw new GatewayError(
+        "METADATA_UNAVAILABLE",
+        `${file.filename} is not a wheel; no core metadata is served for it`,
+      );
     }
     if (file.metadataSha256) {
       const st = await this.deps.blobs.stat(file.metadataSha256);
@@ -125,13 +150,18 @@ export class FileStoreService {
     }
     let pending = this.metaInflight.get(file.sha256);
     if (!pending) {
-      pending = this.extractMetadata(file, promisedSha256).finally(() => this.metaInflight.delete(file.sha256));
+      pending = this.extractMetadata(file, promisedSha256).finally(() =>
+        this.metaInflight.delete(file.sha256),
+      );
       this.metaInflight.set(file.sha256, pending);
     }
     return pending;
   }
 
-  private async extractMetadata(file: KnownFile, promisedSha256?: string): Promise<{ sha256: string; size: number }> {
+  private async extractMetadata(
+    file: KnownFile,
+    promisedSha256?: string,
+  ): Promise<{ sha256: string; size: number }> {
     await this.ensureStored(file);
     const path = this.deps.blobs.localPath(file.sha256);
     if (!path) throw new Error("blob store has no local path for metadata extraction");
@@ -139,7 +169,9 @@ export class FileStoreService {
     try {
       bytes = (await readWheel(path, { filename: file.filename })).metadataBytes;
     } catch (err) {
-      throw new GatewayError("METADATA_UNAVAILABLE", `${file.filename}: ${(err as Error).message}`, { cause: err });
+      throw new GatewayError("METADATA_UNAVAILABLE", `${file.filename}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     if (promisedSha256 && promisedSha256 !== sha256) {
@@ -170,7 +202,9 @@ function toGatewayError(err: unknown, file: KnownFile): GatewayError {
     return new GatewayError("UPSTREAM_UNAVAILABLE", `${file.filename}: ${err.message}`, { cause: err });
   }
   if ((err as { code?: string }).code === "UPSTREAM_FILE_NOT_FOUND") {
-    return new GatewayError("UPSTREAM_FILE_MISSING", `${file.filename}: ${(err as Error).message}`, { cause: err });
+    return new GatewayError("UPSTREAM_FILE_MISSING", `${file.filename}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return new GatewayError("DOWNLOAD_FAILED", `${file.filename}: ${(err as Error).message}`, { cause: err });
 }

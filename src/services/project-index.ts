@@ -71,7 +71,9 @@ export class ProjectIndexService {
       result = await this.deps.upstream.getProject(normalized, signal);
     } catch (err) {
       if (err instanceof UpstreamUnavailableError) {
-        throw new GatewayError("UPSTREAM_UNAVAILABLE", `upstream unavailable: ${err.message}`, { cause: err });
+        throw new GatewayError("UPSTREAM_UNAVAILABLE", `upstream unavailable: ${err.message}`, {
+          cause: err,
+        });
       }
       throw err;
     }
@@ -89,7 +91,9 @@ export class ProjectIndexService {
       } else {
         let pending = this.building.get(normalized);
         if (!pending) {
-          pending = this.buildView(normalized, result.page, digest).finally(() => this.building.delete(normalized));
+          pending = this.buildView(normalized, result.page, digest).finally(() =>
+            this.building.delete(normalized),
+          );
           this.building.set(normalized, pending);
         }
         view = await pending;
@@ -134,7 +138,13 @@ export class ProjectIndexService {
         ...(f.uploadTime !== undefined ? { uploadTime: f.uploadTime } : {}),
       });
     }
-    const lastSerial = await this.deps.repo.recordPage(normalized, page.name || normalized, digest, recorded, this.deps.now());
+    const lastSerial = await this.deps.repo.recordPage(
+      normalized,
+      page.name || normalized,
+      digest,
+      recorded,
+      this.deps.now(),
+    );
     const versions = sortVersions([...new Set(page.versions ?? files.map((f) => f.version).filter(Boolean))]);
     return {
       name: page.name || normalized,

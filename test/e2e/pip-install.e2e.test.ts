@@ -8,7 +8,11 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { startJsonIndexServer, type JsonIndexServer, type JsonIndexProject } from "../helpers/upstream-server.js";
+import {
+  startJsonIndexServer,
+  type JsonIndexServer,
+  type JsonIndexProject,
+} from "../helpers/upstream-server.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
 import { installed, makeVenv, pip26Wheel, pipInstall } from "../helpers/python.js";
 import { sharedDataDir } from "../helpers/shared-data.js";
@@ -93,7 +97,9 @@ describe("real pip through a running gateway", () => {
       .filter((f) => FLASK_SET.includes(parseDistFilename(f)?.project ?? ""))
       .map((f) => {
         const p = parseDistFilename(f)!;
-        const sha = createHash("sha256").update(readFileSync(join(dir, f))).digest("hex");
+        const sha = createHash("sha256")
+          .update(readFileSync(join(dir, f)))
+          .digest("hex");
         return `${p.project}==${p.version} --hash=sha256:${sha}`;
       });
     const venv = await makeVenv();
@@ -108,9 +114,14 @@ describe("real pip through a running gateway", () => {
     const wheel = pip26Wheel();
     if (!wheel) return t.skip("pip 26 wheel not in shared data");
     const venv = await makeVenv();
-    const before2025 = await pipInstall(venv, index, ["--uploaded-prior-to", "2025-01-01T00:00:00Z", "cooldown-demo"], {
-      pipWheel: wheel,
-    });
+    const before2025 = await pipInstall(
+      venv,
+      index,
+      ["--uploaded-prior-to", "2025-01-01T00:00:00Z", "cooldown-demo"],
+      {
+        pipWheel: wheel,
+      },
+    );
     assert.equal(before2025.code, 0, before2025.stderr + before2025.stdout);
     assert.equal((await installed(venv)).get("cooldown-demo"), "1.0");
     const latest = await pipInstall(venv, index, ["--upgrade", "cooldown-demo"], { pipWheel: wheel });
@@ -119,7 +130,10 @@ describe("real pip through a running gateway", () => {
   });
 
   test("tampered upstream bytes never reach pip and leave nothing in the store", async () => {
-    upstream.setFault({ type: "garbage", body: "not the wheel you declared" }, { path: /^\/files\/tampered-/ });
+    upstream.setFault(
+      { type: "garbage", body: "not the wheel you declared" },
+      { path: /^\/files\/tampered-/ },
+    );
     const venv = await makeVenv();
     const res = await pipInstall(venv, index, ["--no-deps", "tampered"]);
     assert.notEqual(res.code, 0);

@@ -3,10 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { connectDatabase, type DatabaseHandle, type DialectName } from "../../src/adapters/db/connect-database.js";
+import {
+  connectDatabase,
+  type DatabaseHandle,
+  type DialectName,
+} from "../../src/adapters/db/connect-database.js";
 
 /** Where the PostgreSQL tests connect; CI and these machines run one on 127.0.0.1:5432. */
-export const POSTGRES_URL = process.env.PORTCULLIS_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+export const POSTGRES_URL =
+  process.env.PORTCULLIS_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
 let pgAvailable: Promise<boolean> | undefined;
 

@@ -10,7 +10,11 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -48,7 +52,8 @@ export function isolatedPipEnv(): NodeJS.ProcessEnv {
  */
 export const PYTHON =
   process.env.PORTCULLIS_TEST_PYTHON ??
-  (spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).stdout?.trim() || "python3");
+  (spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).stdout?.trim() ||
+    "python3");
 
 /** A fresh venv without pip inside (fast); pip runs from outside with `--python`. */
 export async function makeVenv(): Promise<string> {
@@ -74,7 +79,16 @@ export async function pipInstall(
   args: string[],
   opts: { pipWheel?: string } = {},
 ): Promise<RunResult> {
-  const common = ["install", "--isolated", "--no-cache-dir", "--no-compile", "--index-url", indexUrl, "--disable-pip-version-check", ...args];
+  const common = [
+    "install",
+    "--isolated",
+    "--no-cache-dir",
+    "--no-compile",
+    "--index-url",
+    indexUrl,
+    "--disable-pip-version-check",
+    ...args,
+  ];
   const py = join(venv, "bin", "python");
   if (opts.pipWheel) return run(py, [join(opts.pipWheel, "pip"), ...common], { env: isolatedPipEnv() });
   return run(PYTHON, ["-m", "pip", "--python", py, ...common], { env: isolatedPipEnv() });
@@ -82,10 +96,10 @@ export async function pipInstall(
 
 /** `name==version` of every distribution installed in the venv. */
 export async function installed(venv: string): Promise<Map<string, string>> {
-  const res = await run(
-    join(venv, "bin", "python"),
-    ["-c", "import importlib.metadata as m\nfor d in m.distributions(): print(d.metadata['Name'].lower().replace('_','-') + '==' + d.version)"],
-  );
+  const res = await run(join(venv, "bin", "python"), [
+    "-c",
+    "import importlib.metadata as m\nfor d in m.distributions(): print(d.metadata['Name'].lower().replace('_','-') + '==' + d.version)",
+  ]);
   if (res.code !== 0) throw new Error(res.stderr);
   return new Map(
     res.stdout

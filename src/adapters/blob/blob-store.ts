@@ -32,5 +32,6 @@ export interface BlobWriter {
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export function assertSha256(sha256: string): void {
-  if (!SHA256_HEX.test(sha256)) throw new Error(`not a sha256 hex digest: ${JSON.stringify(sha256.slice(0, 80))}`);
+  if (!SHA256_HEX.test(sha256))
+    throw new Error(`not a sha256 hex digest: ${JSON.stringify(sha256.slice(0, 80))}`);
 }

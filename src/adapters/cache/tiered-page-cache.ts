@@ -27,7 +27,10 @@ export class TieredPageCache implements PageCache {
   async put(name: string, entry: CachedPage): Promise<void> {
     const prior = this.memory.get(name);
     // A revalidation (304) refreshes only the time: keep the page object so memoised views stay valid.
-    const keep = prior && JSON.stringify(prior.page) === JSON.stringify(entry.page) ? { ...entry, page: prior.page } : entry;
+    const keep =
+      prior && JSON.stringify(prior.page) === JSON.stringify(entry.page)
+        ? { ...entry, page: prior.page }
+        : entry;
     this.memory.set(name, keep);
     await this.shared.put(name, keep);
   }

@@ -13,11 +13,21 @@ for (const dialect of DIALECTS) {
     try {
       const repo = new CatalogRepository(db.db);
       const files = [
-        { sha256: sha("a"), filename: "demo-1.0-py3-none-any.whl", version: "1.0", url: "https://u/demo-1.0.whl", size: 10 },
+        {
+          sha256: sha("a"),
+          filename: "demo-1.0-py3-none-any.whl",
+          version: "1.0",
+          url: "https://u/demo-1.0.whl",
+          size: 10,
+        },
         { sha256: sha("b"), filename: "demo-1.0.tar.gz", version: "1.0", url: "https://u/demo-1.0.tar.gz" },
       ];
       const s1 = await repo.recordPage("demo", "Demo", "d1", files, 1000);
-      assert.equal(await repo.recordPage("demo", "Demo", "d1", files, 2000), s1, "same page keeps the serial");
+      assert.equal(
+        await repo.recordPage("demo", "Demo", "d1", files, 2000),
+        s1,
+        "same page keeps the serial",
+      );
       const s2 = await repo.recordPage("demo", "Demo", "d2", files.slice(0, 1), 3000);
       assert.ok(s2 > s1);
       const s3 = await repo.recordPage("other", "other", "x", [], 3000);
@@ -70,9 +80,19 @@ for (const dialect of DIALECTS) {
       assert.equal(await cache.get("x"), undefined);
       const page = { name: "x", files: [], versions: ["1.0"] };
       await cache.put("x", { page, fetchedAt: 42, etag: '"e1"' });
-      await cache.put("x", { page, fetchedAt: 43, etag: '"e2"', lastModified: "Tue, 01 Jan 2030 00:00:00 GMT" });
+      await cache.put("x", {
+        page,
+        fetchedAt: 43,
+        etag: '"e2"',
+        lastModified: "Tue, 01 Jan 2030 00:00:00 GMT",
+      });
       const got = await cache.get("x");
-      assert.deepEqual(got, { page, fetchedAt: 43, etag: '"e2"', lastModified: "Tue, 01 Jan 2030 00:00:00 GMT" });
+      assert.deepEqual(got, {
+        page,
+        fetchedAt: 43,
+        etag: '"e2"',
+        lastModified: "Tue, 01 Jan 2030 00:00:00 GMT",
+      });
     } finally {
       await db.cleanup();
     }

@@ -98,12 +98,20 @@ export class CatalogRepository {
   }
 
   async findFile(sha256: string): Promise<KnownFile | undefined> {
-    const row = await this.db.selectFrom("dist_files").selectAll().where("sha256", "=", sha256).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("dist_files")
+      .selectAll()
+      .where("sha256", "=", sha256)
+      .executeTakeFirst();
     return row && toKnownFile(row);
   }
 
   async markStored(sha256: string, size: number, now: number): Promise<void> {
-    await this.db.updateTable("dist_files").set({ stored_at: now, size }).where("sha256", "=", sha256).execute();
+    await this.db
+      .updateTable("dist_files")
+      .set({ stored_at: now, size })
+      .where("sha256", "=", sha256)
+      .execute();
   }
 
   async setMetadataDigest(sha256: string, metadataSha256: string): Promise<void> {
@@ -124,13 +132,21 @@ export class CatalogRepository {
   }
 
   async projectSerial(name: string): Promise<number | undefined> {
-    const row = await this.db.selectFrom("projects").select("last_serial").where("name", "=", name).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("projects")
+      .select("last_serial")
+      .where("name", "=", name)
+      .executeTakeFirst();
     return row?.last_serial;
   }
 
   /** The highest serial handed out so far (the index-wide `X-PyPI-Last-Serial`). */
   async lastSerial(): Promise<number> {
-    const row = await this.db.selectFrom("meta").select("value").where("key", "=", "serial").executeTakeFirst();
+    const row = await this.db
+      .selectFrom("meta")
+      .select("value")
+      .where("key", "=", "serial")
+      .executeTakeFirst();
     return row ? Number(row.value) : 0;
   }
 
@@ -190,7 +206,11 @@ export class DbPageCache implements PageCache {
   constructor(private readonly db: Kysely<Database>) {}
 
   async get(name: string): Promise<CachedPage | undefined> {
-    const row = await this.db.selectFrom("upstream_pages").selectAll().where("name", "=", name).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("upstream_pages")
+      .selectAll()
+      .where("name", "=", name)
+      .executeTakeFirst();
     if (!row) return undefined;
     return {
       page: JSON.parse(row.page_json) as ProjectPage,

@@ -1,7 +1,14 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from "kysely";
+import {
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  type Migration,
+  type MigrationProvider,
+} from "kysely";
 import pg from "pg";
 import type { Database } from "./schema.js";
 import * as m0001 from "./migrations/0001-initial.js";
@@ -36,10 +43,16 @@ pg.types.setTypeParser(20, (v: string) => Number(v));
  * migrations.
  * @example const { db } = await connectDatabase({ url: "", dataDir: "./data" })
  */
-export async function connectDatabase(opts: { url: string; dataDir: string; schema?: string }): Promise<DatabaseHandle> {
+export async function connectDatabase(opts: {
+  url: string;
+  dataDir: string;
+  schema?: string;
+}): Promise<DatabaseHandle> {
   let handle: DatabaseHandle;
   if (!opts.url || opts.url.startsWith("sqlite:")) {
-    const file = opts.url.startsWith("sqlite:") ? opts.url.slice("sqlite:".length) : join(opts.dataDir, "portcullis.db");
+    const file = opts.url.startsWith("sqlite:")
+      ? opts.url.slice("sqlite:".length)
+      : join(opts.dataDir, "portcullis.db");
     if (file !== ":memory:") mkdirSync(join(file, ".."), { recursive: true });
     const sqlite = new SQLite(file);
     // WAL lets CLI commands write while a gateway serves from the same file.
@@ -65,7 +78,9 @@ export async function connectDatabase(opts: { url: string; dataDir: string; sche
       close: () => db.destroy(),
     };
   } else {
-    throw new Error(`unsupported database URL (use postgres://… or leave empty for SQLite): ${opts.url.split("@").pop()}`);
+    throw new Error(
+      `unsupported database URL (use postgres://… or leave empty for SQLite): ${opts.url.split("@").pop()}`,
+    );
   }
   await migrate(handle.db);
   return handle;
@@ -76,6 +91,8 @@ export async function migrate(db: Kysely<Database>): Promise<void> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === "Error");
-    throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${(error as Error).message}`, { cause: error });
+    throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }

@@ -17,13 +17,19 @@ export interface FileRoutesDeps {
 
 /** `/files/<sha256>/<filename>` and `/files/<sha256>/<filename>.metadata` (PEP 658). */
 export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): void {
-  const handler = async (req: FastifyRequest<{ Params: { sha256: string; filename: string } }>, reply: FastifyReply) => {
+  const handler = async (
+    req: FastifyRequest<{ Params: { sha256: string; filename: string } }>,
+    reply: FastifyReply,
+  ) => {
     const { sha256, filename } = req.params;
     const json = wantsJson(req.headers.accept);
     if (!SHA256_RE.test(sha256) || !SAFE_FILENAME.test(filename) || filename.length > 255) {
       return sendGatewayError(
         reply,
-        new GatewayError("INVALID_FILE_PATH", "expected /files/<sha256 lowercase hex>/<distribution file name>"),
+        new GatewayError(
+          "INVALID_FILE_PATH",
+          "expected /files/<sha256 lowercase hex>/<distribution file name>",
+        ),
         json,
       );
     }
@@ -44,6 +50,8 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): 
       throw err;
     }
   };
+  // An explicit HEAD route: Fastify's automatic one would answer Content-Length: 0.
+  app.head("/files/:sha256/:filename", handler);
   app.get("/files/:sha256/:filename", handler);
 }
 
@@ -92,7 +100,10 @@ function sendBlob(
  * One `bytes=` range; several ranges (multipart) are answered with the whole file, which RFC 9110
  * allows. Returns undefined to ignore a malformed header.
  */
-export function parseRange(header: string, size: number): { start: number; end: number } | "unsatisfiable" | undefined {
+export function parseRange(
+  header: string,
+  size: number,
+): { start: number; end: number } | "unsatisfiable" | undefined {
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === "" && m[2] === "")) return undefined;
   let start: number;

@@ -14,7 +14,9 @@ export interface OpsDeps {
 
 /** `/healthz` (the process serves), `/readyz` (and its database answers), `/metrics` (Prometheus). */
 export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
-  app.get("/healthz", async (_req, reply) => reply.header("cache-control", "no-store").send({ status: "ok" }));
+  app.get("/healthz", async (_req, reply) =>
+    reply.header("cache-control", "no-store").send({ status: "ok" }),
+  );
 
   app.get("/readyz", async (_req, reply) => {
     reply.header("cache-control", "no-store");
@@ -22,7 +24,9 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
     try {
       await deps.pingDatabase();
     } catch (err) {
-      return reply.code(503).send({ status: "unready", database: { ok: false, error: (err as Error).message } });
+      return reply
+        .code(503)
+        .send({ status: "unready", database: { ok: false, error: (err as Error).message } });
     }
     const upstream = deps.upstreamStatus();
     const degraded = [...(deps.degradedReasons?.() ?? [])];

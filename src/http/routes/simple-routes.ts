@@ -43,12 +43,20 @@ export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDep
         .code(406)
         .header("vary", "Accept")
         .type("text/plain")
-        .send("406 Not Acceptable: this index serves application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html and text/html\n");
+        .send(
+          "406 Not Acceptable: this index serves application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html and text/html\n",
+        );
     }
     return format;
   };
 
-  const sendBody = (req: FastifyRequest, reply: FastifyReply, format: SimpleFormat, r: Rendered, serial: number) => {
+  const sendBody = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    format: SimpleFormat,
+    r: Rendered,
+    serial: number,
+  ) => {
     reply
       .header("content-type", contentTypeOf(format))
       .header("vary", "Accept")
@@ -68,26 +76,40 @@ export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDep
     // The root lists what the gateway knows; a short memo keeps it cheap with thousands of projects.
     if (!rootCache || now - rootCache.at > 2000) {
       const [projects, serial] = await Promise.all([deps.repo.listProjects(), deps.repo.lastSerial()]);
-      rootCache = { at: now, serial, projects: projects.map((p) => ({ name: p.name, displayName: p.displayName })) };
+      rootCache = {
+        at: now,
+        serial,
+        projects: projects.map((p) => ({ name: p.name, displayName: p.displayName })),
+      };
       rendered.delete("/:json");
       rendered.delete("/:html");
     }
     const key = format === "json" ? "/:json" : "/:html";
     let r = rendered.get(key);
     if (!r || r.viewVersion !== rootCache.at) {
-      const body = Buffer.from(format === "json" ? renderIndexJson(rootCache.projects, rootCache.serial) : renderIndexHtml(rootCache.projects));
+      const body = Buffer.from(
+        format === "json"
+          ? renderIndexJson(rootCache.projects, rootCache.serial)
+          : renderIndexHtml(rootCache.projects),
+      );
       r = { viewVersion: rootCache.at, body, etag: etagOf(body) };
       rendered.set(key, r);
     }
     return sendBody(req, reply, format, r, rootCache.serial);
   });
 
-  const projectHandler = async (req: FastifyRequest<{ Params: { project: string } }>, reply: FastifyReply) => {
+  const projectHandler = async (
+    req: FastifyRequest<{ Params: { project: string } }>,
+    reply: FastifyReply,
+  ) => {
     const raw = req.params.project;
     if (!isValidProjectName(raw)) {
       return sendGatewayError(
         reply,
-        new GatewayError("INVALID_PROJECT_NAME", `${JSON.stringify(raw.slice(0, 100))} is not a valid project name (PEP 508)`),
+        new GatewayError(
+          "INVALID_PROJECT_NAME",
+          `${JSON.stringify(raw.slice(0, 100))} is not a valid project name (PEP 508)`,
+        ),
         wantsJson(req.headers.accept),
       );
     }
@@ -106,7 +128,11 @@ export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDep
       throw err;
     }
     if (!view) {
-      return sendGatewayError(reply, new GatewayError("PROJECT_NOT_FOUND", `no project named ${normalized}`), format === "json");
+      return sendGatewayError(
+        reply,
+        new GatewayError("PROJECT_NOT_FOUND", `no project named ${normalized}`),
+        format === "json",
+      );
     }
     const key = `${normalized}:${format === "json" ? "json" : "html"}`;
     let r = rendered.get(key);
@@ -119,7 +145,10 @@ export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDep
     }
     if (view.stale) {
       reply.header("x-portcullis-stale", "true");
-      reply.header("warning", '110 portcullis "Response is Stale: upstream unreachable, serving the last good copy"');
+      reply.header(
+        "warning",
+        '110 portcullis "Response is Stale: upstream unreachable, serving the last good copy"',
+      );
     }
     return sendBody(req, reply, format, r, view.lastSerial);
   };

@@ -39,10 +39,15 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("metadata_sha256", "varchar(64)")
     .addColumn("first_seen", "bigint", (c) => c.notNull())
     .execute();
-  await db.schema.createIndex("dist_files_project").on("dist_files").columns(["project", "version"]).execute();
+  await db.schema
+    .createIndex("dist_files_project")
+    .on("dist_files")
+    .columns(["project", "version"])
+    .execute();
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const t of ["dist_files", "upstream_pages", "projects", "meta"]) await db.schema.dropTable(t).execute();
+  for (const t of ["dist_files", "upstream_pages", "projects", "meta"])
+    await db.schema.dropTable(t).execute();
 }
