@@ -3,6 +3,8 @@
  * compatibility tags. Filenames come from upstream indexes and uploads, so a name that is not
  * exactly one of the specified shapes parses to `null` rather than to a best guess.
  */
+import { isValidProjectName, normalizeProjectName } from "./project-name.js";
+import { isValidVersion } from "./version.js";
 
 /** What a wheel filename declares (binary distribution format spec, "File name convention"). */
 export interface WheelFilename {
@@ -41,32 +43,11 @@ export type DistFilename = ({ kind: "wheel" } & WheelFilename) | ({ kind: "sdist
 /** Longest filename accepted: the usual file-system limit on a path component. */
 const MAX_FILENAME_LENGTH = 255;
 
-// PEP 440 appendix B, the canonical version pattern (case-insensitive, optional leading `v`).
-const PEP440_VERSION =
-  /^v?(?:(?:[0-9]+!)?[0-9]+(?:\.[0-9]+)*(?:[-_.]?(?:alpha|a|beta|b|preview|pre|c|rc)[-_.]?[0-9]*)?(?:-[0-9]+|[-_.]?(?:post|rev|r)[-_.]?[0-9]*)?(?:[-_.]?dev[-_.]?[0-9]*)?)(?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?$/i;
-
-// PEP 508 names: ASCII letters and digits, with `.`, `_`, `-` only inside.
-const PEP508_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
-
 // The wheel spec escapes every run of other characters in the distribution name to `_`, so `-`
 // cannot occur; packaging's parse_wheel_filename also refuses `__`, which escaping never yields.
 const WHEEL_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._]*[A-Za-z0-9])?$/;
 const BUILD_TAG = /^[0-9][A-Za-z0-9_.]*$/;
 const TAG = /^[A-Za-z0-9_]+$/;
-
-/**
- * PEP 503 normalisation: lower case, every run of `-`, `_` and `.` becomes one `-`.
- *
- * @example normalizeProjectName("Zope.Interface") // "zope-interface"
- */
-export function normalizeProjectName(name: string): string {
-  return name.replace(/[-_.]+/g, "-").toLowerCase();
-}
-
-/** Whether `version` is a valid PEP 440 version (in any of its permitted spellings). */
-export function isValidVersion(version: string): boolean {
-  return PEP440_VERSION.test(version);
-}
 
 /**
  * Parses a wheel filename: `{name}-{version}(-{build})?-{python}-{abi}-{platform}.whl`.
@@ -145,7 +126,7 @@ export function parseSdistFilename(filename: string): SdistFilename | null {
   if (dash <= 0) return null;
   const name = stem.slice(0, dash);
   const version = stem.slice(dash + 1);
-  if (!PEP508_NAME.test(name) || !isValidVersion(version)) return null;
+  if (!isValidProjectName(name) || !isValidVersion(version)) return null;
   return { filename, name, project: normalizeProjectName(name), version, archive };
 }
 

@@ -9,7 +9,7 @@ import {
   UpstreamUnavailableError,
   type Upstream,
 } from "../adapters/upstream/upstream.js";
-import { readWheel } from "../artifact/wheel-info.js";
+import { readWheelMetadata } from "../artifact/wheel-info.js";
 import { GatewayError } from "./gateway-error.js";
 
 export interface StoredFile {
@@ -167,7 +167,7 @@ export class FileStoreService {
     if (!path) throw new Error("blob store has no local path for metadata extraction");
     let bytes: Buffer;
     try {
-      bytes = (await readWheel(path, { filename: file.filename })).metadataBytes;
+      bytes = (await readWheelMetadata(path, { filename: file.filename })).metadataBytes;
     } catch (err) {
       throw new GatewayError("METADATA_UNAVAILABLE", `${file.filename}: ${(err as Error).message}`, {
         cause: err,

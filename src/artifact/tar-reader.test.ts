@@ -1,0 +1,266 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import zlib from "node:zlib";
+import {
+  MALFORMED_SDIST_KINDS,
+  buildMalformedSdist,
+  buildSdist,
+  buildTarBomb,
+  buildWheel,
+  writeArtifact,
+  type MalformedSdistKind,
+} from "../../test/helpers/wheel-builder.js";
+import { ArchiveError, type ArchiveErrorCode, type ArchiveLimits } from "./archive-limits.js";
+import { archiveFormatOf, openArchive } from "./open-archive.js";
+import { openTarArchive, type OpenTarOptions } from "./tar-reader.js";
+
+const MiB = 1024 * 1024;
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "portcullis-tar-"));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function write(name: string, bytes: Buffer): Promise<string> {
+  return writeArtifact(dir, { filename: name, bytes });
+}
+
+async function outcome(
+  path: string,
+  limits?: Partial<ArchiveLimits>,
+): Promise<{ phase: "open" | "read" | "ok"; code?: ArchiveErrorCode }> {
+  let archive;
+  try {
+    archive = await openTarArchive(path, limits === undefined ? {} : { limits });
+  } catch (err) {
+    assert.ok(err instanceof ArchiveError, `expected an ArchiveError, got ${String(err)}`);
+    return { phase: "open", code: err.code };
+  }
+  try {
+    await archive.forEachFile(() => {});
+    return { phase: "ok" };
+  } catch (err) {
+    assert.ok(err instanceof ArchiveError, `expected an ArchiveError, got ${String(err)}`);
+    return { phase: "read", code: err.code };
+  } finally {
+    await archive.close();
+  }
+}
+
+const SDIST_FILES = {
+  "demo/__init__.py": "VALUE = 1\n",
+  "demo/big.txt": "some text\n".repeat(20_000),
+  "README.md": "# demo\n",
+};
+
+describe("openTarArchive", () => {
+  for (const memoryBudget of [undefined, 0]) {
+    const mode = memoryBudget === undefined ? "from memory" : "by streaming again";
+    test(`lists and reads a well-formed sdist ${mode}`, async () => {
+      const sdist = await buildSdist({ name: "demo", version: "1.0", files: SDIST_FILES });
+      const path = await write(sdist.filename, sdist.bytes);
+      const options: OpenTarOptions = memoryBudget === undefined ? {} : { memoryBudget };
+      const archive = await openTarArchive(path, options);
+      try {
+        assert.equal(archive.format, "tar");
+        assert.deepEqual(
+          archive.entries().map((entry) => [entry.name, entry.isDirectory]),
+          [
+            ["demo-1.0", true],
+            ["demo-1.0/PKG-INFO", false],
+            ["demo-1.0/pyproject.toml", false],
+            ["demo-1.0/demo/__init__.py", false],
+            ["demo-1.0/demo/big.txt", false],
+            ["demo-1.0/README.md", false],
+          ],
+        );
+        assert.match(
+          (await archive.read("demo-1.0/PKG-INFO")).toString(),
+          /^Metadata-Version: 2\.1\nName: demo\n/,
+        );
+        assert.equal((await archive.read("demo-1.0/demo/big.txt")).toString(), SDIST_FILES["demo/big.txt"]);
+        assert.equal((await archive.read("./demo-1.0/README.md")).toString(), "# demo\n");
+        await assert.rejects(
+          archive.read("demo-1.0"),
+          (err) => err instanceof ArchiveError && err.code === "NOT_FOUND",
+        );
+        await assert.rejects(
+          archive.read("demo-1.0/nope"),
+          (err) => err instanceof ArchiveError && err.code === "NOT_FOUND",
+        );
+        const seen: string[] = [];
+        await archive.forEachFile((entry, data) => {
+          assert.equal(data.length, entry.size);
+          seen.push(entry.name);
+        });
+        assert.deepEqual(
+          seen,
+          archive
+            .entries()
+            .filter((e) => !e.isDirectory)
+            .map((e) => e.name),
+        );
+      } finally {
+        await archive.close();
+      }
+    });
+  }
+
+  test("skips the root entry and canonicalises ./ prefixes", async () => {
+    const sdist = await buildSdist({
+      name: "demo",
+      version: "1.0",
+      extraEntries: [
+        { name: "./", type: "directory" },
+        { name: "./demo-1.0/extra.txt", content: "extra" },
+      ],
+    });
+    const archive = await openTarArchive(await write("dot.tar.gz", sdist.bytes), { memoryBudget: 0 });
+    try {
+      assert.ok(archive.entry("demo-1.0/extra.txt"));
+      assert.equal(archive.entries().length, 4);
+      assert.equal((await archive.read("demo-1.0/extra.txt")).toString(), "extra");
+    } finally {
+      await archive.close();
+    }
+  });
+
+  const expected: Record<MalformedSdistKind, { phase: "open" | "read"; code: ArchiveErrorCode }> = {
+    symlink: { phase: "open", code: "SYMLINK" },
+    hardlink: { phase: "open", code: "SYMLINK" },
+    "path-traversal": { phase: "open", code: "PATH_TRAVERSAL" },
+    "absolute-path": { phase: "open", code: "ABSOLUTE_PATH" },
+    "character-device": { phase: "open", code: "UNSUPPORTED" },
+    fifo: { phase: "open", code: "UNSUPPORTED" },
+    "duplicate-name": { phase: "open", code: "DUPLICATE_NAME" },
+    "tar-bomb": { phase: "open", code: "ENTRY_TOO_LARGE" },
+    "not-gzip": { phase: "open", code: "CORRUPT" },
+    truncated: { phase: "open", code: "CORRUPT" },
+  };
+
+  for (const kind of MALFORMED_SDIST_KINDS) {
+    test(`refuses an sdist with ${kind} (${expected[kind].code})`, async () => {
+      const path = await write(`${kind}.tar.gz`, await buildMalformedSdist(kind));
+      assert.deepEqual(await outcome(path), expected[kind]);
+    });
+  }
+
+  test("judges the compression ratio of the gzip stream as it inflates", async () => {
+    const path = await write("bomb-ratio.tar.gz", await buildMalformedSdist("tar-bomb"));
+    assert.deepEqual(await outcome(path, { maxEntryUncompressed: 512 * MiB }), {
+      phase: "open",
+      code: "COMPRESSION_RATIO",
+    });
+  });
+
+  test("inflates an honest highly compressed tarball that the limits allow", async () => {
+    const path = await write("zeros.tar.gz", buildTarBomb(2));
+    const archive = await openTarArchive(path, { limits: { maxCompressionRatio: 5_000 } });
+    try {
+      const data = await archive.read("evil-1.0/zeros.bin");
+      assert.ok(data.equals(Buffer.alloc(2 * MiB)));
+    } finally {
+      await archive.close();
+    }
+  });
+
+  test("enforces the entry count and total size limits", async () => {
+    const sdist = await buildSdist({ name: "demo", version: "1.0", files: SDIST_FILES });
+    const path = await write("limits.tar.gz", sdist.bytes);
+    assert.deepEqual(await outcome(path, { maxEntries: 3 }), { phase: "open", code: "TOO_MANY_ENTRIES" });
+    assert.deepEqual(await outcome(path, { maxTotalUncompressed: 100_000 }), {
+      phase: "open",
+      code: "TOO_LARGE",
+    });
+    assert.deepEqual(await outcome(path, { maxEntryUncompressed: 100_000 }), {
+      phase: "open",
+      code: "ENTRY_TOO_LARGE",
+    });
+  });
+
+  test("answers randomly corrupted tarballs with typed errors only", async () => {
+    const sdist = await buildSdist({
+      name: "demo",
+      version: "1.0",
+      files: { "demo/__init__.py": "VALUE = 1\n" },
+    });
+    const tar = zlib.gunzipSync(sdist.bytes);
+    let seed = 20240601;
+    const random = (below: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % below;
+    };
+    for (let i = 0; i < 60; i++) {
+      const bytes = Buffer.from(tar);
+      // Mutations aimed at the first blocks, where the headers are, rather than at padding.
+      for (let j = 0; j <= random(4); j++) bytes[random(4096)] = random(256);
+      const result = await outcome(await write("fuzzed.tar.gz", zlib.gzipSync(bytes)));
+      assert.ok(result.phase === "ok" || result.code !== undefined);
+    }
+  });
+
+  test("passes file-system errors through and honours an abort signal", async () => {
+    await assert.rejects(openTarArchive(join(dir, "missing.tar.gz")), (err) => {
+      assert.ok(!(err instanceof ArchiveError));
+      return (err as NodeJS.ErrnoException).code === "ENOENT";
+    });
+    const sdist = await buildSdist({ name: "demo", version: "1.0" });
+    const path = await write("abort.tar.gz", sdist.bytes);
+    await assert.rejects(openTarArchive(path, { signal: AbortSignal.abort() }), { name: "AbortError" });
+    const archive = await openTarArchive(path, { memoryBudget: 0 });
+    try {
+      await assert.rejects(
+        archive.forEachFile(() => {}, { signal: AbortSignal.abort() }),
+        { name: "AbortError" },
+      );
+    } finally {
+      await archive.close();
+    }
+  });
+});
+
+describe("openArchive", () => {
+  test("picks the format by filename", () => {
+    assert.equal(archiveFormatOf("demo-1.0-py3-none-any.whl"), "zip");
+    assert.equal(archiveFormatOf("demo-1.0.zip"), "zip");
+    assert.equal(archiveFormatOf("demo-1.0.tar.gz"), "tar");
+    assert.equal(archiveFormatOf("demo-1.0.TGZ"), "tar");
+    assert.equal(archiveFormatOf("demo-1.0.tar.bz2"), undefined);
+    assert.equal(archiveFormatOf("demo-1.0.egg"), undefined);
+  });
+
+  test("opens wheels, zip sdists and tarballs, also under another file name", async () => {
+    const wheel = await buildWheel({ name: "demo", version: "1.0" });
+    const zipSdist = await buildSdist({ name: "demo", version: "1.0", format: "zip" });
+    const tarSdist = await buildSdist({ name: "demo", version: "1.0" });
+    const cases = [
+      { path: await write(wheel.filename, wheel.bytes), format: "zip" },
+      { path: await write(zipSdist.filename, zipSdist.bytes), format: "zip" },
+      { path: await write(tarSdist.filename, tarSdist.bytes), format: "tar" },
+    ];
+    for (const { path, format } of cases) {
+      const archive = await openArchive(path);
+      assert.equal(archive.format, format);
+      await archive.close();
+    }
+    const blob = await write("sha256-abcdef", tarSdist.bytes);
+    const archive = await openArchive(blob, { filename: tarSdist.filename });
+    assert.equal(archive.format, "tar");
+    await archive.close();
+  });
+
+  test("refuses unknown file types, and archives whose content is not what the name says", async () => {
+    const tarSdist = await buildSdist({ name: "demo", version: "1.0" });
+    await assert.rejects(openArchive(await write("demo-1.0.egg", tarSdist.bytes)), (err) => {
+      return err instanceof ArchiveError && err.code === "UNSUPPORTED";
+    });
+    await assert.rejects(openArchive(await write("demo-1.0-py3-none-any.whl", tarSdist.bytes)), (err) => {
+      return err instanceof ArchiveError && err.code === "CORRUPT";
+    });
+  });
+});

@@ -1,0 +1,420 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import zlib from "node:zlib";
+import {
+  MALFORMED_ZIP_KINDS,
+  buildMalformedZip,
+  buildWheel,
+  buildZeroBomb,
+  buildZip,
+  sharedDataDir,
+  writeArtifact,
+  type MalformedZipKind,
+} from "../../test/helpers/wheel-builder.js";
+import { ArchiveError, type ArchiveErrorCode, type ArchiveLimits } from "./archive-limits.js";
+import { normalizeEntryPath } from "./archive-reader.js";
+import { openZipArchive } from "./zip-reader.js";
+
+const MiB = 1024 * 1024;
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "portcullis-zip-"));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function writeZip(name: string, bytes: Buffer): Promise<string> {
+  return writeArtifact(dir, { filename: name, bytes });
+}
+
+/** Opens and fully reads an archive; reports where it failed and with which code. */
+async function outcome(
+  path: string,
+  limits?: Partial<ArchiveLimits>,
+): Promise<{ phase: "open" | "read" | "ok"; code?: ArchiveErrorCode }> {
+  let archive;
+  try {
+    archive = await openZipArchive(path, limits === undefined ? {} : { limits });
+  } catch (err) {
+    assert.ok(err instanceof ArchiveError, `expected an ArchiveError, got ${String(err)}`);
+    return { phase: "open", code: err.code };
+  }
+  try {
+    await archive.forEachFile(() => {});
+    return { phase: "ok" };
+  } catch (err) {
+    assert.ok(err instanceof ArchiveError, `expected an ArchiveError, got ${String(err)}`);
+    return { phase: "read", code: err.code };
+  } finally {
+    await archive.close();
+  }
+}
+
+describe("normalizeEntryPath", () => {
+  test("canonicalises harmless spellings", () => {
+    assert.deepEqual(normalizeEntryPath("pkg/mod.py"), { path: "pkg/mod.py", isDirectory: false });
+    assert.deepEqual(normalizeEntryPath("./pkg//sub/./mod.py"), {
+      path: "pkg/sub/mod.py",
+      isDirectory: false,
+    });
+    assert.deepEqual(normalizeEntryPath("pkg/"), { path: "pkg", isDirectory: true });
+    assert.deepEqual(normalizeEntryPath("./"), { path: "", isDirectory: true });
+    assert.deepEqual(normalizeEntryPath("pkg/ab:c.py"), { path: "pkg/ab:c.py", isDirectory: false });
+  });
+
+  test("refuses names that leave the target directory on any OS", () => {
+    const cases: [string, ArchiveErrorCode][] = [
+      ["../evil", "PATH_TRAVERSAL"],
+      ["a/../../evil", "PATH_TRAVERSAL"],
+      ["a/..", "PATH_TRAVERSAL"],
+      ["..\\evil", "PATH_TRAVERSAL"],
+      ["a\\b.py", "PATH_TRAVERSAL"],
+      ["/etc/passwd", "ABSOLUTE_PATH"],
+      ["\\\\server\\share", "ABSOLUTE_PATH"],
+      ["C:/Windows/evil", "ABSOLUTE_PATH"],
+      ["c:evil", "ABSOLUTE_PATH"],
+      ["pkg/C:/evil", "ABSOLUTE_PATH"],
+      ["", "CORRUPT"],
+      ["pkg/evil\u0000.py", "CORRUPT"],
+      ["pkg/evil\n.py", "CORRUPT"],
+      [".", "CORRUPT"],
+    ];
+    for (const [name, code] of cases) {
+      assert.throws(
+        () => normalizeEntryPath(name),
+        (err) => err instanceof ArchiveError && err.code === code,
+        JSON.stringify(name),
+      );
+    }
+  });
+});
+
+describe("openZipArchive", () => {
+  test("lists and reads a well-formed wheel", async () => {
+    const wheel = await buildWheel({
+      name: "demo",
+      version: "1.0",
+      files: {
+        "demo/__init__.py": "VALUE = 1\n",
+        "demo/empty.txt": "",
+        "demo/data.bin": Buffer.alloc(100_000, 7),
+      },
+    });
+    const path = await writeZip(wheel.filename, wheel.bytes);
+    const archive = await openZipArchive(path);
+    try {
+      assert.equal(archive.format, "zip");
+      const names = archive.entries().map((entry) => entry.name);
+      assert.deepEqual(names.slice(0, 3), ["demo/__init__.py", "demo/empty.txt", "demo/data.bin"]);
+      const data = archive.entry("demo/data.bin");
+      assert.equal(data?.size, 100_000);
+      assert.ok(data.compressedSize < 1_000);
+      assert.equal((await archive.read("demo/__init__.py")).toString(), "VALUE = 1\n");
+      assert.equal((await archive.read("./demo//empty.txt")).length, 0);
+      assert.deepEqual(await archive.read("demo/data.bin"), Buffer.alloc(100_000, 7));
+      const seen: string[] = [];
+      await archive.forEachFile((entry, bytes) => {
+        assert.equal(bytes.length, entry.size);
+        seen.push(entry.name);
+      });
+      assert.deepEqual(seen, names);
+    } finally {
+      await archive.close();
+    }
+  });
+
+  test("reads stored entries, large deflated entries and directory entries", async () => {
+    const random = randomBytes(600 * 1024);
+    const path = await writeZip(
+      "mixed.zip",
+      buildZip([
+        { name: "pkg/", method: 0, externalAttributes: (0o40755 << 16) >>> 0 },
+        { name: "pkg/stored.bin", data: random, method: 0 },
+        { name: "pkg/big.txt", data: "line of text\n".repeat(50_000) },
+      ]),
+    );
+    const archive = await openZipArchive(path);
+    try {
+      assert.deepEqual(
+        archive.entries().map((entry) => [entry.name, entry.isDirectory]),
+        [
+          ["pkg", true],
+          ["pkg/stored.bin", false],
+          ["pkg/big.txt", false],
+        ],
+      );
+      assert.deepEqual(await archive.read("pkg/stored.bin"), random);
+      assert.equal((await archive.read("pkg/big.txt")).toString(), "line of text\n".repeat(50_000));
+      await assert.rejects(
+        archive.read("pkg"),
+        (err) => err instanceof ArchiveError && err.code === "NOT_FOUND",
+      );
+      await assert.rejects(
+        archive.read("pkg/missing.py"),
+        (err) => err instanceof ArchiveError && err.code === "NOT_FOUND",
+      );
+      const files: string[] = [];
+      await archive.forEachFile((entry) => void files.push(entry.name));
+      assert.deepEqual(files, ["pkg/stored.bin", "pkg/big.txt"]);
+    } finally {
+      await archive.close();
+    }
+  });
+
+  test("reads archives larger than its read-ahead through a moving window", async () => {
+    const block = randomBytes(40 * 1024);
+    const entries = Array.from({ length: 12 }, (_, i) => ({
+      name: `blob/${i}.bin`,
+      data: i === 5 ? Buffer.concat([block, block]) : block,
+      method: i % 2 === 0 ? 0 : 8,
+    }));
+    const path = await writeZip("windowed.zip", buildZip(entries));
+    // 64 KiB of read-ahead: the 480 KiB archive is read in windows, and entry 5 is larger than one.
+    const archive = await openZipArchive(path, { readAhead: 64 * 1024 });
+    try {
+      let count = 0;
+      await archive.forEachFile((entry, bytes) => {
+        assert.ok(
+          bytes.equals(entry.name === "blob/5.bin" ? Buffer.concat([block, block]) : block),
+          entry.name,
+        );
+        count++;
+      });
+      assert.equal(count, 12);
+      assert.ok((await archive.read("blob/3.bin")).equals(block));
+      assert.ok((await archive.read("blob/0.bin")).equals(block));
+    } finally {
+      await archive.close();
+    }
+  });
+
+  const expected: Record<MalformedZipKind, { phase: "open" | "read"; code: ArchiveErrorCode }> = {
+    "path-traversal": { phase: "open", code: "PATH_TRAVERSAL" },
+    "nested-traversal": { phase: "open", code: "PATH_TRAVERSAL" },
+    "backslash-traversal": { phase: "open", code: "PATH_TRAVERSAL" },
+    "absolute-path": { phase: "open", code: "ABSOLUTE_PATH" },
+    "drive-letter": { phase: "open", code: "ABSOLUTE_PATH" },
+    symlink: { phase: "open", code: "SYMLINK" },
+    "duplicate-name": { phase: "open", code: "DUPLICATE_NAME" },
+    "duplicate-after-normalising": { phase: "open", code: "DUPLICATE_NAME" },
+    "file-used-as-directory": { phase: "open", code: "DUPLICATE_NAME" },
+    "control-character": { phase: "open", code: "CORRUPT" },
+    "zip-bomb": { phase: "open", code: "ENTRY_TOO_LARGE" },
+    "lying-size": { phase: "read", code: "CORRUPT" },
+    "lying-small-size": { phase: "open", code: "CORRUPT" },
+    "too-many-entries": { phase: "open", code: "TOO_MANY_ENTRIES" },
+    "overlapping-entries": { phase: "open", code: "CORRUPT" },
+    "bad-crc": { phase: "read", code: "CORRUPT" },
+    "local-name-mismatch": { phase: "read", code: "CORRUPT" },
+    encrypted: { phase: "open", code: "UNSUPPORTED" },
+    "unsupported-method": { phase: "open", code: "UNSUPPORTED" },
+    "not-a-zip": { phase: "open", code: "CORRUPT" },
+    truncated: { phase: "open", code: "CORRUPT" },
+    "invalid-deflate": { phase: "read", code: "CORRUPT" },
+  };
+
+  for (const kind of MALFORMED_ZIP_KINDS) {
+    test(`refuses a zip with ${kind} (${expected[kind].code} on ${expected[kind].phase})`, async () => {
+      const path = await writeZip(`${kind}.zip`, buildMalformedZip(kind));
+      assert.deepEqual(await outcome(path), expected[kind]);
+    });
+  }
+
+  test("judges the compression ratio of a bomb even when its size is allowed", async () => {
+    const path = await writeZip("bomb-ratio.zip", buildMalformedZip("zip-bomb"));
+    assert.deepEqual(await outcome(path, { maxEntryUncompressed: 512 * MiB }), {
+      phase: "open",
+      code: "COMPRESSION_RATIO",
+    });
+  });
+
+  test("stops inflating a lying entry right after its declared size", async () => {
+    const path = await writeZip("lying.zip", buildMalformedZip("lying-size"));
+    const archive = await openZipArchive(path);
+    try {
+      await assert.rejects(archive.read("pkg/zeros.bin"), (err) => {
+        assert.ok(err instanceof ArchiveError);
+        assert.equal(err.code, "CORRUPT");
+        assert.equal(err.entry, "pkg/zeros.bin");
+        assert.match(err.message, /past its declared size/);
+        return true;
+      });
+    } finally {
+      await archive.close();
+    }
+  });
+
+  test("stops a small entry that lies about its size too", async () => {
+    // Declares 100 KiB, small enough to be inflated synchronously, but holds 1 MiB of zeros.
+    const path = await writeZip("lying-small.zip", buildZeroBomb(1, 100 * 1024));
+    const archive = await openZipArchive(path);
+    try {
+      await assert.rejects(archive.read("pkg/zeros.bin"), /past its declared size of 102400 bytes/);
+    } finally {
+      await archive.close();
+    }
+  });
+
+  test("inflates an honest highly compressed entry that the limits allow", async () => {
+    const path = await writeZip("zeros-3.zip", buildZeroBomb(3));
+    assert.deepEqual(await outcome(path), { phase: "open", code: "COMPRESSION_RATIO" });
+    const archive = await openZipArchive(path, { limits: { maxCompressionRatio: 2_000 } });
+    try {
+      const data = await archive.read("pkg/zeros.bin");
+      assert.equal(data.length, 3 * MiB);
+      assert.ok(data.equals(Buffer.alloc(3 * MiB)));
+    } finally {
+      await archive.close();
+    }
+  });
+
+  test("does not judge the ratio of small entries", async () => {
+    const path = await writeZip(
+      "small-zeros.zip",
+      buildZip([{ name: "zeros.bin", data: Buffer.alloc(512 * 1024) }]),
+    );
+    assert.deepEqual(await outcome(path), { phase: "ok" });
+  });
+
+  test("enforces the entry count, total size and entry size limits", async () => {
+    const path = await writeZip(
+      "three.zip",
+      buildZip([
+        { name: "a.txt", data: "a".repeat(1000) },
+        { name: "b.txt", data: "b".repeat(1000) },
+        { name: "c.txt", data: "c".repeat(1000) },
+      ]),
+    );
+    assert.deepEqual(await outcome(path, { maxEntries: 2 }), { phase: "open", code: "TOO_MANY_ENTRIES" });
+    assert.deepEqual(await outcome(path, { maxTotalUncompressed: 2500 }), {
+      phase: "open",
+      code: "TOO_LARGE",
+    });
+    assert.deepEqual(await outcome(path, { maxEntryUncompressed: 999 }), {
+      phase: "open",
+      code: "ENTRY_TOO_LARGE",
+    });
+    assert.deepEqual(
+      await outcome(path, { maxEntries: 3, maxTotalUncompressed: 3000, maxEntryUncompressed: 1000 }),
+      {
+        phase: "ok",
+      },
+    );
+  });
+
+  test("refuses a second name in an Info-ZIP Unicode Path extra field", async () => {
+    const name = Buffer.from("pkg/harmless.py");
+    const unicodeName = Buffer.from("pkg/other.py");
+    const extra = Buffer.alloc(4 + 5 + unicodeName.length);
+    extra.writeUInt16LE(0x7075, 0);
+    extra.writeUInt16LE(5 + unicodeName.length, 2);
+    extra.writeUInt8(1, 4);
+    extra.writeUInt32LE(zlib.crc32(name), 5);
+    unicodeName.copy(extra, 9);
+    const path = await writeZip("unicode-extra.zip", buildZip([{ name, data: "x", extra }]));
+    assert.deepEqual(await outcome(path), { phase: "open", code: "CORRUPT" });
+  });
+
+  test("refuses a name flagged UTF-8 that is not", async () => {
+    const path = await writeZip(
+      "bad-utf8.zip",
+      buildZip([{ name: Buffer.from([0x70, 0xff, 0x2e, 0x70, 0x79]), data: "x", flags: 0x800 }]),
+    );
+    assert.deepEqual(await outcome(path), { phase: "open", code: "CORRUPT" });
+  });
+
+  test("decodes names without the UTF-8 flag as CP437, as CPython does", async () => {
+    const path = await writeZip(
+      "cp437.zip",
+      buildZip([{ name: Buffer.from([0x63, 0x61, 0x66, 0x82]), data: "x", flags: 0 }]),
+    );
+    const archive = await openZipArchive(path);
+    try {
+      assert.deepEqual(
+        archive.entries().map((entry) => entry.name),
+        ["café"],
+      );
+    } finally {
+      await archive.close();
+    }
+  });
+
+  test("passes file-system errors through untouched", async () => {
+    await assert.rejects(openZipArchive(join(dir, "does-not-exist.whl")), (err) => {
+      assert.ok(!(err instanceof ArchiveError));
+      assert.equal((err as NodeJS.ErrnoException).code, "ENOENT");
+      return true;
+    });
+  });
+
+  test("honours an abort signal", async () => {
+    const wheel = await buildWheel({ name: "demo", version: "1.0" });
+    const path = await writeZip("abort.whl", wheel.bytes);
+    await assert.rejects(openZipArchive(path, { signal: AbortSignal.abort() }), { name: "AbortError" });
+    const archive = await openZipArchive(path);
+    try {
+      await assert.rejects(
+        archive.forEachFile(() => {}, { signal: AbortSignal.abort() }),
+        { name: "AbortError" },
+      );
+    } finally {
+      await archive.close();
+    }
+  });
+
+  test("refuses to read after close", async () => {
+    const wheel = await buildWheel({ name: "demo", version: "1.0" });
+    const archive = await openZipArchive(await writeZip("closed.whl", wheel.bytes));
+    await archive.close();
+    await archive.close();
+    await assert.rejects(archive.read("demo/__init__.py"), /closed/);
+  });
+
+  test("answers randomly corrupted archives with typed errors only", async () => {
+    const base = (
+      await buildWheel({ name: "demo", version: "1.0", files: { "demo/a.py": "x = 1\n".repeat(50) } })
+    ).bytes;
+    let seed = 20240601;
+    const random = (below: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % below;
+    };
+    for (let i = 0; i < 100; i++) {
+      const bytes = Buffer.from(base);
+      for (let j = 0; j <= random(4); j++) bytes[random(bytes.length)] = random(256);
+      const result = await outcome(await writeZip("fuzzed.zip", bytes));
+      assert.ok(result.phase === "ok" || result.code !== undefined);
+    }
+  });
+
+  test("reads every file of every real wheel", async () => {
+    const wheelsDir = join(sharedDataDir(), "wheels");
+    const files = (await readdir(wheelsDir)).filter((name) => name.endsWith(".whl"));
+    assert.ok(files.length >= 18, `expected the shared wheels in ${wheelsDir}`);
+    for (const file of files) {
+      const archive = await openZipArchive(join(wheelsDir, file));
+      try {
+        const expectedBytes = archive
+          .entries()
+          .filter((entry) => !entry.isDirectory)
+          .reduce((sum, entry) => sum + entry.size, 0);
+        let bytes = 0;
+        await archive.forEachFile((_entry, data) => {
+          bytes += data.length;
+        });
+        assert.equal(bytes, expectedBytes, file);
+        assert.ok(
+          archive.entries().some((entry) => entry.name.endsWith(".dist-info/METADATA")),
+          file,
+        );
+      } finally {
+        await archive.close();
+      }
+    }
+  });
+});
