@@ -20,8 +20,17 @@ import { registerLandingRoutes } from "./http/routes/landing-routes.js";
 import { registerOpsRoutes } from "./http/routes/ops-routes.js";
 import { registerSimpleRoutes } from "./http/routes/simple-routes.js";
 import { reasonPhrase } from "./http/reply-error.js";
+import { DecisionRepository } from "./adapters/db/decision-repository.js";
+import { IntelRepository } from "./adapters/db/intel-repository.js";
+import { analyzeDistribution } from "./services/artifact-analysis.js";
+import { CatalogCurator } from "./services/catalog-curator.js";
+import { FileAccessService } from "./services/file-access.js";
 import { FileStoreService } from "./services/file-store.js";
+import { IntelService } from "./services/intel-service.js";
+import { PolicyService } from "./services/policy-service.js";
 import { ProjectIndexService } from "./services/project-index.js";
+import { registerDecisionRoutes } from "./http/routes/decision-routes.js";
+import { registerVetRoutes } from "./http/routes/vet-routes.js";
 
 export interface Gateway {
   app: FastifyInstance;
@@ -29,6 +38,10 @@ export interface Gateway {
   log: Logger;
   db: DatabaseHandle;
   upstream: Upstream;
+  policy: PolicyService;
+  intel: IntelService;
+  decisions: DecisionRepository;
+  projects: ProjectIndexService;
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<string>;
   /** Stops accepting, lets in-flight downloads finish (up to the grace period), closes everything. */
@@ -42,11 +55,32 @@ export interface GatewayOptions {
   logger?: Logger;
 }
 
+/** Everything but the HTTP server: what the gateway and the local CLI commands share. */
+export interface Services {
+  config: Config;
+  log: Logger;
+  db: DatabaseHandle;
+  repo: CatalogRepository;
+  blobs: FsBlobStore;
+  upstream: Upstream;
+  decisions: DecisionRepository;
+  intelRepo: IntelRepository;
+  intel: IntelService;
+  policy: PolicyService;
+  projects: ProjectIndexService;
+  files: FileStoreService;
+  access: FileAccessService;
+  /** Aborted when the process stops: downloads in flight give up. */
+  shutdown: AbortController;
+  now: () => number;
+  close(): Promise<void>;
+}
+
 /**
- * The composition root: the one place that builds adapters and wires them into services and
- * routes. Everything else receives its collaborators.
+ * The composition root proper: the one place that builds adapters and wires them into
+ * services. `createGateway` adds the HTTP server; CLI commands working on `--data` use it alone.
  */
-export async function createGateway(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
+export async function buildServices(config: Config, opts: GatewayOptions = {}): Promise<Services> {
   const now = opts.now ?? Date.now;
   const log = opts.logger ?? pino({ level: config.logLevel, base: { service: "portcullis" } });
   const dataDir = resolve(config.data);
@@ -55,8 +89,6 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const db = await connectDatabase({ url: config.database, dataDir });
   const repo = new CatalogRepository(db.db);
   const blobs = new FsBlobStore(join(dataDir, "blobs"));
-  const swept = await blobs.sweepTemp();
-  if (swept) log.warn({ swept }, "removed partial downloads left by an earlier run");
 
   const pageCache = new TieredPageCache(new DbPageCache(db.db));
   const upstream = await createUpstream(config.upstream, {
@@ -64,12 +96,82 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     ttlMs: config.upstreamTtl * 1000,
     timeoutMs: config.upstreamTimeout * 1000,
     allowedFileHosts: config.upstreamFileHosts,
+    directory: { mtimeAsUploadTime: config.upstreamMtimeUploadTime },
     now,
   });
 
   const shutdown = new AbortController();
-  const projects = new ProjectIndexService({ upstream, repo, now });
+  const decisions = new DecisionRepository(db.db);
+  const intelRepo = new IntelRepository(db.db);
+  const intel = new IntelService({ repo: intelRepo, now });
+  const policy = new PolicyService({
+    intel,
+    intelRepo,
+    decisions,
+    now,
+    log,
+    ...(config.policy ? { policyPath: config.policy } : {}),
+    analyze: analyzeDistribution,
+  });
+  await policy.init();
+  const curator = new CatalogCurator({ policy, decisions, now });
+  const projects = new ProjectIndexService({ upstream, repo, now, curator });
   const files = new FileStoreService({ upstream, repo, blobs, log, now, shutdown: shutdown.signal });
+  const access = new FileAccessService({ files, projects, policy, blobs, log });
+  return {
+    config,
+    log,
+    db,
+    repo,
+    blobs,
+    upstream,
+    decisions,
+    intelRepo,
+    intel,
+    policy,
+    projects,
+    files,
+    access,
+    shutdown,
+    now,
+    async close() {
+      shutdown.abort();
+      await upstream.close?.();
+      await db.close();
+    },
+  };
+}
+
+/**
+ * The gateway: the services behind a Fastify server with the simple API, files, decisions and
+ * operations routes, a poller that picks up intel and exceptions from other processes, and a
+ * graceful shutdown.
+ */
+export async function createGateway(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
+  const services = await buildServices(config, opts);
+  const { log, db, repo, blobs, upstream, decisions, intel, policy, projects, access, now } = services;
+  const swept = await blobs.sweepTemp();
+  if (swept) log.warn({ swept }, "removed partial downloads left by an earlier run");
+  const intelStatus = policy.status();
+  if (intelStatus.intelMissing) {
+    log.warn(
+      { required: intelStatus.intelRequired },
+      intelStatus.intelRequired
+        ? "intel missing and intel.required is set: every file is refused until `portcullis intel import` runs"
+        : "intel missing: no advisories imported, so vulnerability and malicious checks cannot run (`portcullis intel import FILE|URL`)",
+    );
+  }
+  // Intel imported or exceptions granted by the CLI or another instance: reload and re-judge.
+  let refreshing = false;
+  const poller = setInterval(() => {
+    if (refreshing) return;
+    refreshing = true;
+    policy
+      .refresh()
+      .catch((err: Error) => log.error({ err }, "policy refresh failed"))
+      .finally(() => (refreshing = false));
+  }, config.intelPoll * 1000);
+  poller.unref();
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "portcullis_" });
@@ -141,9 +243,9 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   let shuttingDown = false;
   let baseUrl = "";
 
-  registerSimpleRoutes(app, { projects, repo, now });
+  registerSimpleRoutes(app, { projects, repo, now, intelMissing: () => policy.status().intelMissing });
   registerFileRoutes(app, {
-    files,
+    access,
     blobs,
     inflight: { add: () => inflightDownloads++, done: () => inflightDownloads-- },
   });
@@ -152,7 +254,11 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     upstreamStatus: () => upstreamState,
     registry,
     isShuttingDown: () => shuttingDown,
+    degradedReasons: () =>
+      policy.status().intelMissing ? ["intel missing: no advisories imported (portcullis intel import)"] : [],
   });
+  registerDecisionRoutes(app, { decisions, projects, policy });
+  registerVetRoutes(app, { decisions, projects, policy, access });
   registerLandingRoutes(app, {
     publicUrl: () => (config.publicUrl || baseUrl).replace(/\/+$/, ""),
     upstreamStatus: () => upstreamState,
@@ -164,6 +270,10 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     log,
     db,
     upstream,
+    policy,
+    intel,
+    decisions,
+    projects,
     probeUpstream,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
@@ -174,6 +284,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     },
     async close() {
       shuttingDown = true;
+      clearInterval(poller);
       const grace = config.shutdownGrace * 1000;
       // Fastify stops accepting at once and waits for in-flight requests (downloads) to end.
       const closing = app.close();
@@ -182,14 +293,13 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       const sweeper = setInterval(() => app.server.closeIdleConnections?.(), 50);
       const timer = setTimeout(() => {
         log.warn({ inflightDownloads }, "grace period over: aborting downloads still in flight");
-        shutdown.abort();
+        services.shutdown.abort();
         app.server.closeAllConnections?.();
       }, grace);
       timer.unref();
       await closing.finally(() => clearInterval(sweeper));
       clearTimeout(timer);
-      await upstream.close?.();
-      await db.close();
+      await services.close();
     },
   };
 }

@@ -2,7 +2,11 @@ import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config/options.js";
 import { CliError } from "./cli-error.js";
 import { registerClientConfigCommand } from "./client-config-command.js";
+import { registerDemoCommand } from "./demo-command.js";
+import { registerExplainCommand } from "./explain-command.js";
+import { registerIntelCommand } from "./intel-command.js";
 import { registerServeCommand } from "./serve-command.js";
+import { registerVetCommand } from "./vet-command.js";
 
 /** Builds the `portcullis` command tree; each command lives in its own file. */
 export function buildProgram(): Command {
@@ -13,6 +17,10 @@ export function buildProgram(): Command {
     .exitOverride();
   registerServeCommand(program);
   registerClientConfigCommand(program);
+  registerIntelCommand(program);
+  registerExplainCommand(program);
+  registerDemoCommand(program);
+  registerVetCommand(program);
   return program;
 }
 

@@ -36,6 +36,8 @@ export function registerServeCommand(program: Command): void {
       OPTIONS.upstreamFileHosts.description + ` [env ${OPTIONS.upstreamFileHosts.env}]`,
     )
     .option("--public-url <url>", OPTIONS.publicUrl.description + ` [env ${OPTIONS.publicUrl.env}]`)
+    .option("--policy <file>", OPTIONS.policy.description + ` [env ${OPTIONS.policy.env}]`)
+    .option("--intel-poll <seconds>", OPTIONS.intelPoll.description + ` [env ${OPTIONS.intelPoll.env}]`)
     .option("--log-level <level>", OPTIONS.logLevel.description + ` [env ${OPTIONS.logLevel.env}]`)
     .option(
       "--shutdown-grace <seconds>",

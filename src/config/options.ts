@@ -77,9 +77,9 @@ export const OPTIONS = {
     20,
     int(1, 600),
   ),
-  allowUnhashed: option(
-    "allow-unhashed",
-    "Serve files whose remote upstream declares no sha256 (the gateway hashes them itself). Only for trusted internal mirrors.",
+  upstreamMtimeUploadTime: option(
+    "upstream-mtime-upload-time",
+    "With a directory upstream, take each file's modification time as its upload time (PEP 700), so cooldowns apply.",
     false,
     bool,
   ),
@@ -101,6 +101,18 @@ export const OPTIONS = {
     "Log level: fatal, error, warn, info, debug, trace, silent.",
     "info",
     z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+  ),
+  policy: option(
+    "policy",
+    "Policy file (YAML, see policy.default.yaml); empty for the shipped default policy.",
+    "",
+    z.string(),
+  ),
+  intelPoll: option(
+    "intel-poll",
+    "Seconds between checks for intel, exceptions or policy changed by another process (re-judges the catalog).",
+    2,
+    z.coerce.number().min(0.05).max(3600),
   ),
   shutdownGrace: option(
     "shutdown-grace",
@@ -159,7 +171,7 @@ export function readConfigFile(path: string): Record<string, unknown> {
 }
 
 /** Sections owned by other modules (policy, auth, …) that the core passes through untouched. */
-export const EXTRA_TOP_LEVEL_KEYS = new Set<string>(["policy", "auth", "intel"]);
+export const EXTRA_TOP_LEVEL_KEYS = new Set<string>(["auth", "intel"]);
 
 function findKeyLine(text: string, key: string): string | undefined {
   const lines = text.split("\n");

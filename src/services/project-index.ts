@@ -5,6 +5,7 @@ import { sortVersions } from "../domain/version.js";
 import { parseDistFilename } from "../domain/wheel-filename.js";
 import type { CatalogRepository, RecordedFile } from "../adapters/db/catalog-repository.js";
 import { UpstreamUnavailableError, type Upstream } from "../adapters/upstream/upstream.js";
+import type { Outcome } from "../policy/decision.js";
 import { GatewayError } from "./gateway-error.js";
 
 /** One file as the gateway serves it: pinned by sha256 and fetched through `/files/`. */
@@ -18,6 +19,10 @@ export interface ServedFile {
   uploadTime?: string;
   /** PEP 658/714: `false`, `true`, or the metadata file's sha256. */
   coreMetadata: false | true | { sha256: string };
+  /** The upstream's own PEP 592 marker (the served `yanked` may carry a refusal instead). */
+  upstreamYanked?: boolean | string;
+  /** The policy outcome, once curated: `pending` until the bytes are judged. */
+  outcome?: Outcome;
 }
 
 /** A project page as the gateway serves it (the curated view). */
@@ -35,6 +40,19 @@ export interface ProjectView {
   unhashed: number;
   /** Bumped whenever the view object is rebuilt; renderers memoise on it. */
   readonly version: number;
+  /** Curated views: every listed file is refused, so the project answers 403 with this reason. */
+  refusedReason?: string;
+}
+
+/**
+ * The policy layer over a raw view: decides per file what to list. Refused files stay listed as
+ * PEP 592 yanked with the refusal as the reason: pip skips them unless a requirement pins them
+ * exactly, and then prints the reason, while the download itself answers 403.
+ */
+export interface ViewCurator {
+  /** Changes whenever a judgement may change (intel, policy, exceptions). */
+  readonly generation: number;
+  curate(view: ProjectView): Promise<{ view: ProjectView; validUntil: number }>;
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
@@ -48,12 +66,18 @@ export class ProjectIndexService {
   /** Per project: the last raw page seen, its digest and the view built from it. */
   private readonly memo = new Map<string, { page: ProjectPage; digest: string; view: ProjectView }>();
   private readonly building = new Map<string, Promise<ProjectView>>();
+  /** Per project: the curated view, for which raw view and curator generation, until when. */
+  private readonly curated = new Map<
+    string,
+    { base: ProjectView; generation: number; validUntil: number; view: ProjectView }
+  >();
 
   constructor(
     private readonly deps: {
       upstream: Upstream;
       repo: CatalogRepository;
       now: () => number;
+      curator?: ViewCurator;
       /** How many projects' views to keep in memory. */
       maxMemo?: number;
     },
@@ -105,7 +129,40 @@ export class ProjectIndexService {
       const m = this.memo.get(normalized);
       if (m) m.view = view;
     }
-    return view;
+    return this.curate(normalized, view);
+  }
+
+  /** The raw (uncurated) view: every hashed file the upstream lists. */
+  async getRawProject(normalized: string, signal?: AbortSignal): Promise<ProjectView | null> {
+    await this.getProject(normalized, signal);
+    return this.memo.get(normalized)?.view ?? null;
+  }
+
+  /** Forgets a project's curated view, e.g. after its file was judged on its bytes. */
+  invalidate(normalized: string): void {
+    this.curated.delete(normalized);
+  }
+
+  private async curate(normalized: string, base: ProjectView): Promise<ProjectView> {
+    const curator = this.deps.curator;
+    if (!curator) return base;
+    const hit = this.curated.get(normalized);
+    if (
+      hit &&
+      hit.base === base &&
+      hit.generation === curator.generation &&
+      this.deps.now() < hit.validUntil
+    ) {
+      return hit.view;
+    }
+    const generation = curator.generation;
+    const { view, validUntil } = await curator.curate(base);
+    const curated = { ...view, version: ++viewCounter };
+    this.curated.delete(normalized);
+    this.curated.set(normalized, { base, generation, validUntil, view: curated });
+    if (this.curated.size > (this.deps.maxMemo ?? 20_000))
+      this.curated.delete(this.curated.keys().next().value!);
+    return curated;
   }
 
   private remember(name: string, entry: { page: ProjectPage; digest: string; view: ProjectView }): void {
@@ -180,6 +237,7 @@ function toServedFile(f: DistFile, sha256: string, version: string, isWheel: boo
     version,
     ...(f.requiresPython ? { requiresPython: f.requiresPython } : {}),
     yanked: f.yanked,
+    upstreamYanked: f.yanked,
     ...(typeof f.size === "number" ? { size: f.size } : {}),
     ...(f.uploadTime ? { uploadTime: f.uploadTime } : {}),
     coreMetadata,

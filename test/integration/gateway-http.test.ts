@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
@@ -42,7 +42,7 @@ describe("gateway over a JSON (PEP 691/700) upstream", () => {
     big = await buildWheel({
       name: "big-pkg",
       version: "1.0",
-      files: { "big_pkg/blob.bin": Buffer.alloc(3 * 1024 * 1024, 7) },
+      files: { "big_pkg/blob.bin": randomBytes(3 * 1024 * 1024) },
     });
     const many = [];
     for (let i = 0; i < 400; i++) {
@@ -358,8 +358,14 @@ describe("gateway over an HTML (PEP 503) upstream and a local directory", () => 
       const res = await fetch(new URL(f.url, `${gw.url}/simple/python-dateutil/`));
       assert.equal(res.status, 200);
       assert.equal(sha256(Buffer.from(await res.arrayBuffer())), f.hashes.sha256);
-      const ready = (await (await fetch(`${gw.url}/readyz`)).json()) as { status: string };
-      assert.equal(ready.status, "ready");
+      // No intel was imported: the gateway serves, but says so loudly.
+      const readyRes = await fetch(`${gw.url}/readyz`);
+      assert.equal(readyRes.status, 200);
+      const ready = (await readyRes.json()) as { status: string; degraded?: string[] };
+      assert.equal(ready.status, "degraded");
+      assert.match(ready.degraded?.join(" ") ?? "", /intel missing/);
+      const pageRes = await fetch(`${gw.url}/simple/six/`);
+      assert.equal(pageRes.headers.get("x-portcullis-intel"), "missing");
     } finally {
       await gw.close();
     }

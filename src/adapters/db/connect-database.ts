@@ -12,15 +12,23 @@ import {
 import pg from "pg";
 import type { Database } from "./schema.js";
 import * as m0001 from "./migrations/0001-initial.js";
+import * as m0002 from "./migrations/0002-policy.js";
 
-/** Numbered migrations, in order. A static list, so bundling and type checking see them all. */
-const MIGRATIONS: Record<string, Migration> = {
-  "0001-initial": m0001,
-};
+/**
+ * Numbered migrations, in order. A static list, so bundling and type checking see them all; each
+ * may take the dialect where SQL types differ (auto-increment keys).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type DialectMigration = { up(db: Kysely<any>, dialect: DialectName): Promise<void> };
+const MIGRATIONS: [string, DialectMigration][] = [
+  ["0001-initial", m0001],
+  ["0002-policy", m0002],
+];
 
 class StaticMigrationProvider implements MigrationProvider {
+  constructor(private readonly dialect: DialectName) {}
   async getMigrations(): Promise<Record<string, Migration>> {
-    return MIGRATIONS;
+    return Object.fromEntries(MIGRATIONS.map(([name, m]) => [name, { up: (db) => m.up(db, this.dialect) }]));
   }
 }
 
@@ -82,12 +90,12 @@ export async function connectDatabase(opts: {
       `unsupported database URL (use postgres://… or leave empty for SQLite): ${opts.url.split("@").pop()}`,
     );
   }
-  await migrate(handle.db);
+  await migrate(handle.db, handle.dialect);
   return handle;
 }
 
-export async function migrate(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
+export async function migrate(db: Kysely<Database>, dialect: DialectName): Promise<void> {
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(dialect) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === "Error");

@@ -1,3 +1,5 @@
+import type { Generated } from "kysely";
+
 /**
  * The database schema as Kysely sees it. Times are milliseconds since the epoch stored as
  * BIGINT (PostgreSQL's int8 is parsed to a JS number in `connect-database.ts`).
@@ -7,6 +9,16 @@ export interface Database {
   projects: ProjectsTable;
   upstream_pages: UpstreamPagesTable;
   dist_files: DistFilesTable;
+  decisions: DecisionsTable;
+  decision_events: DecisionEventsTable;
+  artifact_reports: ArtifactReportsTable;
+  advisories: AdvisoriesTable;
+  advisory_packages: AdvisoryPackagesTable;
+  popular_projects: PopularProjectsTable;
+  malicious_names: MaliciousNamesTable;
+  intel_imports: IntelImportsTable;
+  exceptions: ExceptionsTable;
+  policy_versions: PolicyVersionsTable;
 }
 
 export interface MetaTable {
@@ -49,4 +61,95 @@ export interface DistFilesTable {
   /** sha256 of the extracted core metadata (PEP 658), once extracted. */
   metadata_sha256: string | null;
   first_seen: number;
+}
+
+/** The decision for one distribution file (see `policy/decision.ts`). */
+export interface DecisionsTable {
+  sha256: string;
+  project: string;
+  version: string;
+  filename: string;
+  outcome: string;
+  score: number;
+  reasons_json: string;
+  policy_version: string;
+  intel_snapshot: string;
+  decided_at: string;
+  stage: string;
+}
+
+/** `decision.changed`: what audit, inventory, remediation and webhooks consume. */
+export interface DecisionEventsTable {
+  id: Generated<number>;
+  sha256: string;
+  project: string;
+  version: string;
+  filename: string;
+  from_outcome: string | null;
+  to_outcome: string;
+  reasons_json: string;
+  at: string;
+}
+
+/** What static analysis found in a file's bytes, kept so re-judging needs no re-download. */
+export interface ArtifactReportsTable {
+  sha256: string;
+  project: string;
+  version: string;
+  report_json: string;
+  analyzed_at: string;
+}
+
+export interface AdvisoriesTable {
+  id: string;
+  kind: string;
+  modified: string | null;
+  withdrawn: string | null;
+  /** The OSV record as imported. */
+  record_json: string;
+}
+
+export interface AdvisoryPackagesTable {
+  advisory_id: string;
+  project: string;
+}
+
+export interface PopularProjectsTable {
+  name: string;
+  rank: number;
+  downloads: number | null;
+}
+
+export interface MaliciousNamesTable {
+  name: string;
+  report_id: string;
+}
+
+export interface IntelImportsTable {
+  id: Generated<number>;
+  source: string;
+  kind: string;
+  imported_at: string;
+  added: number;
+  skipped: number;
+  etag: string | null;
+}
+
+export interface ExceptionsTable {
+  id: Generated<number>;
+  project: string;
+  version: string | null;
+  sha256: string | null;
+  checks_json: string | null;
+  reason: string;
+  approver: string;
+  ticket: string | null;
+  expires_at: string;
+  created_at: string;
+}
+
+export interface PolicyVersionsTable {
+  digest: string;
+  source: string;
+  activated_at: string;
 }

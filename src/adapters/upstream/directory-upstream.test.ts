@@ -48,7 +48,7 @@ describe("DirectoryUpstream over shared/data/wheels", () => {
     }
   });
 
-  it("serves pages whose sha256 is the digest of the bytes, with size and mtime as upload time", async () => {
+  it("serves pages whose sha256 is the digest of the bytes, with size and no upload time by default", async () => {
     const result = await upstream.getProject("Python_DateUtil");
 
     assert.ok(result);
@@ -64,10 +64,16 @@ describe("DirectoryUpstream over shared/data/wheels", () => {
       hashes: { sha256: sha256(bytes) },
       yanked: false,
       size: bytes.length,
-      uploadTime: new Date((await stat(path)).mtimeMs).toISOString(),
       coreMetadata: false,
     });
     assert.equal(upstream.local, true);
+  });
+
+  it("reports mtimes as upload times when asked (for cooldowns over a curated directory)", async () => {
+    const withTimes = new DirectoryUpstream({ dir: WHEELS, mtimeAsUploadTime: true });
+    const result = await withTimes.getProject("six");
+    const path = join(WHEELS, "six-1.17.0-py2.py3-none-any.whl");
+    assert.equal(result?.page.files[0]?.uploadTime, new Date((await stat(path)).mtimeMs).toISOString());
   });
 
   it("hashes every wheel correctly and opens its bytes", async () => {

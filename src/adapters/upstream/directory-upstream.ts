@@ -34,6 +34,8 @@ export interface DirectoryUpstreamOptions {
    * scan (files added inside per-project sub-directories do not touch the top mtime). Default 5 000.
    */
   rescanTtlMs?: number;
+  /** Report each file's mtime as its PEP 700 upload time (for cooldowns). Default false. */
+  mtimeAsUploadTime?: boolean;
 }
 
 interface IndexedFile {
@@ -56,7 +58,9 @@ interface DirectoryIndex {
 /**
  * An upstream made of a local directory of distribution files (`./wheels`). Project names come
  * from the file names; sha256 digests are computed from the bytes (and remembered by path, size
- * and mtime); `upload-time` is the file's mtime. Only files found by the scan, resolving inside
+ * and mtime); `upload-time` is the file's mtime only when `mtimeAsUploadTime` is set (a copied
+ * directory's mtimes say when it was copied, not when the project released, and would put every
+ * file under the policy's cooldown). Only files found by the scan, resolving inside
  * the directory, are ever opened.
  *
  * @example
@@ -69,6 +73,7 @@ export class DirectoryUpstream implements Upstream {
   private readonly dir: string;
   private readonly now: () => number;
   private readonly rescanTtlMs: number;
+  private readonly mtimeAsUploadTime: boolean;
   private readonly hasher = new FileHasher();
   private index: DirectoryIndex | undefined;
   private scanning: Promise<DirectoryIndex> | undefined;
@@ -78,6 +83,7 @@ export class DirectoryUpstream implements Upstream {
     this.description = this.dir;
     this.now = options.now ?? Date.now;
     this.rescanTtlMs = options.rescanTtlMs ?? 5_000;
+    this.mtimeAsUploadTime = options.mtimeAsUploadTime ?? false;
   }
 
   async getProject(name: string, signal?: AbortSignal): Promise<ProjectPageResult | null> {
@@ -148,7 +154,7 @@ export class DirectoryUpstream implements Upstream {
       hashes: { sha256 },
       yanked: false,
       size: stamp.size,
-      uploadTime: new Date(stamp.mtimeMs).toISOString(),
+      ...(this.mtimeAsUploadTime ? { uploadTime: new Date(stamp.mtimeMs).toISOString() } : {}),
       // The gateway extracts the metadata itself.
       coreMetadata: false,
     };

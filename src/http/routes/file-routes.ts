@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { BlobStore } from "../../adapters/blob/blob-store.js";
 import { GatewayError } from "../../services/gateway-error.js";
-import type { FileStoreService } from "../../services/file-store.js";
+import type { FileAccessService } from "../../services/file-access.js";
 import { sendGatewayError, wantsJson } from "../reply-error.js";
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
@@ -9,7 +9,7 @@ const SHA256_RE = /^[0-9a-f]{64}$/;
 const SAFE_FILENAME = /^[A-Za-z0-9][A-Za-z0-9._+!-]*$/;
 
 export interface FileRoutesDeps {
-  files: FileStoreService;
+  access: FileAccessService;
   blobs: BlobStore;
   /** Counts downloads in flight, so shutdown can wait for them. */
   inflight: { add(): void; done(): void };
@@ -38,13 +38,13 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): 
     try {
       const isMetadata = filename.endsWith(".metadata");
       const distName = isMetadata ? filename.slice(0, -".metadata".length) : filename;
-      const known = await deps.files.lookup(sha256, distName);
       if (isMetadata) {
-        const meta = await deps.files.ensureMetadata(known);
+        const meta = await deps.access.openMetadata(sha256, distName);
         return sendBlob(req, reply, deps.blobs, meta.sha256, meta.size, "text/plain; charset=utf-8");
       }
-      const stored = await deps.files.ensureStored(known);
-      return sendBlob(req, reply, deps.blobs, sha256, stored.size, contentTypeFor(filename));
+      const opened = await deps.access.open(sha256, distName);
+      reply.header("x-portcullis-decision", opened.decision.outcome);
+      return sendBlob(req, reply, deps.blobs, sha256, opened.size, contentTypeFor(filename));
     } catch (err) {
       if (err instanceof GatewayError) return sendGatewayError(reply, err, json);
       throw err;

@@ -5,7 +5,7 @@ import { GatewayError } from "../../services/gateway-error.js";
 import type { ProjectIndexService, ProjectView } from "../../services/project-index.js";
 import type { CatalogRepository } from "../../adapters/db/catalog-repository.js";
 import { contentTypeOf, negotiateSimpleFormat, type SimpleFormat } from "../negotiate.js";
-import { sendGatewayError, wantsJson } from "../reply-error.js";
+import { reasonPhrase, sendGatewayError, wantsJson } from "../reply-error.js";
 import {
   renderIndexHtml,
   renderIndexJson,
@@ -24,6 +24,8 @@ export interface SimpleRoutesDeps {
   projects: ProjectIndexService;
   repo: CatalogRepository;
   now: () => number;
+  /** Whether no intel was ever imported: answers carry a warning header then. */
+  intelMissing?: () => boolean;
   /** Seconds a client may cache a page (pip's HTTP cache honours it). */
   pageMaxAge?: number;
 }
@@ -57,6 +59,7 @@ export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDep
     r: Rendered,
     serial: number,
   ) => {
+    if (deps.intelMissing?.()) reply.header("x-portcullis-intel", "missing");
     reply
       .header("content-type", contentTypeOf(format))
       .header("vary", "Accept")
@@ -133,6 +136,28 @@ export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDep
         new GatewayError("PROJECT_NOT_FOUND", `no project named ${normalized}`),
         format === "json",
       );
+    }
+    if (view.refusedReason) {
+      // Nothing admitted: 403 with the reason, and PEP 792 status `quarantined` for JSON clients.
+      reply.raw.statusMessage = reasonPhrase(`Forbidden: ${view.refusedReason}`);
+      reply.code(403).header("vary", "Accept").header("cache-control", "no-store");
+      if (format === "json") {
+        return reply.type(contentTypeOf("json")).send(
+          JSON.stringify({
+            meta: { "api-version": "1.4", "_last-serial": view.lastSerial },
+            name: view.normalized,
+            files: [],
+            versions: [],
+            "project-status": {
+              status: "quarantined",
+              reason: `Refused by Portcullis: ${view.refusedReason}`,
+            },
+          }),
+        );
+      }
+      return reply
+        .type("text/plain; charset=utf-8")
+        .send(`403 Forbidden: ${view.normalized}: ${view.refusedReason}\n`);
     }
     const key = `${normalized}:${format === "json" ? "json" : "html"}`;
     let r = rendered.get(key);

@@ -1,0 +1,256 @@
+import type { Kysely } from "kysely";
+import type { Decision, Outcome, Reason } from "../../policy/decision.js";
+import type { PolicyException } from "../../policy/policy-schema.js";
+import type { Database, DecisionsTable } from "./schema.js";
+
+export interface DecisionEvent {
+  id: number;
+  sha256: string;
+  project: string;
+  version: string;
+  filename: string;
+  from: Outcome | null;
+  to: Outcome;
+  reasons: Reason[];
+  at: string;
+}
+
+/** Decisions (one per file digest), their change events, artifact reports and exceptions. */
+export class DecisionRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async get(sha256: string): Promise<Decision | undefined> {
+    const row = await this.db
+      .selectFrom("decisions")
+      .selectAll()
+      .where("sha256", "=", sha256)
+      .executeTakeFirst();
+    return row && toDecision(row);
+  }
+
+  async getMany(sha256s: string[]): Promise<Map<string, Decision>> {
+    const out = new Map<string, Decision>();
+    for (let i = 0; i < sha256s.length; i += 500) {
+      const rows = await this.db
+        .selectFrom("decisions")
+        .selectAll()
+        .where("sha256", "in", sha256s.slice(i, i + 500))
+        .execute();
+      for (const r of rows) out.set(r.sha256, toDecision(r));
+    }
+    return out;
+  }
+
+  async byProject(project: string, version?: string): Promise<Decision[]> {
+    let q = this.db.selectFrom("decisions").selectAll().where("project", "=", project);
+    if (version !== undefined) q = q.where("version", "=", version);
+    return (await q.orderBy("filename").execute()).map(toDecision);
+  }
+
+  /** Every stored decision, page by page (re-evaluation walks them all). */
+  async *all(pageSize = 1000): AsyncGenerator<Decision> {
+    let after = "";
+    for (;;) {
+      const rows = await this.db
+        .selectFrom("decisions")
+        .selectAll()
+        .where("sha256", ">", after)
+        .orderBy("sha256")
+        .limit(pageSize)
+        .execute();
+      for (const r of rows) yield toDecision(r);
+      if (rows.length < pageSize) return;
+      after = rows.at(-1)!.sha256;
+    }
+  }
+
+  /**
+   * Stores a decision; when the outcome differs from the stored one (or there was none) a
+   * `decision.changed` event is recorded in the same transaction. Returns the event, if any.
+   */
+  async put(d: Decision): Promise<DecisionEvent | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const prior = await trx
+        .selectFrom("decisions")
+        .select("outcome")
+        .where("sha256", "=", d.sha256)
+        .executeTakeFirst();
+      const row: DecisionsTable = {
+        sha256: d.sha256,
+        project: d.project,
+        version: d.version,
+        filename: d.filename,
+        outcome: d.outcome,
+        score: d.score,
+        reasons_json: JSON.stringify(d.reasons),
+        policy_version: d.policyVersion,
+        intel_snapshot: d.intelSnapshot,
+        decided_at: d.decidedAt,
+        stage: d.stage,
+      };
+      const { sha256: _key, ...update } = row;
+      await trx
+        .insertInto("decisions")
+        .values(row)
+        .onConflict((oc) => oc.column("sha256").doUpdateSet(update))
+        .execute();
+      if (prior?.outcome === d.outcome) return undefined;
+      const event = {
+        sha256: d.sha256,
+        project: d.project,
+        version: d.version,
+        filename: d.filename,
+        from_outcome: prior?.outcome ?? null,
+        to_outcome: d.outcome,
+        reasons_json: JSON.stringify(d.reasons.filter((r) => r.action !== "allow" || r.waivedBy)),
+        at: d.decidedAt,
+      };
+      const inserted = await trx
+        .insertInto("decision_events")
+        .values(event)
+        .returning("id")
+        .executeTakeFirstOrThrow();
+      return {
+        id: Number(inserted.id),
+        sha256: d.sha256,
+        project: d.project,
+        version: d.version,
+        filename: d.filename,
+        from: (prior?.outcome as Outcome | undefined) ?? null,
+        to: d.outcome,
+        reasons: JSON.parse(event.reasons_json) as Reason[],
+        at: d.decidedAt,
+      };
+    });
+  }
+
+  async events(
+    options: { afterId?: number; limit?: number; project?: string } = {},
+  ): Promise<DecisionEvent[]> {
+    let q = this.db
+      .selectFrom("decision_events")
+      .selectAll()
+      .where("id", ">", options.afterId ?? 0);
+    if (options.project) q = q.where("project", "=", options.project);
+    const rows = await q
+      .orderBy("id")
+      .limit(options.limit ?? 1000)
+      .execute();
+    return rows.map((r) => ({
+      id: Number(r.id),
+      sha256: r.sha256,
+      project: r.project,
+      version: r.version,
+      filename: r.filename,
+      from: r.from_outcome as Outcome | null,
+      to: r.to_outcome as Outcome,
+      reasons: JSON.parse(r.reasons_json) as Reason[],
+      at: r.at,
+    }));
+  }
+
+  async getArtifactReport<T>(sha256: string): Promise<T | undefined> {
+    const row = await this.db
+      .selectFrom("artifact_reports")
+      .select("report_json")
+      .where("sha256", "=", sha256)
+      .executeTakeFirst();
+    return row ? (JSON.parse(row.report_json) as T) : undefined;
+  }
+
+  async putArtifactReport(
+    sha256: string,
+    project: string,
+    version: string,
+    report: unknown,
+    at: string,
+  ): Promise<void> {
+    const report_json = JSON.stringify(report);
+    await this.db
+      .insertInto("artifact_reports")
+      .values({ sha256, project, version, report_json, analyzed_at: at })
+      .onConflict((oc) => oc.column("sha256").doUpdateSet({ report_json, analyzed_at: at }))
+      .execute();
+  }
+
+  /** Artifact reports of a project's files, for release-drift against earlier releases. */
+  async artifactReportsOf<T>(project: string): Promise<{ sha256: string; version: string; report: T }[]> {
+    const rows = await this.db
+      .selectFrom("artifact_reports")
+      .select(["sha256", "version", "report_json"])
+      .where("project", "=", project)
+      .execute();
+    return rows.map((r) => ({
+      sha256: r.sha256,
+      version: r.version,
+      report: JSON.parse(r.report_json) as T,
+    }));
+  }
+
+  async addException(e: PolicyException, createdAt: string): Promise<number> {
+    const row = await this.db
+      .insertInto("exceptions")
+      .values({
+        project: e.project,
+        version: e.version ?? null,
+        sha256: e.sha256 ?? null,
+        checks_json: e.checks ? JSON.stringify(e.checks) : null,
+        reason: e.reason,
+        approver: e.approver,
+        ticket: e.ticket ?? null,
+        expires_at: e["expires-at"],
+        created_at: createdAt,
+      })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    return Number(row.id);
+  }
+
+  async exceptions(): Promise<(PolicyException & { id: number })[]> {
+    const rows = await this.db.selectFrom("exceptions").selectAll().orderBy("id").execute();
+    return rows.map((r) => ({
+      id: Number(r.id),
+      project: r.project,
+      ...(r.version ? { version: r.version } : {}),
+      ...(r.sha256 ? { sha256: r.sha256 } : {}),
+      ...(r.checks_json ? { checks: JSON.parse(r.checks_json) as string[] } : {}),
+      reason: r.reason,
+      approver: r.approver,
+      ...(r.ticket ? { ticket: r.ticket } : {}),
+      "expires-at": r.expires_at,
+    }));
+  }
+
+  /** A cheap fingerprint of the exceptions table, to notice grants made by other processes. */
+  async exceptionsStamp(): Promise<string> {
+    const row = await this.db
+      .selectFrom("exceptions")
+      .select((eb) => [eb.fn.max("id").as("m"), eb.fn.countAll().as("n")])
+      .executeTakeFirst();
+    return `${row?.m ?? 0}:${row?.n ?? 0}`;
+  }
+
+  async recordPolicyVersion(digest: string, source: string, at: string): Promise<void> {
+    await this.db
+      .insertInto("policy_versions")
+      .values({ digest, source, activated_at: at })
+      .onConflict((oc) => oc.column("digest").doNothing())
+      .execute();
+  }
+}
+
+function toDecision(r: DecisionsTable): Decision {
+  return {
+    sha256: r.sha256,
+    filename: r.filename,
+    project: r.project,
+    version: r.version,
+    outcome: r.outcome as Outcome,
+    score: r.score,
+    reasons: JSON.parse(r.reasons_json) as Reason[],
+    policyVersion: r.policy_version,
+    intelSnapshot: r.intel_snapshot,
+    decidedAt: r.decided_at,
+    stage: r.stage as "index" | "full",
+  };
+}

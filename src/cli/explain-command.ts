@@ -1,0 +1,64 @@
+import type { Command } from "commander";
+import { isValidProjectName, normalizeProjectName } from "../domain/project-name.js";
+import type { Decision } from "../policy/decision.js";
+import { decisionsFor } from "../http/routes/decision-routes.js";
+import { formatExplanation, nearestAdmittedVersion } from "../services/explain.js";
+import { CliError } from "./cli-error.js";
+import { addLocalOptions, addRemoteOptions, callGateway, withLocalServices } from "./local-services.js";
+
+/** Splits `name==version`, refusing anything else. */
+export function parsePin(text: string): { project: string; version: string } {
+  const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;,]+)\s*$/.exec(text);
+  if (!m || !isValidProjectName(m[1]!))
+    throw new CliError(`expected NAME==VERSION, got ${JSON.stringify(text)}`);
+  return { project: normalizeProjectName(m[1]!), version: m[2]! };
+}
+
+/** `portcullis explain NAME==VERSION`: why a version is admitted or refused, with evidence. */
+export function registerExplainCommand(program: Command): void {
+  const cmd = program
+    .command("explain")
+    .argument("<pin>", "NAME==VERSION")
+    .description(
+      "Explain in plain words why a version is admitted or refused: the checks, the advisories, the evidence, and what to use instead.",
+    )
+    .option("--json", "print the decision records as JSON");
+  addRemoteOptions(addLocalOptions(cmd)).action(
+    async (pin: string, flags: Record<string, string | boolean | undefined>) => {
+      const { project, version } = parsePin(pin);
+      const gateway = (flags.gateway as string | undefined) ?? process.env.PORTCULLIS_GATEWAY;
+      let decisions: Decision[];
+      let alternative: string | undefined;
+      if (gateway) {
+        const token = (flags.token as string | undefined) ?? process.env.PORTCULLIS_TOKEN;
+        const body = await callGateway<{ decisions: Decision[]; alternative?: string }>(
+          gateway,
+          token,
+          `api/v1/decisions?project=${encodeURIComponent(project)}&version=${encodeURIComponent(version)}`,
+        );
+        decisions = body.decisions;
+        alternative = body.alternative;
+      } else {
+        const result = await withLocalServices(flags, async (s) => {
+          const found = await decisionsFor(
+            { decisions: s.decisions, projects: s.projects, policy: s.policy },
+            project,
+            version,
+          );
+          if (found === null) throw new CliError(`no project named ${project} on the upstream`, 1);
+          const view = await s.projects.getRawProject(project);
+          const stored = new Map((await s.decisions.byProject(project)).map((d) => [d.sha256, d]));
+          return { found, alt: view ? nearestAdmittedVersion(view, version, s.policy, stored) : undefined };
+        });
+        decisions = result.found;
+        alternative = result.alt;
+      }
+      if (flags.json) {
+        process.stdout.write(JSON.stringify({ project, version, decisions, alternative }, null, 2) + "\n");
+        return;
+      }
+      process.stdout.write(formatExplanation(project, version, decisions, alternative));
+      if (decisions.length === 0) process.exitCode = 1;
+    },
+  );
+}

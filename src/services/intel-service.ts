@@ -1,0 +1,250 @@
+import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { open, readFile, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { extname, join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { request } from "undici";
+import type { IntelRepository, StoredAdvisory } from "../adapters/db/intel-repository.js";
+import { loadMaliciousNames } from "../intel/malicious-names.js";
+import { OsvIndex } from "../intel/osv-index.js";
+import { parseOsvRecord, toAdvisory } from "../intel/osv-record.js";
+import { readOsvSource } from "../intel/osv-source.js";
+import { parsePopularProjects, type PopularProject } from "../policy/checks/typosquat/popular-names.js";
+
+/** OSV's published PyPI database: the default source of a connected site's scheduled sync. */
+export const OSV_PYPI_ALL_ZIP = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip";
+
+export type IntelKind = "osv" | "malicious-names" | "popular";
+
+export interface ImportReport {
+  source: string;
+  kind: IntelKind;
+  /** Records stored. */
+  added: number;
+  /** Malformed records skipped (never fatal). */
+  skipped: number;
+  /** A few of the skipped records and why. */
+  errors: { source: string; error: string }[];
+  /** True when a URL source answered 304 (nothing new). */
+  unchanged?: boolean;
+  generation: number;
+}
+
+/** What the checks read: built once per intel generation, shared by every judgement. */
+export interface IntelState {
+  generation: number;
+  index: OsvIndex;
+  popular: PopularProject[];
+  /** No OSV advisories were ever imported: vulnerability and malicious checks cannot run. */
+  missing: boolean;
+  /** Recorded with each decision: which intel the checks saw. */
+  snapshot: string;
+  stats: { advisories: number; malicious: number; maliciousNames: number; popular: number };
+}
+
+export class IntelImportError extends Error {
+  readonly code = "INTEL_IMPORT_FAILED";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "IntelImportError";
+  }
+}
+
+/**
+ * Imports intel (OSV zips or directories, OpenSSF malicious-name lists, popular-project lists)
+ * into the database, and loads the in-memory state the checks use.
+ */
+export class IntelService {
+  constructor(private readonly deps: { repo: IntelRepository; now: () => number }) {}
+
+  /**
+   * Imports one source: a local path or an http(s) URL (downloaded with ETag revalidation).
+   * @example await intel.importSource("shared/data/osv/pypa-advisory-database.zip")
+   */
+  async importSource(
+    source: string,
+    options: { signal?: AbortSignal; kind?: IntelKind } = {},
+  ): Promise<ImportReport> {
+    if (/^https?:\/\//i.test(source)) return this.importUrl(source, options);
+    let info;
+    try {
+      info = await stat(source);
+    } catch (err) {
+      throw new IntelImportError(`cannot read ${source}: ${(err as Error).message}`, { cause: err });
+    }
+    const kind = options.kind ?? (info.isDirectory() ? "osv" : await detectKind(source));
+    return this.importFile(source, kind, options.signal);
+  }
+
+  private async importUrl(
+    url: string,
+    options: { signal?: AbortSignal; kind?: IntelKind },
+  ): Promise<ImportReport> {
+    const dir = mkdtempSync(join(tmpdir(), "portcullis-intel-"));
+    try {
+      const etag = await this.deps.repo.lastEtag(url);
+      let res;
+      try {
+        res = await request(url, {
+          headers: etag ? { "if-none-match": etag } : {},
+          signal: options.signal ?? AbortSignal.timeout(300_000),
+          maxRedirections: 3,
+        } as Parameters<typeof request>[1]);
+      } catch (err) {
+        throw new IntelImportError(`cannot download ${url}: ${(err as Error).message}`, { cause: err });
+      }
+      if (res.statusCode === 304) {
+        await res.body.dump();
+        return {
+          source: url,
+          kind: options.kind ?? "osv",
+          added: 0,
+          skipped: 0,
+          errors: [],
+          unchanged: true,
+          generation: await this.deps.repo.generation(),
+        };
+      }
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        throw new IntelImportError(`download of ${url} answered HTTP ${res.statusCode}`);
+      }
+      const name = new URL(url).pathname.split("/").pop() || "intel";
+      const file = join(dir, name.replace(/[^A-Za-z0-9._-]/g, "_"));
+      await pipeline(res.body, createWriteStream(file));
+      const kind = options.kind ?? (await detectKind(file));
+      const newEtag = typeof res.headers.etag === "string" ? res.headers.etag : undefined;
+      return await this.importFile(file, kind, options.signal, url, newEtag);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  private async importFile(
+    path: string,
+    kind: IntelKind,
+    signal?: AbortSignal,
+    sourceName = path,
+    etag?: string,
+  ): Promise<ImportReport> {
+    const { repo } = this.deps;
+    let added = 0;
+    let skipped = 0;
+    const errors: { source: string; error: string }[] = [];
+    if (kind === "osv") {
+      let batch: StoredAdvisory[] = [];
+      for await (const item of readOsvSource(path, signal ? { signal } : {})) {
+        if (!item.ok) {
+          skipped++;
+          if (errors.length < 20) errors.push({ source: item.source, error: item.error });
+          continue;
+        }
+        const advisory = toAdvisory(item.record);
+        if (advisory.packages.length === 0) {
+          skipped++;
+          if (errors.length < 20) errors.push({ source: item.source, error: "names no PyPI package" });
+          continue;
+        }
+        batch.push({
+          id: advisory.id,
+          kind: advisory.kind,
+          ...(advisory.modified ? { modified: advisory.modified } : {}),
+          ...(advisory.withdrawn ? { withdrawn: advisory.withdrawn } : {}),
+          recordJson: JSON.stringify(item.record),
+          projects: advisory.packages.map((p) => p.name),
+        });
+        if (batch.length >= 1000) {
+          await repo.upsertAdvisories(batch);
+          added += batch.length;
+          batch = [];
+        }
+      }
+      await repo.upsertAdvisories(batch);
+      added += batch.length;
+    } else if (kind === "malicious-names") {
+      const names = await loadMaliciousNames(path, signal ? { signal } : {});
+      await repo.replaceMaliciousNames(names.names);
+      added = names.names.size;
+      skipped = names.badLines;
+    } else {
+      let data: unknown;
+      try {
+        data = JSON.parse(await readFile(path, "utf8")) as unknown;
+      } catch (err) {
+        throw new IntelImportError(`${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+      }
+      let projects: PopularProject[];
+      try {
+        projects = parsePopularProjects(data, Number.MAX_SAFE_INTEGER);
+      } catch (err) {
+        throw new IntelImportError(`${path} is not a top-pypi-packages list: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      await repo.replacePopular(projects);
+      added = projects.length;
+    }
+    if (kind === "osv" && added === 0) {
+      throw new IntelImportError(`${sourceName} holds no usable OSV records (${skipped} malformed)`);
+    }
+    const generation = await repo.recordImport({
+      source: sourceName,
+      kind,
+      added,
+      skipped,
+      ...(etag ? { etag } : {}),
+      at: new Date(this.deps.now()).toISOString(),
+    });
+    return { source: sourceName, kind, added, skipped, errors, generation };
+  }
+
+  /** Builds the in-memory state from the database. */
+  async load(): Promise<IntelState> {
+    const { repo } = this.deps;
+    const generation = await repo.generation();
+    const index = new OsvIndex();
+    let advisories = 0;
+    for await (const json of repo.allAdvisoryRecords()) {
+      const parsed = parseOsvRecord(JSON.parse(json) as unknown);
+      if (!parsed.ok) continue;
+      index.add(toAdvisory(parsed.record));
+      advisories++;
+    }
+    const maliciousNames = await repo.maliciousNames();
+    index.addMaliciousNames(maliciousNames);
+    const popular = await repo.popular();
+    const stats = index.stats();
+    return {
+      generation,
+      index,
+      popular,
+      missing: advisories === 0,
+      snapshot: `intel-${generation}:${advisories}a:${maliciousNames.size}m:${popular.length}p`,
+      stats: {
+        advisories,
+        malicious: stats.malicious ?? 0,
+        maliciousNames: maliciousNames.size,
+        popular: popular.length,
+      },
+    };
+  }
+}
+
+/** Tells an OSV zip or record from a malicious-names JSONL and a popular-projects JSON. */
+async function detectKind(path: string): Promise<IntelKind> {
+  const ext = extname(path).toLowerCase();
+  if (ext === ".zip" || ext === ".yaml" || ext === ".yml") return "osv";
+  if (ext === ".jsonl") return "malicious-names";
+  const fh = await open(path);
+  try {
+    const buf = Buffer.alloc(4096);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const head = buf.subarray(0, bytesRead).toString("utf8");
+    if (/"rows"\s*:/.test(head) || /"last_update"/.test(head)) return "popular";
+    if (/^\s*\{"name"/.test(head) && head.split("\n").length > 1) return "malicious-names";
+    if (head.startsWith("PK")) return "osv";
+    return "osv";
+  } finally {
+    await fh.close();
+  }
+}

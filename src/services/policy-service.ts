@@ -1,0 +1,309 @@
+import { readFileSync } from "node:fs";
+import type { Logger } from "pino";
+import type { DecisionEvent, DecisionRepository } from "../adapters/db/decision-repository.js";
+import type { IntelRepository } from "../adapters/db/intel-repository.js";
+import { compareVersions } from "../domain/version.js";
+import type { CheckResult, FileFacts } from "../policy/check.js";
+import { runCooldown } from "../policy/checks/cooldown/cooldown.js";
+import { runLicence } from "../policy/checks/licence/licence.js";
+import { runMalicious } from "../policy/checks/malicious/malicious.js";
+import { runProjectStatus } from "../policy/checks/project-status/project-status.js";
+import {
+  createTyposquatDetector,
+  runTyposquat,
+  type TyposquatDetector,
+} from "../policy/checks/typosquat/typosquat.js";
+import { runVulnerability } from "../policy/checks/vulnerability/vulnerability.js";
+import { runYanked } from "../policy/checks/yanked/yanked.js";
+import { REFUSING, type Decision } from "../policy/decision.js";
+import { decide } from "../policy/engine.js";
+import { parsePolicy, rulesFor, type Policy, type PolicyException } from "../policy/policy-schema.js";
+import { runArtifactChecks, type StoredArtifactReport } from "./artifact-analysis.js";
+import type { IntelService, IntelState } from "./intel-service.js";
+
+/** The shipped default policy (repository root), for both `src/` and the built `dist/`. */
+export const DEFAULT_POLICY_PATH = new URL("../../policy.default.yaml", import.meta.url).pathname;
+
+export interface PolicyServiceDeps {
+  intel: IntelService;
+  intelRepo: IntelRepository;
+  decisions: DecisionRepository;
+  now: () => number;
+  log: Logger;
+  /** A policy file; the shipped default when absent. */
+  policyPath?: string;
+  /** Analyses a stored file's bytes (static analysis, licence, shape). */
+  analyze(path: string, facts: FileFacts): Promise<StoredArtifactReport>;
+}
+
+export interface ProjectFacts {
+  /** Every version the project's page lists (for "use X instead" and security-fix detection). */
+  versions: readonly string[];
+}
+
+/**
+ * Holds what judgement needs (the policy, the intel, exceptions) and judges files: from the
+ * index alone (`judgeIndex`, cheap, for listings) and with their bytes (`judgeFile`, stored and
+ * stuck to the sha256). When intel, policy or exceptions change, `refresh` reloads and
+ * re-judges every stored decision from stored reports, with no re-download.
+ */
+export class PolicyService {
+  private policy!: Policy;
+  private intel!: IntelState;
+  private detector: TyposquatDetector | undefined;
+  private popular = new Set<string>();
+  private dbExceptions: PolicyException[] = [];
+  private exceptionsStamp = "";
+  private readonly listeners = new Set<(events: DecisionEvent[]) => void>();
+  /** Bumped whenever anything judgement depends on changes; views memoise on it. */
+  generation = 0;
+
+  constructor(private readonly deps: PolicyServiceDeps) {}
+
+  async init(): Promise<void> {
+    const path = this.deps.policyPath ?? DEFAULT_POLICY_PATH;
+    this.policy = parsePolicy(readFileSync(path, "utf8"), path);
+    await this.deps.decisions.recordPolicyVersion(this.policy.digest, this.policy.source, this.iso());
+    this.intel = await this.deps.intel.load();
+    this.dbExceptions = await this.deps.decisions.exceptions();
+    this.exceptionsStamp = await this.deps.decisions.exceptionsStamp();
+    this.rebuildDerived();
+    this.generation++;
+  }
+
+  /** Called when decisions change: audit, inventory, remediation and webhooks subscribe. */
+  onDecisionChanged(listener: (events: DecisionEvent[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  status(): {
+    policyVersion: string;
+    intelSnapshot: string;
+    intelMissing: boolean;
+    intelRequired: boolean;
+    intel: IntelState["stats"];
+  } {
+    return {
+      policyVersion: this.policy.digest,
+      intelSnapshot: this.intel.snapshot,
+      intelMissing: this.intel.missing,
+      intelRequired: this.policy.doc.intel.required,
+      intel: this.intel.stats,
+    };
+  }
+
+  get policyDocument(): Policy {
+    return this.policy;
+  }
+
+  get intelState(): IntelState {
+    return this.intel;
+  }
+
+  /**
+   * Looks for intel imported or exceptions granted by another process (the CLI, another
+   * instance); reloads and re-judges when something changed. Returns whether it did.
+   */
+  async refresh(): Promise<boolean> {
+    const [generation, stamp] = await Promise.all([
+      this.deps.intelRepo.generation(),
+      this.deps.decisions.exceptionsStamp(),
+    ]);
+    if (generation === this.intel.generation && stamp === this.exceptionsStamp) return false;
+    if (generation !== this.intel.generation) this.intel = await this.deps.intel.load();
+    if (stamp !== this.exceptionsStamp) {
+      this.dbExceptions = await this.deps.decisions.exceptions();
+      this.exceptionsStamp = stamp;
+    }
+    this.rebuildDerived();
+    this.generation++;
+    const result = await this.reevaluate();
+    this.deps.log.info(
+      { intel: this.intel.snapshot, ...result },
+      "intel or exceptions changed: catalog re-judged",
+    );
+    return true;
+  }
+
+  /** Replaces the policy (e.g. a reloaded file) and re-judges. */
+  async setPolicy(text: string, name: string): Promise<{ checked: number; changed: number }> {
+    this.policy = parsePolicy(text, name);
+    await this.deps.decisions.recordPolicyVersion(this.policy.digest, this.policy.source, this.iso());
+    this.rebuildDerived();
+    this.generation++;
+    return this.reevaluate();
+  }
+
+  private rebuildDerived(): void {
+    const count = this.policy.doc.rules.typosquat["popular-count"];
+    const popular = this.intel.popular.slice(0, count);
+    this.popular = new Set(this.intel.popular.map((p) => p.name));
+    // Admitted on purpose: named in the policy. (An exception waives the check itself, and only until it expires.)
+    const allowed = Object.entries(this.policy.doc.projects)
+      .filter(([, p]) => p["not-a-typosquat"])
+      .map(([name]) => name);
+    this.detector = popular.length ? createTyposquatDetector({ popular, allowed }) : undefined;
+  }
+
+  /** Index-stage checks: what the name, version, upload time and intel alone decide. */
+  indexResults(facts: FileFacts, project: ProjectFacts): CheckResult[] {
+    const rules = rulesFor(this.policy.doc, facts.project);
+    const intelCtx = {
+      index: this.intel.index,
+      intelMissing: this.intel.missing,
+      intelRequired: this.policy.doc.intel.required,
+    };
+    const results: CheckResult[] = [
+      runMalicious(facts, { ...intelCtx, isPopular: (p) => this.popular.has(p) }),
+      runVulnerability(facts, rules.vulnerability, { ...intelCtx, versions: project.versions }),
+      this.detector
+        ? runTyposquat(facts, this.detector)
+        : { check: "typosquat", status: "skip", message: "no popular-project list imported", findings: [] },
+      runCooldown(facts, rules.cooldown, {
+        now: this.deps.now(),
+        fixesAdvisories: this.fixesAdvisories(facts, project),
+      }),
+      runYanked(facts),
+      runProjectStatus(facts),
+    ];
+    return results;
+  }
+
+  /** A decision from the index alone: `pending` when nothing refuses (the bytes are not judged yet). */
+  judgeIndex(facts: FileFacts, project: ProjectFacts): Decision {
+    return decide({
+      facts,
+      results: this.indexResults(facts, project),
+      policy: this.policy,
+      exceptions: this.dbExceptions,
+      now: this.deps.now(),
+      intelSnapshot: this.intel.snapshot,
+      stage: "index",
+    });
+  }
+
+  /**
+   * The full decision for a stored file: reused when still current, else judged (analysing the
+   * bytes once; later judgements reuse the stored report) and stored.
+   */
+  async judgeFile(facts: FileFacts, project: ProjectFacts, blobPath: string): Promise<Decision> {
+    const stored = await this.deps.decisions.get(facts.sha256);
+    if (stored && stored.stage === "full" && this.isCurrent(stored)) return stored;
+    let report = await this.deps.decisions.getArtifactReport<StoredArtifactReport>(facts.sha256);
+    if (!report) {
+      report = await this.deps.analyze(blobPath, facts);
+      await this.deps.decisions.putArtifactReport(
+        facts.sha256,
+        facts.project,
+        facts.version,
+        report,
+        this.iso(),
+      );
+    }
+    const decision = await this.decideFull(facts, project, report);
+    const event = await this.deps.decisions.put(decision);
+    if (event) this.emit([event]);
+    return decision;
+  }
+
+  private async decideFull(
+    facts: FileFacts,
+    project: ProjectFacts,
+    report: StoredArtifactReport,
+  ): Promise<Decision> {
+    const rules = rulesFor(this.policy.doc, facts.project);
+    const previous = await this.previousRelease(facts);
+    const byteResults = runArtifactChecks(report, previous, {
+      licence: { allow: rules.licence.allow, deny: rules.licence.deny, unknown: rules.licence.unknown },
+      drift: { "size-factor": rules["release-drift"]["size-factor"] },
+      runLicence,
+    });
+    return decide({
+      facts,
+      results: [...this.indexResults(facts, project), ...byteResults],
+      policy: this.policy,
+      exceptions: this.dbExceptions,
+      now: this.deps.now(),
+      intelSnapshot: this.intel.snapshot,
+      stage: "full",
+    });
+  }
+
+  /** The newest earlier release of the project whose bytes were analysed. */
+  private async previousRelease(
+    facts: FileFacts,
+  ): Promise<{ version: string; report: StoredArtifactReport } | undefined> {
+    const reports = await this.deps.decisions.artifactReportsOf<StoredArtifactReport>(facts.project);
+    const older = reports
+      .filter((r) => compareVersions(r.version, facts.version) < 0)
+      .sort((a, b) => compareVersions(b.version, a.version));
+    return older[0] && { version: older[0].version, report: older[0].report };
+  }
+
+  /**
+   * A stored decision stays valid while the policy, intel and exceptions are those it was made
+   * under, and no clock-driven reason (cooldown, an exception's expiry) may have changed.
+   */
+  isCurrent(d: Decision): boolean {
+    if (d.policyVersion !== this.policy.digest || d.intelSnapshot !== this.intel.snapshot) return false;
+    if (Date.parse(d.decidedAt) < this.exceptionsChangedAt) return false;
+    return !d.reasons.some((r) => (r.check === "cooldown" && r.outcome !== "pass") || r.waivedBy);
+  }
+  private exceptionsChangedAt = 0;
+
+  /** Re-judges every stored full decision from its stored artifact report. */
+  async reevaluate(): Promise<{ checked: number; changed: number }> {
+    this.exceptionsChangedAt = this.deps.now();
+    let checked = 0;
+    const events: DecisionEvent[] = [];
+    const versionsByProject = new Map<string, string[]>();
+    for await (const d of this.deps.decisions.all()) {
+      if (d.stage !== "full") continue;
+      const report = await this.deps.decisions.getArtifactReport<StoredArtifactReport>(d.sha256);
+      if (!report) continue;
+      checked++;
+      const facts = report.facts;
+      let versions = versionsByProject.get(d.project);
+      if (!versions) {
+        versions = [...new Set((await this.deps.decisions.byProject(d.project)).map((x) => x.version))];
+        versionsByProject.set(d.project, versions);
+      }
+      const next = await this.decideFull(facts, { versions }, report);
+      const event = await this.deps.decisions.put(next);
+      if (event) events.push(event);
+    }
+    if (events.length) this.emit(events);
+    return { checked, changed: events.length };
+  }
+
+  private emit(events: DecisionEvent[]): void {
+    for (const l of this.listeners) {
+      try {
+        l(events);
+      } catch (err) {
+        this.deps.log.error({ err }, "decision listener failed");
+      }
+    }
+  }
+
+  /** Advisories that affect an older version of the project but not this one (this is a fix). */
+  private fixesAdvisories(facts: FileFacts, project: ProjectFacts): string[] {
+    if (this.intel.missing) return [];
+    const older = project.versions.filter((v) => compareVersions(v, facts.version) < 0).slice(-5);
+    const ids = new Set<string>();
+    const affectingThis = new Set(this.intel.index.match(facts.project, facts.version).map((a) => a.id));
+    for (const v of older) {
+      for (const a of this.intel.index.match(facts.project, v)) if (!affectingThis.has(a.id)) ids.add(a.id);
+    }
+    return [...ids];
+  }
+
+  private iso(): string {
+    return new Date(this.deps.now()).toISOString();
+  }
+}
+
+export function isRefusing(d: Decision): boolean {
+  return REFUSING.has(d.outcome);
+}
