@@ -1,5 +1,5 @@
 import { runCli } from "./program.js";
 
 const code = await runCli(process.argv);
-// `serve` keeps running; every other command ends here.
-if (code !== 0 || !process.argv.includes("serve")) process.exitCode = code;
+// Commands set process.exitCode themselves for findings (vet, explain); errors return non-zero here.
+if (code !== 0) process.exitCode = code;

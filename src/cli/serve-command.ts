@@ -35,6 +35,10 @@ export function registerServeCommand(program: Command): void {
       "--upstream-file-hosts <origins>",
       OPTIONS.upstreamFileHosts.description + ` [env ${OPTIONS.upstreamFileHosts.env}]`,
     )
+    .option(
+      "--upstream-mtime-upload-time",
+      OPTIONS.upstreamMtimeUploadTime.description + ` [env ${OPTIONS.upstreamMtimeUploadTime.env}]`,
+    )
     .option("--public-url <url>", OPTIONS.publicUrl.description + ` [env ${OPTIONS.publicUrl.env}]`)
     .option("--policy <file>", OPTIONS.policy.description + ` [env ${OPTIONS.policy.env}]`)
     .option("--intel-poll <seconds>", OPTIONS.intelPoll.description + ` [env ${OPTIONS.intelPoll.env}]`)

@@ -669,14 +669,20 @@ describe("shape", () => {
         "demo.pth": "demo\n",
         "demo-1.0.data/platlib/extra/__init__.py": "",
         "demo-1.0.data/scripts/demo-run": "#!python\nprint(1)\n",
+        "demo-1.0.data/scripts/demo-tool.py": "print(2)\n",
       },
       entryPoints: { console_scripts: { demo: "demo:main" }, pytest11: { demo: "demo.plugin" } },
     });
     assert.deepEqual(report.shape.topLevel, ["_cffi", "demo", "extra", "six"]);
     assert.deepEqual(report.shape.pthFiles, ["demo.pth"]);
-    assert.deepEqual(report.shape.entryPoints, ["console_scripts:demo", "pytest11:demo", "scripts:demo-run"]);
+    assert.deepEqual(report.shape.entryPoints, [
+      "console_scripts:demo",
+      "pytest11:demo",
+      "scripts:demo-run",
+      "scripts:demo-tool.py",
+    ]);
     assert.equal(report.shape.nativeFiles, 2);
-    assert.equal(report.shape.fileCount, 13);
+    assert.equal(report.shape.fileCount, 14);
     assert.ok(report.shape.totalUncompressed > 0);
     assert.equal(report.distribution, "wheel");
     assert.equal(report.project, "demo");

@@ -920,18 +920,17 @@ class ArtifactScan {
 
     const dot = name.lastIndexOf(".");
     const ext = dot > name.lastIndexOf("/") ? name.slice(dot).toLowerCase() : "";
-    if (ext === ".py" || ext === ".pyw") {
+    if (place.at === "script") {
+      // Installed as a command; scanned when it is Python (a `.py` name or a python shebang).
+      this.#entryPoints.push({ group: "scripts", name: place.name, file: name });
+      const shebang = data.toString("latin1", 0, Math.min(data.length, 128));
+      if (native === undefined && (ext === ".py" || /^#![^\n]*python/.test(shebang)))
+        this.#scanPython(name, place, data);
+    } else if (ext === ".py" || ext === ".pyw") {
       this.#scanPython(name, place, data);
     } else if (name.endsWith(".pth")) {
       // site matches `.pth` case-sensitively (`site.addsitedir`).
       this.#scanPth(name, place, data);
-    } else if (place.at === "script") {
-      this.#entryPoints.push({ group: "scripts", name: place.name, file: name });
-      if (
-        native === undefined &&
-        /^#![^\n]*python/.test(data.toString("latin1", 0, Math.min(data.length, 128)))
-      )
-        this.#scanPython(name, place, data);
     } else if (
       (place.at === "metadata" && place.path === "entry_points.txt") ||
       (place.at === "sdist" && /^(?:src\/)?[^/]+\.egg-info\/entry_points\.txt$/.test(place.path))
@@ -966,7 +965,8 @@ class ArtifactScan {
       const parts = path.split("/");
       if (parts.length === 1) {
         const module = /^([A-Za-z_][A-Za-z0-9_]*)\.py$/.exec(parts[0]!);
-        if (module !== null && (inSrc || !SDIST_NON_PACKAGES.has(module[1]!))) this.#topLevel.add(module[1]!);
+        if (module !== null && module[1] !== "__init__" && (inSrc || !SDIST_NON_PACKAGES.has(module[1]!)))
+          this.#topLevel.add(module[1]!);
       } else if (
         IDENTIFIER.test(parts[0]!) &&
         !SDIST_NON_PACKAGES.has(parts[0]!) &&
