@@ -1,6 +1,6 @@
 /**
- * Serving benchmark: the gateway (built, `bin/portcullis serve`) against nginx serving the same
- * static PEP 503 tree, in one run.
+ * Serving benchmark: the gateway, built (`node dist/cli/main.js serve`, what bin/portcullis runs),
+ * against nginx serving the same static PEP 503 tree, in one run.
  *
  *   1. warm project page req/s, HTML and JSON, vs nginx serving the page's index.html   (>= 0.5x)
  *   2. `/simple/` root listing 5,000 projects, vs nginx serving a 5,000-anchor index.html (>= 0.3x)
@@ -851,7 +851,7 @@ end
 `;
 
 let wrkBin = "wrk";
-/** Where bin/portcullis and dist/ of the gateway under test are. */
+/** Where dist/ of the gateway under test is (the repository, or the --ref export). */
 let gatewayRoot = REPO;
 let wrkScript = "";
 
@@ -964,7 +964,9 @@ async function startGateway(tmp: string, label: string, upstream: string): Promi
   const logFile = join(tmp, `gateway-${label}.log`);
   const base = `http://127.0.0.1:${port}`;
   const args = [
-    join(gatewayRoot, "bin", "portcullis"),
+    // dist/cli/main.js directly, not bin/portcullis: the latter runs the sources through tsx when
+    // any file under src/ is newer than dist/, which others editing src/ would trigger mid-run.
+    join(gatewayRoot, "dist", "cli", "main.js"),
     "serve",
     "--host",
     "127.0.0.1",
@@ -1338,6 +1340,13 @@ async function main(): Promise<number> {
   const failed = rows.filter((r) => r.pass === false).length;
   const errored = rows.filter((r) => r.pass === null).length;
   const loadEnd = os.loadavg();
+  const distMain = join(gatewayRoot, "dist", "cli", "main.js");
+  const srcChanged = !REF && newestSource(join(REPO, "src")) > statSync(distMain).mtimeMs;
+  if (srcChanged) {
+    log(
+      `note: src/ changed during the run; the figures are for dist/ as built at ${statSync(distMain).mtime.toISOString()}`,
+    );
+  }
   const report = {
     date: new Date().toISOString(),
     mode: QUICK ? "quick" : "full",
@@ -1362,7 +1371,11 @@ async function main(): Promise<number> {
       wrk: wrkVersion,
     },
     git: REF ? { ref: REF, commit: buildInfo.ref, workingTree: false } : gitInfo(),
-    build: buildInfo,
+    build: {
+      ...buildInfo,
+      distBuiltAt: statSync(distMain).mtime.toISOString(),
+      srcChangedDuringRun: srcChanged,
+    },
     trees: {
       main: {
         source: main.source,

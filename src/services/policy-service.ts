@@ -235,8 +235,11 @@ export class PolicyService {
     facts: FileFacts,
   ): Promise<{ version: string; report: StoredArtifactReport } | undefined> {
     const reports = await this.deps.decisions.artifactReportsOf<StoredArtifactReport>(facts.project);
+    // Shapes compare only like with like: a wheel with a wheel, an sdist with an sdist.
+    const kind = facts.filename.endsWith(".whl") ? "wheel" : "sdist";
     const older = reports
       .filter((r) => compareVersions(r.version, facts.version) < 0)
+      .filter((r) => (r.report.facts.filename.endsWith(".whl") ? "wheel" : "sdist") === kind)
       .sort((a, b) => compareVersions(b.version, a.version));
     return older[0] && { version: older[0].version, report: older[0].report };
   }
