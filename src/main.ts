@@ -28,6 +28,7 @@ import { FileAccessService } from "./services/file-access.js";
 import { FileStoreService } from "./services/file-store.js";
 import { IntelService } from "./services/intel-service.js";
 import { PolicyService } from "./services/policy-service.js";
+import { PreVetter } from "./services/pre-vetter.js";
 import { ProjectIndexService } from "./services/project-index.js";
 import { registerDecisionRoutes } from "./http/routes/decision-routes.js";
 import { registerVetRoutes } from "./http/routes/vet-routes.js";
@@ -42,6 +43,7 @@ export interface Gateway {
   intel: IntelService;
   decisions: DecisionRepository;
   projects: ProjectIndexService;
+  services: Services;
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<string>;
   /** Stops accepting, lets in-flight downloads finish (up to the grace period), closes everything. */
@@ -53,6 +55,8 @@ export interface Gateway {
 export interface GatewayOptions {
   now?: () => number;
   logger?: Logger;
+  /** Judge new releases of catalog projects in the background (default true). */
+  preVet?: boolean;
 }
 
 /** Everything but the HTTP server: what the gateway and the local CLI commands share. */
@@ -70,6 +74,8 @@ export interface Services {
   projects: ProjectIndexService;
   files: FileStoreService;
   access: FileAccessService;
+  /** Background judgement of new releases of catalog projects (absent when disabled). */
+  preVetter: PreVetter | undefined;
   /** Aborted when the process stops: downloads in flight give up. */
   shutdown: AbortController;
   now: () => number;
@@ -115,9 +121,17 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
   });
   await policy.init();
   const curator = new CatalogCurator({ policy, decisions, now });
-  const projects = new ProjectIndexService({ upstream, repo, now, curator });
+  let preVetter: PreVetter | undefined;
+  const projects = new ProjectIndexService({
+    upstream,
+    repo,
+    now,
+    curator,
+    onNewPage: (view) => preVetter?.schedule(view),
+  });
   const files = new FileStoreService({ upstream, repo, blobs, log, now, shutdown: shutdown.signal });
   const access = new FileAccessService({ files, projects, policy, blobs, log });
+  if (opts.preVet ?? true) preVetter = new PreVetter({ access, decisions, log });
   return {
     config,
     log,
@@ -134,7 +148,9 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
     access,
     shutdown,
     now,
+    preVetter,
     async close() {
+      preVetter?.stop();
       shutdown.abort();
       await upstream.close?.();
       await db.close();
@@ -160,6 +176,30 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
         ? "intel missing and intel.required is set: every file is refused until `portcullis intel import` runs"
         : "intel missing: no advisories imported, so vulnerability and malicious checks cannot run (`portcullis intel import FILE|URL`)",
     );
+  }
+  // A connected site stays current: re-import the configured intel sources on a schedule (ETag
+  // revalidation makes an unchanged source cost one request). Failures warn and never stop serving.
+  const syncIntel = async () => {
+    for (const source of config.intelSync) {
+      try {
+        const report = await intel.importSource(source);
+        if (!report.unchanged)
+          log.info({ source, added: report.added, skipped: report.skipped }, "intel synced");
+      } catch (err) {
+        log.warn(
+          { source, err: (err as Error).message },
+          "intel sync failed; the last imported intel stays in force",
+        );
+      }
+    }
+  };
+  const syncTimers: NodeJS.Timeout[] = [];
+  if (config.intelSync.length > 0 && config.intelSyncInterval > 0) {
+    syncTimers.push(
+      setTimeout(() => void syncIntel(), 10_000),
+      setInterval(() => void syncIntel(), config.intelSyncInterval * 1000),
+    );
+    for (const t of syncTimers) t.unref();
   }
   // Intel imported or exceptions granted by the CLI or another instance: reload and re-judge.
   let refreshing = false;
@@ -274,6 +314,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     intel,
     decisions,
     projects,
+    services,
     probeUpstream,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
@@ -285,6 +326,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     async close() {
       shuttingDown = true;
       clearInterval(poller);
+      for (const t of syncTimers) clearTimeout(t);
       const grace = config.shutdownGrace * 1000;
       // Fastify stops accepting at once and waits for in-flight requests (downloads) to end.
       const closing = app.close();

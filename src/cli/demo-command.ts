@@ -45,6 +45,8 @@ export function registerDemoCommand(program: Command): void {
             upstream: upstreamDir,
             // The demo wheels carry their ages in their mtimes (acme-reports 1.1: one day, for the cooldown).
             upstreamMtimeUploadTime: true,
+            // Offline by design: no scheduled intel sync.
+            intelSync: "",
             logLevel: flags.logLevel,
           },
         });

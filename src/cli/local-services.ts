@@ -40,7 +40,10 @@ export async function withLocalServices<T>(
   });
   let services: Services;
   try {
-    services = await buildServices(config, { logger: pino({ level: "warn" }, destination(2)) });
+    services = await buildServices(config, {
+      logger: pino({ level: "warn" }, destination(2)),
+      preVet: false,
+    });
   } catch (err) {
     throw new CliError(`cannot open ${config.data}: ${(err as Error).message}`, 1);
   }

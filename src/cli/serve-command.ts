@@ -42,6 +42,11 @@ export function registerServeCommand(program: Command): void {
     .option("--public-url <url>", OPTIONS.publicUrl.description + ` [env ${OPTIONS.publicUrl.env}]`)
     .option("--policy <file>", OPTIONS.policy.description + ` [env ${OPTIONS.policy.env}]`)
     .option("--intel-poll <seconds>", OPTIONS.intelPoll.description + ` [env ${OPTIONS.intelPoll.env}]`)
+    .option("--intel-sync <sources>", OPTIONS.intelSync.description + ` [env ${OPTIONS.intelSync.env}]`)
+    .option(
+      "--intel-sync-interval <seconds>",
+      OPTIONS.intelSyncInterval.description + ` [env ${OPTIONS.intelSyncInterval.env}]`,
+    )
     .option("--log-level <level>", OPTIONS.logLevel.description + ` [env ${OPTIONS.logLevel.env}]`)
     .option(
       "--shutdown-grace <seconds>",

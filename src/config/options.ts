@@ -114,6 +114,30 @@ export const OPTIONS = {
     2,
     z.coerce.number().min(0.05).max(3600),
   ),
+  intelSync: option(
+    "intel-sync",
+    "Intel sources (comma-separated URLs or paths) the gateway re-imports on a schedule, with ETag revalidation; empty to disable (air-gapped sites import by hand).",
+    ["https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"] as string[],
+    z.union([
+      z.array(z.string()),
+      z.string().transform((s) =>
+        s
+          .split(",")
+          .map((x) => x.trim())
+          .filter(Boolean),
+      ),
+    ]),
+  ),
+  intelSyncInterval: option(
+    "intel-sync-interval",
+    "Seconds between scheduled intel syncs (0 disables).",
+    6 * 3600,
+    z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 24 * 3600),
+  ),
   shutdownGrace: option(
     "shutdown-grace",
     "Seconds to let in-flight downloads finish on shutdown.",

@@ -78,6 +78,8 @@ export class ProjectIndexService {
       repo: CatalogRepository;
       now: () => number;
       curator?: ViewCurator;
+      /** Told about each new raw page (background pre-vetting of new releases). */
+      onNewPage?: (view: ProjectView) => void;
       /** How many projects' views to keep in memory. */
       maxMemo?: number;
     },
@@ -122,6 +124,7 @@ export class ProjectIndexService {
         }
         view = await pending;
         this.remember(normalized, { page: result.page, digest, view });
+        this.deps.onNewPage?.(view);
       }
     }
     if (view.stale !== result.stale) {

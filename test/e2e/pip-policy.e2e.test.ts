@@ -63,7 +63,10 @@ describe("real pip through the policy gate", () => {
     assert.notEqual(res.code, 0);
     const out = res.stdout + res.stderr;
     // pip prints the status line of the refused metadata (or file) request: the reason and the way out.
-    assert.match(out, /403 Client Error: Forbidden: acme_widgets-1\.0-py3-none-any\.whl is blocked by policy: vulnerability: .*PYSEC-2099-7.*use 1\.1 instead/);
+    assert.match(
+      out,
+      /403 Client Error: Forbidden: acme_widgets-1\.0-py3-none-any\.whl is blocked by policy: vulnerability: .*PYSEC-2099-7.*use 1\.1 instead/,
+    );
     assert.equal((await installed(venv)).has("acme-widgets"), false);
   });
 

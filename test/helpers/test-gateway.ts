@@ -23,7 +23,16 @@ export async function startTestGateway(
   const dataDir = (overrides.data as string | undefined) ?? mkdtempSync(join(tmpdir(), "portcullis-gw-"));
   const config = loadConfig({
     env: {},
-    flags: { host: "127.0.0.1", port: 0, logLevel: "silent", shutdownGrace: 5, ...overrides, data: dataDir },
+    // No scheduled intel sync: tests never reach for the network.
+    flags: {
+      host: "127.0.0.1",
+      port: 0,
+      logLevel: "silent",
+      shutdownGrace: 5,
+      intelSync: "",
+      ...overrides,
+      data: dataDir,
+    },
   });
   const gateway = await createGateway(config, {
     ...(opts.now ? { now: opts.now } : {}),

@@ -240,4 +240,31 @@ describe("policy decides what the gateway serves", () => {
     assert.equal(res.status, 403);
     assert.match(res.statusText, /PYSEC-2099-1/);
   });
+
+  test("a new release of a catalog project is pre-vetted in the background", async () => {
+    // tweepy is in the catalog (its files were judged on their bytes above).
+    const next = await buildWheel({ name: "tweepy", version: "2.4" });
+    const old = new Date(now - 30 * DAY).toISOString();
+    upstream.setProject("tweepy", {
+      files: [
+        { filename: wheels["tweepy-old"]!.filename, bytes: wheels["tweepy-old"]!.bytes, uploadTime: old },
+        { filename: wheels["tweepy-fixed"]!.filename, bytes: wheels["tweepy-fixed"]!.bytes, uploadTime: old },
+        { filename: next.filename, bytes: next.bytes, uploadTime: old },
+      ],
+    });
+    now += 3600 * 1000; // past the page TTL: the gateway revalidates and sees the new release
+    await page("tweepy");
+    await gw.gateway.services.preVetter!.idle();
+    const d = (await (await fetch(`${gw.url}/api/v1/decisions/${next.sha256}`)).json()) as {
+      outcome: string;
+      stage: string;
+    };
+    assert.equal(d.stage, "full");
+    assert.equal(d.outcome, "admitted");
+    assert.equal(
+      upstream.requests.get(`/files/${next.filename}`),
+      1,
+      "fetched by the gateway, before any user asked",
+    );
+  });
 });
