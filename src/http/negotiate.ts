@@ -35,9 +35,17 @@ export function negotiateSimpleFormat(
     return BY_TYPE[formatParam];
   }
   if (!accept || accept.trim() === "") return "text-html";
+  // Clients send the same few Accept headers over and over: negotiate each once.
+  const hit = memo.get(accept);
+  if (hit !== undefined) return hit || undefined;
   const chosen = new Negotiator({ headers: { accept } }).mediaType(OFFERED);
-  return chosen ? BY_TYPE[chosen] : undefined;
+  const format = chosen ? BY_TYPE[chosen] : undefined;
+  if (memo.size >= 256) memo.clear();
+  memo.set(accept, format ?? "");
+  return format;
 }
+
+const memo = new Map<string, SimpleFormat | "">();
 
 export function contentTypeOf(format: SimpleFormat): string {
   return format === "json"
