@@ -10,7 +10,8 @@
  * compare with), each distinct: ~500 generated Python modules (~12 MB of source, compressing as
  * source does), ~5 MB of random binary data (incompressible) and ~1 MB of float32 tables (barely
  * compressible), sizes varied by ±15%, so each wheel is 9-11 MB. The real PyPA advisory database
- * is imported first, so the vulnerability check runs against a realistic index.
+ * and the top-pypi-packages list are imported first, so the vulnerability and typosquat checks
+ * run against realistic intel.
  *
  * Target: p95 of index + open under 2 s. A benchmark, not a test: it prints PASS/FAIL and exits 0
  * unless it could not run.
@@ -251,12 +252,14 @@ async function main(): Promise<void> {
     const config = loadConfig({ flags: { data: dataDir, upstream: wheelDir, logLevel: "silent" }, env: {} });
     services = await buildServices(config);
     const intelStart = performance.now();
-    const report = await services.intel.importSource(
+    const advisories = await services.intel.importSource(
       join(sharedDataDir(), "osv", "pypa-advisory-database.zip"),
     );
+    const popular = await services.intel.importSource(join(sharedDataDir(), "top-pypi-packages.json"));
     await services.policy.refresh();
     console.log(
-      `imported ${report.added} real advisories in ${ms(performance.now() - intelStart)} (not timed below)`,
+      `imported ${advisories.added} real advisories and ${popular.added} popular names in ` +
+        `${ms(performance.now() - intelStart)} (not timed below)`,
     );
 
     const indexMs: number[] = [];

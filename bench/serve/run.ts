@@ -261,10 +261,12 @@ function recordError(ids: string[], err: unknown): void {
 
 /** Runs one part of the benchmark; an error there marks its metrics ERROR and the run goes on. */
 async function step(title: string, ids: string[], fn: () => Promise<void>): Promise<void> {
+  if (aborting) return;
   log(`${title}`);
   try {
     await fn();
   } catch (err) {
+    if (aborting) return;
     log(`  !! ${title} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     recordError(ids, err);
   }
@@ -1017,6 +1019,8 @@ function catalogCounts(dataDir: string): { projects: number; files: number } {
 // ---------------------------------------------------------------------------------------------
 
 let tmpRoot: string | undefined;
+/** Set on SIGINT/SIGTERM: remaining steps are skipped while cleanup runs. */
+let aborting = false;
 let cleaning: Promise<void> | undefined;
 
 function cleanup(): Promise<void> {
@@ -1030,6 +1034,7 @@ function cleanup(): Promise<void> {
 
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.once(sig, () => {
+    aborting = true;
     log(`${sig}: stopping children and removing ${tmpRoot ?? "temp dir"}`);
     void cleanup().finally(() => process.exit(130));
   });

@@ -7,7 +7,7 @@ import { request } from "undici";
 import type { IntelRepository, StoredAdvisory } from "../adapters/db/intel-repository.js";
 import { loadMaliciousNames } from "../intel/malicious-names.js";
 import { OsvIndex } from "../intel/osv-index.js";
-import { parseOsvRecord, toAdvisory } from "../intel/osv-record.js";
+import { parseOsvRecord, toAdvisory, type Advisory } from "../intel/osv-record.js";
 import { readOsvSource } from "../intel/osv-source.js";
 import { parsePopularProjects, type PopularProject } from "../policy/checks/typosquat/popular-names.js";
 
@@ -151,6 +151,7 @@ export class IntelService {
           ...(advisory.modified ? { modified: advisory.modified } : {}),
           ...(advisory.withdrawn ? { withdrawn: advisory.withdrawn } : {}),
           recordJson: JSON.stringify(item.record),
+          advisoryJson: JSON.stringify(advisory),
           projects: advisory.packages.map((p) => p.name),
         });
         if (batch.length >= 1000) {
@@ -204,11 +205,17 @@ export class IntelService {
     const generation = await repo.generation();
     const index = new OsvIndex();
     let advisories = 0;
-    for await (const json of repo.allAdvisoryRecords()) {
-      const parsed = parseOsvRecord(JSON.parse(json) as unknown);
-      if (!parsed.ok) continue;
-      index.add(toAdvisory(parsed.record));
-      advisories++;
+    for await (const row of repo.allAdvisories()) {
+      if (row.advisoryJson) {
+        // Validated at import; stored by us.
+        index.add(JSON.parse(row.advisoryJson) as Advisory);
+      } else {
+        const parsed = parseOsvRecord(JSON.parse(row.recordJson) as unknown);
+        if (!parsed.ok) continue;
+        index.add(toAdvisory(parsed.record));
+      }
+      // Building a large index must not stall a serving gateway: let I/O run now and then.
+      if (++advisories % 500 === 0) await new Promise((r) => setImmediate(r));
     }
     const maliciousNames = await repo.maliciousNames();
     index.addMaliciousNames(maliciousNames);

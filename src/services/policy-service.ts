@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import type { Logger } from "pino";
 import type { DecisionEvent, DecisionRepository } from "../adapters/db/decision-repository.js";
 import type { IntelRepository } from "../adapters/db/intel-repository.js";
@@ -60,8 +60,11 @@ export class PolicyService {
 
   constructor(private readonly deps: PolicyServiceDeps) {}
 
+  private policyMtime = 0;
+
   async init(): Promise<void> {
     const path = this.deps.policyPath ?? DEFAULT_POLICY_PATH;
+    this.policyMtime = statSync(path).mtimeMs;
     this.policy = parsePolicy(readFileSync(path, "utf8"), path);
     await this.deps.decisions.recordPolicyVersion(this.policy.digest, this.policy.source, this.iso());
     this.intel = await this.deps.intel.load();
@@ -106,6 +109,7 @@ export class PolicyService {
    * instance); reloads and re-judges when something changed. Returns whether it did.
    */
   async refresh(): Promise<boolean> {
+    if (await this.reloadPolicyFile()) return true;
     const [generation, stamp] = await Promise.all([
       this.deps.intelRepo.generation(),
       this.deps.decisions.exceptionsStamp(),
@@ -124,6 +128,38 @@ export class PolicyService {
       "intel or exceptions changed: catalog re-judged",
     );
     return true;
+  }
+
+  /**
+   * Picks up an edited policy file. A policy that no longer validates is refused with its
+   * line and column in the log, and the one in force stays (the gate never opens on a typo).
+   */
+  private async reloadPolicyFile(): Promise<boolean> {
+    const path = this.deps.policyPath;
+    if (!path) return false;
+    let mtime: number;
+    try {
+      mtime = statSync(path).mtimeMs;
+    } catch (err) {
+      this.deps.log.error(
+        { path, err: (err as Error).message },
+        "policy file unreadable; the policy in force stays",
+      );
+      return false;
+    }
+    if (mtime === this.policyMtime) return false;
+    this.policyMtime = mtime;
+    try {
+      const result = await this.setPolicy(readFileSync(path, "utf8"), path);
+      this.deps.log.info(
+        { path, policyVersion: this.policy.digest, ...result },
+        "policy file changed: catalog re-judged",
+      );
+      return true;
+    } catch (err) {
+      this.deps.log.error({ err: (err as Error).message }, "new policy rejected; the policy in force stays");
+      return false;
+    }
   }
 
   /** Replaces the policy (e.g. a reloaded file) and re-judges. */

@@ -13,6 +13,7 @@ import pg from "pg";
 import type { Database } from "./schema.js";
 import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-policy.js";
+import * as m0003 from "./migrations/0003-advisory-digest.js";
 
 /**
  * Numbered migrations, in order. A static list, so bundling and type checking see them all; each
@@ -23,6 +24,7 @@ type DialectMigration = { up(db: Kysely<any>, dialect: DialectName): Promise<voi
 const MIGRATIONS: [string, DialectMigration][] = [
   ["0001-initial", m0001],
   ["0002-policy", m0002],
+  ["0003-advisory-digest", m0003],
 ];
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -8,6 +8,8 @@ export interface StoredAdvisory {
   withdrawn?: string;
   /** The OSV record as imported (JSON text). */
   recordJson: string;
+  /** The validated, digested advisory (JSON text), what the index is built from. */
+  advisoryJson: string;
   /** Normalised PyPI project names it names. */
   projects: string[];
 }
@@ -46,6 +48,7 @@ export class IntelRepository {
               modified: a.modified ?? null,
               withdrawn: a.withdrawn ?? null,
               record_json: a.recordJson,
+              advisory_json: a.advisoryJson,
             })),
           )
           .onConflict((oc) =>
@@ -54,6 +57,7 @@ export class IntelRepository {
               modified: eb.ref("excluded.modified"),
               withdrawn: eb.ref("excluded.withdrawn"),
               record_json: eb.ref("excluded.record_json"),
+              advisory_json: eb.ref("excluded.advisory_json"),
             })),
           )
           .execute();
@@ -70,18 +74,24 @@ export class IntelRepository {
     });
   }
 
-  /** Every advisory's record, streamed in pages so a large database never sits in memory twice. */
-  async *allAdvisoryRecords(pageSize = 2000): AsyncGenerator<string> {
+  /**
+   * Every advisory, streamed in pages so a large database never sits in memory twice: the
+   * digested form when stored, else the raw record to validate again.
+   */
+  async *allAdvisories(pageSize = 1000): AsyncGenerator<{ advisoryJson?: string; recordJson: string }> {
     let after = "";
     for (;;) {
       const rows = await this.db
         .selectFrom("advisories")
-        .select(["id", "record_json"])
+        .select(["id", "advisory_json", "record_json"])
         .where("id", ">", after)
         .orderBy("id")
         .limit(pageSize)
         .execute();
-      for (const r of rows) yield r.record_json;
+      for (const r of rows)
+        yield r.advisory_json
+          ? { advisoryJson: r.advisory_json, recordJson: "" }
+          : { recordJson: r.record_json };
       if (rows.length < pageSize) return;
       after = rows.at(-1)!.id;
     }

@@ -107,6 +107,8 @@ export interface AdvisoriesTable {
   withdrawn: string | null;
   /** The OSV record as imported. */
   record_json: string;
+  /** The validated, digested `Advisory` the index is built from (null for rows from before 0003). */
+  advisory_json: string | null;
 }
 
 export interface AdvisoryPackagesTable {
