@@ -1,6 +1,5 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import SQLite from "better-sqlite3";
 import {
   Kysely,
   Migrator,
@@ -8,6 +7,7 @@ import {
   SqliteDialect,
   type Migration,
   type MigrationProvider,
+  type SqliteDialectConfig,
 } from "kysely";
 import pg from "pg";
 import type { Database } from "./schema.js";
@@ -64,13 +64,13 @@ export async function connectDatabase(opts: {
       ? opts.url.slice("sqlite:".length)
       : join(opts.dataDir, "portcullis.db");
     if (file !== ":memory:") mkdirSync(join(file, ".."), { recursive: true });
-    const sqlite = new SQLite(file);
+    const sqlite = await openSqlite(file);
     // WAL lets CLI commands write while a gateway serves from the same file.
-    sqlite.pragma("journal_mode = WAL");
-    sqlite.pragma("synchronous = NORMAL");
-    sqlite.pragma("busy_timeout = 5000");
-    sqlite.pragma("foreign_keys = ON");
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    sqlite.exec("PRAGMA journal_mode = WAL");
+    sqlite.exec("PRAGMA synchronous = NORMAL");
+    sqlite.exec("PRAGMA busy_timeout = 5000");
+    sqlite.exec("PRAGMA foreign_keys = ON");
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite.kysely }) });
     handle = { db, dialect: "sqlite", description: `sqlite:${file}`, close: () => db.destroy() };
   } else if (/^postgres(ql)?:\/\//.test(opts.url)) {
     const pool = new pg.Pool({
@@ -104,5 +104,70 @@ export async function migrate(db: Kysely<Database>, dialect: DialectName): Promi
     throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${(error as Error).message}`, {
       cause: error,
     });
+  }
+}
+
+/** What Kysely's SQLite dialect needs from a driver, plus `exec` for pragmas. */
+interface SqliteDriver {
+  exec(sql: string): void;
+  kysely: SqliteDialectConfig["database"];
+}
+
+/**
+ * Node 24 ships SQLite (`node:sqlite`), and better-sqlite3 below 13 aborts the process there
+ * (its statements are finalised by an idle GC outside any V8 context: WiseLibs/better-sqlite3#1515),
+ * while 13 needs Node 22. So: the built-in driver where it exists with what Kysely needs
+ * (`StatementSync#columns`), better-sqlite3 12 on Node 20. The adapter is hand-written because
+ * Kysely has no `node:sqlite` dialect; it only maps `reader` and spreads parameters.
+ */
+async function openSqlite(file: string): Promise<SqliteDriver> {
+  const builtIn = await import("node:sqlite" as string).catch(() => undefined);
+  const DatabaseSync = builtIn?.DatabaseSync as (new (path: string) => NodeSqliteDatabase) | undefined;
+  if (DatabaseSync && typeof DatabaseSync.prototype.prepare === "function" && supportsColumns(DatabaseSync)) {
+    const db = new DatabaseSync(file);
+    return {
+      exec: (sql) => db.exec(sql),
+      kysely: {
+        close: () => db.close(),
+        prepare: (sql: string) => {
+          const stmt = db.prepare(sql);
+          return {
+            reader: stmt.columns().length > 0,
+            all: (params: readonly unknown[]) => stmt.all(...params),
+            run: (params: readonly unknown[]) => {
+              const r = stmt.run(...params);
+              return { changes: Number(r.changes), lastInsertRowid: r.lastInsertRowid };
+            },
+            iterate: (params: readonly unknown[]) => stmt.iterate(...params),
+          };
+        },
+      } as unknown as SqliteDialectConfig["database"],
+    };
+  }
+  const { default: BetterSqlite } = await import("better-sqlite3");
+  const db = new BetterSqlite(file);
+  return { exec: (sql) => void db.exec(sql), kysely: db };
+}
+
+interface NodeSqliteStatement {
+  columns(): unknown[];
+  all(...params: unknown[]): unknown[];
+  run(...params: unknown[]): { changes: number | bigint; lastInsertRowid: number | bigint };
+  iterate(...params: unknown[]): IterableIterator<unknown>;
+}
+interface NodeSqliteDatabase {
+  exec(sql: string): void;
+  prepare(sql: string): NodeSqliteStatement;
+  close(): void;
+}
+
+function supportsColumns(DatabaseSync: new (path: string) => NodeSqliteDatabase): boolean {
+  try {
+    const probe = new DatabaseSync(":memory:");
+    const ok = typeof probe.prepare("select 1").columns === "function";
+    probe.close();
+    return ok;
+  } catch {
+    return false;
   }
 }
