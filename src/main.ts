@@ -97,6 +97,8 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
   const blobs = new FsBlobStore(join(dataDir, "blobs"));
 
   const pageCache = new TieredPageCache(new DbPageCache(db.db));
+  pageCache.onError = (err) =>
+    log.warn({ err: err.message }, "could not store an upstream page in the shared cache");
   const upstream = await createUpstream(config.upstream, {
     cache: pageCache,
     ttlMs: config.upstreamTtl * 1000,
@@ -130,7 +132,7 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
     onNewPage: (view) => preVetter?.schedule(view),
   });
   const files = new FileStoreService({ upstream, repo, blobs, log, now, shutdown: shutdown.signal });
-  const access = new FileAccessService({ files, projects, policy, blobs, log });
+  const access = new FileAccessService({ files, projects, policy, blobs, log, now });
   if (opts.preVet ?? true) preVetter = new PreVetter({ access, decisions, log });
   return {
     config,

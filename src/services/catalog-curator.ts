@@ -55,11 +55,12 @@ export class CatalogCurator implements ViewCurator {
         const at = Date.parse(f.uploadTime) + cooldownDays * DAY_MS;
         if (at > now) validUntil = Math.min(validUntil, at);
       }
-      if (!REFUSING.has(d.outcome)) return { ...f, outcome: d.outcome };
+      // Object.assign keeps one shape for every copy (a spread gives each its own hidden class).
+      if (!REFUSING.has(d.outcome)) return Object.assign({}, f, { outcome: d.outcome });
       refused++;
       const reason = summarizeDecision(d);
       firstReason ??= reason;
-      return { ...f, outcome: d.outcome, yanked: REFUSAL_PREFIX + reason };
+      return Object.assign({}, f, { outcome: d.outcome, yanked: REFUSAL_PREFIX + reason });
     });
     const allRefused = files.length > 0 && refused === files.length;
     return {

@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import type { BlobStore } from "../adapters/blob/blob-store.js";
 import type { KnownFile } from "../adapters/db/catalog-repository.js";
@@ -14,7 +15,19 @@ import type { ProjectIndexService } from "./project-index.js";
  * is never even fetched), then the verified bytes are judged before a byte is served. The
  * decision sticks to the sha256; direct URLs and cached files get no way around it.
  */
+type Opened = { file: KnownFile; size: number; decision: Decision };
+
 export class FileAccessService {
+  /**
+   * Admissions recently granted, so a busy file costs no database round trip per download. An
+   * entry holds only while the policy generation is the same, and for a minute at most (clock-
+   * driven reasons such as an exception's expiry are re-checked at least that often).
+   */
+  private readonly admitted = new LRUCache<
+    string,
+    { filename: string; generation: number; until: number; result: Opened }
+  >({ max: 10_000 });
+
   constructor(
     private readonly deps: {
       files: FileStoreService;
@@ -22,14 +35,29 @@ export class FileAccessService {
       policy: PolicyService;
       blobs: BlobStore;
       log: Logger;
+      now: () => number;
     },
   ) {}
 
   /** The verified, admitted file; throws GatewayError POLICY_REFUSED (403) with the reason. */
-  async open(
-    sha256: string,
-    filename: string,
-  ): Promise<{ file: KnownFile; size: number; decision: Decision }> {
+  async open(sha256: string, filename: string): Promise<Opened> {
+    const now = this.deps.now();
+    const hit = this.admitted.get(sha256);
+    if (
+      hit &&
+      hit.filename === filename &&
+      hit.generation === this.deps.policy.generation &&
+      now < hit.until
+    ) {
+      return hit.result;
+    }
+    const generation = this.deps.policy.generation;
+    const result = await this.judge(sha256, filename);
+    this.admitted.set(sha256, { filename, generation, until: now + 60_000, result });
+    return result;
+  }
+
+  private async judge(sha256: string, filename: string): Promise<Opened> {
     const known = await this.deps.files.lookup(sha256, filename);
     const { facts, versions } = await this.factsFor(known);
     const early = this.deps.policy.judgeIndex(facts, { versions });

@@ -32,6 +32,11 @@ export class TieredPageCache implements PageCache {
         ? { ...entry, page: prior.page }
         : entry;
     this.memory.set(name, keep);
-    await this.shared.put(name, keep);
+    // Written behind: the reply need not wait for the durable copy, which only matters when the
+    // upstream is down after a restart. A failed write is retried by the next fetch of the page.
+    this.shared.put(name, keep).catch((err: Error) => this.onError?.(err));
   }
+
+  /** Told when a write-behind to the shared cache fails. */
+  onError?: (err: Error) => void;
 }

@@ -9,7 +9,6 @@ import {
   type MigrationProvider,
   type SqliteDialectConfig,
 } from "kysely";
-import pg from "pg";
 import type { Database } from "./schema.js";
 import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-policy.js";
@@ -44,10 +43,6 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-// PostgreSQL's int8 arrives as a string by default; our BIGINT columns hold epoch milliseconds
-// and counters, well inside Number.MAX_SAFE_INTEGER.
-pg.types.setTypeParser(20, (v: string) => Number(v));
-
 /**
  * Opens the database named by `url` (empty: embedded SQLite under `dataDir`) and runs pending
  * migrations.
@@ -73,6 +68,11 @@ export async function connectDatabase(opts: {
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite.kysely }) });
     handle = { db, dialect: "sqlite", description: `sqlite:${file}`, close: () => db.destroy() };
   } else if (/^postgres(ql)?:\/\//.test(opts.url)) {
+    // Loaded only when asked for: a SQLite gateway starts without the PostgreSQL driver.
+    const { default: pg } = await import("pg");
+    // PostgreSQL's int8 arrives as a string by default; our BIGINT columns hold epoch milliseconds
+    // and counters, well inside Number.MAX_SAFE_INTEGER.
+    pg.types.setTypeParser(20, (v: string) => Number(v));
     const pool = new pg.Pool({
       connectionString: opts.url,
       max: 10,
