@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { parseRequirement, RequirementParseError } from "../domain/requirement.js";
 import { parseRequirementsFile } from "../domain/requirements-file.js";
 import { parseTarget, TargetError } from "../services/resolver/target-environment.js";
-import { formatVetReport, vetRequirements, type VetReport } from "../services/vet.js";
+import { DEFAULT_VET_TARGETS, formatVetReport, vetForTargets, type MultiVetReport } from "../services/vet.js";
 import { CliError } from "./cli-error.js";
 import { addLocalOptions, addRemoteOptions, callGateway, withLocalServices } from "./local-services.js";
 
@@ -68,28 +68,33 @@ export function registerVetCommand(program: Command): void {
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
-    .option("--python <version>", "target Python version (default 3.12)")
+    .option("--python <version>", "one target Python version (default: CPython 3.10, 3.11, 3.12 and 3.13)")
     .option(
       "--platform <platform>",
-      "target platform: linux, macos or windows, optionally -x86_64/-aarch64/-arm64 (default linux-x86_64)",
+      "one target platform: linux, macos or windows, optionally -x86_64/-aarch64/-arm64 (default linux-x86_64)",
     )
     .option("--json", "print the report as JSON");
   addRemoteOptions(addLocalOptions(cmd)).action(async (args: string[], flags: Record<string, unknown>) => {
     const requirements = collectRequirements(args, (flags.requirement as string[]) ?? []);
-    let target;
+    let targets;
     try {
-      target = parseTarget({
-        ...(flags.python ? { python: flags.python as string } : {}),
-        ...(flags.platform ? { platform: flags.platform as string } : {}),
-      });
+      targets =
+        flags.python || flags.platform
+          ? [
+              parseTarget({
+                ...(flags.python ? { python: flags.python as string } : {}),
+                ...(flags.platform ? { platform: flags.platform as string } : {}),
+              }),
+            ]
+          : DEFAULT_VET_TARGETS;
     } catch (err) {
       if (err instanceof TargetError) throw new CliError(err.message);
       throw err;
     }
     const gateway = (flags.gateway as string | undefined) ?? process.env.PORTCULLIS_GATEWAY;
-    let report: VetReport;
+    let report: MultiVetReport;
     if (gateway) {
-      report = await callGateway<VetReport>(
+      report = await callGateway<MultiVetReport>(
         gateway,
         (flags.token as string | undefined) ?? process.env.PORTCULLIS_TOKEN,
         "api/v1/vet",
@@ -97,21 +102,25 @@ export function registerVetCommand(program: Command): void {
           method: "POST",
           body: {
             requirements,
-            python: target.pythonVersion,
-            platform: `${target.platform}-${target.machine}`,
+            targets: targets.map((t) => ({
+              python: t.pythonVersion,
+              platform: `${t.platform}-${t.machine}`,
+            })),
           },
         },
       );
     } else {
       report = await withLocalServices(flags, (s) =>
-        vetRequirements(
+        vetForTargets(
           { projects: s.projects, policy: s.policy, access: s.access, decisions: s.decisions },
           requirements,
-          target,
+          targets,
         ),
       );
     }
-    process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + "\n" : formatVetReport(report));
+    process.stdout.write(
+      flags.json ? JSON.stringify(report, null, 2) + "\n" : report.reports.map(formatVetReport).join("\n"),
+    );
     if (!report.ok) process.exitCode = 1;
   });
 }

@@ -113,13 +113,39 @@ export class PolicyCandidateSource implements CandidateSource {
   }
 }
 
+/** The environments `vet` judges when none is named: Linux x86_64, CPython 3.10 to 3.13. */
+export const DEFAULT_VET_TARGETS: TargetEnvironment[] = ["3.10", "3.11", "3.12", "3.13"].map(
+  (pythonVersion) => ({
+    pythonVersion,
+    platform: "linux",
+    machine: "x86_64",
+  }),
+);
+
+export interface MultiVetReport {
+  ok: boolean;
+  reports: VetReport[];
+}
+
+/** Vets for several target environments, sharing one candidate source (each file judged once). */
+export async function vetForTargets(
+  deps: ConstructorParameters<typeof PolicyCandidateSource>[0],
+  requirements: Requirement[] | string[],
+  targets: TargetEnvironment[],
+): Promise<MultiVetReport> {
+  const source = new PolicyCandidateSource(deps);
+  const reports: VetReport[] = [];
+  for (const target of targets) reports.push(await vetRequirements(deps, requirements, target, source));
+  return { ok: reports.every((r) => r.ok), reports };
+}
+
 /** Resolves requirements for one target, judging every node; `ok` only when all are admitted. */
 export async function vetRequirements(
   deps: ConstructorParameters<typeof PolicyCandidateSource>[0],
   requirements: Requirement[] | string[],
   target: TargetEnvironment,
+  source: CandidateSource = new PolicyCandidateSource(deps),
 ): Promise<VetReport> {
-  const source = new PolicyCandidateSource(deps);
   const resolution: Resolution = await resolve(requirements, source, target);
   const label = describeTarget(target);
   if (!resolution.ok) {
