@@ -64,7 +64,12 @@ let viewCounter = 0;
  */
 export class ProjectIndexService {
   /** Per project: the last raw page seen, its digest and the view built from it. */
-  private readonly memo = new Map<string, { page: ProjectPage; digest: string; view: ProjectView }>();
+  // The page is held weakly: the upstream's cache decides how long raw pages live in memory, and
+  // the identity check works for as long as it keeps them.
+  private readonly memo = new Map<
+    string,
+    { page: WeakRef<ProjectPage>; digest: string; view: ProjectView }
+  >();
   private readonly building = new Map<string, Promise<ProjectView>>();
   /** Per project: the curated view, for which raw view and curator generation, until when. */
   private readonly curated = new Map<
@@ -106,14 +111,14 @@ export class ProjectIndexService {
     if (!result) return null;
     const memo = this.memo.get(normalized);
     let view: ProjectView | undefined;
-    if (memo && memo.page === result.page) {
+    if (memo && memo.page.deref() === result.page) {
       view = memo.view;
     } else {
       // Sources that hand out a fresh object per call are compared by content.
       const digest = pageDigest(result.page);
       if (memo && memo.digest === digest) {
         view = memo.view;
-        memo.page = result.page;
+        memo.page = new WeakRef(result.page);
       } else {
         let pending = this.building.get(normalized);
         if (!pending) {
@@ -123,7 +128,7 @@ export class ProjectIndexService {
           this.building.set(normalized, pending);
         }
         view = await pending;
-        this.remember(normalized, { page: result.page, digest, view });
+        this.remember(normalized, { page: new WeakRef(result.page), digest, view });
         this.deps.onNewPage?.(view);
       }
     }
@@ -163,15 +168,18 @@ export class ProjectIndexService {
     const curated = { ...view, version: ++viewCounter };
     this.curated.delete(normalized);
     this.curated.set(normalized, { base, generation, validUntil, view: curated });
-    if (this.curated.size > (this.deps.maxMemo ?? 20_000))
+    if (this.curated.size > (this.deps.maxMemo ?? 5_000))
       this.curated.delete(this.curated.keys().next().value!);
     return curated;
   }
 
-  private remember(name: string, entry: { page: ProjectPage; digest: string; view: ProjectView }): void {
+  private remember(
+    name: string,
+    entry: { page: WeakRef<ProjectPage>; digest: string; view: ProjectView },
+  ): void {
     this.memo.delete(name);
     this.memo.set(name, entry);
-    if (this.memo.size > (this.deps.maxMemo ?? 20_000)) this.memo.delete(this.memo.keys().next().value!);
+    if (this.memo.size > (this.deps.maxMemo ?? 5_000)) this.memo.delete(this.memo.keys().next().value!);
   }
 
   private async buildView(normalized: string, page: ProjectPage, digest: string): Promise<ProjectView> {

@@ -171,20 +171,28 @@ function toDistFile(anchor: RawAnchor, base: string): DistFile | undefined {
   if (filename === undefined || !isPlainFilename(filename)) return undefined;
 
   const file: DistFile = {
-    filename,
-    url: resolved.url,
+    filename: own(filename),
+    url: own(resolved.url),
     hashes: hashFromFragment(resolved.fragment),
     yanked: yankedFrom(attribs["data-yanked"]),
     coreMetadata: coreMetadataFrom(attribs["data-core-metadata"] ?? attribs["data-dist-info-metadata"]),
   };
   const requiresPython = attribs["data-requires-python"];
-  if (requiresPython !== undefined && requiresPython.trim() !== "") file.requiresPython = requiresPython;
+  if (requiresPython !== undefined && requiresPython.trim() !== "") file.requiresPython = own(requiresPython);
   const provenance = attribs["data-provenance"];
   if (provenance !== undefined && provenance.trim() !== "") {
     const url = resolveHref(provenance, base);
     if (url) file.provenance = url.url;
   }
   return file;
+}
+
+/**
+ * A copy that does not share memory with the page it was cut from: V8 keeps substrings as views
+ * of their parent, so a few names kept per file would pin every page's whole HTML in memory.
+ */
+function own(s: string): string {
+  return Buffer.from(s, "utf8").toString("utf8");
 }
 
 function lastSegment(url: string): string | undefined {

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { LRUCache } from "lru-cache";
 import { normalizeProjectName, isValidProjectName } from "../../domain/project-name.js";
 import { GatewayError } from "../../services/gateway-error.js";
 import type { ProjectIndexService, ProjectView } from "../../services/project-index.js";
@@ -24,6 +25,8 @@ export interface SimpleRoutesDeps {
   projects: ProjectIndexService;
   repo: CatalogRepository;
   now: () => number;
+  /** Bytes of rendered pages kept in memory (default 32 MiB). */
+  renderedCacheBytes?: number;
   /** Whether no intel was ever imported: answers carry a warning header then. */
   intelMissing?: () => boolean;
   /** Seconds a client may cache a page (pip's HTTP cache honours it). */
@@ -32,7 +35,11 @@ export interface SimpleRoutesDeps {
 
 /** `/simple/` and `/simple/<project>/`: PEP 503 HTML and PEP 691 JSON by content negotiation. */
 export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDeps): void {
-  const rendered = new Map<string, Rendered>();
+  // Rendered pages, bounded by bytes: memory must not grow with every project ever asked for.
+  const rendered = new LRUCache<string, Rendered>({
+    maxSize: deps.renderedCacheBytes ?? 32 * 1024 * 1024,
+    sizeCalculation: (r) => r.body.length + 200,
+  });
   const maxAge = deps.pageMaxAge ?? 60;
   let rootCache: { at: number; projects: IndexEntry[]; serial: number } | undefined;
 
@@ -165,8 +172,6 @@ export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDep
       const body = Buffer.from(format === "json" ? renderProjectJson(view) : renderProjectHtml(view));
       r = { viewVersion: view.version, body, etag: etagOf(body) };
       rendered.set(key, r);
-      // Bounded: the rendered-page memo must not grow with every project ever asked for.
-      if (rendered.size > 20_000) rendered.delete(rendered.keys().next().value!);
     }
     if (view.stale) {
       reply.header("x-portcullis-stale", "true");
