@@ -31,6 +31,7 @@ import { analyzeDistribution } from "../src/services/artifact-analysis.js";
 import { GatewayError } from "../src/services/gateway-error.js";
 import { sharedDataDir } from "../test/helpers/shared-data.js";
 import { writeWheel } from "../test/helpers/wheel-builder.js";
+import { seededRandom } from "./lib/seeded-random.js";
 
 const TARGET_MS = 2000;
 const MiB = 1024 * 1024;
@@ -41,18 +42,6 @@ const { values: args } = parseArgs({
     keep: { type: "boolean", default: false },
   },
 });
-
-// A small seeded generator, so every run builds the same Python sources.
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SYLLABLES = (
   "ab ac al an ar ba be ca co da de di el en er fa fi ga ge ha in is ka la le li lo ma me mi na ne " +
@@ -137,9 +126,9 @@ interface BuiltWheel {
 }
 
 async function buildBenchWheel(dir: string, index: number): Promise<BuiltWheel> {
-  const random = mulberry32(1000 + index);
+  const random = seededRandom(1000 + index);
   const projectIndex = Math.floor(index / 2);
-  const namer = mulberry32(50 + projectIndex);
+  const namer = seededRandom(50 + projectIndex);
   const project = `bytebench-${vocabulary(namer, 1)[0]}-${projectIndex}`;
   const version = index % 2 === 0 ? "1.0.0" : "1.1.0";
   const module = project.replace(/-/g, "_");

@@ -44,6 +44,7 @@ import { IntelRepository } from "../src/adapters/db/intel-repository.js";
 import { readOsvSource } from "../src/intel/osv-source.js";
 import { IntelService } from "../src/services/intel-service.js";
 import { sharedDataDir } from "../test/helpers/shared-data.js";
+import { seededRandom } from "./lib/seeded-random.js";
 
 const IMPORT_TARGET_MS = 10_000;
 const RSS_TARGET_BYTES = 300 * 1e6;
@@ -211,18 +212,6 @@ async function runChild(step: string): Promise<void> {
 // Parent: generate the zip, run the steps, report.
 
 type Json = Record<string, unknown>;
-
-// A small seeded generator, so every run writes the same records.
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function readTemplates(path: string): Promise<Json[]> {
   const zip = await yauzl.openPromise(path, { lazyEntries: true });
@@ -434,7 +423,7 @@ async function writeOsvZip(
   templates: Json[],
   count: number,
 ): Promise<{ bytes: number; uncompressed: number; stats: GenStats }> {
-  const random = mulberry32(20_000);
+  const random = seededRandom(20_000);
   const ids = new Set<string>();
   const seq = new Map<string, number>();
   const stats: GenStats = {

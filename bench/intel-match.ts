@@ -16,22 +16,11 @@ import { join } from "node:path";
 import { advisoryAffects, OsvIndex } from "../src/intel/osv-index.js";
 import { loadOsvSource } from "../src/intel/osv-source.js";
 import { sharedDataDir } from "../test/helpers/shared-data.js";
+import { seededRandom } from "./lib/seeded-random.js";
 
 const PAIRS = 100_000;
 const NAIVE_SLICE = 1_000;
 const TARGET = 100_000;
-
-// A small seeded generator, so every run measures the same pairs.
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rate = (count: number, ms: number) => Math.round((count / ms) * 1000);
 const fmt = (n: number) => n.toLocaleString("en");
@@ -68,7 +57,7 @@ async function main(): Promise<void> {
   };
   const popular = top.rows.map((row) => row.project);
 
-  const random = mulberry32(440);
+  const random = seededRandom(440);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const pairs: [string, string][] = [];
   for (let i = 0; i < PAIRS; i++) {

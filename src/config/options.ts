@@ -38,6 +38,16 @@ const bool = z.union([
     .refine((s) => ["true", "false", "1", "0", "yes", "no", "on", "off"].includes(s), "expected a boolean")
     .transform((s) => ["true", "1", "yes", "on"].includes(s)),
 ]);
+/** A list from a config file, or comma-separated from a flag or the environment. */
+const list = z.union([
+  z.array(z.string()),
+  z.string().transform((s) =>
+    s
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
+  ),
+]);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const seconds = int(0, 365 * 24 * 3600);
 
@@ -55,15 +65,7 @@ export const OPTIONS = {
     "upstream-file-hosts",
     "Extra origins (comma-separated) the upstream may serve files from; its own origin is always allowed. files.pythonhosted.org is added for pypi.org.",
     [] as string[],
-    z.union([
-      z.array(z.string()),
-      z.string().transform((s) =>
-        s
-          .split(",")
-          .map((x) => x.trim())
-          .filter(Boolean),
-      ),
-    ]),
+    list,
   ),
   upstreamTtl: option(
     "upstream-ttl",
@@ -118,15 +120,7 @@ export const OPTIONS = {
     "intel-sync",
     "Intel sources (comma-separated URLs or paths) the gateway re-imports on a schedule, with ETag revalidation; empty to disable (air-gapped sites import by hand).",
     ["https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"] as string[],
-    z.union([
-      z.array(z.string()),
-      z.string().transform((s) =>
-        s
-          .split(",")
-          .map((x) => x.trim())
-          .filter(Boolean),
-      ),
-    ]),
+    list,
   ),
   intelSyncInterval: option(
     "intel-sync-interval",
