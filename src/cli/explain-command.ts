@@ -1,8 +1,7 @@
 import type { Command } from "commander";
 import { isValidProjectName, normalizeProjectName } from "../domain/project-name.js";
 import type { Decision } from "../policy/decision.js";
-import { decisionsFor } from "../http/routes/decision-routes.js";
-import { formatExplanation, nearestAdmittedVersion } from "../services/explain.js";
+import { decisionsFor, formatExplanation, nearestAdmittedVersion } from "../services/explain.js";
 import { CliError } from "./cli-error.js";
 import { addLocalOptions, addRemoteOptions, callGateway, withLocalServices } from "./local-services.js";
 

@@ -2,7 +2,8 @@ import { compareVersions, isPrerelease } from "../domain/version.js";
 import { REFUSING, summarizeDecision, type Decision } from "../policy/decision.js";
 import { factsOf } from "./catalog-curator.js";
 import type { PolicyService } from "./policy-service.js";
-import type { ProjectView } from "./project-index.js";
+import type { ProjectIndexService, ProjectView } from "./project-index.js";
+import type { DecisionRepository } from "../adapters/db/decision-repository.js";
 
 /**
  * The nearest version a user can take instead of a refused one: the lowest newer version with a
@@ -89,4 +90,22 @@ export function formatExplanation(
     );
   }
   return lines.join("\n") + "\n";
+}
+
+/** Stored full decisions, and index-stage ones for listed files not yet judged on their bytes. */
+export async function decisionsFor(
+  deps: { decisions: DecisionRepository; projects: ProjectIndexService; policy: PolicyService },
+  project: string,
+  version?: string,
+): Promise<Decision[] | null> {
+  const view = await deps.projects.getRawProject(project);
+  const stored = new Map((await deps.decisions.byProject(project, version)).map((d) => [d.sha256, d]));
+  if (!view) return stored.size ? [...stored.values()] : null;
+  const out: Decision[] = [];
+  for (const f of view.files) {
+    if (version !== undefined && f.version !== version) continue;
+    const d = stored.get(f.sha256);
+    out.push(d?.stage === "full" ? d : deps.policy.judgeIndex(factsOf(view, f), { versions: view.versions }));
+  }
+  return out;
 }

@@ -1,9 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { DecisionRepository } from "../../adapters/db/decision-repository.js";
 import { isValidProjectName, normalizeProjectName } from "../../domain/project-name.js";
-import type { Decision } from "../../policy/decision.js";
-import { factsOf } from "../../services/catalog-curator.js";
-import { nearestAdmittedVersion } from "../../services/explain.js";
+import { decisionsFor, nearestAdmittedVersion } from "../../services/explain.js";
 import { GatewayError } from "../../services/gateway-error.js";
 import type { PolicyService } from "../../services/policy-service.js";
 import type { ProjectIndexService } from "../../services/project-index.js";
@@ -76,22 +74,4 @@ export function registerDecisionRoutes(app: FastifyInstance, deps: DecisionRoute
       }
     },
   );
-}
-
-/** Stored full decisions, and index-stage ones for listed files not yet judged on their bytes. */
-export async function decisionsFor(
-  deps: DecisionRoutesDeps,
-  project: string,
-  version?: string,
-): Promise<Decision[] | null> {
-  const view = await deps.projects.getRawProject(project);
-  const stored = new Map((await deps.decisions.byProject(project, version)).map((d) => [d.sha256, d]));
-  if (!view) return stored.size ? [...stored.values()] : null;
-  const out: Decision[] = [];
-  for (const f of view.files) {
-    if (version !== undefined && f.version !== version) continue;
-    const d = stored.get(f.sha256);
-    out.push(d?.stage === "full" ? d : deps.policy.judgeIndex(factsOf(view, f), { versions: view.versions }));
-  }
-  return out;
 }
