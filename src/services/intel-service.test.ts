@@ -60,6 +60,7 @@ test("imports from a URL with ETag revalidation: an unchanged source costs one 3
   const seen: (string | undefined)[] = [];
   const server = createServer((req, res) => {
     seen.push(req.headers["if-none-match"] as string | undefined);
+    if (req.url === "/moved.zip") return res.writeHead(302, { location: "/PyPI/all.zip" }).end();
     if (req.url !== "/PyPI/all.zip") return res.writeHead(404).end();
     if (req.headers["if-none-match"] === etag) return res.writeHead(304).end();
     res.writeHead(200, { etag, "content-type": "application/zip" }).end(zip);
@@ -74,6 +75,8 @@ test("imports from a URL with ETag revalidation: an unchanged source costs one 3
     const second = await intel.importSource(`${url}/PyPI/all.zip`);
     assert.equal(second.unchanged, true);
     assert.deepEqual(seen, [undefined, etag]);
+    const viaRedirect = await intel.importSource(`${url}/moved.zip`);
+    assert.equal(viaRedirect.added, 24, "redirects are followed");
     await assert.rejects(intel.importSource(`${url}/missing.zip`), /HTTP 404/);
   } finally {
     await db.cleanup();

@@ -3,7 +3,7 @@ import { open, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { extname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { request } from "undici";
+import { Agent, interceptors, request } from "undici";
 import type { IntelRepository, StoredAdvisory } from "../adapters/db/intel-repository.js";
 import { loadMaliciousNames } from "../intel/malicious-names.js";
 import { OsvIndex } from "../intel/osv-index.js";
@@ -88,8 +88,9 @@ export class IntelService {
         res = await request(url, {
           headers: etag ? { "if-none-match": etag } : {},
           signal: options.signal ?? AbortSignal.timeout(300_000),
-          maxRedirections: 3,
-        } as Parameters<typeof request>[1]);
+          // Published intel (OSV's bucket) may redirect; undici 7 follows through an interceptor.
+          dispatcher: new Agent().compose(interceptors.redirect({ maxRedirections: 3 })),
+        });
       } catch (err) {
         throw new IntelImportError(`cannot download ${url}: ${(err as Error).message}`, { cause: err });
       }
