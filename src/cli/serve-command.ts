@@ -61,6 +61,11 @@ export function registerServeCommand(program: Command): void {
       const gateway = await createGateway(config).catch((err: Error) => {
         throw new CliError(`cannot start: ${err.message}`, 1);
       });
+      const url = await gateway.listen().catch(async (err: Error) => {
+        await gateway.close();
+        throw new CliError(`cannot listen on ${config.host}:${config.port}: ${err.message}`, 1);
+      });
+      // Serve first, then tell: a slow or dead upstream must not delay start-up.
       const probe = await gateway.probeUpstream();
       if (!probe.ok) {
         gateway.log.warn(
@@ -68,10 +73,6 @@ export function registerServeCommand(program: Command): void {
           "upstream unreachable: only cached projects can be served; point --upstream at a mirror or a directory of wheels",
         );
       }
-      const url = await gateway.listen().catch(async (err: Error) => {
-        await gateway.close();
-        throw new CliError(`cannot listen on ${config.host}:${config.port}: ${err.message}`, 1);
-      });
       const base = (config.publicUrl || url).replace(/\/+$/, "");
       process.stderr.write(nextSteps(base, gateway.upstream.description, probe, gateway.db.description));
       let closing = false;
