@@ -9,7 +9,6 @@ export const ERRORS = {
   PROJECT_NOT_FOUND: { status: 404, title: "Project not found" },
   FILE_NOT_FOUND: { status: 404, title: "File not found" },
   POLICY_REFUSED: { status: 403, title: "Forbidden" },
-  UNHASHED_FILE_REFUSED: { status: 403, title: "Upstream declared no hash" },
   HASH_MISMATCH: { status: 502, title: "Upstream bytes do not match the declared hash" },
   UPSTREAM_FORBIDDEN_URL: { status: 502, title: "Upstream file URL refused" },
   UPSTREAM_FILE_MISSING: { status: 502, title: "Upstream no longer has the file" },

@@ -15,7 +15,7 @@ import {
 } from "../policy/checks/typosquat/typosquat.js";
 import { runVulnerability } from "../policy/checks/vulnerability/vulnerability.js";
 import { runYanked } from "../policy/checks/yanked/yanked.js";
-import { REFUSING, type Decision } from "../policy/decision.js";
+import type { Decision } from "../policy/decision.js";
 import { decide } from "../policy/engine.js";
 import { parsePolicy, rulesFor, type Policy, type PolicyException } from "../policy/policy-schema.js";
 import { runArtifactChecks, type StoredArtifactReport } from "./artifact-analysis.js";
@@ -247,9 +247,13 @@ export class PolicyService {
     facts: FileFacts,
     project: ProjectFacts,
     report: StoredArtifactReport,
+    projectReports?: ProjectReports,
   ): Promise<Decision> {
     const rules = rulesFor(this.policy.doc, facts.project);
-    const previous = await this.previousRelease(facts);
+    const previous = previousRelease(
+      facts,
+      projectReports ?? (await this.deps.decisions.artifactReportsOf<StoredArtifactReport>(facts.project)),
+    );
     const byteResults = runArtifactChecks(report, previous, {
       licence: { allow: rules.licence.allow, deny: rules.licence.deny, unknown: rules.licence.unknown },
       drift: { "size-factor": rules["release-drift"]["size-factor"] },
@@ -264,20 +268,6 @@ export class PolicyService {
       intelSnapshot: this.intel.snapshot,
       stage: "full",
     });
-  }
-
-  /** The newest earlier release of the project whose bytes were analysed. */
-  private async previousRelease(
-    facts: FileFacts,
-  ): Promise<{ version: string; report: StoredArtifactReport } | undefined> {
-    const reports = await this.deps.decisions.artifactReportsOf<StoredArtifactReport>(facts.project);
-    // Shapes compare only like with like: a wheel with a wheel, an sdist with an sdist.
-    const kind = facts.filename.endsWith(".whl") ? "wheel" : "sdist";
-    const older = reports
-      .filter((r) => compareVersions(r.version, facts.version) < 0)
-      .filter((r) => (r.report.facts.filename.endsWith(".whl") ? "wheel" : "sdist") === kind)
-      .sort((a, b) => compareVersions(b.version, a.version));
-    return older[0] && { version: older[0].version, report: older[0].report };
   }
 
   /**
@@ -296,19 +286,28 @@ export class PolicyService {
     this.exceptionsChangedAt = this.deps.now();
     let checked = 0;
     const events: DecisionEvent[] = [];
-    const versionsByProject = new Map<string, string[]>();
+    // Per project, read once: its versions and its analysis reports (each file's own, and the
+    // earlier releases release-drift compares with).
+    const byProject = new Map<string, { versions: string[]; reports: ProjectReports }>();
     for await (const d of this.deps.decisions.all()) {
       if (d.stage !== "full") continue;
-      const report = await this.deps.decisions.getArtifactReport<StoredArtifactReport>(d.sha256);
+      let project = byProject.get(d.project);
+      if (!project) {
+        project = {
+          versions: [...new Set((await this.deps.decisions.byProject(d.project)).map((x) => x.version))],
+          reports: await this.deps.decisions.artifactReportsOf<StoredArtifactReport>(d.project),
+        };
+        byProject.set(d.project, project);
+      }
+      const report = project.reports.find((r) => r.sha256 === d.sha256)?.report;
       if (!report) continue;
       checked++;
-      const facts = report.facts;
-      let versions = versionsByProject.get(d.project);
-      if (!versions) {
-        versions = [...new Set((await this.deps.decisions.byProject(d.project)).map((x) => x.version))];
-        versionsByProject.set(d.project, versions);
-      }
-      const next = await this.decideFull(facts, { versions }, report);
+      const next = await this.decideFull(
+        report.facts,
+        { versions: project.versions },
+        report,
+        project.reports,
+      );
       const event = await this.deps.decisions.put(next);
       if (event) events.push(event);
     }
@@ -343,6 +342,18 @@ export class PolicyService {
   }
 }
 
-export function isRefusing(d: Decision): boolean {
-  return REFUSING.has(d.outcome);
+type ProjectReports = { sha256: string; version: string; report: StoredArtifactReport }[];
+
+/** The newest earlier release of the project whose bytes were analysed, of the same kind. */
+function previousRelease(
+  facts: FileFacts,
+  reports: ProjectReports,
+): { version: string; report: StoredArtifactReport } | undefined {
+  // Shapes compare only like with like: a wheel with a wheel, an sdist with an sdist.
+  const kind = facts.filename.endsWith(".whl") ? "wheel" : "sdist";
+  const older = reports
+    .filter((r) => compareVersions(r.version, facts.version) < 0)
+    .filter((r) => (r.report.facts.filename.endsWith(".whl") ? "wheel" : "sdist") === kind)
+    .sort((a, b) => compareVersions(b.version, a.version));
+  return older[0] && { version: older[0].version, report: older[0].report };
 }
