@@ -25,16 +25,12 @@ export class TieredPageCache implements PageCache {
   }
 
   async put(name: string, entry: CachedPage): Promise<void> {
-    const prior = this.memory.get(name);
-    // A revalidation (304) refreshes only the time: keep the page object so memoised views stay valid.
-    const keep =
-      prior && JSON.stringify(prior.page) === JSON.stringify(entry.page)
-        ? { ...entry, page: prior.page }
-        : entry;
-    this.memory.set(name, keep);
+    // A revalidation (304) hands back the page object it got from `get`, so memoised views stay
+    // valid by identity; a re-sent identical page is recognised by the view memo's digest.
+    this.memory.set(name, entry);
     // Written behind: the reply need not wait for the durable copy, which only matters when the
     // upstream is down after a restart. A failed write is retried by the next fetch of the page.
-    this.shared.put(name, keep).catch((err: Error) => this.onError?.(err));
+    this.shared.put(name, entry).catch((err: Error) => this.onError?.(err));
   }
 
   /** Told when a write-behind to the shared cache fails. */
