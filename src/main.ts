@@ -16,7 +16,6 @@ import { createUpstream } from "./adapters/upstream/create-upstream.js";
 import type { Upstream } from "./adapters/upstream/upstream.js";
 import type { Config } from "./config/options.js";
 import { registerFileRoutes } from "./http/routes/file-routes.js";
-import { registerLandingRoutes } from "./http/routes/landing-routes.js";
 import { registerOpsRoutes } from "./http/routes/ops-routes.js";
 import { registerSimpleRoutes } from "./http/routes/simple-routes.js";
 import { reasonPhrase } from "./http/reply-error.js";
@@ -32,6 +31,23 @@ import { PreVetter } from "./services/pre-vetter.js";
 import { ProjectIndexService } from "./services/project-index.js";
 import { registerDecisionRoutes } from "./http/routes/decision-routes.js";
 import { registerVetRoutes } from "./http/routes/vet-routes.js";
+import { KeyRing } from "./crypto/key-ring.js";
+import { EventBus } from "./services/event-bus.js";
+import { buildIdentityServices, type IdentityServices } from "./services/identity/identity-services.js";
+import {
+  buildGovernanceServices,
+  type GovernanceServices,
+} from "./services/governance/governance-services.js";
+import { buildProofServices, type ProofServices } from "./services/proof/proof-services.js";
+import { buildDiscoveryServices, type DiscoveryServices } from "./services/discovery/discovery-services.js";
+import { buildConsoleServices, type ConsoleServices } from "./services/console/console-services.js";
+import { registerOpenApi } from "./http/openapi.js";
+import { registerIdentityHttp } from "./http/identity-http.js";
+import { registerGovernanceHttp } from "./http/governance-http.js";
+import { registerProofHttp } from "./http/proof-http.js";
+import { registerDiscoveryHttp } from "./http/discovery-http.js";
+import { registerConsoleHttp } from "./http/console-http.js";
+import { registerDashboardHttp } from "./http/dashboard-http.js";
 
 export interface Gateway {
   app: FastifyInstance;
@@ -60,7 +76,25 @@ export interface GatewayOptions {
 }
 
 /** Everything but the HTTP server: what the gateway and the local CLI commands share. */
-export interface Services {
+export type Services = CoreServices &
+  IdentityServices &
+  GovernanceServices &
+  ProofServices &
+  DiscoveryServices &
+  ConsoleServices;
+
+/** What a feature's HTTP registration gets on a running gateway. */
+export interface GatewayHttpContext {
+  services: Services;
+  registry: Registry;
+  /** The URL users reach the gateway at, without a trailing slash. */
+  publicUrl: () => string;
+  upstreamStatus: () => { ok: boolean; detail: string; description: string };
+  isShuttingDown: () => boolean;
+}
+
+/** The gateway core that every feature builds on. */
+export interface CoreServices {
   config: Config;
   log: Logger;
   db: DatabaseHandle;
@@ -79,6 +113,12 @@ export interface Services {
   /** Aborted when the process stops: downloads in flight give up. */
   shutdown: AbortController;
   now: () => number;
+  /** Features publish and subscribe here instead of importing each other. */
+  events: EventBus;
+  /** The gateway's Ed25519 signing key and its retired public keys. */
+  keys: KeyRing;
+  /** Runs `fn` on close, before the database closes (last registered runs first). */
+  onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
 }
 
@@ -134,7 +174,12 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
   const files = new FileStoreService({ upstream, repo, blobs, log, now, shutdown: shutdown.signal });
   const access = new FileAccessService({ files, projects, policy, blobs, log, now });
   if (opts.preVet ?? true) preVetter = new PreVetter({ access, decisions, log });
-  return {
+  const events = new EventBus((err, event) =>
+    log.error({ err: err.message, event: event.type }, "an event listener failed"),
+  );
+  const keys = KeyRing.open(join(dataDir, "keys"), config.signingKey);
+  const closers: (() => Promise<void> | void)[] = [];
+  const core: CoreServices = {
     config,
     log,
     db,
@@ -151,13 +196,36 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
     shutdown,
     now,
     preVetter,
+    events,
+    keys,
+    onClose: (fn) => closers.push(fn),
     async close() {
       preVetter?.stop();
       shutdown.abort();
+      for (const fn of closers.reverse()) {
+        try {
+          await fn();
+        } catch (err) {
+          log.error({ err: (err as Error).message }, "a feature failed to close cleanly");
+        }
+      }
       await upstream.close?.();
       await db.close();
     },
   };
+  // Features in dependency order; each sees everything built before it.
+  const identity = await buildIdentityServices(core);
+  const governance = await buildGovernanceServices({ ...core, ...identity });
+  const proof = await buildProofServices({ ...core, ...identity, ...governance });
+  const discovery = await buildDiscoveryServices({ ...core, ...identity, ...governance, ...proof });
+  const consoleServices = await buildConsoleServices({
+    ...core,
+    ...identity,
+    ...governance,
+    ...proof,
+    ...discovery,
+  });
+  return Object.assign(core, identity, governance, proof, discovery, consoleServices);
 }
 
 /**
@@ -285,6 +353,17 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   let shuttingDown = false;
   let baseUrl = "";
 
+  const httpContext: GatewayHttpContext = {
+    services,
+    registry,
+    publicUrl: () => (config.publicUrl || baseUrl).replace(/\/+$/, ""),
+    upstreamStatus: () => upstreamState,
+    isShuttingDown: () => shuttingDown,
+  };
+  // The OpenAPI document first (it collects every route registered after it), then the identity
+  // hooks (authentication, audit) that every later route runs behind.
+  await registerOpenApi(app, httpContext);
+  await registerIdentityHttp(app, httpContext);
   registerSimpleRoutes(app, { projects, repo, now, intelMissing: () => policy.status().intelMissing });
   registerFileRoutes(app, {
     access,
@@ -301,10 +380,11 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   });
   registerDecisionRoutes(app, { decisions, projects, policy });
   registerVetRoutes(app, { decisions, projects, policy, access });
-  registerLandingRoutes(app, {
-    publicUrl: () => (config.publicUrl || baseUrl).replace(/\/+$/, ""),
-    upstreamStatus: () => upstreamState,
-  });
+  await registerGovernanceHttp(app, httpContext);
+  await registerProofHttp(app, httpContext);
+  await registerDiscoveryHttp(app, httpContext);
+  await registerConsoleHttp(app, httpContext);
+  await registerDashboardHttp(app, httpContext);
 
   return {
     app,

@@ -7,6 +7,11 @@ import { registerExplainCommand } from "./explain-command.js";
 import { registerIntelCommand } from "./intel-command.js";
 import { registerServeCommand } from "./serve-command.js";
 import { registerVetCommand } from "./vet-command.js";
+import { registerIdentityCommands } from "./identity-commands.js";
+import { registerGovernanceCommands } from "./governance-commands.js";
+import { registerProofCommands } from "./proof-commands.js";
+import { registerDiscoveryCommands } from "./discovery-commands.js";
+import { registerConsoleCommands } from "./console-commands.js";
 
 /** Builds the `portcullis` command tree; each command lives in its own file. */
 export function buildProgram(): Command {
@@ -21,6 +26,11 @@ export function buildProgram(): Command {
   registerExplainCommand(program);
   registerDemoCommand(program);
   registerVetCommand(program);
+  registerIdentityCommands(program);
+  registerGovernanceCommands(program);
+  registerProofCommands(program);
+  registerDiscoveryCommands(program);
+  registerConsoleCommands(program);
   return program;
 }
 

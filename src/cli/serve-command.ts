@@ -47,6 +47,16 @@ export function registerServeCommand(program: Command): void {
       "--intel-sync-interval <seconds>",
       OPTIONS.intelSyncInterval.description + ` [env ${OPTIONS.intelSyncInterval.env}]`,
     )
+    .option(
+      "--auth-anonymous <read|off>",
+      OPTIONS.authAnonymous.description + ` [env ${OPTIONS.authAnonymous.env}] (default read)`,
+    )
+    .option("--audit-sinks <urls>", OPTIONS.auditSinks.description + ` [env ${OPTIONS.auditSinks.env}]`)
+    .option("--signing-key <file>", OPTIONS.signingKey.description + ` [env ${OPTIONS.signingKey.env}]`)
+    .option(
+      "--sigstore-trusted-root <file>",
+      OPTIONS.sigstoreTrustedRoot.description + ` [env ${OPTIONS.sigstoreTrustedRoot.env}]`,
+    )
     .option("--log-level <level>", OPTIONS.logLevel.description + ` [env ${OPTIONS.logLevel.env}]`)
     .option(
       "--shutdown-grace <seconds>",

@@ -132,6 +132,30 @@ export const OPTIONS = {
       .min(0)
       .max(30 * 24 * 3600),
   ),
+  authAnonymous: option(
+    "auth.anonymous",
+    "Anonymous access: `read` lets callers without a token install (attributed to their address only); `off` requires a token everywhere but health checks.",
+    "read" as "read" | "off",
+    z.enum(["read", "off"]),
+  ),
+  auditSinks: option(
+    "audit.sinks",
+    "Where audit records are also sent for a SIEM (comma-separated): syslog://host:port (UDP, RFC 5424) or http(s):// URLs (JSON lines POSTed in batches).",
+    [] as string[],
+    list,
+  ),
+  signingKey: option(
+    "signing-key",
+    "An Ed25519 private key (PKCS#8 PEM) supplied from outside; empty: generated at first start under <data>/keys (mode 0600).",
+    "",
+    z.string(),
+  ),
+  sigstoreTrustedRoot: option(
+    "sigstore.trusted-root",
+    "Sigstore trusted root (JSON) for verifying upstream PEP 740 provenance offline; empty: the one shipped with Portcullis.",
+    "",
+    z.string(),
+  ),
   shutdownGrace: option(
     "shutdown-grace",
     "Seconds to let in-flight downloads finish on shutdown.",

@@ -13,6 +13,11 @@ import type { Database } from "./schema.js";
 import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-policy.js";
 import * as m0003 from "./migrations/0003-advisory-digest.js";
+import * as m0004 from "./migrations/0004-identity.js";
+import * as m0005 from "./migrations/0005-governance.js";
+import * as m0006 from "./migrations/0006-proof.js";
+import * as m0007 from "./migrations/0007-discovery.js";
+import * as m0008 from "./migrations/0008-console.js";
 
 /**
  * Numbered migrations, in order. A static list, so bundling and type checking see them all; each
@@ -24,6 +29,11 @@ const MIGRATIONS: [string, DialectMigration][] = [
   ["0001-initial", m0001],
   ["0002-policy", m0002],
   ["0003-advisory-digest", m0003],
+  ["0004-identity", m0004],
+  ["0005-governance", m0005],
+  ["0006-proof", m0006],
+  ["0007-discovery", m0007],
+  ["0008-console", m0008],
 ];
 
 class StaticMigrationProvider implements MigrationProvider {

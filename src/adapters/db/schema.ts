@@ -1,10 +1,16 @@
 import type { Generated } from "kysely";
+import type { ConsoleTables } from "./schema-console.js";
+import type { DiscoveryTables } from "./schema-discovery.js";
+import type { GovernanceTables } from "./schema-governance.js";
+import type { IdentityTables } from "./schema-identity.js";
+import type { ProofTables } from "./schema-proof.js";
 
 /**
  * The database schema as Kysely sees it. Times are milliseconds since the epoch stored as
  * BIGINT (PostgreSQL's int8 is parsed to a JS number in `connect-database.ts`).
  */
-export interface Database {
+export interface Database
+  extends IdentityTables, GovernanceTables, ProofTables, DiscoveryTables, ConsoleTables {
   meta: MetaTable;
   projects: ProjectsTable;
   upstream_pages: UpstreamPagesTable;

@@ -1,0 +1,5 @@
+import type { Command } from "commander";
+
+/** The CLI commands of the owners, remediation items and webhooks feature; one file per command, registered here. */
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
+export function registerGovernanceCommands(program: Command): void {}

@@ -1,0 +1,73 @@
+import type { Outcome, Reason } from "../policy/decision.js";
+
+/**
+ * What features tell each other about, without importing each other: the policy service and the
+ * request workflow publish, webhooks, remediation and the audit trail subscribe. A listener that
+ * throws is logged by the bus and never breaks the publisher.
+ */
+export type GatewayEvent =
+  | {
+      type: "file.blocked";
+      /** The file was admitted before (re-evaluation) or is refused at first sight. */
+      sha256: string;
+      project: string;
+      version: string;
+      filename: string;
+      from: Outcome | null;
+      reasons: Reason[];
+      at: string;
+    }
+  | {
+      type: "advisory.affects";
+      advisoryId: string;
+      project: string;
+      versions: string[];
+      /** Consumers (identity names and hosts) that pulled an affected file. */
+      consumers: { identity: string; client: string; lastPulled: string }[];
+      at: string;
+    }
+  | {
+      type: "remediation.due" | "remediation.overdue" | "remediation.opened";
+      itemId: number;
+      project: string;
+      version: string;
+      severity: string;
+      owner: string | null;
+      due: string;
+      at: string;
+    }
+  | {
+      type: "request.pending" | "request.approved" | "request.denied" | "request.exception";
+      requestId: number;
+      project: string;
+      version: string | null;
+      requester: string;
+      reason: string;
+      at: string;
+    };
+
+export type GatewayEventType = GatewayEvent["type"];
+
+export class EventBus {
+  private readonly listeners = new Set<(e: GatewayEvent) => void | Promise<void>>();
+
+  constructor(private readonly onError: (err: Error, event: GatewayEvent) => void = () => {}) {}
+
+  /** Subscribes; returns the unsubscribe function. */
+  subscribe(listener: (e: GatewayEvent) => void | Promise<void>): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  publish(event: GatewayEvent): void {
+    for (const l of this.listeners) {
+      try {
+        const r = l(event);
+        if (r && typeof (r as Promise<void>).catch === "function")
+          (r as Promise<void>).catch((err: Error) => this.onError(err, event));
+      } catch (err) {
+        this.onError(err as Error, event);
+      }
+    }
+  }
+}
