@@ -19,6 +19,7 @@ import { registerFileRoutes } from "./http/routes/file-routes.js";
 import { registerOpsRoutes } from "./http/routes/ops-routes.js";
 import { registerSimpleRoutes } from "./http/routes/simple-routes.js";
 import { reasonPhrase } from "./http/reply-error.js";
+import { errorSchema, sendApiError } from "./http/api-conventions.js";
 import { DecisionRepository } from "./adapters/db/decision-repository.js";
 import { IntelRepository } from "./adapters/db/intel-repository.js";
 import { analyzeDistribution } from "./services/artifact-analysis.js";
@@ -326,15 +327,33 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     done();
   });
   app.setNotFoundHandler((req, reply) => {
+    if (req.url.startsWith("/api/"))
+      return sendApiError(
+        reply,
+        404,
+        "NOT_FOUND",
+        `no such API route: ${req.method} ${req.url.split("?")[0]}`,
+      );
     reply.raw.statusMessage = "Not Found";
     return reply
       .code(404)
       .type("text/plain")
       .send(`404 Not Found: ${reasonPhrase(req.url.slice(0, 200))}\n`);
   });
+  app.addSchema(errorSchema);
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const status = (err as { statusCode?: number }).statusCode ?? 500;
     if (status >= 500) req.log.error({ err, url: req.url }, "request failed");
+    if (req.url.startsWith("/api/")) {
+      const code = err.validation
+        ? "VALIDATION"
+        : status >= 500
+          ? "INTERNAL"
+          : status === 404
+            ? "NOT_FOUND"
+            : "VALIDATION";
+      return sendApiError(reply, status, code, status >= 500 ? "Internal error" : err.message);
+    }
     reply.raw.statusMessage = reasonPhrase(status >= 500 ? "Internal error" : err.message);
     return reply
       .code(status)

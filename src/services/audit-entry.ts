@@ -23,3 +23,33 @@ export interface AuditRecorder {
   record(entry: AuditEntryInput): void;
   flush(): Promise<void>;
 }
+
+/** Someone (or something) that pulled a file, from the audit trail. */
+export interface Consumer {
+  /** User or service account; null for anonymous pulls. */
+  identity: string | null;
+  team: string | null;
+  ip: string;
+  application: string | null;
+  /** Installer and version, e.g. "pip 26.2.1". */
+  client: string | null;
+  sha256: string;
+  project: string;
+  version: string;
+  filename: string;
+  firstPulled: string;
+  lastPulled: string;
+  pulls: number;
+}
+
+/** The inventory as other features read it (remediation, webhooks, the console). */
+export interface InventoryReader {
+  /** Everyone who pulled any of these files, most recent first. */
+  consumersOfFiles(sha256s: string[]): Promise<Consumer[]>;
+}
+
+/** Which team owns which catalog project. */
+export interface OwnerDirectory {
+  ownerOf(project: string): Promise<string | null>;
+  setOwner(project: string, team: string, actor: Actor): Promise<void>;
+}

@@ -1,10 +1,12 @@
-import type { AuditRecorder } from "../audit-entry.js";
+import type { AuditRecorder, InventoryReader, OwnerDirectory } from "../audit-entry.js";
 import type { CoreServices } from "../../main.js";
 
 /** The services of the identity, tokens, the audit trail and inventory feature, built after the ones it depends on. */
 
 export interface IdentityServices {
   audit: AuditRecorder;
+  inventory: InventoryReader;
+  owners: OwnerDirectory;
 }
 
 /**
@@ -16,5 +18,7 @@ export interface IdentityServices {
 export async function buildIdentityServices(deps: CoreServices): Promise<IdentityServices> {
   return {
     audit: { record() {}, async flush() {} },
+    inventory: { consumersOfFiles: async () => [] },
+    owners: { ownerOf: async () => null, setOwner: async () => {} },
   };
 }
