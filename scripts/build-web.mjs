@@ -6,8 +6,12 @@ import { spawnSync } from "node:child_process";
 const root = new URL("..", import.meta.url).pathname;
 const config = `${root}web/vite.config.ts`;
 if (!existsSync(config)) process.exit(0);
-const res = spawnSync(process.execPath, [`${root}node_modules/vite/bin/vite.js`, "build", "--config", config], {
-  stdio: "inherit",
-  cwd: root,
-});
+const res = spawnSync(
+  process.execPath,
+  [`${root}node_modules/vite/bin/vite.js`, "build", "--config", config],
+  {
+    stdio: "inherit",
+    cwd: root,
+  },
+);
 process.exit(res.status ?? 1);

@@ -15,7 +15,7 @@ export interface ConsoleServices {}
  */
 // eslint-disable-next-line @typescript-eslint/no-unused-vars, @typescript-eslint/require-await
 export async function buildConsoleServices(
-  deps: CoreServices & IdentityServices & GovernanceServices & ProofServices & DiscoveryServices,
+  _deps: CoreServices & IdentityServices & GovernanceServices & ProofServices & DiscoveryServices,
 ): Promise<ConsoleServices> {
   return {};
 }

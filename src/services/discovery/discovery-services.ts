@@ -14,7 +14,7 @@ export interface DiscoveryServices {}
  */
 // eslint-disable-next-line @typescript-eslint/no-unused-vars, @typescript-eslint/require-await
 export async function buildDiscoveryServices(
-  deps: CoreServices & IdentityServices & GovernanceServices & ProofServices,
+  _deps: CoreServices & IdentityServices & GovernanceServices & ProofServices,
 ): Promise<DiscoveryServices> {
   return {};
 }

@@ -12,7 +12,7 @@ export interface GovernanceServices {}
  */
 // eslint-disable-next-line @typescript-eslint/no-unused-vars, @typescript-eslint/require-await
 export async function buildGovernanceServices(
-  deps: CoreServices & IdentityServices,
+  _deps: CoreServices & IdentityServices,
 ): Promise<GovernanceServices> {
   return {};
 }

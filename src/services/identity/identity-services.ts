@@ -15,7 +15,7 @@ export interface IdentityServices {
  * `deps.onClose`.
  */
 // eslint-disable-next-line @typescript-eslint/no-unused-vars, @typescript-eslint/require-await
-export async function buildIdentityServices(deps: CoreServices): Promise<IdentityServices> {
+export async function buildIdentityServices(_deps: CoreServices): Promise<IdentityServices> {
   return {
     audit: { record() {}, async flush() {} },
     inventory: { consumersOfFiles: async () => [] },

@@ -13,7 +13,7 @@ export interface ProofServices {}
  */
 // eslint-disable-next-line @typescript-eslint/no-unused-vars, @typescript-eslint/require-await
 export async function buildProofServices(
-  deps: CoreServices & IdentityServices & GovernanceServices,
+  _deps: CoreServices & IdentityServices & GovernanceServices,
 ): Promise<ProofServices> {
   return {};
 }
