@@ -137,7 +137,9 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
   const repo = new CatalogRepository(db.db);
   const blobs = new FsBlobStore(join(dataDir, "blobs"));
 
-  const pageCache = new TieredPageCache(new DbPageCache(db.db));
+  // Raw pages in memory only for the hottest projects: views (built once per page) are what serve,
+  // and a raw page missing from memory costs one indexed read. Keeps RSS flat with many projects.
+  const pageCache = new TieredPageCache(new DbPageCache(db.db), 1_000);
   pageCache.onError = (err) =>
     log.warn({ err: err.message }, "could not store an upstream page in the shared cache");
   const upstream = await createUpstream(config.upstream, {

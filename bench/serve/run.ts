@@ -966,9 +966,11 @@ async function startGateway(tmp: string, label: string, upstream: string): Promi
   const logFile = join(tmp, `gateway-${label}.log`);
   const base = `http://127.0.0.1:${port}`;
   const args = [
-    // dist/cli/main.js directly, not bin/portcullis: the latter runs the sources through tsx when
+    // The built bundle directly, not bin/portcullis: the latter runs the sources through tsx when
     // any file under src/ is newer than dist/, which others editing src/ would trigger mid-run.
-    join(gatewayRoot, "dist", "cli", "main.js"),
+    existsSync(join(gatewayRoot, "dist", "bundle", "portcullis.mjs"))
+      ? join(gatewayRoot, "dist", "bundle", "portcullis.mjs")
+      : join(gatewayRoot, "dist", "cli", "main.js"),
     "serve",
     "--host",
     "127.0.0.1",
