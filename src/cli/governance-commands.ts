@@ -1,5 +1,9 @@
 import type { Command } from "commander";
+import { registerRemediationCommand } from "./remediation-command.js";
+import { registerWebhookCommand } from "./webhook-command.js";
 
-/** The CLI commands of the owners, remediation items and webhooks feature; one file per command, registered here. */
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
-export function registerGovernanceCommands(program: Command): void {}
+/** The CLI commands of the remediation items and webhooks feature; one file per command, registered here. */
+export function registerGovernanceCommands(program: Command): void {
+  registerRemediationCommand(program);
+  registerWebhookCommand(program);
+}

@@ -79,6 +79,14 @@ export const RULE_SCHEMAS = {
       "size-factor": z.number().min(1).default(3),
     })
     .strict(),
+  provenance: z
+    .object({
+      ...base,
+      action: action.default("block"),
+      /** Refuse files of this project without verified PEP 740 provenance (set per project). */
+      required: z.boolean().default(false),
+    })
+    .strict(),
 } as const;
 
 export type RuleId = keyof typeof RULE_SCHEMAS;
@@ -124,6 +132,28 @@ export const exceptionSchema = z
   });
 export type PolicyException = z.output<typeof exceptionSchema>;
 
+/**
+ * Remediation items opened when re-evaluation refuses an admitted file: the days an owner has to
+ * move off it, per severity, and the severity of findings that carry none (a typo-squat, a
+ * static-analysis finding, a changed policy).
+ */
+const remediationSchema = z
+  .object({
+    "sla-days": z
+      .object({
+        critical: days.default(2),
+        high: days.default(7),
+        medium: days.default(30),
+        low: days.default(90),
+      })
+      .strict()
+      .default({}),
+    "default-severity": z.enum(SEVERITIES).default("medium"),
+  })
+  .strict()
+  .default({});
+export type RemediationSettings = z.output<typeof remediationSchema>;
+
 export const policySchema = z
   .object({
     version: z.literal(1).default(1),
@@ -135,6 +165,7 @@ export const policySchema = z
       .strict()
       .default({}),
     rules: rulesSchema,
+    remediation: remediationSchema,
     projects: z
       .record(
         z

@@ -1,5 +1,83 @@
+import type { Generated } from "kysely";
+
 /**
- * Tables for owners, remediation and webhooks (migration 0005-governance). Merged into `Database` in `schema.ts`.
+ * Tables for remediation and webhooks (migration 0005-governance). Merged into `Database` in `schema.ts`.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface GovernanceTables {}
+export interface GovernanceTables {
+  remediation_items: RemediationItemsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
+}
+
+/** One remediation item: a formerly admitted file refused for a cause, and what is done about it. */
+export interface RemediationItemsTable {
+  id: Generated<number>;
+  sha256: string;
+  /** What refused it, e.g. `vulnerability:PYSEC-2099-7`; unique with the sha256. */
+  cause: string;
+  project: string;
+  version: string;
+  filename: string;
+  severity: string;
+  owner: string | null;
+  /** open | acknowledged | fixed | accepted-risk */
+  state: string;
+  summary: string;
+  advisory_ids_json: string;
+  consumers_json: string;
+  fixed_version: string | null;
+  opened_at: number;
+  due_at: number;
+  state_changed_at: number;
+  state_changed_by: string | null;
+  note: string | null;
+  accepted_until: number | null;
+  resolved_at: number | null;
+  resolution: string | null;
+  due_notified_at: number | null;
+  overdue_notified_at: number | null;
+}
+
+export interface WebhooksTable {
+  id: Generated<number>;
+  url: string;
+  /** Kept to sign each body (HMAC needs the key itself); never shown back. */
+  secret: string;
+  format: string;
+  /** JSON array of event types; null: every event. */
+  events_json: string | null;
+  created_at: number;
+  created_by: string | null;
+  removed_at: number | null;
+}
+
+/** One event queued for one webhook, with its exact body and its retry state. */
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  webhook_id: number;
+  event_key: string;
+  event_id: string;
+  event_type: string;
+  body: string;
+  /** pending | delivered | failed */
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  claimed_until: number | null;
+  claimed_by: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+export interface WebhookAttemptsTable {
+  id: Generated<number>;
+  delivery_id: number;
+  attempt: number;
+  at: number;
+  status: number | null;
+  error: string | null;
+  duration_ms: number;
+}

@@ -1,0 +1,152 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { DIALECTS, dialectSkip, openTestDatabase } from "../../../test/helpers/databases.js";
+import { RemediationRepository, type NewRemediationItem } from "./remediation-repository.js";
+
+const DAY = 86_400_000;
+
+function newItem(over: Partial<NewRemediationItem> = {}): NewRemediationItem {
+  return {
+    sha256: "a".repeat(64),
+    cause: "vulnerability:PYSEC-1",
+    project: "acme",
+    version: "1.0",
+    filename: "acme-1.0-py3-none-any.whl",
+    severity: "high",
+    owner: "team-a",
+    summary: "vulnerability: 1 known vulnerability",
+    advisoryIds: ["PYSEC-1"],
+    consumers: [
+      { identity: "ci", ip: "10.0.0.1", team: null, application: null, client: "pip 26", lastPulled: "t" },
+    ],
+    fixedVersion: "1.1",
+    openedAt: 1000,
+    dueAt: 1000 + 7 * DAY,
+    ...over,
+  };
+}
+
+for (const dialect of DIALECTS) {
+  const skip = await dialectSkip(dialect);
+
+  test(`one item per (file, cause), even when instances race (${dialect})`, { skip }, async () => {
+    const db = await openTestDatabase(dialect);
+    try {
+      const repo = new RemediationRepository(db.db);
+      const results = await Promise.all(Array.from({ length: 5 }, () => repo.open(newItem())));
+      assert.equal(results.filter((r) => r.opened).length, 1);
+      assert.equal(new Set(results.map((r) => r.item.id)).size, 1);
+      const other = await repo.open(newItem({ cause: "malicious:MAL-1", severity: "critical" }));
+      assert.equal(other.opened, true);
+      assert.equal((await repo.list()).length, 2);
+      const item = results[0]!.item;
+      assert.equal(item.state, "open");
+      assert.deepEqual(item.consumers[0]!.identity, "ci");
+      assert.equal(item.dueAt, 1000 + 7 * DAY);
+    } finally {
+      await db.cleanup();
+    }
+  });
+
+  test(
+    `transitions are compare-and-set; a fixed item reopens for the same cause (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      try {
+        const repo = new RemediationRepository(db.db);
+        const { item } = await repo.open(newItem());
+        assert.equal(
+          await repo.transition(item.id, "open", { state: "acknowledged", at: 2000, by: "alice" }),
+          true,
+        );
+        assert.equal(
+          await repo.transition(item.id, "open", { state: "fixed", at: 2000, by: "bob" }),
+          false,
+          "stale from",
+        );
+        assert.equal(
+          await repo.transition(item.id, "acknowledged", {
+            state: "accepted-risk",
+            at: 3000,
+            by: "alice",
+            note: "n/a",
+            acceptedUntil: 5000,
+          }),
+          true,
+        );
+        assert.equal((await repo.expiredAcceptances(4999)).length, 0);
+        assert.equal((await repo.expiredAcceptances(5000)).length, 1);
+        assert.equal(
+          await repo.transition(item.id, "accepted-risk", {
+            state: "fixed",
+            at: 6000,
+            by: "x",
+            resolution: "admitted-again",
+          }),
+          true,
+        );
+        const fixed = (await repo.get(item.id))!;
+        assert.equal(fixed.resolvedAt, 6000);
+        assert.equal(fixed.resolution, "admitted-again");
+        assert.equal(fixed.acceptedUntil, null);
+        assert.equal((await repo.unresolvedOf(item.sha256)).length, 0);
+        const again = await repo.open(newItem({ openedAt: 9000, dueAt: 9000 + DAY }));
+        assert.equal(again.opened, true);
+        assert.equal(again.item.id, item.id);
+        assert.equal(again.item.state, "open");
+        assert.equal(again.item.resolvedAt, null);
+      } finally {
+        await db.cleanup();
+      }
+    },
+  );
+
+  test(
+    `notices are marked once; lists filter and page newest first; facts feed the report (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      try {
+        const repo = new RemediationRepository(db.db);
+        const a = (await repo.open(newItem({ dueAt: 10_000 }))).item;
+        const b = (
+          await repo.open(
+            newItem({ sha256: "b".repeat(64), severity: "low", project: "other", dueAt: 50_000 }),
+          )
+        ).item;
+        assert.deepEqual(
+          (await repo.needingNotice("overdue", 20_000)).map((i) => i.id),
+          [a.id],
+        );
+        const marks = await Promise.all([
+          repo.markNotified(a.id, "overdue", 20_000),
+          repo.markNotified(a.id, "overdue", 20_001),
+        ]);
+        assert.deepEqual(marks.sort(), [false, true]);
+        assert.equal((await repo.needingNotice("overdue", 60_000)).length, 1, "only b is left");
+        assert.deepEqual(
+          (await repo.list({ severity: "low" })).map((i) => i.id),
+          [b.id],
+        );
+        assert.deepEqual(
+          (await repo.list({ project: "acme" })).map((i) => i.id),
+          [a.id],
+        );
+        assert.deepEqual(
+          (await repo.list({ limit: 1 })).map((i) => i.id),
+          [b.id],
+        );
+        assert.deepEqual(
+          (await repo.list({ beforeId: b.id })).map((i) => i.id),
+          [a.id],
+        );
+        const facts = await repo.facts();
+        assert.equal(facts.length, 2);
+        assert.equal(typeof facts[0]!.openedAt, "number");
+      } finally {
+        await db.cleanup();
+      }
+    },
+  );
+}

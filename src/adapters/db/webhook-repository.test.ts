@@ -1,0 +1,123 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { DIALECTS, dialectSkip, openTestDatabase } from "../../../test/helpers/databases.js";
+import { WebhookRepository } from "./webhook-repository.js";
+
+for (const dialect of DIALECTS) {
+  const skip = await dialectSkip(dialect);
+
+  test(`webhooks are listed without secrets and removed (${dialect})`, { skip }, async () => {
+    const db = await openTestDatabase(dialect);
+    try {
+      const repo = new WebhookRepository(db.db);
+      const hook = await repo.add({
+        url: "http://127.0.0.1:1/h",
+        secret: "s".repeat(20),
+        format: "slack",
+        events: ["file.blocked"],
+        at: 1,
+        by: "admin",
+      });
+      const listed = await repo.list();
+      assert.equal(listed.length, 1);
+      assert.equal("secret" in listed[0]!, false);
+      assert.deepEqual(listed[0]!.events, ["file.blocked"]);
+      assert.equal(
+        await repo.enqueue({
+          webhookId: hook.id,
+          eventKey: "k",
+          eventId: "e",
+          eventType: "file.blocked",
+          body: "{}",
+          at: 1,
+        }),
+        true,
+      );
+      assert.equal(await repo.remove(hook.id, 2), true);
+      assert.equal(await repo.remove(hook.id, 3), false);
+      assert.equal((await repo.list()).length, 0);
+      assert.equal(await repo.pendingCount(), 0, "its pending deliveries are dropped");
+    } finally {
+      await db.cleanup();
+    }
+  });
+
+  test(
+    `deliveries: queued once per key, claimed by one instance, leases expire, attempts logged (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      try {
+        const repo = new WebhookRepository(db.db);
+        const hook = await repo.add({
+          url: "http://127.0.0.1:1/h",
+          secret: "s".repeat(20),
+          format: "json",
+          events: null,
+          at: 1,
+          by: null,
+        });
+        const enqueue = (key: string) =>
+          repo.enqueue({
+            webhookId: hook.id,
+            eventKey: key,
+            eventId: `id-${key}`,
+            eventType: "file.blocked",
+            body: `{"k":"${key}"}`,
+            at: 100,
+          });
+        assert.deepEqual(await Promise.all([enqueue("a"), enqueue("a")]).then((r) => r.sort()), [
+          false,
+          true,
+        ]);
+        await enqueue("b");
+        assert.equal((await repo.claimDue(99, 10, 1000, "x")).length, 0, "not due yet");
+        const [one, two] = await Promise.all([
+          repo.claimDue(100, 10, 1000, "one"),
+          repo.claimDue(100, 10, 1000, "two"),
+        ]);
+        assert.equal(one!.length + two!.length, 2, "each delivery claimed exactly once");
+        const mine = [...one!, ...two!];
+        assert.equal(mine[0]!.secret, "s".repeat(20));
+        assert.equal(mine[0]!.attempts, 1);
+        assert.equal((await repo.claimDue(500, 10, 1000, "three")).length, 0, "leased");
+        const reclaimed = await repo.claimDue(1101, 10, 1000, "three");
+        assert.equal(reclaimed.length, 2, "a lease left by a crashed instance runs out");
+        const d = reclaimed[0]!;
+        await repo.complete(
+          d.id,
+          "one",
+          { attempt: 1, at: 1101, status: 500, error: "HTTP 500", durationMs: 3 },
+          { delivered: false, retryAt: 5000 },
+        );
+        assert.equal((await repo.attempts(d.id)).length, 0, "a stale claimer records nothing");
+        await repo.complete(
+          d.id,
+          "three",
+          { attempt: 2, at: 1101, status: 500, error: "HTTP 500", durationMs: 3 },
+          { delivered: false, retryAt: 5000 },
+        );
+        await repo.complete(
+          reclaimed[1]!.id,
+          "three",
+          { attempt: 2, at: 1102, status: 204, error: null, durationMs: 2 },
+          { delivered: true },
+        );
+        const list = await repo.deliveries(hook.id);
+        const retried = list.find((x) => x.id === d.id)!;
+        assert.equal(retried.state, "pending");
+        assert.equal(retried.nextAttemptAt, 5000);
+        assert.equal(retried.lastStatus, 500);
+        assert.equal(list.find((x) => x.id !== d.id)!.state, "delivered");
+        assert.equal((await repo.claimDue(4999, 10, 1000, "four")).length, 0);
+        assert.equal((await repo.claimDue(5000, 10, 1000, "four")).length, 1);
+        assert.deepEqual(
+          (await repo.attempts(d.id)).map((a) => a.status),
+          [500],
+        );
+      } finally {
+        await db.cleanup();
+      }
+    },
+  );
+}

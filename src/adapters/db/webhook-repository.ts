@@ -1,0 +1,329 @@
+import type { Kysely, Selectable } from "kysely";
+import type { Database } from "./schema.js";
+import type { WebhookDeliveriesTable } from "./schema-governance.js";
+
+export type WebhookFormat = "json" | "slack";
+
+/** A webhook as shown: never its secret. */
+export interface Webhook {
+  id: number;
+  url: string;
+  format: WebhookFormat;
+  /** Event types it receives; null: every event. */
+  events: string[] | null;
+  createdAt: number;
+  createdBy: string | null;
+}
+
+export interface WebhookWithSecret extends Webhook {
+  secret: string;
+}
+
+export type DeliveryState = "pending" | "delivered" | "failed";
+
+export interface Delivery {
+  id: number;
+  webhookId: number;
+  eventId: string;
+  eventType: string;
+  state: DeliveryState;
+  attempts: number;
+  nextAttemptAt: number;
+  lastStatus: number | null;
+  lastError: string | null;
+  createdAt: number;
+  deliveredAt: number | null;
+}
+
+export interface DeliveryAttempt {
+  attempt: number;
+  at: number;
+  status: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
+/** A delivery claimed for sending, with what is needed to send it. */
+export interface ClaimedDelivery extends Delivery {
+  body: string;
+  url: string;
+  secret: string;
+  format: WebhookFormat;
+}
+
+/**
+ * Webhooks and their delivery queue. Deliveries are claimed with a compare-and-set on
+ * `claimed_until` (a lease), so several instances on one PostgreSQL never send the same attempt
+ * twice, and a lease left by a crashed instance runs out and the delivery is taken up again.
+ */
+export class WebhookRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async add(w: {
+    url: string;
+    secret: string;
+    format: WebhookFormat;
+    events: string[] | null;
+    at: number;
+    by: string | null;
+  }): Promise<Webhook> {
+    const row = await this.db
+      .insertInto("webhooks")
+      .values({
+        url: w.url,
+        secret: w.secret,
+        format: w.format,
+        events_json: w.events ? JSON.stringify(w.events) : null,
+        created_at: w.at,
+        created_by: w.by,
+        removed_at: null,
+      })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    return (await this.get(Number(row.id)))!;
+  }
+
+  async get(id: number): Promise<Webhook | undefined> {
+    const row = await this.db
+      .selectFrom("webhooks")
+      .selectAll()
+      .where("id", "=", id)
+      .where("removed_at", "is", null)
+      .executeTakeFirst();
+    return row && toWebhook(row);
+  }
+
+  async list(): Promise<Webhook[]> {
+    const rows = await this.db
+      .selectFrom("webhooks")
+      .selectAll()
+      .where("removed_at", "is", null)
+      .orderBy("id")
+      .execute();
+    return rows.map(toWebhook);
+  }
+
+  /** Removes a webhook; its pending deliveries are dropped (marked failed). False when unknown. */
+  async remove(id: number, at: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable("webhooks")
+      .set({ removed_at: at })
+      .where("id", "=", id)
+      .where("removed_at", "is", null)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) return false;
+    await this.db
+      .updateTable("webhook_deliveries")
+      .set({ state: "failed", last_error: "webhook removed" })
+      .where("webhook_id", "=", id)
+      .where("state", "=", "pending")
+      .execute();
+    return true;
+  }
+
+  /**
+   * Queues one event for one webhook, once per `eventKey` (a second instance that saw the same
+   * event adds nothing). Returns whether it was queued.
+   */
+  async enqueue(d: {
+    webhookId: number;
+    eventKey: string;
+    eventId: string;
+    eventType: string;
+    body: string;
+    at: number;
+  }): Promise<boolean> {
+    const row = await this.db
+      .insertInto("webhook_deliveries")
+      .values({
+        webhook_id: d.webhookId,
+        event_key: d.eventKey.slice(0, 300),
+        event_id: d.eventId,
+        event_type: d.eventType,
+        body: d.body,
+        state: "pending",
+        attempts: 0,
+        next_attempt_at: d.at,
+        claimed_until: null,
+        claimed_by: null,
+        last_status: null,
+        last_error: null,
+        created_at: d.at,
+        delivered_at: null,
+      })
+      .onConflict((oc) => oc.columns(["webhook_id", "event_key"]).doNothing())
+      .returning("id")
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /**
+   * Claims up to `limit` deliveries due at `now` for `leaseMs`, for the instance `claimer`. Each
+   * claim counts as an attempt.
+   */
+  async claimDue(
+    now: number,
+    limit: number,
+    leaseMs: number,
+    claimer: string,
+    /** How many more each webhook may take (absent: `perWebhook`), so one dead endpoint never holds every slot. */
+    opts: { perWebhook?: number; taken?: ReadonlyMap<number, number> } = {},
+  ): Promise<ClaimedDelivery[]> {
+    if (limit <= 0) return [];
+    const perWebhook = opts.perWebhook ?? limit;
+    const candidates = await this.db
+      .selectFrom("webhook_deliveries")
+      .select(["id", "attempts", "webhook_id"])
+      .where("state", "=", "pending")
+      .where("next_attempt_at", "<=", now)
+      .where((eb) => eb.or([eb("claimed_until", "is", null), eb("claimed_until", "<", now)]))
+      .orderBy("next_attempt_at")
+      .orderBy("id")
+      .limit(limit * 4)
+      .execute();
+    const claimed: ClaimedDelivery[] = [];
+    const taken = new Map(opts.taken ?? []);
+    for (const c of candidates) {
+      if (claimed.length >= limit) break;
+      const hook = Number(c.webhook_id);
+      if ((taken.get(hook) ?? 0) >= perWebhook) continue;
+      const res = await this.db
+        .updateTable("webhook_deliveries")
+        .set({ claimed_until: now + leaseMs, claimed_by: claimer, attempts: Number(c.attempts) + 1 })
+        .where("id", "=", c.id)
+        .where("state", "=", "pending")
+        .where("attempts", "=", c.attempts)
+        .where((eb) => eb.or([eb("claimed_until", "is", null), eb("claimed_until", "<", now)]))
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) continue;
+      taken.set(hook, (taken.get(hook) ?? 0) + 1);
+      const row = await this.db
+        .selectFrom("webhook_deliveries as d")
+        .innerJoin("webhooks as w", "w.id", "d.webhook_id")
+        .selectAll("d")
+        .select(["w.url", "w.secret", "w.format"])
+        .where("d.id", "=", c.id)
+        .executeTakeFirst();
+      if (row)
+        claimed.push({
+          ...toDelivery(row),
+          body: row.body,
+          url: row.url,
+          secret: row.secret,
+          format: row.format as WebhookFormat,
+        });
+    }
+    return claimed;
+  }
+
+  /**
+   * Records one attempt's result: delivered, retried at `retryAt`, or failed for good (no
+   * `retryAt`). Only the holder of the claim may record it.
+   */
+  async complete(
+    id: number,
+    claimer: string,
+    attempt: DeliveryAttempt,
+    outcome: { delivered: true } | { delivered: false; retryAt: number | null },
+  ): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable("webhook_deliveries")
+        .set({
+          state: outcome.delivered ? "delivered" : outcome.retryAt === null ? "failed" : "pending",
+          claimed_until: null,
+          claimed_by: null,
+          last_status: attempt.status,
+          last_error: attempt.error,
+          ...(outcome.delivered ? { delivered_at: attempt.at } : {}),
+          ...(!outcome.delivered && outcome.retryAt !== null ? { next_attempt_at: outcome.retryAt } : {}),
+        })
+        .where("id", "=", id)
+        .where("claimed_by", "=", claimer)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return;
+      await trx
+        .insertInto("webhook_attempts")
+        .values({
+          delivery_id: id,
+          attempt: attempt.attempt,
+          at: attempt.at,
+          status: attempt.status,
+          error: attempt.error,
+          duration_ms: Math.round(attempt.durationMs),
+        })
+        .execute();
+    });
+  }
+
+  /** A webhook's deliveries, newest first, one page. */
+  async deliveries(webhookId: number, opts: { beforeId?: number; limit?: number } = {}): Promise<Delivery[]> {
+    let q = this.db.selectFrom("webhook_deliveries").selectAll().where("webhook_id", "=", webhookId);
+    if (opts.beforeId !== undefined) q = q.where("id", "<", opts.beforeId);
+    const rows = await q
+      .orderBy("id", "desc")
+      .limit(opts.limit ?? 50)
+      .execute();
+    return rows.map(toDelivery);
+  }
+
+  async attempts(deliveryId: number): Promise<DeliveryAttempt[]> {
+    const rows = await this.db
+      .selectFrom("webhook_attempts")
+      .selectAll()
+      .where("delivery_id", "=", deliveryId)
+      .orderBy("attempt")
+      .execute();
+    return rows.map((r) => ({
+      attempt: r.attempt,
+      at: Number(r.at),
+      status: r.status,
+      error: r.error,
+      durationMs: r.duration_ms,
+    }));
+  }
+
+  /** Deliveries still waiting, for every webhook. */
+  async pendingCount(): Promise<number> {
+    const row = await this.db
+      .selectFrom("webhook_deliveries")
+      .select((eb) => eb.fn.countAll().as("n"))
+      .where("state", "=", "pending")
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+}
+
+function toWebhook(r: {
+  id: number;
+  url: string;
+  format: string;
+  events_json: string | null;
+  created_at: number;
+  created_by: string | null;
+}): Webhook {
+  return {
+    id: Number(r.id),
+    url: r.url,
+    format: r.format as WebhookFormat,
+    events: r.events_json ? (JSON.parse(r.events_json) as string[]) : null,
+    createdAt: Number(r.created_at),
+    createdBy: r.created_by,
+  };
+}
+
+function toDelivery(r: Selectable<WebhookDeliveriesTable>): Delivery {
+  return {
+    id: Number(r.id),
+    webhookId: Number(r.webhook_id),
+    eventId: r.event_id,
+    eventType: r.event_type,
+    state: r.state as DeliveryState,
+    attempts: r.attempts,
+    nextAttemptAt: Number(r.next_attempt_at),
+    lastStatus: r.last_status,
+    lastError: r.last_error,
+    createdAt: Number(r.created_at),
+    deliveredAt: r.delivered_at === null ? null : Number(r.delivered_at),
+  };
+}

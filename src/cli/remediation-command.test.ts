@@ -1,0 +1,127 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command } from "commander";
+import { pino } from "pino";
+import { loadConfig } from "../config/options.js";
+import { buildServices } from "../main.js";
+import { CliError } from "./cli-error.js";
+import { registerGovernanceCommands } from "./governance-commands.js";
+
+let dir: string;
+
+/** Runs `portcullis ARGS --data dir` in-process and returns what it printed. */
+async function cli(...args: string[]): Promise<string> {
+  const program = new Command().exitOverride();
+  registerGovernanceCommands(program);
+  let out = "";
+  const write = process.stdout.write.bind(process.stdout);
+  // The test runner reports to its parent over stdout in Buffers; the commands print strings.
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    if (typeof chunk !== "string") return write(chunk, ...rest);
+    out += chunk;
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await program.parseAsync(["node", "portcullis", ...args, "--data", dir]);
+  } finally {
+    process.stdout.write = write;
+  }
+  return out;
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "portcullis-rem-cli-"));
+  const services = await buildServices(loadConfig({ env: {}, flags: { data: dir, intelSync: "" } }), {
+    logger: pino({ level: "silent" }),
+    preVet: false,
+  });
+  try {
+    await services.remediation.handle([
+      {
+        id: 1,
+        sha256: "e".repeat(64),
+        project: "acme-widgets",
+        version: "1.0",
+        filename: "acme_widgets-1.0-py3-none-any.whl",
+        from: "admitted",
+        to: "blocked",
+        reasons: [
+          {
+            check: "malicious",
+            outcome: "fail",
+            action: "block",
+            mode: "enforce",
+            message: "reported malicious: MAL-2099-1",
+            ids: ["MAL-2099-1"],
+            evidence: [],
+          },
+        ],
+        at: new Date().toISOString(),
+      },
+    ]);
+  } finally {
+    await services.close();
+  }
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test("remediation list, show, ack, accept, fix and report over --data", async () => {
+  assert.match(
+    await cli("remediation", "list"),
+    /^#1\topen\tcritical\tacme-widgets==1\.0\tdue \d{4}-\d\d-\d\d\towner -/,
+  );
+  assert.equal(await cli("remediation", "list", "--state", "fixed"), "no remediation items\n");
+  assert.match(await cli("remediation", "show", "1"), /why: +malicious: reported malicious: MAL-2099-1/);
+  assert.match(
+    await cli("remediation", "ack", "1", "--note", "on it", "--by", "alice"),
+    /#1 {2}ACKNOWLEDGED/,
+  );
+  await assert.rejects(cli("remediation", "accept", "1", "--reason", "sandboxed"), /needs an expiry/);
+  await assert.rejects(
+    cli("remediation", "accept", "1", "--reason", "x", "--until", "2001-01-01"),
+    /expiry in the future/,
+  );
+  assert.match(
+    await cli("remediation", "accept", "1", "--reason", "sandboxed", "--days", "10"),
+    /accepted until .* by cli: sandboxed/,
+  );
+  assert.match(await cli("remediation", "fix", "1", "--note", "removed"), /#1 {2}FIXED/);
+  await assert.rejects(
+    cli("remediation", "ack", "1"),
+    (err: Error) => err instanceof CliError && /closed/.test(err.message),
+  );
+  await assert.rejects(cli("remediation", "show", "9"), /no remediation item 9/);
+  await assert.rejects(cli("remediation", "show", "x"), /expected an item id/);
+  const report = JSON.parse(await cli("remediation", "report", "--json")) as {
+    fixed: number;
+    openTotal: number;
+  };
+  assert.equal(report.fixed, 1);
+  assert.equal(report.openTotal, 0);
+});
+
+test("webhook add, list, deliveries and remove over --data; the secret is never printed", async () => {
+  const added = await cli(
+    "webhook",
+    "add",
+    "http://127.0.0.1:9/h",
+    "--secret",
+    "cli-secret-0123456789",
+    "--events",
+    "file.blocked",
+  );
+  assert.match(added, /^webhook 1 added: http:\/\/127\.0\.0\.1:9\/h \(json; events: file\.blocked\)/);
+  await assert.rejects(
+    cli("webhook", "add", "http://x/", "--secret", "cli-secret-0123456789", "--events", "nope"),
+    /unknown event/,
+  );
+  const list = await cli("webhook", "list", "--json");
+  assert.equal(list.includes("cli-secret-0123456789"), false);
+  assert.equal((JSON.parse(list) as unknown[]).length, 1);
+  assert.equal(await cli("webhook", "deliveries", "1"), "no deliveries yet\n");
+  assert.equal(await cli("webhook", "remove", "1"), "webhook 1 removed\n");
+  await assert.rejects(cli("webhook", "remove", "1"), /no webhook 1/);
+});

@@ -1,0 +1,265 @@
+import type { Command } from "commander";
+import type { RemediationItem } from "../adapters/db/remediation-repository.js";
+import { CLI_ACTOR, type Actor } from "../domain/identity.js";
+import { normalizeProjectName } from "../domain/project-name.js";
+import type { Severity } from "../policy/check.js";
+import { SEVERITIES } from "../policy/policy-schema.js";
+import {
+  REMEDIATION_STATES,
+  RemediationTransitionError,
+  type RemediationState,
+  type StateChange,
+} from "../services/governance/remediation-rules.js";
+import type { RemediationReport } from "../services/governance/remediation-rules.js";
+import { CliError } from "./cli-error.js";
+import { addLocalOptions, addRemoteOptions, callGateway, withLocalServices } from "./local-services.js";
+
+const day = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().slice(0, 10));
+
+function parseId(text: string): number {
+  if (!/^[1-9][0-9]{0,14}$/.test(text))
+    throw new CliError(`expected an item id (a number), got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+function actor(flags: Record<string, unknown>): Actor {
+  return { ...CLI_ACTOR, user: (flags.by as string | undefined) ?? CLI_ACTOR.user };
+}
+
+/** Several lines about one item, for `show` and after a change. */
+export function formatItem(i: RemediationItem): string {
+  const lines = [
+    `#${i.id}  ${i.state.toUpperCase()}  ${i.severity}  ${i.project} ${i.version}  (${i.filename})`,
+    `  why:       ${i.summary}`,
+    `  owner:     ${i.owner ?? "unassigned"}`,
+    `  opened:    ${new Date(i.openedAt).toISOString()}   due: ${new Date(i.dueAt).toISOString()}`,
+    `  move to:   ${i.fixedVersion ?? "no fixed or admitted version known"}`,
+    `  advisory:  ${i.advisoryIds.join(", ") || "-"}`,
+    `  sha256:    ${i.sha256}`,
+  ];
+  if (i.state === "accepted-risk")
+    lines.push(
+      `  accepted until ${new Date(i.acceptedUntil!).toISOString()} by ${i.stateChangedBy}: ${i.note}`,
+    );
+  else if (i.note) lines.push(`  note:      ${i.note} (${i.stateChangedBy ?? "-"})`);
+  if (i.resolvedAt !== null)
+    lines.push(`  fixed:     ${new Date(i.resolvedAt).toISOString()} (${i.resolution})`);
+  lines.push(`  consumers: ${i.consumers.length || "none recorded"}`);
+  for (const c of i.consumers.slice(0, 50))
+    lines.push(
+      `    ${c.identity ?? "anonymous"}  ${c.ip}${c.team ? `  team ${c.team}` : ""}${c.application ? `  app ${c.application}` : ""}${c.client ? `  ${c.client}` : ""}  last pulled ${c.lastPulled}`,
+    );
+  return lines.join("\n") + "\n";
+}
+
+/** `--gateway` (or PORTCULLIS_GATEWAY) and its token, when the command talks to a running gateway. */
+function remoteOf(
+  flags: Record<string, unknown>,
+): { gateway: string; token: string | undefined } | undefined {
+  const gateway = (flags.gateway as string | undefined) ?? process.env.PORTCULLIS_GATEWAY;
+  if (!gateway) return undefined;
+  return { gateway, token: (flags.token as string | undefined) ?? process.env.PORTCULLIS_TOKEN };
+}
+
+/** An item as the API sends it (ISO times) back into the shape the CLI prints. */
+export function itemFromJson(j: Record<string, unknown>): RemediationItem {
+  const ms = (v: unknown) => (typeof v === "string" ? Date.parse(v) : null);
+  return {
+    ...(j as unknown as RemediationItem),
+    openedAt: ms(j.openedAt)!,
+    dueAt: ms(j.dueAt)!,
+    stateChangedAt: ms(j.stateChangedAt)!,
+    acceptedUntil: ms(j.acceptedUntil),
+    resolvedAt: ms(j.resolvedAt),
+  };
+}
+
+async function change(
+  flags: Record<string, unknown>,
+  id: string,
+  make: (now: number) => StateChange,
+): Promise<void> {
+  const n = parseId(id);
+  const remote = remoteOf(flags);
+  if (remote) {
+    const c = make(Date.now());
+    const body =
+      c.state === "accepted-risk"
+        ? { state: c.state, reason: c.reason, until: new Date(c.until).toISOString() }
+        : { state: c.state, ...(c.note ? { note: c.note } : {}) };
+    const item = await callGateway<Record<string, unknown>>(
+      remote.gateway,
+      remote.token,
+      `api/v1/remediation/${n}/state`,
+      {
+        method: "POST",
+        body,
+      },
+    );
+    process.stdout.write(formatItem(itemFromJson(item)));
+    return;
+  }
+  await withLocalServices(flags, async (s) => {
+    try {
+      const item = await s.remediation.changeState(n, make(s.now()), actor(flags));
+      if (!item) throw new CliError(`no remediation item ${n}`, 1);
+      process.stdout.write(formatItem(item));
+    } catch (err) {
+      if (err instanceof RemediationTransitionError) throw new CliError(err.message, 1);
+      throw err;
+    }
+  });
+}
+
+/** `portcullis remediation list|show|ack|accept|fix|report`: items opened when admitted files get refused. */
+export function registerRemediationCommand(program: Command): void {
+  const local = (cmd: Command) => addRemoteOptions(addLocalOptions(cmd));
+  const rem = program
+    .command("remediation")
+    .description(
+      "Remediation items: opened when re-evaluation refuses a file that was admitted (new advisory, malicious report, policy change), with severity, consumers, the version to move to and a due date from the policy's remediation.sla-days.",
+    );
+
+  local(
+    rem
+      .command("list")
+      .description("List items, newest first.")
+      .option("--state <state>", `one of ${REMEDIATION_STATES.join(", ")}`)
+      .option("--severity <severity>", `one of ${SEVERITIES.join(", ")}`)
+      .option("--project <name>", "one project")
+      .option("--owner <team>", "one owning team")
+      .option("--limit <n>", "how many", "50")
+      .option("--json", "print JSON"),
+  ).action(async (flags: Record<string, string | boolean | undefined>) => {
+    const state = flags.state as RemediationState | undefined;
+    const severity = flags.severity as Severity | undefined;
+    if (state && !REMEDIATION_STATES.includes(state))
+      throw new CliError(`--state must be one of ${REMEDIATION_STATES.join(", ")}`);
+    if (severity && !SEVERITIES.includes(severity))
+      throw new CliError(`--severity must be one of ${SEVERITIES.join(", ")}`);
+    const limit = Number(flags.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new CliError("--limit must be 1 to 500");
+    const filter = {
+      ...(state ? { state } : {}),
+      ...(severity ? { severity } : {}),
+      ...(typeof flags.project === "string" ? { project: normalizeProjectName(flags.project) } : {}),
+      ...(typeof flags.owner === "string" ? { owner: flags.owner } : {}),
+      limit,
+    };
+    const remote = remoteOf(flags);
+    const { items, now } = remote
+      ? {
+          items: (
+            await callGateway<{ items: Record<string, unknown>[] }>(
+              remote.gateway,
+              remote.token,
+              `api/v1/remediation?${new URLSearchParams(Object.entries(filter).map(([k, v]): [string, string] => [k, String(v)])).toString()}`,
+            )
+          ).items.map(itemFromJson),
+          now: Date.now(),
+        }
+      : await withLocalServices(flags, async (s) => ({
+          items: await s.remediation.list(filter),
+          now: s.now(),
+        }));
+    if (flags.json) {
+      process.stdout.write(JSON.stringify(items, null, 2) + "\n");
+      return;
+    }
+    if (!items.length) process.stdout.write("no remediation items\n");
+    for (const i of items) {
+      const overdue = (i.state === "open" || i.state === "acknowledged") && now >= i.dueAt ? " OVERDUE" : "";
+      process.stdout.write(
+        `#${i.id}\t${i.state}\t${i.severity}\t${i.project}==${i.version}\tdue ${day(i.dueAt)}${overdue}\towner ${i.owner ?? "-"}\tconsumers ${i.consumers.length}\tmove to ${i.fixedVersion ?? "-"}\n`,
+      );
+    }
+  });
+
+  local(
+    rem
+      .command("show")
+      .argument("<id>", "item id")
+      .description("Show one item with its consumers.")
+      .option("--json", "print JSON"),
+  ).action(async (id: string, flags: Record<string, string | boolean | undefined>) => {
+    const n = parseId(id);
+    const remote = remoteOf(flags);
+    const item = remote
+      ? itemFromJson(
+          await callGateway<Record<string, unknown>>(remote.gateway, remote.token, `api/v1/remediation/${n}`),
+        )
+      : await withLocalServices(flags, (s) => s.remediation.get(n));
+    if (!item) throw new CliError(`no remediation item ${n}`, 1);
+    process.stdout.write(flags.json ? JSON.stringify(item, null, 2) + "\n" : formatItem(item));
+  });
+
+  local(
+    rem
+      .command("ack")
+      .argument("<id>", "item id")
+      .option("--note <text>", "what is being done")
+      .option("--by <name>", "who acknowledges (recorded in the audit trail)")
+      .description("Acknowledge an item: the owner is on it."),
+  ).action((id: string, flags: Record<string, string | undefined>) =>
+    change(flags, id, () => ({ state: "acknowledged", ...(flags.note ? { note: flags.note } : {}) })),
+  );
+
+  local(
+    rem
+      .command("accept")
+      .argument("<id>", "item id")
+      .requiredOption("--reason <text>", "why the risk is accepted")
+      .option("--until <date>", "expiry (ISO 8601 date); the item reopens then")
+      .option("--days <n>", "expiry in days from now, instead of --until")
+      .option("--by <name>", "who accepts (recorded in the audit trail)")
+      .description("Accept the risk until an expiry; when it expires the item reopens."),
+  ).action((id: string, flags: Record<string, string | undefined>) =>
+    change(flags, id, (now) => {
+      let until: number;
+      if (flags.until && flags.days) throw new CliError("give --until or --days, not both");
+      if (flags.until) until = Date.parse(flags.until);
+      else if (flags.days && /^\d+$/.test(flags.days)) until = now + Number(flags.days) * 86_400_000;
+      else throw new CliError("accepting a risk needs an expiry: --until DATE or --days N");
+      if (Number.isNaN(until))
+        throw new CliError(`--until must be a date such as 2026-12-31, got ${flags.until}`);
+      return { state: "accepted-risk", reason: flags.reason ?? "", until };
+    }),
+  );
+
+  local(
+    rem
+      .command("fix")
+      .argument("<id>", "item id")
+      .option("--note <text>", "what was done (consumers moved to …)")
+      .option("--by <name>", "who closes it (recorded in the audit trail)")
+      .description(
+        "Close an item as fixed (items also close by themselves when the file is admitted again).",
+      ),
+  ).action((id: string, flags: Record<string, string | undefined>) =>
+    change(flags, id, () => ({ state: "fixed", ...(flags.note ? { note: flags.note } : {}) })),
+  );
+
+  local(
+    rem
+      .command("report")
+      .description("Open items by age and severity, overdue items, mean time to remediate.")
+      .option("--json", "print JSON"),
+  ).action(async (flags: Record<string, string | boolean | undefined>) => {
+    const remote = remoteOf(flags);
+    const r = remote
+      ? await callGateway<RemediationReport>(remote.gateway, remote.token, "api/v1/remediation/report")
+      : await withLocalServices(flags, (s) => s.remediation.report());
+    if (flags.json) {
+      process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+      return;
+    }
+    const out = [
+      `remediation report at ${r.at}`,
+      `  open: ${r.openTotal} (${r.overdue} overdue)   accepted risk: ${r.acceptedRisk}   fixed: ${r.fixed}`,
+      `  mean time to remediate: ${r.meanTimeToRemediateHours === null ? "-" : `${r.meanTimeToRemediateHours} h`}`,
+    ];
+    if (r.open.length) out.push("  open by age and severity:");
+    for (const b of r.open) out.push(`    ${b.bucket.padEnd(7)} ${b.severity.padEnd(9)} ${b.count}`);
+    process.stdout.write(out.join("\n") + "\n");
+  });
+}

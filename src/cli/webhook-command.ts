@@ -1,0 +1,121 @@
+import type { Command } from "commander";
+import { CLI_ACTOR } from "../domain/identity.js";
+import { WEBHOOK_EVENT_TYPES, WEBHOOK_FORMATS } from "../services/governance/webhook-message.js";
+import { WebhookInputError } from "../services/governance/webhook-service.js";
+import { CliError } from "./cli-error.js";
+import { addLocalOptions, withLocalServices } from "./local-services.js";
+
+const iso = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString());
+
+function parseId(text: string): number {
+  if (!/^[1-9][0-9]{0,14}$/.test(text))
+    throw new CliError(`expected a webhook id (a number), got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/** `portcullis webhook add|list|remove|deliveries`: where notifications go. */
+export function registerWebhookCommand(program: Command): void {
+  const webhook = program
+    .command("webhook")
+    .description(
+      "Manage webhooks: generic JSON or Slack-compatible messages for newly blocked files, advisories affecting admitted files (with who has them), remediation items due or overdue, and pending requests. Every delivery carries X-Portcullis-Signature: sha256=<HMAC-SHA256 of the exact body, keyed with the secret>.",
+    );
+
+  addLocalOptions(
+    webhook
+      .command("add")
+      .argument("<url>", "http(s) URL that receives a POST per event")
+      .requiredOption("--secret <secret>", "shared secret (16+ characters) keying the HMAC-SHA256 signature")
+      .option("--format <format>", `body format: ${WEBHOOK_FORMATS.join(" or ")}`, "json")
+      .option(
+        "--events <list>",
+        `comma-separated event types (default all): ${WEBHOOK_EVENT_TYPES.join(", ")}`,
+      )
+      .description(
+        "Register a webhook; prints its id. The secret is stored to sign deliveries and never shown again.",
+      ),
+  ).action(async (url: string, flags: Record<string, string | undefined>) => {
+    const events = flags.events
+      ?.split(",")
+      .map((e) => e.trim())
+      .filter(Boolean);
+    await withLocalServices(flags, async ({ webhooks }) => {
+      try {
+        const hook = await webhooks.add(
+          { url, secret: flags.secret ?? "", format: flags.format ?? "json", events: events ?? null },
+          CLI_ACTOR,
+        );
+        process.stdout.write(
+          `webhook ${hook.id} added: ${hook.url} (${hook.format}; events: ${hook.events?.join(", ") ?? "all"})\n`,
+        );
+      } catch (err) {
+        if (err instanceof WebhookInputError) throw new CliError(err.message);
+        throw err;
+      }
+    });
+  });
+
+  addLocalOptions(
+    webhook
+      .command("list")
+      .description("List webhooks (secrets are never shown).")
+      .option("--json", "print JSON"),
+  ).action(async (flags: Record<string, string | boolean | undefined>) => {
+    await withLocalServices(flags, async ({ webhooks }) => {
+      const list = await webhooks.list();
+      if (flags.json) {
+        process.stdout.write(JSON.stringify(list, null, 2) + "\n");
+        return;
+      }
+      if (!list.length) process.stdout.write("no webhooks\n");
+      for (const h of list)
+        process.stdout.write(`${h.id}\t${h.format}\t${h.events?.join(",") ?? "all"}\t${h.url}\n`);
+    });
+  });
+
+  addLocalOptions(
+    webhook
+      .command("remove")
+      .argument("<id>", "the webhook's id (see `webhook list`)")
+      .description("Remove a webhook; its pending deliveries are dropped."),
+  ).action(async (id: string, flags: Record<string, string | undefined>) => {
+    const n = parseId(id);
+    await withLocalServices(flags, async ({ webhooks }) => {
+      if (!(await webhooks.remove(n, CLI_ACTOR))) throw new CliError(`no webhook ${n}`, 1);
+      process.stdout.write(`webhook ${n} removed\n`);
+    });
+  });
+
+  addLocalOptions(
+    webhook
+      .command("deliveries")
+      .argument("<id>", "the webhook's id")
+      .option("--limit <n>", "how many, newest first", "20")
+      .option("--json", "print JSON")
+      .description(
+        "Show a webhook's delivery log: each event, its state, attempts, last status and next retry.",
+      ),
+  ).action(async (id: string, flags: Record<string, string | boolean | undefined>) => {
+    const n = parseId(id);
+    const limit = Number(flags.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new CliError("--limit must be 1 to 500");
+    await withLocalServices(flags, async ({ webhooks }) => {
+      const list = await webhooks.deliveries(n, { limit });
+      if (!list) throw new CliError(`no webhook ${n}`, 1);
+      if (flags.json) {
+        process.stdout.write(JSON.stringify(list, null, 2) + "\n");
+        return;
+      }
+      if (!list.length) process.stdout.write("no deliveries yet\n");
+      for (const d of list) {
+        process.stdout.write(
+          `${d.id}\t${iso(d.createdAt)}\t${d.eventType}\t${d.state}\tattempts ${d.attempts}` +
+            (d.lastStatus !== null ? `\tHTTP ${d.lastStatus}` : "") +
+            (d.lastError ? `\t${d.lastError}` : "") +
+            (d.state === "pending" ? `\tnext ${iso(d.nextAttemptAt)}` : "") +
+            "\n",
+        );
+      }
+    });
+  });
+}

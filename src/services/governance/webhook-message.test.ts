@@ -1,0 +1,93 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import type { GatewayEvent } from "../event-bus.js";
+import { backoffMs, eventKey, renderBody, signBody, wants } from "./webhook-message.js";
+
+const blocked: GatewayEvent = {
+  type: "file.blocked",
+  sha256: "a".repeat(64),
+  project: "acme",
+  version: "1.0",
+  filename: "acme-1.0-py3-none-any.whl",
+  from: "admitted",
+  reasons: [
+    {
+      check: "vulnerability",
+      outcome: "fail",
+      action: "block",
+      mode: "enforce",
+      message: "1 known vulnerability (PYSEC-1)",
+      evidence: [],
+    },
+  ],
+  at: "2026-01-01T00:00:00.000Z",
+};
+
+test("the signature is sha256=<hex HMAC-SHA256 of the exact body>", () => {
+  const body = renderBody(blocked, "json", "evt-1");
+  const expected = createHmac("sha256", "s3cret-s3cret-s3cret").update(Buffer.from(body)).digest("hex");
+  assert.equal(signBody("s3cret-s3cret-s3cret", body), `sha256=${expected}`);
+  assert.notEqual(signBody("other-secret-other", body), `sha256=${expected}`);
+});
+
+test("generic JSON carries id, type, time and the event; Slack gets plain text", () => {
+  const json = JSON.parse(renderBody(blocked, "json", "evt-1")) as Record<string, unknown>;
+  assert.equal(json.id, "evt-1");
+  assert.equal(json.type, "file.blocked");
+  assert.equal((json.data as { sha256: string }).sha256, "a".repeat(64));
+  const slack = JSON.parse(renderBody(blocked, "slack", "evt-1")) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(slack), ["text"]);
+  assert.match(
+    slack.text as string,
+    /acme-1\.0-py3-none-any\.whl .* now refused \(it was admitted before\): vulnerability: 1 known vulnerability \(PYSEC-1\)/,
+  );
+  const affects = renderBody(
+    {
+      type: "advisory.affects",
+      advisoryId: "PYSEC-1",
+      project: "acme",
+      versions: ["1.0"],
+      consumers: [{ identity: "ci-bot", client: "pip 26.0", lastPulled: "2026-01-01" }],
+      at: "x",
+    },
+    "slack",
+    "e",
+  );
+  assert.match(affects, /PYSEC-1 affects acme 1\.0.*Who has it: ci-bot \(pip 26\.0\)/);
+});
+
+test("event keys are the same for the same fact, whoever computes them", () => {
+  assert.equal(eventKey(blocked), eventKey({ ...blocked }));
+  assert.notEqual(eventKey(blocked), eventKey({ ...blocked, at: "2026-01-02T00:00:00.000Z" }));
+  const due = {
+    type: "remediation.due",
+    itemId: 3,
+    project: "p",
+    version: "1",
+    severity: "high",
+    owner: null,
+    due: "d",
+    at: "t1",
+  } as const;
+  assert.equal(
+    eventKey(due),
+    eventKey({ ...due, at: "t2" }),
+    "a notice is keyed by its item, not the time seen",
+  );
+});
+
+test("subscriptions filter by type; back-off doubles and is capped", () => {
+  assert.equal(wants(null, "file.blocked"), true);
+  assert.equal(wants(["advisory.affects"], "file.blocked"), false);
+  const none = () => 0;
+  assert.deepEqual(
+    [1, 2, 3, 4].map((a) => backoffMs(a, none)),
+    [30_000, 60_000, 120_000, 240_000],
+  );
+  assert.equal(backoffMs(40, none), 6 * 3_600_000);
+  assert.equal(
+    backoffMs(1, () => 1),
+    33_000,
+  );
+});

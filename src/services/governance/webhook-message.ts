@@ -1,0 +1,119 @@
+import { createHmac } from "node:crypto";
+import type { GatewayEvent } from "../event-bus.js";
+
+/**
+ * What a webhook receives, free of I/O: the body of an event in either format, its signature,
+ * its idempotency key and the retry schedule.
+ */
+
+export const WEBHOOK_FORMATS = ["json", "slack"] as const;
+export type WebhookMessageFormat = (typeof WEBHOOK_FORMATS)[number];
+
+/** Event types a webhook may subscribe to (`--events`). */
+export const WEBHOOK_EVENT_TYPES = [
+  "file.blocked",
+  "advisory.affects",
+  "remediation.opened",
+  "remediation.due",
+  "remediation.overdue",
+  "request.pending",
+  "request.approved",
+  "request.denied",
+  "request.exception",
+] as const;
+
+export const SIGNATURE_HEADER = "X-Portcullis-Signature";
+
+/**
+ * `sha256=<hex HMAC-SHA256 of the exact body bytes, keyed with the webhook's secret>`, as GitHub
+ * does it: the receiver recomputes it over the raw body and compares in constant time.
+ */
+export function signBody(secret: string, body: string): string {
+  return `sha256=${createHmac("sha256", secret).update(body, "utf8").digest("hex")}`;
+}
+
+/**
+ * The idempotency key of an event for one webhook: the same fact seen by several instances (or
+ * twice by one) yields one key, so it is delivered once.
+ */
+export function eventKey(event: GatewayEvent): string {
+  switch (event.type) {
+    case "file.blocked":
+      // `at` is the decision time of the change, the same for everyone who reads that change.
+      return `file.blocked:${event.sha256}:${event.at}`;
+    case "advisory.affects":
+      return `advisory.affects:${event.advisoryId}:${event.project}:${[...event.versions].sort().join(",")}`;
+    case "remediation.opened":
+    case "remediation.due":
+    case "remediation.overdue":
+      return `${event.type}:${event.itemId}:${event.due}`;
+    default:
+      return `${event.type}:${event.requestId}:${event.at}`;
+  }
+}
+
+/** Whether a webhook subscribed to `events` (null: all) gets this event. */
+export function wants(events: readonly string[] | null, type: string): boolean {
+  return events === null || events.includes(type);
+}
+
+/** One line of plain words for an event, for chat. */
+export function describeEvent(event: GatewayEvent, publicUrl?: string): string {
+  const link = publicUrl ? ` ${publicUrl}` : "";
+  switch (event.type) {
+    case "file.blocked": {
+      const why = event.reasons
+        .filter((r) => r.action === "block" || r.action === "quarantine")
+        .map((r) => `${r.check}: ${r.message}`)
+        .join("; ");
+      return `:no_entry: ${event.filename} (${event.project} ${event.version}) is now refused${event.from === "admitted" ? " (it was admitted before)" : ""}: ${why || "by policy"}`;
+    }
+    case "advisory.affects": {
+      const who = event.consumers.length
+        ? event.consumers
+            .slice(0, 10)
+            .map((c) => `${c.identity}${c.client ? ` (${c.client})` : ""}, last ${c.lastPulled}`)
+            .join("; ")
+        : "no recorded consumers";
+      return `:warning: ${event.advisoryId} affects ${event.project} ${event.versions.join(", ")}, already admitted. Who has it: ${who}${event.consumers.length > 10 ? ` and ${event.consumers.length - 10} more` : ""}`;
+    }
+    case "remediation.opened":
+    case "remediation.due":
+    case "remediation.overdue": {
+      const verb =
+        event.type === "remediation.opened"
+          ? "opened"
+          : event.type === "remediation.due"
+            ? "due soon"
+            : "OVERDUE";
+      return `:hammer_and_wrench: remediation #${event.itemId} ${verb}: ${event.project} ${event.version} (${event.severity}), owner ${event.owner ?? "unassigned"}, due ${event.due}${link}`;
+    }
+    default:
+      return `:inbox_tray: request #${event.requestId} ${event.type.slice("request.".length)}: ${event.project}${event.version ? ` ${event.version}` : ""} by ${event.requester}: ${event.reason}`;
+  }
+}
+
+/**
+ * The exact body sent: generic JSON (`{id, type, at, data}`) or Slack-compatible `{"text": ...}`.
+ */
+export function renderBody(
+  event: GatewayEvent,
+  format: WebhookMessageFormat,
+  eventId: string,
+  publicUrl?: string,
+): string {
+  if (format === "slack") return JSON.stringify({ text: describeEvent(event, publicUrl) });
+  return JSON.stringify({ id: eventId, type: event.type, at: event.at, data: event });
+}
+
+/**
+ * Exponential back-off before attempt `attempts + 1`: 30 s, 1 min, 2 min, ... capped at 6 h, with
+ * up to 10% jitter from `random` so that many deliveries to one endpoint spread out.
+ */
+export function backoffMs(attempts: number, random: () => number = Math.random): number {
+  const base = Math.min(30_000 * 2 ** Math.max(0, attempts - 1), 6 * 3_600_000);
+  return Math.round(base * (1 + 0.1 * random()));
+}
+
+/** Attempts before a delivery is given up (about 2 days of back-off). */
+export const MAX_ATTEMPTS = 12;
