@@ -1,5 +1,11 @@
 import type { Command } from "commander";
+import { registerLockCommand } from "./lock-command.js";
+import { registerSbomCommand } from "./sbom-command.js";
+import { registerScanCommand } from "./scan-command.js";
 
 /** The CLI commands of the SBOMs, locks and environments reported by scan feature; one file per command, registered here. */
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
-export function registerDiscoveryCommands(program: Command): void {}
+export function registerDiscoveryCommands(program: Command): void {
+  registerSbomCommand(program);
+  registerLockCommand(program);
+  registerScanCommand(program);
+}

@@ -1,9 +1,18 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
+import { normalizeProjectName } from "../domain/project-name.js";
+import { toJUnit, toSarif, type CiFinding } from "../services/discovery/ci-report.js";
+import { PORTCULLIS_VERSION } from "../services/discovery/sbom-builder.js";
 import { parseRequirement, RequirementParseError } from "../domain/requirement.js";
 import { parseRequirementsFile } from "../domain/requirements-file.js";
 import { parseTarget, TargetError } from "../services/resolver/target-environment.js";
-import { DEFAULT_VET_TARGETS, formatVetReport, vetForTargets, type MultiVetReport } from "../services/vet.js";
+import {
+  DEFAULT_VET_TARGETS,
+  formatVetReport,
+  vetForTargets,
+  type MultiVetReport,
+  type VetReport,
+} from "../services/vet.js";
 import { CliError } from "./cli-error.js";
 import { addLocalOptions, addRemoteOptions, callGateway, withLocalServices } from "./local-services.js";
 
@@ -42,6 +51,89 @@ export function collectRequirements(args: string[], files: string[]): string[] {
   return out;
 }
 
+/** Where each requirement of `-r` files is written: normalised name → file and line. */
+export function requirementLines(files: string[]): Map<string, { file: string; line: number }> {
+  const out = new Map<string, { file: string; line: number }>();
+  for (const f of files) {
+    let text: string;
+    try {
+      text = readFileSync(f, "utf8");
+    } catch {
+      continue;
+    }
+    for (const r of parseRequirementsFile(text).requirements)
+      if (!out.has(r.req.normalizedName)) out.set(r.req.normalizedName, { file: f, line: r.line });
+  }
+  return out;
+}
+
+/**
+ * One CI finding per node and target. A node points at the requirements-file line of the root
+ * requirement that pulls it in (its own line when it is a root), so code scanning annotates the
+ * line to change.
+ */
+export function vetFindings(
+  reports: readonly VetReport[],
+  lines: ReadonlyMap<string, { file: string; line: number }>,
+  fallbackFile: string,
+): CiFinding[] {
+  const out: CiFinding[] = [];
+  for (const r of reports) {
+    const byProject = new Map(r.nodes.map((n) => [n.project, n]));
+    const locate = (project: string) => {
+      const seen = new Set<string>();
+      const queue = [project];
+      while (queue.length) {
+        const p = queue.shift()!;
+        if (seen.has(p)) continue;
+        seen.add(p);
+        const at = lines.get(p);
+        if (at) return at;
+        for (const parent of byProject.get(p)?.requiredBy ?? []) queue.push(parent);
+      }
+      return undefined;
+    };
+    if (r.error) {
+      // Versions the policy passed over are why nothing resolves: each points at its own line.
+      for (const x of r.rejected) {
+        const at = locate(x.project);
+        out.push({
+          name: `${x.project}==${x.version}`,
+          group: r.target,
+          ok: false,
+          rule: x.reason.startsWith("quarantined") ? "quarantined" : "blocked",
+          message: x.reason,
+          file: at?.file ?? fallbackFile,
+          ...(at ? { line: at.line } : {}),
+        });
+      }
+      out.push({
+        name: "resolution",
+        group: r.target,
+        ok: false,
+        rule: "unresolvable",
+        message: r.error,
+        file: [...lines.values()][0]?.file ?? fallbackFile,
+        line: [...lines.values()][0]?.line ?? 1,
+      });
+      continue;
+    }
+    for (const n of r.nodes) {
+      const at = locate(n.project);
+      out.push({
+        name: `${n.project}==${n.version}`,
+        group: r.target,
+        ok: n.outcome === "admitted",
+        ...(n.outcome === "admitted" ? {} : { rule: n.outcome }),
+        message: n.outcome === "admitted" ? "admitted" : n.summary,
+        file: at?.file ?? fallbackFile,
+        ...(at ? { line: at.line } : {}),
+      });
+    }
+  }
+  return out;
+}
+
 function textOf(text: string, line: number): string | undefined {
   // The requirement as written on that line, without options and comments.
   const raw = text.split(/\r?\n/)[line - 1];
@@ -73,7 +165,9 @@ export function registerVetCommand(program: Command): void {
       "--platform <platform>",
       "one target platform: linux, macos or windows, optionally -x86_64/-aarch64/-arm64 (default linux-x86_64)",
     )
-    .option("--json", "print the report as JSON");
+    .option("--json", "print the report as JSON")
+    .option("--sarif <file>", "also write a SARIF 2.1.0 log pointing at the requirements file lines")
+    .option("--junit <file>", "also write JUnit XML (one test case per node and target)");
   addRemoteOptions(addLocalOptions(cmd)).action(async (args: string[], flags: Record<string, unknown>) => {
     const requirements = collectRequirements(args, (flags.requirement as string[]) ?? []);
     let targets;
@@ -121,6 +215,22 @@ export function registerVetCommand(program: Command): void {
     process.stdout.write(
       flags.json ? JSON.stringify(report, null, 2) + "\n" : report.reports.map(formatVetReport).join("\n"),
     );
+    if (flags.sarif || flags.junit) {
+      const files = (flags.requirement as string[]) ?? [];
+      const lines = requirementLines(files);
+      // Requirements given as arguments have no file: they point at the first -r file, if any.
+      for (const a of args) {
+        const name = normalizeProjectName(a.split(/[\s;<>=!~[@]/)[0] ?? a);
+        if (!lines.has(name) && files[0]) lines.set(name, { file: files[0], line: 1 });
+      }
+      const findings = vetFindings(report.reports, lines, files[0] ?? "requirements.txt");
+      if (flags.sarif)
+        writeFileSync(
+          flags.sarif as string,
+          JSON.stringify(toSarif(findings, PORTCULLIS_VERSION), null, 2) + "\n",
+        );
+      if (flags.junit) writeFileSync(flags.junit as string, toJUnit(findings, "portcullis vet"));
+    }
     if (!report.ok) process.exitCode = 1;
   });
 }

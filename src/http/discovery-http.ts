@@ -1,8 +1,17 @@
 import type { FastifyInstance } from "fastify";
 import type { GatewayHttpContext } from "../main.js";
+import { registerDiscoveryEnvironmentRoutes } from "./routes/discovery-environment-routes.js";
+import { registerDiscoverySbomRoutes } from "./routes/discovery-sbom-routes.js";
 
 /**
- * Routes (and hooks, timers) of the SBOMs, locks and environments reported by scan feature on a running gateway.
+ * Routes of SBOMs (`/api/v1/sbom…`), locks (`/api/v1/lock`), the inventory check `scan` uses and
+ * the environments it reports (`/api/v1/environments…`). No background work.
  */
-// eslint-disable-next-line @typescript-eslint/no-unused-vars, @typescript-eslint/require-await
-export async function registerDiscoveryHttp(app: FastifyInstance, ctx: GatewayHttpContext): Promise<void> {}
+export async function registerDiscoveryHttp(app: FastifyInstance, ctx: GatewayHttpContext): Promise<void> {
+  registerDiscoverySbomRoutes(app, ctx.services, ctx.publicUrl);
+  registerDiscoveryEnvironmentRoutes(app, {
+    environments: ctx.services.environments,
+    audit: ctx.services.audit,
+    now: ctx.services.now,
+  });
+}

@@ -25,6 +25,10 @@ export interface VetNode {
   outcome: Decision["outcome"];
   score: number;
   summary: string;
+  /** Normalised names of the projects this node requires on the target. */
+  dependsOn: string[];
+  /** Who requires it: normalised project names, or `<root>` for a requirement given directly. */
+  requiredBy: string[];
 }
 
 export interface VetReport {
@@ -171,6 +175,8 @@ export async function vetRequirements(
       outcome: d?.outcome ?? "pending",
       score: d?.score ?? 0,
       summary: d ? summarizeDecision(d) : "not judged",
+      dependsOn: [...new Set(node.dependencies.map((x) => x.project))].sort(),
+      requiredBy: [...new Set(node.requiredBy.map((x) => x.project))],
     });
   }
   nodes.sort((a, b) => a.depth - b.depth || a.project.localeCompare(b.project));

@@ -1,20 +1,22 @@
 import type { CoreServices } from "../../main.js";
+import { EnvironmentRepository } from "../../adapters/db/environment-repository.js";
 import type { IdentityServices } from "../identity/identity-services.js";
 import type { GovernanceServices } from "../governance/governance-services.js";
 import type { ProofServices } from "../proof/proof-services.js";
 
 /** The services of the SBOMs, locks and environments reported by scan feature, built after the ones it depends on. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface DiscoveryServices {}
+export interface DiscoveryServices {
+  /** Environments reported by `portcullis scan --report`. */
+  environments: EnvironmentRepository;
+}
 
 /**
  * Builds the SBOMs, locks and environments reported by scan services. Background work (timers) starts in the HTTP registration, which
  * only a running gateway calls; CLI commands build services without it. Register cleanup with
  * `deps.onClose`.
  */
-// eslint-disable-next-line @typescript-eslint/no-unused-vars, @typescript-eslint/require-await
 export async function buildDiscoveryServices(
-  _deps: CoreServices & IdentityServices & GovernanceServices & ProofServices,
+  deps: CoreServices & IdentityServices & GovernanceServices & ProofServices,
 ): Promise<DiscoveryServices> {
-  return {};
+  return { environments: new EnvironmentRepository(deps.db.db) };
 }

@@ -1,0 +1,265 @@
+import type {} from "@fastify/swagger";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type {
+  EnvironmentDetail,
+  EnvironmentRepository,
+  EnvironmentSummary,
+  ReportedDistribution,
+} from "../../adapters/db/environment-repository.js";
+import type { Actor } from "../../domain/identity.js";
+import { UNGOVERNED, type GovernanceStatus } from "../../domain/installed-distribution.js";
+import type { AuditRecorder } from "../../services/audit-entry.js";
+import {
+  API_PREFIX,
+  decodeCursor,
+  encodeCursor,
+  errorResponses,
+  pageQuerySchema,
+  pageSchema,
+  sendApiError,
+} from "../api-conventions.js";
+
+const STATUSES = [
+  "admitted",
+  "blocked",
+  "quarantined",
+  "pending",
+  "not-in-catalog",
+  "hash-differs",
+  "unknown",
+] as const;
+
+const summaryProperties = {
+  id: { type: "integer" },
+  host: { type: "string" },
+  path: { type: "string" },
+  kind: { type: "string", enum: ["venv", "conda", "site-packages"] },
+  pythonVersion: { type: ["string", "null"] },
+  owner: { type: ["string", "null"] },
+  reportedBy: { type: "string" },
+  firstReportedAt: { type: "string", format: "date-time" },
+  reportedAt: { type: "string", format: "date-time" },
+  total: { type: "integer" },
+  ungoverned: { type: "integer", description: "distributions that did not pass the gate" },
+  counts: { type: "object", additionalProperties: { type: "integer" } },
+} as const;
+const summarySchema = {
+  type: "object",
+  required: ["id", "host", "path", "kind", "total", "ungoverned"],
+  properties: summaryProperties,
+} as const;
+const distributionSchema = {
+  type: "object",
+  required: ["name", "version", "status", "reason"],
+  additionalProperties: false,
+  properties: {
+    name: { type: "string", minLength: 1, maxLength: 200 },
+    version: { type: "string", minLength: 1, maxLength: 256 },
+    status: { type: "string", enum: STATUSES },
+    reason: { type: "string", maxLength: 2000 },
+    sha256: { type: "string", pattern: "^[0-9a-f]{64}$" },
+  },
+} as const;
+const detailSchema = {
+  type: "object",
+  required: [...summarySchema.required, "distributions"],
+  properties: { ...summaryProperties, distributions: { type: "array", items: distributionSchema } },
+} as const;
+const idParams = {
+  type: "object",
+  required: ["id"],
+  properties: { id: { type: "integer", minimum: 1 } },
+} as const;
+
+function summaryJson(e: EnvironmentSummary): Record<string, unknown> {
+  return {
+    ...e,
+    firstReportedAt: new Date(e.firstReportedAt).toISOString(),
+    reportedAt: new Date(e.reportedAt).toISOString(),
+  };
+}
+function detailJson(e: EnvironmentDetail): Record<string, unknown> {
+  return { ...summaryJson(e), distributions: e.distributions };
+}
+
+function actorOf(req: FastifyRequest): Actor {
+  return (
+    (req.actor as Actor | undefined) ?? {
+      user: null,
+      role: "reader",
+      team: null,
+      tokenId: null,
+      ip: req.ip,
+      application: null,
+      client: null,
+    }
+  );
+}
+
+interface ReportBody {
+  host: string;
+  path: string;
+  kind: "venv" | "conda" | "site-packages";
+  pythonVersion?: string;
+  owner?: string;
+  distributions: ReportedDistribution[];
+}
+
+/**
+ * Environments found by `portcullis scan --report`: reported by requesters, listed for the
+ * dashboard, owned by the team an approver assigns.
+ */
+export function registerDiscoveryEnvironmentRoutes(
+  app: FastifyInstance,
+  deps: { environments: EnvironmentRepository; audit: AuditRecorder; now: () => number },
+): void {
+  app.post<{ Body: ReportBody }>(
+    `${API_PREFIX}/environments`,
+    {
+      config: { role: "requester" },
+      schema: {
+        tags: ["environments"],
+        summary:
+          "Report an environment's inventory (from portcullis scan --report); a later report of the same host and path replaces it",
+        body: {
+          type: "object",
+          required: ["host", "path", "kind", "distributions"],
+          additionalProperties: false,
+          properties: {
+            host: { type: "string", minLength: 1, maxLength: 255 },
+            path: { type: "string", minLength: 1, maxLength: 4096 },
+            kind: { type: "string", enum: ["venv", "conda", "site-packages"] },
+            pythonVersion: { type: "string", maxLength: 20 },
+            owner: { type: "string", minLength: 1, maxLength: 200 },
+            distributions: { type: "array", maxItems: 20_000, items: distributionSchema },
+          },
+        },
+        response: { 200: summarySchema, 201: summarySchema, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const actor = actorOf(req);
+      const body = req.body;
+      const ungoverned = body.distributions.filter((d) =>
+        UNGOVERNED.has(d.status as GovernanceStatus),
+      ).length;
+      const { id, created } = await deps.environments.upsert(
+        {
+          host: body.host,
+          path: body.path,
+          kind: body.kind,
+          ...(body.pythonVersion ? { pythonVersion: body.pythonVersion } : {}),
+          ...(body.owner ? { owner: body.owner } : {}),
+          reportedBy: actor.user ?? "anonymous",
+          distributions: body.distributions,
+          ungoverned,
+        },
+        deps.now(),
+      );
+      deps.audit.record({
+        action: "environment.report",
+        actor,
+        outcome: "ok",
+        detail: {
+          id,
+          host: body.host,
+          path: body.path.slice(0, 300),
+          total: body.distributions.length,
+          ungoverned,
+        },
+      });
+      const saved = await deps.environments.get(id);
+      return reply
+        .code(created ? 201 : 200)
+        .header("cache-control", "no-store")
+        .send(summaryJson(saved!));
+    },
+  );
+
+  app.get<{ Querystring: { limit: number; cursor?: string; unowned?: boolean } }>(
+    `${API_PREFIX}/environments`,
+    {
+      schema: {
+        tags: ["environments"],
+        summary: "Reported environments, most recently reported first",
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            ...pageQuerySchema,
+            unowned: { type: "boolean", description: "only environments no team owns yet" },
+          },
+        },
+        response: { 200: pageSchema(summarySchema), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const after = decodeCursor<{ reportedAt: number; id: number }>(req.query.cursor);
+      if (req.query.cursor && (typeof after?.reportedAt !== "number" || typeof after.id !== "number"))
+        return sendApiError(reply, 400, "VALIDATION", "cursor is not one this API gave");
+      const rows = await deps.environments.list(
+        req.query.limit + 1,
+        after,
+        req.query.unowned ? { owner: null } : {},
+      );
+      const page = rows.slice(0, req.query.limit);
+      const last = page.at(-1);
+      return reply.header("cache-control", "no-store").send({
+        items: page.map(summaryJson),
+        next:
+          rows.length > req.query.limit && last
+            ? encodeCursor({ reportedAt: last.reportedAt, id: last.id })
+            : null,
+      });
+    },
+  );
+
+  app.get<{ Params: { id: number } }>(
+    `${API_PREFIX}/environments/:id`,
+    {
+      schema: {
+        tags: ["environments"],
+        summary: "One reported environment with its inventory",
+        params: idParams,
+        response: { 200: detailSchema, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const env = await deps.environments.get(req.params.id);
+      if (!env) return sendApiError(reply, 404, "NOT_FOUND", `no environment ${req.params.id}`);
+      return reply.header("cache-control", "no-store").send(detailJson(env));
+    },
+  );
+
+  app.post<{ Params: { id: number }; Body: { owner: string } }>(
+    `${API_PREFIX}/environments/:id/owner`,
+    {
+      config: { role: "approver" },
+      schema: {
+        tags: ["environments"],
+        summary: "Assign the team that owns an environment",
+        params: idParams,
+        body: {
+          type: "object",
+          required: ["owner"],
+          additionalProperties: false,
+          properties: { owner: { type: "string", minLength: 1, maxLength: 200 } },
+        },
+        response: { 200: summarySchema, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const actor = actorOf(req);
+      const ok = await deps.environments.setOwner(req.params.id, req.body.owner);
+      deps.audit.record({
+        action: "environment.owner",
+        actor,
+        outcome: ok ? "ok" : "not-found",
+        detail: { id: req.params.id, owner: req.body.owner },
+      });
+      if (!ok) return sendApiError(reply, 404, "NOT_FOUND", `no environment ${req.params.id}`);
+      const env = await deps.environments.get(req.params.id);
+      return reply.header("cache-control", "no-store").send(summaryJson(env!));
+    },
+  );
+}
