@@ -102,12 +102,18 @@ export async function connectDatabase(opts: {
       `unsupported database URL (use postgres://… or leave empty for SQLite): ${opts.url.split("@").pop()}`,
     );
   }
-  await migrate(handle.db, handle.dialect);
+  await migrate(handle.db, handle.dialect, opts.schema);
   return handle;
 }
 
-export async function migrate(db: Kysely<Database>, dialect: DialectName): Promise<void> {
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(dialect) });
+export async function migrate(db: Kysely<Database>, dialect: DialectName, schema?: string): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: new StaticMigrationProvider(dialect),
+    // Kysely looks for its bookkeeping tables in every schema unless told which one: with a schema
+    // per test run, another run's tables would be found and the lock taken in the wrong place.
+    ...(schema ? { migrationTableSchema: schema.replace(/[^a-z0-9_]/gi, "") } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === "Error");
