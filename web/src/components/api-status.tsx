@@ -1,0 +1,43 @@
+import type { ReactNode } from "react";
+import type { ApiError } from "../api";
+import { Link } from "../router";
+
+/** Plain words for an API refusal, with the way out when there is one. */
+export function ApiErrorNotice({ error }: { error: ApiError }) {
+  let text: ReactNode;
+  if (error.routeMissing) text = "This part of the API is not available on this gateway yet.";
+  else if (error.status === 401)
+    text = (
+      <>
+        You need to log in to see this. <Link to="/login">Log in with a token</Link>.
+      </>
+    );
+  else if (error.status === 403) text = `Your role may not do this: ${error.message}`;
+  else if (error.status === 0) text = `The gateway did not answer: ${error.message}`;
+  else text = `${error.message} (${error.code}, HTTP ${error.status})`;
+  return (
+    <p
+      className={error.routeMissing ? "notice" : "notice error"}
+      role={error.routeMissing ? "status" : "alert"}
+    >
+      {text}
+    </p>
+  );
+}
+
+/** Renders `children(data)` once loaded, else a loading line or the error. */
+export function Loaded<T>(props: {
+  state: { data: T | undefined; error: ApiError | undefined; loading: boolean };
+  children: (data: T) => ReactNode;
+  label?: string;
+}) {
+  const { data, error, loading } = props.state;
+  if (error) return <ApiErrorNotice error={error} />;
+  if (data === undefined)
+    return loading ? (
+      <p className="muted" role="status">
+        Loading {props.label ?? ""}…
+      </p>
+    ) : null;
+  return <>{props.children(data)}</>;
+}

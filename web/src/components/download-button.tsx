@@ -1,0 +1,28 @@
+import { useState } from "react";
+import { ApiError, download } from "../api";
+import { ApiErrorNotice } from "./api-status";
+
+/** Downloads with the session's token (a plain link could not carry it). */
+export function DownloadButton(props: { path: string; filename: string; children: string }) {
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const onClick = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await download(props.path, props.filename);
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <span className="download">
+      <button type="button" className="secondary" onClick={() => void onClick()} disabled={busy}>
+        {busy ? "Downloading…" : props.children}
+      </button>
+      {error && <ApiErrorNotice error={error} />}
+    </span>
+  );
+}

@@ -1,0 +1,118 @@
+import { useState, type FormEvent } from "react";
+import { withQuery } from "../api";
+import { ApiErrorNotice } from "../components/api-status";
+import { DownloadButton } from "../components/download-button";
+import { OutcomeBadge } from "../components/outcome-badge";
+import { formatDate } from "../format";
+import { navigate, useLocation } from "../router";
+import type { AuditRecord } from "../types";
+import { usePagedList } from "../use-paged-list";
+
+const FILTERS = [
+  { key: "identity", label: "Identity", type: "text" },
+  { key: "project", label: "Project", type: "text" },
+  { key: "action", label: "Action", type: "text" },
+  { key: "outcome", label: "Outcome", type: "text" },
+  { key: "since", label: "Since", type: "datetime-local" },
+  { key: "until", label: "Until", type: "datetime-local" },
+] as const;
+type FilterKey = (typeof FILTERS)[number]["key"];
+
+function who(r: AuditRecord): string {
+  const name = r.identity ?? `anonymous ${r.ip}`;
+  return r.role ? `${name} (${r.role})` : name;
+}
+
+/** Times go to the API as ISO 8601 (UTC); the form shows local time. */
+function toApiTime(value: string): string | undefined {
+  if (!value) return undefined;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/** The audit trail, filtered, paged, and exported as JSON Lines. */
+export function AuditPage() {
+  const { query } = useLocation();
+  const applied = Object.fromEntries(FILTERS.map((f) => [f.key, query.get(f.key) ?? ""])) as Record<
+    FilterKey,
+    string
+  >;
+  const [form, setForm] = useState(applied);
+  const apiQuery = {
+    ...applied,
+    since: toApiTime(applied.since),
+    until: toApiTime(applied.until),
+  };
+  const list = usePagedList<AuditRecord>(withQuery("/api/v1/audit", { ...apiQuery, limit: 100 }));
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    navigate(withQuery("/audit", form));
+  };
+  return (
+    <>
+      <h1 tabIndex={-1}>Audit log</h1>
+      <form className="filters" onSubmit={onSubmit} aria-label="Filter the audit log">
+        {FILTERS.map((f) => (
+          <div className="stack" key={f.key}>
+            <label htmlFor={`audit-${f.key}`}>{f.label}</label>
+            <input
+              id={`audit-${f.key}`}
+              type={f.type}
+              value={form[f.key]}
+              onChange={(e) => setForm({ ...form, [f.key]: e.target.value })}
+            />
+          </div>
+        ))}
+        <div className="row">
+          <button type="submit">Filter</button>
+          <DownloadButton
+            path={withQuery("/api/v1/audit", { ...apiQuery, format: "jsonl" })}
+            filename="audit.jsonl"
+          >
+            Export JSONL
+          </DownloadButton>
+        </div>
+      </form>
+      {list.error && <ApiErrorNotice error={list.error} />}
+      {!list.error && !list.loading && list.items.length === 0 && (
+        <p className="muted">No audit records match.</p>
+      )}
+      {list.items.length > 0 && (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Who</th>
+                <th scope="col">Action</th>
+                <th scope="col">Outcome</th>
+                <th scope="col">Subject</th>
+                <th scope="col">Detail</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.items.map((r) => (
+                <tr key={r.seq}>
+                  <td>{formatDate(r.time)}</td>
+                  <td>{who(r)}</td>
+                  <td>{r.action}</td>
+                  <td>
+                    <OutcomeBadge value={r.outcome} />
+                  </td>
+                  <td>{[r.project, r.version, r.filename].filter(Boolean).join(" ") || "—"}</td>
+                  <td className="detail">{r.detail ? JSON.stringify(r.detail) : ""}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {list.loading && <p role="status">Loading…</p>}
+      {list.hasMore && !list.loading && (
+        <button type="button" className="secondary" onClick={list.loadMore}>
+          Load more
+        </button>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,59 @@
+import { useState, type FormEvent } from "react";
+import { ApiError } from "../api";
+import { ApiErrorNotice } from "../components/api-status";
+import { navigate } from "../router";
+import { useSession } from "../session";
+
+/** Log in with an API token; it is checked with the gateway before it is kept. */
+export function LoginPage() {
+  const session = useSession();
+  const [token, setToken] = useState("");
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const onSubmit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await session.login(token.trim());
+      navigate("/", { replace: true });
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section className="narrow">
+      <h1 tabIndex={-1}>Log in</h1>
+      {session.loginRequired && <p>This gateway does not allow anonymous access.</p>}
+      <p>
+        Paste an API token (from <code>portcullis token create</code> or your administrator). It is kept in
+        this browser tab only and sent to this gateway alone.
+      </p>
+      <form onSubmit={(e) => void onSubmit(e)} className="stack">
+        <label htmlFor="token">API token</label>
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autoComplete="off"
+          required
+          value={token}
+          onChange={(e) => setToken(e.target.value)}
+        />
+        <button type="submit" disabled={busy || !token.trim()}>
+          {busy ? "Checking…" : "Log in"}
+        </button>
+      </form>
+      {error &&
+        (error.status === 401 ? (
+          <p className="notice error" role="alert">
+            The gateway did not accept this token.
+          </p>
+        ) : (
+          <ApiErrorNotice error={error} />
+        ))}
+    </section>
+  );
+}

@@ -1,0 +1,163 @@
+import { useState } from "react";
+import { api, ApiError } from "../api";
+import { ApiErrorNotice, Loaded } from "../components/api-status";
+import { DecisionView } from "../components/decision-view";
+import { DownloadButton } from "../components/download-button";
+import { OutcomeBadge } from "../components/outcome-badge";
+import { ProvenanceView } from "../components/provenance-view";
+import { WhoHas } from "../components/who-has";
+import { formatBytes, formatDate, shortSha } from "../format";
+import { Link } from "../router";
+import { useSession } from "../session";
+import type { ProjectDetail } from "../types";
+import { useApi } from "../use-api";
+
+interface VetAnswer {
+  ok: boolean;
+  reports: { target: string; tree: string; treeScore: number; ok: boolean; error?: string }[];
+}
+
+/** The resolved dependency tree of one version, as `POST /api/v1/vet` judges it (on demand: it resolves). */
+function DependencyTree({ project, version }: { project: string; version: string }) {
+  const [answer, setAnswer] = useState<VetAnswer | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const run = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setAnswer(
+        await api<VetAnswer>("/api/v1/vet", {
+          method: "POST",
+          body: { requirements: [`${project}==${version}`] },
+        }),
+      );
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div>
+      <button type="button" className="secondary" onClick={() => void run()} disabled={busy}>
+        {busy ? "Resolving…" : `Dependency tree of ${version}`}
+      </button>
+      {error && <ApiErrorNotice error={error} />}
+      {answer?.reports.map((r) => (
+        <div key={r.target}>
+          <p>
+            {r.target}: tree risk {r.treeScore}/100{" "}
+            {r.ok ? "· everything admitted" : "· something is refused"}
+          </p>
+          {r.error && <p className="notice error">{r.error}</p>}
+          <pre className="tree">{r.tree}</pre>
+        </div>
+      ))}
+    </div>
+  );
+}
+
+/** One project: its versions and files with their decisions, consumers and owner. */
+export function ProjectPage({ name }: { name: string }) {
+  const state = useApi<ProjectDetail>(`/api/v1/projects/${encodeURIComponent(name)}`);
+  const session = useSession();
+  return (
+    <>
+      <h1 tabIndex={-1}>{state.data?.displayName ?? name}</h1>
+      <Loaded state={state} label={name}>
+        {(p) => (
+          <>
+            {p.summary && <p>{p.summary}</p>}
+            <dl className="facts">
+              <dt>Owner</dt>
+              <dd>{p.owner ?? <span className="muted">nobody yet</span>}</dd>
+              <dt>Updated</dt>
+              <dd>{formatDate(p.updatedAt)}</dd>
+            </dl>
+            {session.can("requester") && (
+              <p>
+                <Link to={`/requests?project=${encodeURIComponent(p.name)}`}>
+                  Request a version of {p.name}
+                </Link>
+              </p>
+            )}
+            <h2>Consumers</h2>
+            {p.consumers.length === 0 ? (
+              <p className="muted">Nobody has pulled it through this gateway.</p>
+            ) : (
+              <div className="table-wrap">
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">Who</th>
+                      <th scope="col">Team</th>
+                      <th scope="col">Version</th>
+                      <th scope="col">Last pulled</th>
+                      <th scope="col" className="num">
+                        Pulls
+                      </th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {p.consumers.map((c, i) => (
+                      <tr key={i}>
+                        <td>{c.identity ?? "anonymous"}</td>
+                        <td>{c.team ?? "—"}</td>
+                        <td>{c.version}</td>
+                        <td>{formatDate(c.lastPulled)}</td>
+                        <td className="num">{c.pulls}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )}
+            <WhoHas query={p.name} />
+            <h2>Versions</h2>
+            {p.versions.length === 0 && <p className="muted">No versions known yet.</p>}
+            {p.versions.map((v) => (
+              <section key={v.version} className="version" aria-labelledby={`v-${v.version}`}>
+                <h3 id={`v-${v.version}`}>{v.version}</h3>
+                <p className="muted">
+                  Python {v.requiresPython ?? "any"} · licence {v.licence ?? "unknown"}
+                  {v.dependencies.length > 0 && <> · depends on {v.dependencies.join(", ")}</>}
+                </p>
+                {v.files.map((f) => (
+                  <details
+                    key={f.sha256}
+                    className="file"
+                    open={f.decision !== null && f.decision.outcome !== "admitted"}
+                  >
+                    <summary>
+                      <span className="filename">{f.filename}</span>{" "}
+                      <OutcomeBadge value={f.decision?.outcome ?? "not judged"} />{" "}
+                      <span className="muted">
+                        {formatBytes(f.size)} · sha256 {shortSha(f.sha256)}
+                      </span>
+                    </summary>
+                    {f.decision ? (
+                      <DecisionView decision={f.decision} />
+                    ) : (
+                      <p className="muted">Not judged yet.</p>
+                    )}
+                    <p className="links">
+                      <DownloadButton path={f.links.attestation} filename={`${f.filename}.intoto.jsonl`}>
+                        Attestation (signed decision)
+                      </DownloadButton>{" "}
+                      <ProvenanceView sha256={f.sha256} />{" "}
+                      <DownloadButton path={f.links.decision} filename={`${f.filename}.decision.json`}>
+                        Decision JSON
+                      </DownloadButton>
+                    </p>
+                  </details>
+                ))}
+                <DependencyTree project={p.name} version={v.version} />
+              </section>
+            ))}
+          </>
+        )}
+      </Loaded>
+    </>
+  );
+}

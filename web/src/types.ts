@@ -1,0 +1,223 @@
+/**
+ * The API shapes the dashboard reads (see src/http/routes/console-schemas.ts and docs/api.md).
+ * Fields the dashboard only displays are typed loosely, so a newer gateway never breaks it.
+ */
+export type Outcome = "admitted" | "quarantined" | "blocked" | "pending";
+export type OutcomeCounts = Record<Outcome, number>;
+
+export interface Evidence {
+  file?: string;
+  line?: number;
+  excerpt?: string;
+  detail?: string;
+  url?: string;
+}
+
+export interface Reason {
+  check: string;
+  outcome: string;
+  action: string;
+  mode: string;
+  wouldHave?: string;
+  message: string;
+  severity?: string;
+  ids?: string[];
+  fixedIn?: string[];
+  evidence: Evidence[];
+  waivedBy?: { reason: string; approver: string; ticket?: string; expiresAt: string };
+}
+
+export interface Decision {
+  sha256: string;
+  filename: string;
+  project: string;
+  version: string;
+  outcome: Outcome;
+  score: number;
+  reasons: Reason[];
+  policyVersion: string;
+  intelSnapshot: string;
+  decidedAt: string;
+  stage: "index" | "full";
+}
+
+export interface Overview {
+  counts: OutcomeCounts;
+  requests: { pending: number };
+  history: { day: string; admitted: number; quarantined: number; blocked: number }[];
+  topReasons: { code: string; count: number }[];
+  recentBlocks: {
+    project: string;
+    version: string;
+    filename: string;
+    sha256: string;
+    outcome: Outcome;
+    reasons: string[];
+    at: string;
+  }[];
+}
+
+export interface ProjectSummary {
+  name: string;
+  displayName: string;
+  versions: number;
+  files: number;
+  outcomes: OutcomeCounts;
+  owner: string | null;
+  updatedAt: string;
+}
+
+export interface ProjectFile {
+  filename: string;
+  sha256: string;
+  size: number | null;
+  uploadTime: string | null;
+  stored: boolean;
+  decision: Decision | null;
+  links: { download: string; decision: string; attestation: string };
+}
+
+export interface ProjectDetail {
+  name: string;
+  displayName: string;
+  owner: string | null;
+  summary: string | null;
+  updatedAt: string;
+  versions: {
+    version: string;
+    requiresPython: string | null;
+    licence: string | null;
+    dependencies: string[];
+    files: ProjectFile[];
+  }[];
+  consumers: {
+    identity: string | null;
+    team: string | null;
+    version: string;
+    lastPulled: string;
+    pulls: number;
+  }[];
+}
+
+export interface Advisory {
+  id: string;
+  kind: string;
+  summary: string | null;
+  severity: "low" | "medium" | "high" | "critical" | null;
+  aliases: string[];
+  url: string;
+  published: string | null;
+  projects: {
+    project: string;
+    owner: string | null;
+    fixedIn: string[];
+    consumers: number;
+    files: { sha256: string; filename: string; version: string; outcome: Outcome | null }[];
+  }[];
+}
+
+export interface ActivePolicy {
+  digest: string;
+  source: string;
+  activatedAt: string | null;
+  intel: { snapshot: string; missing: boolean };
+}
+
+export interface PolicyVersion {
+  digest: string;
+  source: string;
+  activatedAt: string;
+  active: boolean;
+}
+
+export interface DryRun {
+  digest: string;
+  checked: number;
+  changed: number;
+  counts: { current: OutcomeCounts; draft: OutcomeCounts };
+  changes: {
+    sha256: string;
+    project: string;
+    version: string;
+    filename: string;
+    from: Outcome;
+    to: Outcome;
+    reasons: string[];
+  }[];
+}
+
+/** One file of a request's vetted tree. */
+export interface RequestFile {
+  project: string;
+  version: string;
+  filename: string;
+  sha256: string;
+  depth: number;
+  outcome: Outcome;
+  score: number;
+  summary: string;
+  reasons: Reason[];
+  licence: string | null;
+  popularity: { rank: number; downloads: number | null } | null;
+  provenance: unknown;
+  passedOver?: boolean;
+}
+
+/** The vetting report of a request: the whole tree, judged. */
+export interface RequestReport {
+  ok: boolean;
+  requirement: string;
+  treeScore: number;
+  targets: { target: string; ok: boolean; tree: string; error?: string }[];
+  files: RequestFile[];
+  rejected: { project: string; version: string; reason: string }[];
+  vettedAt: string;
+}
+
+/** A request for a package (`/api/v1/requests`); lists leave out `report`. */
+export interface PackageRequest {
+  id: number;
+  project: string;
+  version: string | null;
+  reason: string;
+  state: "approved" | "pending" | "denied" | string;
+  requester: string;
+  requesterTeam: string | null;
+  decidedBy: string | null;
+  decisionReason: string | null;
+  exceptions: {
+    id: number;
+    project: string;
+    version?: string;
+    sha256?: string;
+    reason: string;
+    ticket?: string;
+    expiresAt: string;
+  }[];
+  createdAt: string;
+  updatedAt: string;
+  ok?: boolean;
+  treeScore?: number;
+  report?: RequestReport;
+  remaining?: { project: string; version: string; filename?: string; reason: string }[];
+}
+
+/** One audit record (`/api/v1/audit`). */
+export interface AuditRecord {
+  seq: number;
+  time: string;
+  action: string;
+  identity: string | null;
+  role?: string;
+  team?: string | null;
+  ip: string;
+  application?: string | null;
+  project?: string | null;
+  version?: string | null;
+  filename?: string | null;
+  sha256?: string | null;
+  outcome: string;
+  status?: number | null;
+  detail?: Record<string, unknown> | null;
+  hash: string;
+}
