@@ -1,5 +1,9 @@
 import type { Command } from "commander";
+import { registerRequestCommand } from "./request-command.js";
+import { registerRequestsCommand } from "./requests-command.js";
 
 /** The CLI commands of the requests and approvals feature; one file per command, registered here. */
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
-export function registerConsoleCommands(program: Command): void {}
+export function registerConsoleCommands(program: Command): void {
+  registerRequestCommand(program);
+  registerRequestsCommand(program);
+}

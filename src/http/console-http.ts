@@ -1,8 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import type { GatewayHttpContext } from "../main.js";
+import { registerConsoleReadRoutes } from "./routes/console-read-routes.js";
+import { registerConsoleRequestRoutes } from "./routes/console-request-routes.js";
 
 /**
- * Routes (and hooks, timers) of the requests and approvals feature on a running gateway.
+ * Routes of the requests and approvals feature and the console's read API on a running gateway.
  */
-// eslint-disable-next-line @typescript-eslint/no-unused-vars, @typescript-eslint/require-await
-export async function registerConsoleHttp(app: FastifyInstance, ctx: GatewayHttpContext): Promise<void> {}
+export async function registerConsoleHttp(app: FastifyInstance, ctx: GatewayHttpContext): Promise<void> {
+  registerConsoleReadRoutes(app, ctx.services);
+  registerConsoleRequestRoutes(app, ctx.services);
+}

@@ -1,5 +1,33 @@
+import type { Generated } from "kysely";
+
 /**
  * Tables for requests and approvals (migration 0008-console). Merged into `Database` in `schema.ts`.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface ConsoleTables {}
+export interface ConsoleTables {
+  package_requests: PackageRequestsTable;
+}
+
+/** A request for a package (and its dependency tree) to enter the catalog. */
+export interface PackageRequestsTable {
+  id: Generated<number>;
+  /** PEP 503 normalised name. */
+  project: string;
+  /** Exact version asked for; null: whatever the resolver picks (the newest admissible). */
+  version: string | null;
+  reason: string;
+  /** `approved`, `pending`, `denied`. */
+  state: string;
+  requester: string;
+  requester_team: string | null;
+  /** The vetting report at request time (`RequestReport`). */
+  report_json: string;
+  /** 1 when the report admits the whole tree. */
+  report_ok: number;
+  tree_score: number;
+  decided_by: string | null;
+  decision_reason: string | null;
+  /** Exceptions granted for this request: `GrantedException[]`. */
+  exceptions_json: string | null;
+  created_at: number;
+  updated_at: number;
+}

@@ -5,7 +5,23 @@ import { decisionsFor, nearestAdmittedVersion } from "../../services/explain.js"
 import { GatewayError } from "../../services/gateway-error.js";
 import type { PolicyService } from "../../services/policy-service.js";
 import type { ProjectIndexService } from "../../services/project-index.js";
+import { errorResponses } from "../api-conventions.js";
 import { sendGatewayError } from "../reply-error.js";
+import { decisionSchema } from "./console-schemas.js";
+
+const decisionListSchema = {
+  type: "object",
+  required: ["project", "decisions"],
+  properties: {
+    project: { type: "string" },
+    version: { type: "string" },
+    decisions: { type: "array", items: decisionSchema },
+    alternative: {
+      type: "string",
+      description: "The nearest version nothing refuses, when `version` is refused",
+    },
+  },
+} as const;
 
 export interface DecisionRoutesDeps {
   decisions: DecisionRepository;
@@ -19,22 +35,53 @@ export interface DecisionRoutesDeps {
  * on their bytes answer with their index-stage decision (`stage: "index"`).
  */
 export function registerDecisionRoutes(app: FastifyInstance, deps: DecisionRoutesDeps): void {
-  app.get<{ Params: { sha256: string } }>("/api/v1/decisions/:sha256", async (req, reply) => {
-    const { sha256 } = req.params;
-    if (!/^[0-9a-f]{64}$/.test(sha256)) {
-      return sendGatewayError(
-        reply,
-        new GatewayError("INVALID_FILE_PATH", "expected a lowercase hex sha256"),
-        true,
-      );
-    }
-    const stored = await deps.decisions.get(sha256);
-    if (stored) return reply.send(stored);
-    return sendGatewayError(reply, new GatewayError("FILE_NOT_FOUND", `no decision for ${sha256}`), true);
-  });
+  app.get<{ Params: { sha256: string } }>(
+    "/api/v1/decisions/:sha256",
+    {
+      schema: {
+        tags: ["decisions"],
+        summary: "The decision on one distribution file, with every check's reasons and evidence",
+        params: {
+          type: "object",
+          required: ["sha256"],
+          properties: { sha256: { type: "string", pattern: "^[0-9a-f]{64}$" } },
+        },
+        response: { 200: decisionSchema, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const { sha256 } = req.params;
+      if (!/^[0-9a-f]{64}$/.test(sha256)) {
+        return sendGatewayError(
+          reply,
+          new GatewayError("INVALID_FILE_PATH", "expected a lowercase hex sha256"),
+          true,
+        );
+      }
+      const stored = await deps.decisions.get(sha256);
+      if (stored) return reply.send(stored);
+      return sendGatewayError(reply, new GatewayError("FILE_NOT_FOUND", `no decision for ${sha256}`), true);
+    },
+  );
 
   app.get<{ Querystring: { project?: string; version?: string } }>(
     "/api/v1/decisions",
+    {
+      schema: {
+        tags: ["decisions"],
+        summary:
+          "The decisions on a project's files (one version's with `version`), judged from the index when not yet on their bytes",
+        querystring: {
+          type: "object",
+          required: ["project"],
+          properties: {
+            project: { type: "string", minLength: 1, maxLength: 200 },
+            version: { type: "string", minLength: 1, maxLength: 200 },
+          },
+        },
+        response: { 200: decisionListSchema, 503: { $ref: "ApiError#" }, ...errorResponses },
+      },
+    },
     async (req, reply) => {
       const { project, version } = req.query;
       if (!project || !isValidProjectName(project)) {

@@ -1,0 +1,77 @@
+import type { PackageRequest } from "../adapters/db/request-repository.js";
+import type { Services } from "../main.js";
+import { RequestError, type RequestReport } from "../services/console/request-service.js";
+import { cliActor } from "./cli-actor.js";
+import { CliError } from "./cli-error.js";
+import { callGateway, withLocalServices } from "./local-services.js";
+
+/** A request as the API answers it (times as ISO strings). */
+export type RequestView = Omit<PackageRequest<RequestReport>, "createdAt" | "updatedAt"> & {
+  createdAt: string;
+  updatedAt: string;
+  remaining?: { project: string; version: string; filename?: string; reason: string }[];
+};
+
+/**
+ * Runs a request command against `--gateway` (the REST API, with `--token`) or, without one,
+ * against the local `--data` directory as the CLI actor (an admin: it holds the data).
+ */
+export async function onGatewayOrLocal<T>(
+  flags: Record<string, unknown>,
+  remote: (call: <R>(path: string, init?: { method?: string; body?: unknown }) => Promise<R>) => Promise<T>,
+  local: (services: Services, actor: ReturnType<typeof cliActor>) => Promise<T>,
+): Promise<T> {
+  const gateway = (flags.gateway as string | undefined) ?? process.env.PORTCULLIS_GATEWAY;
+  if (gateway) {
+    const token = (flags.token as string | undefined) ?? process.env.PORTCULLIS_TOKEN;
+    return remote((path, init) => callGateway(gateway, token, path, init));
+  }
+  return withLocalServices(flags, async (s) => {
+    try {
+      return await local(s, cliActor());
+    } catch (err) {
+      if (err instanceof RequestError) throw new CliError(err.message, err.status === 400 ? 2 : 1);
+      throw err;
+    }
+  });
+}
+
+export function viewOf(
+  r: PackageRequest<RequestReport> & { remaining?: RequestView["remaining"] },
+): RequestView {
+  return {
+    ...r,
+    createdAt: new Date(r.createdAt).toISOString(),
+    updatedAt: new Date(r.updatedAt).toISOString(),
+  };
+}
+
+/** Plain words for a request: its state, the tree's verdicts and findings, what remains refused. */
+export function formatRequest(r: RequestView): string {
+  const lines = [
+    `request ${r.id}: ${r.project}${r.version ? `==${r.version}` : ""}  ${r.state.toUpperCase()}`,
+    `  asked by ${r.requester}${r.requesterTeam ? ` (${r.requesterTeam})` : ""} at ${r.createdAt}: ${r.reason}`,
+  ];
+  if (r.decidedBy)
+    lines.push(`  decided by ${r.decidedBy}${r.decisionReason ? `: ${r.decisionReason}` : ""}`);
+  lines.push(`  tree risk ${r.report.treeScore}/100${r.report.ok ? ", every node admitted" : ""}`);
+  for (const f of r.report.files) {
+    lines.push(
+      `  ${f.outcome.padEnd(11)} ${String(f.score).padStart(3)}  ${f.project}==${f.version}  ${f.filename}${f.passedOver ? "  (passed over)" : ""}`,
+    );
+    for (const reason of f.reasons.filter(
+      (x) => x.outcome === "fail" || x.outcome === "warn" || x.outcome === "error",
+    ))
+      lines.push(`      ${reason.check}: ${reason.message} -> ${reason.action}`);
+  }
+  for (const t of r.report.targets.filter((x) => x.error)) lines.push(`  ${t.target}: ${t.error}`);
+  for (const e of r.exceptions)
+    lines.push(
+      `  exception ${e.id}: ${e.project} ${e.version ?? e.sha256} (${e.checks?.join(", ") ?? "all checks"}) until ${e.expiresAt}`,
+    );
+  for (const x of r.remaining ?? [])
+    lines.push(
+      `  still refused: ${x.project}==${x.version}${x.filename ? ` ${x.filename}` : ""}: ${x.reason}`,
+    );
+  return lines.join("\n") + "\n";
+}

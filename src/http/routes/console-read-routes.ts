@@ -1,0 +1,205 @@
+import type { FastifyInstance } from "fastify";
+import { PolicyError } from "../../policy/policy-schema.js";
+import type { ConsoleServices } from "../../services/console/console-services.js";
+import { dryRunPolicy } from "../../services/console/policy-dry-run.js";
+import type { CoreServices } from "../../main.js";
+import {
+  decodeCursor,
+  encodeCursor,
+  errorResponses,
+  pageQuerySchema,
+  pageSchema,
+  sendApiError,
+} from "../api-conventions.js";
+import {
+  advisorySchema,
+  dryRunSchema,
+  overviewSchema,
+  policySchema,
+  policyVersionSchema,
+  projectDetailSchema,
+  projectSummarySchema,
+} from "./console-schemas.js";
+
+export type ConsoleReadRoutesDeps = Pick<CoreServices, "decisions" | "policy" | "now"> & ConsoleServices;
+
+/**
+ * The console's read API (what the dashboard shows): overview, catalog browser, project page,
+ * advisories affecting the catalog, the policy, its history and a dry run of a draft.
+ */
+export function registerConsoleReadRoutes(app: FastifyInstance, deps: ConsoleReadRoutesDeps): void {
+  const read = deps.consoleRead;
+
+  app.get<{ Querystring: { days: number } }>(
+    "/api/v1/overview",
+    {
+      schema: {
+        tags: ["console"],
+        summary: "Admitted, quarantined and blocked counts, their daily changes, top reasons, recent blocks",
+        querystring: {
+          type: "object",
+          properties: { days: { type: "integer", minimum: 1, maximum: 366, default: 30 } },
+          additionalProperties: false,
+        },
+        response: { 200: overviewSchema, ...errorResponses },
+      },
+    },
+    async (req) => read.overview(req.query.days),
+  );
+
+  app.get<{ Querystring: { q?: string; limit: number; cursor?: string } }>(
+    "/api/v1/projects",
+    {
+      schema: {
+        tags: ["console"],
+        summary: "The catalog: projects the gateway knows, by name, with a search",
+        querystring: {
+          type: "object",
+          properties: { q: { type: "string", maxLength: 200 }, ...pageQuerySchema },
+          additionalProperties: false,
+        },
+        response: { 200: pageSchema(projectSummarySchema), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const after = cursorString(req.query.cursor);
+      if (after === null) return sendApiError(reply, 400, "VALIDATION", "cursor is not one this API gave");
+      const { items, last } = await read.listProjects({
+        ...(req.query.q ? { q: req.query.q } : {}),
+        ...(after !== undefined ? { after } : {}),
+        limit: req.query.limit,
+      });
+      return { items, next: last === undefined ? null : encodeCursor(last) };
+    },
+  );
+
+  app.get<{ Params: { name: string } }>(
+    "/api/v1/projects/:name",
+    {
+      schema: {
+        tags: ["console"],
+        summary: "A project: versions, each file's decision with findings and evidence, dependencies, owner",
+        params: {
+          type: "object",
+          required: ["name"],
+          properties: { name: { type: "string", minLength: 1, maxLength: 200 } },
+        },
+        response: { 200: projectDetailSchema, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const name = req.params.name.toLowerCase().replace(/[-_.]+/g, "-");
+      const project = await read.project(name);
+      if (!project) return sendApiError(reply, 404, "NOT_FOUND", `no project named ${req.params.name}`);
+      return project;
+    },
+  );
+
+  app.get<{ Querystring: { limit: number; cursor?: string } }>(
+    "/api/v1/advisories",
+    {
+      schema: {
+        tags: ["console"],
+        summary: "Advisories that affect catalog files, with the files, owners and consumer counts",
+        querystring: { type: "object", properties: { ...pageQuerySchema }, additionalProperties: false },
+        response: { 200: pageSchema(advisorySchema), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const after = cursorString(req.query.cursor);
+      if (after === null) return sendApiError(reply, 400, "VALIDATION", "cursor is not one this API gave");
+      const { items, last } = await read.advisories({
+        ...(after !== undefined ? { after } : {}),
+        limit: req.query.limit,
+      });
+      return { items, next: last === undefined ? null : encodeCursor(last) };
+    },
+  );
+
+  app.get(
+    "/api/v1/policy",
+    {
+      schema: {
+        tags: ["policy"],
+        summary: "The policy in force: its YAML source and digest",
+        response: { 200: policySchema, ...errorResponses },
+      },
+    },
+    async () => read.activePolicy(),
+  );
+
+  app.get<{ Querystring: { limit: number; cursor?: string } }>(
+    "/api/v1/policy/history",
+    {
+      schema: {
+        tags: ["policy"],
+        summary: "Every policy version the gateway has enforced, newest first",
+        querystring: { type: "object", properties: { ...pageQuerySchema }, additionalProperties: false },
+        response: { 200: pageSchema(policyVersionSchema), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const before = decodeCursor<{ at: string; digest: string }>(req.query.cursor);
+      if (
+        req.query.cursor &&
+        (typeof before?.at !== "string" || typeof (before as { digest?: unknown }).digest !== "string")
+      )
+        return sendApiError(reply, 400, "VALIDATION", "cursor is not one this API gave");
+      const rows = await deps.consoleRepo.policyVersions({
+        ...(before ? { before } : {}),
+        limit: req.query.limit + 1,
+      });
+      const page = rows.slice(0, req.query.limit);
+      const active = deps.policy.policyDocument.digest;
+      const last = page.at(-1);
+      return {
+        items: page.map((r) => ({ ...r, active: r.digest === active })),
+        next:
+          rows.length > req.query.limit && last
+            ? encodeCursor({ at: last.activatedAt, digest: last.digest })
+            : null,
+      };
+    },
+  );
+
+  app.post<{ Body: { source: string } }>(
+    "/api/v1/policy/dry-run",
+    {
+      config: { role: "approver" },
+      schema: {
+        tags: ["policy"],
+        summary: "What would change: judge the catalog under a draft policy without enforcing it",
+        body: {
+          type: "object",
+          required: ["source"],
+          properties: { source: { type: "string", minLength: 1, maxLength: 1_000_000 } },
+          additionalProperties: false,
+        },
+        response: { 200: dryRunSchema, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      try {
+        return await dryRunPolicy(
+          {
+            decisions: deps.decisions,
+            judgedProjects: () => deps.consoleRepo.judgedProjects(),
+            intel: deps.policy.intelState,
+            now: deps.now,
+          },
+          req.body.source,
+        );
+      } catch (err) {
+        if (err instanceof PolicyError) return sendApiError(reply, 400, "VALIDATION", err.message);
+        throw err;
+      }
+    },
+  );
+}
+
+/** A string cursor: undefined when absent, null when it is not one this API handed out. */
+function cursorString(cursor: string | undefined): string | undefined | null {
+  if (!cursor) return undefined;
+  const key = decodeCursor<unknown>(cursor);
+  return typeof key === "string" ? key : null;
+}

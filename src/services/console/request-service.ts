@@ -1,0 +1,550 @@
+import type { DecisionRepository } from "../../adapters/db/decision-repository.js";
+import type {
+  GrantedException,
+  PackageRequest,
+  RequestRepository,
+  RequestState,
+  RequestSummary,
+} from "../../adapters/db/request-repository.js";
+import type { Actor } from "../../domain/identity.js";
+import { isValidProjectName, normalizeProjectName } from "../../domain/project-name.js";
+import { compareVersions, isValidVersion } from "../../domain/version.js";
+import { REFUSING, summarizeDecision, type Outcome, type Reason } from "../../policy/decision.js";
+import type { PolicyException } from "../../policy/policy-schema.js";
+import type { ApiErrorCode } from "../../http/api-conventions.js";
+import type { StoredArtifactReport } from "../artifact-analysis.js";
+import type { AuditRecorder, OwnerDirectory } from "../audit-entry.js";
+import { factsOf } from "../catalog-curator.js";
+import type { EventBus } from "../event-bus.js";
+import { GatewayError } from "../gateway-error.js";
+import type { PolicyService } from "../policy-service.js";
+import { DEFAULT_VET_TARGETS, vetForTargets, type PolicyCandidateSource } from "../vet.js";
+
+const DAY_MS = 24 * 3600 * 1000;
+/** How long an approval's exceptions last unless the approver says otherwise. */
+export const DEFAULT_EXCEPTION_DAYS = 90;
+
+/** One file of the requested tree, with everything an approver needs to judge it. */
+export interface RequestFile {
+  project: string;
+  version: string;
+  filename: string;
+  sha256: string;
+  depth: number;
+  outcome: Outcome;
+  score: number;
+  summary: string;
+  /** Every check's finding with its evidence (the decision's reasons). */
+  reasons: Reason[];
+  licence: string | null;
+  /** Rank and downloads in the popular-projects intel, when listed. */
+  popularity: { rank: number; downloads: number | null } | null;
+  /** Upstream provenance (PEP 740), when known. */
+  provenance: null;
+  /** A version the resolver passed over because the policy refuses it (not in the tree). */
+  passedOver?: true;
+}
+
+/** The vetting report stored with a request: the whole tree for every default target. */
+export interface RequestReport {
+  ok: boolean;
+  requirement: string;
+  /** The riskiest tree over the targets (see `VetReport.treeScore`). */
+  treeScore: number;
+  targets: { target: string; ok: boolean; tree: string; error?: string }[];
+  files: RequestFile[];
+  /** Versions the resolver passed over because the policy refuses them. */
+  rejected: { project: string; version: string; reason: string }[];
+  vettedAt: string;
+}
+
+export class RequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ApiErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "RequestError";
+  }
+}
+
+export interface RequestServiceDeps {
+  requests: RequestRepository;
+  vet: ConstructorParameters<typeof PolicyCandidateSource>[0];
+  decisions: DecisionRepository;
+  policy: PolicyService;
+  audit: AuditRecorder;
+  owners: OwnerDirectory;
+  events: EventBus;
+  now: () => number;
+}
+
+export interface ExceptionGrant {
+  /** Defaults to the request's project. */
+  project?: string;
+  version?: string;
+  sha256?: string;
+  checks?: string[];
+  reason: string;
+  ticket?: string;
+  expiresAt?: string;
+}
+
+export type RequestOutcome = PackageRequest<RequestReport> & {
+  /** Refused files or versions still in the tree after an approval or exception. */
+  remaining?: { project: string; version: string; filename?: string; reason: string }[];
+};
+
+/**
+ * Requests and approvals: a request is vetted at once with its whole dependency tree and
+ * approved when the policy admits everything, else waits for an approver with the report.
+ * Approving grants exceptions (exact file or exact version, waiving only the checks that
+ * refused) for what the approver saw refused; denying grants nothing. Every step is audited and
+ * published on the event bus.
+ */
+export class RequestService {
+  constructor(private readonly deps: RequestServiceDeps) {}
+
+  async create(
+    actor: Actor,
+    input: { project: string; version?: string; reason: string },
+  ): Promise<RequestOutcome> {
+    if (!isValidProjectName(input.project))
+      throw new RequestError(400, "VALIDATION", `not a valid project name: ${input.project}`);
+    if (input.version !== undefined && !isValidVersion(input.version))
+      throw new RequestError(400, "VALIDATION", `not a valid PEP 440 version: ${input.version}`);
+    if (!input.reason.trim()) throw new RequestError(400, "VALIDATION", "a reason is required");
+    const project = normalizeProjectName(input.project);
+    const view = await this.deps.vet.projects.getRawProject(project).catch(asRequestError);
+    if (!view) throw new RequestError(404, "NOT_FOUND", `the upstream has no project named ${input.project}`);
+    if (
+      input.version !== undefined &&
+      !view.files.some((f) => compareVersions(f.version, input.version!) === 0)
+    )
+      throw new RequestError(404, "NOT_FOUND", `${project} has no version ${input.version} upstream`);
+    const version = input.version ?? null;
+    const report = await this.vet(project, version);
+    const state: RequestState = report.ok ? "approved" : "pending";
+    const requester = actor.user ?? `anonymous@${actor.ip}`;
+    const now = this.deps.now();
+    const id = await this.deps.requests.create({
+      project,
+      version,
+      reason: input.reason,
+      state,
+      requester,
+      requesterTeam: actor.team,
+      report,
+      // An automatic approval is the policy's.
+      decidedBy: state === "approved" ? "policy" : null,
+      now,
+    });
+    this.deps.audit.record({
+      action: "request.create",
+      actor,
+      outcome: state,
+      project,
+      version,
+      detail: { requestId: id, reason: input.reason, treeScore: report.treeScore },
+    });
+    if (actor.team && (await this.deps.owners.ownerOf(project)) === null)
+      await this.deps.owners.setOwner(project, actor.team, actor);
+    this.publish(
+      state === "approved" ? "request.approved" : "request.pending",
+      id,
+      project,
+      version,
+      requester,
+      input.reason,
+      now,
+    );
+    return (await this.get(id))!;
+  }
+
+  async get(id: number): Promise<PackageRequest<RequestReport> | undefined> {
+    return this.deps.requests.get<RequestReport>(id);
+  }
+
+  async list(opts: {
+    state?: RequestState;
+    requester?: string;
+    beforeId?: number;
+    limit: number;
+  }): Promise<RequestSummary[]> {
+    return this.deps.requests.list(opts);
+  }
+
+  async approve(
+    actor: Actor,
+    id: number,
+    input: { reason: string; ticket?: string; expiresAt?: string },
+  ): Promise<RequestOutcome> {
+    const request = await this.pending(id);
+    const expiresAt = this.expiry(input.expiresAt);
+    // Exceptions only for what the approver was shown refused, never for the unseen.
+    const grants = await this.grantsFor(request.report);
+    const granted: GrantedException[] = [];
+    for (const g of grants) {
+      granted.push(
+        await this.grant(actor, request, {
+          ...g,
+          reason: input.reason,
+          ...(input.ticket ? { ticket: input.ticket } : {}),
+          expiresAt,
+        }),
+      );
+    }
+    return this.settle(actor, request, "request.approve", input.reason, granted);
+  }
+
+  async deny(actor: Actor, id: number, input: { reason: string }): Promise<RequestOutcome> {
+    const request = await this.pending(id);
+    const now = this.deps.now();
+    const ok = await this.deps.requests.transition(id, "pending", {
+      state: "denied",
+      decidedBy: actorName(actor),
+      decisionReason: input.reason,
+      now,
+    });
+    if (!ok) throw new RequestError(409, "CONFLICT", `request ${id} was decided meanwhile`);
+    this.deps.audit.record({
+      action: "request.deny",
+      actor,
+      outcome: "denied",
+      project: request.project,
+      version: request.version,
+      detail: { requestId: id, reason: input.reason },
+    });
+    this.publish(
+      "request.denied",
+      id,
+      request.project,
+      request.version,
+      request.requester,
+      input.reason,
+      now,
+    );
+    return (await this.get(id))!;
+  }
+
+  /** Grants one exception in the policy engine's shape, then re-vets the request. */
+  async exception(actor: Actor, id: number, input: ExceptionGrant): Promise<RequestOutcome> {
+    const request = await this.pending(id);
+    if ((input.version === undefined) === (input.sha256 === undefined))
+      throw new RequestError(400, "VALIDATION", "an exception names exactly one of version or sha256");
+    const project = normalizeProjectName(input.project ?? request.project);
+    const inTree =
+      request.report.files.some(
+        (f) => f.project === project && (f.sha256 === input.sha256 || f.version === input.version),
+      ) ||
+      request.report.rejected.some((r) => r.project === project && r.version === input.version) ||
+      (project === request.project && input.version !== undefined);
+    if (!inTree)
+      throw new RequestError(
+        400,
+        "VALIDATION",
+        `${project} ${input.version ?? input.sha256} is not part of request ${id}'s tree`,
+      );
+    const granted = await this.grant(actor, request, {
+      project,
+      ...(input.version !== undefined ? { version: input.version } : {}),
+      ...(input.sha256 !== undefined ? { sha256: input.sha256 } : {}),
+      ...(input.checks?.length ? { checks: input.checks } : {}),
+      reason: input.reason,
+      ...(input.ticket ? { ticket: input.ticket } : {}),
+      expiresAt: this.expiry(input.expiresAt),
+    });
+    this.publish(
+      "request.exception",
+      id,
+      request.project,
+      request.version,
+      request.requester,
+      input.reason,
+      this.deps.now(),
+    );
+    return this.settle(actor, request, "request.exception", input.reason, [granted]);
+  }
+
+  /**
+   * After exceptions: refresh the policy (so the grants are in force everywhere), re-vet, and
+   * approve when everything is admitted now; otherwise the request stays pending with the new
+   * report (fail closed: anything refused that the approver has not seen waits for review).
+   */
+  private async settle(
+    actor: Actor,
+    request: PackageRequest<RequestReport>,
+    action: string,
+    reason: string,
+    granted: GrantedException[],
+  ): Promise<RequestOutcome> {
+    await this.deps.policy.refresh();
+    const report = await this.vet(request.project, request.version);
+    const now = this.deps.now();
+    const exceptions = [...request.exceptions, ...granted];
+    const state: RequestState = report.ok ? "approved" : "pending";
+    const ok = await this.deps.requests.transition(request.id, "pending", {
+      state,
+      decidedBy: actorName(actor),
+      decisionReason: reason,
+      report,
+      exceptions,
+      now,
+    });
+    if (!ok) throw new RequestError(409, "CONFLICT", `request ${request.id} was decided meanwhile`);
+    this.deps.audit.record({
+      action,
+      actor,
+      outcome: state,
+      project: request.project,
+      version: request.version,
+      detail: { requestId: request.id, reason, exceptions: granted.map((g) => g.id) },
+    });
+    if (state === "approved")
+      this.publish(
+        "request.approved",
+        request.id,
+        request.project,
+        request.version,
+        request.requester,
+        reason,
+        now,
+      );
+    const out: RequestOutcome = (await this.get(request.id))!;
+    if (!report.ok) out.remaining = refusedIn(report);
+    return out;
+  }
+
+  private async grant(
+    actor: Actor,
+    request: PackageRequest<RequestReport>,
+    g: Omit<GrantedException, "id">,
+  ): Promise<GrantedException> {
+    const exception: PolicyException = {
+      project: g.project,
+      ...(g.version !== undefined ? { version: g.version } : {}),
+      ...(g.sha256 !== undefined ? { sha256: g.sha256 } : {}),
+      ...(g.checks?.length ? { checks: g.checks } : {}),
+      reason: `request ${request.id}: ${g.reason}`,
+      approver: actorName(actor),
+      ...(g.ticket ? { ticket: g.ticket } : {}),
+      "expires-at": g.expiresAt,
+    };
+    const id = await this.deps.decisions.addException(exception, new Date(this.deps.now()).toISOString());
+    this.deps.audit.record({
+      action: "exception.grant",
+      actor,
+      outcome: "ok",
+      project: g.project,
+      version: g.version ?? null,
+      sha256: g.sha256 ?? null,
+      detail: {
+        requestId: request.id,
+        exceptionId: id,
+        checks: g.checks ?? "all",
+        ticket: g.ticket,
+        expiresAt: g.expiresAt,
+      },
+    });
+    return { id, ...g };
+  }
+
+  /** Exact-file exceptions for refused files, exact-version ones for versions passed over. */
+  private async grantsFor(
+    report: RequestReport,
+  ): Promise<Omit<GrantedException, "id" | "reason" | "expiresAt" | "ticket">[]> {
+    const out: Omit<GrantedException, "id" | "reason" | "expiresAt" | "ticket">[] = [];
+    for (const f of report.files) {
+      if (!f.passedOver && REFUSING.has(f.outcome))
+        out.push({ project: f.project, sha256: f.sha256, checks: refusingChecks(f.reasons) });
+    }
+    if (report.ok || report.files.some((f) => !f.passedOver && REFUSING.has(f.outcome))) return out;
+    // A tree that did not resolve names the versions the policy refused: the requested version
+    // when one was named, else the newest refused version of each project.
+    const newest = new Map<string, string>();
+    for (const r of report.rejected) {
+      const v = newest.get(r.project);
+      if (!v || compareVersions(r.version, v) > 0) newest.set(r.project, r.version);
+    }
+    for (const [project, version] of newest) {
+      const files = report.files.filter(
+        (f) => f.passedOver && f.project === project && f.version === version,
+      );
+      if (files.length > 0) {
+        for (const f of files.filter((x) => REFUSING.has(x.outcome)))
+          out.push({ project, sha256: f.sha256, checks: refusingChecks(f.reasons) });
+        continue;
+      }
+      const checks = await this.refusingChecksOfVersion(project, version);
+      out.push({ project, version, ...(checks.length ? { checks } : {}) });
+    }
+    return out;
+  }
+
+  private async refusingChecksOfVersion(project: string, version: string): Promise<string[]> {
+    const checks = new Set<string>();
+    const stored = await this.deps.decisions.byProject(project, version);
+    for (const d of stored) for (const c of refusingChecks(d.reasons)) checks.add(c);
+    const view = await this.deps.vet.projects.getRawProject(project);
+    for (const f of view?.files.filter((x) => x.version === version) ?? []) {
+      const d = this.deps.policy.judgeIndex(factsOf(view!, f), { versions: view!.versions });
+      for (const c of refusingChecks(d.reasons)) checks.add(c);
+    }
+    return [...checks];
+  }
+
+  private async vet(project: string, version: string | null): Promise<RequestReport> {
+    const requirement = version ? `${project}==${version}` : project;
+    let multi;
+    try {
+      multi = await vetForTargets(this.deps.vet, [requirement], DEFAULT_VET_TARGETS);
+    } catch (err) {
+      if (err instanceof GatewayError) asRequestError(err);
+      // A tree that cannot be vetted (unreadable metadata, a broken dependency) is not admitted:
+      // it waits for an approver with the reason, never passes (fail closed).
+      const error = `could not vet ${requirement}: ${(err as Error).message}`;
+      return {
+        ok: false,
+        requirement,
+        treeScore: 100,
+        targets: [{ target: "all", ok: false, tree: "", error }],
+        files: [],
+        rejected: [],
+        vettedAt: new Date(this.deps.now()).toISOString(),
+      };
+    }
+    const nodes = new Map(multi.reports.flatMap((r) => r.nodes).map((n) => [n.sha256, n]));
+    const [decisions, popular] = [
+      await this.deps.decisions.getMany([...nodes.keys()]),
+      popularity(this.deps.policy),
+    ];
+    const files: RequestFile[] = [];
+    for (const n of nodes.values()) {
+      const report = await this.deps.decisions.getArtifactReport<StoredArtifactReport>(n.sha256);
+      files.push({
+        ...n,
+        reasons: decisions.get(n.sha256)?.reasons ?? [],
+        licence: report?.licence.ids.length
+          ? report.licence.ids.join(" AND ")
+          : (report?.metadata?.license ?? null),
+        popularity: popular.get(n.project) ?? null,
+        provenance: null,
+      });
+    }
+    const rejected = new Map(
+      multi.reports.flatMap((r) => r.rejected).map((r) => [`${r.project}==${r.version}`, r]),
+    );
+    // Versions the resolver passed over have no node: show their files' decisions too, so the
+    // approver sees the findings behind every refusal.
+    for (const r of rejected.values()) {
+      const view = await this.deps.vet.projects.getRawProject(r.project);
+      for (const f of view?.files.filter((x) => x.version === r.version && !nodes.has(x.sha256)) ?? []) {
+        const stored = await this.deps.decisions.get(f.sha256);
+        const d =
+          stored?.stage === "full"
+            ? stored
+            : this.deps.policy.judgeIndex(factsOf(view!, f), { versions: view!.versions });
+        files.push({
+          project: r.project,
+          version: r.version,
+          filename: f.filename,
+          sha256: f.sha256,
+          depth: r.project === project ? 0 : 1,
+          outcome: d.outcome,
+          score: d.score,
+          summary: summarizeDecision(d),
+          reasons: d.reasons,
+          licence: null,
+          popularity: popular.get(r.project) ?? null,
+          provenance: null,
+          passedOver: true,
+        });
+      }
+    }
+    return {
+      ok: multi.ok,
+      requirement,
+      treeScore: Math.max(0, ...multi.reports.map((r) => r.treeScore)),
+      targets: multi.reports.map((r) => ({
+        target: r.target,
+        ok: r.ok,
+        tree: r.tree,
+        ...(r.error ? { error: r.error } : {}),
+      })),
+      files,
+      rejected: [...rejected.values()],
+      vettedAt: new Date(this.deps.now()).toISOString(),
+    };
+  }
+
+  private async pending(id: number): Promise<PackageRequest<RequestReport>> {
+    const request = await this.get(id);
+    if (!request) throw new RequestError(404, "NOT_FOUND", `no request ${id}`);
+    if (request.state !== "pending")
+      throw new RequestError(409, "CONFLICT", `request ${id} is ${request.state}, not pending`);
+    return request;
+  }
+
+  private expiry(expiresAt: string | undefined): string {
+    if (expiresAt === undefined)
+      return new Date(this.deps.now() + DEFAULT_EXCEPTION_DAYS * DAY_MS).toISOString();
+    const t = Date.parse(expiresAt);
+    if (Number.isNaN(t)) throw new RequestError(400, "VALIDATION", `expiresAt is not a date: ${expiresAt}`);
+    if (t <= this.deps.now()) throw new RequestError(400, "VALIDATION", "expiresAt is in the past");
+    return new Date(t).toISOString();
+  }
+
+  private publish(
+    type: "request.pending" | "request.approved" | "request.denied" | "request.exception",
+    requestId: number,
+    project: string,
+    version: string | null,
+    requester: string,
+    reason: string,
+    now: number,
+  ): void {
+    this.deps.events.publish({
+      type,
+      requestId,
+      project,
+      version,
+      requester,
+      reason,
+      at: new Date(now).toISOString(),
+    });
+  }
+}
+
+function actorName(actor: Actor): string {
+  return actor.user ?? `anonymous@${actor.ip}`;
+}
+
+function refusingChecks(reasons: Reason[]): string[] {
+  return [
+    ...new Set(reasons.filter((r) => r.action === "block" || r.action === "quarantine").map((r) => r.check)),
+  ];
+}
+
+function refusedIn(report: RequestReport): NonNullable<RequestOutcome["remaining"]> {
+  const files = report.files
+    .filter((f) => REFUSING.has(f.outcome))
+    .map((f) => ({ project: f.project, version: f.version, filename: f.filename, reason: f.summary }));
+  return files.length ? files : report.rejected;
+}
+
+function popularity(policy: PolicyService): Map<string, { rank: number; downloads: number | null }> {
+  return new Map(
+    policy.intelState.popular.map((p, i) => [p.name, { rank: i + 1, downloads: p.downloads ?? null }]),
+  );
+}
+
+/** Upstream trouble while vetting is the upstream's, never "not found" or a crash. */
+function asRequestError(err: unknown): never {
+  if (err instanceof GatewayError) {
+    if (err.status === 404) throw new RequestError(404, "NOT_FOUND", err.message);
+    if (err.status >= 500) throw new RequestError(503, "UNAVAILABLE", err.message);
+    throw new RequestError(400, "VALIDATION", err.message);
+  }
+  throw err;
+}

@@ -1,0 +1,271 @@
+/**
+ * The API contract: the OpenAPI document at /api/docs describes every /api/v1 route Fastify
+ * serves, and every documented GET answers, on a real gateway with data in it, a body that
+ * validates against the documented response schema (ajv). Routes are discovered from the
+ * document, so every feature's routes are checked as they appear.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Ajv } from "ajv";
+import addFormats from "ajv-formats";
+import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
+import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
+import { buildWheel, type BuiltArtifact } from "../helpers/wheel-builder.js";
+import { sharedDataDir } from "../helpers/shared-data.js";
+import { bearer, createToken, flushAudit } from "../helpers/identity.js";
+
+const DAY = 24 * 3600 * 1000;
+const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
+
+interface Operation {
+  parameters?: { in: string; name: string; required?: boolean }[];
+  responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+  tags?: string[];
+}
+interface OpenApiDocument {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components?: { securitySchemes?: Record<string, unknown> };
+}
+
+/** The routes Fastify serves, from its route tree (`printRoutes`), as `METHOD /path/{param}`. */
+function servedRoutes(tree: string): string[] {
+  const out: string[] = [];
+  const stack: string[] = [];
+  for (const line of tree.split("\n")) {
+    const at = line.indexOf("── ");
+    if (at < 0) continue;
+    const depth = (at - 1) / 4;
+    const m = /^(.*?)(?: \(([^)]*)\))?$/.exec(line.slice(at + 3))!;
+    stack[depth] = m[1]!;
+    stack.length = depth + 1;
+    const path = stack.join("").replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+    for (const method of (m[2] ?? "").split(", ").filter(Boolean)) out.push(`${method} ${path}`);
+  }
+  return out;
+}
+
+describe("API contract: /api/docs against the routes", () => {
+  let upstream: JsonIndexServer;
+  let gw: TestGateway;
+  let admin: string;
+  let doc: OpenApiDocument;
+  const wheels: Record<string, BuiltArtifact> = {};
+  const values: Record<string, string> = {};
+
+  before(async () => {
+    const old = new Date(T0 - 400 * DAY).toISOString();
+    wheels.vulnerable = await buildWheel({ name: "tweepy", version: "2.3" });
+    wheels.fixed = await buildWheel({ name: "tweepy", version: "2.3.1", requiresDist: ["zqxwv-core>=1"] });
+    wheels.core = await buildWheel({ name: "zqxwv-core", version: "1.0" });
+    wheels.squat = await buildWheel({ name: "reqeusts", version: "2.0" });
+    const file = (w: BuiltArtifact) => ({ filename: w.filename, bytes: w.bytes, uploadTime: old });
+    upstream = await startJsonIndexServer({
+      projects: {
+        tweepy: { files: [file(wheels.vulnerable), file(wheels.fixed)] },
+        "zqxwv-core": { files: [file(wheels.core)] },
+        reqeusts: { files: [file(wheels.squat)] },
+      },
+    });
+    gw = await startTestGateway({ upstream: upstream.simpleUrl, authAnonymous: "off" }, { now: () => T0 });
+    for (const f of ["osv/pypa-advisory-database.zip", "top-pypi-packages.json"])
+      await gw.gateway.intel.importSource(join(sharedDataDir(), f));
+    await gw.gateway.policy.refresh();
+    admin = await createToken(gw, { user: "root", role: "admin", team: "platform" });
+    const requester = await createToken(gw, { user: "ana", role: "requester", team: "data" });
+    // Data in every table the read API shows: downloads (decisions, inventory), requests.
+    for (const w of [wheels.fixed!, wheels.core!, wheels.vulnerable!]) {
+      const project = w.filename.split("-")[0]!.replace(/_/g, "-");
+      await fetch(`${gw.url}/simple/${project}/`, { headers: bearer(admin) });
+      await (
+        await fetch(`${gw.url}/files/${w.sha256}/${w.filename}`, { headers: bearer(admin) })
+      ).arrayBuffer();
+    }
+    const ask = async (project: string) => {
+      const res = await fetch(`${gw.url}/api/v1/requests`, {
+        method: "POST",
+        headers: { ...bearer(requester), "content-type": "application/json" },
+        body: JSON.stringify({ project, reason: "contract test" }),
+      });
+      assert.equal(res.status, 201);
+      return (await res.json()) as { id: number; state: string };
+    };
+    assert.equal((await ask("tweepy")).state, "approved");
+    const pending = await ask("reqeusts");
+    assert.equal(pending.state, "pending");
+    await flushAudit(gw);
+    Object.assign(values, {
+      sha256: wheels.fixed!.sha256,
+      name: "tweepy",
+      project: "tweepy",
+      version: "2.3.1",
+      id: String(pending.id),
+      filename: wheels.fixed!.filename,
+      q: "tweepy",
+    });
+    const res = await fetch(`${gw.url}/api/docs`, {
+      headers: { accept: "application/json", ...bearer(admin) },
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /application\/json/);
+    doc = (await res.json()) as OpenApiDocument;
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  test("the document is OpenAPI 3 with a bearer scheme; /api/docs/json is the same; browsers get the UI", async () => {
+    assert.match(doc.openapi, /^3\./);
+    assert.ok(doc.components?.securitySchemes?.bearer);
+    const json = await (await fetch(`${gw.url}/api/docs/json`)).json();
+    assert.deepEqual(json, doc);
+    const ui = await fetch(`${gw.url}/api/docs`, { headers: { accept: "text/html,application/xhtml+xml" } });
+    assert.equal(ui.status, 200);
+    const html = await ui.text();
+    assert.match(html, /swagger-ui/);
+    for (const src of html.matchAll(/(?:src|href)="(\/api\/docs\/static\/[^"]+)"/g)) {
+      const asset = await fetch(`${gw.url}${src[1]}`);
+      assert.equal(asset.status, 200, src[1]);
+      await asset.arrayBuffer();
+    }
+    assert.equal((await fetch(`${gw.url}/api/docs/static/..%2Fpackage.json`)).status, 404);
+    // Routes without a schema (the simple API, files, operations) stay out.
+    assert.ok(!Object.keys(doc.paths).some((p) => p.startsWith("/simple") || p.startsWith("/files")));
+  });
+
+  test("every /api/v1 route Fastify serves is in the document", () => {
+    const missing = servedRoutes(gw.gateway.app.printRoutes({ commonPrefix: false }))
+      .filter((r) => r.split(" ")[1]!.startsWith("/api/v1/") && !r.startsWith("HEAD "))
+      .filter((r) => {
+        const [method, path] = r.split(" ");
+        return !doc.paths[path!]?.[method!.toLowerCase()];
+      });
+    assert.deepEqual(missing, []);
+    for (const p of ["/api/v1/overview", "/api/v1/requests/{id}/approve", "/api/v1/decisions/{sha256}"])
+      assert.ok(doc.paths[p], p);
+  });
+
+  test("every documented GET answers a body that matches its documented schema", async (t) => {
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    ajv.addSchema(doc, "openapi");
+    let checked = 0;
+    for (const [path, item] of Object.entries(doc.paths)) {
+      const op = item.get;
+      if (!op) continue;
+      const params = op.parameters ?? [];
+      const unknown = params.filter((p) => (p.in === "path" || p.required) && !(p.name in values));
+      if (unknown.length) {
+        t.diagnostic(`skipped GET ${path}: no test value for ${unknown.map((p) => p.name).join(", ")}`);
+        continue;
+      }
+      const url = new URL(
+        path.replace(/\{(\w+)\}/g, (_, n: string) => encodeURIComponent(values[n]!)),
+        gw.url,
+      );
+      for (const p of params.filter((x) => x.in === "query" && x.required))
+        url.searchParams.set(p.name, values[p.name]!);
+      const res = await fetch(url, { headers: { ...bearer(admin), accept: "application/json" } });
+      const label = `GET ${path} -> ${res.status}`;
+      assert.ok(res.status < 500, label);
+      const documented = op.responses[String(res.status)];
+      assert.ok(documented, `${label}: status not documented`);
+      // Every route whose parameters name real data must find it.
+      if (!path.includes("{id}"))
+        assert.ok(res.status >= 200 && res.status < 300, `${label}: ${await res.clone().text()}`);
+      const schema = documented.content?.["application/json"]?.schema;
+      if (!schema || !/json/.test(res.headers.get("content-type") ?? "")) {
+        await res.arrayBuffer();
+        continue;
+      }
+      const pointer = `openapi#/paths/${path.replaceAll("~", "~0").replaceAll("/", "~1")}/get/responses/${res.status}/content/application~1json/schema`;
+      const validate = ajv.getSchema(pointer);
+      assert.ok(validate, `${label}: schema not found`);
+      const body: unknown = await res.json();
+      assert.ok(
+        validate(body),
+        `${label}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 500)}`,
+      );
+      checked++;
+    }
+    t.diagnostic(`${checked} GET routes validated`);
+    assert.ok(checked >= 12, `only ${checked} routes validated`);
+  });
+
+  test("the read API shows the seeded data", async () => {
+    const get = async (p: string) => (await fetch(`${gw.url}${p}`, { headers: bearer(admin) })).json();
+    const overview = (await get("/api/v1/overview")) as {
+      counts: { admitted: number; blocked: number };
+      requests: { pending: number };
+      history: unknown[];
+      topReasons: { code: string }[];
+    };
+    assert.ok(overview.counts.admitted >= 2);
+    assert.equal(overview.requests.pending, 1);
+    assert.equal(overview.history.length, 30);
+    const project = (await get("/api/v1/projects/Tweepy")) as {
+      versions: {
+        version: string;
+        dependencies: string[];
+        files: { decision: { outcome: string } | null }[];
+      }[];
+    };
+    assert.deepEqual(
+      project.versions.map((v) => v.version),
+      ["2.3.1", "2.3"],
+    );
+    assert.deepEqual(project.versions[0]!.dependencies, ["zqxwv-core>=1"]);
+    assert.equal(project.versions[0]!.files[0]!.decision?.outcome, "admitted");
+    const search = (await get("/api/v1/projects?q=ZQXWV&limit=1")) as {
+      items: { name: string }[];
+      next: string | null;
+    };
+    assert.deepEqual(
+      search.items.map((p) => p.name),
+      ["zqxwv-core"],
+    );
+    const advisories = (await get("/api/v1/advisories")) as {
+      items: { id: string; projects: { project: string; files: { version: string }[] }[] }[];
+    };
+    const pysec = advisories.items.find((a) => a.id === "PYSEC-2012-17");
+    assert.ok(pysec, JSON.stringify(advisories.items.map((a) => a.id)));
+    assert.deepEqual(
+      pysec.projects[0]!.files.map((f) => f.version),
+      ["2.3"],
+    );
+    const bad = await fetch(`${gw.url}/api/v1/projects?cursor=nonsense`, { headers: bearer(admin) });
+    assert.equal(bad.status, 400);
+  });
+
+  test("a policy dry run says which files would change; a broken draft names its line", async () => {
+    const current = (await (await fetch(`${gw.url}/api/v1/policy`, { headers: bearer(admin) })).json()) as {
+      source: string;
+      digest: string;
+    };
+    const draft = current.source.replace(
+      /^projects:.*$/m,
+      "projects:\n  zqxwv-core:\n    rules:\n      licence:\n        action: block\n        unknown: fail",
+    );
+    const dry = async (source: string) =>
+      fetch(`${gw.url}/api/v1/policy/dry-run`, {
+        method: "POST",
+        headers: { ...bearer(admin), "content-type": "application/json" },
+        body: JSON.stringify({ source }),
+      });
+    const unchanged = (await (await dry(current.source)).json()) as { changed: number; checked: number };
+    assert.equal(unchanged.changed, 0);
+    assert.ok(unchanged.checked >= 2, JSON.stringify(unchanged));
+    const res = await dry(draft);
+    const body = (await res.json()) as { changes: { project: string; from: string; to: string }[] };
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.deepEqual(
+      body.changes.map((c) => [c.project, c.from, c.to]),
+      [["zqxwv-core", "admitted", "blocked"]],
+    );
+    const broken = await dry("rules:\n  nonsense: {}\n");
+    assert.equal(broken.status, 400);
+    assert.match(((await broken.json()) as { error: { message: string } }).error.message, /draft:2:\d+/);
+  });
+});

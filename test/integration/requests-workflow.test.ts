@@ -1,0 +1,280 @@
+/**
+ * Requests and approvals over a real gateway: a loopback upstream, synthetic wheels, real
+ * popular-project intel (typo-squat check), tokens of each role.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
+import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
+import { buildWheel, type BuiltArtifact } from "../helpers/wheel-builder.js";
+import { sharedDataDir } from "../helpers/shared-data.js";
+import { bearer, createToken, flushAudit } from "../helpers/identity.js";
+import type { GatewayEvent } from "../../src/services/event-bus.js";
+
+const DAY = 24 * 3600 * 1000;
+const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
+
+interface RequestBody {
+  id: number;
+  state: string;
+  project: string;
+  requester: string;
+  decidedBy: string | null;
+  exceptions: { sha256?: string; version?: string; checks?: string[]; expiresAt: string }[];
+  report: {
+    ok: boolean;
+    treeScore: number;
+    files: {
+      project: string;
+      outcome: string;
+      reasons: { check: string; evidence: unknown[] }[];
+      popularity: unknown;
+    }[];
+    rejected: { project: string; version: string }[];
+  };
+  remaining?: unknown[];
+}
+
+describe("requests and approvals", () => {
+  let upstream: JsonIndexServer;
+  let gw: TestGateway;
+  const wheels: Record<string, BuiltArtifact> = {};
+  const tokens: Record<string, string> = {};
+  const events: GatewayEvent[] = [];
+
+  before(async () => {
+    const old = new Date(T0 - 400 * DAY).toISOString();
+    wheels.app = await buildWheel({ name: "zqxwv-app", version: "1.0", requiresDist: ["zqxwv-core>=1"] });
+    wheels.lib = await buildWheel({ name: "zqxwv-core", version: "1.2" });
+    // One edit from `requests`, the most popular project: quarantined as a typo-squat.
+    wheels.squat = await buildWheel({ name: "reqeusts", version: "2.0" });
+    wheels.other = await buildWheel({ name: "numpyy", version: "1.0" });
+    wheels.cli = await buildWheel({ name: "djangoo", version: "3.0" });
+    wheels.granted = await buildWheel({ name: "flaskk", version: "1.0" });
+    const file = (w: BuiltArtifact) => ({ filename: w.filename, bytes: w.bytes, uploadTime: old });
+    upstream = await startJsonIndexServer({
+      projects: {
+        "zqxwv-app": { files: [file(wheels.app)] },
+        "zqxwv-core": { files: [file(wheels.lib)] },
+        reqeusts: { files: [file(wheels.squat)] },
+        numpyy: { files: [file(wheels.other)] },
+        djangoo: { files: [file(wheels.cli!)] },
+        flaskk: { files: [file(wheels.granted!)] },
+      },
+    });
+    gw = await startTestGateway({ upstream: upstream.simpleUrl, authAnonymous: "off" }, { now: () => T0 });
+    await gw.gateway.intel.importSource(join(sharedDataDir(), "top-pypi-packages.json"));
+    await gw.gateway.policy.refresh();
+    for (const role of ["reader", "requester", "approver", "admin"] as const)
+      tokens[role] = await createToken(gw, { user: `${role}-user`, role, team: `${role}-team` });
+    gw.gateway.services.events.subscribe((e) => {
+      events.push(e);
+    });
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  const call = async (method: string, path: string, role: string | undefined, body?: unknown) => {
+    const res = await fetch(`${gw.url}${path}`, {
+      method,
+      headers: {
+        ...(role ? bearer(tokens[role]!) : {}),
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: res.status, body: (await res.json()) as RequestBody & { error?: { code: string } } };
+  };
+
+  test("a request policy admits whole (with its dependency) is approved at once", async () => {
+    const { status, body } = await call("POST", "/api/v1/requests", "requester", {
+      project: "Zqxwv_App",
+      reason: "for the reports pipeline",
+    });
+    assert.equal(status, 201, JSON.stringify(body));
+    assert.equal(body.state, "approved", JSON.stringify(body.report));
+    assert.equal(body.project, "zqxwv-app");
+    assert.equal(body.decidedBy, "policy");
+    assert.equal(body.requester, "requester-user");
+    assert.deepEqual(body.report.files.map((f) => f.project).sort(), ["zqxwv-app", "zqxwv-core"]);
+    assert.ok(body.report.files.every((f) => f.outcome === "admitted"));
+    assert.equal(body.exceptions.length, 0);
+    assert.ok(events.some((e) => e.type === "request.approved" && e.requestId === body.id));
+    // The requester's team owns the project now.
+    assert.equal(await gw.gateway.services.owners.ownerOf("zqxwv-app"), "requester-team");
+  });
+
+  test("a typo-squat waits with its findings; an approver's approval makes the file installable", async () => {
+    const created = await call("POST", "/api/v1/requests", "requester", {
+      project: "reqeusts",
+      version: "2.0",
+      reason: "vendor SDK needs it",
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.body.state, "pending");
+    assert.equal(created.body.report.ok, false);
+    const refused = created.body.report.files.length
+      ? created.body.report.files.find((f) => f.project === "reqeusts")!.reasons
+      : [];
+    assert.ok(
+      created.body.report.rejected.some((r) => r.project === "reqeusts") ||
+        refused.some((r) => r.check === "typosquat"),
+      JSON.stringify(created.body.report),
+    );
+    assert.ok(events.some((e) => e.type === "request.pending" && e.requestId === created.body.id));
+    const download = () =>
+      fetch(`${gw.url}/files/${wheels.squat!.sha256}/${wheels.squat!.filename}`, {
+        headers: bearer(tokens.reader!),
+      });
+    await fetch(`${gw.url}/simple/reqeusts/`, { headers: bearer(tokens.reader!) });
+    assert.equal((await download()).status, 403);
+
+    const queue = await call("GET", "/api/v1/requests?state=pending", "reader");
+    assert.equal(queue.status, 200);
+    assert.deepEqual(
+      (queue.body as unknown as { items: { id: number }[] }).items.map((r) => r.id),
+      [created.body.id],
+    );
+
+    const approved = await call("POST", `/api/v1/requests/${created.body.id}/approve`, "approver", {
+      reason: "vendor confirmed the name",
+      ticket: "SEC-42",
+    });
+    assert.equal(approved.status, 200, JSON.stringify(approved.body));
+    assert.equal(approved.body.state, "approved");
+    assert.equal(approved.body.exceptions.length, 1);
+    assert.deepEqual(approved.body.exceptions[0]!.checks, ["typosquat"]);
+    assert.equal(approved.body.exceptions[0]!.expiresAt, new Date(T0 + 90 * DAY).toISOString());
+    const res = await download();
+    assert.equal(res.status, 200);
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), wheels.squat!.bytes);
+    assert.ok(events.some((e) => e.type === "request.approved" && e.requestId === created.body.id));
+
+    // Decided requests cannot be decided again.
+    const again = await call("POST", `/api/v1/requests/${created.body.id}/deny`, "approver", {
+      reason: "late",
+    });
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error?.code, "CONFLICT");
+  });
+
+  test("readers and requesters cannot approve or deny; a denial grants nothing", async () => {
+    const created = await call("POST", "/api/v1/requests", "requester", {
+      project: "numpyy",
+      reason: "typo?",
+    });
+    assert.equal(created.body.state, "pending", JSON.stringify(created.body));
+    for (const role of ["reader", "requester"]) {
+      for (const action of ["approve", "deny"]) {
+        const res = await call("POST", `/api/v1/requests/${created.body.id}/${action}`, role, {
+          reason: "me",
+        });
+        assert.equal(res.status, 403, `${role} ${action}`);
+        assert.equal(res.body.error?.code, "FORBIDDEN");
+      }
+    }
+    const reader = await call("POST", "/api/v1/requests", "reader", { project: "numpyy", reason: "x" });
+    assert.equal(reader.status, 403);
+    const denied = await call("POST", `/api/v1/requests/${created.body.id}/deny`, "admin", {
+      reason: "it is a squat",
+    });
+    assert.equal(denied.status, 200);
+    assert.equal(denied.body.state, "denied");
+    assert.equal(denied.body.exceptions.length, 0);
+    assert.equal((await gw.gateway.decisions.exceptions()).filter((e) => e.project === "numpyy").length, 0);
+    await flushAudit(gw);
+  });
+
+  test("an approver grants an exact-file exception for the refused check; the request is approved", async () => {
+    const created = await call("POST", "/api/v1/requests", "requester", {
+      project: "flaskk",
+      reason: "fork",
+    });
+    assert.equal(created.body.state, "pending", JSON.stringify(created.body.report));
+    const outside = await call("POST", `/api/v1/requests/${created.body.id}/exception`, "approver", {
+      project: "zqxwv-app",
+      version: "1.0",
+      reason: "not in this tree",
+    });
+    assert.equal(outside.status, 400);
+    const both = await call("POST", `/api/v1/requests/${created.body.id}/exception`, "approver", {
+      version: "1.0",
+      sha256: wheels.granted!.sha256,
+      reason: "x",
+    });
+    assert.equal(both.status, 400);
+    const granted = await call("POST", `/api/v1/requests/${created.body.id}/exception`, "approver", {
+      sha256: wheels.granted!.sha256,
+      checks: ["typosquat"],
+      reason: "our internal fork",
+      ticket: "SEC-9",
+      expiresAt: new Date(T0 + 30 * DAY).toISOString(),
+    });
+    assert.equal(granted.status, 200, JSON.stringify(granted.body));
+    assert.equal(granted.body.state, "approved");
+    assert.deepEqual(
+      granted.body.exceptions.map((e) => [e.sha256, e.checks]),
+      [[wheels.granted!.sha256, ["typosquat"]]],
+    );
+    assert.ok(events.some((e) => e.type === "request.exception" && e.requestId === created.body.id));
+  });
+
+  test("bad input gets a clear error", async () => {
+    const missing = await call("POST", "/api/v1/requests", "requester", { project: "zqxwv-app" });
+    assert.equal(missing.status, 400);
+    assert.equal(missing.body.error?.code, "VALIDATION");
+    const unknown = await call("POST", "/api/v1/requests", "requester", {
+      project: "no-such-thing",
+      reason: "x",
+    });
+    assert.equal(unknown.status, 404);
+    const badName = await call("POST", "/api/v1/requests", "requester", { project: "-bad-", reason: "x" });
+    assert.equal(badName.status, 400);
+    const noVersion = await call("POST", "/api/v1/requests", "requester", {
+      project: "zqxwv-app",
+      version: "9.9",
+      reason: "x",
+    });
+    assert.equal(noVersion.status, 404);
+    const none = await call("GET", "/api/v1/requests/999999", "reader");
+    assert.equal(none.status, 404);
+    assert.equal(none.body.error?.code, "NOT_FOUND");
+  });
+
+  test("the CLI requests over the API and an approver approves from the CLI", async () => {
+    const cli = (args: string[], token: string) =>
+      promisify(execFile)(
+        process.execPath,
+        ["bin/portcullis", ...args, "--gateway", gw.url, "--token", token],
+        {
+          env: { ...process.env, PORTCULLIS_FROM_SOURCE: "1" },
+        },
+      ).then(
+        (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({
+          code: e.code,
+          stdout: e.stdout,
+          stderr: e.stderr,
+        }),
+      );
+    const asked = await cli(
+      ["request", "djangoo==3.0", "--reason", "legacy app", "--json"],
+      tokens.requester!,
+    );
+    assert.equal(asked.code, 3, asked.stderr);
+    const request = JSON.parse(asked.stdout) as RequestBody;
+    assert.equal(request.state, "pending");
+    const approved = await cli(
+      ["requests", "approve", String(request.id), "--reason", "checked", "--ticket", "SEC-7"],
+      tokens.approver!,
+    );
+    assert.equal(approved.code, 0, approved.stderr);
+    assert.match(approved.stdout, /djangoo==3\.0\s+APPROVED/);
+    assert.match(approved.stdout, /exception \d+: djangoo [0-9a-f]{64} \(typosquat\)/);
+  });
+});
