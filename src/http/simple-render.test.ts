@@ -60,3 +60,22 @@ test("JSON carries PEP 691 and PEP 700 fields", () => {
   assert.equal(s["core-metadata"], undefined);
   assert.equal(s.url, `../../files/${"c".repeat(64)}/demo-2.0.tar.gz`);
 });
+
+test("files the gateway serves link their signed attestation (HTML data attribute, PEP 691 private key)", () => {
+  const judged: ProjectView = {
+    ...view,
+    files: [
+      { ...view.files[0]!, outcome: "admitted" },
+      { ...view.files[1]!, outcome: "blocked" },
+    ],
+  };
+  const html = renderProjectHtml(judged);
+  assert.match(
+    html,
+    new RegExp(`data-portcullis-attestation="\\.\\./\\.\\./attestations/${"a".repeat(64)}"`),
+  );
+  assert.equal(html.match(/data-portcullis-attestation/g)?.length, 1);
+  const json = JSON.parse(renderProjectJson(judged)) as { files: Record<string, unknown>[] };
+  assert.equal(json.files[0]!["_portcullis-attestation"], `../../attestations/${"a".repeat(64)}`);
+  assert.equal("_portcullis-attestation" in json.files[1]!, false);
+});

@@ -25,6 +25,16 @@ export function fileHref(f: ServedFile): string {
   return `../../files/${f.sha256}/${encodeURIComponent(f.filename)}`;
 }
 
+/**
+ * Where a file's signed decision attestation is served, relative to the page like the file URL.
+ * Listed on every file the gateway would serve (admitted, or pending its byte checks: the
+ * attestation exists once the file is judged on its bytes, 404 until then); refused files have
+ * none (their attestation answers 410).
+ */
+export function attestationHref(f: ServedFile): string | undefined {
+  return f.outcome === "admitted" || f.outcome === "pending" ? `../../attestations/${f.sha256}` : undefined;
+}
+
 /** PEP 503 HTML, with PEP 592 yanked, PEP 658/714 metadata and the PEP 629 version meta tag. */
 export function renderProjectHtml(view: ProjectView): string {
   const parts: string[] = [
@@ -50,6 +60,9 @@ export function renderProjectHtml(view: ProjectView): string {
       // PEP 714: data-core-metadata, plus the older name for clients that predate it.
       attrs += ` data-core-metadata="${v}" data-dist-info-metadata="${v}"`;
     }
+    // Installers ignore attributes they do not know (PEP 503 names only the ones it defines).
+    const attestation = attestationHref(f);
+    if (attestation) attrs += ` data-portcullis-attestation="${attestation}"`;
     parts.push(`<a ${attrs}>${escapeHtml(f.filename)}</a><br>\n`);
   }
   parts.push("</body>\n</html>\n");
@@ -72,6 +85,9 @@ export function renderProjectJson(view: ProjectView): string {
       out["core-metadata"] = f.coreMetadata;
       out["data-dist-info-metadata"] = f.coreMetadata;
     }
+    // PEP 691: keys with a leading underscore are reserved for the index's own use.
+    const attestation = attestationHref(f);
+    if (attestation) out["_portcullis-attestation"] = attestation;
     return out;
   });
   const body: Record<string, unknown> = {

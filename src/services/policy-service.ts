@@ -8,6 +8,8 @@ import { runCooldown } from "../policy/checks/cooldown/cooldown.js";
 import { runLicence } from "../policy/checks/licence/licence.js";
 import { runMalicious } from "../policy/checks/malicious/malicious.js";
 import { runProjectStatus } from "../policy/checks/project-status/project-status.js";
+import { runProvenance, type ProvenanceFacts } from "../policy/checks/provenance/provenance.js";
+import { runReleaseDrift } from "../policy/checks/release-drift/release-drift.js";
 import {
   createTyposquatDetector,
   runTyposquat,
@@ -36,6 +38,19 @@ export interface PolicyServiceDeps {
   analyze(path: string, facts: FileFacts): Promise<StoredArtifactReport>;
 }
 
+export type { ProvenanceFacts };
+
+/**
+ * Where upstream provenance (PEP 740) comes from: the proof feature fetches and verifies it before
+ * a file's bytes are judged, and records it, so re-judging reads it without the network.
+ */
+export interface ProvenanceSource {
+  /** Fetches and verifies a file's provenance unless recorded; never throws (records why instead). */
+  prepare(facts: FileFacts): Promise<void>;
+  /** What is recorded for these files. */
+  lookup(sha256s: string[]): Promise<Map<string, ProvenanceFacts>>;
+}
+
 export interface ProjectFacts {
   /** Every version the project's page lists (for "use X instead" and security-fix detection). */
   versions: readonly string[];
@@ -59,6 +74,16 @@ export class PolicyService {
   generation = 0;
 
   constructor(private readonly deps: PolicyServiceDeps) {}
+
+  private provenance: ProvenanceSource | undefined;
+
+  /**
+   * Plugs in upstream provenance: from then on full decisions carry the `provenance` check and
+   * release-drift compares publishers. Features are built after the policy service, hence a setter.
+   */
+  setProvenanceSource(source: ProvenanceSource): void {
+    this.provenance = source;
+  }
 
   private policyMtime = 0;
 
@@ -237,6 +262,14 @@ export class PolicyService {
         this.iso(),
       );
     }
+    if (this.provenance) {
+      try {
+        await this.provenance.prepare(facts);
+      } catch (err) {
+        // Recorded as nothing: the provenance check fails closed where provenance is required.
+        this.deps.log.error({ err: (err as Error).message, sha256: facts.sha256 }, "provenance check broke");
+      }
+    }
     const decision = await this.decideFull(facts, project, report);
     const event = await this.deps.decisions.put(decision);
     if (event) this.emit([event]);
@@ -254,11 +287,39 @@ export class PolicyService {
       facts,
       projectReports ?? (await this.deps.decisions.artifactReportsOf<StoredArtifactReport>(facts.project)),
     );
-    const byteResults = runArtifactChecks(report, previous, {
+    let byteResults = runArtifactChecks(report, previous, {
       licence: { allow: rules.licence.allow, deny: rules.licence.deny, unknown: rules.licence.unknown },
       drift: { "size-factor": rules["release-drift"]["size-factor"] },
       runLicence,
     });
+    if (this.provenance) {
+      const shas = [facts.sha256, ...(previous ? [previous.report.facts.sha256] : [])];
+      const recorded = await this.provenance.lookup(shas);
+      const current = recorded.get(facts.sha256);
+      // Unknown (never checked, or the upstream could not answer) makes no claim either way:
+      // a passing glitch must not read as a vanished publisher. It is retried at the next judgement.
+      const known = current !== undefined && current.status !== "unavailable";
+      const before = known && previous ? recorded.get(previous.report.facts.sha256) : undefined;
+      // release-drift again, now with publishers: a publisher that vanished or changed since the
+      // previous release is the signal LiteLLM's hijacked 2026 releases gave.
+      const drift = runReleaseDrift(
+        {
+          version: report.facts.version,
+          shape: report.artifact.shape,
+          ...(known ? { provenance: publisherOf(current) } : {}),
+        },
+        previous && {
+          version: previous.version,
+          shape: previous.report.artifact.shape,
+          ...(before ? { provenance: publisherOf(before) } : {}),
+        },
+        { "size-factor": rules["release-drift"]["size-factor"] },
+      );
+      byteResults = [
+        ...byteResults.map((r) => (r.check === "release-drift" ? drift : r)),
+        runProvenance(current, { required: rules.provenance.required }),
+      ];
+    }
     return decide({
       facts,
       results: [...this.indexResults(facts, project), ...byteResults],
@@ -340,6 +401,12 @@ export class PolicyService {
   private iso(): string {
     return new Date(this.deps.now()).toISOString();
   }
+}
+
+/** The publisher release-drift compares: only verified provenance names one; absent or failing is none. */
+function publisherOf(p: ProvenanceFacts): { publisher?: string } {
+  if (p.status === "verified" && p.publisher) return { publisher: p.publisher };
+  return {};
 }
 
 type ProjectReports = { sha256: string; version: string; report: StoredArtifactReport }[];

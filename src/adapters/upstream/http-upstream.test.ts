@@ -553,6 +553,82 @@ describe("HttpUpstream", () => {
     });
   });
 
+  describe("fetchProvenance (PEP 740)", () => {
+    const release = { project: "demo", version: "1.0" };
+    const PROVENANCE = { version: 1, attestation_bundles: [] };
+
+    it("fetches the page's provenance URL on the upstream's origin; 404 means none; 5xx is unavailable", async () => {
+      let status = 200;
+      const server = await adHocServer((req, res) => {
+        if (req.url === "/gone") res.writeHead(302, { location: "/missing" }).end();
+        else if (req.url === "/missing") res.writeHead(404).end();
+        else res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(PROVENANCE));
+      });
+      try {
+        const upstream = make({ baseUrl: `${server.origin}/simple/` });
+        const file = {
+          filename: "demo-1.0.tar.gz",
+          provenance: `${server.origin}/integrity/demo/provenance`,
+        };
+        assert.deepEqual(await upstream.fetchProvenance(file, release), PROVENANCE);
+        assert.equal(
+          await upstream.fetchProvenance({ ...file, provenance: `${server.origin}/gone` }, release),
+          null,
+        );
+        status = 503;
+        await assert.rejects(upstream.fetchProvenance(file, release), UpstreamUnavailableError);
+        // No field, or an explicit null, on an index other than PyPI: nothing is asked.
+        assert.equal(await upstream.fetchProvenance({ filename: "demo-1.0.tar.gz" }, release), null);
+        assert.equal(await upstream.fetchProvenance({ ...file, provenance: null }, release), null);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it("refuses provenance URLs and redirects off the upstream's origin (SSRF)", async () => {
+      const elsewhere = await adHocServer((_req, res) => res.writeHead(200).end("{}"));
+      const redirector = await adHocServer((_req, res) =>
+        res.writeHead(302, { location: `${elsewhere.origin}/p` }).end(),
+      );
+      try {
+        const upstream = make({
+          baseUrl: `${redirector.origin}/simple/`,
+          allowedFileHosts: [elsewhere.origin],
+        });
+        await assert.rejects(
+          upstream.fetchProvenance(
+            { filename: "demo-1.0.tar.gz", provenance: `${elsewhere.origin}/p` },
+            release,
+          ),
+          (err: Error) =>
+            err instanceof UpstreamForbiddenUrlError && /is not the upstream's/.test(err.message),
+        );
+        await assert.rejects(
+          upstream.fetchProvenance(
+            { filename: "demo-1.0.tar.gz", provenance: `${redirector.origin}/p` },
+            release,
+          ),
+          /refused redirect/,
+        );
+      } finally {
+        await redirector.close();
+        await elsewhere.close();
+      }
+    });
+
+    it("asks PyPI's Integrity API when a pypi.org page names no provenance", async () => {
+      const mock = new MockAgent();
+      mock.disableNetConnect();
+      mock
+        .get("https://pypi.org")
+        .intercept({ path: "/integrity/demo/1.0/demo-1.0.tar.gz/provenance", method: "GET" })
+        .reply(200, JSON.stringify(PROVENANCE), { headers: { "content-type": "application/json" } });
+      const upstream = make({ baseUrl: "https://pypi.org/simple/", dispatcher: mock });
+      assert.deepEqual(await upstream.fetchProvenance({ filename: "demo-1.0.tar.gz" }, release), PROVENANCE);
+      mock.assertNoPendingInterceptors();
+    });
+  });
+
   describe("listProjects and probe", () => {
     it("lists the root page's projects (JSON)", async () => {
       assert.deepEqual(await make().listProjects(), ["demo", "other"]);

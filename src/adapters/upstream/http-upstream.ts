@@ -29,6 +29,11 @@ const KNOWN_FILE_HOSTS: Readonly<Record<string, string[]>> = {
   "test.pypi.org": ["https://test-files.pythonhosted.org"],
 };
 
+/** Indexes that serve PEP 740 provenance through PyPI's Integrity API. */
+const INTEGRITY_API_HOSTS: ReadonlySet<string> = new Set(["pypi.org", "test.pypi.org"]);
+/** A provenance object holds a few attestations of a few kB each. */
+const MAX_PROVENANCE_BYTES = 4 * 1024 * 1024;
+
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const NEGATIVE_CACHE_MAX = 10_000;
 
@@ -258,6 +263,67 @@ export class HttpUpstream implements Upstream {
       );
     }
     throw new UpstreamUnavailableError(`file ${file.filename} at ${finalUrl.origin} answered HTTP ${status}`);
+  }
+
+  /**
+   * PEP 740: fetches a file's provenance object (the PEP 691 `provenance` URL, or PyPI's Integrity
+   * API `/integrity/<project>/<version>/<filename>/provenance` when the page names none). Only
+   * URLs on the upstream's own origin are fetched (the SSRF rule for pages), redirects too.
+   * Resolves `null` when the upstream has none (404), the parsed JSON otherwise; throws
+   * `UpstreamUnavailableError` when it cannot answer and `UpstreamForbiddenUrlError` for a URL
+   * elsewhere.
+   */
+  async fetchProvenance(
+    file: Pick<DistFile, "filename" | "provenance">,
+    release: { project: string; version: string },
+    signal?: AbortSignal,
+  ): Promise<unknown> {
+    signal?.throwIfAborted();
+    let target: URL;
+    if (typeof file.provenance === "string") {
+      try {
+        target = new URL(file.provenance);
+      } catch {
+        throw new UpstreamForbiddenUrlError("provenance URL does not parse");
+      }
+    } else if (file.provenance === undefined && INTEGRITY_API_HOSTS.has(this.base.hostname)) {
+      target = new URL(
+        `/integrity/${encodeURIComponent(release.project)}/${encodeURIComponent(release.version)}/${encodeURIComponent(file.filename)}/provenance`,
+        this.base,
+      );
+    } else {
+      return null;
+    }
+    if (target.origin !== this.base.origin || target.username !== "" || target.password !== "")
+      throw new UpstreamForbiddenUrlError(
+        `provenance origin ${target.origin} is not the upstream's (${this.base.origin})`,
+      );
+    try {
+      const { response, url } = await this.request(target, {
+        method: "GET",
+        headers: { accept: "application/vnd.pypi.integrity.v1+json, application/json;q=0.9" },
+        signal: withTimeout(signal, this.pageTimeoutMs),
+        check: (next) => this.checkSameOrigin(next),
+      });
+      const status = response.statusCode;
+      if (status === 404 || status === 410) {
+        await discard(response);
+        return null;
+      }
+      if (status !== 200 && status !== 203) {
+        await discard(response);
+        throw new UpstreamUnavailableError(`provenance ${url.href} answered HTTP ${status}`);
+      }
+      const body = await readBody(response, MAX_PROVENANCE_BYTES);
+      try {
+        return JSON.parse(body) as unknown;
+      } catch (error) {
+        throw new UpstreamUnavailableError(`provenance ${url.href} is not JSON`, { cause: error });
+      }
+    } catch (error) {
+      signal?.throwIfAborted();
+      throw toUnavailable(error, `provenance of ${file.filename}`);
+    }
   }
 
   async probe(signal?: AbortSignal): Promise<{ ok: boolean; detail: string }> {

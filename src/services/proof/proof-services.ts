@@ -1,19 +1,52 @@
+import { join, resolve } from "node:path";
+import { AttestationRepository } from "../../adapters/db/attestation-repository.js";
+import { ProvenanceRepository } from "../../adapters/db/provenance-repository.js";
 import type { CoreServices } from "../../main.js";
 import type { IdentityServices } from "../identity/identity-services.js";
 import type { GovernanceServices } from "../governance/governance-services.js";
+import { AttestationService } from "./attestation-service.js";
+import { ProvenanceService } from "./provenance-service.js";
+import { trustedRootPath } from "./trusted-root.js";
 
 /** The services of the decision attestations and upstream provenance feature, built after the ones it depends on. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface ProofServices {}
+export interface ProofServices {
+  /** Signed decision attestations of admitted files. */
+  attestations: AttestationService;
+  /** Upstream PEP 740 provenance, fetched and verified offline. */
+  provenance: ProvenanceService;
+}
 
 /**
  * Builds the decision attestations and upstream provenance services. Background work (timers) starts in the HTTP registration, which
  * only a running gateway calls; CLI commands build services without it. Register cleanup with
  * `deps.onClose`.
  */
-// eslint-disable-next-line @typescript-eslint/no-unused-vars, @typescript-eslint/require-await
 export async function buildProofServices(
-  _deps: CoreServices & IdentityServices & GovernanceServices,
+  deps: CoreServices & IdentityServices & GovernanceServices,
 ): Promise<ProofServices> {
-  return {};
+  const { config, db, keys, decisions, now, log, upstream, policy, shutdown } = deps;
+  const dataDir = resolve(config.data);
+  const attestations = new AttestationService({
+    repo: new AttestationRepository(db.db),
+    decisions,
+    keys,
+    now,
+    log,
+    baseUrl: () => (config.publicUrl || `http://${config.host}:${config.port}`).replace(/\/+$/, ""),
+  });
+  const provenance = new ProvenanceService({
+    upstream,
+    repo: new ProvenanceRepository(db.db),
+    log,
+    now,
+    trustedRoot: () => trustedRootPath(config.sigstoreTrustedRoot, dataDir),
+    signal: shutdown.signal,
+  });
+  policy.setProvenanceSource(provenance);
+  return { attestations, provenance };
+}
+
+/** Where `portcullis provenance refresh-root` keeps a refreshed trusted root. */
+export function refreshedRootPath(dataDir: string): string {
+  return join(resolve(dataDir), "sigstore", "trusted_root.json");
 }

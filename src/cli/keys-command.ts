@@ -1,0 +1,85 @@
+import { join, resolve } from "node:path";
+import type { Command } from "commander";
+import type { CommandOutput } from "./proof-commands.js";
+import { loadConfig, OPTIONS } from "../config/options.js";
+import { KeyRing } from "../crypto/key-ring.js";
+import { CLI_ACTOR } from "../domain/identity.js";
+import { CliError } from "./cli-error.js";
+import { addLocalOptions, withLocalServices } from "./local-services.js";
+
+function openRing(flags: Record<string, string | undefined>): KeyRing {
+  const config = loadConfig({
+    flags: { ...(flags.data ? { data: flags.data } : {}), logLevel: "warn" },
+    env: process.env,
+    configFile: flags.config,
+  });
+  try {
+    return KeyRing.open(join(resolve(config.data), "keys"), config.signingKey);
+  } catch (err) {
+    throw new CliError(`cannot open the key ring in ${config.data}: ${(err as Error).message}`, 1);
+  }
+}
+
+/** `portcullis keys list|rotate`: the gateway's attestation signing keys. */
+export function registerKeysCommand(program: Command, out: CommandOutput = process.stdout): void {
+  const keys = program
+    .command("keys")
+    .description(
+      "The gateway's Ed25519 signing keys (decision attestations). keyid = hex sha256 of the key's SPKI DER; published at /.well-known/portcullis/keys.",
+    );
+  const withData = (cmd: Command) =>
+    cmd
+      .option(
+        "--data <dir>",
+        `${OPTIONS.data.description} [env ${OPTIONS.data.env}] (default ${OPTIONS.data.default})`,
+      )
+      .option("--config <file>", "YAML config file [env PORTCULLIS_CONFIG]");
+  withData(
+    keys
+      .command("list")
+      .description("List the active key and the retired keys kept for verifying older attestations.")
+      .option(
+        "--json",
+        "print the keys document as JSON (what /.well-known/portcullis/keys serves; usable with verify --keys)",
+      ),
+  ).action((flags: Record<string, string | undefined>) => {
+    const ring = openRing(flags);
+    const published = ring.publicKeys();
+    if (flags.json) {
+      out.write(JSON.stringify({ keys: published }, null, 2) + "\n");
+      return;
+    }
+    for (const k of published) out.write(`${k.keyid}  ${k.algorithm}  ${k.status}\n`);
+  });
+  addLocalOptions(
+    keys
+      .command("rotate")
+      .description(
+        "Generate a new active key; the old public key stays published as retired, so earlier attestations (and audit checkpoints) still verify. Recorded in the audit trail. A running gateway picks the new key up when restarted.",
+      ),
+  ).action(async (flags: Record<string, string | undefined>) => {
+    await withLocalServices(flags, async (s) => {
+      const before = s.keys.keyid;
+      let next: string;
+      try {
+        next = s.keys.rotate();
+      } catch (err) {
+        s.audit.record({
+          action: "keys.rotate",
+          actor: CLI_ACTOR,
+          outcome: "error",
+          detail: { reason: (err as Error).message },
+        });
+        throw new CliError((err as Error).message, 1);
+      }
+      s.audit.record({
+        action: "keys.rotate",
+        actor: CLI_ACTOR,
+        outcome: "ok",
+        detail: { retired: before, active: next },
+      });
+      await s.audit.flush();
+      out.write(`retired ${before}\nactive  ${next}\n`);
+    });
+  });
+}
