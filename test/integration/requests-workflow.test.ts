@@ -32,6 +32,7 @@ interface RequestBody {
       outcome: string;
       reasons: { check: string; evidence: unknown[] }[];
       popularity: unknown;
+      provenance: { status: string } | null;
     }[];
     rejected: { project: string; version: string }[];
   };
@@ -103,6 +104,11 @@ describe("requests and approvals", () => {
     assert.equal(body.requester, "requester-user");
     assert.deepEqual(body.report.files.map((f) => f.project).sort(), ["zqxwv-app", "zqxwv-core"]);
     assert.ok(body.report.files.every((f) => f.outcome === "admitted"));
+    // The loopback upstream publishes no PEP 740 provenance: the report says it was looked for.
+    assert.deepEqual(
+      body.report.files.map((f) => f.provenance?.status),
+      ["absent", "absent"],
+    );
     assert.equal(body.exceptions.length, 0);
     assert.ok(events.some((e) => e.type === "request.approved" && e.requestId === body.id));
     // The requester's team owns the project now.

@@ -159,7 +159,7 @@ export interface RequestFile {
   reasons: Reason[];
   licence: string | null;
   popularity: { rank: number; downloads: number | null } | null;
-  provenance: unknown;
+  provenance: { status: string; publisher?: string; detail: string } | null;
   passedOver?: boolean;
 }
 

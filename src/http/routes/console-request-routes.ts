@@ -96,7 +96,15 @@ const reportSchema = {
               { type: "null" },
             ],
           },
-          provenance: { type: "null" },
+          provenance: {
+            type: ["object", "null"],
+            required: ["status", "detail"],
+            properties: {
+              status: { type: "string", enum: ["verified", "absent", "invalid", "unavailable"] },
+              publisher: { type: "string" },
+              detail: { type: "string" },
+            },
+          },
           passedOver: { type: "boolean" },
         },
       },

@@ -46,6 +46,7 @@ export async function buildConsoleServices(
     owners: deps.owners,
     events: deps.events,
     now: deps.now,
+    provenance: deps.provenance,
   });
   return { consoleRepo, consoleRead, requestRepo, requests };
 }

@@ -1,3 +1,4 @@
+import type { ProvenanceFacts } from "../../policy/checks/provenance/provenance.js";
 import type { DecisionRepository } from "../../adapters/db/decision-repository.js";
 import type {
   GrantedException,
@@ -39,8 +40,8 @@ export interface RequestFile {
   licence: string | null;
   /** Rank and downloads in the popular-projects intel, when listed. */
   popularity: { rank: number; downloads: number | null } | null;
-  /** Upstream provenance (PEP 740), when known. */
-  provenance: null;
+  /** Upstream provenance (PEP 740) as verified by the gateway, when it was looked at. */
+  provenance: ProvenanceFacts | null;
   /** A version the resolver passed over because the policy refuses it (not in the tree). */
   passedOver?: true;
 }
@@ -71,6 +72,8 @@ export class RequestError extends Error {
 
 export interface RequestServiceDeps {
   requests: RequestRepository;
+  /** Verified upstream provenance by file digest (the proof feature). */
+  provenance?: { lookup(sha256s: string[]): Promise<Map<string, ProvenanceFacts>> };
   vet: ConstructorParameters<typeof PolicyCandidateSource>[0];
   decisions: DecisionRepository;
   policy: PolicyService;
@@ -415,9 +418,10 @@ export class RequestService {
       };
     }
     const nodes = new Map(multi.reports.flatMap((r) => r.nodes).map((n) => [n.sha256, n]));
-    const [decisions, popular] = [
+    const [decisions, popular, provenance] = [
       await this.deps.decisions.getMany([...nodes.keys()]),
       popularity(this.deps.policy),
+      (await this.deps.provenance?.lookup([...nodes.keys()])) ?? new Map<string, ProvenanceFacts>(),
     ];
     const files: RequestFile[] = [];
     for (const n of nodes.values()) {
@@ -429,7 +433,7 @@ export class RequestService {
           ? report.licence.ids.join(" AND ")
           : (report?.metadata?.license ?? null),
         popularity: popular.get(n.project) ?? null,
-        provenance: null,
+        provenance: provenance.get(n.sha256) ?? null,
       });
     }
     const rejected = new Map(

@@ -50,7 +50,10 @@ function RequestReportView({ report }: { report: RequestReport }) {
             <span className="muted">
               risk {f.score}/100 · licence {f.licence ?? "unknown"} ·{" "}
               {f.popularity ? `popularity rank ${f.popularity.rank}` : "not among popular projects"} ·
-              provenance {f.provenance ? "attested" : "none"}
+              provenance{" "}
+              {f.provenance
+                ? `${f.provenance.status}${f.provenance.publisher ? ` (${f.provenance.publisher})` : ""}`
+                : "not looked at"}
             </span>
           </summary>
           <p>{f.summary}</p>
