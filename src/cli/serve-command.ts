@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { loadConfig, OPTIONS, type OptionName } from "../config/options.js";
 import { createGateway } from "../main.js";
+import { cliActor } from "./cli-actor.js";
 import { CliError } from "./cli-error.js";
 
 /** `portcullis serve`: the gateway with embedded defaults (SQLite, local disk). */
@@ -85,6 +86,17 @@ export function registerServeCommand(program: Command): void {
       }
       const base = (config.publicUrl || url).replace(/\/+$/, "");
       process.stderr.write(nextSteps(base, gateway.upstream.description, probe, gateway.db.description));
+      // First start with embedded defaults: an admin to manage the rest, its token shown this once.
+      // (On PostgreSQL, shared by several instances, `portcullis token create` makes the first admin.)
+      if (gateway.db.dialect === "sqlite") {
+        const admin = await gateway.services.identity.bootstrapAdmin(cliActor());
+        if (admin) process.stderr.write(firstAdminNotice(base, admin.token));
+      }
+      if (config.authAnonymous === "read")
+        process.stderr.write(
+          "Anonymous read is ON: pip works without a token and installs are attributed to the client address only.\n" +
+            "Production: set PORTCULLIS_AUTH_ANONYMOUS=off and give every user and CI job its own token.\n\n",
+        );
       let closing = false;
       const stop = (signal: string) => {
         if (closing) {
@@ -140,4 +152,22 @@ function nextSteps(
     );
   }
   return lines.join("\n") + "\n";
+}
+
+function firstAdminNotice(base: string, token: string): string {
+  const withToken = new URL("/simple/", base);
+  withToken.username = "__token__";
+  withToken.password = token;
+  return (
+    [
+      "First start: created the user `admin` (role admin). Its API token, shown this once and stored only as a hash:",
+      "",
+      `  ${token}`,
+      "",
+      "Keep it in a password manager. Use it for the API (Authorization: Bearer TOKEN) and to create tokens:",
+      `  curl -H "Authorization: Bearer $TOKEN" ${base}/api/v1/me`,
+      `  pip install --index-url ${withToken.toString().replace(token, "$TOKEN")} flask`,
+      "",
+    ].join("\n") + "\n"
+  );
 }

@@ -1,8 +1,296 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { GatewayHttpContext } from "../main.js";
+import { roleAtLeast, type Actor, type ClientInfo } from "../domain/identity.js";
+import { normalizeProjectName } from "../domain/project-name.js";
+import { parseUserAgent } from "../domain/user-agent.js";
+import { parseDistFilename } from "../domain/wheel-filename.js";
+import type { AuditFields } from "../services/audit/audit-chain.js";
+import { AuthRateLimiter } from "../services/identity/auth-rate-limiter.js";
+import { tokenIdOf } from "../services/identity/identity-service.js";
+import { sendApiError } from "./api-conventions.js";
+import { reasonPhrase } from "./reply-error.js";
+import { addReadinessFacts } from "./routes/ops-routes.js";
+import { registerIdentityRoutes } from "./routes/identity-routes.js";
+import { registerAuditRoutes } from "./routes/audit-routes.js";
+import { registerInventoryRoutes } from "./routes/inventory-routes.js";
+import "./auth-context.js";
+
+/** Failed authentications allowed per window (a minute) per client address and per token id. */
+const MAX_FAILURES_PER_IP = 30;
+const MAX_FAILURES_PER_TOKEN = 10;
+const CLIENT_CACHE_MAX = 2_000;
 
 /**
- * Routes (and hooks, timers) of the identity, tokens, the audit trail and inventory feature on a running gateway.
+ * Authentication, authorisation and the audit trail on a running gateway:
+ * - `onRequest` resolves `req.actor` from `Authorization` (Bearer, or Basic with the token as
+ *   password or user, as pip and uv send `https://__token__:TOKEN@host/simple/`) and enforces the
+ *   route's `config.role` / `config.public` before any handler runs, so a refusal never depends
+ *   on what exists behind the route;
+ * - `onResponse` appends index, file, metadata and API accesses to the audit trail (queued; the
+ *   trail writes in batches off the hot path);
+ * - the identity, audit and inventory API routes.
  */
-// eslint-disable-next-line @typescript-eslint/no-unused-vars, @typescript-eslint/require-await
-export async function registerIdentityHttp(app: FastifyInstance, ctx: GatewayHttpContext): Promise<void> {}
+export async function registerIdentityHttp(app: FastifyInstance, ctx: GatewayHttpContext): Promise<void> {
+  const { services } = ctx;
+  const { identity, audit, config, log, now } = services;
+  const anonymousRead = config.authAnonymous === "read";
+  const limiter = new AuthRateLimiter({ now });
+  const clients = new Map<string, ClientInfo | null>();
+
+  const clientOf = (ua: string | undefined): ClientInfo | null => {
+    if (!ua) return null;
+    let c = clients.get(ua);
+    if (c === undefined) {
+      c = parseUserAgent(ua);
+      if (clients.size >= CLIENT_CACHE_MAX) clients.clear();
+      clients.set(ua, c);
+    }
+    return c;
+  };
+
+  if (anonymousRead) {
+    log.warn(
+      "anonymous read access is on (auth.anonymous: read): callers without a token can install and are audited by client address only; set PORTCULLIS_AUTH_ANONYMOUS=off in production",
+    );
+  }
+  addReadinessFacts(app, () => ({
+    auth: {
+      anonymous: config.authAnonymous,
+      ...(anonymousRead
+        ? { note: "anonymous callers may install; they are known by client address only" }
+        : {}),
+    },
+  }));
+
+  app.decorateRequest("actor", null as unknown as Actor);
+
+  app.addHook("onRequest", async (req, reply) => {
+    const application = headerValue(req.headers["x-portcullis-project"]);
+    const client = clientOf(req.headers["user-agent"]);
+    const config = req.routeOptions.config as { role?: Actor["role"]; public?: boolean } | undefined;
+    const isPublic = config?.public === true;
+    const need = config?.role ?? "reader";
+    const token = presentedToken(req.headers.authorization);
+
+    if (token === undefined) {
+      req.actor = anonymousActor(req.ip, application, client);
+      if (isPublic || (anonymousRead && need === "reader")) return;
+      return unauthenticated(
+        req,
+        reply,
+        "authentication required: send a token (Authorization: Bearer, or https://__token__:TOKEN@host/simple/)",
+      );
+    }
+    const idKey = tokenIdOf(token);
+    const wait = Math.max(
+      limiter.retryAfter(`ip:${req.ip}`, MAX_FAILURES_PER_IP),
+      idKey ? limiter.retryAfter(`token:${idKey}`, MAX_FAILURES_PER_TOKEN) : 0,
+    );
+    if (wait > 0) {
+      req.actor = anonymousActor(req.ip, application, client);
+      reply.header("retry-after", String(wait));
+      return refuse(req, reply, 429, "RATE_LIMITED", `too many failed authentications; retry in ${wait} s`);
+    }
+    const result = await identity.authenticate(token);
+    if (!result.ok) {
+      limiter.fail(`ip:${req.ip}`);
+      if (idKey) limiter.fail(`token:${idKey}`);
+      req.actor = { ...anonymousActor(req.ip, application, client), tokenId: result.tokenId };
+      // Public routes stay reachable with a bad credential (health checks behind a proxy adding one).
+      if (isPublic) return;
+      return unauthenticated(
+        req,
+        reply,
+        result.reason === "expired"
+          ? "token expired"
+          : result.reason === "revoked"
+            ? "token revoked"
+            : "invalid token",
+      );
+    }
+    const p = result.principal;
+    req.actor = {
+      user: p.user,
+      role: p.role,
+      team: p.team,
+      tokenId: p.tokenId,
+      ip: req.ip,
+      application: application ?? p.label,
+      client,
+    };
+    if (!isPublic && !roleAtLeast(p.role, need)) {
+      return refuse(req, reply, 403, "FORBIDDEN", `this needs the ${need} role; the token has ${p.role}`);
+    }
+  });
+
+  app.addHook("onResponse", (req, reply, done) => {
+    recordAccess(req, reply, audit, now);
+    done();
+  });
+
+  services.audit.start();
+
+  await registerIdentityRoutes(app, ctx);
+  await registerAuditRoutes(app, ctx);
+  await registerInventoryRoutes(app, ctx);
+}
+
+function headerValue(v: string | string[] | undefined): string | null {
+  const s = Array.isArray(v) ? v[0] : v;
+  if (!s) return null;
+  const t = s.trim().slice(0, 200);
+  return t.length ? t : null;
+}
+
+function anonymousActor(ip: string, application: string | null, client: ClientInfo | null): Actor {
+  return { user: null, role: "reader", team: null, tokenId: null, ip, application, client };
+}
+
+/**
+ * The token in `Authorization`: `Bearer TOKEN`, or `Basic` (RFC 7617) with the token as the
+ * password (`__token__:TOKEN`, any user) or, with an empty password, as the user. Undefined when
+ * no credential was sent; "" for a malformed one (which then fails as an invalid token).
+ */
+export function presentedToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const space = header.indexOf(" ");
+  const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
+  const value = space < 0 ? "" : header.slice(space + 1).trim();
+  if (scheme === "bearer") return value;
+  if (scheme === "basic") {
+    const decoded = Buffer.from(value, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon < 0) return decoded;
+    const pass = decoded.slice(colon + 1);
+    return pass.length ? pass : decoded.slice(0, colon);
+  }
+  return "";
+}
+
+function isApi(req: FastifyRequest): boolean {
+  return req.url.startsWith("/api/");
+}
+
+function unauthenticated(req: FastifyRequest, reply: FastifyReply, message: string): FastifyReply {
+  // pip asks keyring (or the user) for credentials only after a 401 with a Basic challenge.
+  reply.header("www-authenticate", isApi(req) ? 'Bearer realm="portcullis"' : 'Basic realm="portcullis"');
+  return refuse(req, reply, 401, "UNAUTHENTICATED", message);
+}
+
+function refuse(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  code: "UNAUTHENTICATED" | "FORBIDDEN" | "RATE_LIMITED",
+  message: string,
+): FastifyReply {
+  if (isApi(req)) return sendApiError(reply, status, code, message);
+  reply.raw.statusMessage = reasonPhrase(message);
+  return reply
+    .code(status)
+    .header("cache-control", "no-store")
+    .type("text/plain")
+    .send(`${status} ${message}\n`);
+}
+
+const releases = new Map<string, { project: string; version: string } | null>();
+
+/** Project and version from a file name, memoised: the hot files of a gateway are few. */
+function releaseOf(filename: string): { project: string; version: string } | null {
+  let r = releases.get(filename);
+  if (r === undefined) {
+    const parsed = parseDistFilename(filename);
+    r = parsed ? { project: parsed.project, version: parsed.version } : null;
+    if (releases.size >= 10_000) releases.clear();
+    releases.set(filename, r);
+  }
+  return r;
+}
+
+const clientJsonMemo = new WeakMap<ClientInfo, string>();
+
+/** The client as stored in the audit record, serialised once per distinct User-Agent. */
+function clientJson(client: ClientInfo | null): string | null {
+  if (!client) return null;
+  let json = clientJsonMemo.get(client);
+  if (json === undefined) {
+    json = JSON.stringify(client);
+    clientJsonMemo.set(client, json);
+  }
+  return json;
+}
+
+function outcomeOf(status: number): string {
+  if (status < 400) return "ok";
+  if (status === 401 || status === 403) return "denied";
+  if (status === 404) return "not-found";
+  if (status === 429) return "rate-limited";
+  if (status >= 500) return "error";
+  return "refused";
+}
+
+/** Index pages, files, metadata and API calls go to the audit trail; health, metrics and assets do not. */
+function recordAccess(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  audit: { push(r: AuditFields): void },
+  now: () => number,
+): void {
+  const route = req.routeOptions.url;
+  const url = req.url;
+  let action: string;
+  let project: string | null = null;
+  let version: string | null = null;
+  let filename: string | null = null;
+  let sha256: string | null = null;
+  let detail: string | null = null;
+  const params = (req.params ?? {}) as Record<string, string | undefined>;
+  if (url.startsWith("/simple")) {
+    if (route === "/simple/:project/" || route === "/simple/:project") {
+      action = "simple.page";
+      const raw = params.project ?? "";
+      project = raw.length <= 200 ? normalizeProjectName(raw) : null;
+    } else action = "simple.index";
+  } else if (url.startsWith("/files/")) {
+    const name = params.filename ?? "";
+    const isMeta = name.endsWith(".metadata");
+    filename = (isMeta ? name.slice(0, -".metadata".length) : name).slice(0, 255) || null;
+    sha256 = /^[0-9a-f]{64}$/.test(params.sha256 ?? "") ? params.sha256! : null;
+    action = isMeta ? "file.metadata" : req.method === "HEAD" ? "file.head" : "file.download";
+    const parsed = filename ? releaseOf(filename) : null;
+    if (parsed) {
+      project = parsed.project;
+      version = parsed.version;
+    }
+    const decision = reply.getHeader("x-portcullis-decision");
+    if (typeof decision === "string") detail = `{"decision":${JSON.stringify(decision)}}`;
+  } else if (url.startsWith("/api/")) {
+    action = `api.${req.method.toLowerCase()}`;
+    detail = JSON.stringify({ route: route ?? url.split("?")[0]!.slice(0, 200) });
+  } else {
+    return;
+  }
+  const a = req.actor ?? anonymousActor(req.ip, null, null);
+  const status = reply.statusCode;
+  // A 206 continuing a download is the same pull; count a range that starts at 0 only.
+  const outcome =
+    status === 206 && !/^bytes=0-/.test(String(req.headers.range ?? "")) ? "partial" : outcomeOf(status);
+  audit.push({
+    at: now(),
+    action,
+    identity: a.user,
+    role: a.role,
+    team: a.team,
+    token_id: a.tokenId,
+    ip: a.ip,
+    application: a.application,
+    client_json: clientJson(a.client),
+    project,
+    version,
+    filename,
+    sha256,
+    outcome,
+    status,
+    detail_json: detail,
+  });
+}

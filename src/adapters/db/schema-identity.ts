@@ -1,5 +1,116 @@
 /**
  * Tables for identity, audit and inventory (migration 0004-identity). Merged into `Database` in `schema.ts`.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface IdentityTables {}
+export interface IdentityTables {
+  teams: TeamsTable;
+  identities: IdentitiesTable;
+  api_tokens: ApiTokensTable;
+  project_owners: ProjectOwnersTable;
+  audit_log: AuditLogTable;
+  audit_head: AuditHeadTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  inventory: InventoryTable;
+}
+
+export interface TeamsTable {
+  name: string;
+  created_at: number;
+}
+
+/** A user or a service account (CI job, scheduled script). */
+export interface IdentitiesTable {
+  name: string;
+  /** `user` or `service`. */
+  kind: string;
+  role: string;
+  team: string | null;
+  created_at: number;
+  disabled_at: number | null;
+}
+
+/**
+ * An API token. The secret is never stored: `hash` is HMAC-SHA256 of the whole token under the
+ * server key (`meta` row `identity.token-hmac-key`), so every instance on one database agrees.
+ */
+export interface ApiTokensTable {
+  /** Public token id, also the token's visible prefix (rate limits, listings, audit). */
+  id: string;
+  identity: string;
+  role: string;
+  team: string | null;
+  /** The application this token pulls for (inventory), e.g. a CI pipeline's name. */
+  label: string | null;
+  hash: string;
+  created_at: number;
+  created_by: string;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface ProjectOwnersTable {
+  project: string;
+  team: string;
+  set_by: string;
+  set_at: number;
+}
+
+/** One audit record; `hash` chains it to the record before (`prev_hash`). Append-only. */
+export interface AuditLogTable {
+  seq: number;
+  at: number;
+  action: string;
+  identity: string | null;
+  role: string;
+  team: string | null;
+  token_id: string | null;
+  ip: string;
+  application: string | null;
+  /** The parsed client (ClientInfo) as JSON. */
+  client_json: string | null;
+  project: string | null;
+  version: string | null;
+  filename: string | null;
+  sha256: string | null;
+  outcome: string;
+  status: number | null;
+  detail_json: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** The single row (id 1) holding the end of the chain; appends lock it, which serialises writers. */
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+  checkpoint_seq: number;
+  checkpoint_at: number;
+}
+
+/** A signed statement "the chain up to `seq` ends in `hash`" (Ed25519, the gateway key). */
+export interface AuditCheckpointsTable {
+  seq: number;
+  hash: string;
+  at: number;
+  keyid: string;
+  public_key_pem: string;
+  signature: string;
+}
+
+/** Who pulled which file: one row per (identity, ip, application, file), from the audit batches. */
+export interface InventoryTable {
+  /** '' for anonymous pulls (a unique key cannot hold NULLs that compare equal). */
+  identity: string;
+  team: string | null;
+  ip: string;
+  /** '' when no application was named. */
+  application: string;
+  client: string | null;
+  sha256: string;
+  project: string;
+  version: string;
+  filename: string;
+  first_pulled: number;
+  last_pulled: number;
+  pulls: number;
+}

@@ -12,13 +12,25 @@ export interface OpsDeps {
   degradedReasons?(): string[];
 }
 
+const readinessFacts = new WeakMap<FastifyInstance, (() => Record<string, unknown>)[]>();
+
+/**
+ * Lets a feature add facts to `/readyz` (e.g. the identity feature: whether anonymous access is
+ * on), without the composition root passing each one.
+ */
+export function addReadinessFacts(app: FastifyInstance, facts: () => Record<string, unknown>): void {
+  const list = readinessFacts.get(app) ?? [];
+  list.push(facts);
+  readinessFacts.set(app, list);
+}
+
 /** `/healthz` (the process serves), `/readyz` (and its database answers), `/metrics` (Prometheus). */
 export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
-  app.get("/healthz", async (_req, reply) =>
+  app.get("/healthz", { config: { public: true } }, async (_req, reply) =>
     reply.header("cache-control", "no-store").send({ status: "ok" }),
   );
 
-  app.get("/readyz", async (_req, reply) => {
+  app.get("/readyz", { config: { public: true } }, async (_req, reply) => {
     reply.header("cache-control", "no-store");
     if (deps.isShuttingDown()) return reply.code(503).send({ status: "shutting-down" });
     try {
@@ -31,7 +43,12 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
     const upstream = deps.upstreamStatus();
     const degraded = [...(deps.degradedReasons?.() ?? [])];
     if (!upstream.ok) degraded.push(`upstream unreachable: ${upstream.detail}`);
+    const facts = Object.assign({}, ...(readinessFacts.get(app) ?? []).map((f) => f())) as Record<
+      string,
+      unknown
+    >;
     return reply.send({
+      ...facts,
       status: degraded.length ? "degraded" : "ready",
       database: { ok: true },
       upstream,
@@ -39,7 +56,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
     });
   });
 
-  app.get("/metrics", async (_req, reply) =>
+  app.get("/metrics", { config: { public: true } }, async (_req, reply) =>
     reply.header("content-type", deps.registry.contentType).send(await deps.registry.metrics()),
   );
 }

@@ -1,24 +1,97 @@
-import type { AuditRecorder, InventoryReader, OwnerDirectory } from "../audit-entry.js";
+import { AuditRepository, type CheckpointSigner } from "../../adapters/db/audit-repository.js";
+import { IdentityRepository } from "../../adapters/db/identity-repository.js";
+import { InventoryRepository } from "../../adapters/db/inventory-repository.js";
+import type { Actor } from "../../domain/identity.js";
+import type { Advisory } from "../../intel/osv-record.js";
 import type { CoreServices } from "../../main.js";
+import { AuditTrail } from "../audit/audit-trail.js";
+import { createAuditSinks } from "../audit/audit-sinks.js";
+
+import { IdentityService } from "./identity-service.js";
+import { InventoryService } from "./inventory-service.js";
 
 /** The services of the identity, tokens, the audit trail and inventory feature, built after the ones it depends on. */
-
 export interface IdentityServices {
-  audit: AuditRecorder;
-  inventory: InventoryReader;
-  owners: OwnerDirectory;
+  /** The audit trail's write side (AuditRecorder): batched, hash-chained, feeds the inventory. */
+  audit: AuditTrail;
+  /** Who pulled what (InventoryReader), who-has and drift. */
+  inventory: InventoryService;
+  /** Project owners (OwnerDirectory); the same object as `identity`. */
+  owners: IdentityService;
+  /** Users, teams, service accounts and API tokens. */
+  identity: IdentityService;
+  /** The audit log's read side: verify, export, queries. */
+  auditLog: AuditRepository;
 }
 
+/** The actor of decisions the policy engine takes on its own (re-evaluation). */
+const POLICY_ACTOR: Actor = {
+  user: "policy",
+  role: "admin",
+  team: null,
+  tokenId: null,
+  ip: "gateway",
+  application: null,
+  client: null,
+};
+
 /**
- * Builds the identity, tokens, the audit trail and inventory services. Background work (timers) starts in the HTTP registration, which
- * only a running gateway calls; CLI commands build services without it. Register cleanup with
- * `deps.onClose`.
+ * Builds the identity, tokens, the audit trail and inventory services. Background work (the audit
+ * flush timer) starts in the HTTP registration, which only a running gateway calls; CLI commands
+ * build services without it and flush on close.
  */
-// eslint-disable-next-line @typescript-eslint/no-unused-vars, @typescript-eslint/require-await
-export async function buildIdentityServices(_deps: CoreServices): Promise<IdentityServices> {
-  return {
-    audit: { record() {}, async flush() {} },
-    inventory: { consumersOfFiles: async () => [] },
-    owners: { ownerOf: async () => null, setOwner: async () => {} },
+export async function buildIdentityServices(deps: CoreServices): Promise<IdentityServices> {
+  const { db, now, log, keys, policy, config } = deps;
+  const auditLog = new AuditRepository(db.db, db.dialect);
+  let publicPem: { keyid: string; pem: string } | undefined;
+  const signer: CheckpointSigner = {
+    sign(message) {
+      const { keyid, sig } = keys.sign(message);
+      if (publicPem?.keyid !== keyid) {
+        const pem = keys.publicKeys().find((k) => k.keyid === keyid)?.pem ?? "";
+        publicPem = { keyid, pem };
+      }
+      return { keyid, publicKeyPem: publicPem.pem, signature: sig.toString("base64") };
+    },
   };
+  const sinks = config.auditSinks.length ? await createAuditSinks(config.auditSinks, log) : [];
+  const audit = new AuditTrail({ repo: auditLog, now, log, signer, sinks });
+  const identity = new IdentityService({ repo: new IdentityRepository(db.db), now, audit });
+  const inventory = new InventoryService({
+    repo: new InventoryRepository(db.db),
+    advisory: (id) => findAdvisory(policy.intelState.index, id),
+    owners: (projects) => identity.ownersOf(projects),
+    now,
+  });
+  // Every decision change (re-evaluation after new intel, an exception, a policy change) is audited.
+  const unsubscribe = policy.onDecisionChanged((events) => {
+    for (const e of events) {
+      audit.record({
+        action: "decision.changed",
+        actor: POLICY_ACTOR,
+        outcome: e.to,
+        project: e.project,
+        version: e.version,
+        filename: e.filename,
+        sha256: e.sha256,
+        detail: { from: e.from, reasons: e.reasons.map((r) => `${r.check}: ${r.message}`).slice(0, 10) },
+      });
+    }
+  });
+  deps.onClose(async () => {
+    unsubscribe();
+    await audit.close();
+  });
+  return { audit, inventory, owners: identity, identity, auditLog };
+}
+
+function findAdvisory(
+  index: { get(id: string): Advisory | undefined; advisories(): IterableIterator<Advisory> },
+  id: string,
+): Advisory | undefined {
+  const direct = index.get(id);
+  if (direct) return direct;
+  const wanted = id.toUpperCase();
+  for (const a of index.advisories()) if (a.aliases.some((x) => x.toUpperCase() === wanted)) return a;
+  return undefined;
 }

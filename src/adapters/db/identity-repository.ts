@@ -1,0 +1,138 @@
+import type { Kysely, Selectable } from "kysely";
+import type { Database } from "./schema.js";
+import type { ApiTokensTable, IdentitiesTable, TeamsTable } from "./schema-identity.js";
+
+export type IdentityRow = Selectable<IdentitiesTable>;
+export type TokenRow = Selectable<ApiTokensTable>;
+export type TeamRow = Selectable<TeamsTable>;
+
+const HMAC_KEY = "identity.token-hmac-key";
+
+/** Users, service accounts, teams, API tokens (hashes only) and project owners. */
+export class IdentityRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /**
+   * The server key tokens are hashed under, created once and shared through the database so that
+   * every instance on one PostgreSQL computes the same hash. `fresh` is used only when none exists.
+   */
+  async tokenHmacKey(fresh: string): Promise<string> {
+    await this.db
+      .insertInto("meta")
+      .values({ key: HMAC_KEY, value: fresh })
+      .onConflict((oc) => oc.column("key").doNothing())
+      .execute();
+    const row = await this.db
+      .selectFrom("meta")
+      .select("value")
+      .where("key", "=", HMAC_KEY)
+      .executeTakeFirstOrThrow();
+    return row.value;
+  }
+
+  async countIdentities(): Promise<number> {
+    const row = await this.db
+      .selectFrom("identities")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async getIdentity(name: string): Promise<IdentityRow | undefined> {
+    return this.db.selectFrom("identities").selectAll().where("name", "=", name).executeTakeFirst();
+  }
+
+  /** Inserts the identity unless it exists; returns whether it was inserted. */
+  async insertIdentity(row: IdentityRow): Promise<boolean> {
+    const res = await this.db
+      .insertInto("identities")
+      .values(row)
+      .onConflict((oc) => oc.column("name").doNothing())
+      .executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  async updateIdentity(name: string, patch: Partial<Pick<IdentityRow, "role" | "team" | "disabled_at">>) {
+    await this.db.updateTable("identities").set(patch).where("name", "=", name).execute();
+  }
+
+  async listIdentities(): Promise<IdentityRow[]> {
+    return this.db.selectFrom("identities").selectAll().orderBy("name").execute();
+  }
+
+  async ensureTeam(name: string, at: number): Promise<void> {
+    await this.db
+      .insertInto("teams")
+      .values({ name, created_at: at })
+      .onConflict((oc) => oc.column("name").doNothing())
+      .execute();
+  }
+
+  async listTeams(): Promise<(TeamRow & { members: number })[]> {
+    const teams = await this.db.selectFrom("teams").selectAll().orderBy("name").execute();
+    const counts = await this.db
+      .selectFrom("identities")
+      .select(["team", (eb) => eb.fn.countAll<number>().as("n")])
+      .where("team", "is not", null)
+      .groupBy("team")
+      .execute();
+    const byTeam = new Map(counts.map((c) => [c.team, Number(c.n)]));
+    return teams.map((t) => ({ ...t, members: byTeam.get(t.name) ?? 0 }));
+  }
+
+  async insertToken(row: TokenRow): Promise<void> {
+    await this.db.insertInto("api_tokens").values(row).execute();
+  }
+
+  async getToken(id: string): Promise<TokenRow | undefined> {
+    return this.db.selectFrom("api_tokens").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  async listTokens(identity?: string): Promise<TokenRow[]> {
+    let q = this.db.selectFrom("api_tokens").selectAll();
+    if (identity) q = q.where("identity", "=", identity);
+    return q.orderBy("created_at", "desc").orderBy("id").execute();
+  }
+
+  /** Marks the token revoked; returns false when there is no such token or it was revoked already. */
+  async revokeToken(id: string, at: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable("api_tokens")
+      .set({ revoked_at: at })
+      .where("id", "=", id)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async ownerOf(project: string): Promise<string | null> {
+    const row = await this.db
+      .selectFrom("project_owners")
+      .select("team")
+      .where("project", "=", project)
+      .executeTakeFirst();
+    return row?.team ?? null;
+  }
+
+  async ownersOf(projects: string[]): Promise<Map<string, string>> {
+    if (projects.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom("project_owners")
+      .select(["project", "team"])
+      .where("project", "in", [...new Set(projects)])
+      .execute();
+    return new Map(rows.map((r) => [r.project, r.team]));
+  }
+
+  async setOwner(project: string, team: string, by: string, at: number): Promise<void> {
+    await this.db
+      .insertInto("project_owners")
+      .values({ project, team, set_by: by, set_at: at })
+      .onConflict((oc) => oc.column("project").doUpdateSet({ team, set_by: by, set_at: at }))
+      .execute();
+  }
+
+  async listOwners(): Promise<{ project: string; team: string; set_by: string; set_at: number }[]> {
+    return this.db.selectFrom("project_owners").selectAll().orderBy("project").execute();
+  }
+}

@@ -1,0 +1,45 @@
+import type { Command } from "commander";
+import type { ConsumerDrift } from "../services/identity/inventory-service.js";
+import { CliError } from "./cli-error.js";
+import { addLocalOptions, withLocalServices } from "./local-services.js";
+
+/** `portcullis drift`: what each consumer newly pulled this week (new projects, versions, downgrades). */
+export function registerDriftCommand(program: Command): void {
+  addLocalOptions(
+    program
+      .command("drift")
+      .description(
+        "Posture drift per consumer (identity, address, application): what it pulled since --since (default 7 days ago) that it never pulled before: new projects, new versions, downgrades.",
+      )
+      .option("--since <time>", "ISO 8601 time (default: 7 days ago)")
+      .option("--json", "print JSON"),
+  ).action(async (flags: Record<string, string | boolean | undefined>) => {
+    let since: number | undefined;
+    if (flags.since !== undefined) {
+      since = Date.parse(String(flags.since));
+      if (Number.isNaN(since))
+        throw new CliError(`--since must be an ISO 8601 time, got ${JSON.stringify(flags.since)}`);
+    }
+    const drift = await withLocalServices(flags, (s) => s.inventory.drift(since ?? s.now() - 7 * 86_400_000));
+    if (flags.json) {
+      process.stdout.write(JSON.stringify(drift, null, 2) + "\n");
+      return;
+    }
+    process.stdout.write(formatDrift(drift));
+  });
+}
+
+export function formatDrift(drift: ConsumerDrift[]): string {
+  if (drift.length === 0) return "no drift: nobody pulled anything new\n";
+  const lines: string[] = [];
+  for (const d of drift) {
+    lines.push(
+      `${d.identity ?? `anonymous@${d.ip}`}${d.application ? ` [${d.application}]` : ""}${d.team ? ` (team ${d.team})` : ""}:`,
+    );
+    for (const c of d.changes)
+      lines.push(
+        `  ${c.kind.padEnd(11)} ${c.project}==${c.version}${c.previous ? ` (had ${c.previous})` : ""}  first pulled ${c.firstPulled}`,
+      );
+  }
+  return lines.join("\n") + "\n";
+}

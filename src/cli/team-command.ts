@@ -1,0 +1,20 @@
+import type { Command } from "commander";
+import { addLocalOptions, withLocalServices } from "./local-services.js";
+
+/** `portcullis team list`: teams and their member counts. */
+export function registerTeamCommand(program: Command): void {
+  const team = program
+    .command("team")
+    .description("Teams (created with `token create --team` or `owner set`).");
+  addLocalOptions(
+    team.command("list").description("List teams with their member counts.").option("--json", "print JSON"),
+  ).action(async (flags: Record<string, string | boolean | undefined>) => {
+    const teams = await withLocalServices(flags, (s) => s.identity.listTeams());
+    if (flags.json) {
+      process.stdout.write(JSON.stringify(teams, null, 2) + "\n");
+      return;
+    }
+    if (teams.length === 0) process.stdout.write("no teams\n");
+    for (const t of teams) process.stdout.write(`${t.name.padEnd(24)} ${t.members} member(s)\n`);
+  });
+}

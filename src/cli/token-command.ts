@@ -1,0 +1,104 @@
+import type { Command } from "commander";
+import { ROLES } from "../domain/identity.js";
+import { isRole } from "../services/identity/identity-service.js";
+import { asCliError, cliActor } from "./cli-actor.js";
+import { CliError } from "./cli-error.js";
+import { addLocalOptions, withLocalServices } from "./local-services.js";
+
+/** `portcullis token create|list|revoke`: API tokens, shown once, stored as a keyed hash. */
+export function registerTokenCommand(program: Command): void {
+  const token = program
+    .command("token")
+    .description(
+      "Create, list and revoke API tokens (pip/uv: https://__token__:TOKEN@host/simple/; API: Authorization: Bearer TOKEN).",
+    );
+
+  addLocalOptions(
+    token
+      .command("create")
+      .description(
+        "Create a token for a user or service account (created if new). The token is printed once, as the last line.",
+      )
+      .requiredOption("--user <name>", "user or service-account name")
+      .requiredOption("--role <role>", `least role: ${ROLES.join("|")}`)
+      .option("--team <team>", "the identity's team (created if new)")
+      .option("--label <label>", "the application this token pulls for (inventory), e.g. a CI pipeline")
+      .option("--service", "a service account (CI job, scheduled script) rather than a person")
+      .option("--expires-days <days>", "expire after this many days (default: never)"),
+  ).action(async (flags: Record<string, string | boolean | undefined>) => {
+    const role = String(flags.role);
+    if (!isRole(role))
+      throw new CliError(`--role must be one of ${ROLES.join(", ")}, got ${JSON.stringify(role)}`);
+    let expiresDays: number | undefined;
+    if (flags.expiresDays !== undefined) {
+      expiresDays = Number(flags.expiresDays);
+      if (!Number.isFinite(expiresDays) || expiresDays <= 0 || expiresDays > 3650)
+        throw new CliError("--expires-days must be a number of days between 0 and 3650");
+    }
+    const created = await withLocalServices(flags, (s) =>
+      s.identity
+        .createToken(
+          {
+            user: String(flags.user),
+            role,
+            team: (flags.team as string | undefined) ?? null,
+            label: (flags.label as string | undefined) ?? null,
+            kind: flags.service ? "service" : "user",
+            expiresAt: expiresDays ? s.now() + expiresDays * 86_400_000 : null,
+          },
+          cliActor(),
+        )
+        .catch(asCliError),
+    );
+    const i = created.info;
+    process.stderr.write(
+      `Created token ${i.id} for ${i.user} (role ${i.role}${i.team ? `, team ${i.team}` : ""}${i.expiresAt ? `, expires ${i.expiresAt}` : ""}).\n` +
+        "It is shown once and stored only as a hash. pip: --index-url https://__token__:TOKEN@HOST/simple/\n",
+    );
+    process.stdout.write(`${created.token}\n`);
+  });
+
+  addLocalOptions(
+    token
+      .command("list")
+      .description("List tokens (ids, owners, roles, expiry, revocation; never the secrets).")
+      .option("--user <name>", "only this identity's tokens")
+      .option("--json", "print JSON"),
+  ).action(async (flags: Record<string, string | boolean | undefined>) => {
+    const tokens = await withLocalServices(flags, (s) =>
+      s.identity.listTokens(flags.user as string | undefined),
+    );
+    if (flags.json) {
+      process.stdout.write(JSON.stringify(tokens, null, 2) + "\n");
+      return;
+    }
+    if (tokens.length === 0) {
+      process.stdout.write("no tokens\n");
+      return;
+    }
+    for (const t of tokens) {
+      const state = t.revokedAt
+        ? `revoked ${t.revokedAt}`
+        : t.expiresAt
+          ? `expires ${t.expiresAt}`
+          : "active";
+      process.stdout.write(
+        `${t.id}  ${t.user.padEnd(20)} ${t.role.padEnd(9)} ${(t.team ?? "-").padEnd(12)} ${(t.label ?? "-").padEnd(16)} ${state}\n`,
+      );
+    }
+  });
+
+  addLocalOptions(
+    token
+      .command("revoke")
+      .argument("<id>", "the token id (the 12 hex digits after pcl_)")
+      .description("Revoke a token; every gateway instance refuses it within seconds."),
+  ).action(async (id: string, flags: Record<string, string | boolean | undefined>) => {
+    const m = /^(?:pcl_)?([0-9a-f]{12})(?:_.*)?$/.exec(id.trim());
+    if (!m) throw new CliError(`expected a token id (12 hex digits), got ${JSON.stringify(id.slice(0, 40))}`);
+    const info = await withLocalServices(flags, (s) =>
+      s.identity.revokeToken(m[1]!, cliActor()).catch(asCliError),
+    );
+    process.stdout.write(`revoked token ${info.id} of ${info.user}\n`);
+  });
+}

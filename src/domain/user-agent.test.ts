@@ -1,0 +1,46 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { clientLabel, parseUserAgent } from "./user-agent.js";
+
+const PIP_UA =
+  'pip/23.0.1 {"ci":null,"cpu":"x86_64","distro":{"id":"jammy","libc":{"lib":"glibc","version":"2.35"},"name":"Ubuntu","version":"22.04"},"implementation":{"name":"CPython","version":"3.11.4"},"installer":{"name":"pip","version":"23.0.1"},"openssl_version":"OpenSSL 3.0.2 15 Mar 2022","python":"3.11.4","setuptools_version":"65.5.0","system":{"name":"Linux","release":"6.5.0"}}';
+
+test("parses pip's JSON user agent", () => {
+  const c = parseUserAgent(PIP_UA);
+  assert.deepEqual(
+    { ...c, userAgent: undefined },
+    {
+      installer: "pip",
+      installerVersion: "23.0.1",
+      python: "3.11.4",
+      os: "Linux",
+      distro: "Ubuntu 22.04",
+      cpu: "x86_64",
+      ci: false,
+      userAgent: undefined,
+    },
+  );
+  assert.equal(clientLabel(c), "pip 23.0.1");
+  assert.equal(c?.userAgent, "pip/23.0.1", "the parsed JSON is not stored twice");
+});
+
+test("parses uv's user agent and its CI flag", () => {
+  const c = parseUserAgent(
+    'uv/0.4.18 {"installer":{"name":"uv","version":"0.4.18"},"python":"3.12.6","implementation":{"name":"CPython","version":"3.12.6"},"distro":{"name":"Debian GNU/Linux","version":"12","id":"bookworm","libc":null},"system":{"name":"Linux","release":"6.1"},"cpu":"aarch64","openssl_version":null,"setuptools_version":null,"rustc_version":null,"ci":true}',
+  );
+  assert.equal(c?.installer, "uv");
+  assert.equal(c?.installerVersion, "0.4.18");
+  assert.equal(c?.distro, "Debian GNU/Linux 12");
+  assert.equal(c?.cpu, "aarch64");
+  assert.equal(c?.ci, true);
+});
+
+test("keeps the product token of other clients and survives garbage", () => {
+  assert.equal(clientLabel(parseUserAgent("curl/8.5.0")), "curl 8.5.0");
+  const broken = parseUserAgent('pip/24.0 {"installer": {"name": ');
+  assert.equal(broken?.installer, "pip");
+  assert.equal(broken?.python, undefined);
+  assert.equal(parseUserAgent(undefined), null);
+  assert.equal(parseUserAgent("x".repeat(10_000))?.userAgent.length, 512);
+  assert.equal(clientLabel(parseUserAgent("Mozilla")), null);
+});

@@ -1,0 +1,112 @@
+import type { FastifyInstance } from "fastify";
+import type { GatewayHttpContext } from "../../main.js";
+import { recordJson } from "../../services/audit/audit-sinks.js";
+import {
+  API_PREFIX,
+  decodeCursor,
+  encodeCursor,
+  errorResponses,
+  pageQuerySchema,
+  pageSchema,
+  sendApiError,
+} from "../api-conventions.js";
+
+interface AuditQuerystring {
+  identity?: string;
+  project?: string;
+  action?: string;
+  outcome?: string;
+  since?: string;
+  until?: string;
+  limit: number;
+  cursor?: string;
+  format?: "json" | "jsonl";
+}
+
+const recordSchema = {
+  type: "object",
+  required: ["seq", "time", "action", "identity", "ip", "outcome", "hash", "prevHash"],
+  properties: {
+    seq: { type: "integer" },
+    time: { type: "string", format: "date-time" },
+    action: { type: "string" },
+    identity: { type: ["string", "null"] },
+    role: { type: "string" },
+    team: { type: ["string", "null"] },
+    tokenId: { type: ["string", "null"] },
+    ip: { type: "string" },
+    application: { type: ["string", "null"] },
+    client: { type: ["object", "null"], additionalProperties: true },
+    project: { type: ["string", "null"] },
+    version: { type: ["string", "null"] },
+    filename: { type: ["string", "null"] },
+    sha256: { type: ["string", "null"] },
+    outcome: { type: "string" },
+    status: { type: ["integer", "null"] },
+    detail: { type: ["object", "null"], additionalProperties: true },
+    prevHash: { type: "string" },
+    hash: { type: "string" },
+  },
+} as const;
+
+/** `GET /api/v1/audit`: the audit trail for approvers and admins, newest first, with filters and cursor pages, or JSONL. */
+export async function registerAuditRoutes(app: FastifyInstance, ctx: GatewayHttpContext): Promise<void> {
+  const { auditLog, audit } = ctx.services;
+  app.get<{ Querystring: AuditQuerystring }>(
+    `${API_PREFIX}/audit`,
+    {
+      config: { role: "approver" },
+      schema: {
+        tags: ["audit"],
+        summary: "Audit records, newest first (approvers and admins); ?format=jsonl for an export",
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            identity: { type: "string", maxLength: 200 },
+            project: { type: "string", maxLength: 200 },
+            action: { type: "string", maxLength: 100 },
+            outcome: { type: "string", maxLength: 40 },
+            since: { type: "string", format: "date-time" },
+            until: { type: "string", format: "date-time" },
+            format: { type: "string", enum: ["json", "jsonl"] },
+            ...pageQuerySchema,
+            limit: { ...pageQuerySchema.limit, maximum: 10_000 },
+          },
+        },
+        response: { 200: pageSchema(recordSchema), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const q = req.query;
+      const cursor = decodeCursor<{ seq: number }>(q.cursor);
+      if (q.cursor && (typeof cursor?.seq !== "number" || !Number.isInteger(cursor.seq)))
+        return sendApiError(reply, 400, "VALIDATION", "invalid cursor");
+      // What was just recorded (including this caller's own earlier calls) is visible at once.
+      await audit.flush().catch(() => undefined);
+      const limit = q.format === "jsonl" ? q.limit : Math.min(q.limit, 500);
+      const rows = await auditLog.query({
+        ...(q.identity !== undefined ? { identity: q.identity } : {}),
+        ...(q.project !== undefined ? { project: q.project } : {}),
+        ...(q.action !== undefined ? { action: q.action } : {}),
+        ...(q.outcome !== undefined ? { outcome: q.outcome } : {}),
+        ...(q.since ? { since: Date.parse(q.since) } : {}),
+        ...(q.until ? { until: Date.parse(q.until) } : {}),
+        ...(cursor ? { beforeSeq: cursor.seq } : {}),
+        limit,
+        order: "desc",
+      });
+      const items = rows.map(recordJson);
+      const next = rows.length === limit ? encodeCursor({ seq: rows[rows.length - 1]!.seq }) : null;
+      reply.header("cache-control", "no-store");
+      if (q.format === "jsonl") {
+        if (next) reply.header("x-next-cursor", next);
+        return reply
+          .type("application/x-ndjson")
+          .serializer((s: string) => s)
+          .send(items.map((i) => JSON.stringify(i)).join("\n") + (items.length ? "\n" : ""));
+      }
+      return { items, next };
+    },
+  );
+}

@@ -1,0 +1,308 @@
+import type { FastifyInstance, FastifyReply } from "fastify";
+import type { GatewayHttpContext } from "../../main.js";
+import { ROLES, type Role } from "../../domain/identity.js";
+import { normalizeProjectName } from "../../domain/project-name.js";
+import { IdentityError } from "../../services/identity/identity-service.js";
+import { API_PREFIX, errorResponses, pageSchema, sendApiError } from "../api-conventions.js";
+
+const tokenInfoSchema = {
+  type: "object",
+  required: ["id", "user", "role", "team", "label", "createdAt", "createdBy", "expiresAt", "revokedAt"],
+  properties: {
+    id: { type: "string" },
+    user: { type: "string" },
+    role: { type: "string", enum: [...ROLES] },
+    team: { type: ["string", "null"] },
+    label: { type: ["string", "null"] },
+    createdAt: { type: "string", format: "date-time" },
+    createdBy: { type: "string" },
+    expiresAt: { type: ["string", "null"] },
+    revokedAt: { type: ["string", "null"] },
+  },
+} as const;
+
+const userSchema = {
+  type: "object",
+  required: ["name", "kind", "role", "team", "createdAt", "disabled"],
+  properties: {
+    name: { type: "string" },
+    kind: { type: "string", enum: ["user", "service"] },
+    role: { type: "string", enum: [...ROLES] },
+    team: { type: ["string", "null"] },
+    createdAt: { type: "string" },
+    disabled: { type: "boolean" },
+  },
+} as const;
+
+/** Maps an identity refusal to the API's error shape; rethrows anything else. */
+export function sendIdentityError(reply: FastifyReply, err: unknown): FastifyReply {
+  if (err instanceof IdentityError) {
+    const status = err.code === "NOT_FOUND" ? 404 : err.code === "CONFLICT" ? 409 : 400;
+    return sendApiError(reply, status, err.code, err.message);
+  }
+  throw err;
+}
+
+/** `GET /api/v1/me`, tokens (admin), users and teams (admin), project owners. */
+export async function registerIdentityRoutes(app: FastifyInstance, ctx: GatewayHttpContext): Promise<void> {
+  const { identity, config } = ctx.services;
+
+  app.get(
+    `${API_PREFIX}/me`,
+    {
+      config: { public: true },
+      schema: {
+        tags: ["identity"],
+        summary: "Who the caller is: user, role, team, and whether the call was anonymous",
+        response: {
+          200: {
+            type: "object",
+            required: ["user", "role", "team", "anonymous", "anonymousAccess", "ip"],
+            properties: {
+              user: { type: ["string", "null"] },
+              role: { type: "string", enum: [...ROLES] },
+              team: { type: ["string", "null"] },
+              tokenId: { type: ["string", "null"] },
+              anonymous: { type: "boolean" },
+              anonymousAccess: { type: "string", enum: ["read", "off"] },
+              ip: { type: "string" },
+              application: { type: ["string", "null"] },
+              client: { type: ["string", "null"] },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      const a = req.actor;
+      return {
+        user: a.user,
+        role: a.role,
+        team: a.team,
+        tokenId: a.tokenId,
+        anonymous: a.user === null,
+        anonymousAccess: config.authAnonymous,
+        ip: a.ip,
+        application: a.application,
+        client: a.client?.installer
+          ? `${a.client.installer}${a.client.installerVersion ? " " + a.client.installerVersion : ""}`
+          : null,
+      };
+    },
+  );
+
+  app.post<{
+    Body: {
+      user: string;
+      role: Role;
+      team?: string;
+      label?: string;
+      kind?: "user" | "service";
+      expiresInDays?: number;
+    };
+  }>(
+    `${API_PREFIX}/tokens`,
+    {
+      config: { role: "admin" },
+      schema: {
+        tags: ["identity"],
+        summary: "Create an API token (shown once in the response, stored only as a keyed hash)",
+        body: {
+          type: "object",
+          required: ["user", "role"],
+          additionalProperties: false,
+          properties: {
+            user: { type: "string", minLength: 1, maxLength: 100 },
+            role: { type: "string", enum: [...ROLES] },
+            team: { type: "string", minLength: 1, maxLength: 100 },
+            label: { type: "string", minLength: 1, maxLength: 200 },
+            kind: { type: "string", enum: ["user", "service"] },
+            expiresInDays: { type: "number", exclusiveMinimum: 0, maximum: 3650 },
+          },
+        },
+        response: {
+          201: {
+            type: "object",
+            required: ["token", "info"],
+            properties: { token: { type: "string" }, info: tokenInfoSchema },
+          },
+          409: { $ref: "ApiError#" },
+          ...errorResponses,
+        },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      try {
+        const created = await identity.createToken(
+          {
+            user: b.user,
+            role: b.role,
+            team: b.team ?? null,
+            label: b.label ?? null,
+            kind: b.kind ?? "user",
+            expiresAt: b.expiresInDays ? ctx.services.now() + b.expiresInDays * 86_400_000 : null,
+          },
+          req.actor,
+        );
+        return reply.code(201).header("cache-control", "no-store").send(created);
+      } catch (err) {
+        return sendIdentityError(reply, err);
+      }
+    },
+  );
+
+  app.get<{ Querystring: { user?: string } }>(
+    `${API_PREFIX}/tokens`,
+    {
+      config: { role: "admin" },
+      schema: {
+        tags: ["identity"],
+        summary: "List API tokens (ids and metadata; never the secrets)",
+        querystring: { type: "object", properties: { user: { type: "string", maxLength: 100 } } },
+        response: { 200: pageSchema(tokenInfoSchema), ...errorResponses },
+      },
+    },
+    async (req) => ({ items: await identity.listTokens(req.query.user), next: null }),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    `${API_PREFIX}/tokens/:id`,
+    {
+      config: { role: "admin" },
+      schema: {
+        tags: ["identity"],
+        summary: "Revoke an API token (takes effect on every instance within seconds)",
+        params: {
+          type: "object",
+          required: ["id"],
+          properties: { id: { type: "string", pattern: "^[0-9a-f]{12}$" } },
+        },
+        response: { 200: tokenInfoSchema, 409: { $ref: "ApiError#" }, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      try {
+        return await identity.revokeToken(req.params.id, req.actor);
+      } catch (err) {
+        return sendIdentityError(reply, err);
+      }
+    },
+  );
+
+  app.get(
+    `${API_PREFIX}/users`,
+    {
+      config: { role: "admin" },
+      schema: {
+        tags: ["identity"],
+        summary: "List users and service accounts",
+        response: { 200: pageSchema(userSchema), ...errorResponses },
+      },
+    },
+    async () => ({
+      items: (await identity.listUsers()).map((u) => ({
+        name: u.name,
+        kind: u.kind,
+        role: u.role,
+        team: u.team,
+        createdAt: new Date(Number(u.created_at)).toISOString(),
+        disabled: u.disabled_at !== null,
+      })),
+      next: null,
+    }),
+  );
+
+  app.get(
+    `${API_PREFIX}/teams`,
+    {
+      config: { role: "admin" },
+      schema: {
+        tags: ["identity"],
+        summary: "List teams with their member counts",
+        response: {
+          200: pageSchema({
+            type: "object",
+            required: ["name", "members"],
+            properties: { name: { type: "string" }, members: { type: "integer" } },
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async () => ({
+      items: (await identity.listTeams()).map((t) => ({ name: t.name, members: t.members })),
+      next: null,
+    }),
+  );
+
+  const ownerSchema = {
+    type: "object",
+    required: ["project", "team", "setBy", "setAt"],
+    properties: {
+      project: { type: "string" },
+      team: { type: "string" },
+      setBy: { type: "string" },
+      setAt: { type: "string" },
+    },
+  } as const;
+
+  app.get(
+    `${API_PREFIX}/owners`,
+    {
+      schema: {
+        tags: ["identity"],
+        summary: "Project owners (project → owning team)",
+        response: { 200: pageSchema(ownerSchema), ...errorResponses },
+      },
+    },
+    async () => ({
+      items: (await identity.listOwners()).map((o) => ({
+        project: o.project,
+        team: o.team,
+        setBy: o.set_by,
+        setAt: new Date(Number(o.set_at)).toISOString(),
+      })),
+      next: null,
+    }),
+  );
+
+  app.put<{ Params: { project: string }; Body: { team: string } }>(
+    `${API_PREFIX}/owners/:project`,
+    {
+      config: { role: "admin" },
+      schema: {
+        tags: ["identity"],
+        summary: "Set the team owning a project",
+        params: {
+          type: "object",
+          required: ["project"],
+          properties: { project: { type: "string", maxLength: 200 } },
+        },
+        body: {
+          type: "object",
+          required: ["team"],
+          additionalProperties: false,
+          properties: { team: { type: "string", minLength: 1, maxLength: 100 } },
+        },
+        response: {
+          200: {
+            type: "object",
+            required: ["project", "team"],
+            properties: { project: { type: "string" }, team: { type: "string" } },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (req, reply) => {
+      try {
+        await identity.setOwner(req.params.project, req.body.team, req.actor);
+        return { project: normalizeProjectName(req.params.project), team: req.body.team };
+      } catch (err) {
+        return sendIdentityError(reply, err);
+      }
+    },
+  );
+}

@@ -1,0 +1,61 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { chain, ChainVerifier, GENESIS_HASH, type AuditFields } from "./audit-chain.js";
+
+function fields(i: number): AuditFields {
+  return {
+    at: 1_000 + i,
+    action: "file.download",
+    identity: `u${i}`,
+    role: "reader",
+    team: null,
+    token_id: null,
+    ip: "127.0.0.1",
+    application: null,
+    client_json: null,
+    project: "acme",
+    version: "1.0",
+    filename: "acme-1.0-py3-none-any.whl",
+    sha256: "a".repeat(64),
+    outcome: "ok",
+    status: 200,
+    detail_json: null,
+  };
+}
+
+const records = () => chain({ seq: 0, hash: GENESIS_HASH }, [0, 1, 2, 3, 4].map(fields));
+
+function verify(rows: ReturnType<typeof records>) {
+  const v = new ChainVerifier();
+  for (const r of rows) if (!v.feed(r)) break;
+  return v.problem;
+}
+
+test("an intact chain verifies; chaining continues from a head", () => {
+  const rows = records();
+  assert.equal(verify(rows), null);
+  const more = chain({ seq: 5, hash: rows[4]!.hash }, [fields(5)]);
+  assert.equal(verify([...rows, ...more]), null);
+});
+
+test("an edited record is named", () => {
+  const rows = records();
+  rows[2] = { ...rows[2]!, identity: "mallory" };
+  assert.equal(verify(rows), "record 3: contents do not match its hash (edited)");
+});
+
+test("a removed record is named", () => {
+  const rows = records();
+  rows.splice(1, 1);
+  assert.match(verify(rows)!, /^record 2 missing \(removed\)/);
+});
+
+test("reordered records are named", () => {
+  const rows = records();
+  // Swap the contents but keep the sequence numbers, as an UPDATE of two rows would.
+  const a = rows[1]!;
+  const b = rows[2]!;
+  rows[1] = { ...b, seq: 2 };
+  rows[2] = { ...a, seq: 3 };
+  assert.match(verify(rows)!, /^record 2: does not follow record 1/);
+});

@@ -1,0 +1,71 @@
+import { createPublicKey, verify as edVerify } from "node:crypto";
+import type { AuditRepository } from "../../adapters/db/audit-repository.js";
+import { keyIdOf } from "../../crypto/key-ring.js";
+import { ChainVerifier, checkpointMessage } from "./audit-chain.js";
+
+export interface AuditVerification {
+  ok: boolean;
+  /** Records checked. */
+  records: number;
+  checkpoints: number;
+  /** The first problem, naming the record. */
+  problem: string | null;
+  /** Not failures: e.g. checkpoints signed by a key this gateway does not hold. */
+  warnings: string[];
+}
+
+/**
+ * Walks the whole audit log in order: every record's hash, its link to the one before, no gaps;
+ * the chain head matches the last record (nothing cut off the end); every signed checkpoint
+ * verifies and matches the chain at its sequence number.
+ */
+export async function verifyAuditLog(
+  repo: AuditRepository,
+  knownKeyIds: Set<string>,
+): Promise<AuditVerification> {
+  const checkpoints = await repo.checkpoints();
+  const warnings: string[] = [];
+  const v = new ChainVerifier(new Set(checkpoints.map((c) => c.seq)));
+  let records = 0;
+  for await (const r of repo.scan()) {
+    if (!v.feed(r)) break;
+    records++;
+  }
+  const result = (problem: string | null): AuditVerification => ({
+    ok: problem === null,
+    records,
+    checkpoints: checkpoints.length,
+    problem,
+    warnings,
+  });
+  if (v.problem) return result(v.problem);
+  const head = await repo.head();
+  if (head.seq !== v.lastSeq || head.hash !== v.lastHash) {
+    return result(
+      head.seq > v.lastSeq
+        ? `record ${v.lastSeq + 1}${head.seq > v.lastSeq + 1 ? `..${head.seq}` : ""} missing (removed from the end; the chain head says ${head.seq})`
+        : `the chain head (record ${head.seq}) does not match the last record ${v.lastSeq}`,
+    );
+  }
+  for (const c of checkpoints) {
+    let valid = false;
+    try {
+      const key = createPublicKey(c.public_key_pem);
+      valid =
+        keyIdOf(key) === c.keyid &&
+        edVerify(null, checkpointMessage(c.seq, c.hash), key, Buffer.from(c.signature, "base64"));
+    } catch {
+      valid = false;
+    }
+    if (!valid) return result(`checkpoint at record ${c.seq}: signature does not verify`);
+    const seen = v.seen.get(c.seq);
+    if (seen === undefined) return result(`checkpoint at record ${c.seq}: no such record (removed)`);
+    if (seen !== c.hash)
+      return result(`record ${c.seq}: chain differs from the signed checkpoint (rewritten)`);
+    if (!knownKeyIds.has(c.keyid))
+      warnings.push(
+        `checkpoint at record ${c.seq} is signed by key ${c.keyid.slice(0, 16)}…, which this gateway does not hold`,
+      );
+  }
+  return result(null);
+}

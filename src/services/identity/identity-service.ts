@@ -1,0 +1,313 @@
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { IdentityRepository, IdentityRow, TokenRow } from "../../adapters/db/identity-repository.js";
+import { ROLES, type Actor, type Role } from "../../domain/identity.js";
+import { normalizeProjectName } from "../../domain/project-name.js";
+import type { AuditRecorder, OwnerDirectory } from "../audit-entry.js";
+
+/** A refused identity operation: `code` maps to an API error code and a CLI exit. */
+export class IdentityError extends Error {
+  constructor(
+    readonly code: "VALIDATION" | "NOT_FOUND" | "CONFLICT",
+    message: string,
+  ) {
+    super(message);
+    this.name = "IdentityError";
+  }
+}
+
+/** Who a valid token belongs to, as the auth hook needs it. */
+export interface TokenPrincipal {
+  tokenId: string;
+  user: string;
+  role: Role;
+  team: string | null;
+  label: string | null;
+}
+
+export type AuthResult =
+  | { ok: true; principal: TokenPrincipal }
+  | {
+      ok: false;
+      reason: "malformed" | "unknown" | "expired" | "revoked" | "disabled";
+      tokenId: string | null;
+    };
+
+export interface TokenInfo {
+  id: string;
+  user: string;
+  role: Role;
+  team: string | null;
+  label: string | null;
+  createdAt: string;
+  createdBy: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface CreatedToken {
+  token: string;
+  info: TokenInfo;
+}
+
+export interface CreateTokenInput {
+  user: string;
+  role: Role;
+  team?: string | null;
+  label?: string | null;
+  /** `service` for CI jobs and scripts; a new identity only. */
+  kind?: "user" | "service";
+  /** Expiry (epoch ms); none when absent. */
+  expiresAt?: number | null;
+}
+
+// `pcl_<12 hex id>_<32 random bytes, base64url>`: the id is public (listings, audit, rate limits),
+// the secret part carries 256 bits, so the keyed hash needs no slow KDF to resist guessing.
+const TOKEN_RE = /^pcl_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$/;
+/** How long a verified token stays trusted without a database read: bounds how late a revocation bites. */
+export const TOKEN_CACHE_MS = 2_000;
+const TOKEN_CACHE_MAX = 10_000;
+
+export function isValidName(name: string): boolean {
+  return NAME_RE.test(name);
+}
+
+export function isRole(v: string): v is Role {
+  return (ROLES as readonly string[]).includes(v);
+}
+
+/** The id part of something that looks like a token, for rate limiting by prefix. */
+export function tokenIdOf(token: string): string | null {
+  return TOKEN_RE.exec(token)?.[1] ?? null;
+}
+
+/**
+ * Identities (users, service accounts, teams), API tokens and project owners. Tokens are shown
+ * once and stored as HMAC-SHA256 under a server key kept in the database (`meta`), compared in
+ * constant time; a verified token is cached for {@link TOKEN_CACHE_MS} so a request costs a map
+ * lookup and an HMAC, and a revocation takes effect on every instance within that time.
+ */
+export class IdentityService implements OwnerDirectory {
+  private key: Buffer | undefined;
+  private readonly cache = new Map<string, { at: number; result: AuthResult }>();
+
+  constructor(
+    private readonly deps: {
+      repo: IdentityRepository;
+      now: () => number;
+      audit: AuditRecorder;
+    },
+  ) {}
+
+  private async hmacKey(): Promise<Buffer> {
+    this.key ??= Buffer.from(await this.deps.repo.tokenHmacKey(randomBytes(32).toString("base64")), "base64");
+    return this.key;
+  }
+
+  private async hashToken(token: string): Promise<string> {
+    return createHmac("sha256", await this.hmacKey())
+      .update(token)
+      .digest("hex");
+  }
+
+  /** Creates (or finds) the identity and a token for it; the token is returned once and never stored. */
+  async createToken(input: CreateTokenInput, actor: Actor): Promise<CreatedToken> {
+    if (!isValidName(input.user))
+      throw new IdentityError(
+        "VALIDATION",
+        `invalid user name ${JSON.stringify(input.user)} (letters, digits, . _ @ -)`,
+      );
+    if (!isRole(input.role))
+      throw new IdentityError(
+        "VALIDATION",
+        `invalid role ${JSON.stringify(input.role)} (${ROLES.join(", ")})`,
+      );
+    const team = input.team ?? null;
+    if (team !== null && !isValidName(team))
+      throw new IdentityError("VALIDATION", `invalid team name ${JSON.stringify(team)}`);
+    const label = input.label ?? null;
+    if (label !== null && (label.length === 0 || label.length > 200))
+      throw new IdentityError("VALIDATION", "a token label has 1 to 200 characters");
+    const now = this.deps.now();
+    if (input.expiresAt != null && input.expiresAt <= now)
+      throw new IdentityError("VALIDATION", "the expiry must be in the future");
+    const { repo } = this.deps;
+    if (team) await repo.ensureTeam(team, now);
+    const existing = await repo.getIdentity(input.user);
+    if (!existing) {
+      await repo.insertIdentity({
+        name: input.user,
+        kind: input.kind ?? "user",
+        role: input.role,
+        team,
+        created_at: now,
+        disabled_at: null,
+      });
+    } else if (existing.disabled_at !== null) {
+      throw new IdentityError("CONFLICT", `identity ${input.user} is disabled`);
+    } else if (team && existing.team !== team) {
+      await repo.updateIdentity(input.user, { team });
+    }
+    const id = randomBytes(6).toString("hex");
+    const token = `pcl_${id}_${randomBytes(32).toString("base64url")}`;
+    const row: TokenRow = {
+      id,
+      identity: input.user,
+      role: input.role,
+      team: team ?? existing?.team ?? null,
+      label,
+      hash: await this.hashToken(token),
+      created_at: now,
+      created_by: actor.user ?? actor.ip,
+      expires_at: input.expiresAt ?? null,
+      revoked_at: null,
+    };
+    await repo.insertToken(row);
+    this.deps.audit.record({
+      action: "token.create",
+      actor,
+      outcome: "ok",
+      detail: { tokenId: id, user: input.user, role: input.role, team: row.team, label },
+    });
+    return { token, info: tokenInfo(row) };
+  }
+
+  /** Checks a presented token: constant-time against the stored keyed hash, cached briefly. */
+  async authenticate(token: string): Promise<AuthResult> {
+    const m = TOKEN_RE.exec(token);
+    if (!m) return { ok: false, reason: "malformed", tokenId: null };
+    const now = this.deps.now();
+    const hash = await this.hashToken(token);
+    const hit = this.cache.get(hash);
+    if (hit && now - hit.at < TOKEN_CACHE_MS) {
+      if (hit.result.ok || hit.result.reason !== "unknown") return hit.result;
+    }
+    const result = await this.lookup(m[1]!, hash, now);
+    // Only hashes of tokens that exist are cached: guesses must not fill the cache.
+    if (result.ok || result.reason !== "unknown") {
+      if (this.cache.size >= TOKEN_CACHE_MAX) this.cache.clear();
+      this.cache.set(hash, { at: now, result });
+    }
+    return result;
+  }
+
+  private async lookup(id: string, hash: string, now: number): Promise<AuthResult> {
+    const row = await this.deps.repo.getToken(id);
+    const presented = Buffer.from(hash, "hex");
+    // Compare even when there is no row, so timing does not tell an unknown id from a wrong secret.
+    const stored = Buffer.from(row?.hash ?? "0".repeat(64), "hex");
+    const match = stored.length === presented.length && timingSafeEqual(stored, presented);
+    if (!row || !match) return { ok: false, reason: "unknown", tokenId: id };
+    if (row.revoked_at !== null) return { ok: false, reason: "revoked", tokenId: id };
+    if (row.expires_at !== null && row.expires_at <= now)
+      return { ok: false, reason: "expired", tokenId: id };
+    const identity = await this.deps.repo.getIdentity(row.identity);
+    if (!identity || identity.disabled_at !== null) return { ok: false, reason: "disabled", tokenId: id };
+    return {
+      ok: true,
+      principal: {
+        tokenId: id,
+        user: row.identity,
+        role: isRole(row.role) ? row.role : "reader",
+        team: row.team ?? identity.team,
+        label: row.label,
+      },
+    };
+  }
+
+  async listTokens(user?: string): Promise<TokenInfo[]> {
+    return (await this.deps.repo.listTokens(user)).map(tokenInfo);
+  }
+
+  async revokeToken(id: string, actor: Actor): Promise<TokenInfo> {
+    const { repo } = this.deps;
+    const row = await repo.getToken(id);
+    if (!row) throw new IdentityError("NOT_FOUND", `no token with id ${id}`);
+    if (row.revoked_at !== null) throw new IdentityError("CONFLICT", `token ${id} was revoked already`);
+    const at = this.deps.now();
+    await repo.revokeToken(id, at);
+    // This instance forgets it at once; others within TOKEN_CACHE_MS.
+    for (const [hash, entry] of this.cache)
+      if (entry.result.ok && entry.result.principal.tokenId === id) this.cache.delete(hash);
+    this.deps.audit.record({
+      action: "token.revoke",
+      actor,
+      outcome: "ok",
+      detail: { tokenId: id, user: row.identity },
+    });
+    return tokenInfo({ ...row, revoked_at: at });
+  }
+
+  async listUsers(): Promise<IdentityRow[]> {
+    return this.deps.repo.listIdentities();
+  }
+
+  async listTeams() {
+    return this.deps.repo.listTeams();
+  }
+
+  async hasIdentities(): Promise<boolean> {
+    return (await this.deps.repo.countIdentities()) > 0;
+  }
+
+  /**
+   * First start: with no identity at all, creates `admin` and returns its token (to print once).
+   * Returns null when identities exist or another instance won the race.
+   */
+  async bootstrapAdmin(actor: Actor): Promise<CreatedToken | null> {
+    if (await this.hasIdentities()) return null;
+    const now = this.deps.now();
+    const inserted = await this.deps.repo.insertIdentity({
+      name: "admin",
+      kind: "user",
+      role: "admin",
+      team: null,
+      created_at: now,
+      disabled_at: null,
+    });
+    if (!inserted) return null;
+    return this.createToken({ user: "admin", role: "admin", label: "first-start" }, actor);
+  }
+
+  async ownerOf(project: string): Promise<string | null> {
+    return this.deps.repo.ownerOf(normalizeProjectName(project));
+  }
+
+  async ownersOf(projects: string[]): Promise<Map<string, string>> {
+    return this.deps.repo.ownersOf(projects.map(normalizeProjectName));
+  }
+
+  async setOwner(project: string, team: string, actor: Actor): Promise<void> {
+    if (!/^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/.test(project) || project.length > 200)
+      throw new IdentityError("VALIDATION", `invalid project name ${JSON.stringify(project)}`);
+    if (!isValidName(team))
+      throw new IdentityError("VALIDATION", `invalid team name ${JSON.stringify(team)}`);
+    const name = normalizeProjectName(project);
+    const now = this.deps.now();
+    await this.deps.repo.ensureTeam(team, now);
+    await this.deps.repo.setOwner(name, team, actor.user ?? actor.ip, now);
+    this.deps.audit.record({ action: "owner.set", actor, outcome: "ok", project: name, detail: { team } });
+  }
+
+  async listOwners() {
+    return this.deps.repo.listOwners();
+  }
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function tokenInfo(row: TokenRow): TokenInfo {
+  return {
+    id: row.id,
+    user: row.identity,
+    role: isRole(row.role) ? row.role : "reader",
+    team: row.team,
+    label: row.label,
+    createdAt: new Date(row.created_at).toISOString(),
+    createdBy: row.created_by,
+    expiresAt: iso(row.expires_at),
+    revokedAt: iso(row.revoked_at),
+  };
+}

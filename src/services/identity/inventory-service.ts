@@ -1,0 +1,226 @@
+import type { InventoryRepository, InventoryRow } from "../../adapters/db/inventory-repository.js";
+import { normalizeProjectName } from "../../domain/project-name.js";
+import { compareVersions } from "../../domain/version.js";
+import { advisoryAffects } from "../../intel/osv-index.js";
+import type { Advisory } from "../../intel/osv-record.js";
+import type { Consumer, InventoryReader } from "../audit-entry.js";
+
+/** A who-has query: an advisory id, `name==version`, or a project name. */
+export type WhoHasQuery =
+  | { kind: "advisory"; id: string }
+  | { kind: "release"; project: string; version: string }
+  | { kind: "project"; project: string };
+
+export interface WhoHasResult {
+  query: string;
+  /** The advisory asked for, when the query named one. */
+  advisory: {
+    id: string;
+    summary: string | null;
+    affected: { project: string; versions: string[] }[];
+  } | null;
+  consumers: (Consumer & { owner: string | null })[];
+}
+
+export interface DriftChange {
+  kind: "new-project" | "new-version" | "downgrade";
+  project: string;
+  version: string;
+  /** The highest version this consumer pulled before, for new versions and downgrades. */
+  previous: string | null;
+  filename: string;
+  firstPulled: string;
+}
+
+export interface ConsumerDrift {
+  identity: string | null;
+  ip: string;
+  application: string | null;
+  team: string | null;
+  changes: DriftChange[];
+}
+
+const ADVISORY_RE = /^(PYSEC|GHSA|CVE|MAL|OSV|PSF|BIT)-[A-Za-z0-9._:-]+$/i;
+const NAME_RE = /^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/;
+
+/**
+ * Parses what `who-has` takes. Throws a message fit for a user on anything else.
+ * @example parseWhoHasQuery("requests==2.19.0") // { kind: "release", project: "requests", version: "2.19.0" }
+ */
+export function parseWhoHasQuery(q: string): WhoHasQuery {
+  const s = q.trim();
+  if (ADVISORY_RE.test(s))
+    return {
+      kind: "advisory",
+      id: s.toUpperCase().startsWith("GHSA-") ? `GHSA-${s.slice(5).toLowerCase()}` : s.toUpperCase(),
+    };
+  const eq = s.indexOf("==");
+  if (eq > 0) {
+    const name = s.slice(0, eq).trim();
+    const version = s.slice(eq + 2).trim();
+    if (NAME_RE.test(name) && /^[A-Za-z0-9.+!_-]{1,100}$/.test(version))
+      return { kind: "release", project: normalizeProjectName(name), version };
+  } else if (NAME_RE.test(s) && s.length <= 200) {
+    return { kind: "project", project: normalizeProjectName(s) };
+  }
+  throw new Error(
+    `cannot read ${JSON.stringify(q.slice(0, 100))}: expected an advisory id (PYSEC-…, GHSA-…, CVE-…, MAL-…), NAME==VERSION or NAME`,
+  );
+}
+
+/**
+ * Answers "who has it?" from the inventory aggregate: consumers of files, of a release, of the
+ * versions an advisory affects; and posture drift (what a consumer newly pulled).
+ */
+export class InventoryService implements InventoryReader {
+  constructor(
+    private readonly deps: {
+      repo: InventoryRepository;
+      /** The advisory with this id (or alias), from the loaded intel. */
+      advisory: (id: string) => Advisory | undefined;
+      owners: (projects: string[]) => Promise<Map<string, string>>;
+      now: () => number;
+    },
+  ) {}
+
+  async consumersOfFiles(sha256s: string[]): Promise<Consumer[]> {
+    if (sha256s.length === 0) return [];
+    return (await this.deps.repo.bySha256(sha256s)).map(toConsumer);
+  }
+
+  async whoHas(q: string): Promise<WhoHasResult> {
+    const query = parseWhoHasQuery(q);
+    let rows: InventoryRow[];
+    let advisory: WhoHasResult["advisory"] = null;
+    if (query.kind === "advisory") {
+      const found = this.deps.advisory(query.id);
+      if (!found)
+        throw new WhoHasNotFound(`no advisory ${query.id} in the imported intel (portcullis intel import)`);
+      rows = [];
+      const affected: { project: string; versions: Set<string> }[] = [];
+      for (const name of new Set(found.packages.map((p) => p.name))) {
+        // Judge each version anyone pulled once (the reference matcher is slow), then read only
+        // the rows of affected versions.
+        const versions = (await this.deps.repo.versionsOf(name)).filter((v) =>
+          advisoryAffects(found, name, v),
+        );
+        const hits = await this.deps.repo.byProject(name, versions);
+        rows.push(...hits);
+        affected.push({ project: name, versions: new Set(hits.map((r) => r.version)) });
+      }
+      advisory = {
+        id: found.id,
+        summary: found.summary ?? null,
+        affected: affected.map((a) => ({
+          project: a.project,
+          versions: [...a.versions].sort(compareVersions),
+        })),
+      };
+    } else if (query.kind === "release") {
+      // PEP 440 equality: 1.0 and 1.0.0 name one release.
+      const versions = (await this.deps.repo.versionsOf(query.project)).filter(
+        (v) => compareVersions(v, query.version) === 0,
+      );
+      rows = await this.deps.repo.byProject(query.project, versions);
+    } else {
+      rows = await this.deps.repo.byProject(query.project);
+    }
+    rows.sort((a, b) => b.last_pulled - a.last_pulled);
+    const owners = await this.deps.owners(rows.map((r) => r.project));
+    return {
+      query: q,
+      advisory,
+      consumers: rows.map((r) => ({ ...toConsumer(r), owner: owners.get(r.project) ?? null })),
+    };
+  }
+
+  /**
+   * Per consumer (identity, address, application): what it first pulled since `since` that it had
+   * not pulled before: a project never pulled, a version never pulled (above what it had) or a
+   * downgrade (below the highest version it had).
+   */
+  async drift(since: number): Promise<ConsumerDrift[]> {
+    const rows = await this.deps.repo.rowsOfConsumersActiveSince(since);
+    return computeDrift(rows, since);
+  }
+}
+
+export class WhoHasNotFound extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "WhoHasNotFound";
+  }
+}
+
+/** The drift over inventory rows (pure). */
+export function computeDrift(rows: InventoryRow[], since: number): ConsumerDrift[] {
+  const byConsumer = new Map<string, InventoryRow[]>();
+  for (const r of rows) {
+    const key = `${r.identity}\u0000${r.ip}\u0000${r.application}`;
+    const list = byConsumer.get(key);
+    if (list) list.push(r);
+    else byConsumer.set(key, [r]);
+  }
+  const out: ConsumerDrift[] = [];
+  for (const list of byConsumer.values()) {
+    const before = new Map<string, string[]>();
+    for (const r of list) {
+      if (r.first_pulled >= since) continue;
+      const vs = before.get(r.project);
+      if (vs) vs.push(r.version);
+      else before.set(r.project, [r.version]);
+    }
+    const changes: DriftChange[] = [];
+    const seen = new Set<string>();
+    for (const r of list
+      .filter((x) => x.first_pulled >= since)
+      .sort((a, b) => a.first_pulled - b.first_pulled || a.project.localeCompare(b.project))) {
+      const key = `${r.project}==${r.version}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const prior = before.get(r.project);
+      if (prior?.some((v) => compareVersions(v, r.version) === 0)) continue;
+      const highest = prior ? [...prior].sort(compareVersions).at(-1)! : null;
+      changes.push({
+        kind:
+          highest === null
+            ? "new-project"
+            : compareVersions(r.version, highest) < 0
+              ? "downgrade"
+              : "new-version",
+        project: r.project,
+        version: r.version,
+        previous: highest,
+        filename: r.filename,
+        firstPulled: new Date(r.first_pulled).toISOString(),
+      });
+    }
+    if (changes.length === 0) continue;
+    const first = list[0]!;
+    out.push({
+      identity: first.identity || null,
+      ip: first.ip,
+      application: first.application || null,
+      team: first.team,
+      changes,
+    });
+  }
+  return out.sort((a, b) => (a.identity ?? a.ip).localeCompare(b.identity ?? b.ip));
+}
+
+function toConsumer(r: InventoryRow): Consumer {
+  return {
+    identity: r.identity || null,
+    team: r.team,
+    ip: r.ip,
+    application: r.application || null,
+    client: r.client,
+    sha256: r.sha256,
+    project: r.project,
+    version: r.version,
+    filename: r.filename,
+    firstPulled: new Date(r.first_pulled).toISOString(),
+    lastPulled: new Date(r.last_pulled).toISOString(),
+    pulls: r.pulls,
+  };
+}

@@ -1,0 +1,257 @@
+/**
+ * Tokens, roles and anonymous access against a real gateway over a real loopback upstream:
+ * 401 for missing/wrong/revoked/expired tokens (with a Basic challenge on the index), 403 for a
+ * role too low, 429 after repeated failures, and nothing in a refusal that tells whether a
+ * project exists.
+ */
+import { after, before, describe, test } from "node:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import assert from "node:assert/strict";
+import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
+import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
+import { basic, bearer, createToken, flushAudit } from "../helpers/identity.js";
+import { buildWheel } from "../helpers/wheel-builder.js";
+
+describe("identity and access on a running gateway", () => {
+  let upstream: JsonIndexServer;
+  let open: TestGateway;
+  let closed: TestGateway;
+  let clock = Date.parse("2026-11-01T00:00:00Z");
+  const now = () => clock;
+
+  before(async () => {
+    const wheel = await buildWheel({ name: "acme-widgets", version: "1.0" });
+    upstream = await startJsonIndexServer({
+      projects: {
+        "acme-widgets": {
+          files: [{ filename: wheel.filename, bytes: wheel.bytes, uploadTime: "2025-01-01T00:00:00Z" }],
+        },
+      },
+    });
+    open = await startTestGateway({ upstream: upstream.simpleUrl }, { now });
+    closed = await startTestGateway({ upstream: upstream.simpleUrl, authAnonymous: "off" }, { now });
+  });
+  after(async () => {
+    await open?.close();
+    await closed?.close();
+    await upstream?.close();
+  });
+
+  test("anonymous read: installs work without a token and /api/v1/me says so", async () => {
+    const page = await fetch(`${open.url}/simple/acme-widgets/`);
+    assert.equal(page.status, 200);
+    const me = (await (await fetch(`${open.url}/api/v1/me`)).json()) as Record<string, unknown>;
+    assert.equal(me.anonymous, true);
+    assert.equal(me.anonymousAccess, "read");
+    assert.equal(me.role, "reader");
+    const ready = (await (await fetch(`${open.url}/readyz`)).json()) as { auth: { anonymous: string } };
+    assert.equal(ready.auth.anonymous, "read");
+  });
+
+  test("a token in basic auth (pip's __token__:TOKEN) identifies the caller", async () => {
+    const token = await createToken(open, { user: "alice", role: "reader", team: "web" });
+    const me = (await (await fetch(`${open.url}/api/v1/me`, { headers: basic(token) })).json()) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(me.user, "alice");
+    assert.equal(me.team, "web");
+    assert.equal(me.anonymous, false);
+    const page = await fetch(`${open.url}/simple/acme-widgets/`, { headers: basic(token) });
+    assert.equal(page.status, 200);
+    // Some tools send the token as the user with an empty password.
+    const asUser = await fetch(`${open.url}/simple/acme-widgets/`, { headers: basic("", token) });
+    assert.equal(asUser.status, 200);
+  });
+
+  test("a wrong token gets 401 with a Basic challenge and nothing about the project", async () => {
+    const wrong = "pcl_0123456789ab_" + "A".repeat(43);
+    const existing = await fetch(`${open.url}/simple/acme-widgets/`, { headers: basic(wrong, "__token__") });
+    const missing = await fetch(`${open.url}/simple/no-such-project/`, {
+      headers: basic(wrong, "__token__"),
+    });
+    for (const res of [existing, missing]) {
+      assert.equal(res.status, 401);
+      assert.equal(res.headers.get("www-authenticate"), 'Basic realm="portcullis"');
+    }
+    assert.equal(await existing.text(), await missing.text());
+    const api = await fetch(`${open.url}/api/v1/me`, { headers: bearer("garbage") });
+    assert.equal(api.status, 200, "a public route stays reachable");
+    const apiPrivate = await fetch(`${open.url}/api/v1/tokens`, { headers: bearer("garbage") });
+    assert.equal(apiPrivate.status, 401);
+    assert.deepEqual(
+      ((await apiPrivate.json()) as { error: { code: string } }).error.code,
+      "UNAUTHENTICATED",
+    );
+  });
+
+  test("a reader calling an admin route gets 403; an admin gets through", async () => {
+    const reader = await createToken(open, { user: "bob", role: "reader" });
+    const res = await fetch(`${open.url}/api/v1/tokens`, {
+      method: "POST",
+      headers: { ...bearer(reader), "content-type": "application/json" },
+      body: JSON.stringify({ user: "eve", role: "admin" }),
+    });
+    assert.equal(res.status, 403);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, "FORBIDDEN");
+    const anonymous = await fetch(`${open.url}/api/v1/audit`);
+    assert.equal(anonymous.status, 401, "anonymous callers are readers only");
+    assert.equal((await fetch(`${open.url}/api/v1/audit`, { headers: bearer(reader) })).status, 403);
+
+    const admin = await createToken(open, { user: "root", role: "admin" });
+    const created = await fetch(`${open.url}/api/v1/tokens`, {
+      method: "POST",
+      headers: { ...bearer(admin), "content-type": "application/json" },
+      body: JSON.stringify({ user: "ci-nightly", role: "reader", kind: "service", label: "nightly" }),
+    });
+    assert.equal(created.status, 201);
+    const body = (await created.json()) as { token: string; info: { id: string; label: string } };
+    assert.match(body.token, /^pcl_[0-9a-f]{12}_/);
+    assert.equal(body.info.label, "nightly");
+    const list = (await (await fetch(`${open.url}/api/v1/tokens`, { headers: bearer(admin) })).json()) as {
+      items: { id: string }[];
+    };
+    assert.ok(list.items.some((t) => t.id === body.info.id));
+    assert.ok(!JSON.stringify(list).includes(body.token.slice(18)), "listings never hold a secret");
+  });
+
+  test("a revoked token gets 401 at once on this instance", async () => {
+    const admin = await createToken(open, { user: "root2", role: "admin" });
+    const token = await createToken(open, { user: "carol", role: "reader" });
+    assert.equal((await fetch(`${open.url}/simple/acme-widgets/`, { headers: basic(token) })).status, 200);
+    const id = /^pcl_([0-9a-f]{12})_/.exec(token)![1]!;
+    const del = await fetch(`${open.url}/api/v1/tokens/${id}`, { method: "DELETE", headers: bearer(admin) });
+    assert.equal(del.status, 200);
+    const after = await fetch(`${open.url}/simple/acme-widgets/`, { headers: basic(token) });
+    assert.equal(after.status, 401);
+    assert.match(await after.text(), /token revoked/);
+    const again = await fetch(`${open.url}/api/v1/tokens/${id}`, {
+      method: "DELETE",
+      headers: bearer(admin),
+    });
+    assert.equal(again.status, 409);
+  });
+
+  test("a token revoked by another process stops working within seconds", async () => {
+    const token = await createToken(open, { user: "dave", role: "reader" });
+    assert.equal((await fetch(`${open.url}/simple/acme-widgets/`, { headers: basic(token) })).status, 200);
+    const id = /^pcl_([0-9a-f]{12})_/.exec(token)![1]!;
+    // Straight in the database, as `portcullis token revoke` in another process or instance does.
+    await open.gateway.db.db
+      .updateTable("api_tokens")
+      .set({ revoked_at: clock })
+      .where("id", "=", id)
+      .execute();
+    assert.equal(
+      (await fetch(`${open.url}/simple/acme-widgets/`, { headers: basic(token) })).status,
+      200,
+      "cached",
+    );
+    clock += 2_001;
+    assert.equal((await fetch(`${open.url}/simple/acme-widgets/`, { headers: basic(token) })).status, 401);
+  });
+
+  test("an expired token gets 401", async () => {
+    const token = await createToken(open, { user: "erin", role: "reader", expiresAt: clock + 60_000 });
+    assert.equal((await fetch(`${open.url}/simple/acme-widgets/`, { headers: basic(token) })).status, 200);
+    clock += 61_000;
+    const res = await fetch(`${open.url}/simple/acme-widgets/`, { headers: basic(token) });
+    assert.equal(res.status, 401);
+    assert.match(await res.text(), /token expired/);
+  });
+
+  test("anonymous off: no token, no answer (but health checks)", async () => {
+    const page = await fetch(`${closed.url}/simple/acme-widgets/`);
+    const missing = await fetch(`${closed.url}/simple/no-such-project/`);
+    const file = await fetch(`${closed.url}/files/${"a".repeat(64)}/x-1.0-py3-none-any.whl`);
+    for (const res of [page, missing, file]) {
+      assert.equal(res.status, 401);
+      assert.equal(res.headers.get("www-authenticate"), 'Basic realm="portcullis"');
+    }
+    assert.equal((await fetch(`${closed.url}/healthz`)).status, 200);
+    assert.equal((await fetch(`${closed.url}/readyz`)).status, 200);
+    const token = await createToken(closed, { user: "frank", role: "reader" });
+    assert.equal((await fetch(`${closed.url}/simple/acme-widgets/`, { headers: basic(token) })).status, 200);
+  });
+
+  test("repeated failures from one address are rate limited with Retry-After", async () => {
+    let last: Response | undefined;
+    for (let i = 0; i < 31; i++) {
+      last = await fetch(`${closed.url}/simple/acme-widgets/`, {
+        headers: basic(`pcl_${i.toString(16).padStart(12, "0")}_${"B".repeat(43)}`),
+      });
+      if (last.status === 429) break;
+    }
+    assert.equal(last?.status, 429);
+    assert.ok(Number(last?.headers.get("retry-after")) > 0);
+    clock += 61_000;
+    const token = await createToken(closed, { user: "grace", role: "reader" });
+    assert.equal((await fetch(`${closed.url}/simple/acme-widgets/`, { headers: basic(token) })).status, 200);
+  });
+
+  test("accesses are audited with identity, client and outcome", async () => {
+    const token = await createToken(open, { user: "heidi", role: "approver" });
+    const ua = 'pip/24.0 {"installer":{"name":"pip","version":"24.0"},"python":"3.12.1","ci":true}';
+    await fetch(`${open.url}/simple/acme-widgets/`, { headers: { ...basic(token), "user-agent": ua } });
+    await flushAudit(open);
+    const res = await fetch(`${open.url}/api/v1/audit?identity=heidi&action=simple.page`, {
+      headers: bearer(token),
+    });
+    assert.equal(res.status, 200);
+    const { items } = (await res.json()) as {
+      items: {
+        identity: string;
+        project: string;
+        outcome: string;
+        client: { installer: string; ci: boolean };
+      }[];
+    };
+    assert.equal(items.length, 1);
+    assert.equal(items[0]!.project, "acme-widgets");
+    assert.equal(items[0]!.outcome, "ok");
+    assert.equal(items[0]!.client.installer, "pip");
+    assert.equal(items[0]!.client.ci, true);
+    const jsonl = await fetch(`${open.url}/api/v1/audit?format=jsonl&limit=5`, { headers: bearer(token) });
+    assert.equal(jsonl.headers.get("content-type"), "application/x-ndjson");
+    const lines = (await jsonl.text()).trim().split("\n");
+    assert.equal(lines.length, 5);
+    assert.ok(JSON.parse(lines[0]!).hash);
+  });
+
+  test("a decision changed by new intel is audited", async () => {
+    const page = (await (
+      await fetch(`${open.url}/simple/acme-widgets/`, {
+        headers: { accept: "application/vnd.pypi.simple.v1+json" },
+      })
+    ).json()) as { files: { url: string; hashes: { sha256: string } }[] };
+    const file = page.files[0]!;
+    const res = await fetch(new URL(file.url, open.url));
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+    const osv = mkdtempSync(join(tmpdir(), "osv-"));
+    writeFileSync(
+      join(osv, "PYSEC-2099-77.json"),
+      JSON.stringify({
+        id: "PYSEC-2099-77",
+        modified: "2026-11-01T00:00:00Z",
+        affected: [{ package: { ecosystem: "PyPI", name: "acme-widgets" }, versions: ["1.0"] }],
+      }),
+    );
+    await open.gateway.services.intel.importSource(osv);
+    await open.gateway.policy.refresh();
+    await flushAudit(open);
+    const rows = await open.gateway.db.db
+      .selectFrom("audit_log")
+      .selectAll()
+      .where("action", "=", "decision.changed")
+      .where("sha256", "=", file.hashes.sha256)
+      .execute();
+    // The first judgement on the bytes is a change too (pending → admitted); then the block.
+    const blocked = rows.find((r) => r.outcome === "blocked");
+    assert.ok(blocked, JSON.stringify(rows.map((r) => r.outcome)));
+    assert.equal(blocked.identity, "policy");
+    assert.match(blocked.detail_json!, /PYSEC-2099-77/);
+  });
+});
