@@ -57,6 +57,8 @@ export interface ViewCurator {
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
 let viewCounter = 0;
+/** Default cap on the files held in memoised views (see `maxMemoFiles`). */
+const DEFAULT_MAX_MEMO_FILES = 50_000;
 
 /**
  * Serves project pages: asks the upstream (which answers warm pages from its cache), turns the
@@ -68,8 +70,10 @@ export class ProjectIndexService {
   // the identity check works for as long as it keeps them.
   private readonly memo = new Map<
     string,
-    { page: WeakRef<ProjectPage>; digest: string; view: ProjectView }
+    { page: WeakRef<ProjectPage>; digest: string; view: ProjectView; used?: boolean }
   >();
+  /** Files listed by the views in `memo`: the memo is bounded by this, not by projects alone. */
+  private memoFiles = 0;
   private readonly building = new Map<string, Promise<ProjectView>>();
   /** Per project: the curated view, for which raw view and curator generation, until when. */
   private readonly curated = new Map<
@@ -87,6 +91,14 @@ export class ProjectIndexService {
       onNewPage?: (view: ProjectView) => void;
       /** How many projects' views to keep in memory. */
       maxMemo?: number;
+      /**
+       * How many files the memoised views may list in all (default 50,000). Views cost ~0.5 KiB
+       * per file (two file objects, raw and curated, and their strings); a project's size varies
+       * by four orders of magnitude, so a count of projects alone does not bound memory. A view
+       * that falls out is rebuilt from the raw page on its next request (the catalog write is
+       * skipped when the page's digest is unchanged).
+       */
+      maxMemoFiles?: number;
     },
   ) {}
 
@@ -97,6 +109,15 @@ export class ProjectIndexService {
    * @throws GatewayError UPSTREAM_UNAVAILABLE when the upstream is down and nothing is cached.
    */
   async getProject(normalized: string, signal?: AbortSignal): Promise<ProjectView | null> {
+    const raw = await this.getRawProject(normalized, signal);
+    return raw && this.curate(normalized, raw);
+  }
+
+  /**
+   * The raw (uncurated) view: every hashed file the upstream lists. Returned directly rather than
+   * looked up in the memo afterwards, which other requests may have evicted it from meanwhile.
+   */
+  async getRawProject(normalized: string, signal?: AbortSignal): Promise<ProjectView | null> {
     let result;
     try {
       result = await this.deps.upstream.getProject(normalized, signal);
@@ -113,11 +134,14 @@ export class ProjectIndexService {
     let view: ProjectView | undefined;
     if (memo && memo.page.deref() === result.page) {
       view = memo.view;
+      // CLOCK-style recency: one flag write on the warm path instead of reordering the map.
+      memo.used = true;
     } else {
       // Sources that hand out a fresh object per call are compared by content.
       const digest = pageDigest(result.page);
       if (memo && memo.digest === digest) {
         view = memo.view;
+        memo.used = true;
         memo.page = new WeakRef(result.page);
       } else {
         let pending = this.building.get(normalized);
@@ -137,13 +161,7 @@ export class ProjectIndexService {
       const m = this.memo.get(normalized);
       if (m) m.view = view;
     }
-    return this.curate(normalized, view);
-  }
-
-  /** The raw (uncurated) view: every hashed file the upstream lists. */
-  async getRawProject(normalized: string, signal?: AbortSignal): Promise<ProjectView | null> {
-    await this.getProject(normalized, signal);
-    return this.memo.get(normalized)?.view ?? null;
+    return view;
   }
 
   /** Forgets a project's curated view, e.g. after its file was judged on its bytes. */
@@ -167,19 +185,39 @@ export class ProjectIndexService {
     const { view, validUntil } = await curator.curate(base);
     const curated = { ...view, version: ++viewCounter };
     this.curated.delete(normalized);
-    this.curated.set(normalized, { base, generation, validUntil, view: curated });
-    if (this.curated.size > (this.deps.maxMemo ?? 5_000))
-      this.curated.delete(this.curated.keys().next().value!);
+    // Only views whose raw view is memoised are worth keeping: a rebuilt raw view misses anyway.
+    if (this.memo.get(normalized)?.view === base)
+      this.curated.set(normalized, { base, generation, validUntil, view: curated });
     return curated;
   }
 
   private remember(
     name: string,
-    entry: { page: WeakRef<ProjectPage>; digest: string; view: ProjectView },
+    entry: { page: WeakRef<ProjectPage>; digest: string; view: ProjectView; used?: boolean },
   ): void {
-    this.memo.delete(name);
+    const previous = this.memo.get(name);
+    if (previous) {
+      this.memo.delete(name);
+      this.memoFiles -= previous.view.files.length;
+    }
     this.memo.set(name, entry);
-    if (this.memo.size > (this.deps.maxMemo ?? 5_000)) this.memo.delete(this.memo.keys().next().value!);
+    this.memoFiles += entry.view.files.length;
+    const maxProjects = this.deps.maxMemo ?? 5_000;
+    const maxFiles = this.deps.maxMemoFiles ?? DEFAULT_MAX_MEMO_FILES;
+    // Oldest first, but a view served since it was last passed over gets a second chance (the
+    // CLOCK approximation of LRU); the view just built always stays, however large. Terminates:
+    // each pass clears the flags, and the loop stops at one entry.
+    while (this.memo.size > 1 && (this.memo.size > maxProjects || this.memoFiles > maxFiles)) {
+      const [oldest, evicted] = this.memo.entries().next().value!;
+      this.memo.delete(oldest);
+      if (evicted.used || oldest === name) {
+        evicted.used = false;
+        this.memo.set(oldest, evicted);
+        continue;
+      }
+      this.curated.delete(oldest);
+      this.memoFiles -= evicted.view.files.length;
+    }
   }
 
   private async buildView(normalized: string, page: ProjectPage, digest: string): Promise<ProjectView> {
@@ -244,13 +282,37 @@ function toServedFile(f: DistFile, sha256: string, version: string, isWheel: boo
       : true;
   return {
     filename: f.filename,
-    sha256,
-    version,
-    ...(f.requiresPython ? { requiresPython: f.requiresPython } : {}),
+    sha256: flatCopy(sha256),
+    version: intern(version),
+    ...(f.requiresPython ? { requiresPython: intern(f.requiresPython) } : {}),
     yanked: f.yanked,
     upstreamYanked: f.yanked,
     ...(typeof f.size === "number" ? { size: f.size } : {}),
     ...(f.uploadTime ? { uploadTime: f.uploadTime } : {}),
     coreMetadata,
   };
+}
+
+/**
+ * A sequential copy of a string. V8 keeps substrings as views of their parent: a sha256 cut from
+ * an href's `#sha256=` fragment pins the whole ~200-byte URL for as long as the view lives.
+ */
+function flatCopy(s: string): string {
+  return Buffer.from(s, "latin1").toString("latin1");
+}
+
+/**
+ * Strings repeated across files and projects (versions such as `1.0.0`, `requires-python` such as
+ * `>=3.8`) are held once. Bounded: the table is dropped when full, which only costs sharing.
+ */
+const internTable = new Map<string, string>();
+const INTERN_MAX = 20_000;
+
+function intern(s: string): string {
+  const hit = internTable.get(s);
+  if (hit !== undefined) return hit;
+  if (internTable.size >= INTERN_MAX) internTable.clear();
+  const own = Buffer.from(s, "utf8").toString("utf8");
+  internTable.set(own, own);
+  return own;
 }
