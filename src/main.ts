@@ -33,6 +33,7 @@ import { ProjectIndexService } from "./services/project-index.js";
 import { registerDecisionRoutes } from "./http/routes/decision-routes.js";
 import { registerVetRoutes } from "./http/routes/vet-routes.js";
 import { KeyRing } from "./crypto/key-ring.js";
+import { HeapCompactor } from "./adapters/runtime/heap-compactor.js";
 import { EventBus } from "./services/event-bus.js";
 import { buildIdentityServices, type IdentityServices } from "./services/identity/identity-services.js";
 import {
@@ -118,6 +119,8 @@ export interface CoreServices {
   events: EventBus;
   /** The gateway's Ed25519 signing key and its retired public keys. */
   keys: KeyRing;
+  /** Runs `fn` whenever a new upstream page was turned into a view (a cold page). */
+  onPageLearned(fn: () => void): void;
   /** Runs `fn` on close, before the database closes (last registered runs first). */
   onClose(fn: () => Promise<void> | void): void;
   close(): Promise<void>;
@@ -167,12 +170,16 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
   await policy.init();
   const curator = new CatalogCurator({ policy, decisions, now });
   let preVetter: PreVetter | undefined;
+  const pageListeners: (() => void)[] = [];
   const projects = new ProjectIndexService({
     upstream,
     repo,
     now,
     curator,
-    onNewPage: (view) => preVetter?.schedule(view),
+    onNewPage: (view) => {
+      preVetter?.schedule(view);
+      for (const fn of pageListeners) fn();
+    },
   });
   const files = new FileStoreService({ upstream, repo, blobs, log, now, shutdown: shutdown.signal });
   const access = new FileAccessService({ files, projects, policy, blobs, log, now });
@@ -202,6 +209,7 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
     events,
     keys,
     onClose: (fn) => closers.push(fn),
+    onPageLearned: (fn) => pageListeners.push(fn),
     async close() {
       preVetter?.stop();
       shutdown.abort();
@@ -239,6 +247,9 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
 export async function createGateway(config: Config, opts: GatewayOptions = {}): Promise<Gateway> {
   const services = await buildServices(config, opts);
   const { log, db, repo, blobs, upstream, decisions, intel, policy, projects, access, now } = services;
+  const compactor = new HeapCompactor({ now });
+  services.onPageLearned(() => compactor.noteActivity());
+  compactor.start();
   const swept = await blobs.sweepTemp();
   if (swept) log.warn({ swept }, "removed partial downloads left by an earlier run");
   const intelStatus = policy.status();
@@ -429,6 +440,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     async close() {
       shuttingDown = true;
       clearInterval(poller);
+      compactor.stop();
       for (const t of syncTimers) clearTimeout(t);
       const grace = config.shutdownGrace * 1000;
       // Fastify stops accepting at once and waits for in-flight requests (downloads) to end.
