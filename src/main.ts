@@ -5,6 +5,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyServerOptions,
 } from "fastify";
 import { pino, type Logger } from "pino";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
@@ -34,6 +35,7 @@ import { registerDecisionRoutes } from "./http/routes/decision-routes.js";
 import { registerVetRoutes } from "./http/routes/vet-routes.js";
 import { KeyRing } from "./crypto/key-ring.js";
 import { HeapCompactor } from "./adapters/runtime/heap-compactor.js";
+import { LazySchemaCompilers } from "./http/lazy-schema-compilers.js";
 import { EventBus } from "./services/event-bus.js";
 import { buildIdentityServices, type IdentityServices } from "./services/identity/identity-services.js";
 import {
@@ -322,7 +324,14 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     },
   });
 
+  const schemaCompilers = new LazySchemaCompilers();
   const app = Fastify({
+    // Route schemas compile on first use and in the background after listen, not at boot.
+    schemaController: {
+      compilersFactory: schemaCompilers.compilersFactory as NonNullable<
+        NonNullable<FastifyServerOptions["schemaController"]>["compilersFactory"]
+      >,
+    },
     loggerInstance: log as FastifyBaseLogger,
     // Requests are counted in metrics (and audited elsewhere); per-request log lines would cost throughput.
     logController: new LogController({ disableRequestLogging: true }),
@@ -432,6 +441,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     probeUpstream,
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
+      setImmediate(() => void schemaCompilers.warmUp(services.shutdown.signal));
       const u = new URL(address);
       if (u.hostname === "0.0.0.0" || u.hostname === "[::]") u.hostname = "127.0.0.1";
       baseUrl = u.origin;
