@@ -128,9 +128,12 @@ describe("scan and lock with real pip", () => {
     assert.deepEqual(log.runs[0]!.results.map((r) => r.ruleId).sort(), ["hash-differs", "not-in-catalog"]);
     assert.match(readFileSync(junit, "utf8"), /<testsuites name="portcullis scan" tests="3" failures="2"/);
 
-    const list = await fetch(`${gw.url}/api/v1/environments`, { headers: bearer(token) });
+    const approver = await createToken(gw, { user: "sec", role: "approver" });
+    const hidden = await fetch(`${gw.url}/api/v1/environments`, { headers: bearer(token) });
+    assert.equal(hidden.status, 403, "hosts, paths and inventories are for the security team");
+    const list = await fetch(`${gw.url}/api/v1/environments`, { headers: bearer(approver) });
     const page = (await list.json()) as {
-      items: { id: number; path: string; ungoverned: number; owner: string | null }[];
+      items: { id: number; host: string; path: string; ungoverned: number; owner: string | null }[];
     };
     const env = page.items.find((e) => e.path === venv)!;
     assert.equal(env.ungoverned, 2);
@@ -141,7 +144,19 @@ describe("scan and lock with real pip", () => {
       body: JSON.stringify({ owner: "data-science" }),
     });
     assert.equal(denied.status, 403, "assigning an owner takes an approver");
-    const approver = await createToken(gw, { user: "sec", role: "approver" });
+    const intruder = await createToken(gw, { user: "someone-else", role: "requester" });
+    const overwrite = await fetch(`${gw.url}/api/v1/environments`, {
+      method: "POST",
+      headers: { ...bearer(intruder), "content-type": "application/json" },
+      body: JSON.stringify({
+        host: env.host,
+        path: env.path,
+        kind: "venv",
+        owner: "attackers",
+        distributions: [],
+      }),
+    });
+    assert.equal(overwrite.status, 403, "another requester cannot replace a reported inventory");
     const assigned = await fetch(`${gw.url}/api/v1/environments/${env.id}/owner`, {
       method: "POST",
       headers: { ...bearer(approver), "content-type": "application/json" },
@@ -149,7 +164,7 @@ describe("scan and lock with real pip", () => {
     });
     assert.equal(assigned.status, 200);
     const detail = (await (
-      await fetch(`${gw.url}/api/v1/environments/${env.id}`, { headers: bearer(token) })
+      await fetch(`${gw.url}/api/v1/environments/${env.id}`, { headers: bearer(approver) })
     ).json()) as {
       owner: string;
       distributions: { name: string; status: string }[];

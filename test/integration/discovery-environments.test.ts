@@ -7,6 +7,11 @@ import assert from "node:assert/strict";
 import { EnvironmentRepository } from "../../src/adapters/db/environment-repository.js";
 import { DIALECTS, dialectSkip, openTestDatabase } from "../helpers/databases.js";
 
+function stored<T extends object>(r: T | { refused: string }): T {
+  assert.ok(!("refused" in r), JSON.stringify(r));
+  return r as T;
+}
+
 const report = (path: string, statuses: string[], owner?: string) => ({
   host: "laptop-7",
   path,
@@ -25,9 +30,9 @@ for (const dialect of DIALECTS) {
       const db = await openTestDatabase(dialect);
       try {
         const repo = new EnvironmentRepository(db.db);
-        const first = await repo.upsert(report("/home/a/venv", ["admitted", "not-in-catalog"]), 1000);
+        const first = stored(await repo.upsert(report("/home/a/venv", ["admitted", "not-in-catalog"]), 1000));
         assert.equal(first.created, true);
-        const other = await repo.upsert(report("/home/a/other", ["admitted"], "web"), 2000);
+        const other = stored(await repo.upsert(report("/home/a/other", ["admitted"], "web"), 2000));
         assert.ok(await repo.setOwner(first.id, "data-science"));
         assert.equal(await repo.setOwner(9999, "nobody"), false);
 
@@ -36,6 +41,12 @@ for (const dialect of DIALECTS) {
           3000,
         );
         assert.deepEqual(again, { id: first.id, created: false });
+        const intruder = { ...report("/home/a/venv", [], "attackers"), reportedBy: "mallory" };
+        assert.match(
+          JSON.stringify(await repo.upsert(intruder, 3500)),
+          /reported by alice/,
+          "someone else's report never replaces an inventory",
+        );
         const env = (await repo.get(first.id))!;
         assert.equal(env.owner, "data-science", "a new report keeps the assigned owner");
         assert.equal(env.firstReportedAt, 1000);
@@ -57,6 +68,12 @@ for (const dialect of DIALECTS) {
         );
         assert.deepEqual(await repo.list(10, undefined, { owner: null }), []);
         assert.equal(await repo.get(9999), undefined);
+        // An approver may replace anyone's report.
+        const byApprover = { ...report("/home/a/venv", ["admitted"]), reportedBy: "sec" };
+        assert.deepEqual(await repo.upsert(byApprover, 4000, { replaceOthers: true }), {
+          id: first.id,
+          created: false,
+        });
       } finally {
         await db.cleanup();
       }

@@ -78,7 +78,11 @@ export class EnvironmentRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   /** Stores a report, replacing the inventory of an earlier report of the same place. */
-  async upsert(report: EnvironmentReport, now: number): Promise<{ id: number; created: boolean }> {
+  async upsert(
+    report: EnvironmentReport,
+    now: number,
+    opts: { replaceOthers?: boolean } = {},
+  ): Promise<{ id: number; created: boolean } | { refused: string }> {
     const counts: Record<string, number> = {};
     for (const d of report.distributions) counts[d.status] = (counts[d.status] ?? 0) + 1;
     const values = {
@@ -94,16 +98,16 @@ export class EnvironmentRepository {
     return this.db.transaction().execute(async (tx) => {
       const existing = await tx
         .selectFrom("environments")
-        .select(["id", "path"])
+        .select(["id", "path", "reported_by"])
         .where("host", "=", report.host)
         .execute();
       const same = existing.find((e) => e.path === report.path);
       if (same) {
-        await tx
-          .updateTable("environments")
-          .set({ ...values, ...(report.owner ? { owner: report.owner } : {}) })
-          .where("id", "=", same.id)
-          .execute();
+        // Only whoever reported a place (or an approver) replaces its inventory, and a report never
+        // changes the owner: that is an approver's assignment (POST …/owner).
+        if (same.reported_by !== report.reportedBy && !opts.replaceOthers)
+          return { refused: `reported by ${same.reported_by}; only they or an approver may replace it` };
+        await tx.updateTable("environments").set(values).where("id", "=", same.id).execute();
         return { id: Number(same.id), created: false };
       }
       const row = await tx

@@ -6,7 +6,7 @@ import type {
   EnvironmentSummary,
   ReportedDistribution,
 } from "../../adapters/db/environment-repository.js";
-import type { Actor } from "../../domain/identity.js";
+import { roleAtLeast, type Actor } from "../../domain/identity.js";
 import { UNGOVERNED, type GovernanceStatus } from "../../domain/installed-distribution.js";
 import type { AuditRecorder } from "../../services/audit-entry.js";
 import {
@@ -143,7 +143,7 @@ export function registerDiscoveryEnvironmentRoutes(
       const ungoverned = body.distributions.filter((d) =>
         UNGOVERNED.has(d.status as GovernanceStatus),
       ).length;
-      const { id, created } = await deps.environments.upsert(
+      const stored = await deps.environments.upsert(
         {
           host: body.host,
           path: body.path,
@@ -155,7 +155,18 @@ export function registerDiscoveryEnvironmentRoutes(
           ungoverned,
         },
         deps.now(),
+        { replaceOthers: roleAtLeast(actor.role, "approver") },
       );
+      if ("refused" in stored) {
+        deps.audit.record({
+          action: "environment.report",
+          actor,
+          outcome: "denied",
+          detail: { host: body.host, path: body.path.slice(0, 300) },
+        });
+        return sendApiError(reply, 403, "FORBIDDEN", `${body.host}:${body.path} was ${stored.refused}`);
+      }
+      const { id, created } = stored;
       deps.audit.record({
         action: "environment.report",
         actor,
@@ -179,6 +190,7 @@ export function registerDiscoveryEnvironmentRoutes(
   app.get<{ Querystring: { limit: number; cursor?: string; unowned?: boolean } }>(
     `${API_PREFIX}/environments`,
     {
+      config: { role: "approver" },
       schema: {
         tags: ["environments"],
         summary: "Reported environments, most recently reported first",
@@ -217,6 +229,7 @@ export function registerDiscoveryEnvironmentRoutes(
   app.get<{ Params: { id: number } }>(
     `${API_PREFIX}/environments/:id`,
     {
+      config: { role: "approver" },
       schema: {
         tags: ["environments"],
         summary: "One reported environment with its inventory",
