@@ -76,6 +76,8 @@ export class AttestationService {
       log: Logger;
       /** The gateway's URL (verifier id, resource URIs), without a trailing slash. */
       baseUrl: () => string;
+      /** The policy and intel judgement uses now: a decision made under others is being re-judged. */
+      basis?: () => { policyVersion: string; intelSnapshot: string };
     },
   ) {
     this.baseUrl = deps.baseUrl;
@@ -114,6 +116,25 @@ export class AttestationService {
       };
     if (decision.outcome !== "admitted")
       return { kind: "none", reason: `${decision.filename} has not been judged on its bytes yet` };
+    // Never vouch for a decision that may no longer hold: one whose exception has expired (nothing
+    // re-judges on the clock alone), or one made under a policy or intel that has since changed
+    // (re-evaluation is on its way). The file route re-judges such files on their next download.
+    const now = this.deps.now();
+    const lapsed = decision.reasons.find((r) => r.waivedBy && Date.parse(r.waivedBy.expiresAt) <= now);
+    if (lapsed)
+      return {
+        kind: "refused",
+        reason: `${decision.filename} was admitted under an exception that expired on ${lapsed.waivedBy!.expiresAt}; its attestation is withdrawn`,
+      };
+    const basis = this.deps.basis?.();
+    if (
+      basis &&
+      (basis.policyVersion !== decision.policyVersion || basis.intelSnapshot !== decision.intelSnapshot)
+    )
+      return {
+        kind: "none",
+        reason: `${decision.filename} is being re-judged under the current policy and intel; retry shortly`,
+      };
     const stored = await this.deps.repo.get(sha256);
     if (stored && stored.policy_version === decision.policyVersion)
       return {

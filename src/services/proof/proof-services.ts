@@ -33,6 +33,10 @@ export async function buildProofServices(
     now,
     log,
     baseUrl: () => (config.publicUrl || `http://${config.host}:${config.port}`).replace(/\/+$/, ""),
+    basis: () => {
+      const status = deps.policy.status();
+      return { policyVersion: status.policyVersion, intelSnapshot: status.intelSnapshot };
+    },
   });
   const provenance = new ProvenanceService({
     upstream,
