@@ -113,7 +113,8 @@ export async function registerOpenApi(app: FastifyInstance, ctx: GatewayHttpCont
   app.get<{ Params: { file: string } }>("/api/docs/static/:file", hidden, async (req, reply) => {
     const { file } = req.params;
     if (file === "initializer.js") return reply.type("text/javascript; charset=utf-8").send(UI_INITIALIZER);
-    const type = UI_ASSETS[file];
+    // Own keys only: `__proto__` or `constructor` must be a 404, not a lookup on the prototype.
+    const type = Object.hasOwn(UI_ASSETS, file) ? UI_ASSETS[file] : undefined;
     if (!type) return sendApiError(reply, 404, "NOT_FOUND", `no such asset: ${file}`);
     const bytes = await readFile(join(swaggerUiStaticDir(), file));
     return reply.type(type).header("cache-control", "public, max-age=86400").send(bytes);

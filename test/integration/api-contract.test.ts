@@ -131,6 +131,8 @@ describe("API contract: /api/docs against the routes", () => {
       await asset.arrayBuffer();
     }
     assert.equal((await fetch(`${gw.url}/api/docs/static/..%2Fpackage.json`)).status, 404);
+    for (const name of ["__proto__", "constructor", "toString"])
+      assert.equal((await fetch(`${gw.url}/api/docs/static/${name}`)).status, 404, name);
     // Routes without a schema (the simple API, files, operations) stay out.
     assert.ok(!Object.keys(doc.paths).some((p) => p.startsWith("/simple") || p.startsWith("/files")));
   });
