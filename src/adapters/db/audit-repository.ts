@@ -182,7 +182,7 @@ export class AuditRepository {
   }
 
   async query(q: AuditQuery): Promise<ChainedRecord[]> {
-    let s = this.db.selectFrom("audit_log").selectAll();
+    let s = this.db.selectFrom("audit_log");
     if (q.identity !== undefined) s = s.where("identity", "=", q.identity);
     if (q.project !== undefined) s = s.where("project", "=", q.project);
     if (q.action !== undefined) s = s.where("action", "=", q.action);
@@ -191,7 +191,26 @@ export class AuditRepository {
     if (q.until !== undefined) s = s.where("at", "<", q.until);
     if (q.beforeSeq !== undefined) s = s.where("seq", "<", q.beforeSeq);
     if (q.afterSeq !== undefined) s = s.where("seq", ">", q.afterSeq);
-    const rows = await s.orderBy("seq", q.order).limit(q.limit).execute();
+    if (q.since === undefined && q.until === undefined) {
+      const rows = await s.selectAll().orderBy("seq", q.order).limit(q.limit).execute();
+      return rows.map(normalise);
+    }
+    // A time window is read from the (at, seq) index: pick the page's seqs from the index alone,
+    // then read just those rows. Sorting whole rows of the window instead cost ~1 s for a
+    // 90-day window over 1M records on SQLite, 7× what this does. After ANALYZE, SQLite tends to
+    // walk the whole table backwards in seq order instead (free ordering, filter on `at`): 50 ms
+    // and growing with everything newer than the window. `+seq` (no longer a bare column)
+    // keeps it on the index (https://sqlite.org/optoverview.html#disqualifying_indexes).
+    const seqs = s
+      .select("seq")
+      .orderBy(this.dialect === "sqlite" ? sql`+seq` : "seq", q.order)
+      .limit(q.limit);
+    const rows = await this.db
+      .selectFrom("audit_log")
+      .selectAll()
+      .where("seq", "in", seqs)
+      .orderBy("seq", q.order)
+      .execute();
     return rows.map(normalise);
   }
 

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chain, ChainVerifier, GENESIS_HASH, type AuditFields } from "./audit-chain.js";
+import { canonicalRecord, chain, ChainVerifier, GENESIS_HASH, type AuditFields } from "./audit-chain.js";
 
 function fields(i: number): AuditFields {
   return {
@@ -58,4 +58,40 @@ test("reordered records are named", () => {
   rows[1] = { ...b, seq: 2 };
   rows[2] = { ...a, seq: 3 };
   assert.match(verify(rows)!, /^record 2: does not follow record 1/);
+});
+
+test("the canonical form is exactly the JSON array of the record's fields (stored chains stay valid)", () => {
+  const r = {
+    ...fields(1),
+    identity: 'quo"te\\back\u2028line\nnew',
+    client_json: JSON.stringify({ installer: { name: "pip", version: "23.0.1" }, ua: "ünï \u0001" }),
+    detail_json: '{"decision":"allow"}',
+    token_id: null,
+    team: null,
+    status: null,
+    at: 1_700_000_000_123,
+  };
+  const expected = JSON.stringify([
+    7,
+    GENESIS_HASH,
+    r.at,
+    r.action,
+    r.identity,
+    r.role,
+    r.team,
+    r.token_id,
+    r.ip,
+    r.application,
+    r.client_json,
+    r.project,
+    r.version,
+    r.filename,
+    r.sha256,
+    r.outcome,
+    r.status,
+    r.detail_json,
+  ]);
+  // Twice: the second answer comes from the memo of escaped strings.
+  assert.equal(canonicalRecord(7, GENESIS_HASH, r), expected);
+  assert.equal(canonicalRecord(7, GENESIS_HASH, r), expected);
 });

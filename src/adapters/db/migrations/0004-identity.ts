@@ -43,7 +43,10 @@ export async function up(db: Kysely<any>, dialect: DialectName): Promise<void> {
 
   await db.schema
     .createTable("audit_log")
-    .addColumn("seq", "bigint", (c) => c.primaryKey())
+    // On SQLite only a column declared exactly INTEGER PRIMARY KEY is the rowid itself; a BIGINT
+    // key would be a second B-tree (an autoindex) updated on every append, the gateway's busiest
+    // write (https://sqlite.org/lang_createtable.html#rowid). SQLite's INTEGER is 64-bit.
+    .addColumn("seq", dialect === "sqlite" ? "integer" : "bigint", (c) => c.primaryKey())
     .addColumn("at", "bigint", (c) => c.notNull())
     .addColumn("action", "varchar(100)", (c) => c.notNull())
     .addColumn("identity", "varchar(200)")
@@ -63,8 +66,15 @@ export async function up(db: Kysely<any>, dialect: DialectName): Promise<void> {
     .addColumn("prev_hash", "varchar(64)", (c) => c.notNull())
     .addColumn("hash", "varchar(64)", (c) => c.notNull())
     .execute();
-  await db.schema.createIndex("audit_log_identity").on("audit_log").columns(["identity", "seq"]).execute();
-  await db.schema.createIndex("audit_log_project").on("audit_log").columns(["project", "seq"]).execute();
+  // Every SQLite index entry ends with the rowid (= seq), so (identity) there is (identity, seq).
+  const withSeq = (col: string) => (dialect === "sqlite" ? [col] : [col, "seq"]);
+  await db.schema.createIndex("audit_log_identity").on("audit_log").columns(withSeq("identity")).execute();
+  await db.schema.createIndex("audit_log_project").on("audit_log").columns(withSeq("project")).execute();
+  // Time-window reads (`since`/`until`, issue 6). `at` is stamped when a request ends, before the
+  // record queues for the chain, so with several instances (or a slow flush) it is only roughly
+  // monotonic in `seq`: the window cannot be turned into seq bounds exactly. (at, seq) answers the
+  // window from this index alone, then only the newest `limit` rows are read.
+  await db.schema.createIndex("audit_log_at").on("audit_log").columns(withSeq("at")).execute();
 
   await db.schema
     .createTable("audit_head")
