@@ -82,22 +82,26 @@ export async function registerIdentityHttp(app: FastifyInstance, ctx: GatewayHtt
       );
     }
     const idKey = tokenIdOf(token);
-    const wait = Math.max(
-      limiter.retryAfter(`ip:${req.ip}`, MAX_FAILURES_PER_IP),
-      idKey ? limiter.retryAfter(`token:${idKey}`, MAX_FAILURES_PER_TOKEN) : 0,
-    );
-    if (wait > 0) {
-      req.actor = anonymousActor(req.ip, application, client);
-      reply.header("retry-after", String(wait));
-      return refuse(req, reply, 429, "RATE_LIMITED", `too many failed authentications; retry in ${wait} s`);
-    }
+    // The credential is checked first (an HMAC and an indexed read): a valid token always passes,
+    // so neither an address shared behind a proxy nor a token id someone learned can be used to
+    // lock real users out. Failures are counted per address and per token id, and past the limit
+    // they answer 429 with Retry-After instead of 401 (secrets are 256 random bits: guessing is
+    // hopeless anyway; the limit keeps floods of bad credentials cheap and visible).
     const result = await identity.authenticate(token);
     if (!result.ok) {
-      limiter.fail(`ip:${req.ip}`);
-      if (idKey) limiter.fail(`token:${idKey}`);
       req.actor = { ...anonymousActor(req.ip, application, client), tokenId: result.tokenId };
       // Public routes stay reachable with a bad credential (health checks behind a proxy adding one).
       if (isPublic) return;
+      limiter.fail(`ip:${req.ip}`);
+      if (idKey) limiter.fail(`token:${idKey}`);
+      const wait = Math.max(
+        limiter.retryAfter(`ip:${req.ip}`, MAX_FAILURES_PER_IP),
+        idKey ? limiter.retryAfter(`token:${idKey}`, MAX_FAILURES_PER_TOKEN) : 0,
+      );
+      if (wait > 0) {
+        reply.header("retry-after", String(wait));
+        return refuse(req, reply, 429, "RATE_LIMITED", `too many failed authentications; retry in ${wait} s`);
+      }
       return unauthenticated(
         req,
         reply,
