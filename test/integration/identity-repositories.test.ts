@@ -154,6 +154,11 @@ for (const dialect of DIALECTS) {
           .where("seq", "=", 42)
           .execute();
         assert.equal((await verifyAuditLog(repo, new Set([keyid]))).ok, true, "restored");
+        assert.match(
+          (await verifyAuditLog(repo, new Set(["f".repeat(64)]))).problem ?? "",
+          /signed by key .*not one of this gateway's keys/,
+          "a checkpoint signed by a key the gateway does not hold proves nothing",
+        );
 
         // Reordered: records 60 and 61 swap their contents (sequence numbers stay).
         const r60 = await db.db

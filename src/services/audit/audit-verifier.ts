@@ -58,14 +58,16 @@ export async function verifyAuditLog(
       valid = false;
     }
     if (!valid) return result(`checkpoint at record ${c.seq}: signature does not verify`);
+    // The key stored with a checkpoint proves nothing by itself: whoever rewrites the log can sign
+    // with a key of their own. Only this gateway's keys (active or retired) vouch for a checkpoint.
+    if (!knownKeyIds.has(c.keyid))
+      return result(
+        `checkpoint at record ${c.seq}: signed by key ${c.keyid.slice(0, 16)}…, which is not one of this gateway's keys (active or retired)`,
+      );
     const seen = v.seen.get(c.seq);
     if (seen === undefined) return result(`checkpoint at record ${c.seq}: no such record (removed)`);
     if (seen !== c.hash)
       return result(`record ${c.seq}: chain differs from the signed checkpoint (rewritten)`);
-    if (!knownKeyIds.has(c.keyid))
-      warnings.push(
-        `checkpoint at record ${c.seq} is signed by key ${c.keyid.slice(0, 16)}…, which this gateway does not hold`,
-      );
   }
   return result(null);
 }
