@@ -552,13 +552,33 @@ async function main(): Promise<number> {
       `\n${"route".padEnd(30)} ${"status".padStart(6)} ${"p50 ms".padStart(8)} ${"p95 ms".padStart(8)} ${"×base".padStart(7)}  target`,
     );
     for (const r of LCP_ONLY ? [] : routes) {
-      // The dry run takes seconds per call on purpose (it re-judges every file): a few calls suffice.
+      // A dry run answers at once with a job and re-judges the catalog in the background: time the
+      // POST, follow the job to its end (reported), then time the status call like any other.
       const dryRun = r.path.endsWith("dry-run");
-      const m = await timeRoute(base, r, token, dryRun ? { warmups: 0, calls: QUICK ? 1 : 3 } : undefined);
+      const m = await timeRoute(base, r, token, dryRun ? { warmups: 0, calls: 1 } : undefined);
+      if (dryRun && m.status === 202) {
+        const t0 = performance.now();
+        let job = { id: 0, state: "running" };
+        for (;;) {
+          const list = await fetch(`${base}/api/v1/policy/dry-run/${job.id || 1}`, {
+            headers: { authorization: `Bearer ${token}` },
+          });
+          job = (await list.json()) as typeof job;
+          if (job.state !== "running") break;
+          await new Promise((res) => setTimeout(res, 200));
+        }
+        console.log(
+          `  (the dry run job itself: ${job.state} after ~${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+        );
+        routes.push({
+          name: "policy dry run, job status",
+          method: "GET",
+          path: `/api/v1/policy/dry-run/${job.id}`,
+        });
+      }
       if (r.path === "/healthz") baseline = m.p95;
       const measured = m.status >= 200 && m.status < 300;
-      // The dry run re-judges the whole catalog on purpose; it is reported, not held to 200 ms.
-      const held = r.path !== "/healthz" && !dryRun;
+      const held = r.path !== "/healthz";
       const ok = !measured ? null : held ? m.p95 < API_TARGET_MS : true;
       results.push({ route: r.name, ...m, ok });
       const verdict = ok === null ? "NOT MEASURED" : !held ? "(reported)" : ok ? "PASS" : "FAIL";

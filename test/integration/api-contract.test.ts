@@ -256,16 +256,34 @@ describe("API contract: /api/docs against the routes", () => {
         headers: { ...bearer(admin), "content-type": "application/json" },
         body: JSON.stringify({ source }),
       });
-    const unchanged = (await (await dry(current.source)).json()) as { changed: number; checked: number };
+    interface Job {
+      id: number;
+      state: string;
+      result: { changed: number; checked: number; changes: { project: string; from: string; to: string }[] };
+    }
+    // The POST starts a job at once; the result comes from polling it.
+    const finished = async (res: Response): Promise<Job["result"]> => {
+      assert.equal(res.status, 202);
+      let job = (await res.json()) as Job;
+      while (job.state === "running") {
+        await new Promise((r) => setTimeout(r, 20));
+        job = (await (
+          await fetch(`${gw.url}/api/v1/policy/dry-run/${job.id}`, { headers: bearer(admin) })
+        ).json()) as Job;
+      }
+      assert.equal(job.state, "done", JSON.stringify(job));
+      return job.result;
+    };
+    const unchanged = await finished(await dry(current.source));
     assert.equal(unchanged.changed, 0);
     assert.ok(unchanged.checked >= 2, JSON.stringify(unchanged));
-    const res = await dry(draft);
-    const body = (await res.json()) as { changes: { project: string; from: string; to: string }[] };
-    assert.equal(res.status, 200, JSON.stringify(body));
+    const body = await finished(await dry(draft));
     assert.deepEqual(
       body.changes.map((c) => [c.project, c.from, c.to]),
       [["zqxwv-core", "admitted", "blocked"]],
     );
+    const other = await fetch(`${gw.url}/api/v1/policy/dry-run/999999`, { headers: bearer(admin) });
+    assert.equal(other.status, 404);
     const broken = await dry("rules:\n  nonsense: {}\n");
     assert.equal(broken.status, 400);
     assert.match(((await broken.json()) as { error: { message: string } }).error.message, /draft:2:\d+/);

@@ -221,3 +221,15 @@ export interface AuditRecord {
   detail?: Record<string, unknown> | null;
   hash: string;
 }
+
+/** `POST /api/v1/policy/dry-run` starts one; `GET /api/v1/policy/dry-run/{id}` follows it. */
+export interface DryRunJob {
+  id: number;
+  state: "running" | "done" | "failed";
+  digest: string;
+  requestedBy: string;
+  requestedAt: string;
+  finishedAt: string | null;
+  result: DryRun | null;
+  error: string | null;
+}

@@ -36,6 +36,35 @@ export interface CatalogFileRow {
 export class ConsoleRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
+  async startDryRun(digest: string, requestedBy: string, at: number): Promise<number> {
+    const row = await this.db
+      .insertInto("policy_dry_runs")
+      .values({ state: "running", digest, requested_by: requestedBy, requested_at: at })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    return Number(row.id);
+  }
+
+  async finishDryRun(
+    id: number,
+    at: number,
+    outcome: { result: unknown } | { error: string },
+  ): Promise<void> {
+    await this.db
+      .updateTable("policy_dry_runs")
+      .set(
+        "result" in outcome
+          ? { state: "done", finished_at: at, result_json: JSON.stringify(outcome.result) }
+          : { state: "failed", finished_at: at, error: outcome.error.slice(0, 2000) },
+      )
+      .where("id", "=", id)
+      .execute();
+  }
+
+  async getDryRun(id: number) {
+    return this.db.selectFrom("policy_dry_runs").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
   async outcomeCounts(): Promise<Record<Outcome, number>> {
     const rows = await this.db
       .selectFrom("decisions")

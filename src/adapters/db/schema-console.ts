@@ -5,6 +5,22 @@ import type { Generated } from "kysely";
  */
 export interface ConsoleTables {
   package_requests: PackageRequestsTable;
+  policy_dry_runs: PolicyDryRunsTable;
+}
+
+/** A dry run of a draft policy against the catalog, run in the background. */
+export interface PolicyDryRunsTable {
+  id: Generated<number>;
+  /** `running`, `done`, `failed`. */
+  state: string;
+  /** sha256 of the draft's text. */
+  digest: string;
+  requested_by: string;
+  requested_at: number;
+  finished_at: number | null;
+  /** `DryRunResult` when done. */
+  result_json: string | null;
+  error: string | null;
 }
 
 /** A request for a package (and its dependency tree) to enter the catalog. */

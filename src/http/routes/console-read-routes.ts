@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { PolicyError } from "../../policy/policy-schema.js";
+import { parsePolicy, PolicyError } from "../../policy/policy-schema.js";
 import type { ConsoleServices } from "../../services/console/console-services.js";
 import { dryRunPolicy } from "../../services/console/policy-dry-run.js";
 import type { CoreServices } from "../../main.js";
@@ -162,37 +162,89 @@ export function registerConsoleReadRoutes(app: FastifyInstance, deps: ConsoleRea
     },
   );
 
+  const dryRunJob = {
+    type: "object",
+    required: ["id", "state", "digest", "requestedBy", "requestedAt", "finishedAt", "result", "error"],
+    properties: {
+      id: { type: "integer" },
+      state: { type: "string", enum: ["running", "done", "failed"] },
+      digest: { type: "string" },
+      requestedBy: { type: "string" },
+      requestedAt: { type: "string" },
+      finishedAt: { type: ["string", "null"] },
+      result: { anyOf: [dryRunSchema, { type: "null" }] },
+      error: { type: ["string", "null"] },
+    },
+  } as const;
+
+  // A dry run re-judges the whole catalog (seconds for tens of thousands of files), so it runs in
+  // the background: the POST answers at once with a job, which any instance reports on.
   app.post<{ Body: { source: string } }>(
     "/api/v1/policy/dry-run",
     {
       config: { role: "approver" },
       schema: {
         tags: ["policy"],
-        summary: "What would change: judge the catalog under a draft policy without enforcing it",
+        summary:
+          "What would change: start judging the catalog under a draft policy, without enforcing it (poll the job)",
         body: {
           type: "object",
           required: ["source"],
           properties: { source: { type: "string", minLength: 1, maxLength: 1_000_000 } },
           additionalProperties: false,
         },
-        response: { 200: dryRunSchema, ...errorResponses },
+        response: { 202: dryRunJob, ...errorResponses },
       },
     },
     async (req, reply) => {
+      let digest: string;
       try {
-        return await dryRunPolicy(
-          {
-            decisions: deps.decisions,
-            judgedProjects: () => deps.consoleRepo.judgedProjects(),
-            intel: deps.policy.intelState,
-            now: deps.now,
-          },
-          req.body.source,
-        );
+        digest = parsePolicy(req.body.source, "draft").digest;
       } catch (err) {
         if (err instanceof PolicyError) return sendApiError(reply, 400, "VALIDATION", err.message);
         throw err;
       }
+      const requestedBy = req.actor?.user ?? "anonymous";
+      const id = await deps.consoleRepo.startDryRun(digest, requestedBy, deps.now());
+      void dryRunPolicy(
+        {
+          decisions: deps.decisions,
+          judgedProjects: () => deps.consoleRepo.judgedProjects(),
+          intel: deps.policy.intelState,
+          now: deps.now,
+        },
+        req.body.source,
+      )
+        .then((result) => deps.consoleRepo.finishDryRun(id, deps.now(), { result }))
+        .catch((err: Error) =>
+          deps.consoleRepo
+            .finishDryRun(id, deps.now(), { error: err.message })
+            .catch((e: Error) =>
+              req.log.error({ err: e.message, id }, "could not record a dry run's failure"),
+            ),
+        );
+      return reply
+        .code(202)
+        .header("cache-control", "no-store")
+        .send(dryRunJobJson((await deps.consoleRepo.getDryRun(id))!));
+    },
+  );
+
+  app.get<{ Params: { id: number } }>(
+    "/api/v1/policy/dry-run/:id",
+    {
+      config: { role: "approver" },
+      schema: {
+        tags: ["policy"],
+        summary: "A policy dry run: running, or done with the files whose outcome would change",
+        params: { type: "object", required: ["id"], properties: { id: { type: "integer", minimum: 1 } } },
+        response: { 200: dryRunJob, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const row = await deps.consoleRepo.getDryRun(req.params.id);
+      if (!row) return sendApiError(reply, 404, "NOT_FOUND", `no dry run ${req.params.id}`);
+      return reply.header("cache-control", "no-store").send(dryRunJobJson(row));
     },
   );
 }
@@ -202,4 +254,26 @@ function cursorString(cursor: string | undefined): string | undefined | null {
   if (!cursor) return undefined;
   const key = decodeCursor<unknown>(cursor);
   return typeof key === "string" ? key : null;
+}
+
+function dryRunJobJson(row: {
+  id: number;
+  state: string;
+  digest: string;
+  requested_by: string;
+  requested_at: number;
+  finished_at: number | null;
+  result_json: string | null;
+  error: string | null;
+}): Record<string, unknown> {
+  return {
+    id: Number(row.id),
+    state: row.state,
+    digest: row.digest,
+    requestedBy: row.requested_by,
+    requestedAt: new Date(Number(row.requested_at)).toISOString(),
+    finishedAt: row.finished_at === null ? null : new Date(Number(row.finished_at)).toISOString(),
+    result: row.result_json === null ? null : (JSON.parse(row.result_json) as unknown),
+    error: row.error,
+  };
 }

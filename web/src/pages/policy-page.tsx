@@ -5,7 +5,7 @@ import { OutcomeBadge } from "../components/outcome-badge";
 import { formatDate } from "../format";
 import { Link } from "../router";
 import { useSession } from "../session";
-import type { ActivePolicy, DryRun, PolicyVersion } from "../types";
+import type { ActivePolicy, DryRun, DryRunJob, PolicyVersion } from "../types";
 import { useApi } from "../use-api";
 import { usePagedList } from "../use-paged-list";
 
@@ -20,7 +20,15 @@ function DryRunForm({ source }: { source: string }) {
     setBusy(true);
     setError(null);
     try {
-      setResult(await api<DryRun>("/api/v1/policy/dry-run", { method: "POST", body: { source: draft } }));
+      // The gateway judges the catalog in the background: start the job, then follow it.
+      let job = await api<DryRunJob>("/api/v1/policy/dry-run", { method: "POST", body: { source: draft } });
+      while (job.state === "running") {
+        await new Promise((r) => setTimeout(r, 500));
+        job = await api<DryRunJob>(`/api/v1/policy/dry-run/${job.id}`);
+      }
+      if (job.state === "failed" || !job.result)
+        throw new ApiError(500, "INTERNAL", job.error ?? "the dry run failed");
+      setResult(job.result);
     } catch (err) {
       setError(err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message));
     } finally {

@@ -40,6 +40,22 @@ export async function up(db: Kysely<any>, dialect: DialectName): Promise<void> {
     .on("package_requests")
     .columns(["requester", "id"])
     .execute();
+  // Policy dry runs run in the background (a whole catalog takes seconds); any instance answers
+  // for one, so they live here rather than in one process's memory.
+  const runs = db.schema.createTable("policy_dry_runs");
+  await (
+    dialect === "postgres"
+      ? runs.addColumn("id", "bigserial", (c) => c.primaryKey())
+      : runs.addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+  )
+    .addColumn("state", "varchar(20)", (c) => c.notNull())
+    .addColumn("digest", "varchar(64)", (c) => c.notNull())
+    .addColumn("requested_by", "varchar(200)", (c) => c.notNull())
+    .addColumn("requested_at", "bigint", (c) => c.notNull())
+    .addColumn("finished_at", "bigint")
+    .addColumn("result_json", "text")
+    .addColumn("error", "text")
+    .execute();
   await db.schema.createIndex("decision_events_at").on("decision_events").column("at").execute();
   await db.schema
     .createIndex("decision_events_to_outcome")
