@@ -12,14 +12,22 @@ import { SerializerSelector } from "@fastify/fast-json-stringify-compiler";
  */
 export class LazySchemaCompilers {
   private readonly pending = new Set<() => void>();
+  // One selector each for the whole server, as Fastify's defaults do: they cache the Ajv and
+  // serializer instances by the shared schemas, so encapsulated plugins reuse one instance
+  // instead of building (and meta-validating) a new Ajv each.
+  private readonly validatorFactory = ValidatorSelector() as unknown as (
+    s: unknown,
+    o: unknown,
+  ) => (route: unknown) => Validator;
+  private readonly serializerFactory = SerializerSelector() as unknown as (
+    s: unknown,
+    o: unknown,
+  ) => (route: unknown) => (doc: unknown) => string;
 
   readonly compilersFactory = {
     buildValidator: (externalSchemas: unknown, options: unknown) => {
       let compile: ((route: unknown) => Validator) | undefined;
-      const factory = ValidatorSelector() as unknown as (
-        s: unknown,
-        o: unknown,
-      ) => (route: unknown) => Validator;
+      const factory = this.validatorFactory;
       return (route: unknown): Validator => {
         let fn: Validator | undefined;
         const ensure = () => (fn ??= (compile ??= factory(externalSchemas, options))(route));
@@ -34,10 +42,7 @@ export class LazySchemaCompilers {
     },
     buildSerializer: (externalSchemas: unknown, options: unknown) => {
       let compile: ((route: unknown) => (doc: unknown) => string) | undefined;
-      const factory = SerializerSelector() as unknown as (
-        s: unknown,
-        o: unknown,
-      ) => (route: unknown) => (doc: unknown) => string;
+      const factory = this.serializerFactory;
       return (route: unknown) => {
         let fn: ((doc: unknown) => string) | undefined;
         const ensure = () => (fn ??= (compile ??= factory(externalSchemas, options))(route));
