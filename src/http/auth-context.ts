@@ -1,3 +1,4 @@
+import type { FastifyRequest } from "fastify";
 import type { Actor, Role } from "../domain/identity.js";
 
 /**
@@ -20,4 +21,17 @@ declare module "fastify" {
   }
 }
 
-export {};
+/** The caller: what the auth hook resolved, else an anonymous reader known by its address. */
+export function actorOf(req: FastifyRequest): Actor {
+  return (
+    (req.actor as Actor | undefined) ?? {
+      user: null,
+      role: "reader",
+      team: null,
+      tokenId: null,
+      ip: req.ip,
+      application: null,
+      client: null,
+    }
+  );
+}

@@ -1,5 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Actor } from "../../domain/identity.js";
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { actorOf } from "../auth-context.js";
 import {
   REQUEST_STATES,
   type PackageRequest,
@@ -178,21 +178,6 @@ const expiresAt = {
   format: "date-time",
   description: "When the exceptions expire (default: 90 days)",
 } as const;
-
-/** The caller; the identity feature's hook sets `req.actor` (anonymous reader without it). */
-function actorOf(req: FastifyRequest): Actor {
-  return (
-    (req.actor as Actor | undefined) ?? {
-      user: null,
-      role: "reader",
-      team: null,
-      tokenId: null,
-      ip: req.ip,
-      application: null,
-      client: null,
-    }
-  );
-}
 
 function present(r: PackageRequest<RequestReport> & { remaining?: unknown }) {
   return {

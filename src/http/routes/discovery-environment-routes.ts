@@ -1,12 +1,13 @@
 import type {} from "@fastify/swagger";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import { actorOf } from "../auth-context.js";
+import type { FastifyInstance } from "fastify";
 import type {
   EnvironmentDetail,
   EnvironmentRepository,
   EnvironmentSummary,
   ReportedDistribution,
 } from "../../adapters/db/environment-repository.js";
-import { roleAtLeast, type Actor } from "../../domain/identity.js";
+import { roleAtLeast } from "../../domain/identity.js";
 import { UNGOVERNED, type GovernanceStatus } from "../../domain/installed-distribution.js";
 import type { AuditRecorder } from "../../services/audit-entry.js";
 import {
@@ -80,20 +81,6 @@ function summaryJson(e: EnvironmentSummary): Record<string, unknown> {
 }
 function detailJson(e: EnvironmentDetail): Record<string, unknown> {
   return { ...summaryJson(e), distributions: e.distributions };
-}
-
-function actorOf(req: FastifyRequest): Actor {
-  return (
-    (req.actor as Actor | undefined) ?? {
-      user: null,
-      role: "reader",
-      team: null,
-      tokenId: null,
-      ip: req.ip,
-      application: null,
-      client: null,
-    }
-  );
 }
 
 interface ReportBody {

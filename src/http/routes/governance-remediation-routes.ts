@@ -1,6 +1,6 @@
 import type {} from "@fastify/swagger";
-import type { FastifyInstance, FastifyRequest } from "fastify";
-import type { Actor } from "../../domain/identity.js";
+import { actorOf } from "../auth-context.js";
+import type { FastifyInstance } from "fastify";
 import type { RemediationItem } from "../../adapters/db/remediation-repository.js";
 import { normalizeProjectName } from "../../domain/project-name.js";
 import { SEVERITIES } from "../../policy/policy-schema.js";
@@ -21,21 +21,6 @@ import {
   pageSchema,
   sendApiError,
 } from "../api-conventions.js";
-
-/** The caller; by the client address when no identity hook resolved one. */
-export function actorOf(req: FastifyRequest): Actor {
-  return (
-    (req.actor as Actor | undefined) ?? {
-      user: null,
-      role: "reader",
-      team: null,
-      tokenId: null,
-      ip: req.ip,
-      application: null,
-      client: null,
-    }
-  );
-}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 

@@ -12,7 +12,7 @@ import {
   pageSchema,
   sendApiError,
 } from "../api-conventions.js";
-import { actorOf } from "./governance-remediation-routes.js";
+import { actorOf } from "../auth-context.js";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
