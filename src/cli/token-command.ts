@@ -65,9 +65,16 @@ export function registerTokenCommand(program: Command): void {
       .option("--user <name>", "only this identity's tokens")
       .option("--json", "print JSON"),
   ).action(async (flags: Record<string, string | boolean | undefined>) => {
-    const tokens = await withLocalServices(flags, (s) =>
-      s.identity.listTokens(flags.user as string | undefined),
-    );
+    const user = flags.user as string | undefined;
+    const tokens = await withLocalServices(flags, async (s) => {
+      // A mistyped name must not read as "this identity holds no tokens".
+      if (user !== undefined && !(await s.identity.listUsers()).some((u) => u.name === user))
+        throw new CliError(
+          `no user or service account ${JSON.stringify(user)} (see portcullis user list)`,
+          1,
+        );
+      return s.identity.listTokens(user);
+    });
     if (flags.json) {
       process.stdout.write(JSON.stringify(tokens, null, 2) + "\n");
       return;

@@ -134,11 +134,20 @@ export async function registerInventoryRoutes(app: FastifyInstance, ctx: Gateway
         },
       },
     },
-    async (req) => {
+    async (req, reply) => {
+      const since =
+        req.query.since !== undefined
+          ? Date.parse(req.query.since)
+          : now() - (req.query.days ?? 7) * 86_400_000;
+      // Ajv's date-time takes some RFC 3339 times Date cannot read (a leap second, a `+01` offset).
+      if (Number.isNaN(since))
+        return sendApiError(
+          reply,
+          400,
+          "VALIDATION",
+          `querystring/since cannot be read as a time: ${JSON.stringify(req.query.since)}`,
+        );
       await audit.flush().catch(() => undefined);
-      const since = req.query.since
-        ? Date.parse(req.query.since)
-        : now() - (req.query.days ?? 7) * 86_400_000;
       return { since: new Date(since).toISOString(), items: await inventory.drift(since) };
     },
   );

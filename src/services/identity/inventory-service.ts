@@ -181,6 +181,9 @@ export function computeDrift(rows: InventoryRow[], since: number): ConsumerDrift
       const prior = before.get(r.project);
       if (prior?.some((v) => compareVersions(v, r.version) === 0)) continue;
       const highest = prior ? [...prior].sort(compareVersions).at(-1)! : null;
+      // What it pulled earlier in the window is what it had by the time of this pull.
+      if (prior) prior.push(r.version);
+      else before.set(r.project, [r.version]);
       changes.push({
         kind:
           highest === null

@@ -1,0 +1,327 @@
+/**
+ * Project owners and posture drift over the API of a real gateway, on SQLite and PostgreSQL:
+ * the inventory is seeded by real downloads through the gateway (a fake clock ten days apart),
+ * then `GET /api/v1/inventory/drift` and `GET|PUT /api/v1/owners` are asked for, by the roles
+ * that may and by those that may not, with good and bad input.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import type { DialectName } from "../../src/adapters/db/connect-database.js";
+import { DIALECTS, POSTGRES_URL, dialectSkip } from "../helpers/databases.js";
+import { bearer, createToken, flushAudit } from "../helpers/identity.js";
+import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
+import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
+import { buildWheel } from "../helpers/wheel-builder.js";
+
+const DAY = 86_400_000;
+const JSON_ACCEPT = "application/vnd.pypi.simple.v1+json";
+const RELEASES: Record<string, string[]> = {
+  "acme-lib": ["1.5", "2.0"],
+  "left-pad": ["1.0", "1.1"],
+  "brand-new": ["0.1"],
+};
+
+interface ApiError {
+  error: { code: string; message: string };
+}
+
+/**
+ * The `--database` URL of a fresh database for a gateway: empty for SQLite (in its data
+ * directory), else a new PostgreSQL database dropped afterwards. A whole database rather than
+ * a schema, because a gateway runs its migrations without knowing of a per-test schema.
+ */
+async function gatewayDatabase(dialect: DialectName): Promise<{ url: string; drop(): Promise<void> }> {
+  if (dialect === "sqlite") return { url: "", drop: async () => undefined };
+  const name = `t_${randomBytes(6).toString("hex")}`;
+  const admin = async (statement: string) => {
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  // template0 takes no connections, so a concurrent suite can never hold the template busy.
+  await admin(`CREATE DATABASE ${name} TEMPLATE template0`);
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${name}`;
+  // No FORCE: pg's pool.end() resolves while its sockets are still closing; PostgreSQL waits (up
+  // to 5 s) for them, where FORCE would terminate them into an uncaught pool error.
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name}`) };
+}
+
+/** Downloads `project==version` through the gateway as pip does: the JSON page, then the file. */
+async function download(gw: TestGateway, token: string | null, project: string, version: string) {
+  const headers = token ? bearer(token) : {};
+  const pageUrl = `${gw.url}/simple/${project}/`;
+  const page = await fetch(pageUrl, { headers: { ...headers, accept: JSON_ACCEPT } });
+  assert.equal(page.status, 200, `${project} page`);
+  const { files } = (await page.json()) as { files: { filename: string; url: string }[] };
+  const file = files.find((f) => f.filename.startsWith(`${project.replace(/-/g, "_")}-${version}-`));
+  assert.ok(file, `${project}==${version} is listed`);
+  const res = await fetch(new URL(file.url, pageUrl), { headers });
+  assert.equal(res.status, 200, `${file.filename} downloads`);
+  await res.arrayBuffer();
+}
+
+async function api(gw: TestGateway, path: string, token: string | null, init: RequestInit = {}) {
+  const res = await fetch(`${gw.url}/api/v1${path}`, {
+    ...init,
+    headers: {
+      ...(token ? bearer(token) : {}),
+      ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
+    },
+  });
+  return { status: res.status, body: (await res.json()) as unknown };
+}
+
+/** A refusal in the API's one error shape, with the expected code. */
+function assertApiError(res: { status: number; body: unknown }, status: number, code: string): string {
+  assert.equal(res.status, status, JSON.stringify(res.body));
+  const { error } = res.body as ApiError;
+  assert.equal(error.code, code);
+  assert.equal(typeof error.message, "string");
+  assert.ok(error.message.length > 0);
+  return error.message;
+}
+
+for (const dialect of DIALECTS) {
+  describe(`owners and drift over the API (${dialect})`, { skip: await dialectSkip(dialect) }, () => {
+    let upstream: JsonIndexServer;
+    let gw: TestGateway;
+    let database: { url: string; drop(): Promise<void> };
+    let clock = Date.parse("2026-11-01T00:00:00Z");
+    const tokens: Record<"admin" | "approver" | "requester" | "reader" | "ci" | "web", string> = {
+      admin: "",
+      approver: "",
+      requester: "",
+      reader: "",
+      ci: "",
+      web: "",
+    };
+
+    before(async () => {
+      const projects: Parameters<typeof startJsonIndexServer>[0]["projects"] = {};
+      for (const [name, versions] of Object.entries(RELEASES)) {
+        const files = [];
+        for (const version of versions) {
+          const wheel = await buildWheel({ name, version });
+          files.push({ filename: wheel.filename, bytes: wheel.bytes, uploadTime: "2025-01-01T00:00:00Z" });
+        }
+        projects[name] = { files };
+      }
+      upstream = await startJsonIndexServer({ projects });
+      database = await gatewayDatabase(dialect);
+      gw = await startTestGateway(
+        { upstream: upstream.simpleUrl, database: database.url },
+        { now: () => clock },
+      );
+      for (const role of ["admin", "approver", "requester", "reader"] as const)
+        tokens[role] = await createToken(gw, { user: `the-${role}`, role });
+      tokens.ci = await createToken(gw, { user: "ci-bot", role: "reader", team: "build", label: "nightly" });
+      tokens.web = await createToken(gw, { user: "web-dev", role: "reader", team: "web" });
+
+      // Week one: the CI job pulls acme-lib 2.0 and left-pad 1.0.
+      await download(gw, tokens.ci, "acme-lib", "2.0");
+      await download(gw, tokens.ci, "left-pad", "1.0");
+      await flushAudit(gw);
+      // Ten days on: the same again, a downgrade, a new version, a new project; and a newcomer.
+      clock += 10 * DAY;
+      await download(gw, tokens.ci, "acme-lib", "2.0");
+      await download(gw, tokens.ci, "acme-lib", "1.5");
+      await download(gw, tokens.ci, "left-pad", "1.1");
+      await download(gw, tokens.ci, "brand-new", "0.1");
+      await download(gw, tokens.web, "acme-lib", "2.0");
+      await download(gw, null, "left-pad", "1.1");
+      await flushAudit(gw);
+    });
+    after(async () => {
+      await gw?.close();
+      await upstream?.close();
+      await database?.drop();
+    });
+
+    test("drift names each consumer's new projects, new versions and downgrades", async () => {
+      const since = new Date(clock - 7 * DAY).toISOString();
+      const res = await api(gw, `/inventory/drift?since=${encodeURIComponent(since)}`, tokens.approver);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const body = res.body as {
+        since: string;
+        items: {
+          identity: string | null;
+          ip: string;
+          application: string | null;
+          team: string | null;
+          changes: { kind: string; project: string; version: string; previous: string | null }[];
+        }[];
+      };
+      assert.equal(body.since, since);
+      const summary = body.items.map((d) => ({
+        who: [d.identity, d.application, d.team],
+        changes: d.changes.map((c) => [c.kind, c.project, c.version, c.previous]),
+      }));
+      assert.deepEqual(summary, [
+        { who: [null, null, null], changes: [["new-project", "left-pad", "1.1", null]] },
+        {
+          who: ["ci-bot", "nightly", "build"],
+          changes: [
+            ["downgrade", "acme-lib", "1.5", "2.0"],
+            ["new-project", "brand-new", "0.1", null],
+            ["new-version", "left-pad", "1.1", "1.0"],
+          ],
+        },
+        { who: ["web-dev", null, "web"], changes: [["new-project", "acme-lib", "2.0", null]] },
+      ]);
+      assert.ok(body.items.every((d) => d.ip === "127.0.0.1"));
+
+      // `days` counts back from the gateway's clock; without either, a week.
+      const byDays = await api(gw, "/inventory/drift?days=7", tokens.admin);
+      assert.equal(byDays.status, 200);
+      assert.deepEqual(byDays.body, body);
+      assert.deepEqual((await api(gw, "/inventory/drift", tokens.approver)).body, body);
+      const quiet = await api(gw, "/inventory/drift?since=2026-11-11T00:00:01Z", tokens.approver);
+      assert.deepEqual(quiet.body, { since: "2026-11-11T00:00:01.000Z", items: [] });
+    });
+
+    test("drift over a window holding a consumer's first pull: a later older version is a downgrade", async () => {
+      const res = await api(gw, "/inventory/drift?days=30", tokens.approver);
+      assert.equal(res.status, 200);
+      const { items } = res.body as {
+        items: { identity: string | null; changes: { kind: string; project: string; version: string }[] }[];
+      };
+      assert.deepEqual(
+        items.find((d) => d.identity === "ci-bot")?.changes.map((c) => [c.kind, c.project, c.version]),
+        [
+          ["new-project", "acme-lib", "2.0"],
+          ["new-project", "left-pad", "1.0"],
+          ["downgrade", "acme-lib", "1.5"],
+          ["new-project", "brand-new", "0.1"],
+          ["new-version", "left-pad", "1.1"],
+        ],
+      );
+    });
+
+    test("drift is for approvers: readers and requesters get 403, anonymous callers 401", async () => {
+      for (const who of ["reader", "requester"] as const) {
+        const message = assertApiError(await api(gw, "/inventory/drift", tokens[who]), 403, "FORBIDDEN");
+        assert.match(message, /approver/);
+      }
+      assertApiError(await api(gw, "/inventory/drift", null), 401, "UNAUTHENTICATED");
+    });
+
+    test("drift refuses a bad since or days with 400 VALIDATION", async () => {
+      for (const query of [
+        "since=last-week",
+        "since=2026-13-45T00:00:00Z",
+        "since=",
+        // RFC 3339 (and so Ajv's date-time) takes these; Date.parse does not.
+        "since=2026-12-31T23:59:60Z",
+        `since=${encodeURIComponent("2026-11-01T00:00:00+01")}`,
+        "days=0",
+        "days=366",
+        "days=seven",
+        "days=1.5",
+      ]) {
+        const res = await api(gw, `/inventory/drift?${query}`, tokens.approver);
+        assert.match(assertApiError(res, 400, "VALIDATION"), new RegExp(query.split("=")[0]!), query);
+      }
+    });
+
+    test("owners: an admin sets one (normalised name), anyone reads them, the change is audited", async () => {
+      const set = await api(gw, "/owners/Acme_Lib", tokens.admin, {
+        method: "PUT",
+        body: JSON.stringify({ team: "platform" }),
+      });
+      assert.equal(set.status, 200, JSON.stringify(set.body));
+      assert.deepEqual(set.body, { project: "acme-lib", team: "platform" });
+      // Setting it again moves it, with no duplicate.
+      const moved = await api(gw, "/owners/acme-lib", tokens.admin, {
+        method: "PUT",
+        body: JSON.stringify({ team: "security" }),
+      });
+      assert.equal(moved.status, 200);
+
+      const list = await api(gw, "/owners", null);
+      assert.equal(list.status, 200, "anonymous read covers the owners list");
+      const { items, next } = list.body as {
+        items: { project: string; team: string; setBy: string; setAt: string }[];
+        next: string | null;
+      };
+      assert.equal(next, null);
+      assert.deepEqual(
+        items.map((o) => [o.project, o.team, o.setBy, o.setAt]),
+        [["acme-lib", "security", "the-admin", new Date(clock).toISOString()]],
+      );
+      const teams = (await api(gw, "/teams", tokens.admin)).body as { items: { name: string }[] };
+      assert.ok(
+        ["platform", "security"].every((t) => teams.items.some((x) => x.name === t)),
+        "an owning team is created if new",
+      );
+      // who-has shows the owner next to each consumer.
+      const who = (await api(gw, "/who-has?q=acme-lib", tokens.approver)).body as {
+        consumers: { owner: string | null }[];
+      };
+      assert.ok(who.consumers.length > 0);
+      assert.ok(who.consumers.every((c) => c.owner === "security"));
+
+      await flushAudit(gw);
+      const audited = await gw.gateway.services.auditLog.query({
+        action: "owner.set",
+        limit: 10,
+        order: "asc",
+      });
+      assert.deepEqual(
+        audited.map((r) => [r.identity, r.project, JSON.parse(r.detail_json ?? "null")]),
+        [
+          ["the-admin", "acme-lib", { team: "platform" }],
+          ["the-admin", "acme-lib", { team: "security" }],
+        ],
+      );
+    });
+
+    test("owners: only admins set them (403 for the other roles, 401 anonymous)", async () => {
+      for (const who of ["reader", "requester", "approver"] as const) {
+        const res = await api(gw, "/owners/left-pad", tokens[who], {
+          method: "PUT",
+          body: JSON.stringify({ team: "intruders" }),
+        });
+        assertApiError(res, 403, "FORBIDDEN");
+      }
+      const anonymous = await api(gw, "/owners/left-pad", null, {
+        method: "PUT",
+        body: JSON.stringify({ team: "intruders" }),
+      });
+      assertApiError(anonymous, 401, "UNAUTHENTICATED");
+      const owners = (await api(gw, "/owners", tokens.reader)).body as { items: { project: string }[] };
+      assert.ok(!owners.items.some((o) => o.project === "left-pad"), "no refused call set an owner");
+    });
+
+    test("owners: bad project names, team names and bodies get 400 VALIDATION", async () => {
+      const put = (project: string, body: unknown) =>
+        api(gw, `/owners/${encodeURIComponent(project)}`, tokens.admin, {
+          method: "PUT",
+          body: JSON.stringify(body),
+        });
+      assert.match(
+        assertApiError(await put("not a name!", { team: "platform" }), 400, "VALIDATION"),
+        /invalid project name/,
+      );
+      assert.match(
+        assertApiError(await put("-leading-dash", { team: "platform" }), 400, "VALIDATION"),
+        /invalid project name/,
+      );
+      assert.match(
+        assertApiError(await put("left-pad", { team: "two words" }), 400, "VALIDATION"),
+        /invalid team name/,
+      );
+      assertApiError(await put("left-pad", {}), 400, "VALIDATION");
+      assertApiError(await put("left-pad", { team: "" }), 400, "VALIDATION");
+      assertApiError(await put("x".repeat(201), { team: "platform" }), 400, "VALIDATION");
+      const owners = (await api(gw, "/owners", tokens.reader)).body as { items: { project: string }[] };
+      assert.ok(!owners.items.some((o) => o.project === "left-pad"), "no refused call set an owner");
+    });
+  });
+}
