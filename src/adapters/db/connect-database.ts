@@ -50,7 +50,19 @@ export interface DatabaseHandle {
   dialect: DialectName;
   /** A human description without credentials. */
   description: string;
+  /**
+   * How another connection (a writer thread) opens the same database; absent for an in-memory
+   * SQLite database, which no other connection can see.
+   */
+  reopen?: DatabaseLocation;
   close(): Promise<void>;
+}
+
+/** What `connectDatabase` is given: a URL (empty: SQLite under `dataDir`) and an optional PostgreSQL schema. */
+export interface DatabaseLocation {
+  url: string;
+  dataDir: string;
+  schema?: string;
 }
 
 /**
@@ -58,11 +70,17 @@ export interface DatabaseHandle {
  * migrations.
  * @example const { db } = await connectDatabase({ url: "", dataDir: "./data" })
  */
-export async function connectDatabase(opts: {
-  url: string;
-  dataDir: string;
-  schema?: string;
-}): Promise<DatabaseHandle> {
+export async function connectDatabase(
+  opts: DatabaseLocation & {
+    /** Run pending migrations (default); a second connection to a migrated database skips them. */
+    migrate?: boolean;
+  },
+): Promise<DatabaseHandle> {
+  const location: DatabaseLocation = {
+    url: opts.url,
+    dataDir: opts.dataDir,
+    ...(opts.schema ? { schema: opts.schema } : {}),
+  };
   let handle: DatabaseHandle;
   if (!opts.url || opts.url.startsWith("sqlite:")) {
     const file = opts.url.startsWith("sqlite:")
@@ -76,7 +94,13 @@ export async function connectDatabase(opts: {
     sqlite.exec("PRAGMA busy_timeout = 5000");
     sqlite.exec("PRAGMA foreign_keys = ON");
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite.kysely }) });
-    handle = { db, dialect: "sqlite", description: `sqlite:${file}`, close: () => db.destroy() };
+    handle = {
+      db,
+      dialect: "sqlite",
+      description: `sqlite:${file}`,
+      ...(file === ":memory:" ? {} : { reopen: location }),
+      close: () => db.destroy(),
+    };
   } else if (/^postgres(ql)?:\/\//.test(opts.url)) {
     // Loaded only when asked for: a SQLite gateway starts without the PostgreSQL driver.
     const { default: pg } = await import("pg");
@@ -95,6 +119,7 @@ export async function connectDatabase(opts: {
       db,
       dialect: "postgres",
       description: `postgres://${u.host}${u.pathname}`,
+      reopen: location,
       close: () => db.destroy(),
     };
   } else {
@@ -102,7 +127,7 @@ export async function connectDatabase(opts: {
       `unsupported database URL (use postgres://… or leave empty for SQLite): ${opts.url.split("@").pop()}`,
     );
   }
-  await migrate(handle.db, handle.dialect, opts.schema);
+  if (opts.migrate !== false) await migrate(handle.db, handle.dialect, opts.schema);
   return handle;
 }
 
@@ -141,28 +166,64 @@ async function openSqlite(file: string): Promise<SqliteDriver> {
   const DatabaseSync = builtIn?.DatabaseSync as (new (path: string) => NodeSqliteDatabase) | undefined;
   if (DatabaseSync && typeof DatabaseSync.prototype.prepare === "function" && supportsColumns(DatabaseSync)) {
     const db = new DatabaseSync(file);
+    const prepare = statementCache((sql: string) => {
+      const stmt = db.prepare(sql);
+      const wrapped = {
+        busy: false,
+        reader: stmt.columns().length > 0,
+        all: (params: readonly unknown[]) => stmt.all(...params),
+        run: (params: readonly unknown[]) => {
+          const r = stmt.run(...params);
+          return { changes: Number(r.changes), lastInsertRowid: r.lastInsertRowid };
+        },
+        // Busy until the iteration ends, as better-sqlite3 reports its own statements.
+        iterate: function* (params: readonly unknown[]) {
+          wrapped.busy = true;
+          try {
+            yield* stmt.iterate(...params);
+          } finally {
+            wrapped.busy = false;
+          }
+        },
+      };
+      return wrapped;
+    });
     return {
       exec: (sql) => db.exec(sql),
-      kysely: {
-        close: () => db.close(),
-        prepare: (sql: string) => {
-          const stmt = db.prepare(sql);
-          return {
-            reader: stmt.columns().length > 0,
-            all: (params: readonly unknown[]) => stmt.all(...params),
-            run: (params: readonly unknown[]) => {
-              const r = stmt.run(...params);
-              return { changes: Number(r.changes), lastInsertRowid: r.lastInsertRowid };
-            },
-            iterate: (params: readonly unknown[]) => stmt.iterate(...params),
-          };
-        },
-      } as unknown as SqliteDialectConfig["database"],
+      kysely: { close: () => db.close(), prepare } as unknown as SqliteDialectConfig["database"],
     };
   }
   const { default: BetterSqlite } = await import("better-sqlite3");
   const db = new BetterSqlite(file);
-  return { exec: (sql) => void db.exec(sql), kysely: db };
+  const prepare = statementCache((sql: string) => db.prepare(sql));
+  return {
+    exec: (sql) => void db.exec(sql),
+    kysely: { close: () => db.close(), prepare } as unknown as SqliteDialectConfig["database"],
+  };
+}
+
+/**
+ * Kysely prepares every query it runs, and SQLite's prepare (parsing and planning the SQL) cost
+ * more than running most of the gateway's statements: the audit trail's batch INSERTs and the
+ * warm paths' lookups repeat a few hundred distinct SQL texts. Prepared statements are kept by
+ * text (at most 256, least recently used dropped); one still being iterated is not handed out
+ * twice (a fresh one is prepared instead, as before).
+ */
+function statementCache<S extends { busy: boolean }>(prepare: (sql: string) => S): (sql: string) => S {
+  const cache = new Map<string, S>();
+  return (sql) => {
+    const hit = cache.get(sql);
+    if (hit) {
+      if (hit.busy) return prepare(sql);
+      cache.delete(sql);
+      cache.set(sql, hit);
+      return hit;
+    }
+    const stmt = prepare(sql);
+    cache.set(sql, stmt);
+    if (cache.size > 256) cache.delete(cache.keys().next().value!);
+    return stmt;
+  };
 }
 
 interface NodeSqliteStatement {
