@@ -8,7 +8,12 @@ import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
 await build({
-  entryPoints: { portcullis: `${root}src/cli/main.ts` },
+  // The audit writer thread's entry is its own file (src/adapters/db/audit-writer-thread.ts finds
+  // it next to the chunks); the two share chunks.
+  entryPoints: {
+    portcullis: `${root}src/cli/main.ts`,
+    "audit-writer": `${root}src/adapters/db/audit-writer-worker.ts`,
+  },
   outdir: `${root}dist/bundle`,
   outExtension: { ".js": ".mjs" },
   bundle: true,

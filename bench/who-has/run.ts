@@ -27,6 +27,7 @@ import { InventoryRepository } from "../../src/adapters/db/inventory-repository.
 import type { DialectName } from "../../src/adapters/db/connect-database.js";
 import { keyIdOf } from "../../src/crypto/key-ring.js";
 import { parseOsvRecord, toAdvisory, type Advisory } from "../../src/intel/osv-record.js";
+import { inlineAuditWriter } from "../../src/services/audit/audit-writer.js";
 import { AuditTrail } from "../../src/services/audit/audit-trail.js";
 import { InventoryService } from "../../src/services/identity/inventory-service.js";
 import { openTestDatabase, postgresAvailable, type TestDatabase } from "../../test/helpers/databases.js";
@@ -164,10 +165,9 @@ async function run(dialect: DialectName): Promise<boolean> {
     let clock = Date.parse("2026-10-01T00:00:00Z");
     const log = pino({ level: "warn" });
     const trail = new AuditTrail({
-      repo: new AuditRepository(db.db, db.dialect),
+      writer: inlineAuditWriter(new AuditRepository(db.db, db.dialect), signer),
       now: () => clock,
       log,
-      signer,
       batchSize: 1e9,
     });
     const how = argv.includes("--via-trail") ? "through the audit trail" : "(generated in the database)";

@@ -76,6 +76,18 @@ export class KeyRing {
     return this.active;
   }
 
+  /**
+   * The active key itself, for a signer on another thread of this process (the audit writer
+   * thread signs its checkpoints); a rotation reaches it at the next restart, as it does the rest.
+   */
+  activeSigningKey(): { keyid: string; privateKey: KeyObject; publicKeyPem: string } {
+    return {
+      keyid: this.active,
+      privateKey: this.privateKey,
+      publicKeyPem: this.publicKey.export({ type: "spki", format: "pem" }).toString(),
+    };
+  }
+
   sign(data: Uint8Array): { keyid: string; sig: Buffer } {
     return { keyid: this.active, sig: edSign(null, data, this.privateKey) };
   }

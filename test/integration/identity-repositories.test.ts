@@ -12,6 +12,7 @@ import { IdentityRepository } from "../../src/adapters/db/identity-repository.js
 import { InventoryRepository } from "../../src/adapters/db/inventory-repository.js";
 import { keyIdOf } from "../../src/crypto/key-ring.js";
 import { CLI_ACTOR, type Actor } from "../../src/domain/identity.js";
+import { inlineAuditWriter } from "../../src/services/audit/audit-writer.js";
 import { AuditTrail } from "../../src/services/audit/audit-trail.js";
 import { verifyAuditLog } from "../../src/services/audit/audit-verifier.js";
 import { IdentityService } from "../../src/services/identity/identity-service.js";
@@ -66,10 +67,9 @@ for (const dialect of DIALECTS) {
         let now = 1_000_000;
         const repo = new IdentityRepository(db.db);
         const trail = new AuditTrail({
-          repo: new AuditRepository(db.db, db.dialect),
+          writer: inlineAuditWriter(new AuditRepository(db.db, db.dialect), signer),
           now: () => now,
           log,
-          signer,
         });
         const identity = new IdentityService({ repo, now: () => now, audit: trail });
         const { token, info } = await identity.createToken(
@@ -116,17 +116,15 @@ for (const dialect of DIALECTS) {
       withDb(dialect, async (db) => {
         const now = () => 5_000_000;
         const a = new AuditTrail({
-          repo: new AuditRepository(db.db, db.dialect),
+          writer: inlineAuditWriter(new AuditRepository(db.db, db.dialect), signer),
           now,
           log,
-          signer,
           checkpointEveryRecords: 50,
         });
         const b = new AuditTrail({
-          repo: new AuditRepository(db.db, db.dialect),
+          writer: inlineAuditWriter(new AuditRepository(db.db, db.dialect), signer),
           now,
           log,
-          signer,
           checkpointEveryRecords: 50,
         });
         for (let i = 0; i < 120; i++) pull(i % 2 ? a : b, actor(`u${i % 5}`), "acme", `1.${i % 3}`);
@@ -203,10 +201,9 @@ for (const dialect of DIALECTS) {
         const day = 86_400_000;
         let now = Date.parse("2026-11-01T00:00:00Z");
         const trail = new AuditTrail({
-          repo: new AuditRepository(db.db, db.dialect),
+          writer: inlineAuditWriter(new AuditRepository(db.db, db.dialect), signer),
           now: () => now,
           log,
-          signer,
         });
         const identity = new IdentityService({
           repo: new IdentityRepository(db.db),

@@ -1,12 +1,9 @@
 import type { Logger } from "pino";
-import type {
-  AuditRepository,
-  CheckpointSigner,
-  InventoryDelta,
-} from "../../adapters/db/audit-repository.js";
-import { clientLabel } from "../../domain/user-agent.js";
 import type { AuditEntryInput, AuditRecorder } from "../audit-entry.js";
 import type { AuditFields, ChainedRecord } from "./audit-chain.js";
+import { AuditWriterUnavailable, type AuditWriter } from "./audit-writer.js";
+
+export { inventoryDeltas } from "./inventory-deltas.js";
 
 /** Somewhere audit records are also sent (a SIEM); must never block or throw into the trail. */
 export interface AuditSink {
@@ -16,10 +13,16 @@ export interface AuditSink {
 }
 
 export interface AuditTrailOptions {
-  repo: AuditRepository;
+  /** Writes batches on this thread (CLI commands, and a gateway until `start`). */
+  writer: AuditWriter;
+  /**
+   * The writer a running gateway switches to at `start`: batches chained and stored on another
+   * thread, so the event loop serving pip pays only for queueing. When it fails the trail goes
+   * back to `writer` and says so.
+   */
+  background?: () => AuditWriter | undefined;
   now: () => number;
   log: Logger;
-  signer: CheckpointSigner;
   sinks?: AuditSink[];
   /** A batch is written when this many records wait (default 500). */
   batchSize?: number;
@@ -30,15 +33,20 @@ export interface AuditTrailOptions {
 
 /** Records kept in memory while the database refuses writes; beyond it the oldest are dropped and logged. */
 const MAX_PENDING = 200_000;
+/** Batches at least this big go to the background writer (64 per 250 ms flush: ~250 requests/s). */
+const BACKGROUND_MIN_BATCH = 64;
 
 /**
  * The audit trail's write side. `record` only queues (the hot path pays an object and a push);
  * batches are chained and written by `flush`, which a running gateway calls on a short timer and
  * on close, so a clean shutdown loses nothing. Batches also feed the inventory, in the same
- * transaction.
+ * transaction. A running gateway writes them on a writer thread (see `background`).
  */
 export class AuditTrail implements AuditRecorder {
   private pending: AuditFields[] = [];
+  private backgroundWriter: AuditWriter | undefined;
+  /** Whether batches may go to the background writer (a running gateway, until it fails). */
+  private background = false;
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private dropped = 0;
@@ -47,6 +55,9 @@ export class AuditTrail implements AuditRecorder {
   written = 0;
 
   constructor(private readonly opts: AuditTrailOptions) {}
+
+  /** Where the last batch was written ("inline" or the writer thread's description). */
+  lastWriter = "none";
 
   record(entry: AuditEntryInput): void {
     const a = entry.actor;
@@ -100,12 +111,13 @@ export class AuditTrail implements AuditRecorder {
 
   private async writeAll(): Promise<void> {
     while (this.pending.length > 0) {
-      // node:sqlite writes on the event loop: modest transactions keep each stall short.
+      // Modest transactions keep each write lock (and, written inline, each event-loop stall) short.
       const batch = this.pending.splice(0, 500);
       let chained: ChainedRecord[];
+      const writer = this.writerFor(batch.length);
+      this.lastWriter = writer.description;
       try {
-        chained = await this.opts.repo.append(batch, inventoryDeltas(batch), {
-          signer: this.opts.signer,
+        chained = await writer.write(batch, {
           everyRecords: this.opts.checkpointEveryRecords ?? 1_000,
           // The last batch before a clean shutdown is always signed: nothing unsigned is left behind.
           everyMs: this.closing && this.pending.length === 0 ? 0 : (this.opts.checkpointEveryMs ?? 60_000),
@@ -114,6 +126,18 @@ export class AuditTrail implements AuditRecorder {
       } catch (err) {
         // Keep the batch for the next attempt; the trail must not lose records to a database hiccup.
         this.pending.unshift(...batch);
+        if (writer === this.backgroundWriter && err instanceof AuditWriterUnavailable) {
+          // The writer thread is gone (it could not start or died): write on this thread from now
+          // on. A batch it committed just before dying is written again (at least once, never lost).
+          this.backgroundWriter = undefined;
+          this.background = false;
+          this.opts.log.error(
+            { err: (err as Error).message, pending: this.pending.length },
+            "audit writer thread failed; writing the audit trail on the main thread",
+          );
+          void writer.close().catch(() => undefined);
+          continue;
+        }
         this.opts.log.error(
           { err: (err as Error).message, pending: this.pending.length },
           "audit write failed; will retry",
@@ -132,9 +156,23 @@ export class AuditTrail implements AuditRecorder {
     }
   }
 
-  /** Flushes on a timer (a running gateway only). */
+  /**
+   * A trickle of records is written inline (a few records cost the event loop next to nothing,
+   * and no thread is kept for it); a batch of a busy gateway goes to the background writer,
+   * started when first needed. Writes are sequential either way, and each continues the chain
+   * from the stored head, so the two may alternate.
+   */
+  private writerFor(records: number): AuditWriter {
+    if (!this.background || records < BACKGROUND_MIN_BATCH) return this.opts.writer;
+    this.backgroundWriter ??= this.opts.background?.();
+    if (!this.backgroundWriter) this.background = false;
+    return this.backgroundWriter ?? this.opts.writer;
+  }
+
+  /** Flushes on a timer and moves writing to the background writer (a running gateway only). */
   start(intervalMs = 250): void {
     if (this.timer) return;
+    this.background = this.opts.background !== undefined;
     this.timer = setInterval(() => {
       if (this.pending.length && !this.flushing) this.flush().catch(() => undefined);
     }, intervalMs);
@@ -145,48 +183,11 @@ export class AuditTrail implements AuditRecorder {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.closing = true;
-    await this.flush();
-    for (const sink of this.opts.sinks ?? []) await sink.close().catch(() => undefined);
-  }
-}
-
-/** Successful file downloads (not HEAD, not metadata) aggregated per consumer and file. */
-export function inventoryDeltas(batch: AuditFields[]): InventoryDelta[] {
-  const byKey = new Map<string, InventoryDelta>();
-  for (const r of batch) {
-    if (r.action !== "file.download" || r.outcome !== "ok" || !r.sha256 || !r.project) continue;
-    const identity = r.identity ?? "";
-    const application = r.application ?? "";
-    const key = `${identity}\u0000${r.ip}\u0000${application}\u0000${r.sha256}`;
-    const hit = byKey.get(key);
-    if (hit) {
-      hit.pulls += 1;
-      hit.last_pulled = Math.max(hit.last_pulled, r.at);
-      hit.first_pulled = Math.min(hit.first_pulled, r.at);
-      continue;
+    try {
+      await this.flush();
+    } finally {
+      await this.backgroundWriter?.close().catch(() => undefined);
+      for (const sink of this.opts.sinks ?? []) await sink.close().catch(() => undefined);
     }
-    let client: string | null = null;
-    if (r.client_json) {
-      try {
-        client = clientLabel(JSON.parse(r.client_json) as Parameters<typeof clientLabel>[0]);
-      } catch {
-        client = null;
-      }
-    }
-    byKey.set(key, {
-      identity,
-      team: r.team,
-      ip: r.ip,
-      application,
-      client,
-      sha256: r.sha256,
-      project: r.project,
-      version: r.version ?? "",
-      filename: r.filename ?? "",
-      first_pulled: r.at,
-      last_pulled: r.at,
-      pulls: 1,
-    });
   }
-  return [...byKey.values()];
 }

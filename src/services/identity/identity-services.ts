@@ -4,7 +4,9 @@ import { InventoryRepository } from "../../adapters/db/inventory-repository.js";
 import type { Actor } from "../../domain/identity.js";
 import type { Advisory } from "../../intel/osv-record.js";
 import type { CoreServices } from "../../main.js";
+import { ThreadAuditWriter } from "../../adapters/db/audit-writer-thread.js";
 import { AuditTrail } from "../audit/audit-trail.js";
+import { inlineAuditWriter } from "../audit/audit-writer.js";
 import { createAuditSinks } from "../audit/audit-sinks.js";
 
 import { IdentityService } from "./identity-service.js";
@@ -55,7 +57,18 @@ export async function buildIdentityServices(deps: CoreServices): Promise<Identit
     },
   };
   const sinks = config.auditSinks.length ? await createAuditSinks(config.auditSinks, log) : [];
-  const audit = new AuditTrail({ repo: auditLog, now, log, signer, sinks });
+  const audit = new AuditTrail({
+    writer: inlineAuditWriter(auditLog, signer),
+    // A running gateway writes the trail on a thread of its own (an in-memory SQLite database
+    // cannot be shared with one and stays inline).
+    background: () => {
+      const database = db.reopen;
+      return database ? new ThreadAuditWriter({ database, key: keys.activeSigningKey(), log }) : undefined;
+    },
+    now,
+    log,
+    sinks,
+  });
   const identity = new IdentityService({ repo: new IdentityRepository(db.db), now, audit });
   const inventory = new InventoryService({
     repo: new InventoryRepository(db.db),

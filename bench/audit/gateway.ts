@@ -1,0 +1,34 @@
+/**
+ * One gateway for bench/audit/run.ts, in a process of its own so that its CPU time can be read
+ * from /proc. `--no-audit` makes its audit recorder drop what it is given (the baseline: same
+ * hooks, same auth, no audit work); only this benchmark does that, nothing in the product can.
+ * Prints `{"url": …}` on stdout once listening; closes (flushing the trail) on SIGTERM.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { pino } from "pino";
+import { loadConfig } from "../../src/config/options.js";
+import { createGateway } from "../../src/main.js";
+
+const { values } = parseArgs({
+  options: { upstream: { type: "string" }, "no-audit": { type: "boolean", default: false } },
+});
+const data = mkdtempSync(join(tmpdir(), "bench-audit-gw-"));
+const config = loadConfig({
+  env: {},
+  flags: { host: "127.0.0.1", port: 0, logLevel: "silent", intelSync: "", upstream: values.upstream!, data },
+});
+const gateway = await createGateway(config, { logger: pino({ level: "warn" }) });
+if (values["no-audit"]) gateway.services.audit.push = () => {};
+const url = await gateway.listen();
+process.stdout.write(`${JSON.stringify({ url, data })}\n`);
+process.once("SIGTERM", () => {
+  void gateway.close().then(() => {
+    process.stdout.write(
+      `${JSON.stringify({ written: gateway.services.audit.written, writer: gateway.services.audit.lastWriter })}\n`,
+    );
+    process.exit(0);
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * The audit writer thread's entry (see audit-writer-thread.ts): its own connection to the
+ * gateway's database, on which it chains and stores the batches the main thread posts, in order,
+ * with their inventory deltas and signed checkpoints, exactly as the inline writer does.
+ */
+import { sign, type KeyObject } from "node:crypto";
+import { parentPort, workerData } from "node:worker_threads";
+import { decodeAuditBatch, type EncodedAuditBatch } from "../../services/audit/audit-batch-codec.js";
+import type { CheckpointPolicy } from "../../services/audit/audit-writer.js";
+import { inlineAuditWriter } from "../../services/audit/audit-writer.js";
+import { AuditRepository, type CheckpointSigner } from "./audit-repository.js";
+import { connectDatabase, type DatabaseLocation } from "./connect-database.js";
+
+export interface AuditWriterInit {
+  database: DatabaseLocation;
+  key: { keyid: string; privateKey: KeyObject; publicKeyPem: string };
+}
+
+export type AuditWriterRequest =
+  { type: "write"; id: number; batch: EncodedAuditBatch; checkpoint: CheckpointPolicy } | { type: "close" };
+
+export type AuditWriterReply =
+  | { type: "written"; id: number; firstSeq: number; prevHash: string; hashes: string[] }
+  | { type: "failed"; id: number; message: string };
+
+const port = parentPort;
+if (!port) throw new Error("audit-writer-worker runs as a worker thread only");
+const init = workerData as AuditWriterInit;
+const handle = await connectDatabase({ ...init.database, migrate: false });
+const signer: CheckpointSigner = {
+  sign: (message) => ({
+    keyid: init.key.keyid,
+    publicKeyPem: init.key.publicKeyPem,
+    signature: sign(null, message, init.key.privateKey).toString("base64"),
+  }),
+};
+const writer = inlineAuditWriter(new AuditRepository(handle.db, handle.dialect), signer);
+
+// One request at a time, in the order posted: the chain continues batch after batch.
+let queue = Promise.resolve();
+port.on("message", (msg: AuditWriterRequest) => {
+  queue = queue.then(() => (msg.type === "write" ? write(msg) : close()));
+});
+
+async function write(msg: Extract<AuditWriterRequest, { type: "write" }>): Promise<void> {
+  let reply: AuditWriterReply;
+  try {
+    const chained = await writer.write(decodeAuditBatch(msg.batch), msg.checkpoint);
+    reply = {
+      type: "written",
+      id: msg.id,
+      firstSeq: chained[0]?.seq ?? 0,
+      prevHash: chained[0]?.prev_hash ?? "",
+      hashes: chained.map((r) => r.hash),
+    };
+  } catch (err) {
+    reply = { type: "failed", id: msg.id, message: (err as Error).message };
+  }
+  port!.postMessage(reply);
+}
+
+async function close(): Promise<void> {
+  await handle.close();
+  port!.close();
+}

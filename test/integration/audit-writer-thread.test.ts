@@ -1,0 +1,202 @@
+/**
+ * The audit writer thread over the dialect matrix: a running gateway's audit trail chains and
+ * stores its batches on a thread with its own connection. The chain it writes verifies (also
+ * when inline and thread writes alternate), the inventory and signed checkpoints are written with
+ * it, the thread stops when idle and comes back, and when it cannot run the trail writes inline
+ * and loses nothing.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { generateKeyPairSync, sign } from "node:crypto";
+import { pino, type Logger } from "pino";
+import { AuditRepository, type CheckpointSigner } from "../../src/adapters/db/audit-repository.js";
+import { ThreadAuditWriter } from "../../src/adapters/db/audit-writer-thread.js";
+import { InventoryRepository } from "../../src/adapters/db/inventory-repository.js";
+import { keyIdOf } from "../../src/crypto/key-ring.js";
+import type { Actor } from "../../src/domain/identity.js";
+import { AuditTrail } from "../../src/services/audit/audit-trail.js";
+import { inlineAuditWriter } from "../../src/services/audit/audit-writer.js";
+import { verifyAuditLog } from "../../src/services/audit/audit-verifier.js";
+import { DIALECTS, dialectSkip, openTestDatabase, type TestDatabase } from "../helpers/databases.js";
+
+const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+const keyid = keyIdOf(publicKey);
+const publicKeyPem = publicKey.export({ type: "spki", format: "pem" }).toString();
+const key = { keyid, privateKey, publicKeyPem };
+const signer: CheckpointSigner = {
+  sign: (m) => ({ keyid, publicKeyPem, signature: sign(null, m, privateKey).toString("base64") }),
+};
+const who: Actor = {
+  user: "ci",
+  role: "reader",
+  team: "build",
+  tokenId: null,
+  ip: "10.0.0.7",
+  application: null,
+  client: null,
+};
+
+function pulls(trail: AuditTrail, n: number, project = "requests"): void {
+  for (let i = 0; i < n; i++) {
+    const version = `2.${i % 3}.0`;
+    trail.record({
+      action: "file.download",
+      actor: who,
+      outcome: "ok",
+      project,
+      version,
+      filename: `${project}-${version}-py3-none-any.whl`,
+      sha256: `${project}${version}`.padEnd(64, "0"),
+      detail: { status: 200 },
+    });
+  }
+}
+
+interface Logged {
+  level: number;
+  msg: string;
+}
+
+function capture(): { log: Logger; lines: Logged[] } {
+  const lines: Logged[] = [];
+  const log = pino({ level: "info" }, { write: (s: string) => void lines.push(JSON.parse(s) as Logged) });
+  return { log, lines };
+}
+
+async function withDb(dialect: (typeof DIALECTS)[number], fn: (db: TestDatabase) => Promise<void>) {
+  const db = await openTestDatabase(dialect);
+  try {
+    await fn(db);
+  } finally {
+    await db.cleanup();
+  }
+}
+
+for (const dialect of DIALECTS) {
+  test(
+    `batches written on the writer thread chain, checkpoint and feed the inventory (${dialect})`,
+    { skip: await dialectSkip(dialect) },
+    () =>
+      withDb(dialect, async (db) => {
+        assert.ok(db.reopen, "a file or server database can be opened again by the thread");
+        const repo = new AuditRepository(db.db, db.dialect);
+        const { log } = capture();
+        let threads = 0;
+        const trail = new AuditTrail({
+          writer: inlineAuditWriter(repo, signer),
+          background: () => {
+            threads++;
+            return new ThreadAuditWriter({ database: db.reopen!, key, log });
+          },
+          now: () => 7_000_000,
+          log,
+          checkpointEveryRecords: 200,
+        });
+        trail.start(60_000);
+        // A trickle is written inline; a busy gateway's batch goes to the thread.
+        pulls(trail, 3);
+        await trail.flush();
+        assert.equal(trail.lastWriter, "inline");
+        assert.equal(threads, 0, "no thread for a trickle");
+        pulls(trail, 1_200);
+        await trail.flush();
+        assert.equal(trail.lastWriter, "writer thread");
+        pulls(trail, 2);
+        await trail.flush();
+        assert.equal(trail.lastWriter, "inline");
+        pulls(trail, 300, "flask");
+        await trail.flush();
+        assert.equal(trail.lastWriter, "writer thread");
+        assert.equal(threads, 1, "one thread, reused");
+        await trail.close();
+        assert.equal(trail.written, 1_505);
+
+        const verdict = await verifyAuditLog(repo, new Set([keyid]));
+        assert.equal(verdict.ok, true, verdict.problem ?? "");
+        assert.equal(verdict.records, 1_505);
+        const checkpoints = await repo.checkpoints();
+        assert.ok(checkpoints.length >= 5, `checkpoints every 200 records: ${checkpoints.length}`);
+        assert.equal(checkpoints.at(-1)!.seq, 1_505, "the last batch before close is signed");
+        const inventory = await new InventoryRepository(db.db).byProject("requests");
+        assert.deepEqual(inventory.map((r) => [r.version, Number(r.pulls)]).sort(), [
+          ["2.0.0", 402],
+          ["2.1.0", 402],
+          ["2.2.0", 401],
+        ]);
+      }),
+  );
+
+  test(
+    `the records a thread wrote come back chained, in order, for the sinks (${dialect})`,
+    { skip: await dialectSkip(dialect) },
+    () =>
+      withDb(dialect, async (db) => {
+        const { log } = capture();
+        const writer = new ThreadAuditWriter({ database: db.reopen!, key, log, idleMs: 50 });
+        const trail = new AuditTrail({
+          writer: inlineAuditWriter(new AuditRepository(db.db, db.dialect), signer),
+          now: () => 1,
+          log,
+        });
+        pulls(trail, 5);
+        await trail.flush();
+        const seen: { seq: number; prev_hash: string; hash: string }[] = [];
+        const sinkTrail = new AuditTrail({
+          writer,
+          now: () => 2,
+          log,
+          sinks: [{ description: "test", send: (rs) => seen.push(...rs), close: async () => undefined }],
+        });
+        pulls(sinkTrail, 100);
+        await sinkTrail.flush();
+        assert.deepEqual(
+          seen.map((r) => r.seq),
+          Array.from({ length: 100 }, (_, i) => 6 + i),
+        );
+        for (let i = 1; i < seen.length; i++) assert.equal(seen[i]!.prev_hash, seen[i - 1]!.hash);
+        const stored = [];
+        for await (const r of new AuditRepository(db.db, db.dialect).scan(5)) stored.push(r.hash);
+        assert.deepEqual(
+          stored,
+          seen.map((r) => r.hash),
+        );
+        // Idle, the thread exits; the next batch starts another.
+        await new Promise((r) => setTimeout(r, 300));
+        pulls(sinkTrail, 10);
+        await sinkTrail.close();
+        assert.equal(seen.length, 110);
+        assert.equal((await new AuditRepository(db.db, db.dialect).head()).seq, 115);
+      }),
+  );
+}
+
+test("a writer thread that cannot open the database hands its batches back: written inline, none lost", async () => {
+  await withDb("sqlite", async (db) => {
+    const repo = new AuditRepository(db.db, db.dialect);
+    const { log, lines } = capture();
+    const trail = new AuditTrail({
+      writer: inlineAuditWriter(repo, signer),
+      background: () =>
+        new ThreadAuditWriter({
+          // Not a directory: the thread's connection fails as it starts.
+          database: { url: "", dataDir: "/dev/null/portcullis" },
+          key,
+          log,
+        }),
+      now: () => 9,
+      log,
+    });
+    trail.start(60_000);
+    pulls(trail, 500);
+    await trail.close();
+    assert.equal(trail.written, 500);
+    assert.equal(trail.lastWriter, "inline");
+    assert.ok(
+      lines.some((l) => l.msg.includes("writing the audit trail on the main thread")),
+      JSON.stringify(lines.map((l) => l.msg)),
+    );
+    const verdict = await verifyAuditLog(repo, new Set([keyid]));
+    assert.equal(verdict.ok, true, verdict.problem ?? "");
+    assert.equal(verdict.records, 500);
+  });
+});
