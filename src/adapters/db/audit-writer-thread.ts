@@ -41,6 +41,10 @@ export class ThreadAuditWriter implements AuditWriter {
 
   constructor(private readonly opts: ThreadAuditWriterOptions) {}
 
+  get active(): boolean {
+    return this.worker !== undefined;
+  }
+
   write(records: AuditFields[], checkpoint: CheckpointPolicy): Promise<ChainedRecord[]> {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;

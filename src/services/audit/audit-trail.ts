@@ -159,11 +159,13 @@ export class AuditTrail implements AuditRecorder {
   /**
    * A trickle of records is written inline (a few records cost the event loop next to nothing,
    * and no thread is kept for it); a batch of a busy gateway goes to the background writer,
-   * started when first needed. Writes are sequential either way, and each continues the chain
+   * started when first needed, and so does every batch while it runs. Writes are sequential either way, and each continues the chain
    * from the stored head, so the two may alternate.
    */
   private writerFor(records: number): AuditWriter {
-    if (!this.background || records < BACKGROUND_MIN_BATCH) return this.opts.writer;
+    if (!this.background) return this.opts.writer;
+    // Once running, the thread takes every batch (the tail of a busy flush too) until it idles.
+    if (records < BACKGROUND_MIN_BATCH && !this.backgroundWriter?.active) return this.opts.writer;
     this.backgroundWriter ??= this.opts.background?.();
     if (!this.backgroundWriter) this.background = false;
     return this.backgroundWriter ?? this.opts.writer;

@@ -16,6 +16,8 @@ export interface CheckpointPolicy {
  */
 export interface AuditWriter {
   readonly description: string;
+  /** Whether it is running now (a writer thread between its first batch and its idle stop). */
+  readonly active?: boolean;
   write(records: AuditFields[], checkpoint: CheckpointPolicy): Promise<ChainedRecord[]>;
   close(): Promise<void>;
 }
