@@ -335,6 +335,9 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     loggerInstance: log as FastifyBaseLogger,
     // Requests are counted in metrics (and audited elsewhere); per-request log lines would cost throughput.
     logController: new LogController({ disableRequestLogging: true }),
+    // No child logger per request (Fastify's default builds one to bind the request id): the few
+    // lines a request logs carry its method and URL instead.
+    childLoggerFactory: (logger) => logger,
     // Wheel names with several platform tags, plus `.metadata`, run past the default 100.
     routerOptions: { maxParamLength: 1000 },
     trustProxy: false,
@@ -342,10 +345,20 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     return503OnClosing: true,
     forceCloseConnections: "idle",
   });
+  // prom-client hashes the label values on every call; the series of a route (and status) are
+  // looked up once and kept (routes are fixed; statuses a handful).
+  const series = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
   app.addHook("onResponse", (req, reply, done) => {
     const route = req.routeOptions.url ?? "unmatched";
-    requests.inc({ route, status: reply.statusCode });
-    duration.observe({ route }, reply.elapsedTime / 1000);
+    const status = reply.statusCode;
+    const key = `${status} ${route}`;
+    let s = series.get(key);
+    if (!s) {
+      s = { count: requests.labels({ route, status }), time: duration.labels({ route }) };
+      series.set(key, s);
+    }
+    s.count.inc();
+    s.time.observe(reply.elapsedTime / 1000);
     done();
   });
   app.setNotFoundHandler((req, reply) => {
@@ -365,7 +378,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   app.addSchema(errorSchema);
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const status = (err as { statusCode?: number }).statusCode ?? 500;
-    if (status >= 500) req.log.error({ err, url: req.url }, "request failed");
+    if (status >= 500) req.log.error({ err, method: req.method, url: req.url }, "request failed");
     if (req.url.startsWith("/api/")) {
       const code = err.validation
         ? "VALIDATION"

@@ -64,7 +64,9 @@ export async function registerIdentityHttp(app: FastifyInstance, ctx: GatewayHtt
 
   app.decorateRequest("actor", null as unknown as Actor);
 
-  app.addHook("onRequest", async (req, reply) => {
+  // Callback style: a request without a token (pip against an open index, health checks) is
+  // decided without a promise; only a presented token waits for its check.
+  app.addHook("onRequest", (req, reply, done) => {
     const application = headerValue(req.headers["x-portcullis-project"]);
     const client = clientOf(req.headers["user-agent"]);
     const config = req.routeOptions.config as { role?: Actor["role"]; public?: boolean } | undefined;
@@ -74,13 +76,33 @@ export async function registerIdentityHttp(app: FastifyInstance, ctx: GatewayHtt
 
     if (token === undefined) {
       req.actor = anonymousActor(req.ip, application, client);
-      if (isPublic || (anonymousRead && need === "reader")) return;
-      return unauthenticated(
+      if (isPublic || (anonymousRead && need === "reader")) return done();
+      // Answered here: Fastify goes no further, and `done` is not called.
+      void unauthenticated(
         req,
         reply,
         "authentication required: send a token (Authorization: Bearer, or https://__token__:TOKEN@host/simple/)",
       );
+      return;
     }
+    checkToken(req, reply, token, application, client, isPublic, need).then(
+      (answered) => {
+        if (!answered) done();
+      },
+      (err: Error) => done(err),
+    );
+  });
+
+  /** Resolves `req.actor` from a presented token; true when it answered the request (refused it). */
+  const checkToken = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    token: string,
+    application: string | null,
+    client: ClientInfo | null,
+    isPublic: boolean,
+    need: Actor["role"],
+  ): Promise<boolean> => {
     const idKey = tokenIdOf(token);
     // The credential is checked first (an HMAC and an indexed read): a valid token always passes,
     // so neither an address shared behind a proxy nor a token id someone learned can be used to
@@ -91,7 +113,7 @@ export async function registerIdentityHttp(app: FastifyInstance, ctx: GatewayHtt
     if (!result.ok) {
       req.actor = { ...anonymousActor(req.ip, application, client), tokenId: result.tokenId };
       // Public routes stay reachable with a bad credential (health checks behind a proxy adding one).
-      if (isPublic) return;
+      if (isPublic) return false;
       limiter.fail(`ip:${req.ip}`);
       if (idKey) limiter.fail(`token:${idKey}`);
       const wait = Math.max(
@@ -100,9 +122,10 @@ export async function registerIdentityHttp(app: FastifyInstance, ctx: GatewayHtt
       );
       if (wait > 0) {
         reply.header("retry-after", String(wait));
-        return refuse(req, reply, 429, "RATE_LIMITED", `too many failed authentications; retry in ${wait} s`);
+        void refuse(req, reply, 429, "RATE_LIMITED", `too many failed authentications; retry in ${wait} s`);
+        return true;
       }
-      return unauthenticated(
+      void unauthenticated(
         req,
         reply,
         result.reason === "expired"
@@ -111,6 +134,7 @@ export async function registerIdentityHttp(app: FastifyInstance, ctx: GatewayHtt
             ? "token revoked"
             : "invalid token",
       );
+      return true;
     }
     const p = result.principal;
     req.actor = {
@@ -123,9 +147,11 @@ export async function registerIdentityHttp(app: FastifyInstance, ctx: GatewayHtt
       client,
     };
     if (!isPublic && !roleAtLeast(p.role, need)) {
-      return refuse(req, reply, 403, "FORBIDDEN", `this needs the ${need} role; the token has ${p.role}`);
+      void refuse(req, reply, 403, "FORBIDDEN", `this needs the ${need} role; the token has ${p.role}`);
+      return true;
     }
-  });
+    return false;
+  };
 
   app.addHook("onResponse", (req, reply, done) => {
     recordAccess(req, reply, audit, now);
