@@ -205,3 +205,40 @@ test("a writer thread that cannot open the database hands its batches back: writ
     assert.equal(verdict.records, 500);
   });
 });
+
+test("a transaction on the gateway's connection that reads, waits and writes is never failed by the writer thread (SQLite)", async () => {
+  await withDb("sqlite", async (db) => {
+    const { log } = capture();
+    const trail = new AuditTrail({
+      writer: new ThreadAuditWriter({ database: db.reopen!, key, log }),
+      now: () => 3,
+      log,
+    });
+    let stop = false;
+    const busy = (async () => {
+      while (!stop) {
+        pulls(trail, 100);
+        await trail.flush();
+      }
+    })();
+    // Without the shared lock the thread commits while this transaction waits between its read
+    // and its write, and the write fails at once with SQLITE_BUSY (a stale snapshot).
+    for (let i = 0; i < 40; i++) {
+      await db.db.transaction().execute(async (trx) => {
+        await trx.selectFrom("meta").select("value").where("key", "=", "test.counter").executeTakeFirst();
+        await new Promise((r) => setTimeout(r, 10));
+        await trx
+          .insertInto("meta")
+          .values({ key: "test.counter", value: String(i) })
+          .onConflict((oc) => oc.column("key").doUpdateSet({ value: String(i) }))
+          .execute();
+      });
+    }
+    stop = true;
+    await busy;
+    await trail.close();
+    assert.ok(trail.written >= 100);
+    const verdict = await verifyAuditLog(new AuditRepository(db.db, db.dialect), new Set([keyid]));
+    assert.equal(verdict.ok, true, verdict.problem ?? "");
+  });
+});

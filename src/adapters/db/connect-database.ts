@@ -4,12 +4,12 @@ import {
   Kysely,
   Migrator,
   PostgresDialect,
-  SqliteDialect,
   type Migration,
   type MigrationProvider,
   type SqliteDialectConfig,
 } from "kysely";
 import type { Database } from "./schema.js";
+import { LockedSqliteDialect, SqliteConnectionLock } from "./sqlite-connection-lock.js";
 import * as m0001 from "./migrations/0001-initial.js";
 import * as m0002 from "./migrations/0002-policy.js";
 import * as m0003 from "./migrations/0003-advisory-digest.js";
@@ -63,6 +63,8 @@ export interface DatabaseLocation {
   url: string;
   dataDir: string;
   schema?: string;
+  /** SQLite: the lock this process's connections to the file share (see sqlite-connection-lock.ts). */
+  sqliteLock?: SharedArrayBuffer;
 }
 
 /**
@@ -93,12 +95,13 @@ export async function connectDatabase(
     sqlite.exec("PRAGMA synchronous = NORMAL");
     sqlite.exec("PRAGMA busy_timeout = 5000");
     sqlite.exec("PRAGMA foreign_keys = ON");
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite.kysely }) });
+    const lock = new SqliteConnectionLock(opts.sqliteLock);
+    const db = new Kysely<Database>({ dialect: new LockedSqliteDialect({ database: sqlite.kysely }, lock) });
     handle = {
       db,
       dialect: "sqlite",
       description: `sqlite:${file}`,
-      ...(file === ":memory:" ? {} : { reopen: location }),
+      ...(file === ":memory:" ? {} : { reopen: { ...location, sqliteLock: lock.buffer } }),
       close: () => db.destroy(),
     };
   } else if (/^postgres(ql)?:\/\//.test(opts.url)) {
