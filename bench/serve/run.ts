@@ -1252,12 +1252,16 @@ async function main(): Promise<number> {
     );
     const s0 = performance.now();
     let failures = 0;
+    const failed: string[] = [];
     await pool(catalog.others, SEED_CONCURRENCY, async (p) => {
       const res = await get(`${big.base}/simple/${p}/`, ACCEPT_HTML);
-      if (res.status !== 200) failures++;
+      if (res.status !== 200) {
+        failures++;
+        if (failed.length < 3) failed.push(`${p}: HTTP ${res.status} ${String(res.body).slice(0, 200)}`);
+      }
     });
     const seedMs = performance.now() - s0;
-    if (failures) throw new Error(`${failures} seed requests failed`);
+    if (failures) throw new Error(`${failures} seed requests failed, e.g. ${failed.join("; ")}`);
     const smallCounts = catalogCounts(small.dataDir);
     const bigCounts = catalogCounts(big.dataDir);
     log(
