@@ -38,7 +38,9 @@ export interface CheckpointSigner {
  * it and each batch continues the chain where the last one ended. Inventory aggregates are
  * updated in the same transaction, so they never disagree with the log.
  */
-const ROWS_PER_INSERT = 200;
+// 50 rows a statement (its ~2,300 characters of SQL stay in SQLite's prepared-statement cache);
+// on SQLite the few rows left over go one statement each, so only two INSERT texts are prepared.
+const ROWS_PER_INSERT = 50;
 const AUDIT_COLUMNS = [
   "seq",
   "at",
@@ -82,8 +84,15 @@ export class AuditRepository {
         .where("id", "=", 1)
         .executeTakeFirstOrThrow();
       const chained = chain({ seq: Number(head.seq), hash: head.hash }, records);
-      for (let i = 0; i < chained.length; i += ROWS_PER_INSERT) {
+      let i = 0;
+      for (; i + ROWS_PER_INSERT <= chained.length; i += ROWS_PER_INSERT) {
         await trx.executeQuery(this.insertRecords(chained.slice(i, i + ROWS_PER_INSERT)));
+      }
+      if (this.dialect === "postgres") {
+        // Each statement is a round trip there: the rest in one.
+        if (i < chained.length) await trx.executeQuery(this.insertRecords(chained.slice(i)));
+      } else {
+        for (; i < chained.length; i++) await trx.executeQuery(this.insertRecords([chained[i]!]));
       }
       for (let i = 0; i < inventory.length; i += 200) {
         await trx

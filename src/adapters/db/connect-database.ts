@@ -209,12 +209,16 @@ async function openSqlite(file: string): Promise<SqliteDriver> {
  * Kysely prepares every query it runs, and SQLite's prepare (parsing and planning the SQL) cost
  * more than running most of the gateway's statements: the audit trail's batch INSERTs and the
  * warm paths' lookups repeat a few hundred distinct SQL texts. Prepared statements are kept by
- * text (at most 256, least recently used dropped); one still being iterated is not handed out
- * twice (a fresh one is prepared instead, as before).
+ * text (at most 128 of up to 4,000 characters, least recently used dropped); one still being
+ * iterated is not handed out twice (a fresh one is prepared instead, as before).
  */
+const MAX_CACHED_SQL = 4_000;
 function statementCache<S extends { busy: boolean }>(prepare: (sql: string) => S): (sql: string) => S {
   const cache = new Map<string, S>();
   return (sql) => {
+    // A long text is a multi-row INSERT of some odd length: cheap to prepare again for its size,
+    // and a prepared one holds its program in memory (hundreds of those cost tens of MB).
+    if (sql.length > MAX_CACHED_SQL) return prepare(sql);
     const hit = cache.get(sql);
     if (hit) {
       if (hit.busy) return prepare(sql);
@@ -224,7 +228,7 @@ function statementCache<S extends { busy: boolean }>(prepare: (sql: string) => S
     }
     const stmt = prepare(sql);
     cache.set(sql, stmt);
-    if (cache.size > 256) cache.delete(cache.keys().next().value!);
+    if (cache.size > 128) cache.delete(cache.keys().next().value!);
     return stmt;
   };
 }
