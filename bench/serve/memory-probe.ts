@@ -10,10 +10,13 @@
  * data-requires-python), served by test/helpers/upstream-server.ts from a child process so the
  * upstream's own allocations stay out of the figures. The gateway runs in this process, on
  * SQLite, fetched by 16 requests in flight like run.ts. Figures:
- *   - right after the burst, before any forced GC (what run.ts samples), and `--settle` seconds
- *     later, once V8's memory reducer has had its chance (what an operator sees);
+ *   - right after the burst, before any forced GC, and `--settle` seconds later, once the
+ *     gateway's heap compactor (after 1 s idle) has had its chance (what run.ts samples, 3 s
+ *     after, and what an operator sees);
  *   - peak RSS (VmHWM) over the run;
- *   - after two full GCs: the live heap, i.e. what the gateway retains per project.
+ *   - after two full GCs: the live heap, i.e. what the gateway retains per project;
+ *   - heap spaces: used after those GCs, committed `--settle` seconds after the burst.
+ * The young generation is capped as `portcullis serve` caps it.
  * Not a test: nothing asserts; compare before/after a change in the same conditions.
  */
 import { fork } from "node:child_process";
@@ -24,6 +27,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { getHeapSpaceStatistics, writeHeapSnapshot } from "node:v8";
 import { pino } from "pino";
+import { YoungGenerationCap } from "../../src/adapters/runtime/young-generation-cap.js";
 
 const FILES_PER_PROJECT = 21;
 const CONCURRENCY = 16;
@@ -52,6 +56,9 @@ if (args["serve-tree"]) {
 async function probe(): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error("run with node --expose-gc --import tsx");
+  // As `portcullis serve` does, before anything else allocates (the tree, tsx compiling the
+  // sources): V8 never shrinks a young generation that grew past the cap while it is busy.
+  new YoungGenerationCap().start();
   const n = Number(args.projects);
   if (!Number.isInteger(n) || n < 1)
     throw new Error(`--projects must be a positive integer, got ${args.projects}`);
@@ -112,14 +119,14 @@ async function probe(): Promise<void> {
     const settleSeconds = Number(args.settle);
     await new Promise((r) => setTimeout(r, settleSeconds * 1000));
     const settled = figures();
+    // Committed, not used: what V8 holds on to (the gateway compacts once idle for 1 s after it).
+    const settledSpaces = spaceSizes("space_size");
     gc();
     gc();
     const live = figures();
     if (afterSnap) writeHeapSnapshot(afterSnap);
 
-    const spaces = Object.fromEntries(
-      getHeapSpaceStatistics().map((s) => [s.space_name, round(s.space_used_size / MiB)]),
-    );
+    const spaces = spaceSizes("space_used_size");
     const result = {
       projects: n,
       seconds: round(seconds),
@@ -132,6 +139,7 @@ async function probe(): Promise<void> {
       liveHeapGrowthMiB: round(live.heapUsedMiB - idle.heapUsedMiB),
       liveHeapPerProjectKiB: round(((live.heapUsedMiB - idle.heapUsedMiB) * 1024) / n),
       heapSpacesUsedMiB: spaces,
+      heapSpacesCommittedSettledMiB: settledSpaces,
     };
     if (args.json) {
       console.log(JSON.stringify(result, null, 2));
@@ -152,6 +160,7 @@ async function probe(): Promise<void> {
         `live heap growth ${result.liveHeapGrowthMiB} MiB (${result.liveHeapPerProjectKiB} KiB per project)`,
       );
       console.log(`heap spaces used: ${JSON.stringify(spaces)}`);
+      console.log(`heap spaces committed ${settleSeconds} s later: ${JSON.stringify(settledSpaces)}`);
     }
   } finally {
     await gw.close();
@@ -177,6 +186,15 @@ function figures(): Figures {
     externalMiB: round(m.external / MiB),
     arrayBuffersMiB: round(m.arrayBuffers / MiB),
   };
+}
+
+/** MiB per heap space (non-empty ones), of one of V8's per-space figures. */
+function spaceSizes(field: "space_size" | "space_used_size"): Record<string, number> {
+  return Object.fromEntries(
+    getHeapSpaceStatistics()
+      .filter((s) => s.space_size > 0)
+      .map((s) => [s.space_name, round(s[field] / MiB)]),
+  );
 }
 
 function vmHwmMiB(): number {

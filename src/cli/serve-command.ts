@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { loadConfig, OPTIONS, type OptionName } from "../config/options.js";
 import { createGateway } from "../main.js";
+import { YoungGenerationCap } from "../adapters/runtime/young-generation-cap.js";
 import { cliActor } from "./cli-actor.js";
 import { CliError } from "./cli-error.js";
 
@@ -64,6 +65,8 @@ export function registerServeCommand(program: Command): void {
       OPTIONS.shutdownGrace.description + ` [env ${OPTIONS.shutdownGrace.env}]`,
     )
     .action(async (flags: Record<string, string | undefined>) => {
+      // Before the gateway allocates, or V8 lets its young generation grow to 2 × 16 MiB of RSS.
+      new YoungGenerationCap().start();
       const picked: Partial<Record<OptionName, unknown>> = {};
       for (const name of Object.keys(OPTIONS) as OptionName[]) {
         if (flags[name] !== undefined) picked[name] = flags[name];
