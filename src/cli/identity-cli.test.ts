@@ -309,7 +309,7 @@ for (const dialect of DIALECTS) {
     test("owner set and list; bad names exit 2; the gateway and the audit trail see the owner", async () => {
       const set = await cli("owner", "set", "Acme_Lib", "platform", ...local);
       assert.deepEqual([set.code, set.stderr], [0, ""]);
-      assert.match(set.stdout, /is owned by platform\n$/);
+      assert.equal(set.stdout, "acme-lib is owned by platform\n", "the name as stored (normalised)");
       const list = await cli("owner", "list", ...local);
       assert.deepEqual(
         list.stdout
@@ -323,8 +323,9 @@ for (const dialect of DIALECTS) {
         unknown
       >[];
       assert.deepEqual(
-        json.map((o) => [o.project, o.team]),
-        [["acme-lib", "platform"]],
+        json.map((o) => [o.project, o.team, typeof o.setBy, /^\d{4}-\d\d-\d\dT/.test(String(o.setAt))]),
+        [["acme-lib", "platform", "string", true]],
+        "the shape of GET /api/v1/owners",
       );
       assert.ok((await cli("team", "list", ...local)).stdout.includes("platform"), "a new team is created");
 

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { normalizeProjectName } from "../domain/project-name.js";
 import { asCliError, cliActor } from "./cli-actor.js";
 import { addLocalOptions, withLocalServices } from "./local-services.js";
 
@@ -17,14 +18,21 @@ export function registerOwnerCommand(program: Command): void {
       .description("Set the team owning a project."),
   ).action(async (project: string, team: string, flags: Record<string, string | boolean | undefined>) => {
     await withLocalServices(flags, (s) => s.owners.setOwner(project, team, cliActor()).catch(asCliError));
-    process.stdout.write(`${project} is owned by ${team}\n`);
+    process.stdout.write(`${normalizeProjectName(project)} is owned by ${team}\n`);
   });
   addLocalOptions(
     owner.command("list").description("List project owners.").option("--json", "print JSON"),
   ).action(async (flags: Record<string, string | boolean | undefined>) => {
     const owners = await withLocalServices(flags, (s) => s.identity.listOwners());
     if (flags.json) {
-      process.stdout.write(JSON.stringify(owners, null, 2) + "\n");
+      // The shape GET /api/v1/owners answers with.
+      const items = owners.map((o) => ({
+        project: o.project,
+        team: o.team,
+        setBy: o.set_by,
+        setAt: new Date(Number(o.set_at)).toISOString(),
+      }));
+      process.stdout.write(JSON.stringify(items, null, 2) + "\n");
       return;
     }
     if (owners.length === 0) process.stdout.write("no owners set\n");
