@@ -10,6 +10,7 @@ import {
   type CheckpointPolicy,
 } from "../../services/audit/audit-writer.js";
 import type { AuditWriterInit, AuditWriterReply, AuditWriterRequest } from "./audit-writer-worker.js";
+import { SqliteConnectionLock } from "./sqlite-connection-lock.js";
 
 export interface ThreadAuditWriterOptions extends AuditWriterInit {
   log: Logger;
@@ -76,9 +77,16 @@ export class ThreadAuditWriter implements AuditWriter {
     let failure: Error | undefined;
     worker.on("message", (reply: AuditWriterReply) => this.settle(reply));
     worker.on("error", (err) => (failure = err));
+    const thread = worker.threadId;
     const exited = new Promise<void>((resolve) =>
       worker.once("exit", (code) => {
         if (this.worker === worker) this.worker = undefined;
+        // Dead in the middle of a statement or transaction: the connection lock it held would
+        // otherwise stop the gateway's own connection for good (SQLite rolled its transaction back).
+        const lock = this.opts.database.sqliteLock;
+        if (lock && new SqliteConnectionLock(lock).releaseIfHeldBy(thread)) {
+          this.opts.log.error({ thread }, "audit writer thread exited holding the database lock; released");
+        }
         this.exits.delete(exited);
         // Whatever it had not answered can no longer be: the trail writes it elsewhere.
         const why = failure?.message ?? `exited with code ${code}`;

@@ -1,3 +1,4 @@
+import { threadId } from "node:worker_threads";
 import {
   SqliteDialect,
   SqliteDriver,
@@ -28,8 +29,11 @@ export class SqliteConnectionLock {
   }
 
   async acquire(): Promise<void> {
-    while (Atomics.compareExchange(this.cell, 0, 0, 1) !== 0) {
-      const waited = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.cell, 0, 1);
+    const me = threadId + 1;
+    for (;;) {
+      const holder = Atomics.compareExchange(this.cell, 0, 0, me);
+      if (holder === 0) return;
+      const waited = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.cell, 0, holder);
       if (waited.async) await waited.value;
     }
   }
@@ -37,6 +41,13 @@ export class SqliteConnectionLock {
   release(): void {
     Atomics.store(this.cell, 0, 0);
     Atomics.notify(this.cell, 0, 1);
+  }
+
+  /** Lets go of the lock if the thread `id` (a worker that exited) still holds it; true if it did. */
+  releaseIfHeldBy(id: number): boolean {
+    if (Atomics.compareExchange(this.cell, 0, id + 1, 0) !== id + 1) return false;
+    Atomics.notify(this.cell, 0, 1);
+    return true;
   }
 }
 
