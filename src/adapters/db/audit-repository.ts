@@ -3,6 +3,7 @@ import type { Database } from "./schema.js";
 import type { DialectName } from "./connect-database.js";
 import type { AuditCheckpointsTable, InventoryTable } from "./schema-identity.js";
 import {
+  AUDIT_FIELDS,
   chain,
   checkpointMessage,
   type AuditFields,
@@ -43,22 +44,7 @@ export interface CheckpointSigner {
 const ROWS_PER_INSERT = 50;
 const AUDIT_COLUMNS = [
   "seq",
-  "at",
-  "action",
-  "identity",
-  "role",
-  "team",
-  "token_id",
-  "ip",
-  "application",
-  "client_json",
-  "project",
-  "version",
-  "filename",
-  "sha256",
-  "outcome",
-  "status",
-  "detail_json",
+  ...AUDIT_FIELDS,
   "prev_hash",
   "hash",
 ] as const satisfies readonly (keyof ChainedRecord)[];

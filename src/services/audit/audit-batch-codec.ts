@@ -1,4 +1,4 @@
-import type { AuditFields } from "./audit-chain.js";
+import { AUDIT_FIELDS, type AuditFields } from "./audit-chain.js";
 
 /**
  * A batch of audit records as it crosses to the writer thread: the strings once each (records
@@ -11,25 +11,8 @@ export interface EncodedAuditBatch {
   cells: Float64Array;
 }
 
-/** Every field of a record, in cell order. `at` is a number; `status` a number or null; the rest strings or null. */
-const FIELDS = [
-  "at",
-  "action",
-  "identity",
-  "role",
-  "team",
-  "token_id",
-  "ip",
-  "application",
-  "client_json",
-  "project",
-  "version",
-  "filename",
-  "sha256",
-  "outcome",
-  "status",
-  "detail_json",
-] as const satisfies readonly (keyof AuditFields)[];
+/** One cell per field, in the order of AUDIT_FIELDS. `at` is a number; `status` a number or null; the rest strings or null. */
+const FIELDS = AUDIT_FIELDS;
 
 const WIDTH = FIELDS.length;
 /** A null string or status (neither a string index nor an HTTP status is ever negative). */

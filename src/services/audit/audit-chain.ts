@@ -20,6 +20,26 @@ export interface AuditFields {
   detail_json: string | null;
 }
 
+/** Every field of a record, in the order the hash and the audit_log columns take them. */
+export const AUDIT_FIELDS = [
+  "at",
+  "action",
+  "identity",
+  "role",
+  "team",
+  "token_id",
+  "ip",
+  "application",
+  "client_json",
+  "project",
+  "version",
+  "filename",
+  "sha256",
+  "outcome",
+  "status",
+  "detail_json",
+] as const satisfies readonly (keyof AuditFields)[];
+
 export interface ChainedRecord extends AuditFields {
   seq: number;
   prev_hash: string;
