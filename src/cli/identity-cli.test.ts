@@ -6,20 +6,16 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import pg from "pg";
-import { DIALECTS, POSTGRES_URL, dialectSkip } from "../../test/helpers/databases.js";
-import { basic, flushAudit } from "../../test/helpers/identity.js";
+import { DIALECTS, dialectSkip, gatewayDatabase } from "../../test/helpers/databases.js";
+import { basic, downloadRelease, flushAudit } from "../../test/helpers/identity.js";
 import { startJsonIndexServer, type JsonIndexServer } from "../../test/helpers/upstream-server.js";
 import { startTestGateway, type TestGateway } from "../../test/helpers/test-gateway.js";
 import { buildWheel } from "../../test/helpers/wheel-builder.js";
-import type { DialectName } from "../adapters/db/connect-database.js";
 import { CLI_ACTOR } from "../domain/identity.js";
 import { GENESIS_HASH, recordHash } from "../services/audit/audit-chain.js";
 import { runCli } from "./program.js";
 
 const DAY = 86_400_000;
-const JSON_ACCEPT = "application/vnd.pypi.simple.v1+json";
 const DAY0 = Date.parse("2026-11-01T00:00:00Z");
 const DAY10 = DAY0 + 10 * DAY;
 const RELEASES: Record<string, string[]> = {
@@ -56,46 +52,6 @@ async function cli(...args: string[]): Promise<CliRun> {
   } finally {
     for (const r of restore) r();
   }
-}
-
-/**
- * The database URL of a fresh database for a gateway: empty for SQLite (in its data directory),
- * else a new PostgreSQL database dropped afterwards. A whole database rather than a schema,
- * because a gateway and the CLI run their migrations without knowing of a per-test schema.
- */
-async function gatewayDatabase(dialect: DialectName): Promise<{ url: string; drop(): Promise<void> }> {
-  if (dialect === "sqlite") return { url: "", drop: async () => undefined };
-  const name = `t_${randomBytes(6).toString("hex")}`;
-  const admin = async (statement: string) => {
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  // template0 takes no connections, so a concurrent suite can never hold the template busy.
-  await admin(`CREATE DATABASE ${name} TEMPLATE template0`);
-  const url = new URL(POSTGRES_URL);
-  url.pathname = `/${name}`;
-  // No FORCE: pg's pool.end() resolves while its sockets are still closing; PostgreSQL waits (up
-  // to 5 s) for them, where FORCE would terminate them into an uncaught pool error.
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name}`) };
-}
-
-/** Downloads `project==version` through the gateway as pip does: the JSON page, then the file. */
-async function download(gw: TestGateway, token: string | null, project: string, version: string) {
-  const headers = token ? basic(token) : {};
-  const pageUrl = `${gw.url}/simple/${project}/`;
-  const page = await fetch(pageUrl, { headers: { ...headers, accept: JSON_ACCEPT } });
-  assert.equal(page.status, 200, `${project} page`);
-  const { files } = (await page.json()) as { files: { filename: string; url: string }[] };
-  const file = files.find((f) => f.filename.startsWith(`${project.replace(/-/g, "_")}-${version}-`));
-  assert.ok(file, `${project}==${version} is listed`);
-  const res = await fetch(new URL(file.url, pageUrl), { headers });
-  assert.equal(res.status, 200, `${file.filename} downloads`);
-  await res.arrayBuffer();
 }
 
 /** The last line `token create` prints: the token itself. */
@@ -356,15 +312,15 @@ for (const dialect of DIALECTS) {
         await cli("token", "create", "--user", "ci-bot", "--role", "reader", "--label", "nightly", ...local),
       );
       clock = DAY0;
-      await download(gw, ci, "acme-lib", "2.0");
-      await download(gw, ci, "left-pad", "1.0");
+      await downloadRelease(gw, basic(ci), "acme-lib", "2.0");
+      await downloadRelease(gw, basic(ci), "left-pad", "1.0");
       await flushAudit(gw);
       clock = DAY10;
-      await download(gw, ci, "acme-lib", "2.0");
-      await download(gw, ci, "acme-lib", "1.5");
-      await download(gw, ci, "left-pad", "1.1");
-      await download(gw, ci, "brand-new", "0.1");
-      await download(gw, null, "left-pad", "1.1");
+      await downloadRelease(gw, basic(ci), "acme-lib", "2.0");
+      await downloadRelease(gw, basic(ci), "acme-lib", "1.5");
+      await downloadRelease(gw, basic(ci), "left-pad", "1.1");
+      await downloadRelease(gw, basic(ci), "brand-new", "0.1");
+      await downloadRelease(gw, {}, "left-pad", "1.1");
       await flushAudit(gw);
 
       const since = new Date(DAY10 - 7 * DAY).toISOString();

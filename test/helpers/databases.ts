@@ -79,3 +79,42 @@ export function dialectSkip(dialect: DialectName): Promise<string | false> {
   if (dialect === "sqlite") return Promise.resolve(false);
   return postgresAvailable().then((ok) => (ok ? false : `PostgreSQL not reachable at ${POSTGRES_URL}`));
 }
+
+/** Runs `fn` on a fresh database of the dialect and drops it afterwards, also when `fn` throws. */
+export async function withTestDatabase(
+  dialect: DialectName,
+  fn: (db: TestDatabase) => Promise<void>,
+): Promise<void> {
+  const db = await openTestDatabase(dialect);
+  try {
+    await fn(db);
+  } finally {
+    await db.cleanup();
+  }
+}
+
+/**
+ * The database URL of a fresh database for a gateway: empty for SQLite (in its data directory),
+ * else a new PostgreSQL database dropped afterwards. A whole database rather than a schema,
+ * because a gateway and the CLI run their migrations without knowing of a per-test schema.
+ */
+export async function gatewayDatabase(dialect: DialectName): Promise<{ url: string; drop(): Promise<void> }> {
+  if (dialect === "sqlite") return { url: "", drop: async () => undefined };
+  const name = `t_${randomBytes(6).toString("hex")}`;
+  const admin = async (statement: string) => {
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  // template0 takes no connections, so a concurrent suite can never hold the template busy.
+  await admin(`CREATE DATABASE ${name} TEMPLATE template0`);
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${name}`;
+  // No FORCE: pg's pool.end() resolves while its sockets are still closing; PostgreSQL waits (up
+  // to 5 s) for them, where FORCE would terminate them into an uncaught pool error.
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name}`) };
+}

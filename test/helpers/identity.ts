@@ -1,6 +1,7 @@
 import type { Role } from "../../src/domain/identity.js";
 import { CLI_ACTOR } from "../../src/domain/identity.js";
 import type { Services } from "../../src/main.js";
+import assert from "node:assert/strict";
 import type { TestGateway } from "./test-gateway.js";
 
 /**
@@ -48,4 +49,27 @@ export function basic(token: string, user = "__token__"): Record<string, string>
 export async function flushAudit(target: TestGateway | Services): Promise<void> {
   const services = "gateway" in target ? target.gateway.services : target;
   await services.audit.flush();
+}
+
+/**
+ * Downloads `project==version` through the gateway as pip does (the JSON page, then the file),
+ * with `headers` (`basic(token)`, `bearer(token)`, or none for an anonymous pull).
+ */
+export async function downloadRelease(
+  gw: TestGateway,
+  headers: Record<string, string>,
+  project: string,
+  version: string,
+): Promise<void> {
+  const pageUrl = `${gw.url}/simple/${project}/`;
+  const page = await fetch(pageUrl, {
+    headers: { ...headers, accept: "application/vnd.pypi.simple.v1+json" },
+  });
+  assert.equal(page.status, 200, `${project} page`);
+  const { files } = (await page.json()) as { files: { filename: string; url: string }[] };
+  const file = files.find((f) => f.filename.startsWith(`${project.replace(/-/g, "_")}-${version}-`));
+  assert.ok(file, `${project}==${version} is listed`);
+  const res = await fetch(new URL(file.url, pageUrl), { headers });
+  assert.equal(res.status, 200, `${file.filename} downloads`);
+  await res.arrayBuffer();
 }

@@ -17,7 +17,7 @@ import type { Actor } from "../../src/domain/identity.js";
 import { AuditTrail } from "../../src/services/audit/audit-trail.js";
 import { inlineAuditWriter } from "../../src/services/audit/audit-writer.js";
 import { verifyAuditLog } from "../../src/services/audit/audit-verifier.js";
-import { DIALECTS, dialectSkip, openTestDatabase, type TestDatabase } from "../helpers/databases.js";
+import { DIALECTS, dialectSkip, withTestDatabase } from "../helpers/databases.js";
 
 const { privateKey, publicKey } = generateKeyPairSync("ed25519");
 const keyid = keyIdOf(publicKey);
@@ -63,21 +63,12 @@ function capture(): { log: Logger; lines: Logged[] } {
   return { log, lines };
 }
 
-async function withDb(dialect: (typeof DIALECTS)[number], fn: (db: TestDatabase) => Promise<void>) {
-  const db = await openTestDatabase(dialect);
-  try {
-    await fn(db);
-  } finally {
-    await db.cleanup();
-  }
-}
-
 for (const dialect of DIALECTS) {
   test(
     `batches written on the writer thread chain, checkpoint and feed the inventory (${dialect})`,
     { skip: await dialectSkip(dialect) },
     () =>
-      withDb(dialect, async (db) => {
+      withTestDatabase(dialect, async (db) => {
         assert.ok(db.reopen, "a file or server database can be opened again by the thread");
         const repo = new AuditRepository(db.db, db.dialect);
         const { log } = capture();
@@ -135,7 +126,7 @@ for (const dialect of DIALECTS) {
     `the records a thread wrote come back chained, in order, for the sinks (${dialect})`,
     { skip: await dialectSkip(dialect) },
     () =>
-      withDb(dialect, async (db) => {
+      withTestDatabase(dialect, async (db) => {
         const { log } = capture();
         const writer = new ThreadAuditWriter({ database: db.reopen!, key, log, idleMs: 50 });
         const trail = new AuditTrail({
@@ -176,7 +167,7 @@ for (const dialect of DIALECTS) {
 }
 
 test("a writer thread that cannot open the database hands its batches back: written inline, none lost", async () => {
-  await withDb("sqlite", async (db) => {
+  await withTestDatabase("sqlite", async (db) => {
     const repo = new AuditRepository(db.db, db.dialect);
     const { log, lines } = capture();
     const trail = new AuditTrail({
@@ -207,7 +198,7 @@ test("a writer thread that cannot open the database hands its batches back: writ
 });
 
 test("a transaction on the gateway's connection that reads, waits and writes is never failed by the writer thread (SQLite)", async () => {
-  await withDb("sqlite", async (db) => {
+  await withTestDatabase("sqlite", async (db) => {
     const { log } = capture();
     const trail = new AuditTrail({
       writer: new ThreadAuditWriter({ database: db.reopen!, key, log }),

@@ -17,7 +17,7 @@ import { AuditTrail } from "../../src/services/audit/audit-trail.js";
 import { verifyAuditLog } from "../../src/services/audit/audit-verifier.js";
 import { IdentityService } from "../../src/services/identity/identity-service.js";
 import { InventoryService } from "../../src/services/identity/inventory-service.js";
-import { DIALECTS, dialectSkip, openTestDatabase, type TestDatabase } from "../helpers/databases.js";
+import { DIALECTS, dialectSkip, withTestDatabase } from "../helpers/databases.js";
 import { sign } from "node:crypto";
 
 const log = pino({ level: "silent" });
@@ -49,21 +49,12 @@ function pull(trail: AuditTrail, who: Actor, project: string, version: string): 
   });
 }
 
-async function withDb(dialect: (typeof DIALECTS)[number], fn: (db: TestDatabase) => Promise<void>) {
-  const db = await openTestDatabase(dialect);
-  try {
-    await fn(db);
-  } finally {
-    await db.cleanup();
-  }
-}
-
 for (const dialect of DIALECTS) {
   test(
     `tokens are stored as keyed hashes and checked in constant time (${dialect})`,
     { skip: await dialectSkip(dialect) },
     () =>
-      withDb(dialect, async (db) => {
+      withTestDatabase(dialect, async (db) => {
         let now = 1_000_000;
         const repo = new IdentityRepository(db.db);
         const trail = new AuditTrail({
@@ -116,7 +107,7 @@ for (const dialect of DIALECTS) {
     `two writers extend one chain; verify names an edited, a removed and a reordered record (${dialect})`,
     { skip: await dialectSkip(dialect) },
     () =>
-      withDb(dialect, async (db) => {
+      withTestDatabase(dialect, async (db) => {
         const now = () => 5_000_000;
         const a = new AuditTrail({
           writer: inlineAuditWriter(new AuditRepository(db.db, db.dialect), signer),
@@ -200,7 +191,7 @@ for (const dialect of DIALECTS) {
     `the inventory aggregates pulls; who-has and drift read it (${dialect})`,
     { skip: await dialectSkip(dialect) },
     () =>
-      withDb(dialect, async (db) => {
+      withTestDatabase(dialect, async (db) => {
         const day = 86_400_000;
         let now = Date.parse("2026-11-01T00:00:00Z");
         const trail = new AuditTrail({

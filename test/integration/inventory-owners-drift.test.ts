@@ -6,17 +6,13 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import pg from "pg";
-import type { DialectName } from "../../src/adapters/db/connect-database.js";
-import { DIALECTS, POSTGRES_URL, dialectSkip } from "../helpers/databases.js";
-import { bearer, createToken, flushAudit } from "../helpers/identity.js";
+import { DIALECTS, dialectSkip, gatewayDatabase } from "../helpers/databases.js";
+import { bearer, createToken, downloadRelease, flushAudit } from "../helpers/identity.js";
 import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
 import { buildWheel } from "../helpers/wheel-builder.js";
 
 const DAY = 86_400_000;
-const JSON_ACCEPT = "application/vnd.pypi.simple.v1+json";
 const RELEASES: Record<string, string[]> = {
   "acme-lib": ["1.5", "2.0"],
   "left-pad": ["1.0", "1.1"],
@@ -25,46 +21,6 @@ const RELEASES: Record<string, string[]> = {
 
 interface ApiError {
   error: { code: string; message: string };
-}
-
-/**
- * The `--database` URL of a fresh database for a gateway: empty for SQLite (in its data
- * directory), else a new PostgreSQL database dropped afterwards. A whole database rather than
- * a schema, because a gateway runs its migrations without knowing of a per-test schema.
- */
-async function gatewayDatabase(dialect: DialectName): Promise<{ url: string; drop(): Promise<void> }> {
-  if (dialect === "sqlite") return { url: "", drop: async () => undefined };
-  const name = `t_${randomBytes(6).toString("hex")}`;
-  const admin = async (statement: string) => {
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  // template0 takes no connections, so a concurrent suite can never hold the template busy.
-  await admin(`CREATE DATABASE ${name} TEMPLATE template0`);
-  const url = new URL(POSTGRES_URL);
-  url.pathname = `/${name}`;
-  // No FORCE: pg's pool.end() resolves while its sockets are still closing; PostgreSQL waits (up
-  // to 5 s) for them, where FORCE would terminate them into an uncaught pool error.
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name}`) };
-}
-
-/** Downloads `project==version` through the gateway as pip does: the JSON page, then the file. */
-async function download(gw: TestGateway, token: string | null, project: string, version: string) {
-  const headers = token ? bearer(token) : {};
-  const pageUrl = `${gw.url}/simple/${project}/`;
-  const page = await fetch(pageUrl, { headers: { ...headers, accept: JSON_ACCEPT } });
-  assert.equal(page.status, 200, `${project} page`);
-  const { files } = (await page.json()) as { files: { filename: string; url: string }[] };
-  const file = files.find((f) => f.filename.startsWith(`${project.replace(/-/g, "_")}-${version}-`));
-  assert.ok(file, `${project}==${version} is listed`);
-  const res = await fetch(new URL(file.url, pageUrl), { headers });
-  assert.equal(res.status, 200, `${file.filename} downloads`);
-  await res.arrayBuffer();
 }
 
 async function api(gw: TestGateway, path: string, token: string | null, init: RequestInit = {}) {
@@ -125,17 +81,17 @@ for (const dialect of DIALECTS) {
       tokens.web = await createToken(gw, { user: "web-dev", role: "reader", team: "web" });
 
       // Week one: the CI job pulls acme-lib 2.0 and left-pad 1.0.
-      await download(gw, tokens.ci, "acme-lib", "2.0");
-      await download(gw, tokens.ci, "left-pad", "1.0");
+      await downloadRelease(gw, bearer(tokens.ci), "acme-lib", "2.0");
+      await downloadRelease(gw, bearer(tokens.ci), "left-pad", "1.0");
       await flushAudit(gw);
       // Ten days on: the same again, a downgrade, a new version, a new project; and a newcomer.
       clock += 10 * DAY;
-      await download(gw, tokens.ci, "acme-lib", "2.0");
-      await download(gw, tokens.ci, "acme-lib", "1.5");
-      await download(gw, tokens.ci, "left-pad", "1.1");
-      await download(gw, tokens.ci, "brand-new", "0.1");
-      await download(gw, tokens.web, "acme-lib", "2.0");
-      await download(gw, null, "left-pad", "1.1");
+      await downloadRelease(gw, bearer(tokens.ci), "acme-lib", "2.0");
+      await downloadRelease(gw, bearer(tokens.ci), "acme-lib", "1.5");
+      await downloadRelease(gw, bearer(tokens.ci), "left-pad", "1.1");
+      await downloadRelease(gw, bearer(tokens.ci), "brand-new", "0.1");
+      await downloadRelease(gw, bearer(tokens.web), "acme-lib", "2.0");
+      await downloadRelease(gw, {}, "left-pad", "1.1");
       await flushAudit(gw);
     });
     after(async () => {

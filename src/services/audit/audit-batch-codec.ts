@@ -11,10 +11,8 @@ export interface EncodedAuditBatch {
   cells: Float64Array;
 }
 
-/** One cell per field, in the order of AUDIT_FIELDS. `at` is a number; `status` a number or null; the rest strings or null. */
-const FIELDS = AUDIT_FIELDS;
-
-const WIDTH = FIELDS.length;
+/** One cell per field of AUDIT_FIELDS: `at` a number, `status` a number or null, the rest strings or null. */
+const WIDTH = AUDIT_FIELDS.length;
 /** A null string or status (neither a string index nor an HTTP status is ever negative). */
 const NULL = -1;
 
@@ -24,7 +22,7 @@ export function encodeAuditBatch(records: readonly AuditFields[]): EncodedAuditB
   const cells = new Float64Array(records.length * WIDTH);
   let c = 0;
   for (const r of records) {
-    for (const f of FIELDS) {
+    for (const f of AUDIT_FIELDS) {
       const v = r[f];
       if (v === null || v === undefined) cells[c++] = NULL;
       else if (typeof v === "number") cells[c++] = v;
