@@ -2,12 +2,13 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
-import { encodeAuditBatch } from "../../services/audit/audit-batch-codec.js";
-import type { AuditFields, ChainedRecord } from "../../services/audit/audit-chain.js";
+import { decodeAuditBatch, type EncodedAuditBatch } from "../../services/audit/audit-batch-codec.js";
+import type { ChainedRecord } from "../../services/audit/audit-chain.js";
 import {
   AuditWriterUnavailable,
   type AuditWriter,
   type CheckpointPolicy,
+  type WrittenBatch,
 } from "../../services/audit/audit-writer.js";
 import type { AuditWriterInit, AuditWriterReply, AuditWriterRequest } from "./audit-writer-worker.js";
 import { SqliteConnectionLock } from "./sqlite-connection-lock.js";
@@ -20,8 +21,9 @@ export interface ThreadAuditWriterOptions extends AuditWriterInit {
 
 interface Waiting {
   worker: Worker;
-  records: AuditFields[];
-  resolve(chained: ChainedRecord[]): void;
+  /** The batch decoded, kept to be returned chained (only when the caller asked for that). */
+  records: ChainedRecord[] | undefined;
+  resolve(written: WrittenBatch): void;
   reject(err: Error): void;
 }
 
@@ -46,15 +48,16 @@ export class ThreadAuditWriter implements AuditWriter {
     return this.worker !== undefined;
   }
 
-  write(records: AuditFields[], checkpoint: CheckpointPolicy): Promise<ChainedRecord[]> {
+  write(batch: EncodedAuditBatch, checkpoint: CheckpointPolicy, chained: boolean): Promise<WrittenBatch> {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     const worker = this.worker ?? this.spawn();
     const id = ++this.nextId;
-    const batch = encodeAuditBatch(records);
-    return new Promise<ChainedRecord[]>((resolve, reject) => {
+    // Decoded before its buffer is transferred, and only for a caller that wants the records back.
+    const records = chained ? (decodeAuditBatch(batch) as ChainedRecord[]) : undefined;
+    return new Promise<WrittenBatch>((resolve, reject) => {
       this.waiting.set(id, { worker, records, resolve, reject });
-      const msg: AuditWriterRequest = { type: "write", id, batch, checkpoint };
+      const msg: AuditWriterRequest = { type: "write", id, batch, checkpoint, hashes: chained };
       worker.postMessage(msg, [batch.cells.buffer as ArrayBuffer]);
     });
   }
@@ -108,17 +111,18 @@ export class ThreadAuditWriter implements AuditWriter {
     if (!w) return;
     this.waiting.delete(reply.id);
     if (reply.type === "failed") w.reject(new Error(reply.message));
+    else if (!w.records) w.resolve({ written: reply.written });
     else {
       // The records become the chained records, as the inline writer leaves them.
-      const chained = w.records as ChainedRecord[];
+      const chained = w.records;
       let prev = reply.prevHash;
       chained.forEach((r, i) => {
         r.seq = reply.firstSeq + i;
         r.prev_hash = prev;
-        r.hash = reply.hashes[i]!;
+        r.hash = reply.hashes![i]!;
         prev = r.hash;
       });
-      w.resolve(chained);
+      w.resolve({ written: reply.written, chained });
     }
     if (this.waiting.size === 0 && this.worker) {
       const worker = this.worker;

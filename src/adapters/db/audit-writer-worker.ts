@@ -5,7 +5,7 @@
  */
 import { sign, type KeyObject } from "node:crypto";
 import { parentPort, workerData } from "node:worker_threads";
-import { decodeAuditBatch, type EncodedAuditBatch } from "../../services/audit/audit-batch-codec.js";
+import type { EncodedAuditBatch } from "../../services/audit/audit-batch-codec.js";
 import type { CheckpointPolicy } from "../../services/audit/audit-writer.js";
 import { inlineAuditWriter } from "../../services/audit/audit-writer.js";
 import { AuditRepository, type CheckpointSigner } from "./audit-repository.js";
@@ -17,10 +17,12 @@ export interface AuditWriterInit {
 }
 
 export type AuditWriterRequest =
-  { type: "write"; id: number; batch: EncodedAuditBatch; checkpoint: CheckpointPolicy } | { type: "close" };
+  | { type: "write"; id: number; batch: EncodedAuditBatch; checkpoint: CheckpointPolicy; hashes: boolean }
+  | { type: "close" };
 
 export type AuditWriterReply =
-  | { type: "written"; id: number; firstSeq: number; prevHash: string; hashes: string[] }
+  /** `hashes` only when asked for (the trail has sinks that take the chained records). */
+  | { type: "written"; id: number; written: number; firstSeq: number; prevHash: string; hashes?: string[] }
   | { type: "failed"; id: number; message: string };
 
 const port = parentPort;
@@ -45,13 +47,14 @@ port.on("message", (msg: AuditWriterRequest) => {
 async function write(msg: Extract<AuditWriterRequest, { type: "write" }>): Promise<void> {
   let reply: AuditWriterReply;
   try {
-    const chained = await writer.write(decodeAuditBatch(msg.batch), msg.checkpoint);
+    const { chained = [] } = await writer.write(msg.batch, msg.checkpoint, true);
     reply = {
       type: "written",
       id: msg.id,
+      written: chained.length,
       firstSeq: chained[0]?.seq ?? 0,
       prevHash: chained[0]?.prev_hash ?? "",
-      hashes: chained.map((r) => r.hash),
+      ...(msg.hashes ? { hashes: chained.map((r) => r.hash) } : {}),
     };
   } catch (err) {
     reply = { type: "failed", id: msg.id, message: (err as Error).message };

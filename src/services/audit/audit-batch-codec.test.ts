@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { decodeAuditBatch, encodeAuditBatch } from "./audit-batch-codec.js";
+import { AuditBatchBuilder, auditBatchLength, decodeAuditBatch, encodeAuditBatch } from "./audit-batch-codec.js";
 import type { AuditFields } from "./audit-chain.js";
 
 const base: AuditFields = {
@@ -62,4 +62,19 @@ test("repeated strings are carried once", () => {
 test("an empty batch and a torn one", () => {
   assert.deepEqual(decodeAuditBatch(encodeAuditBatch([])), []);
   assert.throws(() => decodeAuditBatch({ strings: [], cells: new Float64Array(5) }), /not whole records/);
+});
+
+test("a builder encodes record by record, copies on finish and refuses to overflow", () => {
+  const builder = new AuditBatchBuilder(3);
+  builder.add(base);
+  builder.add({ ...base, identity: null, at: base.at + 1 });
+  const first = builder.finish();
+  assert.equal(auditBatchLength(first), 2);
+  assert.deepEqual(decodeAuditBatch(first), [base, { ...base, identity: null, at: base.at + 1 }]);
+  builder.add({ ...base, project: "flask" });
+  assert.ok(builder.full);
+  assert.throws(() => builder.add(base), /full/);
+  // The first batch is unchanged by what came after it (its cells were copied out).
+  assert.equal(auditBatchLength(first), 2);
+  assert.deepEqual(decodeAuditBatch(builder.finish()).map((r) => r.project), ["requests", "requests", "flask"]);
 });

@@ -16,28 +16,66 @@ const WIDTH = AUDIT_FIELDS.length;
 /** A null string or status (neither a string index nor an HTTP status is ever negative). */
 const NULL = -1;
 
-export function encodeAuditBatch(records: readonly AuditFields[]): EncodedAuditBatch {
-  const strings: string[] = [];
-  const index = new Map<string, number>();
-  const cells = new Float64Array(records.length * WIDTH);
-  let c = 0;
-  for (const r of records) {
+/**
+ * Builds an encoded batch record by record. The audit trail queues a busy gateway's records this
+ * way as they arrive: a record's object dies young instead of waiting in the queue (50 ms or more
+ * under load) long enough to be promoted to V8's old generation, whose collections then cost the
+ * event loop more than writing the records did.
+ */
+export class AuditBatchBuilder {
+  private readonly strings: string[] = [];
+  private readonly index = new Map<string, number>();
+  private readonly cells: Float64Array;
+  private count = 0;
+
+  constructor(readonly capacity: number) {
+    this.cells = new Float64Array(capacity * WIDTH);
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  get full(): boolean {
+    return this.count >= this.capacity;
+  }
+
+  add(r: AuditFields): void {
+    if (this.count >= this.capacity) throw new Error(`audit batch is full (${this.capacity} records)`);
+    const cells = this.cells;
+    let c = this.count * WIDTH;
     for (const f of AUDIT_FIELDS) {
       const v = r[f];
       if (v === null || v === undefined) cells[c++] = NULL;
       else if (typeof v === "number") cells[c++] = v;
       else {
-        let i = index.get(v);
+        let i = this.index.get(v);
         if (i === undefined) {
-          i = strings.length;
-          strings.push(v);
-          index.set(v, i);
+          i = this.strings.length;
+          this.strings.push(v);
+          this.index.set(v, i);
         }
         cells[c++] = i;
       }
     }
+    this.count++;
   }
-  return { strings, cells };
+
+  /** The records so far, as a batch of its own (a copy: the builder stays usable, e.g. to retry). */
+  finish(): EncodedAuditBatch {
+    return { strings: this.strings.slice(), cells: this.cells.slice(0, this.count * WIDTH) };
+  }
+}
+
+export function encodeAuditBatch(records: readonly AuditFields[]): EncodedAuditBatch {
+  const builder = new AuditBatchBuilder(records.length);
+  for (const r of records) builder.add(r);
+  return builder.finish();
+}
+
+/** How many records a batch holds. */
+export function auditBatchLength(batch: EncodedAuditBatch): number {
+  return batch.cells.length / WIDTH;
 }
 
 export function decodeAuditBatch(batch: EncodedAuditBatch): AuditFields[] {

@@ -1,5 +1,6 @@
 import type { AuditRepository, CheckpointSigner } from "../../adapters/db/audit-repository.js";
-import type { AuditFields, ChainedRecord } from "./audit-chain.js";
+import { auditBatchLength, decodeAuditBatch, type EncodedAuditBatch } from "./audit-batch-codec.js";
+import type { ChainedRecord } from "./audit-chain.js";
 import { inventoryDeltas } from "./inventory-deltas.js";
 
 /** When a batch's write also signs a checkpoint of the chain. */
@@ -9,16 +10,23 @@ export interface CheckpointPolicy {
   now: number;
 }
 
+/** What a write stored: how many records, and (when asked for) the records chained, in order. */
+export interface WrittenBatch {
+  written: number;
+  chained?: ChainedRecord[];
+}
+
 /**
  * Where the audit trail's batches go: chained after the stored head, written with their
- * inventory deltas (and a signed checkpoint when due) in one transaction. The records are
- * returned chained, in order.
+ * inventory deltas (and a signed checkpoint when due) in one transaction. The chained records
+ * come back only when `chained` is asked for (the trail's sinks need them; otherwise returning
+ * them costs a busy gateway's event loop their hashes for nothing).
  */
 export interface AuditWriter {
   readonly description: string;
   /** Whether it is running now (a writer thread between its first batch and its idle stop). */
   readonly active?: boolean;
-  write(records: AuditFields[], checkpoint: CheckpointPolicy): Promise<ChainedRecord[]>;
+  write(batch: EncodedAuditBatch, checkpoint: CheckpointPolicy, chained: boolean): Promise<WrittenBatch>;
   close(): Promise<void>;
 }
 
@@ -26,7 +34,12 @@ export interface AuditWriter {
 export function inlineAuditWriter(repo: AuditRepository, signer: CheckpointSigner): AuditWriter {
   return {
     description: "inline",
-    write: (records, checkpoint) => repo.append(records, inventoryDeltas(records), { ...checkpoint, signer }),
+    write: async (batch, checkpoint, chained) => {
+      if (auditBatchLength(batch) === 0) return { written: 0, ...(chained ? { chained: [] } : {}) };
+      const records = decodeAuditBatch(batch);
+      const out = await repo.append(records, inventoryDeltas(records), { ...checkpoint, signer });
+      return chained ? { written: out.length, chained: out } : { written: out.length };
+    },
     close: async () => undefined,
   };
 }

@@ -1,0 +1,65 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { pino } from "pino";
+import { auditBatchLength, decodeAuditBatch } from "./audit-batch-codec.js";
+import type { AuditFields } from "./audit-chain.js";
+import { AuditTrail } from "./audit-trail.js";
+import type { AuditWriter } from "./audit-writer.js";
+
+const record = (i: number): AuditFields => ({
+  at: 1_795_823_661_529 + i,
+  action: "simple.page",
+  identity: "anonymous",
+  role: "reader",
+  team: null,
+  token_id: null,
+  ip: "127.0.0.1",
+  application: null,
+  client_json: null,
+  project: "flask",
+  version: null,
+  filename: null,
+  sha256: null,
+  outcome: "ok",
+  status: 200,
+  detail_json: null,
+});
+
+/** A writer that takes its time (like a database), records what it was given, and can be gated. */
+function slowWriter(): AuditWriter & { batches: number[]; ats: number[] } {
+  const batches: number[] = [];
+  const ats: number[] = [];
+  return {
+    description: "test",
+    batches,
+    ats,
+    async write(batch) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      batches.push(auditBatchLength(batch));
+      for (const r of decodeAuditBatch(batch)) ats.push(r.at);
+      return { written: auditBatchLength(batch) };
+    },
+    close: async () => undefined,
+  };
+}
+
+test("a busy trail writes full batches: records arriving during a write wait for the next", async () => {
+  const writer = slowWriter();
+  const trail = new AuditTrail({ writer, now: () => 0, log: pino({ level: "silent" }), batchSize: 100 });
+  // A full batch starts a write; records keep arriving while it runs, one every event-loop turn.
+  let i = 0;
+  for (; i < 100; i++) trail.push(record(i));
+  const end = Date.now() + 60;
+  while (Date.now() < end) {
+    trail.push(record(i++));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await trail.flush();
+  assert.equal(writer.ats.length, i, "every record written");
+  assert.deepEqual(writer.ats, Array.from({ length: i }, (_, k) => record(k).at), "in order");
+  // Only the final drain may leave a partial batch behind a full one; no trickle of tiny writes.
+  const partial = writer.batches.slice(0, -1).filter((n) => n < 100);
+  assert.ok(partial.length <= 1, `batches ${writer.batches.join(",")}`);
+  assert.equal(trail.pendingCount, 0);
+  assert.equal(trail.written, i);
+});
