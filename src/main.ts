@@ -1,4 +1,5 @@
 import { mkdirSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { join, resolve } from "node:path";
 import Fastify, {
   LogController,
@@ -47,6 +48,7 @@ import { buildDiscoveryServices, type DiscoveryServices } from "./services/disco
 import { buildConsoleServices, type ConsoleServices } from "./services/console/console-services.js";
 import { registerOpenApi } from "./http/openapi.js";
 import { registerIdentityHttp } from "./http/identity-http.js";
+import { createFastLane } from "./http/fast-lane.js";
 import { registerGovernanceHttp } from "./http/governance-http.js";
 import { registerProofHttp } from "./http/proof-http.js";
 import { registerDiscoveryHttp } from "./http/discovery-http.js";
@@ -325,7 +327,20 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   });
 
   const schemaCompilers = new LazySchemaCompilers();
+  // Set once the routes are registered: warm project pages answered in front of Fastify.
+  let fastLane: (req: IncomingMessage, res: ServerResponse) => boolean = () => false;
   const app = Fastify({
+    // Fastify's own HTTP/1 server (lib/server.js), with the fast lane in front of its handler.
+    serverFactory: (handler, options) => {
+      const server = createServer((req, res) => {
+        if (!fastLane(req, res)) handler(req, res);
+      });
+      const o = options as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number };
+      server.keepAliveTimeout = o.keepAliveTimeout ?? 72_000;
+      server.requestTimeout = o.requestTimeout ?? 0;
+      server.setTimeout(o.connectionTimeout ?? 0);
+      return server;
+    },
     // Route schemas compile on first use and in the background after listen, not at boot.
     schemaController: {
       compilersFactory: schemaCompilers.compilersFactory as NonNullable<
@@ -348,9 +363,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   // prom-client hashes the label values on every call; the series of a route (and status) are
   // looked up once and kept (routes are fixed; statuses a handful).
   const series = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
-  app.addHook("onResponse", (req, reply, done) => {
-    const route = req.routeOptions.url ?? "unmatched";
-    const status = reply.statusCode;
+  const countRequest = (route: string, status: number, seconds: number) => {
     const key = `${status} ${route}`;
     let s = series.get(key);
     if (!s) {
@@ -358,7 +371,10 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       series.set(key, s);
     }
     s.count.inc();
-    s.time.observe(reply.elapsedTime / 1000);
+    s.time.observe(seconds);
+  };
+  app.addHook("onResponse", (req, reply, done) => {
+    countRequest(req.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
   app.setNotFoundHandler((req, reply) => {
@@ -417,8 +433,27 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   // The OpenAPI document first (it collects every route registered after it), then the identity
   // hooks (authentication, audit) that every later route runs behind.
   await registerOpenApi(app, httpContext);
-  await registerIdentityHttp(app, httpContext);
-  registerSimpleRoutes(app, { projects, repo, now, intelMissing: () => policy.status().intelMissing });
+  const fastIdentity = await registerIdentityHttp(app, httpContext);
+  const warmPages = registerSimpleRoutes(app, {
+    projects,
+    repo,
+    now,
+    intelMissing: () => policy.status().intelMissing,
+  });
+  const fastLaneAnswers = new Counter({
+    name: "portcullis_http_fast_lane_total",
+    help: "Warm project pages answered by the fast lane in front of the router (also in portcullis_http_requests_total).",
+    registers: [registry],
+  });
+  fastLane = createFastLane({
+    identity: fastIdentity,
+    pages: warmPages,
+    count: (route, status, seconds) => {
+      countRequest(route, status, seconds);
+      fastLaneAnswers.inc();
+    },
+    isShuttingDown: () => shuttingDown,
+  });
   registerFileRoutes(app, {
     access,
     blobs,

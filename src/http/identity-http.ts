@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { GatewayHttpContext } from "../main.js";
 import { roleAtLeast, type Actor, type ClientInfo } from "../domain/identity.js";
@@ -30,7 +31,23 @@ const CLIENT_CACHE_MAX = 2_000;
  *   trail writes in batches off the hot path);
  * - the identity, audit and inventory API routes.
  */
-export async function registerIdentityHttp(app: FastifyInstance, ctx: GatewayHttpContext): Promise<void> {
+/** What the identity hooks offer the warm-page fast lane (src/http/fast-lane.ts). */
+export interface FastLaneIdentity {
+  /**
+   * The actor of a request for a reader's route, when known without I/O: an anonymous caller
+   * while anonymous read is on, or a token verified moments ago (`authenticateCached`).
+   * Undefined when the full hooks must decide (no token while anonymous read is off; a token that
+   * is unknown, refused or not cached).
+   */
+  readerOf(req: IncomingMessage, ip: string): Actor | undefined;
+  /** Audits a project page the fast lane served, as the `onResponse` hook would. */
+  recordPage(actor: Actor, project: string, status: number): void;
+}
+
+export async function registerIdentityHttp(
+  app: FastifyInstance,
+  ctx: GatewayHttpContext,
+): Promise<FastLaneIdentity> {
   const { services } = ctx;
   const { identity, audit, config, log, now } = services;
   const anonymousRead = config.authAnonymous === "read";
@@ -163,6 +180,31 @@ export async function registerIdentityHttp(app: FastifyInstance, ctx: GatewayHtt
   await registerIdentityRoutes(app, ctx);
   await registerAuditRoutes(app, ctx);
   await registerInventoryRoutes(app, ctx);
+
+  return {
+    readerOf(req, ip) {
+      const application = headerValue(req.headers["x-portcullis-project"]);
+      const client = clientOf(req.headers["user-agent"]);
+      const token = presentedToken(req.headers.authorization);
+      if (token === undefined) return anonymousRead ? anonymousActor(ip, application, client) : undefined;
+      const result = identity.authenticateCached(token);
+      if (!result?.ok) return undefined;
+      const p = result.principal;
+      if (!roleAtLeast(p.role, "reader")) return undefined;
+      return {
+        user: p.user,
+        role: p.role,
+        team: p.team,
+        tokenId: p.tokenId,
+        ip,
+        application: application ?? p.label,
+        client,
+      };
+    },
+    recordPage(actor, project, status) {
+      audit.push(accessFields(actor, now(), "simple.page", project, null, null, status, null));
+    },
+  };
 }
 
 function headerValue(v: string | string[] | undefined): string | null {
@@ -302,11 +344,26 @@ function recordAccess(
   }
   const a = req.actor ?? anonymousActor(req.ip, null, null);
   const status = reply.statusCode;
+  const fields = accessFields(a, now(), action, project, version, filename, status, detail);
+  fields.sha256 = sha256;
   // A 206 continuing a download is the same pull; count a range that starts at 0 only.
-  const outcome =
-    status === 206 && !/^bytes=0-/.test(String(req.headers.range ?? "")) ? "partial" : outcomeOf(status);
-  audit.push({
-    at: now(),
+  if (status === 206 && !/^bytes=0-/.test(String(req.headers.range ?? ""))) fields.outcome = "partial";
+  audit.push(fields);
+}
+
+/** An access's audit record (sha256 null; the caller sets it for files). */
+function accessFields(
+  a: Actor,
+  at: number,
+  action: string,
+  project: string | null,
+  version: string | null,
+  filename: string | null,
+  status: number,
+  detail: string | null,
+): AuditFields {
+  return {
+    at,
     action,
     identity: a.user,
     role: a.role,
@@ -318,9 +375,9 @@ function recordAccess(
     project,
     version,
     filename,
-    sha256,
-    outcome,
+    sha256: null,
+    outcome: outcomeOf(status),
     status,
     detail_json: detail,
-  });
+  };
 }

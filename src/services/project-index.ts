@@ -164,6 +164,32 @@ export class ProjectIndexService {
     return view;
   }
 
+  /**
+   * The curated view `getProject` would answer now, when that is known without I/O or a promise:
+   * the upstream holds a fresh page in memory (`Upstream.peekFresh`), it is the page the memoised
+   * view was built from, and the curated view is still valid (same raw view, same curator
+   * generation, not past its validity). Undefined otherwise: the caller takes the full path.
+   */
+  peekProject(normalized: string): ProjectView | undefined {
+    const raw = this.deps.upstream.peekFresh?.(normalized);
+    if (!raw) return undefined;
+    const memo = this.memo.get(normalized);
+    if (!memo || memo.page.deref() !== raw.page || memo.view.stale !== raw.stale) return undefined;
+    memo.used = true;
+    const curator = this.deps.curator;
+    if (!curator) return memo.view;
+    const hit = this.curated.get(normalized);
+    if (
+      hit &&
+      hit.base === memo.view &&
+      hit.generation === curator.generation &&
+      this.deps.now() < hit.validUntil
+    ) {
+      return hit.view;
+    }
+    return undefined;
+  }
+
   /** Forgets a project's curated view, e.g. after its file was judged on its bytes. */
   invalidate(normalized: string): void {
     this.curated.delete(normalized);

@@ -24,6 +24,10 @@ export class TieredPageCache implements PageCache {
     return entry;
   }
 
+  peek(name: string): CachedPage | undefined {
+    return this.memory.get(name);
+  }
+
   async put(name: string, entry: CachedPage): Promise<void> {
     // A revalidation (304) hands back the page object it got from `get`, so memoised views stay
     // valid by identity; a re-sent identical page is recognised by the view memo's digest.

@@ -207,6 +207,13 @@ export class HttpUpstream implements Upstream {
     return this.joinFlight(key, cached, signal);
   }
 
+  peekFresh(normalized: string): ProjectPageResult | undefined {
+    if (this.negative.has(normalized)) return undefined;
+    const cached = this.cache.peek?.(normalized);
+    if (!cached || this.now() - cached.fetchedAt >= this.ttlMs) return undefined;
+    return { page: cached.page, stale: false, fetchedAt: cached.fetchedAt };
+  }
+
   async listProjects(signal?: AbortSignal): Promise<string[]> {
     signal?.throwIfAborted();
     if (this.breaker.state === "open") throw this.circuitOpenError();

@@ -19,6 +19,12 @@ export interface Upstream {
    * circuit and unparseable bodies (when no stale copy can be served).
    */
   getProject(name: string, signal?: AbortSignal): Promise<ProjectPageResult | null>;
+  /**
+   * What `getProject` would answer now for a normalised name, when it can tell without any I/O
+   * (a fresh page in memory); undefined otherwise. Lets the warm-page fast lane answer without a
+   * promise; an upstream without it is always asked through `getProject`.
+   */
+  peekFresh?(normalized: string): ProjectPageResult | undefined;
   /** Project names the upstream lists at its root, where it can (local directories can). */
   listProjects?(signal?: AbortSignal): Promise<string[]>;
   /**
@@ -76,6 +82,8 @@ export class UpstreamFileNotFoundError extends Error {
 export interface PageCache {
   get(name: string): Promise<CachedPage | undefined>;
   put(name: string, entry: CachedPage): Promise<void>;
+  /** The entry `get` would return, when it is in memory (no I/O); undefined otherwise. */
+  peek?(name: string): CachedPage | undefined;
 }
 
 export interface CachedPage {

@@ -19,6 +19,28 @@ interface Rendered {
   viewVersion: number;
   body: Buffer;
   etag: string;
+  /** The fast lane's response headers for this body, built on its first use (see `warmPage`). */
+  fast?: { format: SimpleFormat; intel: boolean; serial: number; headers: string[]; headers200: string[] };
+}
+
+/** A warm project page as the fast lane sends it: the exact body and headers of the full route. */
+export interface WarmPage {
+  body: Buffer;
+  etag: string;
+  /** Flat [name, value, …] list for `ServerResponse.writeHead`, as `sendBody` sets them (a 304's). */
+  headers: string[];
+  /** The same with the body's content-length (a 200's). */
+  headers200: string[];
+}
+
+/** What the simple routes offer the warm-page fast lane (src/http/fast-lane.ts). */
+export interface SimpleWarmPages {
+  /**
+   * A normalised project's page exactly as `GET /simple/<project>/` would answer it now, when
+   * that is known without I/O: the view is fresh and curated, served before (so rendered), not
+   * stale and not refused. Undefined otherwise: the request takes the full route.
+   */
+  warmPage(normalized: string, format: SimpleFormat): WarmPage | undefined;
 }
 
 export interface SimpleRoutesDeps {
@@ -34,7 +56,7 @@ export interface SimpleRoutesDeps {
 }
 
 /** `/simple/` and `/simple/<project>/`: PEP 503 HTML and PEP 691 JSON by content negotiation. */
-export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDeps): void {
+export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDeps): SimpleWarmPages {
   // Rendered pages, bounded by bytes: memory must not grow with every project ever asked for.
   const rendered = new LRUCache<string, Rendered>({
     maxSize: deps.renderedCacheBytes ?? 32 * 1024 * 1024,
@@ -185,6 +207,37 @@ export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDep
 
   app.get("/simple/:project/", projectHandler);
   app.get("/simple/:project", projectHandler);
+
+  return {
+    warmPage(normalized, format) {
+      const view = deps.projects.peekProject(normalized);
+      if (!view || view.stale || view.refusedReason) return undefined;
+      const r = rendered.get(`${normalized}:${format === "json" ? "json" : "html"}`);
+      if (!r || r.viewVersion !== view.version) return undefined;
+      const intel = deps.intelMissing?.() ?? false;
+      const serial = view.lastSerial;
+      let fast = r.fast;
+      if (!fast || fast.format !== format || fast.intel !== intel || fast.serial !== serial) {
+        // The headers `sendBody` sets, in its order.
+        const headers = intel ? ["x-portcullis-intel", "missing"] : [];
+        headers.push(
+          "content-type",
+          contentTypeOf(format),
+          "vary",
+          "Accept",
+          "x-pypi-last-serial",
+          String(serial),
+          "etag",
+          r.etag,
+          "cache-control",
+          `max-age=${maxAge}, public`,
+        );
+        const headers200 = [...headers, "content-length", String(r.body.length)];
+        fast = r.fast = { format, intel, serial, headers, headers200 };
+      }
+      return { body: r.body, etag: r.etag, headers: fast.headers, headers200: fast.headers200 };
+    },
+  };
 }
 
 function etagOf(body: Buffer): string {

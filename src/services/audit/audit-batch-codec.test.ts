@@ -1,6 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AuditBatchBuilder, auditBatchLength, decodeAuditBatch, encodeAuditBatch } from "./audit-batch-codec.js";
+import {
+  AuditBatchBuilder,
+  auditBatchLength,
+  decodeAuditBatch,
+  encodeAuditBatch,
+} from "./audit-batch-codec.js";
 import type { AuditFields } from "./audit-chain.js";
 
 const base: AuditFields = {
@@ -76,5 +81,8 @@ test("a builder encodes record by record, copies on finish and refuses to overfl
   assert.throws(() => builder.add(base), /full/);
   // The first batch is unchanged by what came after it (its cells were copied out).
   assert.equal(auditBatchLength(first), 2);
-  assert.deepEqual(decodeAuditBatch(builder.finish()).map((r) => r.project), ["requests", "requests", "flask"]);
+  assert.deepEqual(
+    decodeAuditBatch(builder.finish()).map((r) => r.project),
+    ["requests", "requests", "flask"],
+  );
 });

@@ -56,7 +56,11 @@ test("a busy trail writes full batches: records arriving during a write wait for
   }
   await trail.flush();
   assert.equal(writer.ats.length, i, "every record written");
-  assert.deepEqual(writer.ats, Array.from({ length: i }, (_, k) => record(k).at), "in order");
+  assert.deepEqual(
+    writer.ats,
+    Array.from({ length: i }, (_, k) => record(k).at),
+    "in order",
+  );
   // Only the final drain may leave a partial batch behind a full one; no trickle of tiny writes.
   const partial = writer.batches.slice(0, -1).filter((n) => n < 100);
   assert.ok(partial.length <= 1, `batches ${writer.batches.join(",")}`);

@@ -152,8 +152,7 @@ export class AuditTrail implements AuditRecorder {
           {
             everyRecords: this.opts.checkpointEveryRecords ?? 1_000,
             // The last batch before a clean shutdown is always signed: nothing unsigned is left behind.
-            everyMs:
-              this.closing && this.pendingRecords === 0 ? 0 : (this.opts.checkpointEveryMs ?? 60_000),
+            everyMs: this.closing && this.pendingRecords === 0 ? 0 : (this.opts.checkpointEveryMs ?? 60_000),
             now: this.opts.now(),
           },
           sinks.length > 0,
