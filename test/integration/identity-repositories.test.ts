@@ -11,7 +11,8 @@ import { AuditRepository, type CheckpointSigner } from "../../src/adapters/db/au
 import { IdentityRepository } from "../../src/adapters/db/identity-repository.js";
 import { InventoryRepository } from "../../src/adapters/db/inventory-repository.js";
 import { keyIdOf } from "../../src/crypto/key-ring.js";
-import { CLI_ACTOR, type Actor } from "../../src/domain/identity.js";
+import { CLI_ACTOR, type Actor, type ClientInfo } from "../../src/domain/identity.js";
+import type { AuditFields, ChainedRecord } from "../../src/services/audit/audit-chain.js";
 import { inlineAuditWriter } from "../../src/services/audit/audit-writer.js";
 import { AuditTrail } from "../../src/services/audit/audit-trail.js";
 import { verifyAuditLog } from "../../src/services/audit/audit-verifier.js";
@@ -31,8 +32,52 @@ const signer: CheckpointSigner = {
   }),
 };
 
-function actor(user: string | null, ip = "10.0.0.1", application: string | null = null): Actor {
-  return { user, role: "reader", team: user ? "web" : null, tokenId: null, ip, application, client: null };
+function actor(
+  user: string | null,
+  ip = "10.0.0.1",
+  application: string | null = null,
+  client: ClientInfo | null = null,
+): Actor {
+  return { user, role: "reader", team: user ? "web" : null, tokenId: null, ip, application, client };
+}
+
+/** A parsed pip User-Agent, as the gateway records it. */
+function pipClient(version: string, python = "3.12.1"): ClientInfo {
+  return {
+    installer: "pip",
+    installerVersion: version,
+    python,
+    os: "Linux",
+    cpu: "x86_64",
+    userAgent: `pip/${version}`,
+  };
+}
+
+function record(at: number, identity: string, client: ClientInfo | null): AuditFields {
+  return {
+    at,
+    action: "file.download",
+    identity,
+    role: "reader",
+    team: null,
+    token_id: null,
+    ip: "10.0.0.1",
+    application: null,
+    client_json: client ? JSON.stringify(client) : null,
+    project: "acme",
+    version: "1.0",
+    filename: "acme-1.0-py3-none-any.whl",
+    sha256: "a".repeat(64),
+    outcome: "ok",
+    status: 200,
+    detail_json: null,
+  };
+}
+
+async function readAll(repo: AuditRepository): Promise<ChainedRecord[]> {
+  const out: ChainedRecord[] = [];
+  for await (const r of repo.scan(0, 7)) out.push(r);
+  return out;
 }
 
 function pull(trail: AuditTrail, who: Actor, project: string, version: string): void {
@@ -121,7 +166,11 @@ for (const dialect of DIALECTS) {
           log,
           checkpointEveryRecords: 50,
         });
-        for (let i = 0; i < 120; i++) pull(i % 2 ? a : b, actor(`u${i % 5}`), "acme", `1.${i % 3}`);
+        // Two clients, each stored once in audit_clients; pip 23 first from the 8th record.
+        const client = (i: number) => (i % 8 === 7 ? pipClient("23.0.1") : pipClient("24.0"));
+        for (let i = 0; i < 120; i++) {
+          pull(i % 2 ? a : b, actor(`u${i % 5}`, "10.0.0.1", null, client(i)), "acme", `1.${i % 3}`);
+        }
         await Promise.all([a.flush(), b.flush(), a.flush()]);
         for (let i = 0; i < 30; i++) pull(i % 2 ? b : a, actor(null, `10.0.0.${i % 4}`), "acme", "2.0");
         await Promise.all([a.close(), b.close()]);
@@ -144,6 +193,33 @@ for (const dialect of DIALECTS) {
           .updateTable("audit_log")
           .set({ identity: original.identity })
           .where("seq", "=", 42)
+          .execute();
+        assert.equal((await verifyAuditLog(repo, new Set([keyid]))).ok, true, "restored");
+
+        // A shared client is part of every record naming it: editing it breaks the chain at the
+        // first of them.
+        const clients = await db.db.selectFrom("audit_clients").selectAll().orderBy("id").execute();
+        assert.equal(clients.length, 2, "each distinct client once");
+        const pip23 = clients.find((c) => c.json === JSON.stringify(pipClient("23.0.1")))!;
+        const firstUse = await db.db
+          .selectFrom("audit_log")
+          .select((eb) => eb.fn.min("seq").as("seq"))
+          .where("client_id", "=", pip23.id)
+          .executeTakeFirstOrThrow();
+        assert.ok(Number(firstUse.seq) > 1);
+        await db.db
+          .updateTable("audit_clients")
+          .set({ json: JSON.stringify(pipClient("23.0.1", "3.13.0")) })
+          .where("id", "=", pip23.id)
+          .execute();
+        assert.equal(
+          (await verifyAuditLog(repo, new Set([keyid]))).problem,
+          `record ${Number(firstUse.seq)}: contents do not match its hash (edited)`,
+        );
+        await db.db
+          .updateTable("audit_clients")
+          .set({ json: pip23.json })
+          .where("id", "=", pip23.id)
           .execute();
         assert.equal((await verifyAuditLog(repo, new Set([keyid]))).ok, true, "restored");
         assert.match(
@@ -184,6 +260,157 @@ for (const dialect of DIALECTS) {
           (await verifyAuditLog(repo, new Set([keyid]))).problem!,
           /^record 77\.\.150 missing \(removed from the end/,
         );
+      }),
+  );
+
+  test(
+    `each distinct client is stored once; records read back exactly, also those stored inline before (${dialect})`,
+    { skip: await dialectSkip(dialect) },
+    () =>
+      withTestDatabase(dialect, async (db) => {
+        const [pip23, pip24, uv, curl] = [
+          pipClient("23.0.1"),
+          pipClient("24.0"),
+          { installer: "uv", installerVersion: "0.4.1", python: "3.12.1", userAgent: "uv/0.4.1" },
+          { installer: "curl", installerVersion: "8.5.0", userAgent: "curl/8.5.0" },
+        ];
+        const clientRows = () => db.db.selectFrom("audit_clients").selectAll().orderBy("id").execute();
+
+        // Rows as written before 0009-audit-clients: client_json inline, no client_id, no
+        // audit_clients rows.
+        const early = await new AuditRepository(db.db, db.dialect).append(
+          [record(1_000, "old", pip23), record(1_001, "old", null), record(1_002, "old", pip24)],
+          [],
+          null,
+        );
+        await db.db
+          .updateTable("audit_log")
+          .set((eb) => ({
+            client_json: eb
+              .selectFrom("audit_clients")
+              .select("json")
+              .whereRef("audit_clients.id", "=", "audit_log.client_id"),
+            client_id: null,
+          }))
+          .execute();
+        await db.db.deleteFrom("audit_clients").execute();
+
+        // One batch, three distinct clients (one also used inline before), some records none.
+        const repo = new AuditRepository(db.db, db.dialect);
+        const batch = Array.from({ length: 60 }, (_, i) =>
+          record(2_000 + i, `u${i % 4}`, i % 5 === 4 ? null : [pip23, uv, curl][i % 3]!),
+        );
+        const written = await repo.append(batch, [], null);
+        const stored = await clientRows();
+        assert.deepEqual(
+          stored.map((c) => c.json).sort(),
+          [pip23, uv, curl].map((c) => JSON.stringify(c)).sort(),
+        );
+        const raw = await db.db
+          .selectFrom("audit_log")
+          .select(["seq", "client_json", "client_id"])
+          .orderBy("seq")
+          .execute();
+        assert.deepEqual(
+          raw.slice(0, 3).map((r) => [r.client_json, r.client_id]),
+          [
+            [JSON.stringify(pip23), null],
+            [null, null],
+            [JSON.stringify(pip24), null],
+          ],
+          "the early rows keep their client inline",
+        );
+        for (const [k, r] of raw.slice(3).entries()) {
+          const id = stored.find((c) => c.json === batch[k]!.client_json)?.id ?? null;
+          assert.deepEqual([r.client_json, r.client_id === null ? null : Number(r.client_id)], [null, id]);
+        }
+
+        // Read back (scan, and both paths of query) exactly as chained, and verified.
+        const all = [...early, ...written];
+        assert.deepEqual(await readAll(repo), all);
+        assert.deepEqual(
+          await repo.query({ identity: "u1", limit: 100, order: "desc" }),
+          all.filter((r) => r.identity === "u1").reverse(),
+        );
+        assert.deepEqual(
+          await repo.query({ since: 1_001, until: 2_010, limit: 8, order: "desc" }),
+          all
+            .filter((r) => r.at >= 1_001 && r.at < 2_010)
+            .reverse()
+            .slice(0, 8),
+        );
+        assert.deepEqual(
+          await repo.query({ since: 0, limit: 5, order: "asc", afterSeq: 1 }),
+          all.slice(1, 6),
+          "the oldest, inline rows included",
+        );
+        const verified = await verifyAuditLog(repo, new Set([keyid]));
+        assert.deepEqual([verified.ok, verified.records], [true, 63]);
+
+        // Another instance (nothing cached) and this one store a new client at once: one row, one id.
+        const other = new AuditRepository(db.db, db.dialect);
+        await Promise.all([
+          repo.append([record(3_000, "a", pip24), record(3_001, "a", uv)], [], null),
+          other.append([record(3_002, "b", pip24), record(3_003, "b", pip23)], [], null),
+        ]);
+        assert.equal((await clientRows()).length, 4);
+        const ids = await db.db
+          .selectFrom("audit_log")
+          .select("client_id")
+          .where("seq", ">", 63)
+          .orderBy("seq")
+          .execute();
+        const pip24Id = (await clientRows()).find((c) => c.json === JSON.stringify(pip24))!.id;
+        assert.equal(ids.filter((r) => Number(r.client_id) === Number(pip24Id)).length, 2);
+
+        // A batch that rolls back leaves no id behind in the cache: its client's row was never
+        // committed, and the id it had may be taken by another client first.
+        const failing: CheckpointSigner = {
+          sign: () => {
+            throw new Error("signing failed");
+          },
+        };
+        const python2 = {
+          installer: "pip",
+          installerVersion: "20.3.4",
+          python: "2.7.18",
+          userAgent: "pip/20.3.4",
+        };
+        const pypy = { installer: "pip", installerVersion: "24.0", python: "3.10.14", userAgent: "pip/24.0" };
+        await assert.rejects(
+          repo.append([record(4_000, "c", python2)], [], {
+            signer: failing,
+            everyRecords: 1,
+            everyMs: 0,
+            now: 4_000,
+          }),
+          /signing failed/,
+        );
+        assert.equal((await clientRows()).length, 4, "rolled back");
+        await other.append([record(4_001, "d", pypy)], [], null);
+        await repo.append([record(4_002, "c", python2)], [], null);
+        const tail = (await readAll(repo)).slice(-2);
+        assert.deepEqual(
+          tail.map((r) => r.client_json),
+          [JSON.stringify(pypy), JSON.stringify(python2)],
+        );
+        assert.deepEqual((await verifyAuditLog(repo, new Set([keyid]))).ok, true);
+
+        // A client too long to index stays inline in its row: 3,000 bytes that do not compress
+        // are more than a PostgreSQL B-tree entry holds (2,704), which would fail every batch.
+        const noise = Array.from({ length: 1_500 }, (_, i) =>
+          String.fromCharCode(0x100 + ((i * 419) % 1_500)),
+        );
+        const long = { installer: "pip", userAgent: noise.join("") };
+        const [longRecord] = await repo.append([record(5_000, "e", long)], [], null);
+        const longRow = await db.db
+          .selectFrom("audit_log")
+          .select(["client_json", "client_id"])
+          .where("seq", "=", longRecord!.seq)
+          .executeTakeFirstOrThrow();
+        assert.deepEqual(longRow, { client_json: JSON.stringify(long), client_id: null });
+        assert.deepEqual((await readAll(repo)).at(-1), longRecord);
+        assert.equal((await verifyAuditLog(repo, new Set([keyid]))).ok, true);
       }),
   );
 

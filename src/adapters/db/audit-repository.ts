@@ -1,4 +1,13 @@
-import { CompiledQuery, sql, type Kysely, type Selectable } from "kysely";
+import {
+  CompiledQuery,
+  expressionBuilder,
+  sql,
+  type Expression,
+  type Kysely,
+  type Selectable,
+  type SqlBool,
+  type Transaction,
+} from "kysely";
 import type { Database } from "./schema.js";
 import type { DialectName } from "./connect-database.js";
 import type { AuditCheckpointsTable, InventoryTable } from "./schema-identity.js";
@@ -42,15 +51,44 @@ export interface CheckpointSigner {
 // 50 rows a statement (its ~2,300 characters of SQL stay in SQLite's prepared-statement cache);
 // on SQLite the few rows left over go one statement each, so only two INSERT texts are prepared.
 const ROWS_PER_INSERT = 50;
+/** A record's fields as audit_log stores them, in the order its columns were created. */
 const AUDIT_COLUMNS = [
   "seq",
   ...AUDIT_FIELDS,
   "prev_hash",
   "hash",
 ] as const satisfies readonly (keyof ChainedRecord)[];
+/**
+ * The columns an append writes: the client as `client_id` (its JSON once in `audit_clients`),
+ * `client_json` NULL unless the client is too long to share (see MAX_SHARED_CLIENT_BYTES).
+ */
+const INSERT_COLUMNS = [...AUDIT_COLUMNS, "client_id"] as const;
+const CLIENT_JSON_AT = AUDIT_COLUMNS.indexOf("client_json");
+/**
+ * The longest client JSON shared through `audit_clients` (UTF-8 bytes). Its unique index holds the
+ * whole text, and a PostgreSQL B-tree entry is at most 2,704 bytes: a longer value would fail the
+ * batch. Parsed User-Agents stay well below (≤ 512 characters of header, fields of ≤ 100), but
+ * one crafted to escape to more is kept inline in its row rather than stop the audit trail.
+ */
+const MAX_SHARED_CLIENT_BYTES = 2_000;
+/** Known clients (JSON → audit_clients id) per repository; cleared when full. */
+const CLIENT_CACHE_MAX = 1_000;
+
+/**
+ * What the reads select: each record exactly as it was chained, the client from whichever of
+ * audit_log.client_json (rows before 0009-audit-clients) and audit_clients holds it. Editing the
+ * shared JSON changes every record using it, which `audit verify` then names.
+ */
+const RECORD_SELECTION = AUDIT_COLUMNS.map((c) =>
+  c === "client_json"
+    ? sql<string | null>`coalesce(audit_log.client_json, audit_clients.json)`.as(c)
+    : sql.ref(`audit_log.${c}`).as(c),
+);
 
 export class AuditRepository {
   private readonly insertText = new Map<number, string>();
+  /** Committed audit_clients ids, so a busy writer looks none up: JSON → id. */
+  private readonly clientIds = new Map<string, number>();
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: DialectName,
@@ -62,23 +100,29 @@ export class AuditRepository {
     checkpoint: { signer: CheckpointSigner; everyRecords: number; everyMs: number; now: number } | null,
   ): Promise<ChainedRecord[]> {
     if (records.length === 0) return [];
-    return this.db.transaction().execute(async (trx) => {
+    let learned: Map<string, number> | undefined;
+    const written = await this.db.transaction().execute(async (trx) => {
       await trx.updateTable("audit_head").set({ id: 1 }).where("id", "=", 1).execute();
       const head = await trx
         .selectFrom("audit_head")
         .selectAll()
         .where("id", "=", 1)
         .executeTakeFirstOrThrow();
+      // After the head's lock: writers on other instances wait there, never on a client row.
+      const clients = await this.batchClients(trx, records);
+      learned = clients.learned;
       const chained = chain({ seq: Number(head.seq), hash: head.hash }, records);
       let i = 0;
       for (; i + ROWS_PER_INSERT <= chained.length; i += ROWS_PER_INSERT) {
-        await trx.executeQuery(this.insertRecords(chained.slice(i, i + ROWS_PER_INSERT)));
+        await trx.executeQuery(this.insertRecords(chained.slice(i, i + ROWS_PER_INSERT), clients.ids));
       }
       if (this.dialect === "postgres") {
         // Each statement is a round trip there: the rest in one.
-        if (i < chained.length) await trx.executeQuery(this.insertRecords(chained.slice(i)));
+        if (i < chained.length) await trx.executeQuery(this.insertRecords(chained.slice(i), clients.ids));
       } else {
-        for (; i < chained.length; i++) await trx.executeQuery(this.insertRecords([chained[i]!]));
+        for (; i < chained.length; i++) {
+          await trx.executeQuery(this.insertRecords([chained[i]!], clients.ids));
+        }
       }
       for (let i = 0; i < inventory.length; i += 200) {
         await trx
@@ -125,23 +169,97 @@ export class AuditRepository {
         .execute();
       return chained;
     });
+    // Only ids whose rows are committed: one learned in a transaction that rolled back may name
+    // nothing (or, later, another client).
+    if (learned) {
+      for (const [json, id] of learned) {
+        if (this.clientIds.size >= CLIENT_CACHE_MAX) this.clientIds.clear();
+        this.clientIds.set(json, id);
+      }
+    }
+    return written;
+  }
+
+  /**
+   * The audit_clients id of each distinct client of the batch (JSON → id; a client too long to
+   * share has none), and those that were not known yet (`learned`). Unknown clients are inserted
+   * if absent and then read back: another instance may have stored the same JSON first.
+   */
+  private async batchClients(
+    trx: Transaction<Database>,
+    records: AuditFields[],
+  ): Promise<{ ids: Map<string, number>; learned: Map<string, number> | undefined }> {
+    const ids = new Map<string, number>();
+    let missing: string[] | undefined;
+    let last: string | null = null;
+    for (const r of records) {
+      const json = r.client_json;
+      // Records of a decoded batch share one string per distinct client: mostly a pointer check.
+      if (json === null || json === last) continue;
+      last = json;
+      if (ids.has(json)) continue;
+      const id = this.clientIds.get(json);
+      if (id !== undefined) ids.set(json, id);
+      else if (!missing?.includes(json) && Buffer.byteLength(json) <= MAX_SHARED_CLIENT_BYTES) {
+        (missing ??= []).push(json);
+      }
+    }
+    if (!missing) return { ids, learned: undefined };
+    const learned = new Map<string, number>();
+    for (let i = 0; i < missing.length; i += 200) {
+      const chunk = missing.slice(i, i + 200);
+      await trx
+        .insertInto("audit_clients")
+        .values(chunk.map((json) => ({ json })))
+        .onConflict((oc) => oc.column("json").doNothing())
+        .execute();
+      const rows = await trx
+        .selectFrom("audit_clients")
+        .select(["id", "json"])
+        .where("json", "in", chunk)
+        .execute();
+      for (const row of rows) {
+        ids.set(row.json, Number(row.id));
+        learned.set(row.json, Number(row.id));
+      }
+    }
+    for (const json of missing) {
+      if (!ids.has(json)) throw new Error("audit client not found after storing it");
+    }
+    return { ids, learned };
   }
 
   /**
    * A multi-row INSERT built directly: the audit log is the gateway's busiest table, and building
    * the statement through the query builder cost about a third of each record's write.
    */
-  private insertRecords(rows: ChainedRecord[]): CompiledQuery {
+  private insertRecords(rows: ChainedRecord[], clientIds: Map<string, number>): CompiledQuery {
     let text = this.insertText.get(rows.length);
     if (!text) {
       let n = 0;
       const ph = () => (this.dialect === "postgres" ? `$${++n}` : "?");
-      const tuples = rows.map(() => `(${AUDIT_COLUMNS.map(ph).join(",")})`);
-      text = `insert into audit_log (${AUDIT_COLUMNS.join(",")}) values ${tuples.join(",")}`;
+      const tuples = rows.map(() => `(${INSERT_COLUMNS.map(ph).join(",")})`);
+      text = `insert into audit_log (${INSERT_COLUMNS.join(",")}) values ${tuples.join(",")}`;
       this.insertText.set(rows.length, text);
     }
     const params: unknown[] = [];
-    for (const r of rows) for (const c of AUDIT_COLUMNS) params.push(r[c]);
+    let last: string | null = null;
+    let lastId: number | null = null;
+    for (const r of rows) {
+      const at = params.length;
+      for (const c of AUDIT_COLUMNS) params.push(r[c]);
+      const json = r.client_json;
+      let id: number | null = null;
+      if (json !== null) {
+        if (json !== last) {
+          last = json;
+          lastId = clientIds.get(json) ?? null;
+        }
+        id = lastId;
+        if (id !== null) params[at + CLIENT_JSON_AT] = null;
+      }
+      params.push(id);
+    }
     return CompiledQuery.raw(text, params);
   }
 
@@ -163,11 +281,9 @@ export class AuditRepository {
   async *scan(afterSeq = 0, pageSize = 5_000): AsyncGenerator<ChainedRecord> {
     let after = afterSeq;
     for (;;) {
-      const rows = await this.db
-        .selectFrom("audit_log")
-        .selectAll()
-        .where("seq", ">", after)
-        .orderBy("seq")
+      const rows = await this.selectRecords()
+        .where("audit_log.seq", ">", after)
+        .orderBy("audit_log.seq")
         .limit(pageSize)
         .execute();
       for (const r of rows) yield normalise(r);
@@ -177,17 +293,21 @@ export class AuditRepository {
   }
 
   async query(q: AuditQuery): Promise<ChainedRecord[]> {
-    let s = this.db.selectFrom("audit_log");
-    if (q.identity !== undefined) s = s.where("identity", "=", q.identity);
-    if (q.project !== undefined) s = s.where("project", "=", q.project);
-    if (q.action !== undefined) s = s.where("action", "=", q.action);
-    if (q.outcome !== undefined) s = s.where("outcome", "=", q.outcome);
-    if (q.since !== undefined) s = s.where("at", ">=", q.since);
-    if (q.until !== undefined) s = s.where("at", "<", q.until);
-    if (q.beforeSeq !== undefined) s = s.where("seq", "<", q.beforeSeq);
-    if (q.afterSeq !== undefined) s = s.where("seq", ">", q.afterSeq);
+    const eb = expressionBuilder<Database, "audit_log">();
+    const filters: Expression<SqlBool>[] = [];
+    if (q.identity !== undefined) filters.push(eb("audit_log.identity", "=", q.identity));
+    if (q.project !== undefined) filters.push(eb("audit_log.project", "=", q.project));
+    if (q.action !== undefined) filters.push(eb("audit_log.action", "=", q.action));
+    if (q.outcome !== undefined) filters.push(eb("audit_log.outcome", "=", q.outcome));
+    if (q.since !== undefined) filters.push(eb("audit_log.at", ">=", q.since));
+    if (q.until !== undefined) filters.push(eb("audit_log.at", "<", q.until));
+    if (q.beforeSeq !== undefined) filters.push(eb("audit_log.seq", "<", q.beforeSeq));
+    if (q.afterSeq !== undefined) filters.push(eb("audit_log.seq", ">", q.afterSeq));
+    const where = filters.length === 0 ? null : filters.length === 1 ? filters[0]! : eb.and(filters);
     if (q.since === undefined && q.until === undefined) {
-      const rows = await s.selectAll().orderBy("seq", q.order).limit(q.limit).execute();
+      let s = this.selectRecords();
+      if (where) s = s.where(where);
+      const rows = await s.orderBy("audit_log.seq", q.order).limit(q.limit).execute();
       return rows.map(normalise);
     }
     // A time window is read from the (at, seq) index: pick the page's seqs from the index alone,
@@ -195,18 +315,30 @@ export class AuditRepository {
     // 90-day window over 1M records on SQLite, 7× what this does. After ANALYZE, SQLite tends to
     // walk the whole table backwards in seq order instead (free ordering, filter on `at`): 50 ms
     // and growing with everything newer than the window. `+seq` (no longer a bare column)
-    // keeps it on the index (https://sqlite.org/optoverview.html#disqualifying_indexes).
-    const seqs = s
-      .select("seq")
-      .orderBy(this.dialect === "sqlite" ? sql`+seq` : "seq", q.order)
-      .limit(q.limit);
-    const rows = await this.db
-      .selectFrom("audit_log")
-      .selectAll()
-      .where("seq", "in", seqs)
-      .orderBy("seq", q.order)
+    // keeps it on the index (https://sqlite.org/optoverview.html#disqualifying_indexes). The
+    // clients are joined in the outer read only, to the page's rows.
+    let seqs = this.db.selectFrom("audit_log");
+    if (where) seqs = seqs.where(where);
+    const rows = await this.selectRecords()
+      .where(
+        "audit_log.seq",
+        "in",
+        seqs
+          .select("seq")
+          .orderBy(this.dialect === "sqlite" ? sql`+seq` : "seq", q.order)
+          .limit(q.limit),
+      )
+      .orderBy("audit_log.seq", q.order)
       .execute();
     return rows.map(normalise);
+  }
+
+  /** audit_log rows as records (see RECORD_SELECTION). */
+  private selectRecords() {
+    return this.db
+      .selectFrom("audit_log")
+      .leftJoin("audit_clients", "audit_clients.id", "audit_log.client_id")
+      .select(RECORD_SELECTION);
   }
 
   get dialectName(): DialectName {
@@ -215,6 +347,7 @@ export class AuditRepository {
 }
 
 // PostgreSQL BIGINT is parsed to a number already; SQLite integers arrive as numbers too.
-function normalise(r: ChainedRecord): ChainedRecord {
+function normalise(row: Record<(typeof AUDIT_COLUMNS)[number], unknown>): ChainedRecord {
+  const r = row as ChainedRecord;
   return { ...r, seq: Number(r.seq), at: Number(r.at), status: r.status === null ? null : Number(r.status) };
 }

@@ -18,6 +18,7 @@ import * as m0005 from "./migrations/0005-governance.js";
 import * as m0006 from "./migrations/0006-proof.js";
 import * as m0007 from "./migrations/0007-discovery.js";
 import * as m0008 from "./migrations/0008-console.js";
+import * as m0009 from "./migrations/0009-audit-clients.js";
 
 /**
  * Numbered migrations, in order. A static list, so bundling and type checking see them all; each
@@ -34,6 +35,7 @@ const MIGRATIONS: [string, DialectMigration][] = [
   ["0006-proof", m0006],
   ["0007-discovery", m0007],
   ["0008-console", m0008],
+  ["0009-audit-clients", m0009],
 ];
 
 class StaticMigrationProvider implements MigrationProvider {

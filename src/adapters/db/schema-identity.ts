@@ -1,5 +1,8 @@
+import type { Generated } from "kysely";
+
 /**
- * Tables for identity, audit and inventory (migration 0004-identity). Merged into `Database` in `schema.ts`.
+ * Tables for identity, audit and inventory (migrations 0004-identity, 0009-audit-clients). Merged
+ * into `Database` in `schema.ts`.
  */
 export interface IdentityTables {
   teams: TeamsTable;
@@ -7,6 +10,7 @@ export interface IdentityTables {
   api_tokens: ApiTokensTable;
   project_owners: ProjectOwnersTable;
   audit_log: AuditLogTable;
+  audit_clients: AuditClientsTable;
   audit_head: AuditHeadTable;
   audit_checkpoints: AuditCheckpointsTable;
   inventory: InventoryTable;
@@ -54,7 +58,11 @@ export interface ProjectOwnersTable {
   set_at: number;
 }
 
-/** One audit record; `hash` chains it to the record before (`prev_hash`). Append-only. */
+/**
+ * One audit record; `hash` chains it to the record before (`prev_hash`). Append-only. Its client
+ * is `client_json` on rows written before migration 0009, else the `audit_clients` row
+ * `client_id` names; the record's `client_json` is `coalesce(client_json, audit_clients.json)`.
+ */
 export interface AuditLogTable {
   seq: number;
   at: number;
@@ -65,7 +73,7 @@ export interface AuditLogTable {
   token_id: string | null;
   ip: string;
   application: string | null;
-  /** The parsed client (ClientInfo) as JSON. */
+  /** The parsed client (ClientInfo) as JSON: rows written before 0009, and clients too long to share. */
   client_json: string | null;
   project: string | null;
   version: string | null;
@@ -76,6 +84,14 @@ export interface AuditLogTable {
   detail_json: string | null;
   prev_hash: string;
   hash: string;
+  /** The record's client in `audit_clients` (0009-audit-clients); null when `client_json` holds it or there is none. */
+  client_id: number | null;
+}
+
+/** Each distinct client (ClientInfo as JSON) the audit log names by id; part of the records' hashed contents. */
+export interface AuditClientsTable {
+  id: Generated<number>;
+  json: string;
 }
 
 /** The single row (id 1) holding the end of the chain; appends lock it, which serialises writers. */
