@@ -243,23 +243,7 @@ export class AuditRepository {
       this.insertText.set(rows.length, text);
     }
     const params: unknown[] = [];
-    let last: string | null = null;
-    let lastId: number | null = null;
-    for (const r of rows) {
-      const at = params.length;
-      for (const c of AUDIT_COLUMNS) params.push(r[c]);
-      const json = r.client_json;
-      let id: number | null = null;
-      if (json !== null) {
-        if (json !== last) {
-          last = json;
-          lastId = clientIds.get(json) ?? null;
-        }
-        id = lastId;
-        if (id !== null) params[at + CLIENT_JSON_AT] = null;
-      }
-      params.push(id);
-    }
+    for (const r of rows) pushRow(params, r, clientIds);
     return CompiledQuery.raw(text, params);
   }
 
@@ -344,6 +328,15 @@ export class AuditRepository {
   get dialectName(): DialectName {
     return this.dialect;
   }
+}
+
+/** A row's INSERT_COLUMNS values: the client by id when it has one (then client_json NULL). */
+function pushRow(params: unknown[], r: ChainedRecord, clientIds: Map<string, number>): void {
+  const at = params.length;
+  for (const c of AUDIT_COLUMNS) params.push(r[c]);
+  const id = r.client_json === null ? undefined : clientIds.get(r.client_json);
+  if (id !== undefined) params[at + CLIENT_JSON_AT] = null;
+  params.push(id ?? null);
 }
 
 // PostgreSQL BIGINT is parsed to a number already; SQLite integers arrive as numbers too.
