@@ -7,6 +7,9 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
 import { basic, createToken, flushAudit } from "../helpers/identity.js";
@@ -177,4 +180,24 @@ describe("the warm-page fast lane", () => {
     clock += 2_001;
     assert.equal((await fetch(page, { headers: basic(token) })).status, 401);
   });
+});
+
+test("a local directory upstream's warm page is answered by the fast lane too", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "portcullis-lane-dir-"));
+  const wheel = await buildWheel({ name: "dir-widgets", version: "1.0" });
+  writeFileSync(join(dir, wheel.filename), wheel.bytes);
+  const gw = await startTestGateway({ upstream: dir });
+  try {
+    const page = `${gw.url}/simple/dir-widgets/`;
+    const full = await fetch(page);
+    assert.equal(full.status, 200);
+    const body = await full.text();
+    const before = await fastAnswers(gw);
+    const fast = await fetch(page);
+    assert.equal(await fast.text(), body);
+    assert.equal(await fastAnswers(gw), before + 1);
+  } finally {
+    await gw.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

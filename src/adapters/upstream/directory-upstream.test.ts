@@ -158,7 +158,8 @@ describe("DirectoryUpstream on a scratch directory", () => {
     const mtime = new Date("2025-06-01T12:00:00Z");
     await writeFile(path, "original");
     await utimes(path, mtime, mtime);
-    const upstream = new DirectoryUpstream({ dir });
+    // Pages are rebuilt on every request here: this is about the digests.
+    const upstream = new DirectoryUpstream({ dir, pageFreshMs: 0 });
     const first = (await upstream.getProject("delta"))?.page.files[0]?.hashes.sha256;
 
     // Same size and mtime: the remembered digest stands (which proves nothing was re-read).
@@ -172,6 +173,28 @@ describe("DirectoryUpstream on a scratch directory", () => {
     assert.equal(first, sha256(Buffer.from("original")));
     assert.equal(cached, first);
     assert.equal(recomputed, sha256(Buffer.from("ORIGINAL")));
+  });
+
+  it("answers a page again for pageFreshMs without statting, the same object while nothing changed", async () => {
+    const clock = fakeClock();
+    const path = join(dir, "eta-1.0-py3-none-any.whl");
+    await writeFile(path, "e1");
+    const upstream = new DirectoryUpstream({ dir, now: clock.now, pageFreshMs: 1_000 });
+    const first = await upstream.getProject("eta");
+    assert.equal(upstream.peekFresh("eta"), first);
+    // Within the window a rewrite is not seen yet (nothing is statted): the same answer.
+    await writeFile(path, "e1, rewritten");
+    assert.equal(await upstream.getProject("eta"), first);
+    clock.advance(1_000);
+    assert.equal(upstream.peekFresh("eta"), undefined);
+    const second = await upstream.getProject("eta");
+    assert.notEqual(second!.page, first!.page);
+    assert.equal(second!.page.files[0]!.hashes.sha256, sha256(Buffer.from("e1, rewritten")));
+    clock.advance(1_000);
+    const third = await upstream.getProject("eta");
+    assert.notEqual(third, second, "rebuilt after the window");
+    assert.equal(third!.page, second!.page, "unchanged files: the same page object");
+    assert.equal(upstream.peekFresh("nobody"), undefined);
   });
 
   it("refuses to open anything that is not a scanned file inside the directory", async () => {

@@ -36,7 +36,17 @@ export interface DirectoryUpstreamOptions {
   rescanTtlMs?: number;
   /** Report each file's mtime as its PEP 700 upload time (for cooldowns). Default false. */
   mtimeAsUploadTime?: boolean;
+  /**
+   * A page built from the files is answered again for this long without statting them (and the
+   * gateway's warm-page fast lane may answer it without asking at all). Default 1 000: a file
+   * added, removed or rewritten shows within a second, and a busy page costs one round of stats
+   * a second instead of one per request.
+   */
+  pageFreshMs?: number;
 }
+
+/** Pages kept for `pageFreshMs`; beyond this many projects the memo starts again. */
+const MAX_FRESH_PAGES = 10_000;
 
 interface IndexedFile {
   /** Path as listed under the directory (what the `file://` URL names). */
@@ -77,6 +87,12 @@ export class DirectoryUpstream implements Upstream {
   private readonly hasher = new FileHasher();
   private index: DirectoryIndex | undefined;
   private scanning: Promise<DirectoryIndex> | undefined;
+  private readonly pageFreshMs: number;
+  /** The last page built per project, when, and from which scan. */
+  private readonly pages = new Map<
+    string,
+    { result: ProjectPageResult; at: number; index: DirectoryIndex }
+  >();
 
   constructor(options: DirectoryUpstreamOptions) {
     this.dir = resolve(options.dir);
@@ -84,11 +100,20 @@ export class DirectoryUpstream implements Upstream {
     this.now = options.now ?? Date.now;
     this.rescanTtlMs = options.rescanTtlMs ?? 5_000;
     this.mtimeAsUploadTime = options.mtimeAsUploadTime ?? false;
+    this.pageFreshMs = options.pageFreshMs ?? 1_000;
+  }
+
+  peekFresh(normalized: string): ProjectPageResult | undefined {
+    const hit = this.pages.get(normalized);
+    if (!hit || hit.index !== this.index || this.now() - hit.at >= this.pageFreshMs) return undefined;
+    return hit.result;
   }
 
   async getProject(name: string, signal?: AbortSignal): Promise<ProjectPageResult | null> {
     signal?.throwIfAborted();
     const project = normalizeProjectName(name);
+    const fresh = this.peekFresh(project);
+    if (fresh) return fresh;
     const index = await this.currentIndex();
     const entries = index.byProject.get(project);
     if (!entries) return null;
@@ -97,7 +122,15 @@ export class DirectoryUpstream implements Upstream {
     if (present.length === 0) return null;
     const served = new Set(present.map((file) => file.filename));
     const versions = [...new Set(entries.filter((e) => served.has(e.filename)).map((e) => e.version))];
-    return { page: { name: project, files: present, versions }, stale: false, fetchedAt: this.now() };
+    const previous = this.pages.get(project)?.result.page;
+    // The same page object while nothing changed: the gateway's views, memoised by the page's
+    // identity, stay valid without digesting the page again.
+    const page =
+      previous && sameFiles(previous.files, present) ? previous : { name: project, files: present, versions };
+    const result = { page, stale: false, fetchedAt: this.now() };
+    if (this.pages.size >= MAX_FRESH_PAGES) this.pages.clear();
+    this.pages.set(project, { result, at: result.fetchedAt, index });
+    return result;
   }
 
   async listProjects(signal?: AbortSignal): Promise<string[]> {
@@ -255,4 +288,17 @@ async function mapLimited<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+/** Whether two listings name the same files with the same bytes (hash, size, upload time), in order. */
+function sameFiles(a: readonly DistFile[], b: readonly DistFile[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every(
+    (f, i) =>
+      f.filename === b[i]!.filename &&
+      f.url === b[i]!.url &&
+      f.hashes.sha256 === b[i]!.hashes.sha256 &&
+      f.size === b[i]!.size &&
+      f.uploadTime === b[i]!.uploadTime,
+  );
 }
