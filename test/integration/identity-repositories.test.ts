@@ -408,7 +408,8 @@ for (const dialect of DIALECTS) {
           .select(["client_json", "client_id"])
           .where("seq", "=", longRecord!.seq)
           .executeTakeFirstOrThrow();
-        assert.deepEqual(longRow, { client_json: JSON.stringify(long), client_id: null });
+        // Spread: node:sqlite (Node 24) returns rows with a null prototype.
+        assert.deepEqual({ ...longRow }, { client_json: JSON.stringify(long), client_id: null });
         assert.deepEqual((await readAll(repo)).at(-1), longRecord);
         assert.equal((await verifyAuditLog(repo, new Set([keyid]))).ok, true);
       }),
