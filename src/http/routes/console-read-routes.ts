@@ -206,27 +206,29 @@ export function registerConsoleReadRoutes(app: FastifyInstance, deps: ConsoleRea
       }
       const requestedBy = req.actor?.user ?? "anonymous";
       const id = await deps.consoleRepo.startDryRun(digest, requestedBy, deps.now());
-      void dryRunPolicy(
-        {
-          decisions: deps.decisions,
-          judgedProjects: () => deps.consoleRepo.judgedProjects(),
-          intel: deps.policy.intelState,
-          now: deps.now,
-        },
-        req.body.source,
-      )
-        .then((result) => deps.consoleRepo.finishDryRun(id, deps.now(), { result }))
-        .catch((err: Error) =>
-          deps.consoleRepo
-            .finishDryRun(id, deps.now(), { error: err.message })
-            .catch((e: Error) =>
-              req.log.error({ err: e.message, id }, "could not record a dry run's failure"),
-            ),
-        );
-      return reply
-        .code(202)
-        .header("cache-control", "no-store")
-        .send(dryRunJobJson((await deps.consoleRepo.getDryRun(id))!));
+      const job = dryRunJobJson((await deps.consoleRepo.getDryRun(id))!);
+      // Started once the answer is on its way: its first steps (parsing the draft, building its
+      // judge, the first queries) no longer come between the request and its 202.
+      setImmediate(() => {
+        void dryRunPolicy(
+          {
+            decisions: deps.decisions,
+            judgedProjects: () => deps.consoleRepo.judgedProjects(),
+            intel: deps.policy.intelState,
+            now: deps.now,
+          },
+          req.body.source,
+        )
+          .then((result) => deps.consoleRepo.finishDryRun(id, deps.now(), { result }))
+          .catch((err: Error) =>
+            deps.consoleRepo
+              .finishDryRun(id, deps.now(), { error: err.message })
+              .catch((e: Error) =>
+                req.log.error({ err: e.message, id }, "could not record a dry run's failure"),
+              ),
+          );
+      });
+      return reply.code(202).header("cache-control", "no-store").send(job);
     },
   );
 
