@@ -10,26 +10,19 @@ import { sql } from "kysely";
 import { AuditRepository } from "../../src/adapters/db/audit-repository.js";
 import type { AuditFields, ChainedRecord } from "../../src/services/audit/audit-chain.js";
 import { DIALECTS, dialectSkip, openTestDatabase } from "../helpers/databases.js";
+import { auditFields } from "../helpers/audit-fields.js";
 
 function record(at: number, i: number): AuditFields {
-  return {
+  return auditFields({
     at,
     action: i % 3 === 0 ? "simple.page" : "file.download",
     identity: `u${i % 4}`,
-    role: "reader",
-    team: null,
-    token_id: null,
     ip: "10.0.0.1",
-    application: null,
-    client_json: null,
     project: `p${i % 5}`,
     version: null,
     filename: null,
     sha256: null,
-    outcome: "ok",
-    status: 200,
-    detail_json: null,
-  };
+  });
 }
 
 for (const dialect of DIALECTS) {

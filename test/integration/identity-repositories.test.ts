@@ -19,6 +19,7 @@ import { verifyAuditLog } from "../../src/services/audit/audit-verifier.js";
 import { IdentityService } from "../../src/services/identity/identity-service.js";
 import { InventoryService } from "../../src/services/identity/inventory-service.js";
 import { DIALECTS, dialectSkip, withTestDatabase } from "../helpers/databases.js";
+import { auditFields } from "../helpers/audit-fields.js";
 import { sign } from "node:crypto";
 
 const log = pino({ level: "silent" });
@@ -54,24 +55,7 @@ function pipClient(version: string, python = "3.12.1"): ClientInfo {
 }
 
 function record(at: number, identity: string, client: ClientInfo | null): AuditFields {
-  return {
-    at,
-    action: "file.download",
-    identity,
-    role: "reader",
-    team: null,
-    token_id: null,
-    ip: "10.0.0.1",
-    application: null,
-    client_json: client ? JSON.stringify(client) : null,
-    project: "acme",
-    version: "1.0",
-    filename: "acme-1.0-py3-none-any.whl",
-    sha256: "a".repeat(64),
-    outcome: "ok",
-    status: 200,
-    detail_json: null,
-  };
+  return auditFields({ at, identity, ip: "10.0.0.1", client_json: client ? JSON.stringify(client) : null });
 }
 
 async function readAll(repo: AuditRepository): Promise<ChainedRecord[]> {

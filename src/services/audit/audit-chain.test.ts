@@ -1,26 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { auditFields } from "../../../test/helpers/audit-fields.js";
 import { canonicalRecord, chain, ChainVerifier, GENESIS_HASH, type AuditFields } from "./audit-chain.js";
 
 function fields(i: number): AuditFields {
-  return {
-    at: 1_000 + i,
-    action: "file.download",
-    identity: `u${i}`,
-    role: "reader",
-    team: null,
-    token_id: null,
-    ip: "127.0.0.1",
-    application: null,
-    client_json: null,
-    project: "acme",
-    version: "1.0",
-    filename: "acme-1.0-py3-none-any.whl",
-    sha256: "a".repeat(64),
-    outcome: "ok",
-    status: 200,
-    detail_json: null,
-  };
+  return auditFields({ at: 1_000 + i, identity: `u${i}` });
 }
 
 const records = () => chain({ seq: 0, hash: GENESIS_HASH }, [0, 1, 2, 3, 4].map(fields));

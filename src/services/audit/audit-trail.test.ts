@@ -1,29 +1,22 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { pino } from "pino";
+import { auditFields } from "../../../test/helpers/audit-fields.js";
 import { auditBatchLength, decodeAuditBatch } from "./audit-batch-codec.js";
 import type { AuditFields } from "./audit-chain.js";
 import { AuditTrail } from "./audit-trail.js";
 import type { AuditWriter } from "./audit-writer.js";
 
-const record = (i: number): AuditFields => ({
-  at: 1_795_823_661_529 + i,
-  action: "simple.page",
-  identity: "anonymous",
-  role: "reader",
-  team: null,
-  token_id: null,
-  ip: "127.0.0.1",
-  application: null,
-  client_json: null,
-  project: "flask",
-  version: null,
-  filename: null,
-  sha256: null,
-  outcome: "ok",
-  status: 200,
-  detail_json: null,
-});
+const record = (i: number): AuditFields =>
+  auditFields({
+    at: 1_795_823_661_529 + i,
+    action: "simple.page",
+    identity: "anonymous",
+    project: "flask",
+    version: null,
+    filename: null,
+    sha256: null,
+  });
 
 /** A writer that takes its time (like a database), records what it was given, and can be gated. */
 function slowWriter(): AuditWriter & { batches: number[]; ats: number[] } {
