@@ -10,29 +10,21 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { createAuditSinks } from "../../src/services/audit/audit-sinks.js";
-import { chain, GENESIS_HASH, type AuditFields } from "../../src/services/audit/audit-chain.js";
+import { chain, GENESIS_HASH } from "../../src/services/audit/audit-chain.js";
+import { auditFields } from "../helpers/audit-fields.js";
 
 const log = pino({ level: "silent" });
 const records = chain(
   { seq: 0, hash: GENESIS_HASH },
-  [1, 2, 3].map((i): AuditFields => ({
-    at: Date.parse("2026-11-01T00:00:00Z") + i,
-    action: "file.download",
-    identity: "ci",
-    role: "reader",
-    team: null,
-    token_id: "0123456789ab",
-    ip: "10.0.0.1",
-    application: null,
-    client_json: '{"installer":"pip","userAgent":"pip/24.0"}',
-    project: "acme",
-    version: "1.0",
-    filename: "acme-1.0-py3-none-any.whl",
-    sha256: "a".repeat(64),
-    outcome: "ok",
-    status: 200,
-    detail_json: null,
-  })),
+  [1, 2, 3].map((i) =>
+    auditFields({
+      at: Date.parse("2026-11-01T00:00:00Z") + i,
+      identity: "ci",
+      token_id: "0123456789ab",
+      ip: "10.0.0.1",
+      client_json: '{"installer":"pip","userAgent":"pip/24.0"}',
+    }),
+  ),
 );
 
 test("syslog:// sends one RFC 5424 datagram per record", async () => {
