@@ -1,5 +1,5 @@
 import { mkdirSync } from "node:fs";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { join, resolve } from "node:path";
 import Fastify, {
   LogController,
@@ -327,20 +327,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   });
 
   const schemaCompilers = new LazySchemaCompilers();
-  // Set once the routes are registered: warm project pages answered in front of Fastify.
-  let fastLane: (req: IncomingMessage, res: ServerResponse) => boolean = () => false;
   const app = Fastify({
-    // Fastify's own HTTP/1 server (lib/server.js), with the fast lane in front of its handler.
-    serverFactory: (handler, options) => {
-      const server = createServer((req, res) => {
-        if (!fastLane(req, res)) handler(req, res);
-      });
-      const o = options as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number };
-      server.keepAliveTimeout = o.keepAliveTimeout ?? 72_000;
-      server.requestTimeout = o.requestTimeout ?? 0;
-      server.setTimeout(o.connectionTimeout ?? 0);
-      return server;
-    },
     // Route schemas compile on first use and in the background after listen, not at boot.
     schemaController: {
       compilersFactory: schemaCompilers.compilersFactory as NonNullable<
@@ -445,7 +432,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     help: "Warm project pages answered by the fast lane in front of the router (also in portcullis_http_requests_total).",
     registers: [registry],
   });
-  fastLane = createFastLane({
+  const fastLane = createFastLane({
     identity: fastIdentity,
     pages: warmPages,
     count: (route, status, seconds) => {
@@ -453,6 +440,14 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       fastLaneAnswers.inc();
     },
     isShuttingDown: () => shuttingDown,
+  });
+  // In front of Fastify's own request listener. Not through `serverFactory`: given one, Fastify
+  // no longer binds every address of a host such as `localhost` (::1 and 127.0.0.1).
+  const routed = app.server.listeners("request") as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  app.server.removeAllListeners("request");
+  app.server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    if (fastLane(req, res)) return;
+    for (const listener of routed) listener.call(app.server, req, res);
   });
   registerFileRoutes(app, {
     access,

@@ -84,6 +84,10 @@ describe("the warm-page fast lane", () => {
       assert.equal(notModified.headers.get("etag"), etag);
       assert.equal(notModified.headers.get("vary"), "Accept");
       assert.equal(await fastAnswers(open), before + 3);
+      // HEAD with a matching ETag is left to the full route (which adds content-length: 0).
+      const head304 = await fetch(page, { method: "HEAD", headers: { ...headers, "if-none-match": etag } });
+      assert.equal(head304.status, 304);
+      assert.equal(await fastAnswers(open), before + 3);
     }
   });
 
