@@ -60,3 +60,34 @@ test("a busy trail writes full batches: records arriving during a write wait for
   assert.equal(trail.pendingCount, 0);
   assert.equal(trail.written, i);
 });
+
+test("while the database refuses writes, a full queue does not retry on every record: the timer does", async () => {
+  let attempts = 0;
+  let down = true;
+  const ats: number[] = [];
+  const writer: AuditWriter = {
+    description: "test",
+    async write(batch) {
+      attempts++;
+      if (down) throw new Error("database is locked");
+      for (const r of decodeAuditBatch(batch)) ats.push(r.at);
+      return { written: auditBatchLength(batch) };
+    },
+    close: async () => undefined,
+  };
+  const trail = new AuditTrail({ writer, now: () => 0, log: pino({ level: "silent" }), batchSize: 100 });
+  trail.start(50);
+  for (let i = 0; i < 1_000; i++) {
+    trail.push(record(i));
+    if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.ok(attempts <= 2, `${attempts} write attempts for 1,000 records while down`);
+  down = false;
+  await new Promise((resolve) => setTimeout(resolve, 120));
+  await trail.close();
+  assert.deepEqual(
+    ats,
+    Array.from({ length: 1_000 }, (_, k) => record(k).at),
+    "none lost, in order",
+  );
+});

@@ -51,6 +51,8 @@ export class AuditTrail implements AuditRecorder {
   /** Whether batches may go to the background writer (a running gateway, until it fails). */
   private background = false;
   private flushing: Promise<void> | undefined;
+  /** The last write failed: only the timer retries (a full queue does not, on every record). */
+  private failing = false;
   private timer: NodeJS.Timeout | undefined;
   private dropped = 0;
   private closing = false;
@@ -101,7 +103,7 @@ export class AuditTrail implements AuditRecorder {
       this.pendingRecords -= oldest.length;
       this.dropped += oldest.length;
     }
-    if (this.pendingRecords >= this.batchSize && !this.flushing) this.flushDue();
+    if (this.pendingRecords >= this.batchSize && !this.flushing && !this.failing) this.flushDue();
   }
 
   private get batchSize(): number {
@@ -177,8 +179,10 @@ export class AuditTrail implements AuditRecorder {
           { err: (err as Error).message, pending: this.pendingRecords },
           "audit write failed; will retry",
         );
+        this.failing = true;
         throw err;
       }
+      this.failing = false;
       this.written += written.written;
       if (written.chained) for (const sink of sinks) sink.send(written.chained);
     }
