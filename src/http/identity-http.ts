@@ -202,7 +202,7 @@ export async function registerIdentityHttp(
       };
     },
     recordPage(actor, project, status) {
-      audit.push(accessFields(actor, now(), "simple.page", project, null, null, status, null));
+      audit.push(accessFields(actor, now(), "simple.page", project, null, null, null, status, null));
     },
   };
 }
@@ -344,14 +344,13 @@ function recordAccess(
   }
   const a = req.actor ?? anonymousActor(req.ip, null, null);
   const status = reply.statusCode;
-  const fields = accessFields(a, now(), action, project, version, filename, status, detail);
-  fields.sha256 = sha256;
+  const fields = accessFields(a, now(), action, project, version, filename, sha256, status, detail);
   // A 206 continuing a download is the same pull; count a range that starts at 0 only.
   if (status === 206 && !/^bytes=0-/.test(String(req.headers.range ?? ""))) fields.outcome = "partial";
   audit.push(fields);
 }
 
-/** An access's audit record (sha256 null; the caller sets it for files). */
+/** An access's audit record. */
 function accessFields(
   a: Actor,
   at: number,
@@ -359,6 +358,7 @@ function accessFields(
   project: string | null,
   version: string | null,
   filename: string | null,
+  sha256: string | null,
   status: number,
   detail: string | null,
 ): AuditFields {
@@ -375,7 +375,7 @@ function accessFields(
     project,
     version,
     filename,
-    sha256: null,
+    sha256,
     outcome: outcomeOf(status),
     status,
     detail_json: detail,

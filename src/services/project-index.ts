@@ -176,13 +176,16 @@ export class ProjectIndexService {
     const memo = this.memo.get(normalized);
     if (!memo || memo.page.deref() !== raw.page || memo.view.stale !== raw.stale) return undefined;
     memo.used = true;
-    const curator = this.deps.curator;
-    if (!curator) return memo.view;
+    return this.deps.curator ? this.validCurated(normalized, memo.view) : memo.view;
+  }
+
+  /** The kept curated view of `base`, while the curator's generation and its validity hold. */
+  private validCurated(normalized: string, base: ProjectView): ProjectView | undefined {
     const hit = this.curated.get(normalized);
     if (
       hit &&
-      hit.base === memo.view &&
-      hit.generation === curator.generation &&
+      hit.base === base &&
+      hit.generation === this.deps.curator?.generation &&
       this.deps.now() < hit.validUntil
     ) {
       return hit.view;
@@ -198,15 +201,8 @@ export class ProjectIndexService {
   private async curate(normalized: string, base: ProjectView): Promise<ProjectView> {
     const curator = this.deps.curator;
     if (!curator) return base;
-    const hit = this.curated.get(normalized);
-    if (
-      hit &&
-      hit.base === base &&
-      hit.generation === curator.generation &&
-      this.deps.now() < hit.validUntil
-    ) {
-      return hit.view;
-    }
+    const kept = this.validCurated(normalized, base);
+    if (kept) return kept;
     const generation = curator.generation;
     const { view, validUntil } = await curator.curate(base);
     const curated = { ...view, version: ++viewCounter };

@@ -81,6 +81,26 @@ export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDep
     return format;
   };
 
+  /** A page's response headers, as a flat [name, value, …] list (what `writeHead` takes). */
+  const pageHeaders = (
+    format: SimpleFormat,
+    intelMissing: boolean,
+    serial: number,
+    etag: string,
+  ): string[] => [
+    ...(intelMissing ? ["x-portcullis-intel", "missing"] : []),
+    "content-type",
+    contentTypeOf(format),
+    "vary",
+    "Accept",
+    "x-pypi-last-serial",
+    String(serial),
+    "etag",
+    etag,
+    "cache-control",
+    `max-age=${maxAge}, public`,
+  ];
+
   const sendBody = (
     req: FastifyRequest,
     reply: FastifyReply,
@@ -88,13 +108,8 @@ export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDep
     r: Rendered,
     serial: number,
   ) => {
-    if (deps.intelMissing?.()) reply.header("x-portcullis-intel", "missing");
-    reply
-      .header("content-type", contentTypeOf(format))
-      .header("vary", "Accept")
-      .header("x-pypi-last-serial", String(serial))
-      .header("etag", r.etag)
-      .header("cache-control", `max-age=${maxAge}, public`);
+    const headers = pageHeaders(format, deps.intelMissing?.() ?? false, serial, r.etag);
+    for (let i = 0; i < headers.length; i += 2) reply.header(headers[i]!, headers[i + 1]!);
     if (req.headers["if-none-match"] === r.etag) return reply.code(304).send();
     return reply.send(r.body);
   };
@@ -218,20 +233,7 @@ export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDep
       const serial = view.lastSerial;
       let fast = r.fast;
       if (!fast || fast.format !== format || fast.intel !== intel || fast.serial !== serial) {
-        // The headers `sendBody` sets, in its order.
-        const headers = intel ? ["x-portcullis-intel", "missing"] : [];
-        headers.push(
-          "content-type",
-          contentTypeOf(format),
-          "vary",
-          "Accept",
-          "x-pypi-last-serial",
-          String(serial),
-          "etag",
-          r.etag,
-          "cache-control",
-          `max-age=${maxAge}, public`,
-        );
+        const headers = pageHeaders(format, intel, serial, r.etag);
         const headers200 = [...headers, "content-length", String(r.body.length)];
         fast = r.fast = { format, intel, serial, headers, headers200 };
       }
