@@ -48,6 +48,7 @@ import { buildDiscoveryServices, type DiscoveryServices } from "./services/disco
 import { buildConsoleServices, type ConsoleServices } from "./services/console/console-services.js";
 import { registerOpenApi } from "./http/openapi.js";
 import { registerIdentityHttp } from "./http/identity-http.js";
+import { clientAddress } from "./http/client-address.js";
 import { createFastLane } from "./http/fast-lane.js";
 import { registerGovernanceHttp } from "./http/governance-http.js";
 import { registerProofHttp } from "./http/proof-http.js";
@@ -327,6 +328,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   });
 
   const schemaCompilers = new LazySchemaCompilers();
+  const clientAddr = clientAddress(config.trustProxy);
   const app = Fastify({
     // Route schemas compile on first use and in the background after listen, not at boot.
     schemaController: {
@@ -342,7 +344,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     childLoggerFactory: (logger) => logger,
     // Wheel names with several platform tags, plus `.metadata`, run past the default 100.
     routerOptions: { maxParamLength: 1000 },
-    trustProxy: false,
+    // Off unless `trust-proxy` names the proxies in front (see client-address.ts).
+    trustProxy: clientAddr.fastifyTrustProxy,
     // Errors answer with a clear body; a bad URL never reaches a handler as a crash.
     return503OnClosing: true,
     forceCloseConnections: "idle",
@@ -435,6 +438,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const fastLane = createFastLane({
     identity: fastIdentity,
     pages: warmPages,
+    clientAddress: clientAddr.of,
     count: (route, status, seconds) => {
       countRequest(route, status, seconds);
       fastLaneAnswers.inc();

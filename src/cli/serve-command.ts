@@ -95,6 +95,10 @@ export function registerServeCommand(program: Command): void {
         const admin = await gateway.services.identity.bootstrapAdmin(cliActor());
         if (admin) process.stderr.write(firstAdminNotice(base, admin.token));
       }
+      if (config.trustProxy.length > 0)
+        process.stderr.write(
+          `Clients are taken from X-Forwarded-For behind the trusted proxies: ${config.trustProxy.join(", ")}.\n\n`,
+        );
       if (config.authAnonymous === "read")
         process.stderr.write(
           "Anonymous read is ON: pip works without a token and installs are attributed to the client address only.\n" +

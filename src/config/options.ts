@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseDocument } from "yaml";
+import proxyaddr from "@fastify/proxy-addr";
 import { z } from "zod";
 
 /**
@@ -97,6 +98,21 @@ export const OPTIONS = {
     "The URL users reach the gateway at (for printed pip commands); defaults to http://host:port.",
     "",
     z.string(),
+  ),
+  trustProxy: option(
+    "trust-proxy",
+    "Reverse proxies or load balancers to see through (comma-separated addresses, CIDR ranges, or loopback, linklocal, uniquelocal): the client is then the last X-Forwarded-For address not among them. Empty: the connecting address is the client, and X-Forwarded-For is ignored.",
+    [] as string[],
+    list.superRefine((entries, ctx) => {
+      for (const entry of entries) {
+        try {
+          proxyaddr.compile(entry);
+        } catch (err) {
+          const why = `${JSON.stringify(entry)} is not an address or range (${(err as Error).message})`;
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: why });
+        }
+      }
+    }),
   ),
   logLevel: option(
     "log-level",

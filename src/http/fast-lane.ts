@@ -7,6 +7,8 @@ import type { SimpleWarmPages } from "./routes/simple-routes.js";
 export interface FastLaneDeps {
   identity: FastLaneIdentity;
   pages: SimpleWarmPages;
+  /** The client's address, as Fastify's `request.ip` would give it (see client-address.ts). */
+  clientAddress(req: IncomingMessage): string;
   /** Counts the request in the metrics, as the `onResponse` hook does for routed requests. */
   count(route: string, status: number, seconds: number): void;
   isShuttingDown(): boolean;
@@ -48,7 +50,7 @@ export function createFastLane(deps: FastLaneDeps): (req: IncomingMessage, res: 
     if (!format) return false;
     const page = deps.pages.warmPage(name, format);
     if (!page) return false;
-    const actor = deps.identity.readerOf(req, req.socket.remoteAddress ?? "");
+    const actor = deps.identity.readerOf(req, deps.clientAddress(req));
     if (!actor) return false;
     const status = headers["if-none-match"] === page.etag ? 304 : 200;
     // Fastify's HEAD route adds `content-length: 0` to a 304; that rare answer is left to it.
