@@ -42,6 +42,7 @@ export function registerServeCommand(program: Command): void {
       OPTIONS.upstreamMtimeUploadTime.description + ` [env ${OPTIONS.upstreamMtimeUploadTime.env}]`,
     )
     .option("--public-url <url>", OPTIONS.publicUrl.description + ` [env ${OPTIONS.publicUrl.env}]`)
+    .option("--trust-proxy <addresses>", OPTIONS.trustProxy.description + ` [env ${OPTIONS.trustProxy.env}]`)
     .option("--policy <file>", OPTIONS.policy.description + ` [env ${OPTIONS.policy.env}]`)
     .option("--intel-poll <seconds>", OPTIONS.intelPoll.description + ` [env ${OPTIONS.intelPoll.env}]`)
     .option("--intel-sync <sources>", OPTIONS.intelSync.description + ` [env ${OPTIONS.intelSync.env}]`)
