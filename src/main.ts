@@ -327,6 +327,23 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     },
   });
 
+  new Gauge({
+    name: "portcullis_audit_queued_records",
+    help: "Audit records queued in memory for the database.",
+    registers: [registry],
+    collect() {
+      this.set(services.audit.pendingCount);
+    },
+  });
+  new Gauge({
+    name: "portcullis_audit_spooled_batches",
+    help: "Audit batches kept on disk (<data>/audit-spool) until the database takes them; above 0 only while it refuses writes.",
+    registers: [registry],
+    collect() {
+      this.set(services.audit.spooledBatches);
+    },
+  });
+
   const schemaCompilers = new LazySchemaCompilers();
   const clientAddr = clientAddress(config.trustProxy);
   const app = Fastify({

@@ -1,8 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { pino } from "pino";
+import { FileAuditSpool } from "../../adapters/audit-spool/file-audit-spool.js";
 import { auditFields } from "../../../test/helpers/audit-fields.js";
-import { auditBatchLength, decodeAuditBatch } from "./audit-batch-codec.js";
+import { auditBatchLength, decodeAuditBatch, type EncodedAuditBatch } from "./audit-batch-codec.js";
 import type { AuditFields } from "./audit-chain.js";
 import { AuditTrail } from "./audit-trail.js";
 import type { AuditWriter } from "./audit-writer.js";
@@ -90,4 +94,82 @@ test("while the database refuses writes, a full queue does not retry on every re
     Array.from({ length: 1_000 }, (_, k) => record(k).at),
     "none lost, in order",
   );
+});
+
+/** A writer whose database can be taken down and brought back; it keeps the `at` of each record. */
+function switchableWriter(): AuditWriter & { down: boolean; ats: number[] } {
+  const w = {
+    description: "test",
+    down: true,
+    ats: [] as number[],
+    async write(batch: EncodedAuditBatch) {
+      if (w.down) throw new Error("connection refused");
+      for (const r of decodeAuditBatch(batch)) w.ats.push(r.at);
+      return { written: auditBatchLength(batch) };
+    },
+    close: async () => undefined,
+  };
+  return w;
+}
+
+test("a long outage spills the oldest batches to the spool, and they are written first when it ends", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "audit-spool-"));
+  try {
+    const writer = switchableWriter();
+    const trail = new AuditTrail({
+      writer,
+      spool: () => new FileAuditSpool(dir),
+      now: () => 0,
+      log: pino({ level: "silent" }),
+      batchSize: 100,
+      maxPending: 300,
+    });
+    trail.start(20);
+    for (let i = 0; i < 1_000; i++) trail.push(record(i));
+    assert.ok(trail.pendingCount <= 400, `${trail.pendingCount} records in memory`);
+    assert.ok(trail.spooledBatches >= 6, `${trail.spooledBatches} batches spooled`);
+    assert.ok(readdirSync(dir).filter((n) => n.endsWith(".json")).length >= 6, "on disk");
+    writer.down = false;
+    await trail.close();
+    assert.deepEqual(
+      writer.ats,
+      Array.from({ length: 1_000 }, (_, k) => record(k).at),
+      "none lost, in order",
+    );
+    assert.equal(trail.spooledBatches, 0);
+    assert.deepEqual(readdirSync(dir), [], "the spool is empty again");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a stop while the database is down keeps the queue in the spool; the next start writes it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "audit-spool-"));
+  try {
+    const log = pino({ level: "silent" });
+    const first = switchableWriter();
+    const before = new AuditTrail({ writer: first, spool: () => new FileAuditSpool(dir), now: () => 0, log });
+    before.start(1_000);
+    for (let i = 0; i < 250; i++) before.push(record(i));
+    await before.close(); // the database is down: nothing written, nothing lost
+    assert.deepEqual(first.ats, []);
+    assert.ok(readdirSync(dir).some((n) => n.endsWith(".json")));
+
+    const second = switchableWriter();
+    second.down = false;
+    const after = new AuditTrail({ writer: second, spool: () => new FileAuditSpool(dir), now: () => 0, log });
+    after.start(1_000);
+    after.push(record(1_000));
+    await after.close();
+    assert.deepEqual(second.ats, [...Array.from({ length: 250 }, (_, k) => record(k).at), record(1_000).at]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("without a spool (CLI commands) a stop with the database down fails loudly", async () => {
+  const writer = switchableWriter();
+  const trail = new AuditTrail({ writer, now: () => 0, log: pino({ level: "silent" }) });
+  trail.push(record(0));
+  await assert.rejects(trail.close(), /connection refused/);
 });

@@ -1,7 +1,13 @@
 import type { Logger } from "pino";
 import type { AuditEntryInput, AuditRecorder } from "../audit-entry.js";
-import { AuditBatchBuilder } from "./audit-batch-codec.js";
+import {
+  AuditBatchBuilder,
+  decodeAuditBatch,
+  encodeAuditBatch,
+  type EncodedAuditBatch,
+} from "./audit-batch-codec.js";
 import type { AuditFields, ChainedRecord } from "./audit-chain.js";
+import type { AuditSpool } from "./audit-spool.js";
 import { AuditWriterUnavailable, type AuditWriter, type WrittenBatch } from "./audit-writer.js";
 
 export { inventoryDeltas } from "./inventory-deltas.js";
@@ -22,9 +28,17 @@ export interface AuditTrailOptions {
    * back to `writer` and says so.
    */
   background?: () => AuditWriter | undefined;
+  /**
+   * Durable overflow a running gateway opens at `start` (see AuditSpool): batches the database
+   * would not take once the memory queue is full, and what is still queued at a stop while the
+   * database is down. Without one (CLI commands), the oldest records are dropped and logged.
+   */
+  spool?: () => AuditSpool;
   now: () => number;
   log: Logger;
   sinks?: AuditSink[];
+  /** Records the memory queue holds while the database refuses writes (default MAX_PENDING). */
+  maxPending?: number;
   /** A batch is written when this many records wait (default 500). */
   batchSize?: number;
   /** Signed checkpoint at least every N records or every T ms (default 1,000 / 60 s). */
@@ -32,7 +46,10 @@ export interface AuditTrailOptions {
   checkpointEveryMs?: number;
 }
 
-/** Records kept in memory while the database refuses writes; beyond it the oldest are dropped and logged. */
+/**
+ * Records kept in memory while the database refuses writes; beyond it the oldest batches go to
+ * the spool (a running gateway), or are dropped and logged (without one).
+ */
 const MAX_PENDING = 200_000;
 /** Batches at least this big go to the background writer (64 per 250 ms flush: ~250 requests/s). */
 const BACKGROUND_MIN_BATCH = 64;
@@ -55,6 +72,7 @@ export class AuditTrail implements AuditRecorder {
   private failing = false;
   private timer: NodeJS.Timeout | undefined;
   private dropped = 0;
+  private spool: AuditSpool | undefined;
   private closing = false;
   /** Records written since start (metrics, tests). */
   written = 0;
@@ -98,10 +116,10 @@ export class AuditTrail implements AuditRecorder {
     if (!open || open.full) this.pending.push((open = new AuditBatchBuilder(this.batchSize)));
     open.add(fields);
     this.pendingRecords++;
-    while (this.pendingRecords > MAX_PENDING && this.pending.length > 1) {
+    while (this.pendingRecords > (this.opts.maxPending ?? MAX_PENDING) && this.pending.length > 1) {
       const oldest = this.pending.shift()!;
       this.pendingRecords -= oldest.length;
-      this.dropped += oldest.length;
+      if (!this.spill(oldest.finish())) this.dropped += oldest.length;
     }
     if (this.pendingRecords >= this.batchSize && !this.flushing && !this.failing) this.flushDue();
   }
@@ -112,6 +130,23 @@ export class AuditTrail implements AuditRecorder {
 
   get pendingCount(): number {
     return this.pendingRecords;
+  }
+
+  /** Batches waiting in the spool for the database. */
+  get spooledBatches(): number {
+    return this.spool?.batches ?? 0;
+  }
+
+  /** Puts a batch in the spool; false when there is none or it failed (logged). */
+  private spill(batch: EncodedAuditBatch, where: "back" | "front" = "back"): boolean {
+    if (!this.spool) return false;
+    try {
+      this.spool.append(decodeAuditBatch(batch), where);
+      return true;
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message }, "audit spool write failed");
+      return false;
+    }
   }
 
   /** Writes everything queued so far; concurrent calls share one writer. */
@@ -139,44 +174,97 @@ export class AuditTrail implements AuditRecorder {
 
   private async writeAll(drain: boolean): Promise<void> {
     let first = true;
-    const sinks = this.opts.sinks ?? [];
-    while (this.pendingRecords > 0 && (drain || first || this.pendingRecords >= this.batchSize)) {
+    for (;;) {
+      // What the spool holds is older than anything in memory: it goes first.
+      const spooled = this.takeSpooled();
+      if (spooled) {
+        await this.writeBatch(
+          () => encodeAuditBatch(spooled.records),
+          spooled.records.length,
+          () => spooled.release(),
+        );
+        spooled.done();
+        continue;
+      }
+      if (!(this.pendingRecords > 0 && (drain || first || this.pendingRecords >= this.batchSize))) break;
       first = false;
       // Modest transactions keep each write lock (and, written inline, each event-loop stall) short.
       const taken = this.pending.shift()!;
       this.pendingRecords -= taken.length;
+      await this.writeBatch(
+        () => taken.finish(),
+        taken.length,
+        () => {
+          // Kept for the next attempt; the trail must not lose records to a database hiccup. Newer
+          // batches spilled while it was being written: it goes in front of them, to stay first.
+          if (this.spooledBatches > 0 && this.spill(taken.finish(), "front")) return;
+          this.pending.unshift(taken);
+          this.pendingRecords += taken.length;
+        },
+      );
+    }
+    if (this.dropped) {
+      this.opts.log.error(
+        { dropped: this.dropped },
+        "audit queue overflowed while the database refused writes",
+      );
+      this.dropped = 0;
+    }
+  }
+
+  private takeSpooled(): ReturnType<AuditSpool["takeOldest"]> {
+    if (!this.spool || this.spool.batches === 0) return undefined;
+    for (;;) {
+      try {
+        return this.spool.takeOldest();
+      } catch (err) {
+        // A damaged file is set aside by the spool (and named in the message); the rest goes on.
+        this.opts.log.error({ err: (err as Error).message }, "audit spool");
+      }
+    }
+  }
+
+  /**
+   * Writes one batch (`encode` makes it: a writer thread takes its buffer); `keep` puts it back
+   * when the write fails, and then this throws. A writer thread that is gone is replaced by this
+   * thread's writer and the batch tried again at once.
+   */
+  private async writeBatch(encode: () => EncodedAuditBatch, length: number, keep: () => void): Promise<void> {
+    const sinks = this.opts.sinks ?? [];
+    for (;;) {
       let written: WrittenBatch;
-      const writer = this.writerFor(taken.length);
+      const writer = this.writerFor(length);
       this.lastWriter = writer.description;
       try {
         written = await writer.write(
-          taken.finish(),
+          encode(),
           {
             everyRecords: this.opts.checkpointEveryRecords ?? 1_000,
             // The last batch before a clean shutdown is always signed: nothing unsigned is left behind.
-            everyMs: this.closing && this.pendingRecords === 0 ? 0 : (this.opts.checkpointEveryMs ?? 60_000),
+            everyMs:
+              this.closing && this.pendingRecords === 0 && this.spooledBatches === 0
+                ? 0
+                : (this.opts.checkpointEveryMs ?? 60_000),
             now: this.opts.now(),
           },
           sinks.length > 0,
         );
       } catch (err) {
-        // Keep the batch for the next attempt; the trail must not lose records to a database hiccup.
-        this.pending.unshift(taken);
-        this.pendingRecords += taken.length;
         if (writer === this.backgroundWriter && err instanceof AuditWriterUnavailable) {
           // The writer thread is gone (it could not start or died): write on this thread from now
           // on. A batch it committed just before dying is written again (at least once, never lost).
           this.backgroundWriter = undefined;
           this.background = false;
           this.opts.log.error(
-            { err: (err as Error).message, pending: this.pendingRecords },
+            { err: (err as Error).message, pending: this.pendingRecords + length },
             "audit writer thread failed; writing the audit trail on the main thread",
           );
           void writer.close().catch(() => undefined);
           continue;
         }
+        keep();
         this.opts.log.error(
-          { err: (err as Error).message, pending: this.pendingRecords },
+          { err: (err as Error).message, pending: this.pendingRecords, spooled: this.spooledBatches },
           "audit write failed; will retry",
         );
         this.failing = true;
@@ -185,13 +273,7 @@ export class AuditTrail implements AuditRecorder {
       this.failing = false;
       this.written += written.written;
       if (written.chained) for (const sink of sinks) sink.send(written.chained);
-    }
-    if (this.dropped) {
-      this.opts.log.error(
-        { dropped: this.dropped },
-        "audit queue overflowed while the database refused writes",
-      );
-      this.dropped = 0;
+      return;
     }
   }
 
@@ -214,6 +296,20 @@ export class AuditTrail implements AuditRecorder {
   start(intervalMs = 250): void {
     if (this.timer) return;
     this.background = this.opts.background !== undefined;
+    try {
+      this.spool ??= this.opts.spool?.();
+    } catch (err) {
+      this.opts.log.error(
+        { err: (err as Error).message },
+        "audit spool unavailable: records beyond the memory queue are dropped while the database is down",
+      );
+    }
+    if (this.spooledBatches > 0) {
+      this.opts.log.warn(
+        { batches: this.spooledBatches },
+        "audit batches left in the spool by an earlier run: writing them before new records",
+      );
+    }
     this.timer = setInterval(() => this.flushDue(), intervalMs);
     this.timer.unref();
   }
@@ -223,10 +319,32 @@ export class AuditTrail implements AuditRecorder {
     this.timer = undefined;
     this.closing = true;
     try {
-      await this.flush();
+      await this.flush().catch((err: Error) => {
+        if (!this.spool) throw err;
+        this.spillAll(err);
+      });
     } finally {
       await this.backgroundWriter?.close().catch(() => undefined);
       for (const sink of this.opts.sinks ?? []) await sink.close().catch(() => undefined);
     }
+  }
+
+  /** At a stop the database refused: everything still queued goes to the spool, oldest first. */
+  private spillAll(cause: Error): void {
+    let kept = 0;
+    let lost = 0;
+    while (this.pending.length > 0) {
+      const batch = this.pending.shift()!;
+      this.pendingRecords -= batch.length;
+      if (this.spill(batch.finish())) kept += batch.length;
+      else lost += batch.length;
+    }
+    if (kept) {
+      this.opts.log.warn(
+        { err: cause.message, records: kept },
+        "database unavailable at shutdown: audit records kept in the spool, written at the next start",
+      );
+    }
+    if (lost) this.opts.log.error({ err: cause.message, records: lost }, "audit records lost at shutdown");
   }
 }

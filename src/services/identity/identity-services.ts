@@ -4,6 +4,8 @@ import { InventoryRepository } from "../../adapters/db/inventory-repository.js";
 import type { Actor } from "../../domain/identity.js";
 import type { Advisory } from "../../intel/osv-record.js";
 import type { CoreServices } from "../../main.js";
+import { join, resolve } from "node:path";
+import { FileAuditSpool } from "../../adapters/audit-spool/file-audit-spool.js";
 import { ThreadAuditWriter } from "../../adapters/db/audit-writer-thread.js";
 import { AuditTrail } from "../audit/audit-trail.js";
 import { inlineAuditWriter } from "../audit/audit-writer.js";
@@ -65,6 +67,9 @@ export async function buildIdentityServices(deps: CoreServices): Promise<Identit
       const database = db.reopen;
       return database ? new ThreadAuditWriter({ database, key: keys.activeSigningKey(), log }) : undefined;
     },
+    // Only a running gateway opens it (at `start`): the database refusing writes for minutes, or
+    // down at a stop, costs no records.
+    spool: () => new FileAuditSpool(join(resolve(config.data), "audit-spool")),
     now,
     log,
     sinks,

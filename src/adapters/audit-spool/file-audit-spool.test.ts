@@ -1,0 +1,96 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { auditFields } from "../../../test/helpers/audit-fields.js";
+import { FileAuditSpool } from "./file-audit-spool.js";
+
+function withDir(fn: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), "spool-"));
+  try {
+    fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("batches come back oldest first, front before back, and are gone once done", () => {
+  withDir((dir) => {
+    const spool = new FileAuditSpool(dir);
+    spool.append([auditFields({ at: 2 })]);
+    spool.append([auditFields({ at: 3 }), auditFields({ at: 4 })]);
+    spool.append([auditFields({ at: 1 })], "front");
+    assert.equal(spool.batches, 3);
+    const ats: number[] = [];
+    for (let b = spool.takeOldest(); b; b = spool.takeOldest()) {
+      ats.push(...b.records.map((r) => r.at));
+      b.done();
+    }
+    assert.deepEqual(ats, [1, 2, 3, 4]);
+    assert.equal(spool.batches, 0);
+    assert.deepEqual(readdirSync(dir), []);
+  });
+});
+
+test("files are private to the gateway's user, and no temporary file is left", () => {
+  withDir((dir) => {
+    new FileAuditSpool(dir).append([auditFields()]);
+    const names = readdirSync(dir);
+    assert.equal(names.length, 1);
+    assert.match(names[0]!, /^\d{13}\.json$/);
+    assert.equal(statSync(join(dir, names[0]!)).mode & 0o077, 0);
+  });
+});
+
+test("a released batch is taken again; a second process over the same directory never gets it twice", () => {
+  withDir((dir) => {
+    const a = new FileAuditSpool(dir);
+    a.append([auditFields({ at: 7 })]);
+    const b = new FileAuditSpool(dir, process.pid);
+    const taken = a.takeOldest()!;
+    assert.equal(b.takeOldest(), undefined, "claimed by the first");
+    taken.release();
+    const again = b.takeOldest()!;
+    assert.deepEqual(
+      again.records.map((r) => r.at),
+      [7],
+    );
+    again.done();
+  });
+});
+
+test("a claim left by a process that died is put back at the next start", () => {
+  withDir((dir) => {
+    const spool = new FileAuditSpool(dir);
+    spool.append([auditFields({ at: 9 })]);
+    const name = readdirSync(dir)[0]!;
+    // pid 2^22 + 1 is above Linux's pid_max limit: certainly not running.
+    renameSync(join(dir, name), join(dir, `${name}.writing-4194305`));
+    const restarted = new FileAuditSpool(dir);
+    assert.equal(restarted.batches, 1);
+    assert.deepEqual(
+      restarted.takeOldest()!.records.map((r) => r.at),
+      [9],
+    );
+  });
+});
+
+test("a damaged file is set aside as .corrupt with a clear error, and the next batch still comes", () => {
+  withDir((dir) => {
+    const spool = new FileAuditSpool(dir);
+    spool.append([auditFields({ at: 1 })]);
+    spool.append([auditFields({ at: 2 })]);
+    const [first] = readdirSync(dir).sort();
+    writeFileSync(join(dir, first!), JSON.stringify([{ ...auditFields(), at: "yesterday" }]));
+    assert.throws(() => spool.takeOldest(), /unreadable \(record 0: bad at\).*\.corrupt/);
+    assert.deepEqual(
+      spool.takeOldest()!.records.map((r) => r.at),
+      [2],
+    );
+    assert.ok(readdirSync(dir).includes(`${first}.corrupt`));
+    writeFileSync(join(dir, "5000000000009.json"), "{not json");
+    const reopened = new FileAuditSpool(dir);
+    assert.throws(() => reopened.takeOldest(), /5000000000009\.json is unreadable/);
+  });
+});

@@ -1,0 +1,151 @@
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { AUDIT_FIELDS, type AuditFields } from "../../services/audit/audit-chain.js";
+import type { AuditSpool, SpooledBatch } from "../../services/audit/audit-spool.js";
+
+/** A spooled batch's file: a zero-padded sequence number (oldest sorts first) and `.json`. */
+const FILE_RE = /^(\d{13})\.json$/;
+/** A batch being written back: `<name>.writing-<pid>` (renamed back if that process died). */
+const WRITING_RE = /^(\d{13}\.json)\.writing-(\d+)$/;
+/** The first number in an empty spool: mid-range, so batches can go in front (older) as well as behind. */
+const MIDDLE = 5_000_000_000_000;
+
+/**
+ * Audit batches the database would not take, kept on local disk (`<data>/audit-spool/`) until it
+ * does: one JSON file per batch, written to a temporary name, fsynced and renamed, so a file
+ * present is whole. A batch is taken for writing back by renaming it to `.writing-<pid>`, so two
+ * processes over one data directory never both write it; a file left so by a process that died
+ * is put back at the next start. Hand-written: the format is a JSON array per file, and the only
+ * needs are atomic creation and an exclusive claim, which rename gives.
+ */
+export class FileAuditSpool implements AuditSpool {
+  private next: number;
+  private first: number;
+  private count: number;
+
+  constructor(
+    private readonly dir: string,
+    private readonly pid = process.pid,
+  ) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    let last = MIDDLE - 1;
+    let first = MIDDLE;
+    let count = 0;
+    for (const name of readdirSync(dir)) {
+      const writing = WRITING_RE.exec(name);
+      if (writing && !alive(Number(writing[2]))) {
+        renameSync(join(dir, name), join(dir, writing[1]!));
+      }
+    }
+    for (const name of readdirSync(dir)) {
+      const m = FILE_RE.exec(name) ?? WRITING_RE.exec(name);
+      if (!m) continue;
+      const n = Number.parseInt(name.slice(0, 13), 10);
+      last = Math.max(last, n);
+      first = Math.min(first, n);
+      if (FILE_RE.test(name)) count++;
+    }
+    this.next = last + 1;
+    this.first = first;
+    this.count = count;
+  }
+
+  get batches(): number {
+    return this.count;
+  }
+
+  append(records: readonly AuditFields[], where: "back" | "front" = "back"): void {
+    if (records.length === 0) return;
+    const n = where === "front" ? --this.first : this.next++;
+    const name = `${String(n).padStart(13, "0")}.json`;
+    const tmp = join(this.dir, `.${name}.${this.pid}.tmp`);
+    const fd = openSync(tmp, "w", 0o600);
+    try {
+      writeSync(fd, JSON.stringify(records));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, join(this.dir, name));
+    this.count++;
+  }
+
+  takeOldest(): SpooledBatch | undefined {
+    for (;;) {
+      const name = readdirSync(this.dir)
+        .filter((n) => FILE_RE.test(n))
+        .sort()[0];
+      if (!name) {
+        this.count = 0;
+        return undefined;
+      }
+      const claimed = join(this.dir, `${name}.writing-${this.pid}`);
+      try {
+        renameSync(join(this.dir, name), claimed);
+      } catch {
+        continue; // another process took it first
+      }
+      this.count = Math.max(0, this.count - 1);
+      let records: AuditFields[];
+      try {
+        records = parseBatch(readFileSync(claimed, "utf8"));
+      } catch (err) {
+        // Kept for a person to look at, never written half-understood into the chain.
+        renameSync(claimed, join(this.dir, `${name}.corrupt`));
+        throw new Error(
+          `audit spool file ${name} is unreadable (${(err as Error).message}); kept as ${name}.corrupt`,
+        );
+      }
+      return {
+        records,
+        done: () => rmSync(claimed, { force: true }),
+        release: () => {
+          renameSync(claimed, join(this.dir, name));
+          this.count++;
+        },
+      };
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** A spooled file's records, checked field by field (a damaged file must not enter the chain). */
+function parseBatch(text: string): AuditFields[] {
+  const data: unknown = JSON.parse(text);
+  if (!Array.isArray(data)) throw new Error("not an array");
+  return data.map((r, i) => {
+    if (typeof r !== "object" || r === null) throw new Error(`record ${i} is not an object`);
+    const rec = r as Record<string, unknown>;
+    for (const f of AUDIT_FIELDS) {
+      const v = rec[f];
+      const ok =
+        f === "at"
+          ? typeof v === "number" && Number.isFinite(v)
+          : f === "status"
+            ? v === null || (typeof v === "number" && Number.isInteger(v))
+            : f === "action" || f === "role" || f === "ip" || f === "outcome"
+              ? typeof v === "string"
+              : v === null || typeof v === "string";
+      if (!ok) throw new Error(`record ${i}: bad ${f}`);
+    }
+    return Object.fromEntries(AUDIT_FIELDS.map((f) => [f, rec[f]])) as unknown as AuditFields;
+  });
+}
