@@ -152,7 +152,7 @@ export class AuditTrail implements AuditRecorder {
   /** Writes everything queued so far; concurrent calls share one writer. */
   async flush(): Promise<void> {
     while (this.flushing) await this.flushing;
-    if (this.pendingRecords === 0) return;
+    if (this.pendingRecords === 0 && this.spooledBatches === 0) return;
     this.flushing = this.writeAll(true).finally(() => (this.flushing = undefined));
     await this.flushing;
   }
@@ -166,7 +166,7 @@ export class AuditTrail implements AuditRecorder {
    * commit).
    */
   private flushDue(): void {
-    if (this.flushing || this.pendingRecords === 0) return;
+    if (this.flushing || (this.pendingRecords === 0 && this.spooledBatches === 0)) return;
     this.flushing = this.writeAll(false)
       .catch(() => undefined)
       .finally(() => (this.flushing = undefined));
