@@ -1,7 +1,9 @@
 /**
  * One gateway for bench/audit/run.ts, in a process of its own so that its CPU time can be read
  * from /proc. `--no-audit` makes its audit recorder drop what it is given (the baseline: same
- * hooks, same auth, no audit work); only this benchmark does that, nothing in the product can.
+ * hooks, same auth, no audit work); `--queue-only` builds and queues every record as in
+ * production but drops each batch where it would be chained and written (what auditing costs the
+ * serving thread alone). Only this benchmark does either; nothing in the product can.
  * Prints `{"url": …}` on stdout once listening; closes (flushing the trail) on SIGTERM.
  */
 import { mkdtempSync } from "node:fs";
@@ -13,7 +15,11 @@ import { loadConfig } from "../../src/config/options.js";
 import { createGateway } from "../../src/main.js";
 
 const { values } = parseArgs({
-  options: { upstream: { type: "string" }, "no-audit": { type: "boolean", default: false } },
+  options: {
+    upstream: { type: "string" },
+    "no-audit": { type: "boolean", default: false },
+    "queue-only": { type: "boolean", default: false },
+  },
 });
 const data = mkdtempSync(join(tmpdir(), "bench-audit-gw-"));
 const config = loadConfig({
@@ -22,6 +28,11 @@ const config = loadConfig({
 });
 const gateway = await createGateway(config, { logger: pino({ level: "warn" }) });
 if (values["no-audit"]) gateway.services.audit.push = () => {};
+if (values["queue-only"]) {
+  // The trail's one write step (private): the batch is taken from the queue and dropped.
+  const trail = gateway.services.audit as unknown as { writeBatch: () => Promise<void> };
+  trail.writeBatch = async () => undefined;
+}
 const url = await gateway.listen();
 process.stdout.write(`${JSON.stringify({ url, data })}\n`);
 process.once("SIGTERM", () => {
