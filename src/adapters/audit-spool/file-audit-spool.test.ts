@@ -60,14 +60,17 @@ test("a released batch is taken again; a second process over the same directory 
   });
 });
 
-test("a claim left by a process that died is put back at the next start", () => {
+test("a claim left by a process that died is put back at the next start, its partial file removed", () => {
   withDir((dir) => {
     const spool = new FileAuditSpool(dir);
     spool.append([auditFields({ at: 9 })]);
     const name = readdirSync(dir)[0]!;
     // pid 2^22 + 1 is above Linux's pid_max limit: certainly not running.
     renameSync(join(dir, name), join(dir, `${name}.writing-4194305`));
+    // And a batch it was writing when it died: never renamed into place, so never whole.
+    writeFileSync(join(dir, ".5000000000007.json.4194305.tmp"), '[{"at":');
     const restarted = new FileAuditSpool(dir);
+    assert.deepEqual(readdirSync(dir), [name], "the claim put back, the partial file removed");
     assert.equal(restarted.batches, 1);
     assert.deepEqual(
       restarted.takeOldest()!.records.map((r) => r.at),
@@ -92,5 +95,22 @@ test("a damaged file is set aside as .corrupt with a clear error, and the next b
     writeFileSync(join(dir, "5000000000009.json"), "{not json");
     const reopened = new FileAuditSpool(dir);
     assert.throws(() => reopened.takeOldest(), /5000000000009\.json is unreadable/);
+  });
+});
+
+test("a spool directory removed from under it is made again, with nothing to give back", () => {
+  withDir((dir) => {
+    const spoolDir = join(dir, "spool");
+    const spool = new FileAuditSpool(spoolDir);
+    spool.append([auditFields()]);
+    rmSync(spoolDir, { recursive: true });
+    assert.equal(spool.takeOldest(), undefined);
+    rmSync(spoolDir, { recursive: true });
+    assert.equal(spool.batches, 0);
+    spool.append([auditFields({ at: 5 })]);
+    assert.deepEqual(
+      spool.takeOldest()!.records.map((r) => r.at),
+      [5],
+    );
   });
 });

@@ -17,6 +17,8 @@ import type { AuditSpool, SpooledBatch } from "../../services/audit/audit-spool.
 const FILE_RE = /^(\d{13})\.json$/;
 /** A batch being written back: `<name>.writing-<pid>` (renamed back if that process died). */
 const WRITING_RE = /^(\d{13}\.json)\.writing-(\d+)$/;
+/** A batch being spooled: `.<name>.<pid>.tmp` (incomplete by definition if that process died). */
+const TMP_RE = /^\.\d{13}\.json\.(\d+)\.tmp$/;
 /** The first number in an empty spool: mid-range, so batches can go in front (older) as well as behind. */
 const MIDDLE = 5_000_000_000_000;
 
@@ -46,6 +48,8 @@ export class FileAuditSpool implements AuditSpool {
       if (writing && !alive(Number(writing[2]))) {
         renameSync(join(dir, name), join(dir, writing[1]!));
       }
+      const tmp = TMP_RE.exec(name);
+      if (tmp && !alive(Number(tmp[1]))) rmSync(join(dir, name), { force: true });
     }
     for (const name of readdirSync(dir)) {
       const m = FILE_RE.exec(name) ?? WRITING_RE.exec(name);
@@ -69,6 +73,8 @@ export class FileAuditSpool implements AuditSpool {
     const n = where === "front" ? --this.first : this.next++;
     const name = `${String(n).padStart(13, "0")}.json`;
     const tmp = join(this.dir, `.${name}.${this.pid}.tmp`);
+    // Made again if it was removed while the gateway ran.
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const fd = openSync(tmp, "w", 0o600);
     try {
       writeSync(fd, JSON.stringify(records));
@@ -82,9 +88,16 @@ export class FileAuditSpool implements AuditSpool {
 
   takeOldest(): SpooledBatch | undefined {
     for (;;) {
-      const name = readdirSync(this.dir)
-        .filter((n) => FILE_RE.test(n))
-        .sort()[0];
+      let names: string[];
+      try {
+        names = readdirSync(this.dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+        // Removed from under us: nothing is left to write back; spill into a new one.
+        mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+        names = [];
+      }
+      const name = names.filter((n) => FILE_RE.test(n)).sort()[0];
       if (!name) {
         this.count = 0;
         return undefined;

@@ -214,14 +214,16 @@ export class AuditTrail implements AuditRecorder {
 
   private takeSpooled(): ReturnType<AuditSpool["takeOldest"]> {
     if (!this.spool || this.spool.batches === 0) return undefined;
-    for (;;) {
+    // A damaged file is set aside by the spool (and named in the message), and the next one
+    // taken; anything else that keeps failing waits for the next flush rather than spin here.
+    for (let attempt = 0; attempt < 5; attempt++) {
       try {
         return this.spool.takeOldest();
       } catch (err) {
-        // A damaged file is set aside by the spool (and named in the message); the rest goes on.
         this.opts.log.error({ err: (err as Error).message }, "audit spool");
       }
     }
+    return undefined;
   }
 
   /**
