@@ -87,10 +87,12 @@ test("a damaged file is set aside as .corrupt with a clear error, and the next b
     const [first] = readdirSync(dir).sort();
     writeFileSync(join(dir, first!), JSON.stringify([{ ...auditFields(), at: "yesterday" }]));
     assert.throws(() => spool.takeOldest(), /unreadable \(record 0: bad at\).*\.corrupt/);
+    const next = spool.takeOldest()!;
     assert.deepEqual(
-      spool.takeOldest()!.records.map((r) => r.at),
+      next.records.map((r) => r.at),
       [2],
     );
+    next.done();
     assert.ok(readdirSync(dir).includes(`${first}.corrupt`));
     writeFileSync(join(dir, "5000000000009.json"), "{not json");
     const reopened = new FileAuditSpool(dir);
@@ -111,6 +113,21 @@ test("a spool directory removed from under it is made again, with nothing to giv
     assert.deepEqual(
       spool.takeOldest()!.records.map((r) => r.at),
       [5],
+    );
+  });
+});
+
+test("a claim left under this very pid (a container's pid 1 at every start) is an earlier run's: put back", () => {
+  withDir((dir) => {
+    new FileAuditSpool(dir, 1).append([auditFields({ at: 11 })]);
+    const name = readdirSync(dir)[0]!;
+    renameSync(join(dir, name), join(dir, `${name}.writing-1`));
+    writeFileSync(join(dir, ".5000000000003.json.1.tmp"), "[");
+    const restarted = new FileAuditSpool(dir, 1);
+    assert.deepEqual(readdirSync(dir), [name]);
+    assert.deepEqual(
+      restarted.takeOldest()!.records.map((r) => r.at),
+      [11],
     );
   });
 });

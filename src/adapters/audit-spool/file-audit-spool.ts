@@ -43,13 +43,17 @@ export class FileAuditSpool implements AuditSpool {
     let last = MIDDLE - 1;
     let first = MIDDLE;
     let count = 0;
+    // Left by a process that is gone. Our own pid counts as gone: this spool has claimed and
+    // written nothing yet, so such a file is an earlier run's (in a container the gateway is
+    // often pid 1 at every start).
+    const gone = (pid: number) => pid === this.pid || !alive(pid);
     for (const name of readdirSync(dir)) {
       const writing = WRITING_RE.exec(name);
-      if (writing && !alive(Number(writing[2]))) {
+      if (writing && gone(Number(writing[2]))) {
         renameSync(join(dir, name), join(dir, writing[1]!));
       }
       const tmp = TMP_RE.exec(name);
-      if (tmp && !alive(Number(tmp[1]))) rmSync(join(dir, name), { force: true });
+      if (tmp && gone(Number(tmp[1]))) rmSync(join(dir, name), { force: true });
     }
     for (const name of readdirSync(dir)) {
       const m = FILE_RE.exec(name) ?? WRITING_RE.exec(name);
