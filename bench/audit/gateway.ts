@@ -30,7 +30,8 @@ const gateway = await createGateway(config, { logger: pino({ level: "warn" }) })
 if (values["no-audit"]) gateway.services.audit.push = () => {};
 if (values["queue-only"]) {
   // The trail's one write step (private): the batch is taken from the queue and dropped.
-  const trail = gateway.services.audit as unknown as { writeBatch: () => Promise<void> };
+  const trail = gateway.services.audit as unknown as { writeBatch?: () => Promise<void> };
+  if (typeof trail.writeBatch !== "function") throw new Error("AuditTrail has no writeBatch to stub");
   trail.writeBatch = async () => undefined;
 }
 const url = await gateway.listen();
