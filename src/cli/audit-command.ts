@@ -4,6 +4,13 @@ import { verifyAuditLog } from "../services/audit/audit-verifier.js";
 import { CliError } from "./cli-error.js";
 import { addLocalOptions, withLocalServices } from "./local-services.js";
 
+/** What the signatures do not cover yet (the newest records, until the next checkpoint). */
+function unsignedNote(r: { signedThrough: number; unsigned: number }): string {
+  if (r.unsigned === 0) return "";
+  if (r.signedThrough === 0) return "; none signed yet (hash-chained only until the first checkpoint)";
+  return `; signed through record ${r.signedThrough}, the last ${r.unsigned} hash-chained only until the next checkpoint`;
+}
+
 /** `portcullis audit verify|export`: the tamper-evident audit trail. */
 export function registerAuditCommand(program: Command): void {
   const audit = program
@@ -24,7 +31,6 @@ export function registerAuditCommand(program: Command): void {
       verifyAuditLog(s.auditLog, new Set(s.keys.publicKeys().map((k) => k.keyid))),
     );
     if (flags.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
-    for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
     if (!result.ok) {
       if (flags.json) process.exitCode = 1;
       else throw new CliError(`audit trail NOT intact: ${result.problem}`, 1);
@@ -32,7 +38,7 @@ export function registerAuditCommand(program: Command): void {
     }
     if (!flags.json)
       process.stdout.write(
-        `audit trail intact: ${result.records} records, ${result.checkpoints} signed checkpoint(s)\n`,
+        `audit trail intact: ${result.records} records, ${result.checkpoints} signed checkpoint(s)${unsignedNote(result)}\n`,
       );
   });
 

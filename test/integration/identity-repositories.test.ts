@@ -15,7 +15,7 @@ import { CLI_ACTOR, type Actor, type ClientInfo } from "../../src/domain/identit
 import type { AuditFields, ChainedRecord } from "../../src/services/audit/audit-chain.js";
 import { inlineAuditWriter } from "../../src/services/audit/audit-writer.js";
 import { AuditTrail } from "../../src/services/audit/audit-trail.js";
-import { verifyAuditLog } from "../../src/services/audit/audit-verifier.js";
+import { verifyAuditLog, type AuditVerification } from "../../src/services/audit/audit-verifier.js";
 import { IdentityService } from "../../src/services/identity/identity-service.js";
 import { InventoryService } from "../../src/services/identity/inventory-service.js";
 import { DIALECTS, dialectSkip, withTestDatabase } from "../helpers/databases.js";
@@ -248,6 +248,37 @@ for (const dialect of DIALECTS) {
   );
 
   test(
+    `verify says how far the signatures reach: records after the last checkpoint are chained only (${dialect})`,
+    { skip: await dialectSkip(dialect) },
+    () =>
+      withTestDatabase(dialect, async (db) => {
+        const repo = new AuditRepository(db.db, db.dialect);
+        const batch = (from: number, n: number) =>
+          Array.from({ length: n }, (_, i) => record(from + i, "alice", null));
+        assert.deepEqual(
+          pick(await verifyAuditLog(repo, new Set([keyid]))),
+          { ok: true, records: 0, signedThrough: 0, unsigned: 0 },
+          "an empty trail",
+        );
+        await repo.append(batch(1, 4), [], null);
+        assert.deepEqual(pick(await verifyAuditLog(repo, new Set([keyid]))), {
+          ok: true,
+          records: 4,
+          signedThrough: 0,
+          unsigned: 4,
+        });
+        await repo.append(batch(5, 3), [], { signer, everyRecords: 1_000, everyMs: 0, now: 10 });
+        await repo.append(batch(8, 2), [], null);
+        assert.deepEqual(pick(await verifyAuditLog(repo, new Set([keyid]))), {
+          ok: true,
+          records: 9,
+          signedThrough: 7,
+          unsigned: 2,
+        });
+      }),
+  );
+
+  test(
     `each distinct client is stored once; records read back exactly, also those stored inline before (${dialect})`,
     { skip: await dialectSkip(dialect) },
     () =>
@@ -462,4 +493,10 @@ for (const dialect of DIALECTS) {
         await trail.close();
       }),
   );
+}
+
+function pick(
+  v: AuditVerification,
+): Pick<AuditVerification, "ok" | "records" | "signedThrough" | "unsigned"> {
+  return { ok: v.ok, records: v.records, signedThrough: v.signedThrough, unsigned: v.unsigned };
 }
