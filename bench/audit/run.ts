@@ -72,15 +72,33 @@ async function stopGateway(gw: Gateway): Promise<{ written: number; writer: stri
   return last.done ? undefined : (JSON.parse(last.value) as { written: number; writer: string });
 }
 
-/** utime + stime of a process (every thread), in seconds. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+/** utime + stime of a process (every thread), or of one of its threads, in seconds. */
+function cpuSeconds(pid: number, tid?: number): number {
+  const file = tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`;
+  const fields = readFileSync(file, "utf8").split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** wrk in a child process; returns requests/s and the gateway's CPU µs per request. */
-async function wrk(gw: Gateway, path: string): Promise<{ rps: number; cpuUs: number }> {
+/** The machine's idle and total CPU time so far (all cores, clock ticks). */
+function machineTicks(): { idle: number; total: number } {
+  const ticks = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { idle: ticks[3]! + ticks[4]!, total: ticks.reduce((a, b) => a + b, 0) };
+}
+
+interface Measure {
+  rps: number;
+  /** The gateway's CPU µs per request: every thread, and the serving (main) thread alone. */
+  cpuUs: number;
+  mainUs: number;
+  /** Share of the machine's CPU time left idle during the run (%). */
+  idlePct: number;
+}
+
+/** wrk in a child process; returns requests/s, the gateway's CPU µs per request and the machine's idle share. */
+async function wrk(gw: Gateway, path: string): Promise<Measure> {
   const cpu0 = cpuSeconds(gw.child.pid!);
+  const main0 = cpuSeconds(gw.child.pid!, gw.child.pid!);
+  const m0 = machineTicks();
   const child = spawn("wrk", ["-t1", "-c4", `-d${SECONDS}s`, "-H", `User-Agent: ${PIP_UA}`, gw.url + path], {
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -89,10 +107,28 @@ async function wrk(gw: Gateway, path: string): Promise<{ rps: number; cpuUs: num
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
   await new Promise((resolve) => child.on("close", resolve));
   const cpu = cpuSeconds(gw.child.pid!) - cpu0;
+  const mainCpu = cpuSeconds(gw.child.pid!, gw.child.pid!) - main0;
+  const m1 = machineTicks();
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
   const total = /(\d+) requests in/.exec(out);
   if (!rps || !total) throw new Error(`wrk failed: ${out}`);
-  return { rps: Number(rps[1]), cpuUs: (cpu * 1e6) / Number(total[1]) };
+  const n = Number(total[1]);
+  return {
+    rps: Number(rps[1]),
+    cpuUs: (cpu * 1e6) / n,
+    mainUs: (mainCpu * 1e6) / n,
+    idlePct: (100 * (m1.idle - m0.idle)) / Math.max(1, m1.total - m0.total),
+  };
+}
+
+/**
+ * Another process that keeps `cores` of a CPU busy (at most one): busy for that share of every
+ * 10 ms, asleep for the rest, as the audit writer is busy for a batch and then waits for the next.
+ */
+function startCpuLoad(cores: number): ChildProcess {
+  const share = Math.min(1, Math.max(0, cores));
+  const code = `const busy = ${(share * 10).toFixed(3)}; const tick = () => { const end = performance.now() + busy; while (performance.now() < end); setTimeout(tick, 10 - busy); }; tick();`;
+  return spawn(process.execPath, ["-e", code], { stdio: "ignore" });
 }
 
 function median(xs: number[]): number {
@@ -135,16 +171,25 @@ async function main(): Promise<number> {
       // Warm the code paths (JIT) before measuring.
       await wrk(gw, page);
     }
-    type Runs = { rps: number[]; cpuUs: number[] };
-    const runs = (): Runs => ({ rps: [], cpuUs: [] });
-    const figures: { name: string; path: string; audited: Runs; baseline: Runs; queued: Runs }[] = [
-      { name: "warm project page", path: page, audited: runs(), baseline: runs(), queued: runs() },
+    type Runs = { [K in keyof Measure]: number[] };
+    const runs = (): Runs => ({ rps: [], cpuUs: [], mainUs: [], idlePct: [] });
+    type Figure = { name: string; path: string; audited: Runs; baseline: Runs; queued: Runs; control: Runs };
+    const figures: Figure[] = [
+      {
+        name: "warm project page",
+        path: page,
+        audited: runs(),
+        baseline: runs(),
+        queued: runs(),
+        control: runs(),
+      },
       {
         name: `file download (${Math.round(built.bytes.length / 1024)} KiB)`,
         path: fileUrl,
         audited: runs(),
         baseline: runs(),
         queued: runs(),
+        control: runs(),
       },
     ];
     for (let r = 0; r < ROUNDS; r++) {
@@ -155,8 +200,19 @@ async function main(): Promise<number> {
           [queued, f.queued],
         ] as const) {
           const m = await wrk(gw, f.path);
-          runs.rps.push(m.rps);
-          runs.cpuUs.push(m.cpuUs);
+          for (const k of Object.keys(runs) as (keyof Measure)[]) runs[k].push(m[k]);
+        }
+        // The control: the queue-only gateway again, while an unrelated process burns as much CPU
+        // as the audited gateway's other threads (its writer) just did.
+        const a = f.audited;
+        const last = a.rps.length - 1;
+        const cores = ((a.cpuUs[last]! - a.mainUs[last]!) * a.rps[last]!) / 1e6;
+        const load = startCpuLoad(cores);
+        try {
+          const m = await wrk(queued, f.path);
+          for (const k of Object.keys(f.control) as (keyof Measure)[]) f.control[k].push(m[k]);
+        } finally {
+          load.kill();
         }
       }
     }
@@ -191,6 +247,40 @@ async function main(): Promise<number> {
       "queue-only: records built and queued as in production, each batch dropped where it would be chained and written;",
     );
     console.log("the rest of the audited cost is the writer's (chaining, SQLite), on its own thread.");
+    // Where the time goes: a writer on the other core should leave the serving thread's CPU per
+    // request at the queue-only figure. On a small (virtual) machine it does not: the serving
+    // thread both waits more (the machine sits idle between requests) and runs slower per request.
+    console.log(
+      "\nserving thread CPU µs/req (audited / queue-only / baseline), other threads µs/req (audited), machine idle % (audited / baseline)",
+    );
+    for (const f of figures) {
+      const am = median(f.audited.mainUs);
+      console.log(
+        f.name.padEnd(26),
+        `${am.toFixed(1)} / ${median(f.queued.mainUs).toFixed(1)} / ${median(f.baseline.mainUs).toFixed(1)}`.padEnd(
+          20,
+        ),
+        (median(f.audited.cpuUs) - am).toFixed(1).padStart(6),
+        `   ${median(f.audited.idlePct).toFixed(0)} / ${median(f.baseline.idlePct).toFixed(0)}`,
+      );
+    }
+    console.log(
+      "\ncontrol: the queue-only gateway while another process burns the CPU the audited writer used (same run)",
+    );
+    for (const f of figures) {
+      const b = median(f.baseline.rps);
+      const cores = median(
+        f.audited.cpuUs.map((c, i) => ((c - f.audited.mainUs[i]!) * f.audited.rps[i]!) / 1e6),
+      );
+      console.log(
+        f.name.padEnd(26),
+        `${cores.toFixed(2)} of a core elsewhere: ratio ${(median(f.control.rps) / b).toFixed(2)}`,
+        `(audited ${(median(f.audited.rps) / b).toFixed(2)}, queue-only ${(median(f.queued.rps) / b).toFixed(2)})`,
+      );
+    }
+    console.log(
+      "where the control costs as much as auditing, the loss is what any work beside the gateway and the load generator costs on this machine.",
+    );
     const stopped = await stopGateway(audited);
     gateways.splice(gateways.indexOf(audited), 1);
     console.log(
