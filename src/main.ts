@@ -98,6 +98,8 @@ export interface GatewayHttpContext {
   publicUrl: () => string;
   upstreamStatus: () => { ok: boolean; detail: string; description: string };
   isShuttingDown: () => boolean;
+  /** The client's address (see client-address.ts): what the audit trail and the limiter use. */
+  clientAddress: (req: IncomingMessage) => string;
 }
 
 /** The gateway core that every feature builds on. */
@@ -436,6 +438,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     publicUrl: () => (config.publicUrl || baseUrl).replace(/\/+$/, ""),
     upstreamStatus: () => upstreamState,
     isShuttingDown: () => shuttingDown,
+    clientAddress: clientAddr.of,
   };
   // The OpenAPI document first (it collects every route registered after it), then the identity
   // hooks (authentication, audit) that every later route runs behind.

@@ -90,9 +90,10 @@ export async function registerIdentityHttp(
     const isPublic = config?.public === true;
     const need = config?.role ?? "reader";
     const token = presentedToken(req.headers.authorization);
+    const ip = ctx.clientAddress(req.raw);
 
     if (token === undefined) {
-      req.actor = anonymousActor(req.ip, application, client);
+      req.actor = anonymousActor(ip, application, client);
       if (isPublic || (anonymousRead && need === "reader")) return done();
       // Answered here: Fastify goes no further, and `done` is not called.
       void unauthenticated(
@@ -102,11 +103,17 @@ export async function registerIdentityHttp(
       );
       return;
     }
-    checkToken(req, reply, token, application, client, isPublic, need).then(
+    checkToken(req, reply, token, ip, application, client, isPublic, need).then(
       (answered) => {
         if (!answered) done();
       },
-      (err: Error) => done(err),
+      (err: Error) => {
+        // The identity store did not answer (database down): fail closed, and say why, rather than
+        // a bare 500.
+        log.error({ err: err.message }, "token check failed");
+        reply.header("retry-after", "5");
+        void refuse(req, reply, 503, "UNAVAILABLE", "cannot check the token right now; try again shortly");
+      },
     );
   });
 
@@ -115,6 +122,7 @@ export async function registerIdentityHttp(
     req: FastifyRequest,
     reply: FastifyReply,
     token: string,
+    ip: string,
     application: string | null,
     client: ClientInfo | null,
     isPublic: boolean,
@@ -123,18 +131,21 @@ export async function registerIdentityHttp(
     const idKey = tokenIdOf(token);
     // The credential is checked first (an HMAC and an indexed read): a valid token always passes,
     // so neither an address shared behind a proxy nor a token id someone learned can be used to
-    // lock real users out. Failures are counted per address and per token id, and past the limit
-    // they answer 429 with Retry-After instead of 401 (secrets are 256 random bits: guessing is
-    // hopeless anyway; the limit keeps floods of bad credentials cheap and visible).
+    // lock real users out (one CI job retrying with a revoked token would otherwise lock out
+    // everyone behind the same NAT). Failures are counted per address and per token id, and past
+    // the limit they answer 429 with Retry-After instead of 401. Secrets are 256 random bits, so
+    // guessing is hopeless anyway; the limit makes a flood visible (429s, the audit trail) and
+    // tells a misconfigured client to back off. It does not make a flood cheaper: each attempt
+    // still costs its check, as any request costs its answer (rate-limit floods at the proxy).
     const result = await identity.authenticate(token);
     if (!result.ok) {
-      req.actor = { ...anonymousActor(req.ip, application, client), tokenId: result.tokenId };
+      req.actor = { ...anonymousActor(ip, application, client), tokenId: result.tokenId };
       // Public routes stay reachable with a bad credential (health checks behind a proxy adding one).
       if (isPublic) return false;
-      limiter.fail(`ip:${req.ip}`);
+      limiter.fail(`ip:${ip}`);
       if (idKey) limiter.fail(`token:${idKey}`);
       const wait = Math.max(
-        limiter.retryAfter(`ip:${req.ip}`, MAX_FAILURES_PER_IP),
+        limiter.retryAfter(`ip:${ip}`, MAX_FAILURES_PER_IP),
         idKey ? limiter.retryAfter(`token:${idKey}`, MAX_FAILURES_PER_TOKEN) : 0,
       );
       if (wait > 0) {
@@ -159,7 +170,7 @@ export async function registerIdentityHttp(
       role: p.role,
       team: p.team,
       tokenId: p.tokenId,
-      ip: req.ip,
+      ip,
       application: application ?? p.label,
       client,
     };
@@ -171,7 +182,7 @@ export async function registerIdentityHttp(
   };
 
   app.addHook("onResponse", (req, reply, done) => {
-    recordAccess(req, reply, audit, now);
+    recordAccess(req, reply, audit, now, ctx.clientAddress);
     done();
   });
 
@@ -253,7 +264,7 @@ function refuse(
   req: FastifyRequest,
   reply: FastifyReply,
   status: number,
-  code: "UNAUTHENTICATED" | "FORBIDDEN" | "RATE_LIMITED",
+  code: "UNAUTHENTICATED" | "FORBIDDEN" | "RATE_LIMITED" | "UNAVAILABLE",
   message: string,
 ): FastifyReply {
   if (isApi(req)) return sendApiError(reply, status, code, message);
@@ -307,6 +318,7 @@ function recordAccess(
   reply: FastifyReply,
   audit: { push(r: AuditFields): void },
   now: () => number,
+  clientAddress: (req: FastifyRequest["raw"]) => string,
 ): void {
   const route = req.routeOptions.url;
   const url = req.url;
@@ -342,7 +354,7 @@ function recordAccess(
   } else {
     return;
   }
-  const a = req.actor ?? anonymousActor(req.ip, null, null);
+  const a = req.actor ?? anonymousActor(clientAddress(req.raw), null, null);
   const status = reply.statusCode;
   const fields = accessFields(a, now(), action, project, version, filename, sha256, status, detail);
   // A 206 continuing a download is the same pull; count a range that starts at 0 only.

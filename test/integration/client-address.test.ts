@@ -103,6 +103,25 @@ describe("the client address behind a reverse proxy", () => {
     assert.equal(other, 401);
   });
 
+  test("a forwarded value that is not an address is not believed: the request is the sending peer's", async () => {
+    // A client inside a trusted range (here loopback) writes what it likes into the header.
+    const junk = `evil.example ${"x".repeat(4_000)}`;
+    for (let i = 0; i < 3; i++) assert.equal(await page(proxied, { "x-forwarded-for": junk }), 200);
+    await downloadRelease(proxied, { "x-forwarded-for": junk }, PROJECT, "1.0");
+    const statuses: number[] = [];
+    for (let i = 0; i < 35; i++) {
+      statuses.push(
+        await page(proxied, {
+          "x-forwarded-for": `${junk}${i}`,
+          ...basic(`pc_${randomBytes(24).toString("hex")}`),
+        }),
+      );
+    }
+    assert.equal(statuses.at(-1), 429, "varying the junk does not give each attempt an address of its own");
+    const rows = (await auditedIps(proxied)).slice(-40);
+    assert.deepEqual(new Set(rows.map((r) => r.ip)), new Set(["127.0.0.1"]));
+  });
+
   test("an entry that is neither an address nor a range is refused at start-up", () => {
     assert.throws(
       () => loadConfig({ env: { PORTCULLIS_TRUST_PROXY: "loopback,not-an-address" }, flags: {} }),

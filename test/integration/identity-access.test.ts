@@ -200,6 +200,26 @@ describe("identity and access on a running gateway", () => {
     assert.equal((await fetch(`${closed.url}/simple/acme-widgets/`, { headers: basic(token) })).status, 200);
   });
 
+  test("a token check the database cannot answer gets 503 with Retry-After, not a 500", async () => {
+    const token = await createToken(open, { user: "judy", role: "reader" });
+    const identity = open.gateway.services.identity;
+    const real = identity.authenticate.bind(identity);
+    identity.authenticate = () => Promise.reject(new Error("connection terminated unexpectedly"));
+    try {
+      const page = await fetch(`${open.url}/simple/acme-widgets/`, { headers: basic(token) });
+      assert.equal(page.status, 503);
+      assert.equal(page.headers.get("retry-after"), "5");
+      assert.match(await page.text(), /cannot check the token right now/);
+      const api = await fetch(`${open.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(api.status, 503);
+      assert.deepEqual(((await api.json()) as { error: { code: string } }).error.code, "UNAVAILABLE");
+    } finally {
+      identity.authenticate = real;
+    }
+    const again = await fetch(`${open.url}/simple/acme-widgets/`, { headers: basic(token) });
+    assert.equal(again.status, 200, "back once the database answers");
+  });
+
   test("accesses are audited with identity, client and outcome", async () => {
     const token = await createToken(open, { user: "heidi", role: "approver" });
     const ua = 'pip/24.0 {"installer":{"name":"pip","version":"24.0"},"python":"3.12.1","ci":true}';

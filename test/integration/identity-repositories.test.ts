@@ -248,6 +248,65 @@ for (const dialect of DIALECTS) {
   );
 
   test(
+    `over-long values from outside (a forwarded address, a version, a client) are stored clamped, never stall the trail (${dialect})`,
+    { skip: await dialectSkip(dialect) },
+    () =>
+      withTestDatabase(dialect, async (db) => {
+        const repo = new AuditRepository(db.db, db.dialect);
+        const writer = inlineAuditWriter(repo, signer);
+        const long = (c: string, n: number) => c.repeat(n);
+        const client = { installer: long("p", 100), installerVersion: long("9", 100), userAgent: "x" };
+        const r = auditFields({
+          at: 1,
+          ip: long("1", 5_000),
+          identity: long("i", 300),
+          team: long("t", 300),
+          application: long("a", 300),
+          project: long("n", 300),
+          version: long("7", 300),
+          action: long("x", 150),
+          outcome: "ok",
+          client_json: JSON.stringify(client),
+        });
+        const { encodeAuditBatch } = await import("../../src/services/audit/audit-batch-codec.js");
+        const out = await writer.write(encodeAuditBatch([r]), { everyRecords: 1, everyMs: 0, now: 1 }, false);
+        assert.equal(out.written, 1);
+        const [row] = await repo.query({ limit: 1, order: "desc" });
+        assert.deepEqual(
+          [
+            row!.ip.length,
+            row!.identity!.length,
+            row!.application!.length,
+            row!.version!.length,
+            row!.action.length,
+          ],
+          [100, 200, 200, 200, 100],
+        );
+        assert.equal(
+          (await verifyAuditLog(repo, new Set([keyid]))).ok,
+          true,
+          "the chain covers the stored values",
+        );
+        const inv = await db.db.selectFrom("inventory").selectAll().execute();
+        assert.equal(inv.length, 0, "not a project download of a known file: no inventory row");
+        // A real download's inventory row is clamped the same way (its client label too).
+        const dl = auditFields({
+          at: 2,
+          ip: long("2", 500),
+          identity: long("j", 300),
+          version: long("8", 300),
+          client_json: JSON.stringify(client),
+        });
+        await writer.write(encodeAuditBatch([dl]), { everyRecords: 1, everyMs: 0, now: 2 }, false);
+        const [item] = await db.db.selectFrom("inventory").selectAll().execute();
+        assert.deepEqual(
+          [item!.ip.length, item!.identity.length, item!.version.length, item!.client!.length],
+          [100, 200, 200, 200],
+        );
+      }),
+  );
+
+  test(
     `verify says how far the signatures reach: records after the last checkpoint are chained only (${dialect})`,
     { skip: await dialectSkip(dialect) },
     () =>

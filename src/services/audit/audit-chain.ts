@@ -40,6 +40,39 @@ export const AUDIT_FIELDS = [
   "detail_json",
 ] as const satisfies readonly (keyof AuditFields)[];
 
+/**
+ * The longest value each bounded field may hold, in characters: the widths of the audit_log and
+ * inventory columns. Several come from outside (a forwarded client address, a version parsed
+ * from a file name, the X-Portcullis-Project header); PostgreSQL refuses a longer value, which
+ * would fail the whole batch again on every retry and stall the trail. `clampAuditFields` cuts
+ * them before chaining, so what is stored is exactly what was hashed.
+ */
+export const AUDIT_FIELD_MAX = {
+  action: 100,
+  identity: 200,
+  role: 20,
+  team: 200,
+  token_id: 40,
+  ip: 100,
+  application: 200,
+  project: 200,
+  version: 200,
+  sha256: 64,
+  outcome: 40,
+} as const satisfies Partial<Record<keyof AuditFields, number>>;
+const CLAMPED = Object.entries(AUDIT_FIELD_MAX) as [keyof typeof AUDIT_FIELD_MAX, number][];
+
+/** Cuts over-long bounded fields to their column widths, in place (see AUDIT_FIELD_MAX). */
+export function clampAuditFields(records: AuditFields[]): AuditFields[] {
+  for (const r of records) {
+    for (const [field, max] of CLAMPED) {
+      const v = r[field];
+      if (v !== null && v.length > max) (r as unknown as Record<string, string>)[field] = v.slice(0, max);
+    }
+  }
+  return records;
+}
+
 export interface ChainedRecord extends AuditFields {
   seq: number;
   prev_hash: string;

@@ -20,7 +20,9 @@ export function inventoryDeltas(batch: AuditFields[]): InventoryDelta[] {
     let client: string | null = null;
     if (r.client_json) {
       try {
-        client = clientLabel(JSON.parse(r.client_json) as Parameters<typeof clientLabel>[0]);
+        // inventory.client is 200 characters; a label is two fields of up to 100 and a space.
+        client =
+          clientLabel(JSON.parse(r.client_json) as Parameters<typeof clientLabel>[0])?.slice(0, 200) ?? null;
       } catch {
         client = null;
       }

@@ -1,7 +1,8 @@
 /**
- * Failed-authentication limits per key (client address, token id), over fixed windows. A key over
- * its limit is refused until its window ends, whatever it presents, so guessing tokens from one
- * address, or guessing the secret of one token id from many, stalls after a few tries.
+ * Failed-authentication counts per key (client address, token id), over fixed windows. Past its
+ * limit a key's failures are answered 429 with the seconds left in its window (see
+ * identity-http.ts: a valid token still passes, so nobody is locked out by someone else's
+ * failures).
  */
 export class AuthRateLimiter {
   private readonly windows = new Map<string, { start: number; failures: number }>();
