@@ -549,6 +549,20 @@ for (const dialect of DIALECTS) {
             ["new-version", "left-pad", "1.1", "1.0"],
           ],
         );
+
+        // `==` without a local label names local builds too (PEP 440); with one, only that build.
+        pull(trail, ci, "torch", "2.1.0+cu118");
+        pull(trail, actor("web", "10.0.0.8"), "torch", "2.1.0");
+        // A project whose name reads like an advisory id is answered as the project.
+        pull(trail, ci, "cve-bin-tool", "3.2");
+        await trail.flush();
+        const ids = async (q: string) => (await inventory.whoHas(q)).consumers.map((c) => c.identity).sort();
+        assert.deepEqual(await ids("torch==2.1.0"), ["ci", "web"]);
+        assert.deepEqual(await ids("torch==2.1.0+cu118"), ["ci"]);
+        assert.deepEqual(await ids("torch==2.1.0+cu117"), []);
+        assert.deepEqual(await ids("cve-bin-tool"), ["ci"]);
+        assert.deepEqual(await ids("CVE_Bin.Tool==3.2"), ["ci"]);
+        await assert.rejects(inventory.whoHas("CVE-2099-0001"), /no advisory CVE-2099-0001/);
         await trail.close();
       }),
   );

@@ -1,13 +1,14 @@
 import type { InventoryRepository, InventoryRow } from "../../adapters/db/inventory-repository.js";
 import { normalizeProjectName } from "../../domain/project-name.js";
-import { compareVersions } from "../../domain/version.js";
+import { compareVersions, satisfies } from "../../domain/version.js";
 import { advisoryAffects } from "../../intel/osv-index.js";
 import type { Advisory } from "../../intel/osv-record.js";
 import type { Consumer, InventoryReader } from "../audit-entry.js";
 
 /** A who-has query: an advisory id, `name==version`, or a project name. */
 export type WhoHasQuery =
-  | { kind: "advisory"; id: string }
+  /** `asProject`: the same text read as a project name, when it is one (`cve-bin-tool`). */
+  | { kind: "advisory"; id: string; asProject?: string }
   | { kind: "release"; project: string; version: string }
   | { kind: "project"; project: string };
 
@@ -53,6 +54,7 @@ export function parseWhoHasQuery(q: string): WhoHasQuery {
     return {
       kind: "advisory",
       id: s.toUpperCase().startsWith("GHSA-") ? `GHSA-${s.slice(5).toLowerCase()}` : s.toUpperCase(),
+      ...(NAME_RE.test(s) && s.length <= 200 ? { asProject: normalizeProjectName(s) } : {}),
     };
   const eq = s.indexOf("==");
   if (eq > 0) {
@@ -88,14 +90,23 @@ export class InventoryService implements InventoryReader {
     return (await this.deps.repo.bySha256(sha256s)).map(toConsumer);
   }
 
-  async whoHas(q: string): Promise<WhoHasResult> {
-    const query = parseWhoHasQuery(q);
+  async whoHas(q: string, opts: { project?: boolean } = {}): Promise<WhoHasResult> {
+    const query: WhoHasQuery = opts.project
+      ? { kind: "project", project: normalizeProjectName(q) }
+      : parseWhoHasQuery(q);
     let rows: InventoryRow[];
     let advisory: WhoHasResult["advisory"] = null;
     if (query.kind === "advisory") {
       const found = this.deps.advisory(query.id);
-      if (!found)
+      if (!found) {
+        // `cve-bin-tool` reads like an advisory id but is a project: one whose name is on record
+        // is answered as a project.
+        const project = query.asProject;
+        if (project && (await this.deps.repo.versionsOf(project)).length > 0) {
+          return this.whoHas(project, { project: true });
+        }
         throw new WhoHasNotFound(`no advisory ${query.id} in the imported intel (portcullis intel import)`);
+      }
       rows = [];
       const affected: { project: string; versions: Set<string> }[] = [];
       for (const name of new Set(found.packages.map((p) => p.name))) {
@@ -117,9 +128,10 @@ export class InventoryService implements InventoryReader {
         })),
       };
     } else if (query.kind === "release") {
-      // PEP 440 equality: 1.0 and 1.0.0 name one release.
-      const versions = (await this.deps.repo.versionsOf(query.project)).filter(
-        (v) => compareVersions(v, query.version) === 0,
+      // PEP 440 `==`: 1.0 and 1.0.0 name one release, and without a local label it also matches
+      // local builds of it (2.1.0 names 2.1.0+cu118 too).
+      const versions = (await this.deps.repo.versionsOf(query.project)).filter((v) =>
+        satisfies(v, `==${query.version}`, { prereleases: true }),
       );
       rows = await this.deps.repo.byProject(query.project, versions);
     } else {
