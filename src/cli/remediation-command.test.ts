@@ -84,6 +84,10 @@ test("remediation list, show, ack, accept, fix and report over --data", async ()
     cli("remediation", "accept", "1", "--reason", "x", "--until", "2001-01-01"),
     /expiry in the future/,
   );
+  await assert.rejects(
+    cli("remediation", "accept", "1", "--reason", "x", "--days", "100000000"),
+    /at most 366 days/,
+  );
   assert.match(
     await cli("remediation", "accept", "1", "--reason", "sandboxed", "--days", "10"),
     /accepted until .* by cli: sandboxed/,

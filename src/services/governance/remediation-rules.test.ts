@@ -108,6 +108,12 @@ test("state machine: accepted risk needs a reason and a future expiry; fixed is 
     () => checkTransition("open", { state: "accepted-risk", reason: "x", until: now }, now),
     /expiry/,
   );
+  checkTransition("open", { state: "accepted-risk", reason: "x", until: now + 366 * DAY }, now);
+  for (const until of [now + 367 * DAY, now + 1e8 * DAY, Number.MAX_VALUE])
+    assert.throws(
+      () => checkTransition("open", { state: "accepted-risk", reason: "x", until }, now),
+      /at most 366 days/,
+    );
   assert.throws(() => checkTransition("fixed", { state: "open" }, now), RemediationTransitionError);
   assert.throws(() => checkTransition("open", { state: "open" }, now), /cannot go from open to open/);
 });

@@ -101,6 +101,12 @@ const ALLOWED: Record<RemediationState, readonly RemediationState[]> = {
  * for ever: when it expires the item reopens); a fixed item is closed. Throws
  * {@link RemediationTransitionError} with a plain reason otherwise.
  */
+/**
+ * The longest a risk may be accepted for: an acceptance is a decision to revisit, and an expiry
+ * decades away (or past what a date can hold) would be one that never comes back.
+ */
+export const MAX_ACCEPTANCE_DAYS = 366;
+
 export function checkTransition(from: RemediationState, change: StateChange, now: number): void {
   if (!ALLOWED[from].includes(change.state)) {
     throw new RemediationTransitionError(
@@ -113,6 +119,10 @@ export function checkTransition(from: RemediationState, change: StateChange, now
     if (!change.reason.trim()) throw new RemediationTransitionError("accepting the risk needs a reason");
     if (!Number.isFinite(change.until) || change.until <= now)
       throw new RemediationTransitionError("accepting the risk needs an expiry in the future");
+    if (change.until > now + MAX_ACCEPTANCE_DAYS * DAY)
+      throw new RemediationTransitionError(
+        `a risk is accepted for at most ${MAX_ACCEPTANCE_DAYS} days (then it is reviewed again); accept it again when it reopens`,
+      );
   }
 }
 
