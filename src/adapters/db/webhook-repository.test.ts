@@ -120,4 +120,57 @@ for (const dialect of DIALECTS) {
       }
     },
   );
+
+  test(
+    `a hanging endpoint's backlog does not starve the others; a webhook removed mid-attempt stays removed (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      try {
+        const repo = new WebhookRepository(db.db);
+        const add = (url: string) =>
+          repo.add({ url, secret: "s".repeat(20), format: "json", events: null, at: 1, by: null });
+        const dead = await add("http://127.0.0.1:1/dead");
+        const healthy = await add("http://127.0.0.1:1/ok");
+        const enqueue = (webhookId: number, key: string, at: number) =>
+          repo.enqueue({ webhookId, eventKey: key, eventId: key, eventType: "file.blocked", body: "{}", at });
+        // The dead endpoint's 100 deliveries are all older than the healthy one's.
+        for (let i = 0; i < 100; i++) await enqueue(dead.id, `d${i}`, 10 + i);
+        await enqueue(healthy.id, "h0", 500);
+        // The dead endpoint already has its 2 attempts in flight: it may take no more.
+        const claimed = await repo.claimDue(1000, 4, 60_000, "x", {
+          perWebhook: 2,
+          taken: new Map([[dead.id, 2]]),
+        });
+        assert.deepEqual(
+          claimed.map((c) => c.url),
+          ["http://127.0.0.1:1/ok"],
+        );
+        // Without that, each gets its share, the longest waiting first.
+        const more = await repo.claimDue(1000, 4, 60_000, "y", { perWebhook: 2 });
+        assert.deepEqual(
+          more.map((c) => c.url),
+          ["http://127.0.0.1:1/dead", "http://127.0.0.1:1/dead"],
+          "the healthy one's only delivery is already claimed",
+        );
+
+        // Removed while an attempt is in flight: the attempt's failure does not bring it back.
+        assert.equal(await repo.remove(dead.id, 2000), true);
+        await repo.complete(
+          more[0]!.id,
+          "y",
+          { attempt: 1, at: 2001, status: null, error: "timeout", durationMs: 10_000 },
+          { delivered: false, retryAt: 3000 },
+        );
+        const rows = await repo.deliveries(dead.id, { limit: 200 });
+        assert.equal(rows.find((r) => r.id === more[0]!.id)!.state, "failed");
+        assert.equal(
+          (await repo.claimDue(1e9, 10, 60_000, "z")).filter((c) => c.url.endsWith("/dead")).length,
+          0,
+        );
+      } finally {
+        await db.cleanup();
+      }
+    },
+  );
 }

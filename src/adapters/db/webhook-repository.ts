@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from "kysely";
+import type { Kysely, Selectable, SelectQueryBuilder } from "kysely";
 import type { Database } from "./schema.js";
 import type { WebhookDeliveriesTable } from "./schema-governance.js";
 
@@ -171,16 +171,42 @@ export class WebhookRepository {
   ): Promise<ClaimedDelivery[]> {
     if (limit <= 0) return [];
     const perWebhook = opts.perWebhook ?? limit;
-    const candidates = await this.db
-      .selectFrom("webhook_deliveries")
-      .select(["id", "attempts", "webhook_id"])
-      .where("state", "=", "pending")
-      .where("next_attempt_at", "<=", now)
-      .where((eb) => eb.or([eb("claimed_until", "is", null), eb("claimed_until", "<", now)]))
-      .orderBy("next_attempt_at")
-      .orderBy("id")
-      .limit(limit * 4)
-      .execute();
+    const due = <Q extends SelectQueryBuilder<Database, "webhook_deliveries", object>>(q: Q): Q =>
+      q
+        .where("state", "=", "pending")
+        .where("next_attempt_at", "<=", now)
+        .where((eb) => eb.or([eb("claimed_until", "is", null), eb("claimed_until", "<", now)])) as Q;
+    // Candidates are picked per webhook, the one waiting longest first, each up to what it may
+    // still take: a window over the oldest due rows of all webhooks would fill with a hanging
+    // endpoint's backlog and starve the healthy ones behind it.
+    const hooks = await due(
+      this.db
+        .selectFrom("webhook_deliveries")
+        .select((eb) => ["webhook_id", eb.fn.min("next_attempt_at").as("oldest")])
+        .where("webhook_id", "in", (eb) =>
+          eb.selectFrom("webhooks").select("id").where("removed_at", "is", null),
+        )
+        .groupBy("webhook_id"),
+    ).execute();
+    hooks.sort((a, b) => Number(a.oldest) - Number(b.oldest) || Number(a.webhook_id) - Number(b.webhook_id));
+    const candidates: { id: number; attempts: number; webhook_id: number }[] = [];
+    for (const h of hooks) {
+      const room = Math.min(limit, perWebhook - (opts.taken?.get(Number(h.webhook_id)) ?? 0));
+      if (room <= 0) continue;
+      candidates.push(
+        ...(await due(
+          this.db
+            .selectFrom("webhook_deliveries")
+            .select(["id", "attempts", "webhook_id"])
+            .where("webhook_id", "=", h.webhook_id),
+        )
+          .orderBy("next_attempt_at")
+          .orderBy("id")
+          // A few spare: another instance may claim some of these first.
+          .limit(room * 2)
+          .execute()),
+      );
+    }
     const claimed: ClaimedDelivery[] = [];
     const taken = new Map(opts.taken ?? []);
     for (const c of candidates) {
@@ -240,6 +266,8 @@ export class WebhookRepository {
         })
         .where("id", "=", id)
         .where("claimed_by", "=", claimer)
+        // Removing the webhook while this attempt was in flight marked it failed: it stays so.
+        .where("state", "=", "pending")
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return;
       await trx
