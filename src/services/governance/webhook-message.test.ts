@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import type { GatewayEvent } from "../event-bus.js";
-import { backoffMs, eventKey, renderBody, signBody, wants } from "./webhook-message.js";
+import { backoffMs, eventKey, MAX_ATTEMPTS, renderBody, signBody, wants } from "./webhook-message.js";
 
 const blocked: GatewayEvent = {
   type: "file.blocked",
@@ -90,4 +90,11 @@ test("subscriptions filter by type; back-off doubles and is capped", () => {
     backoffMs(1, () => 1),
     33_000,
   );
+});
+
+test("retries span a weekend: the waits before the last attempt add up to 2.5 days or more", () => {
+  let total = 0;
+  for (let a = 1; a < MAX_ATTEMPTS; a++) total += backoffMs(a, () => 0);
+  assert.ok(total >= 60 * 3_600_000, `${total / 3_600_000} h`);
+  assert.ok(total <= 72 * 3_600_000, `${total / 3_600_000} h`);
 });

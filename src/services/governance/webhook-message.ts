@@ -115,5 +115,9 @@ export function backoffMs(attempts: number, random: () => number = Math.random):
   return Math.round(base * (1 + 0.1 * random()));
 }
 
-/** Attempts before a delivery is given up (about 2 days of back-off). */
-export const MAX_ATTEMPTS = 12;
+/**
+ * Attempts before a delivery is given up: the waits add up to about 62 hours (14.5 h to reach the
+ * 6 h cap, then 6 h apart), so a receiver down from a Friday evening to Monday morning still gets
+ * its messages.
+ */
+export const MAX_ATTEMPTS = 20;
