@@ -29,6 +29,8 @@ export async function registerGovernanceHttp(app: FastifyInstance, ctx: GatewayH
   let checking = false;
   const check = () => {
     if (checking || ctx.isShuttingDown()) return;
+    // Decision changes left unhandled (a pass cut short here or on another instance).
+    services.decisionEvents.kick();
     checking = true;
     services.remediation
       .check()

@@ -101,6 +101,7 @@ describe("remediation and webhooks with real pip", () => {
     );
     await gw.gateway.intel.importSource(dir);
     await gw.gateway.policy.refresh();
+    await s.decisionEvents.flush();
     await Promise.all([s.remediation.flush(), s.decisionNotifier.flush()]);
     await s.webhooks.flush();
 

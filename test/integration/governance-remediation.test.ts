@@ -128,6 +128,7 @@ describe("remediation items and webhooks on a gateway", () => {
     await gw.gateway.intel.importSource(dir);
     await gw.gateway.policy.refresh();
     const s = gw.gateway.services;
+    await s.decisionEvents.flush();
     await Promise.all([s.remediation.flush(), s.decisionNotifier.flush()]);
     // Another instance re-judging the same change adds nothing.
     const [event] = await gw.gateway.decisions
@@ -248,6 +249,7 @@ describe("remediation items and webhooks on a gateway", () => {
       new Date(clock).toISOString(),
     );
     await gw.gateway.policy.refresh();
+    await s.decisionEvents.flush();
     await s.remediation.flush();
     const item = (await api("/api/v1/remediation")).body.items![0]!;
     assert.equal(item.state, "fixed");

@@ -19,6 +19,7 @@ import * as m0006 from "./migrations/0006-proof.js";
 import * as m0007 from "./migrations/0007-discovery.js";
 import * as m0008 from "./migrations/0008-console.js";
 import * as m0009 from "./migrations/0009-audit-clients.js";
+import * as m0010 from "./migrations/0010-decision-events-handled.js";
 
 /**
  * Numbered migrations, in order. A static list, so bundling and type checking see them all; each
@@ -36,6 +37,7 @@ const MIGRATIONS: [string, DialectMigration][] = [
   ["0007-discovery", m0007],
   ["0008-console", m0008],
   ["0009-audit-clients", m0009],
+  ["0010-decision-events-handled", m0010],
 ];
 
 class StaticMigrationProvider implements MigrationProvider {

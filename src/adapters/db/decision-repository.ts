@@ -1,7 +1,7 @@
-import type { Kysely } from "kysely";
+import type { Kysely, Selectable } from "kysely";
 import type { Decision, Outcome, Reason } from "../../policy/decision.js";
 import type { PolicyException } from "../../policy/policy-schema.js";
-import type { Database, DecisionsTable } from "./schema.js";
+import type { Database, DecisionEventsTable, DecisionsTable } from "./schema.js";
 
 export interface DecisionEvent {
   id: number;
@@ -124,6 +124,30 @@ export class DecisionRepository {
     });
   }
 
+  /** Decision changes remediation and notifications have not taken in yet, oldest first. */
+  async unhandledEvents(limit: number): Promise<DecisionEvent[]> {
+    const rows = await this.db
+      .selectFrom("decision_events")
+      .selectAll()
+      .where("handled_at", "is", null)
+      .orderBy("id")
+      .limit(limit)
+      .execute();
+    return rows.map(toEvent);
+  }
+
+  /** Marks events as taken in (several instances may both have: their handling is idempotent). */
+  async markHandled(ids: number[], at: number): Promise<void> {
+    for (let i = 0; i < ids.length; i += 500) {
+      await this.db
+        .updateTable("decision_events")
+        .set({ handled_at: at })
+        .where("id", "in", ids.slice(i, i + 500))
+        .where("handled_at", "is", null)
+        .execute();
+    }
+  }
+
   async events(
     options: { afterId?: number; limit?: number; project?: string } = {},
   ): Promise<DecisionEvent[]> {
@@ -136,17 +160,7 @@ export class DecisionRepository {
       .orderBy("id")
       .limit(options.limit ?? 1000)
       .execute();
-    return rows.map((r) => ({
-      id: Number(r.id),
-      sha256: r.sha256,
-      project: r.project,
-      version: r.version,
-      filename: r.filename,
-      from: r.from_outcome as Outcome | null,
-      to: r.to_outcome as Outcome,
-      reasons: JSON.parse(r.reasons_json) as Reason[],
-      at: r.at,
-    }));
+    return rows.map(toEvent);
   }
 
   async getArtifactReport<T>(sha256: string): Promise<T | undefined> {
@@ -252,5 +266,19 @@ function toDecision(r: DecisionsTable): Decision {
     intelSnapshot: r.intel_snapshot,
     decidedAt: r.decided_at,
     stage: r.stage as "index" | "full",
+  };
+}
+
+function toEvent(r: Selectable<DecisionEventsTable>): DecisionEvent {
+  return {
+    id: Number(r.id),
+    sha256: r.sha256,
+    project: r.project,
+    version: r.version,
+    filename: r.filename,
+    from: r.from_outcome as Outcome | null,
+    to: r.to_outcome as Outcome,
+    reasons: JSON.parse(r.reasons_json) as Reason[],
+    at: r.at,
   };
 }

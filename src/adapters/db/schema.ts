@@ -1,4 +1,4 @@
-import type { Generated } from "kysely";
+import type { ColumnType, Generated } from "kysely";
 import type { ConsoleTables } from "./schema-console.js";
 import type { DiscoveryTables } from "./schema-discovery.js";
 import type { GovernanceTables } from "./schema-governance.js";
@@ -95,6 +95,8 @@ export interface DecisionEventsTable {
   to_outcome: string;
   reasons_json: string;
   at: string;
+  /** When remediation and notifications took it in (epoch ms); NULL until then. */
+  handled_at: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 /** What static analysis found in a file's bytes, kept so re-judging needs no re-download. */

@@ -4,6 +4,7 @@ import type { CoreServices } from "../../main.js";
 import type { Reason } from "../../policy/decision.js";
 import { nearestAdmittedVersion } from "../explain.js";
 import type { IdentityServices } from "../identity/identity-services.js";
+import { DecisionEventRelay } from "./decision-event-relay.js";
 import { DecisionNotifier } from "./decision-notifier.js";
 import { RemediationService } from "./remediation-service.js";
 import { WebhookService } from "./webhook-service.js";
@@ -16,6 +17,8 @@ export interface GovernanceServices {
   webhookQueue: WebhookRepository;
   /** Publishes `file.blocked` and `advisory.affects` for decision changes. */
   decisionNotifier: DecisionNotifier;
+  /** Feeds stored decision changes to remediation and notifications (see DecisionEventRelay). */
+  decisionEvents: DecisionEventRelay;
 }
 
 /**
@@ -56,17 +59,28 @@ export async function buildGovernanceServices(
   const webhooks = new WebhookService({ repo: webhookQueue, audit, log, now });
   const decisionNotifier = new DecisionNotifier({ events, inventory, log, advisoryIds });
 
-  const offDecisions = policy.onDecisionChanged((changes) => {
-    remediation.handleLater(changes);
-    decisionNotifier.handleLater(changes);
+  const decisionEvents = new DecisionEventRelay({
+    source: deps.decisions,
+    handle: async (changes) => {
+      await remediation.handle(changes);
+      await decisionNotifier.handle(changes);
+      // The bus events just published become queued deliveries before the changes count as handled.
+      await webhooks.flush();
+    },
+    log,
+    now,
   });
+  // The policy service's notice only says "there are new changes": they are read back from the
+  // database, where a pass cut short (a stop, a crash) also left its changes for the next kick.
+  const offDecisions = policy.onDecisionChanged(() => decisionEvents.kick());
   const offBus = events.subscribe((event) => webhooks.enqueueLater(event));
   deps.onClose(async () => {
     offDecisions();
     // Items and notices first: they publish events that queue deliveries.
+    await decisionEvents.flush();
     await Promise.all([remediation.flush(), decisionNotifier.flush()]);
     await webhooks.flush();
     offBus();
   });
-  return { remediation, webhooks, webhookQueue, decisionNotifier };
+  return { remediation, webhooks, webhookQueue, decisionNotifier, decisionEvents };
 }
