@@ -125,6 +125,26 @@ for (const dialect of DIALECTS) {
         ]);
         assert.deepEqual(marks.sort(), [false, true]);
         assert.equal((await repo.needingNotice("overdue", 60_000)).length, 1, "only b is left");
+        // An accepted risk that expires brings the item back live: its overdue notice goes out again.
+        assert.equal(
+          await repo.transition(a.id, "open", {
+            state: "accepted-risk",
+            at: 20_100,
+            by: "sec",
+            acceptedUntil: 30_000,
+          }),
+          true,
+        );
+        assert.equal((await repo.needingNotice("overdue", 60_000)).length, 1, "accepted: not notified");
+        assert.equal(
+          await repo.transition(a.id, "accepted-risk", { state: "open", at: 30_001, by: "system" }),
+          true,
+        );
+        assert.deepEqual(
+          (await repo.needingNotice("overdue", 60_000)).map((i) => i.id).sort(),
+          [a.id, b.id].sort(),
+        );
+        assert.equal(await repo.markNotified(a.id, "overdue", 30_002), true);
         assert.deepEqual(
           (await repo.list({ severity: "low" })).map((i) => i.id),
           [b.id],

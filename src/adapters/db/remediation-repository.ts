@@ -194,6 +194,12 @@ export class RemediationRepository {
         accepted_until: to.state === "accepted-risk" ? (to.acceptedUntil ?? null) : null,
         resolved_at: to.state === "fixed" ? to.at : null,
         resolution: to.state === "fixed" ? (to.resolution ?? "manual") : null,
+        // Back from an accepted risk the item is live again: its due and overdue notices go out
+        // anew (it is usually overdue by then), rather than staying silent because they went out
+        // once before the acceptance.
+        ...(from === "accepted-risk" && to.state === "open"
+          ? { due_notified_at: null, overdue_notified_at: null }
+          : {}),
       })
       .where("id", "=", id)
       .where("state", "=", from)
