@@ -51,7 +51,10 @@ export async function registerIdentityHttp(
   const { services } = ctx;
   const { identity, audit, config, log, now } = services;
   const anonymousRead = config.authAnonymous === "read";
-  const limiter = new AuthRateLimiter({ now });
+  // Addresses and token ids are counted apart: a flood of made-up token ids fills only its own
+  // table, and cannot push the flooding address's own window out of it.
+  const byAddress = new AuthRateLimiter({ now });
+  const byToken = new AuthRateLimiter({ now });
   const clients = new Map<string, ClientInfo | null>();
 
   const clientOf = (ua: string | undefined): ClientInfo | null => {
@@ -142,11 +145,11 @@ export async function registerIdentityHttp(
       req.actor = { ...anonymousActor(ip, application, client), tokenId: result.tokenId };
       // Public routes stay reachable with a bad credential (health checks behind a proxy adding one).
       if (isPublic) return false;
-      limiter.fail(`ip:${ip}`);
-      if (idKey) limiter.fail(`token:${idKey}`);
+      byAddress.fail(ip);
+      if (idKey) byToken.fail(idKey);
       const wait = Math.max(
-        limiter.retryAfter(`ip:${ip}`, MAX_FAILURES_PER_IP),
-        idKey ? limiter.retryAfter(`token:${idKey}`, MAX_FAILURES_PER_TOKEN) : 0,
+        byAddress.retryAfter(ip, MAX_FAILURES_PER_IP),
+        idKey ? byToken.retryAfter(idKey, MAX_FAILURES_PER_TOKEN) : 0,
       );
       if (wait > 0) {
         reply.header("retry-after", String(wait));

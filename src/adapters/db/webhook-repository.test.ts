@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DIALECTS, dialectSkip, openTestDatabase } from "../../../test/helpers/databases.js";
-import { WebhookRepository } from "./webhook-repository.js";
+import { storedEventKey, WebhookRepository } from "./webhook-repository.js";
 
 for (const dialect of DIALECTS) {
   const skip = await dialectSkip(dialect);
@@ -174,3 +174,13 @@ for (const dialect of DIALECTS) {
     },
   );
 }
+
+test("a long event key is stored whole-hashed, never cut into a collision", () => {
+  const versions = Array.from({ length: 60 }, (_, i) => `1.${i}.0`).join(",");
+  const a = `advisory.affects\u0000PYSEC-2099-1\u0000acme\u0000${versions}`;
+  const b = `${a},1.60.0`;
+  assert.equal(a.slice(0, 300), b.slice(0, 300), "cut to 300 characters they would collide");
+  assert.notEqual(storedEventKey(a), storedEventKey(b));
+  assert.ok(storedEventKey(b).length <= 300);
+  assert.equal(storedEventKey("short"), "short");
+});

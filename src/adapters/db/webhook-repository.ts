@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Kysely, Selectable, SelectQueryBuilder } from "kysely";
 import type { Database } from "./schema.js";
 import type { WebhookDeliveriesTable } from "./schema-governance.js";
@@ -137,7 +138,7 @@ export class WebhookRepository {
       .insertInto("webhook_deliveries")
       .values({
         webhook_id: d.webhookId,
-        event_key: d.eventKey.slice(0, 300),
+        event_key: storedEventKey(d.eventKey),
         event_id: d.eventId,
         event_type: d.eventType,
         body: d.body,
@@ -354,4 +355,14 @@ function toDelivery(r: Selectable<WebhookDeliveriesTable>): Delivery {
     createdAt: Number(r.created_at),
     deliveredAt: r.delivered_at === null ? null : Number(r.delivered_at),
   };
+}
+
+/**
+ * The key as stored (the column holds 300 characters). A longer key (an advisory naming many
+ * versions) is not cut, which could make two different events collide and drop the second: its
+ * first 235 characters are kept, readable, and a SHA-256 of the whole key is appended.
+ */
+export function storedEventKey(key: string): string {
+  if (key.length <= 300) return key;
+  return `${key.slice(0, 235)}#${createHash("sha256").update(key).digest("hex")}`;
 }
