@@ -70,6 +70,10 @@ export class DecisionRepository {
    */
   async put(d: Decision): Promise<DecisionEvent | undefined> {
     return this.db.transaction().execute(async (trx) => {
+      // Lock the row first (a no-op UPDATE: PostgreSQL's row lock, SQLite's write lock): two
+      // instances re-judging the same file at once then see each other's outcome, and only the
+      // first records the change (one event, one notice), instead of both reading "admitted".
+      await trx.updateTable("decisions").set({ sha256: d.sha256 }).where("sha256", "=", d.sha256).execute();
       const prior = await trx
         .selectFrom("decisions")
         .select("outcome")

@@ -1,0 +1,57 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { Decision } from "../../policy/decision.js";
+import { DIALECTS, dialectSkip, openTestDatabase } from "../../../test/helpers/databases.js";
+import { DecisionRepository } from "./decision-repository.js";
+
+function decision(outcome: Decision["outcome"], decidedAt: string): Decision {
+  return {
+    sha256: "d".repeat(64),
+    filename: "acme-1.0-py3-none-any.whl",
+    project: "acme",
+    version: "1.0",
+    outcome,
+    score: outcome === "admitted" ? 0 : 90,
+    reasons: [],
+    policyVersion: "p",
+    intelSnapshot: "none",
+    decidedAt,
+    stage: "full",
+  };
+}
+
+for (const dialect of DIALECTS) {
+  test(
+    `instances re-judging one file at once record one change, not one each; changes wait unhandled until marked (${dialect})`,
+    { skip: await dialectSkip(dialect) },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      try {
+        const repo = new DecisionRepository(db.db);
+        assert.equal((await repo.put(decision("admitted", "2026-11-01T00:00:00.000Z")))?.to, "admitted");
+        // On PostgreSQL each put runs on its own pooled connection, concurrently.
+        const events = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => repo.put(decision("blocked", `2026-11-02T00:00:0${i}.000Z`))),
+        );
+        assert.equal(events.filter(Boolean).length, 1, "one admitted → blocked change");
+        const unhandled = await repo.unhandledEvents(10);
+        assert.deepEqual(
+          unhandled.map((e) => [e.from, e.to]),
+          [
+            [null, "admitted"],
+            ["admitted", "blocked"],
+          ],
+        );
+        await repo.markHandled([unhandled[0]!.id], 5);
+        assert.deepEqual(
+          (await repo.unhandledEvents(10)).map((e) => e.id),
+          [unhandled[1]!.id],
+        );
+        await repo.markHandled([unhandled[1]!.id], 6);
+        assert.deepEqual(await repo.unhandledEvents(10), []);
+      } finally {
+        await db.cleanup();
+      }
+    },
+  );
+}
