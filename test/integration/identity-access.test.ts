@@ -162,6 +162,17 @@ describe("identity and access on a running gateway", () => {
     assert.match(await res.text(), /token expired/);
   });
 
+  test("a token that expires while its check is cached is refused at its expiry, not up to 2 s later", async () => {
+    const token = await createToken(open, { user: "frank", role: "reader", expiresAt: clock + 1_000 });
+    // The first request renders the page, the second takes the fast lane from the cached check.
+    for (let i = 0; i < 2; i++)
+      assert.equal((await fetch(`${open.url}/simple/acme-widgets/`, { headers: basic(token) })).status, 200);
+    clock += 1_000; // inside the cache's 2 s, at the token's expiry
+    const res = await fetch(`${open.url}/simple/acme-widgets/`, { headers: basic(token) });
+    assert.equal(res.status, 401);
+    assert.match(await res.text(), /token expired/);
+  });
+
   test("anonymous off: no token, no answer (but health checks)", async () => {
     const page = await fetch(`${closed.url}/simple/acme-widgets/`);
     const missing = await fetch(`${closed.url}/simple/no-such-project/`);

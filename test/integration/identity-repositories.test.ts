@@ -125,10 +125,34 @@ for (const dialect of DIALECTS) {
         now += 2_001;
         assert.deepEqual(await other.authenticate(token), { ok: false, reason: "revoked", tokenId: info.id });
         assert.equal(await identity.bootstrapAdmin(CLI_ACTOR), null, "identities exist: no bootstrap");
+
+        // A check that read the token before a revocation on this instance does not cache its
+        // success afterwards.
+        const second = await identity.createToken({ user: "ci", role: "reader" }, CLI_ACTOR);
+        let release!: () => void;
+        const gate = new Promise<void>((r) => (release = r));
+        const slowRepo = new IdentityRepository(db.db);
+        const racing = new IdentityService({ repo: slowRepo, now: () => now, audit: trail });
+        const getIdentity = slowRepo.getIdentity.bind(slowRepo);
+        slowRepo.getIdentity = async (name: string) => {
+          const row = await getIdentity(name);
+          await gate; // the token row is read (not revoked yet); the revocation lands now
+          return row;
+        };
+        const check = racing.authenticate(second.token);
+        await new Promise((r) => setTimeout(r, 20));
+        await racing.revokeToken(second.info.id, CLI_ACTOR);
+        release();
+        assert.equal((await check).ok, true, "the check in flight answers from what it read");
+        assert.deepEqual(await racing.authenticate(second.token), {
+          ok: false,
+          reason: "revoked",
+          tokenId: second.info.id,
+        });
         await trail.close();
         const verified = await verifyAuditLog(new AuditRepository(db.db, db.dialect), new Set([keyid]));
         assert.equal(verified.ok, true);
-        assert.equal(verified.records, 2, "token.create and token.revoke are audited");
+        assert.equal(verified.records, 4, "token.create and token.revoke are audited (twice)");
       }),
   );
 

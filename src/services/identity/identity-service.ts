@@ -89,7 +89,13 @@ export function tokenIdOf(token: string): string | null {
  */
 export class IdentityService implements OwnerDirectory {
   private key: Buffer | undefined;
-  private readonly cache = new Map<string, { at: number; result: AuthResult }>();
+  /** Checked tokens: when, the answer, and until when a success may be served (its expiry). */
+  private readonly cache = new Map<string, { at: number; result: AuthResult; validUntil: number }>();
+  /**
+   * Bumped by every revocation on this instance: a check that started before one does not cache
+   * its (possibly stale) success afterwards.
+   */
+  private revocations = 0;
 
   constructor(
     private readonly deps: {
@@ -179,14 +185,15 @@ export class IdentityService implements OwnerDirectory {
     const now = this.deps.now();
     const hash = await this.hashToken(token);
     const hit = this.cache.get(hash);
-    if (hit && now - hit.at < TOKEN_CACHE_MS) {
+    if (hit && now - hit.at < TOKEN_CACHE_MS && now < hit.validUntil) {
       if (hit.result.ok || hit.result.reason !== "unknown") return hit.result;
     }
-    const result = await this.lookup(m[1]!, hash, now);
+    const revocations = this.revocations;
+    const { result, expiresAt } = await this.lookup(m[1]!, hash, now);
     // Only hashes of tokens that exist are cached: guesses must not fill the cache.
-    if (result.ok || result.reason !== "unknown") {
+    if ((result.ok || result.reason !== "unknown") && revocations === this.revocations) {
       if (this.cache.size >= TOKEN_CACHE_MAX) this.cache.clear();
-      this.cache.set(hash, { at: now, result });
+      this.cache.set(hash, { at: now, result, validUntil: expiresAt ?? Infinity });
     }
     return result;
   }
@@ -199,31 +206,42 @@ export class IdentityService implements OwnerDirectory {
   authenticateCached(token: string): AuthResult | undefined {
     if (!this.key || !TOKEN_RE.test(token)) return undefined;
     const hit = this.cache.get(createHmac("sha256", this.key).update(token).digest("hex"));
-    if (!hit || this.deps.now() - hit.at >= TOKEN_CACHE_MS) return undefined;
+    const now = this.deps.now();
+    if (!hit || now - hit.at >= TOKEN_CACHE_MS || now >= hit.validUntil) return undefined;
     return hit.result;
   }
 
-  private async lookup(id: string, hash: string, now: number): Promise<AuthResult> {
+  /** The check itself, and (for a token that exists) when it expires. */
+  private async lookup(
+    id: string,
+    hash: string,
+    now: number,
+  ): Promise<{ result: AuthResult; expiresAt?: number }> {
     const row = await this.deps.repo.getToken(id);
     const presented = Buffer.from(hash, "hex");
     // Compare even when there is no row, so timing does not tell an unknown id from a wrong secret.
     const stored = Buffer.from(row?.hash ?? "0".repeat(64), "hex");
     const match = stored.length === presented.length && timingSafeEqual(stored, presented);
-    if (!row || !match) return { ok: false, reason: "unknown", tokenId: id };
-    if (row.revoked_at !== null) return { ok: false, reason: "revoked", tokenId: id };
+    if (!row || !match) return { result: { ok: false, reason: "unknown", tokenId: id } };
+    if (row.revoked_at !== null) return { result: { ok: false, reason: "revoked", tokenId: id } };
     if (row.expires_at !== null && row.expires_at <= now)
-      return { ok: false, reason: "expired", tokenId: id };
+      return { result: { ok: false, reason: "expired", tokenId: id } };
+    const expiresAt = row.expires_at ?? undefined;
     const identity = await this.deps.repo.getIdentity(row.identity);
-    if (!identity || identity.disabled_at !== null) return { ok: false, reason: "disabled", tokenId: id };
+    if (!identity || identity.disabled_at !== null)
+      return { result: { ok: false, reason: "disabled", tokenId: id } };
     return {
-      ok: true,
-      principal: {
-        tokenId: id,
-        user: row.identity,
-        role: isRole(row.role) ? row.role : "reader",
-        team: row.team ?? identity.team,
-        label: row.label,
+      result: {
+        ok: true,
+        principal: {
+          tokenId: id,
+          user: row.identity,
+          role: isRole(row.role) ? row.role : "reader",
+          team: row.team ?? identity.team,
+          label: row.label,
+        },
       },
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
     };
   }
 
@@ -238,6 +256,7 @@ export class IdentityService implements OwnerDirectory {
     if (row.revoked_at !== null) throw new IdentityError("CONFLICT", `token ${id} was revoked already`);
     const at = this.deps.now();
     await repo.revokeToken(id, at);
+    this.revocations++;
     // This instance forgets it at once; others within TOKEN_CACHE_MS.
     for (const [hash, entry] of this.cache)
       if (entry.result.ok && entry.result.principal.tokenId === id) this.cache.delete(hash);
