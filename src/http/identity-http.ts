@@ -143,28 +143,37 @@ export async function registerIdentityHttp(
     const result = await identity.authenticate(token);
     if (!result.ok) {
       req.actor = { ...anonymousActor(ip, application, client), tokenId: result.tokenId };
-      // Public routes stay reachable with a bad credential (health checks behind a proxy adding one).
-      if (isPublic) return false;
+      // Expired, revoked or disabled are told only when the secret matched: no oracle for guesses.
+      const why =
+        result.reason === "expired"
+          ? "token expired"
+          : result.reason === "revoked"
+            ? "token revoked"
+            : result.reason === "disabled"
+              ? "the token's identity is disabled"
+              : "invalid token";
       byAddress.fail(ip);
       if (idKey) byToken.fail(idKey);
+      // Public routes stay reachable with a bad credential (health checks behind a proxy adding
+      // one), but the failure counts: `/api/v1/me` is no unlimited way to try tokens.
+      if (isPublic) return false;
       const wait = Math.max(
         byAddress.retryAfter(ip, MAX_FAILURES_PER_IP),
         idKey ? byToken.retryAfter(idKey, MAX_FAILURES_PER_TOKEN) : 0,
       );
       if (wait > 0) {
         reply.header("retry-after", String(wait));
-        void refuse(req, reply, 429, "RATE_LIMITED", `too many failed authentications; retry in ${wait} s`);
+        // The reason stays in front: a CI job whose token expired should read that, not only "slow down".
+        void refuse(
+          req,
+          reply,
+          429,
+          "RATE_LIMITED",
+          `${why}; too many failed authentications, retry in ${wait} s`,
+        );
         return true;
       }
-      void unauthenticated(
-        req,
-        reply,
-        result.reason === "expired"
-          ? "token expired"
-          : result.reason === "revoked"
-            ? "token revoked"
-            : "invalid token",
-      );
+      void unauthenticated(req, reply, why);
       return true;
     }
     const p = result.principal;

@@ -197,6 +197,7 @@ describe("identity and access on a running gateway", () => {
     }
     assert.equal(last?.status, 429);
     assert.ok(Number(last?.headers.get("retry-after")) > 0);
+    assert.match(await last!.text(), /invalid token; too many failed authentications, retry in \d+ s/);
     // A valid token from the same (say, a proxy's) address still gets in: the limit never locks
     // real users out, and a token whose id is known cannot be blocked by wrong secrets either.
     const ivan = await createToken(closed, { user: "ivan", role: "reader" });
@@ -206,6 +207,21 @@ describe("identity and access on a running gateway", () => {
         headers: basic(`pcl_${ivanId}_${"C".repeat(43)}`),
       });
     assert.equal((await fetch(`${closed.url}/simple/acme-widgets/`, { headers: basic(ivan) })).status, 200);
+    // Bad credentials on a public route count too (it stays reachable): /api/v1/me is no free
+    // way to try tokens.
+    clock += 61_000;
+    for (let i = 0; i < 30; i++) {
+      const me = await fetch(`${closed.url}/api/v1/me`, {
+        headers: basic(`pcl_${(1000 + i).toString(16).padStart(12, "0")}_${"D".repeat(43)}`),
+      });
+      assert.equal(me.status, 200);
+      await me.arrayBuffer();
+    }
+    const limited = await fetch(`${closed.url}/simple/acme-widgets/`, {
+      headers: basic(`pcl_${"f".repeat(12)}_${"E".repeat(43)}`),
+    });
+    assert.equal(limited.status, 429);
+    await limited.arrayBuffer();
     clock += 61_000;
     const token = await createToken(closed, { user: "grace", role: "reader" });
     assert.equal((await fetch(`${closed.url}/simple/acme-widgets/`, { headers: basic(token) })).status, 200);
