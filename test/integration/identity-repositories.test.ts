@@ -311,6 +311,21 @@ for (const dialect of DIALECTS) {
           true,
           "the chain covers the stored values",
         );
+        // A NUL (PostgreSQL refuses it) and half an emoji (a file name cut at 255 characters; a
+        // driver would store U+FFFD and break the hash) are made storable before hashing.
+        const odd = auditFields({
+          at: 3,
+          action: "simple.page",
+          project: "x\u0000y",
+          filename: `${"a".repeat(254)}\uD83D`,
+          version: `${"1".repeat(199)}\uD83D\uDE00`,
+        });
+        await writer.write(encodeAuditBatch([odd]), { everyRecords: 1, everyMs: 0, now: 3 }, false);
+        const [stored] = await repo.query({ limit: 1, order: "desc" });
+        assert.equal(stored!.project, "x\uFFFDy");
+        assert.equal(stored!.filename, `${"a".repeat(254)}\uFFFD`);
+        assert.equal(stored!.version, "1".repeat(199), "not cut inside the emoji");
+        assert.equal((await verifyAuditLog(repo, new Set([keyid]))).ok, true, "stored as hashed");
         const inv = await db.db.selectFrom("inventory").selectAll().execute();
         assert.equal(inv.length, 0, "not a project download of a known file: no inventory row");
         // A real download's inventory row is clamped the same way (its client label too).

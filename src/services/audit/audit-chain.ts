@@ -62,12 +62,34 @@ export const AUDIT_FIELD_MAX = {
 } as const satisfies Partial<Record<keyof AuditFields, number>>;
 const CLAMPED = Object.entries(AUDIT_FIELD_MAX) as [keyof typeof AUDIT_FIELD_MAX, number][];
 
-/** Cuts over-long bounded fields to their column widths, in place (see AUDIT_FIELD_MAX). */
+/** ES2024's well-formed string methods (Node 20+), not in the ES2023 lib this project compiles against. */
+type WellFormed = string & { isWellFormed(): boolean; toWellFormed(): string };
+
+const TEXT_FIELDS = AUDIT_FIELDS.filter((f) => f !== "at" && f !== "status");
+
+/**
+ * Makes records storable as they are hashed, in place: every text field well-formed Unicode with
+ * no NUL (PostgreSQL refuses NUL in text, and a driver turns a lone surrogate, e.g. one left by
+ * cutting a file name in the middle of an emoji, into U+FFFD, so the stored record would no
+ * longer match its hash), and the bounded fields cut to their column widths (see
+ * AUDIT_FIELD_MAX) without splitting a character. A record PostgreSQL refuses would fail its
+ * whole batch on every retry and stall the trail.
+ */
 export function clampAuditFields(records: AuditFields[]): AuditFields[] {
   for (const r of records) {
+    const fields = r as unknown as Record<string, string | null>;
+    for (const field of TEXT_FIELDS) {
+      const v = fields[field];
+      if (typeof v === "string" && (v.includes("\u0000") || !(v as WellFormed).isWellFormed()))
+        fields[field] = (v.replaceAll("\u0000", "\uFFFD") as WellFormed).toWellFormed();
+    }
     for (const [field, max] of CLAMPED) {
-      const v = r[field];
-      if (v !== null && v.length > max) (r as unknown as Record<string, string>)[field] = v.slice(0, max);
+      const v = fields[field];
+      if (v !== null && v !== undefined && v.length > max) {
+        // A cut that would split a surrogate pair keeps one character less.
+        const end = /[\uD800-\uDBFF]/.test(v[max - 1]!) ? max - 1 : max;
+        fields[field] = v.slice(0, end);
+      }
     }
   }
   return records;
