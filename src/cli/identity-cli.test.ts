@@ -451,8 +451,7 @@ for (const dialect of DIALECTS) {
       // The chain the export shows is the one `audit verify` checks.
       const verify = await cli("audit", "verify", ...local);
       assert.equal(verify.code, 0, verify.stderr);
-      // The running gateway signs a checkpoint every 1,000 records: the newest are chained only,
-      // and verify says so.
+      // Every CLI command's trail signs the chain's head as it closes: nothing is left unsigned.
       const json = JSON.parse((await cli("audit", "verify", "--json", ...local)).stdout) as {
         ok: boolean;
         records: number;
@@ -461,14 +460,9 @@ for (const dialect of DIALECTS) {
         unsigned: number;
       };
       assert.equal(json.ok, true);
-      assert.equal(json.records, records.length);
-      assert.equal(json.signedThrough + json.unsigned, records.length);
-      assert.ok(json.unsigned > 0 && json.unsigned < 1_000, `${json.unsigned} unsigned`);
-      assert.equal(
-        verify.stdout,
-        `audit trail intact: ${records.length} records, ${json.checkpoints} signed checkpoint(s); ` +
-          `signed through record ${json.signedThrough}, the last ${json.unsigned} hash-chained only until the next checkpoint\n`,
-      );
+      assert.ok(json.records >= records.length);
+      assert.deepEqual([json.signedThrough, json.unsigned], [json.records, 0]);
+      assert.match(verify.stdout, /^audit trail intact: \d+ records, \d+ signed checkpoint\(s\)\n$/);
     });
   });
 }

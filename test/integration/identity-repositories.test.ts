@@ -373,6 +373,23 @@ for (const dialect of DIALECTS) {
           signedThrough: 7,
           unsigned: 2,
         });
+        // A trail that stops cleanly signs the head, also after an idle spell with nothing queued.
+        const trail = new AuditTrail({
+          writer: inlineAuditWriter(repo, signer),
+          now: () => 20,
+          log,
+          checkpointEveryMs: 3_600_000,
+        });
+        trail.record({ action: "test.filler", actor: CLI_ACTOR, outcome: "ok" });
+        await trail.flush();
+        assert.equal((await verifyAuditLog(repo, new Set([keyid]))).unsigned, 3);
+        await trail.close();
+        assert.deepEqual(pick(await verifyAuditLog(repo, new Set([keyid]))), {
+          ok: true,
+          records: 10,
+          signedThrough: 10,
+          unsigned: 0,
+        });
       }),
   );
 

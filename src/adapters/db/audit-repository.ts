@@ -247,6 +247,42 @@ export class AuditRepository {
     return CompiledQuery.raw(text, params);
   }
 
+  /**
+   * Signs a checkpoint of the chain's head if records came after the last one (a clean stop: the
+   * records of an idle spell since the last checkpoint would otherwise stay unsigned). True when
+   * it signed.
+   */
+  async sealHead(signer: CheckpointSigner, now: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.updateTable("audit_head").set({ id: 1 }).where("id", "=", 1).execute();
+      const head = await trx
+        .selectFrom("audit_head")
+        .selectAll()
+        .where("id", "=", 1)
+        .executeTakeFirstOrThrow();
+      const seq = Number(head.seq);
+      if (seq === 0 || seq <= Number(head.checkpoint_seq)) return false;
+      const signed = signer.sign(checkpointMessage(seq, head.hash));
+      await trx
+        .insertInto("audit_checkpoints")
+        .values({
+          seq,
+          hash: head.hash,
+          at: now,
+          keyid: signed.keyid,
+          public_key_pem: signed.publicKeyPem,
+          signature: signed.signature,
+        })
+        .execute();
+      await trx
+        .updateTable("audit_head")
+        .set({ checkpoint_seq: seq, checkpoint_at: now })
+        .where("id", "=", 1)
+        .execute();
+      return true;
+    });
+  }
+
   async head(): Promise<{ seq: number; hash: string }> {
     const h = await this.db
       .selectFrom("audit_head")

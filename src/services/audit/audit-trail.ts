@@ -325,6 +325,14 @@ export class AuditTrail implements AuditRecorder {
         if (!this.spool) throw err;
         this.spillAll(err);
       });
+      // Nothing left unsigned by a clean stop, also after an idle spell (no last batch to sign).
+      if (this.pendingRecords === 0) {
+        await this.opts.writer
+          .seal?.(this.opts.now())
+          .catch((err: Error) =>
+            this.opts.log.error({ err: err.message }, "could not sign the audit chain's head"),
+          );
+      }
     } finally {
       await this.backgroundWriter?.close().catch(() => undefined);
       for (const sink of this.opts.sinks ?? []) await sink.close().catch(() => undefined);

@@ -30,12 +30,16 @@ export async function verifyAuditLog(
   repo: AuditRepository,
   knownKeyIds: Set<string>,
 ): Promise<AuditVerification> {
-  const checkpoints = await repo.checkpoints();
+  // The head first, and the scan stops there: batches committed while the walk runs are not
+  // mistaken for records cut off the end.
+  const head = await repo.head();
+  const checkpoints = (await repo.checkpoints()).filter((c) => c.seq <= head.seq);
   const v = new ChainVerifier(new Set(checkpoints.map((c) => c.seq)));
   let records = 0;
   // Checkpoints come in seq order: the last one is the furthest the signatures reach.
   const signedThrough = checkpoints.length ? checkpoints[checkpoints.length - 1]!.seq : 0;
   for await (const r of repo.scan()) {
+    if (r.seq > head.seq) break;
     if (!v.feed(r)) break;
     records++;
   }
@@ -48,7 +52,6 @@ export async function verifyAuditLog(
     problem,
   });
   if (v.problem) return result(v.problem);
-  const head = await repo.head();
   if (head.seq !== v.lastSeq || head.hash !== v.lastHash) {
     return result(
       head.seq > v.lastSeq

@@ -27,6 +27,8 @@ export interface AuditWriter {
   /** Whether it is running now (a writer thread between its first batch and its idle stop). */
   readonly active?: boolean;
   write(batch: EncodedAuditBatch, checkpoint: CheckpointPolicy, chained: boolean): Promise<WrittenBatch>;
+  /** Signs a checkpoint of the chain's head if it is past the last one (at a clean stop). */
+  seal?(now: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export function inlineAuditWriter(repo: AuditRepository, signer: CheckpointSigne
       const out = await repo.append(records, inventoryDeltas(records), { ...checkpoint, signer });
       return chained ? { written: out.length, chained: out } : { written: out.length };
     },
+    seal: (now) => repo.sealHead(signer, now),
     close: async () => undefined,
   };
 }
