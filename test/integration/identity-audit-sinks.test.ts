@@ -55,6 +55,30 @@ test("syslog:// sends one RFC 5424 datagram per record", async () => {
   assert.deepEqual([body.seq, body.identity, body.hash], [1, "ci", records[0]!.hash]);
 });
 
+test("syslog:// to a host name: looked up once, the lines sent while it resolves are not lost", async () => {
+  const socket = createSocket("udp4");
+  socket.bind(0, "127.0.0.1");
+  await once(socket, "listening");
+  const got: string[] = [];
+  const all = new Promise<void>((resolve) =>
+    socket.on("message", (m) => {
+      got.push(m.toString());
+      if (got.length === 6) resolve();
+    }),
+  );
+  const [sink] = await createAuditSinks(
+    [`syslog://localhost:${(socket.address() as AddressInfo).port}`],
+    log,
+  );
+  sink!.send(records); // before the lookup answers: kept
+  await new Promise((r) => setTimeout(r, 100));
+  sink!.send(records); // after: sent at once
+  await all;
+  await sink!.close();
+  socket.close();
+  assert.equal(got.length, 6);
+});
+
 test("http(s):// POSTs JSON lines in batches; a dead sink does not block", async () => {
   const bodies: string[] = [];
   const server = createServer((req, res) => {

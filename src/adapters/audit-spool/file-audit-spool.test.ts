@@ -131,3 +131,23 @@ test("a claim left under this very pid (a container's pid 1 at every start) is a
     );
   });
 });
+
+test("two spools on one directory (two gateways) never overwrite each other's batches", () => {
+  const dir = mkdtempSync(join(tmpdir(), "spool-two-"));
+  try {
+    const a = new FileAuditSpool(dir);
+    const b = new FileAuditSpool(dir);
+    a.append([auditFields({ at: 1 })]);
+    b.append([auditFields({ at: 2 })]);
+    a.append([auditFields({ at: 3 })]);
+    const reader = new FileAuditSpool(dir);
+    const ats: number[] = [];
+    for (let batch = reader.takeOldest(); batch; batch = reader.takeOldest()) {
+      ats.push(...batch.records.map((r) => r.at));
+      batch.done();
+    }
+    assert.deepEqual(ats.sort(), [1, 2, 3]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

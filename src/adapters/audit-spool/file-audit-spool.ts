@@ -7,6 +7,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  linkSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -81,12 +82,35 @@ export class FileAuditSpool implements AuditSpool {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const fd = openSync(tmp, "w", 0o600);
     try {
-      writeSync(fd, JSON.stringify(records));
+      // writeSync may write less than asked (a full disk): the rest is written, or it throws and
+      // no partial batch is renamed into place as if whole.
+      const bytes = Buffer.from(JSON.stringify(records));
+      for (let off = 0; off < bytes.length;) {
+        const n = writeSync(fd, bytes, off, bytes.length - off);
+        if (n <= 0) throw new Error(`audit spool: wrote nothing of ${bytes.length - off} bytes left`);
+        off += n;
+      }
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, join(this.dir, name));
+    // Never over another process's batch of the same number (two gateways on one data
+    // directory): a hard link fails where a rename would replace; the next free number is taken.
+    let placed = name;
+    for (let k = n; ;) {
+      try {
+        linkSync(tmp, join(this.dir, placed));
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
+          rmSync(tmp, { force: true });
+          throw err;
+        }
+        k = where === "front" ? --this.first : this.next++;
+        placed = `${String(k).padStart(13, "0")}.json`;
+      }
+    }
+    rmSync(tmp, { force: true });
     this.count++;
   }
 

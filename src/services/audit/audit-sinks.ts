@@ -1,4 +1,6 @@
 import { createSocket, type Socket } from "node:dgram";
+import { lookup } from "node:dns";
+import { isIP } from "node:net";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { ChainedRecord } from "./audit-chain.js";
@@ -54,14 +56,25 @@ export function recordJson(r: ChainedRecord): Record<string, unknown> {
  * severity 6 (informational), the record as JSON in MSG. UDP never blocks; a lost datagram is the
  * protocol's known trade-off, which is why the database chain stays the record of truth.
  */
+/** Lines kept for a syslog collector whose name is still being looked up. */
+const MAX_WAITING = 10_000;
+
 export class SyslogSink implements AuditSink {
   readonly description: string;
   private readonly socket: Socket;
   private readonly host: string;
   private readonly port: number;
   private readonly me = hostname().replace(/\s/g, "") || "-";
+  private address: string | undefined;
+  private resolvedAt = 0;
+  private resolving = false;
+  private waiting: string[] = [];
+  private dropped = 0;
 
-  constructor(url: URL, log: Logger) {
+  constructor(
+    url: URL,
+    private readonly log: Logger,
+  ) {
     this.host = url.hostname.replace(/^\[|\]$/g, "");
     this.port = Number(url.port || 514);
     this.description = `syslog://${this.host}:${this.port}`;
@@ -76,8 +89,45 @@ export class SyslogSink implements AuditSink {
     for (const r of records) {
       const pri = 13 * 8 + 6;
       const line = `<${pri}>1 ${new Date(r.at).toISOString()} ${this.me} portcullis - ${r.action.slice(0, 32)} - ${JSON.stringify(recordJson(r))}`;
-      this.socket.send(line, this.port, this.host);
+      const address = this.addressNow();
+      if (address) this.socket.send(line, this.port, address);
+      else if (this.waiting.length < MAX_WAITING) this.waiting.push(line);
+      else this.dropped++;
     }
+  }
+
+  /**
+   * The collector's address: a name is looked up once and again every 5 minutes, not for every
+   * record (each lookup takes a slot of libuv's small thread pool, which file reads for downloads
+   * share: a slow resolver would stall serving). Lines wait, up to MAX_WAITING, for the first
+   * answer; a failed lookup drops them (counted) and is retried with the next records.
+   */
+  private addressNow(): string | undefined {
+    if (isIP(this.host)) return this.host;
+    const now = Date.now();
+    if (this.address && now - this.resolvedAt < 300_000) return this.address;
+    if (!this.resolving) {
+      this.resolving = true;
+      lookup(this.host, { family: 4 }, (err, address) => {
+        this.resolving = false;
+        if (err) {
+          this.dropped += this.waiting.length;
+          this.waiting = [];
+          this.log.warn(
+            { sink: this.description, err: err.message, dropped: this.dropped },
+            "audit sink lookup failed",
+          );
+          this.dropped = 0;
+          return;
+        }
+        this.address = address;
+        this.resolvedAt = Date.now();
+        for (const line of this.waiting) this.socket.send(line, this.port, address);
+        this.waiting = [];
+      });
+    }
+    // A known address stays in use while it is looked up again.
+    return this.address;
   }
 
   close(): Promise<void> {
