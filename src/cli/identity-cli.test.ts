@@ -258,8 +258,12 @@ for (const dialect of DIALECTS) {
       assert.equal(malformed.code, 2);
       assert.match(malformed.stderr, /^portcullis: expected a token id \(12 hex digits\), got "not-an-id"/);
       const missing = await cli("token", "revoke", ...local);
-      assert.equal(missing.code, 1, "commander: a missing argument");
+      assert.equal(missing.code, 2, "commander: a missing argument is a usage error");
       assert.match(missing.stderr, /missing required argument 'id'/);
+      // A mistyped flag is a usage error (2), never the 1 of "audit trail NOT intact".
+      const typo = await cli("audit", "verify", "--jsn", ...local);
+      assert.equal(typo.code, 2);
+      assert.match(typo.stderr, /unknown option '--jsn'/);
     });
 
     test("owner set and list; bad names exit 2; the gateway and the audit trail see the owner", async () => {

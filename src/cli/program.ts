@@ -18,7 +18,7 @@ export function buildProgram(): Command {
   const program = new Command("portcullis")
     .description("A governed Python package gateway: a PyPI-compatible index that vets what it serves.")
     .version("0.1.0")
-    .showHelpAfterError()
+    .showHelpAfterError("(add --help for usage)")
     .exitOverride();
   registerServeCommand(program);
   registerClientConfigCommand(program);
@@ -40,7 +40,9 @@ export async function runCli(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    // Commander has printed its message: a bad command line is a usage error (2), never the 1
+    // that means "refused" or "not intact" (e.g. `audit verify`), so scripts can tell them apart.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof CliError || err instanceof ConfigError) {
       process.stderr.write(`portcullis: ${err.message}\n`);
       return err instanceof CliError ? err.exitCode : 2;
