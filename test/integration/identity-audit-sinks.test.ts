@@ -27,7 +27,8 @@ const records = chain(
   ),
 );
 
-test("syslog:// sends one RFC 5424 datagram per record", async () => {
+/** A UDP syslog collector on loopback; `all` resolves once `n` datagrams arrived. */
+async function collector(n: number) {
   const socket = createSocket("udp4");
   socket.bind(0, "127.0.0.1");
   await once(socket, "listening");
@@ -35,13 +36,15 @@ test("syslog:// sends one RFC 5424 datagram per record", async () => {
   const all = new Promise<void>((resolve) =>
     socket.on("message", (m) => {
       got.push(m.toString());
-      if (got.length === 3) resolve();
+      if (got.length === n) resolve();
     }),
   );
-  const [sink] = await createAuditSinks(
-    [`syslog://127.0.0.1:${(socket.address() as AddressInfo).port}`],
-    log,
-  );
+  return { socket, got, all, port: (socket.address() as AddressInfo).port };
+}
+
+test("syslog:// sends one RFC 5424 datagram per record", async () => {
+  const { socket, got, all, port } = await collector(3);
+  const [sink] = await createAuditSinks([`syslog://127.0.0.1:${port}`], log);
   sink!.send(records);
   await all;
   await sink!.close();
@@ -56,20 +59,8 @@ test("syslog:// sends one RFC 5424 datagram per record", async () => {
 });
 
 test("syslog:// to a host name: looked up once, the lines sent while it resolves are not lost", async () => {
-  const socket = createSocket("udp4");
-  socket.bind(0, "127.0.0.1");
-  await once(socket, "listening");
-  const got: string[] = [];
-  const all = new Promise<void>((resolve) =>
-    socket.on("message", (m) => {
-      got.push(m.toString());
-      if (got.length === 6) resolve();
-    }),
-  );
-  const [sink] = await createAuditSinks(
-    [`syslog://localhost:${(socket.address() as AddressInfo).port}`],
-    log,
-  );
+  const { socket, got, all, port } = await collector(6);
+  const [sink] = await createAuditSinks([`syslog://localhost:${port}`], log);
   sink!.send(records); // before the lookup answers: kept
   await new Promise((r) => setTimeout(r, 100));
   sink!.send(records); // after: sent at once

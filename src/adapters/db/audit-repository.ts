@@ -102,12 +102,7 @@ export class AuditRepository {
     if (records.length === 0) return [];
     let learned: Map<string, number> | undefined;
     const written = await this.db.transaction().execute(async (trx) => {
-      await trx.updateTable("audit_head").set({ id: 1 }).where("id", "=", 1).execute();
-      const head = await trx
-        .selectFrom("audit_head")
-        .selectAll()
-        .where("id", "=", 1)
-        .executeTakeFirstOrThrow();
+      const head = await lockedHead(trx);
       // After the head's lock: writers on other instances wait there, never on a client row.
       const clients = await this.batchClients(trx, records);
       learned = clients.learned;
@@ -147,18 +142,7 @@ export class AuditRepository {
         (last.seq - checkpointSeq >= checkpoint.everyRecords ||
           checkpoint.now - checkpointAt >= checkpoint.everyMs)
       ) {
-        const signed = checkpoint.signer.sign(checkpointMessage(last.seq, last.hash));
-        await trx
-          .insertInto("audit_checkpoints")
-          .values({
-            seq: last.seq,
-            hash: last.hash,
-            at: checkpoint.now,
-            keyid: signed.keyid,
-            public_key_pem: signed.publicKeyPem,
-            signature: signed.signature,
-          })
-          .execute();
+        await insertCheckpoint(trx, checkpoint.signer, last.seq, last.hash, checkpoint.now);
         checkpointSeq = last.seq;
         checkpointAt = checkpoint.now;
       }
@@ -254,26 +238,10 @@ export class AuditRepository {
    */
   async sealHead(signer: CheckpointSigner, now: number): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      await trx.updateTable("audit_head").set({ id: 1 }).where("id", "=", 1).execute();
-      const head = await trx
-        .selectFrom("audit_head")
-        .selectAll()
-        .where("id", "=", 1)
-        .executeTakeFirstOrThrow();
+      const head = await lockedHead(trx);
       const seq = Number(head.seq);
       if (seq === 0 || seq <= Number(head.checkpoint_seq)) return false;
-      const signed = signer.sign(checkpointMessage(seq, head.hash));
-      await trx
-        .insertInto("audit_checkpoints")
-        .values({
-          seq,
-          hash: head.hash,
-          at: now,
-          keyid: signed.keyid,
-          public_key_pem: signed.publicKeyPem,
-          signature: signed.signature,
-        })
-        .execute();
+      await insertCheckpoint(trx, signer, seq, head.hash, now);
       await trx
         .updateTable("audit_head")
         .set({ checkpoint_seq: seq, checkpoint_at: now })
@@ -364,6 +332,37 @@ export class AuditRepository {
   get dialectName(): DialectName {
     return this.dialect;
   }
+}
+
+/**
+ * Locks the single `audit_head` row (an UPDATE: SQLite's write lock at once, PostgreSQL's row
+ * lock; writers on several instances queue here) and reads it.
+ */
+async function lockedHead(trx: Transaction<Database>) {
+  await trx.updateTable("audit_head").set({ id: 1 }).where("id", "=", 1).execute();
+  return trx.selectFrom("audit_head").selectAll().where("id", "=", 1).executeTakeFirstOrThrow();
+}
+
+/** Signs (seq, hash) with the gateway's key and stores the checkpoint. */
+async function insertCheckpoint(
+  trx: Transaction<Database>,
+  signer: CheckpointSigner,
+  seq: number,
+  hash: string,
+  at: number,
+): Promise<void> {
+  const signed = signer.sign(checkpointMessage(seq, hash));
+  await trx
+    .insertInto("audit_checkpoints")
+    .values({
+      seq,
+      hash,
+      at,
+      keyid: signed.keyid,
+      public_key_pem: signed.publicKeyPem,
+      signature: signed.signature,
+    })
+    .execute();
 }
 
 /** A row's INSERT_COLUMNS values: the client by id when it has one (then client_json NULL). */
