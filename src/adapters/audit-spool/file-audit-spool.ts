@@ -76,7 +76,7 @@ export class FileAuditSpool implements AuditSpool {
   append(records: readonly AuditFields[], where: "back" | "front" = "back"): void {
     if (records.length === 0) return;
     const n = where === "front" ? --this.first : this.next++;
-    const name = `${String(n).padStart(13, "0")}.json`;
+    const name = batchFileName(n);
     const tmp = join(this.dir, `.${name}.${this.pid}.tmp`);
     // Made again if it was removed while the gateway ran.
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
@@ -107,7 +107,7 @@ export class FileAuditSpool implements AuditSpool {
           throw err;
         }
         k = where === "front" ? --this.first : this.next++;
-        placed = `${String(k).padStart(13, "0")}.json`;
+        placed = batchFileName(k);
       }
     }
     rmSync(tmp, { force: true });
@@ -189,4 +189,9 @@ function parseBatch(text: string): AuditFields[] {
     }
     return Object.fromEntries(AUDIT_FIELDS.map((f) => [f, rec[f]])) as unknown as AuditFields;
   });
+}
+
+/** A batch's file: its number, zero-padded so that names sort in number order. */
+function batchFileName(n: number): string {
+  return `${String(n).padStart(13, "0")}.json`;
 }

@@ -2,8 +2,8 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
-import { decodeAuditBatch, type EncodedAuditBatch } from "../../services/audit/audit-batch-codec.js";
-import { clampAuditFields, type ChainedRecord } from "../../services/audit/audit-chain.js";
+import { decodeStorableAuditBatch, type EncodedAuditBatch } from "../../services/audit/audit-batch-codec.js";
+import type { ChainedRecord } from "../../services/audit/audit-chain.js";
 import {
   AuditWriterUnavailable,
   type AuditWriter,
@@ -55,7 +55,7 @@ export class ThreadAuditWriter implements AuditWriter {
     const id = ++this.nextId;
     // Decoded before its buffer is transferred, and only for a caller that wants the records back.
     // Sanitised as the worker does before hashing, so that the sinks get the records as chained.
-    const records = chained ? (clampAuditFields(decodeAuditBatch(batch)) as ChainedRecord[]) : undefined;
+    const records = chained ? (decodeStorableAuditBatch(batch) as ChainedRecord[]) : undefined;
     return new Promise<WrittenBatch>((resolve, reject) => {
       this.waiting.set(id, { worker, records, resolve, reject });
       const msg: AuditWriterRequest = { type: "write", id, batch, checkpoint, hashes: chained };

@@ -1,4 +1,4 @@
-import { AUDIT_FIELDS, type AuditFields } from "./audit-chain.js";
+import { AUDIT_FIELDS, clampAuditFields, storableText, type AuditFields } from "./audit-chain.js";
 
 /**
  * A batch of audit records as it crosses to the writer thread: the strings once each (records
@@ -105,4 +105,13 @@ export function decodeAuditBatch(batch: EncodedAuditBatch): AuditFields[] {
     });
   }
   return out;
+}
+
+/**
+ * The records of a batch as they are chained and stored: each distinct string made storable once
+ * (see storableText; a batch holds its strings once, however many records repeat them), then the
+ * bounded fields cut to their widths.
+ */
+export function decodeStorableAuditBatch(batch: EncodedAuditBatch): AuditFields[] {
+  return clampAuditFields(decodeAuditBatch({ strings: batch.strings.map(storableText), cells: batch.cells }));
 }

@@ -65,24 +65,25 @@ const CLAMPED = Object.entries(AUDIT_FIELD_MAX) as [keyof typeof AUDIT_FIELD_MAX
 /** ES2024's well-formed string methods (Node 20+), not in the ES2023 lib this project compiles against. */
 type WellFormed = string & { isWellFormed(): boolean; toWellFormed(): string };
 
-const TEXT_FIELDS = AUDIT_FIELDS.filter((f) => f !== "at" && f !== "status");
+/**
+ * A text value as it can be stored exactly as hashed: well-formed Unicode with no NUL.
+ * PostgreSQL refuses NUL in text (the whole batch would fail on every retry and stall the trail),
+ * and a driver turns a lone surrogate (e.g. one left by cutting a file name in the middle of an
+ * emoji) into U+FFFD, so the stored record would no longer match its hash.
+ */
+export function storableText(v: string): string {
+  return v.includes("\u0000") || !(v as WellFormed).isWellFormed()
+    ? (v.replaceAll("\u0000", "\uFFFD") as WellFormed).toWellFormed()
+    : v;
+}
 
 /**
- * Makes records storable as they are hashed, in place: every text field well-formed Unicode with
- * no NUL (PostgreSQL refuses NUL in text, and a driver turns a lone surrogate, e.g. one left by
- * cutting a file name in the middle of an emoji, into U+FFFD, so the stored record would no
- * longer match its hash), and the bounded fields cut to their column widths (see
- * AUDIT_FIELD_MAX) without splitting a character. A record PostgreSQL refuses would fail its
- * whole batch on every retry and stall the trail.
+ * Cuts the bounded fields of storable records to their column widths (see AUDIT_FIELD_MAX), in
+ * place, without splitting a character.
  */
 export function clampAuditFields(records: AuditFields[]): AuditFields[] {
   for (const r of records) {
     const fields = r as unknown as Record<string, string | null>;
-    for (const field of TEXT_FIELDS) {
-      const v = fields[field];
-      if (typeof v === "string" && (v.includes("\u0000") || !(v as WellFormed).isWellFormed()))
-        fields[field] = (v.replaceAll("\u0000", "\uFFFD") as WellFormed).toWellFormed();
-    }
     for (const [field, max] of CLAMPED) {
       const v = fields[field];
       if (v !== null && v !== undefined && v.length > max) {

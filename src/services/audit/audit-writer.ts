@@ -1,6 +1,6 @@
 import type { AuditRepository, CheckpointSigner } from "../../adapters/db/audit-repository.js";
-import { auditBatchLength, decodeAuditBatch, type EncodedAuditBatch } from "./audit-batch-codec.js";
-import { clampAuditFields, type ChainedRecord } from "./audit-chain.js";
+import { auditBatchLength, decodeStorableAuditBatch, type EncodedAuditBatch } from "./audit-batch-codec.js";
+import type { ChainedRecord } from "./audit-chain.js";
 import { inventoryDeltas } from "./inventory-deltas.js";
 
 /** When a batch's write also signs a checkpoint of the chain. */
@@ -38,7 +38,7 @@ export function inlineAuditWriter(repo: AuditRepository, signer: CheckpointSigne
     description: "inline",
     write: async (batch, checkpoint, chained) => {
       if (auditBatchLength(batch) === 0) return { written: 0, ...(chained ? { chained: [] } : {}) };
-      const records = clampAuditFields(decodeAuditBatch(batch));
+      const records = decodeStorableAuditBatch(batch);
       const out = await repo.append(records, inventoryDeltas(records), { ...checkpoint, signer });
       return chained ? { written: out.length, chained: out } : { written: out.length };
     },
