@@ -90,10 +90,11 @@ export class InventoryService implements InventoryReader {
     return (await this.deps.repo.bySha256(sha256s)).map(toConsumer);
   }
 
-  async whoHas(q: string, opts: { project?: boolean } = {}): Promise<WhoHasResult> {
-    const query: WhoHasQuery = opts.project
-      ? { kind: "project", project: normalizeProjectName(q) }
-      : parseWhoHasQuery(q);
+  async whoHas(q: string): Promise<WhoHasResult> {
+    return this.answer(parseWhoHasQuery(q), q);
+  }
+
+  private async answer(query: WhoHasQuery, q: string): Promise<WhoHasResult> {
     let rows: InventoryRow[];
     let advisory: WhoHasResult["advisory"] = null;
     if (query.kind === "advisory") {
@@ -103,7 +104,7 @@ export class InventoryService implements InventoryReader {
         // is answered as a project.
         const project = query.asProject;
         if (project && (await this.deps.repo.versionsOf(project)).length > 0) {
-          return this.whoHas(project, { project: true });
+          return this.answer({ kind: "project", project }, q);
         }
         throw new WhoHasNotFound(`no advisory ${query.id} in the imported intel (portcullis intel import)`);
       }
