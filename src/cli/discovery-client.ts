@@ -1,15 +1,9 @@
 import { checkInventory, type InventoryVerdict } from "../services/discovery/inventory-check.js";
 import type { InventoryChecker } from "../services/discovery/scan-service.js";
-import { callGateway, withLocalServices } from "./local-services.js";
+import { callGateway, withLocalServices, remoteGateway } from "./local-services.js";
 
-/** The gateway named by `--gateway` or `PORTCULLIS_GATEWAY`, and its token. */
-export function gatewayOf(
-  flags: Record<string, unknown>,
-): { url: string; token: string | undefined } | undefined {
-  const url = (flags.gateway as string | undefined) ?? process.env.PORTCULLIS_GATEWAY;
-  if (!url) return undefined;
-  return { url, token: (flags.token as string | undefined) ?? process.env.PORTCULLIS_TOKEN };
-}
+/** The gateway named by `--gateway` or `PORTCULLIS_GATEWAY` (see `remoteGateway`), and its token. */
+export const gatewayOf = remoteGateway;
 
 /** Whether local state was named (`--data`, `--database`, `--config` or their variables). */
 export function localDataNamed(flags: Record<string, unknown>): boolean {

@@ -3,7 +3,13 @@ import { isValidProjectName, normalizeProjectName } from "../domain/project-name
 import type { Decision } from "../policy/decision.js";
 import { decisionsFor, formatExplanation, nearestAdmittedVersion } from "../services/explain.js";
 import { CliError } from "./cli-error.js";
-import { addLocalOptions, addRemoteOptions, callGateway, withLocalServices } from "./local-services.js";
+import {
+  addLocalOptions,
+  addRemoteOptions,
+  callGateway,
+  withLocalServices,
+  remoteGateway,
+} from "./local-services.js";
 
 /** Splits `name==version`, refusing anything else. */
 export function parsePin(text: string): { project: string; version: string } {
@@ -25,14 +31,13 @@ export function registerExplainCommand(program: Command): void {
   addRemoteOptions(addLocalOptions(cmd)).action(
     async (pin: string, flags: Record<string, string | boolean | undefined>) => {
       const { project, version } = parsePin(pin);
-      const gateway = (flags.gateway as string | undefined) ?? process.env.PORTCULLIS_GATEWAY;
+      const gateway = remoteGateway(flags);
       let decisions: Decision[];
       let alternative: string | undefined;
       if (gateway) {
-        const token = (flags.token as string | undefined) ?? process.env.PORTCULLIS_TOKEN;
         const body = await callGateway<{ decisions: Decision[]; alternative?: string }>(
-          gateway,
-          token,
+          gateway.url,
+          gateway.token,
           `api/v1/decisions?project=${encodeURIComponent(project)}&version=${encodeURIComponent(version)}`,
         );
         decisions = body.decisions;

@@ -470,3 +470,58 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe("local commands and the data directory they are given", () => {
+  test("a reading command on a data directory without a database exits 2 and creates nothing", async () => {
+    const { mkdtemp, readdir, rm } = await import("node:fs/promises");
+    const { existsSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const root = await mkdtemp(join(tmpdir(), "pcl-nodata-"));
+    try {
+      const missing = join(root, "typo");
+      for (const args of [["audit", "verify"], ["who-has", "left-pad==1.0"], ["token", "list"], ["drift"]]) {
+        const run = await cli(...args, "--data", missing);
+        assert.equal(run.code, 2, args.join(" "));
+        assert.match(run.stderr, /no Portcullis database at .*typo.*portcullis\.db: check --data/);
+        assert.equal(existsSync(missing), false, `${args.join(" ")} created ${missing}`);
+      }
+      // An empty directory is no better: nothing is created in it either.
+      const run = await cli("audit", "verify", "--data", root);
+      assert.equal(run.code, 2);
+      assert.deepEqual(await readdir(root), []);
+      // A command that sets state up may start a new data directory (intel, tokens before the first start).
+      const created = await cli("owner", "set", "left-pad", "platform", "--data", missing);
+      assert.equal(created.code, 0, created.stderr);
+      const verified = await cli("audit", "verify", "--data", missing);
+      assert.equal(verified.code, 0, verified.stderr);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  test("an explicit --data wins over PORTCULLIS_GATEWAY", async () => {
+    const saved = process.env.PORTCULLIS_GATEWAY;
+    process.env.PORTCULLIS_GATEWAY = "http://127.0.0.1:9/"; // nothing listens on the discard port
+    try {
+      const { mkdtemp, rm } = await import("node:fs/promises");
+      const { join } = await import("node:path");
+      const { tmpdir } = await import("node:os");
+      const root = await mkdtemp(join(tmpdir(), "pcl-envgw-"));
+      try {
+        assert.equal((await cli("owner", "set", "left-pad", "platform", "--data", root)).code, 0);
+        const local = await cli("who-has", "left-pad", "--data", root);
+        assert.equal(local.code, 0, local.stderr);
+        // Without --data the variable names the gateway, which is not there.
+        const remote = await cli("who-has", "left-pad");
+        assert.equal(remote.code, 1);
+        assert.match(remote.stderr, /cannot reach http:\/\/127\.0\.0\.1:9/);
+      } finally {
+        await rm(root, { recursive: true, force: true });
+      }
+    } finally {
+      if (saved === undefined) delete process.env.PORTCULLIS_GATEWAY;
+      else process.env.PORTCULLIS_GATEWAY = saved;
+    }
+  });
+});

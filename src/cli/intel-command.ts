@@ -25,25 +25,29 @@ export function registerIntelCommand(program: Command): void {
     if (kind && !["osv", "malicious-names", "popular"].includes(kind)) {
       throw new CliError("--kind must be osv, malicious-names or popular");
     }
-    await withLocalServices(flags, async ({ intel: service }) => {
-      try {
-        const report = await service.importSource(source, kind ? { kind } : {});
-        if (report.unchanged) {
-          process.stdout.write(`${source}: unchanged since the last import (HTTP 304)\n`);
-          return;
+    await withLocalServices(
+      flags,
+      async ({ intel: service }) => {
+        try {
+          const report = await service.importSource(source, kind ? { kind } : {});
+          if (report.unchanged) {
+            process.stdout.write(`${source}: unchanged since the last import (HTTP 304)\n`);
+            return;
+          }
+          process.stdout.write(
+            `imported ${report.added} ${report.kind === "osv" ? "advisories" : report.kind === "popular" ? "popular projects" : "malicious names"} from ${source}` +
+              (report.skipped ? ` (${report.skipped} malformed records skipped)` : "") +
+              ` - intel generation ${report.generation}\n`,
+          );
+          for (const e of report.errors.slice(0, 5))
+            process.stderr.write(`  skipped ${e.source}: ${e.error}\n`);
+        } catch (err) {
+          if (err instanceof IntelImportError) throw new CliError(err.message, 1);
+          throw err;
         }
-        process.stdout.write(
-          `imported ${report.added} ${report.kind === "osv" ? "advisories" : report.kind === "popular" ? "popular projects" : "malicious names"} from ${source}` +
-            (report.skipped ? ` (${report.skipped} malformed records skipped)` : "") +
-            ` - intel generation ${report.generation}\n`,
-        );
-        for (const e of report.errors.slice(0, 5))
-          process.stderr.write(`  skipped ${e.source}: ${e.error}\n`);
-      } catch (err) {
-        if (err instanceof IntelImportError) throw new CliError(err.message, 1);
-        throw err;
-      }
-    });
+      },
+      { create: true },
+    );
   });
 
   addLocalOptions(intel.command("status").description("Show what intel the store holds.")).action(

@@ -58,28 +58,32 @@ export function registerKeysCommand(program: Command, out: CommandOutput = proce
         "Generate a new active key; the old public key stays published as retired, so earlier attestations (and audit checkpoints) still verify. Recorded in the audit trail. A running gateway picks the new key up when restarted.",
       ),
   ).action(async (flags: Record<string, string | undefined>) => {
-    await withLocalServices(flags, async (s) => {
-      const before = s.keys.keyid;
-      let next: string;
-      try {
-        next = s.keys.rotate();
-      } catch (err) {
+    await withLocalServices(
+      flags,
+      async (s) => {
+        const before = s.keys.keyid;
+        let next: string;
+        try {
+          next = s.keys.rotate();
+        } catch (err) {
+          s.audit.record({
+            action: "keys.rotate",
+            actor: CLI_ACTOR,
+            outcome: "error",
+            detail: { reason: (err as Error).message },
+          });
+          throw new CliError((err as Error).message, 1);
+        }
         s.audit.record({
           action: "keys.rotate",
           actor: CLI_ACTOR,
-          outcome: "error",
-          detail: { reason: (err as Error).message },
+          outcome: "ok",
+          detail: { retired: before, active: next },
         });
-        throw new CliError((err as Error).message, 1);
-      }
-      s.audit.record({
-        action: "keys.rotate",
-        actor: CLI_ACTOR,
-        outcome: "ok",
-        detail: { retired: before, active: next },
-      });
-      await s.audit.flush();
-      out.write(`retired ${before}\nactive  ${next}\n`);
-    });
+        await s.audit.flush();
+        out.write(`retired ${before}\nactive  ${next}\n`);
+      },
+      { create: true },
+    );
   });
 }

@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Command } from "commander";
 import { destination, pino } from "pino";
 import { loadConfig, OPTIONS, type OptionName } from "../config/options.js";
@@ -24,10 +26,36 @@ export function addRemoteOptions(cmd: Command): Command {
     .option("--token <token>", "API token for --gateway [env PORTCULLIS_TOKEN]");
 }
 
+/**
+ * The running gateway a command should talk to, and its token: `--gateway`, else
+ * `PORTCULLIS_GATEWAY` unless the command line names local state (`--data`, `--database`,
+ * `--config`): an explicit option always wins over an environment variable.
+ */
+export function remoteGateway(
+  flags: Record<string, unknown>,
+): { url: string; token: string | undefined } | undefined {
+  const explicitLocal =
+    flags.data !== undefined || flags.database !== undefined || flags.config !== undefined;
+  const url =
+    (flags.gateway as string | undefined) ?? (explicitLocal ? undefined : process.env.PORTCULLIS_GATEWAY);
+  if (!url) return undefined;
+  return { url, token: (flags.token as string | undefined) ?? process.env.PORTCULLIS_TOKEN };
+}
+
+/** How a command opens local state. */
+export interface LocalServicesOptions {
+  /**
+   * May the command start a new data directory? Commands that only read (audit verify, who-has,
+   * lists) must not: on a mistyped `--data` they would report an empty, "intact" world.
+   */
+  create?: boolean;
+}
+
 /** Runs `fn` with the services over the local data directory, closing them afterwards. */
 export async function withLocalServices<T>(
   flags: Record<string, unknown>,
   fn: (services: Services) => Promise<T>,
+  options: LocalServicesOptions = {},
 ): Promise<T> {
   const picked: Partial<Record<OptionName, unknown>> = { logLevel: "warn" };
   for (const name of ["data", "database", "upstream", "policy"] as const) {
@@ -38,6 +66,18 @@ export async function withLocalServices<T>(
     env: process.env,
     configFile: flags.config as string | undefined,
   });
+  const sqliteFile =
+    config.database === ""
+      ? join(config.data, "portcullis.db")
+      : config.database.startsWith("sqlite:")
+        ? config.database.slice("sqlite:".length)
+        : undefined;
+  if (!options.create && sqliteFile !== undefined && sqliteFile !== ":memory:" && !existsSync(sqliteFile)) {
+    throw new CliError(
+      `no Portcullis database at ${sqliteFile}: check --data (or --database), or start the gateway there first (portcullis serve --data ${config.data})`,
+      2,
+    );
+  }
   let services: Services;
   try {
     services = await buildServices(config, {

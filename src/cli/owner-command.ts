@@ -17,7 +17,9 @@ export function registerOwnerCommand(program: Command): void {
       .argument("<team>", "owning team (created if new)")
       .description("Set the team owning a project."),
   ).action(async (project: string, team: string, flags: Record<string, string | boolean | undefined>) => {
-    await withLocalServices(flags, (s) => s.owners.setOwner(project, team, cliActor()).catch(asCliError));
+    await withLocalServices(flags, (s) => s.owners.setOwner(project, team, cliActor()).catch(asCliError), {
+      create: true,
+    });
     process.stdout.write(`${normalizeProjectName(project)} is owned by ${team}\n`);
   });
   addLocalOptions(

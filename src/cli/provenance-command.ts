@@ -51,25 +51,29 @@ export function registerProvenanceCommand(program: Command, out: CommandOutput =
     } catch (err) {
       throw new CliError(`${source} is not a usable Sigstore trusted root: ${(err as Error).message}`, 1);
     }
-    await withLocalServices(flags, async (s) => {
-      const target = refreshedRootPath(s.config.data);
-      await mkdir(dirname(target), { recursive: true });
-      await writeFile(`${target}.tmp`, text);
-      await rename(`${target}.tmp`, target);
-      s.provenance.reloadTrust();
-      s.audit.record({
-        action: "provenance.refresh-root",
-        actor: CLI_ACTOR,
-        outcome: "ok",
-        detail: { source, sha256: createHash("sha256").update(text).digest("hex") },
-      });
-      await s.audit.flush();
-      out.write(`trusted root installed at ${target}\n`);
-      if (s.config.sigstoreTrustedRoot)
-        out.write(
-          `note: sigstore.trusted-root (${s.config.sigstoreTrustedRoot}) is set and takes precedence\n`,
-        );
-    });
+    await withLocalServices(
+      flags,
+      async (s) => {
+        const target = refreshedRootPath(s.config.data);
+        await mkdir(dirname(target), { recursive: true });
+        await writeFile(`${target}.tmp`, text);
+        await rename(`${target}.tmp`, target);
+        s.provenance.reloadTrust();
+        s.audit.record({
+          action: "provenance.refresh-root",
+          actor: CLI_ACTOR,
+          outcome: "ok",
+          detail: { source, sha256: createHash("sha256").update(text).digest("hex") },
+        });
+        await s.audit.flush();
+        out.write(`trusted root installed at ${target}\n`);
+        if (s.config.sigstoreTrustedRoot)
+          out.write(
+            `note: sigstore.trusted-root (${s.config.sigstoreTrustedRoot}) is set and takes precedence\n`,
+          );
+      },
+      { create: true },
+    );
   });
   cmd
     .command("verify")

@@ -12,7 +12,13 @@ import {
 } from "../services/governance/remediation-rules.js";
 import type { RemediationReport } from "../services/governance/remediation-rules.js";
 import { CliError } from "./cli-error.js";
-import { addLocalOptions, addRemoteOptions, callGateway, withLocalServices } from "./local-services.js";
+import {
+  addLocalOptions,
+  addRemoteOptions,
+  callGateway,
+  withLocalServices,
+  remoteGateway,
+} from "./local-services.js";
 
 const day = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().slice(0, 10));
 
@@ -56,9 +62,8 @@ export function formatItem(i: RemediationItem): string {
 function remoteOf(
   flags: Record<string, unknown>,
 ): { gateway: string; token: string | undefined } | undefined {
-  const gateway = (flags.gateway as string | undefined) ?? process.env.PORTCULLIS_GATEWAY;
-  if (!gateway) return undefined;
-  return { gateway, token: (flags.token as string | undefined) ?? process.env.PORTCULLIS_TOKEN };
+  const remote = remoteGateway(flags);
+  return remote && { gateway: remote.url, token: remote.token };
 }
 
 /** An item as the API sends it (ISO times) back into the shape the CLI prints. */

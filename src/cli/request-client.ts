@@ -3,7 +3,7 @@ import type { Services } from "../main.js";
 import { RequestError, type RequestReport } from "../services/console/request-service.js";
 import { cliActor } from "./cli-actor.js";
 import { CliError } from "./cli-error.js";
-import { callGateway, withLocalServices } from "./local-services.js";
+import { callGateway, withLocalServices, remoteGateway } from "./local-services.js";
 
 /** A request as the API answers it (times as ISO strings). */
 export type RequestView = Omit<PackageRequest<RequestReport>, "createdAt" | "updatedAt"> & {
@@ -21,10 +21,9 @@ export async function onGatewayOrLocal<T>(
   remote: (call: <R>(path: string, init?: { method?: string; body?: unknown }) => Promise<R>) => Promise<T>,
   local: (services: Services, actor: ReturnType<typeof cliActor>) => Promise<T>,
 ): Promise<T> {
-  const gateway = (flags.gateway as string | undefined) ?? process.env.PORTCULLIS_GATEWAY;
+  const gateway = remoteGateway(flags);
   if (gateway) {
-    const token = (flags.token as string | undefined) ?? process.env.PORTCULLIS_TOKEN;
-    return remote((path, init) => callGateway(gateway, token, path, init));
+    return remote((path, init) => callGateway(gateway.url, gateway.token, path, init));
   }
   return withLocalServices(flags, async (s) => {
     try {

@@ -35,20 +35,23 @@ export function registerTokenCommand(program: Command): void {
       if (!Number.isFinite(expiresDays) || expiresDays <= 0 || expiresDays > 3650)
         throw new CliError("--expires-days must be a number of days between 0 and 3650");
     }
-    const created = await withLocalServices(flags, (s) =>
-      s.identity
-        .createToken(
-          {
-            user: String(flags.user),
-            role,
-            team: (flags.team as string | undefined) ?? null,
-            label: (flags.label as string | undefined) ?? null,
-            kind: flags.service ? "service" : "user",
-            expiresAt: expiresDays ? s.now() + expiresDays * 86_400_000 : null,
-          },
-          cliActor(),
-        )
-        .catch(asCliError),
+    const created = await withLocalServices(
+      flags,
+      (s) =>
+        s.identity
+          .createToken(
+            {
+              user: String(flags.user),
+              role,
+              team: (flags.team as string | undefined) ?? null,
+              label: (flags.label as string | undefined) ?? null,
+              kind: flags.service ? "service" : "user",
+              expiresAt: expiresDays ? s.now() + expiresDays * 86_400_000 : null,
+            },
+            cliActor(),
+          )
+          .catch(asCliError),
+      { create: true },
     );
     const i = created.info;
     process.stderr.write(

@@ -14,7 +14,13 @@ import {
   type VetReport,
 } from "../services/vet.js";
 import { CliError } from "./cli-error.js";
-import { addLocalOptions, addRemoteOptions, callGateway, withLocalServices } from "./local-services.js";
+import {
+  addLocalOptions,
+  addRemoteOptions,
+  callGateway,
+  withLocalServices,
+  remoteGateway,
+} from "./local-services.js";
 
 /** Reads requirement strings from arguments and `-r` files, refusing anything unparseable. */
 export function collectRequirements(args: string[], files: string[]): string[] {
@@ -185,24 +191,19 @@ export function registerVetCommand(program: Command): void {
       if (err instanceof TargetError) throw new CliError(err.message);
       throw err;
     }
-    const gateway = (flags.gateway as string | undefined) ?? process.env.PORTCULLIS_GATEWAY;
+    const gateway = remoteGateway(flags);
     let report: MultiVetReport;
     if (gateway) {
-      report = await callGateway<MultiVetReport>(
-        gateway,
-        (flags.token as string | undefined) ?? process.env.PORTCULLIS_TOKEN,
-        "api/v1/vet",
-        {
-          method: "POST",
-          body: {
-            requirements,
-            targets: targets.map((t) => ({
-              python: t.pythonVersion,
-              platform: `${t.platform}-${t.machine}`,
-            })),
-          },
+      report = await callGateway<MultiVetReport>(gateway.url, gateway.token, "api/v1/vet", {
+        method: "POST",
+        body: {
+          requirements,
+          targets: targets.map((t) => ({
+            python: t.pythonVersion,
+            platform: `${t.platform}-${t.machine}`,
+          })),
         },
-      );
+      });
     } else {
       report = await withLocalServices(flags, (s) =>
         vetForTargets(

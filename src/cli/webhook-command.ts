@@ -39,20 +39,24 @@ export function registerWebhookCommand(program: Command): void {
       ?.split(",")
       .map((e) => e.trim())
       .filter(Boolean);
-    await withLocalServices(flags, async ({ webhooks }) => {
-      try {
-        const hook = await webhooks.add(
-          { url, secret: flags.secret ?? "", format: flags.format ?? "json", events: events ?? null },
-          CLI_ACTOR,
-        );
-        process.stdout.write(
-          `webhook ${hook.id} added: ${hook.url} (${hook.format}; events: ${hook.events?.join(", ") ?? "all"})\n`,
-        );
-      } catch (err) {
-        if (err instanceof WebhookInputError) throw new CliError(err.message);
-        throw err;
-      }
-    });
+    await withLocalServices(
+      flags,
+      async ({ webhooks }) => {
+        try {
+          const hook = await webhooks.add(
+            { url, secret: flags.secret ?? "", format: flags.format ?? "json", events: events ?? null },
+            CLI_ACTOR,
+          );
+          process.stdout.write(
+            `webhook ${hook.id} added: ${hook.url} (${hook.format}; events: ${hook.events?.join(", ") ?? "all"})\n`,
+          );
+        } catch (err) {
+          if (err instanceof WebhookInputError) throw new CliError(err.message);
+          throw err;
+        }
+      },
+      { create: true },
+    );
   });
 
   addLocalOptions(

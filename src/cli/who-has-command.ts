@@ -5,7 +5,13 @@ import {
   type WhoHasResult,
 } from "../services/identity/inventory-service.js";
 import { CliError } from "./cli-error.js";
-import { addLocalOptions, addRemoteOptions, callGateway, withLocalServices } from "./local-services.js";
+import {
+  addLocalOptions,
+  addRemoteOptions,
+  callGateway,
+  withLocalServices,
+  remoteGateway,
+} from "./local-services.js";
 
 /** `portcullis who-has ID|NAME==VERSION|NAME`: who pulled it, when last, and who owns it. */
 export function registerWhoHasCommand(program: Command): void {
@@ -23,13 +29,12 @@ export function registerWhoHasCommand(program: Command): void {
       } catch (err) {
         throw new CliError((err as Error).message);
       }
-      const gateway = (flags.gateway as string | undefined) ?? process.env.PORTCULLIS_GATEWAY;
+      const gateway = remoteGateway(flags);
       let result: WhoHasResult;
       if (gateway) {
-        const token = (flags.token as string | undefined) ?? process.env.PORTCULLIS_TOKEN;
         result = await callGateway<WhoHasResult>(
-          gateway,
-          token,
+          gateway.url,
+          gateway.token,
           `api/v1/who-has?q=${encodeURIComponent(query)}`,
         );
       } else {
