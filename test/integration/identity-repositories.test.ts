@@ -263,10 +263,22 @@ for (const dialect of DIALECTS) {
           (await verifyAuditLog(repo, new Set([keyid]))).problem!,
           /^record 77 missing \(removed\)/,
         );
+        const r76 = await db.db
+          .selectFrom("audit_log")
+          .select("hash")
+          .where("seq", "=", 76)
+          .executeTakeFirstOrThrow();
         await db.db.deleteFrom("audit_log").where("seq", ">=", 77).execute();
         assert.match(
           (await verifyAuditLog(repo, new Set([keyid]))).problem!,
           /^record 77\.\.150 missing \(removed from the end/,
+        );
+        // Cutting the end and rewinding the head to match is still seen while a signed
+        // checkpoint reaches past the head.
+        await db.db.updateTable("audit_head").set({ seq: 76, hash: r76.hash }).execute();
+        assert.match(
+          (await verifyAuditLog(repo, new Set([keyid]))).problem!,
+          /^checkpoint at record 150 is past the chain head \(record 76\): records 77\.\.150 removed from the end/,
         );
       }),
   );

@@ -33,7 +33,22 @@ export async function verifyAuditLog(
   // The head first, and the scan stops there: batches committed while the walk runs are not
   // mistaken for records cut off the end.
   const head = await repo.head();
-  const checkpoints = (await repo.checkpoints()).filter((c) => c.seq <= head.seq);
+  const allCheckpoints = await repo.checkpoints();
+  const checkpoints = allCheckpoints.filter((c) => c.seq <= head.seq);
+  // A signed checkpoint past the head means records were cut off the end and the head rewound,
+  // unless the chain moved on since the head was read (a batch and its checkpoint committed in
+  // between): read the head again to tell the two apart.
+  const beyond = allCheckpoints.at(-1);
+  if (beyond !== undefined && beyond.seq > head.seq && (await repo.head()).seq < beyond.seq) {
+    return {
+      ok: false,
+      records: 0,
+      checkpoints: allCheckpoints.length,
+      signedThrough: 0,
+      unsigned: 0,
+      problem: `checkpoint at record ${beyond.seq} is past the chain head (record ${head.seq}): records ${head.seq + 1}..${beyond.seq} removed from the end`,
+    };
+  }
   const v = new ChainVerifier(new Set(checkpoints.map((c) => c.seq)));
   let records = 0;
   // Checkpoints come in seq order: the last one is the furthest the signatures reach.
