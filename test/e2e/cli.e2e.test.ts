@@ -89,3 +89,15 @@ describe("portcullis CLI beside a running gateway", () => {
     assert.match(bad.stderr, /invalid requirement/);
   });
 });
+
+test("a reader that closes the pipe early (| head) stops the CLI quietly, exit 0, no stack trace", async () => {
+  const { spawn } = await import("node:child_process");
+  const child = spawn(BIN, ["serve", "--help"], { stdio: ["ignore", "pipe", "pipe"] });
+  // Close our end before the command writes: its first write meets a closed pipe (EPIPE).
+  child.stdout.destroy();
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+  assert.equal(stderr, "");
+  assert.equal(code, 0);
+});
