@@ -281,6 +281,14 @@ export class WebhookDispatcher {
     const t0 = performance.now();
     let status: number | null = null;
     let error: string | null = null;
+    // A timer of our own, not AbortSignal.timeout inside AbortSignal.any: the combined signal holds
+    // the timeout signal only weakly, so it can be collected before it fires and the attempt then
+    // waits for undici's 300 s header timeout (seen in CI).
+    const timer = new AbortController();
+    const deadline = setTimeout(
+      () => timer.abort(new DOMException("timeout", "TimeoutError")),
+      this.timeoutMs,
+    );
     try {
       const res = await fetch(d.url, {
         method: "POST",
@@ -295,7 +303,7 @@ export class WebhookDispatcher {
         body: d.body,
         // A webhook URL never sends us elsewhere.
         redirect: "manual",
-        signal: AbortSignal.any([AbortSignal.timeout(this.timeoutMs), this.abort.signal]),
+        signal: AbortSignal.any([timer.signal, this.abort.signal]),
       });
       status = res.status;
       await res.body?.cancel().catch(() => undefined);
@@ -306,6 +314,8 @@ export class WebhookDispatcher {
         e.name === "TimeoutError"
           ? `no answer within ${this.timeoutMs} ms`
           : (e.cause?.code ?? e.cause?.message ?? e.message);
+    } finally {
+      clearTimeout(deadline);
     }
     const attempt: DeliveryAttempt = {
       attempt: d.attempts,
