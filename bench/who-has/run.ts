@@ -193,7 +193,7 @@ async function run(dialect: DialectName): Promise<boolean> {
     await identities.setOwner("proj-0", "platform", "bench", clock);
     const inventory = new InventoryService({
       repo: new InventoryRepository(db.db),
-      advisory: (id) => (id === ADVISORY.id ? ADVISORY : undefined),
+      advisories: (id) => (id === ADVISORY.id ? [ADVISORY] : []),
       owners: (projects) => identities.ownersOf(projects),
       now: () => clock,
     });

@@ -56,7 +56,10 @@ export function registerWhoHasCommand(program: Command): void {
 export function formatWhoHas(r: WhoHasResult): string {
   const lines: string[] = [];
   if (r.advisory) {
-    lines.push(`${r.advisory.id}${r.advisory.summary ? `: ${r.advisory.summary}` : ""}`);
+    const also = r.advisory.ids.filter((id) => id !== r.advisory!.id);
+    lines.push(
+      `${r.advisory.id}${also.length ? ` (${also.join(", ")})` : ""}${r.advisory.summary ? `: ${r.advisory.summary}` : ""}`,
+    );
     for (const a of r.advisory.affected)
       lines.push(
         `  affects ${a.project} ${a.versions.length ? a.versions.join(", ") : "(no pulled version affected)"}`,

@@ -206,6 +206,19 @@ export class OsvIndex {
   }
 
   /**
+   * The advisory with this id; else every advisory that lists it as an alias, in the order first
+   * added (one CVE is often the alias of a PYSEC and a GHSA record, or of records for two projects).
+   */
+  lookup(id: string): Advisory[] {
+    const direct = this.#byId.get(id);
+    if (direct) return [direct];
+    const wanted = id.toUpperCase();
+    const out: Advisory[] = [];
+    for (const a of this.#byId.values()) if (a.aliases.some((x) => x.toUpperCase() === wanted)) out.push(a);
+    return out;
+  }
+
+  /**
    * The advisories that affect `project` at `version`, in the order they were added. `project` may
    * be any spelling of the name (`Django`, `django`). A version that is not PEP 440 sorts before
    * every valid one (as {@link compareVersions} has it), so it falls inside ranges that open at

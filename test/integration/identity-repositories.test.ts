@@ -18,6 +18,8 @@ import { AuditTrail } from "../../src/services/audit/audit-trail.js";
 import { verifyAuditLog, type AuditVerification } from "../../src/services/audit/audit-verifier.js";
 import { IdentityService } from "../../src/services/identity/identity-service.js";
 import { InventoryService } from "../../src/services/identity/inventory-service.js";
+import { OsvIndex } from "../../src/intel/osv-index.js";
+import { parseOsvRecord, toAdvisory } from "../../src/intel/osv-record.js";
 import { DIALECTS, dialectSkip, withTestDatabase } from "../helpers/databases.js";
 import { auditFields } from "../helpers/audit-fields.js";
 import { sign } from "node:crypto";
@@ -574,9 +576,30 @@ for (const dialect of DIALECTS) {
           now: () => now,
           audit: trail,
         });
+        // One CVE that two advisories (for two projects) name as an alias.
+        const intel = new OsvIndex();
+        for (const [id, name, fixed] of [
+          ["PYSEC-2026-1", "acme", "2.1"],
+          ["GHSA-aaaa-bbbb-cccc", "left-pad", "1.1"],
+        ] as const) {
+          const parsed = parseOsvRecord({
+            id,
+            modified: "2026-10-01T00:00:00Z",
+            aliases: ["CVE-2026-0042"],
+            summary: `${name} flaw`,
+            affected: [
+              {
+                package: { ecosystem: "PyPI", name },
+                ranges: [{ type: "ECOSYSTEM", events: [{ introduced: "0" }, { fixed }] }],
+              },
+            ],
+          });
+          assert.ok(parsed.ok);
+          intel.add(toAdvisory(parsed.record));
+        }
         const inventory = new InventoryService({
           repo: new InventoryRepository(db.db),
-          advisory: () => undefined,
+          advisories: (id) => intel.lookup(id),
           owners: (p) => identity.ownersOf(p),
           now: () => now,
         });
@@ -631,6 +654,23 @@ for (const dialect of DIALECTS) {
         assert.deepEqual(await ids("cve-bin-tool"), ["ci"]);
         assert.deepEqual(await ids("CVE_Bin.Tool==3.2"), ["ci"]);
         await assert.rejects(inventory.whoHas("CVE-2099-0001"), /no advisory CVE-2099-0001/);
+
+        // A CVE shared by two advisories answers for both; an advisory id only for itself.
+        const cve = await inventory.whoHas("cve-2026-0042");
+        assert.deepEqual(cve.advisory?.ids, ["PYSEC-2026-1", "GHSA-aaaa-bbbb-cccc"]);
+        assert.equal(cve.advisory?.id, "CVE-2026-0042");
+        assert.deepEqual(cve.advisory?.affected, [
+          { project: "acme", versions: ["1.5", "2.0"] },
+          { project: "left-pad", versions: ["1.0"] },
+        ]);
+        assert.deepEqual(
+          cve.consumers.map((c) => `${c.identity ?? c.ip} ${c.project}==${c.version}`).sort(),
+          ["10.0.0.7 acme==2.0", "ci acme==1.5", "ci acme==2.0", "ci left-pad==1.0"],
+        );
+        const one = await inventory.whoHas("PYSEC-2026-1");
+        assert.equal(one.advisory?.id, "PYSEC-2026-1");
+        assert.equal(one.advisory?.summary, "acme flaw");
+        assert.deepEqual(one.advisory?.affected, [{ project: "acme", versions: ["1.5", "2.0"] }]);
         await trail.close();
       }),
   );

@@ -50,6 +50,7 @@ export async function registerInventoryRoutes(app: FastifyInstance, ctx: Gateway
                 type: ["object", "null"],
                 properties: {
                   id: { type: "string" },
+                  ids: { type: "array", items: { type: "string" } },
                   summary: { type: ["string", "null"] },
                   affected: {
                     type: "array",

@@ -2,7 +2,6 @@ import { AuditRepository, type CheckpointSigner } from "../../adapters/db/audit-
 import { IdentityRepository } from "../../adapters/db/identity-repository.js";
 import { InventoryRepository } from "../../adapters/db/inventory-repository.js";
 import type { Actor } from "../../domain/identity.js";
-import type { Advisory } from "../../intel/osv-record.js";
 import type { CoreServices } from "../../main.js";
 import { join, resolve } from "node:path";
 import { FileAuditSpool } from "../../adapters/audit-spool/file-audit-spool.js";
@@ -77,7 +76,7 @@ export async function buildIdentityServices(deps: CoreServices): Promise<Identit
   const identity = new IdentityService({ repo: new IdentityRepository(db.db), now, audit });
   const inventory = new InventoryService({
     repo: new InventoryRepository(db.db),
-    advisory: (id) => findAdvisory(policy.intelState.index, id),
+    advisories: (id) => policy.intelState.index.lookup(id),
     owners: (projects) => identity.ownersOf(projects),
     now,
   });
@@ -101,15 +100,4 @@ export async function buildIdentityServices(deps: CoreServices): Promise<Identit
     await audit.close();
   });
   return { audit, inventory, owners: identity, identity, auditLog };
-}
-
-function findAdvisory(
-  index: { get(id: string): Advisory | undefined; advisories(): IterableIterator<Advisory> },
-  id: string,
-): Advisory | undefined {
-  const direct = index.get(id);
-  if (direct) return direct;
-  const wanted = id.toUpperCase();
-  for (const a of index.advisories()) if (a.aliases.some((x) => x.toUpperCase() === wanted)) return a;
-  return undefined;
 }

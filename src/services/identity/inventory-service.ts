@@ -14,9 +14,14 @@ export type WhoHasQuery =
 
 export interface WhoHasResult {
   query: string;
-  /** The advisory asked for, when the query named one. */
+  /**
+   * The advisory asked for, when the query named one. An alias (a CVE) that several advisories
+   * share answers for all of them: `id` is then the alias and `ids` lists each advisory.
+   */
   advisory: {
     id: string;
+    /** Every advisory the query answered for (one, unless an alias named several). */
+    ids: string[];
     summary: string | null;
     affected: { project: string; versions: string[] }[];
   } | null;
@@ -78,8 +83,8 @@ export class InventoryService implements InventoryReader {
   constructor(
     private readonly deps: {
       repo: InventoryRepository;
-      /** The advisory with this id (or alias), from the loaded intel. */
-      advisory: (id: string) => Advisory | undefined;
+      /** The advisory with this id, else every advisory with this alias, from the loaded intel. */
+      advisories: (id: string) => readonly Advisory[];
       owners: (projects: string[]) => Promise<Map<string, string>>;
       now: () => number;
     },
@@ -98,8 +103,8 @@ export class InventoryService implements InventoryReader {
     let rows: InventoryRow[];
     let advisory: WhoHasResult["advisory"] = null;
     if (query.kind === "advisory") {
-      const found = this.deps.advisory(query.id);
-      if (!found) {
+      const found = this.deps.advisories(query.id);
+      if (found.length === 0) {
         // `cve-bin-tool` reads like an advisory id but is a project: one whose name is on record
         // is answered as a project.
         const project = query.asProject;
@@ -109,23 +114,25 @@ export class InventoryService implements InventoryReader {
         throw new WhoHasNotFound(`no advisory ${query.id} in the imported intel (portcullis intel import)`);
       }
       rows = [];
-      const affected: { project: string; versions: Set<string> }[] = [];
-      for (const name of new Set(found.packages.map((p) => p.name))) {
+      const affected = new Map<string, Set<string>>();
+      for (const name of new Set(found.flatMap((a) => a.packages.map((p) => p.name)))) {
         // Judge each version anyone pulled once (the reference matcher is slow), then read only
         // the rows of affected versions.
         const versions = (await this.deps.repo.versionsOf(name)).filter((v) =>
-          advisoryAffects(found, name, v),
+          found.some((a) => advisoryAffects(a, name, v)),
         );
         const hits = await this.deps.repo.byProject(name, versions);
         rows.push(...hits);
-        affected.push({ project: name, versions: new Set(hits.map((r) => r.version)) });
+        affected.set(name, new Set(hits.map((r) => r.version)));
       }
+      const single = found.length === 1 ? found[0] : undefined;
       advisory = {
-        id: found.id,
-        summary: found.summary ?? null,
-        affected: affected.map((a) => ({
-          project: a.project,
-          versions: [...a.versions].sort(compareVersions),
+        id: single ? single.id : query.id,
+        ids: found.map((a) => a.id),
+        summary: single ? (single.summary ?? null) : (found.find((a) => a.summary)?.summary ?? null),
+        affected: [...affected].map(([project, versions]) => ({
+          project,
+          versions: [...versions].sort(compareVersions),
         })),
       };
     } else if (query.kind === "release") {
