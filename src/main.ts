@@ -37,6 +37,7 @@ import { registerVetRoutes } from "./http/routes/vet-routes.js";
 import { KeyRing } from "./crypto/key-ring.js";
 import { HeapCompactor } from "./adapters/runtime/heap-compactor.js";
 import { LazySchemaCompilers } from "./http/lazy-schema-compilers.js";
+import { rejectNonFinite, rejectNul } from "./http/input-guards.js";
 import { EventBus } from "./services/event-bus.js";
 import { buildIdentityServices, type IdentityServices } from "./services/identity/identity-services.js";
 import {
@@ -369,6 +370,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     return503OnClosing: true,
     forceCloseConnections: "idle",
   });
+  app.addHook("preValidation", rejectNul);
+  app.addHook("preHandler", rejectNonFinite);
   // prom-client hashes the label values on every call; the series of a route (and status) are
   // looked up once and kept (routes are fixed; statuses a handful).
   const series = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();

@@ -17,14 +17,27 @@ test("lazy schema compilers: validate and serialize as Fastify's defaults do, co
     "/x",
     {
       schema: {
-        body: { type: "object", required: ["n"], properties: { n: { type: "integer", minimum: 1 } } },
+        body: {
+          type: "object",
+          required: ["n"],
+          properties: { n: { type: "integer", minimum: 1 }, label: { type: "string" } },
+          additionalProperties: false,
+        },
+        querystring: {
+          type: "object",
+          properties: { page: { type: "integer" } },
+          additionalProperties: false,
+        },
         response: {
           200: { type: "object", properties: { n: { type: "integer" } } },
           400: { $ref: "Err#" },
         },
       },
     },
-    async (req) => ({ n: (req.body as { n: number }).n, secret: "never serialised" }),
+    async (req) => ({
+      n: (req.body as { n: number }).n + ((req.query as { page?: number }).page ?? 0),
+      secret: "never serialised",
+    }),
   );
   await app.ready();
   assert.ok(lazy.pendingCount >= 2, "nothing compiled at boot");
@@ -34,6 +47,21 @@ test("lazy schema compilers: validate and serialize as Fastify's defaults do, co
   const bad = await app.inject({ method: "POST", url: "/x", payload: { n: 0 } });
   assert.equal(bad.statusCode, 400);
   assert.equal(bad.json().code, "FST_ERR_VALIDATION", "the 400 went through the shared schema");
+  // A body is taken as sent: no unknown field dropped, no type coerced.
+  const extra = await app.inject({ method: "POST", url: "/x", payload: { n: 2, extra: 1 } });
+  assert.equal(extra.statusCode, 400);
+  assert.equal(extra.json().code, "FST_ERR_VALIDATION");
+  assert.equal((await app.inject({ method: "POST", url: "/x", payload: { n: "2" } })).statusCode, 400);
+  const numeric = await app.inject({
+    method: "POST",
+    url: "/x",
+    payload: { n: 2, label: 123456789 },
+  });
+  assert.equal(numeric.statusCode, 400, "a number is not coerced to a string");
+  // A query string is text: its integers are coerced, and an unknown parameter is dropped.
+  const query = await app.inject({ method: "POST", url: "/x?page=3&utm=x", payload: { n: 2 } });
+  assert.equal(query.statusCode, 200);
+  assert.deepEqual(query.json(), { n: 5 });
   await lazy.warmUp();
   await app.close();
 });

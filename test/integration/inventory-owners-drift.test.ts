@@ -180,6 +180,10 @@ for (const dialect of DIALECTS) {
         "days=366",
         "days=seven",
         "days=1.5",
+        "days=Infinity",
+        "days=-Infinity",
+        "days=1e400",
+        "days=NaN",
       ]) {
         const res = await api(gw, `/inventory/drift?${query}`, tokens.approver);
         assert.match(assertApiError(res, 400, "VALIDATION"), new RegExp(query.split("=")[0]!), query);
@@ -278,6 +282,35 @@ for (const dialect of DIALECTS) {
       assertApiError(await put("x".repeat(201), { team: "platform" }), 400, "VALIDATION");
       const owners = (await api(gw, "/owners", tokens.reader)).body as { items: { project: string }[] };
       assert.ok(!owners.items.some((o) => o.project === "left-pad"), "no refused call set an owner");
+    });
+
+    test("a NUL in a path, query or JSON body is refused with 400, never a database error", async () => {
+      for (const path of [
+        "/audit?identity=%00",
+        "/audit?project=a%00b",
+        "/projects?q=%00",
+        "/projects/a%00b",
+        "/who-has?q=acme%00",
+        "/owners/acme%00lib",
+      ]) {
+        const res = await api(gw, path, tokens.admin);
+        assert.match(assertApiError(res, 400, "VALIDATION"), /NUL/, path);
+      }
+      for (const [method, path, body] of [
+        ["POST", "/tokens", { user: "nul-user", role: "reader", label: "a\u0000b" }],
+        ["PUT", "/owners/left-pad", { team: "plat\u0000form" }],
+        ["POST", "/tokens", { user: "nul-user", role: "reader", ["la\u0000bel"]: "x" }],
+      ] as const) {
+        const res = await api(gw, path, tokens.admin, { method, body: JSON.stringify(body) });
+        assert.match(assertApiError(res, 400, "VALIDATION"), /NUL/, `${method} ${path}`);
+      }
+      assert.equal((await fetch(`${gw.url}/simple/acme%00lib/`)).status, 400);
+      // An unknown field in a body is refused, not silently dropped.
+      const extra = await api(gw, "/tokens", tokens.admin, {
+        method: "POST",
+        body: JSON.stringify({ user: "extra-user", role: "reader", extra: 1 }),
+      });
+      assert.match(assertApiError(extra, 400, "VALIDATION"), /additional properties/);
     });
   });
 }

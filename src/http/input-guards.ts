@@ -1,0 +1,63 @@
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
+
+/**
+ * Refuses a request whose path parameters, query or JSON body hold a NUL character (`%00`,
+ * `\u0000`): no name, label or filter has one, and PostgreSQL cannot store or compare it in text,
+ * so letting it through would turn a client's mistake (or a probe) into a 500.
+ */
+export function rejectNul(req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  const where = nulIn(req.params, "path") ?? nulIn(req.query, "query") ?? nulIn(req.body, "body");
+  if (where) {
+    const err = new Error(`${where} holds a NUL character`) as Error & { statusCode: number };
+    err.statusCode = 400;
+    return done(err);
+  }
+  done();
+}
+
+/**
+ * Refuses a request whose validated path parameters, query or body hold a number that is not
+ * finite. Ajv (5.x through 8.x) coerces the query text `Infinity` or `1e400` to `Infinity`, takes
+ * it as an integer and skips `minimum`/`maximum` for it, so without this `?days=Infinity` reached
+ * a handler and failed there (a RangeError, a 500). JSON.parse turns `1e400` in a body into
+ * Infinity too.
+ */
+export function rejectNonFinite(
+  req: FastifyRequest,
+  _reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+): void {
+  const bad = (v: unknown) => typeof v === "number" && !Number.isFinite(v);
+  const where = walk(req.params, "path", bad) ?? walk(req.query, "query", bad) ?? walk(req.body, "body", bad);
+  if (where) {
+    const err = new Error(`${where} must be a finite number`) as Error & { statusCode: number };
+    err.statusCode = 400;
+    return done(err);
+  }
+  done();
+}
+
+/** Where in `value` (strings, arrays and plain objects, keys too) a NUL is, or undefined. */
+function nulIn(value: unknown, path: string): string | undefined {
+  return walk(value, path, (v) => typeof v === "string" && v.includes("\u0000"));
+}
+
+/** The path of the first value (or object key) in `value` that `bad` picks out, or undefined. */
+function walk(value: unknown, path: string, bad: (v: unknown) => boolean, depth = 0): string | undefined {
+  if (bad(value)) return path;
+  if (depth > 32 || value === null || typeof value !== "object" || Buffer.isBuffer(value)) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = walk(value[i], `${path}[${i}]`, bad, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    const at = `${path}.${k.replaceAll("\u0000", "\\0").slice(0, 60)}`;
+    if (bad(k)) return at;
+    const found = walk(v, at, bad, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
