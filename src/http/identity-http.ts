@@ -89,8 +89,11 @@ export async function registerIdentityHttp(
   app.addHook("onRequest", (req, reply, done) => {
     const application = headerValue(req.headers["x-portcullis-project"]);
     const client = clientOf(req.headers["user-agent"]);
-    const config = req.routeOptions.config as { role?: Actor["role"]; public?: boolean } | undefined;
+    const config = req.routeOptions.config as
+      | { role?: Actor["role"]; public?: boolean; refuseBadToken?: boolean }
+      | undefined;
     const isPublic = config?.public === true;
+    const refuseBadToken = config?.refuseBadToken === true;
     const need = config?.role ?? "reader";
     const token = presentedToken(req.headers.authorization);
     const ip = ctx.clientAddress(req.raw);
@@ -106,7 +109,7 @@ export async function registerIdentityHttp(
       );
       return;
     }
-    checkToken(req, reply, token, ip, application, client, isPublic, need).then(
+    checkToken(req, reply, token, ip, application, client, isPublic, refuseBadToken, need).then(
       (answered) => {
         if (!answered) done();
       },
@@ -129,6 +132,7 @@ export async function registerIdentityHttp(
     application: string | null,
     client: ClientInfo | null,
     isPublic: boolean,
+    refuseBadToken: boolean,
     need: Actor["role"],
   ): Promise<boolean> => {
     const idKey = tokenIdOf(token);
@@ -152,15 +156,18 @@ export async function registerIdentityHttp(
             : result.reason === "disabled"
               ? "the token's identity is disabled"
               : "invalid token";
-      byAddress.fail(ip);
-      if (idKey) byToken.fail(idKey);
-      // Public routes stay reachable with a bad credential (health checks behind a proxy adding
-      // one), but the failure counts: `/api/v1/me` is no unlimited way to try tokens.
-      if (isPublic) return false;
+      // The limits are the failures allowed in a window: the attempt past them is the first 429.
       const wait = Math.max(
         byAddress.retryAfter(ip, MAX_FAILURES_PER_IP),
         idKey ? byToken.retryAfter(idKey, MAX_FAILURES_PER_TOKEN) : 0,
       );
+      byAddress.fail(ip);
+      if (idKey) byToken.fail(idKey);
+      // Public routes stay reachable with a bad credential (health checks behind a proxy adding
+      // one), but the failure counts. A route that says who the caller is (`/api/v1/me`) refuses
+      // it instead: answering "anonymous" to an expired token would hide why the caller's next
+      // install fails.
+      if (isPublic && !refuseBadToken) return false;
       if (wait > 0) {
         reply.header("retry-after", String(wait));
         // The reason stays in front: a CI job whose token expired should read that, not only "slow down".

@@ -77,8 +77,13 @@ describe("identity and access on a running gateway", () => {
       assert.equal(res.headers.get("www-authenticate"), 'Basic realm="portcullis"');
     }
     assert.equal(await existing.text(), await missing.text());
-    const api = await fetch(`${open.url}/api/v1/me`, { headers: bearer("garbage") });
-    assert.equal(api.status, 200, "a public route stays reachable");
+    // A public route stays reachable with a bad credential, but the route that says who the
+    // caller is refuses it rather than answer "anonymous".
+    const health = await fetch(`${open.url}/healthz`, { headers: bearer("garbage") });
+    assert.equal(health.status, 200, "a public route stays reachable");
+    const api = await fetch(`${open.url}/api/v1/me`, { headers: bearer(wrong) });
+    assert.equal(api.status, 401);
+    assert.equal(((await api.json()) as { error: { code: string } }).error.code, "UNAUTHENTICATED");
     const apiPrivate = await fetch(`${open.url}/api/v1/tokens`, { headers: bearer("garbage") });
     assert.equal(apiPrivate.status, 401);
     assert.deepEqual(
@@ -188,12 +193,16 @@ describe("identity and access on a running gateway", () => {
   });
 
   test("repeated failures from one address are rate limited with Retry-After", async () => {
+    // 30 failures a minute from one address are answered 401; the 31st is the first 429.
     let last: Response | undefined;
     for (let i = 0; i < 31; i++) {
       last = await fetch(`${closed.url}/simple/acme-widgets/`, {
         headers: basic(`pcl_${i.toString(16).padStart(12, "0")}_${"B".repeat(43)}`),
       });
-      if (last.status === 429) break;
+      if (i < 30) {
+        assert.equal(last.status, 401, `failure ${i + 1} of the 30 allowed`);
+        await last.arrayBuffer();
+      }
     }
     assert.equal(last?.status, 429);
     assert.ok(Number(last?.headers.get("retry-after")) > 0);
@@ -214,7 +223,7 @@ describe("identity and access on a running gateway", () => {
       const me = await fetch(`${closed.url}/api/v1/me`, {
         headers: basic(`pcl_${(1000 + i).toString(16).padStart(12, "0")}_${"D".repeat(43)}`),
       });
-      assert.equal(me.status, 200);
+      assert.equal(me.status, 401);
       await me.arrayBuffer();
     }
     const limited = await fetch(`${closed.url}/simple/acme-widgets/`, {
@@ -225,6 +234,15 @@ describe("identity and access on a running gateway", () => {
     clock += 61_000;
     const token = await createToken(closed, { user: "grace", role: "reader" });
     assert.equal((await fetch(`${closed.url}/simple/acme-widgets/`, { headers: basic(token) })).status, 200);
+    // Per token id: 10 failures a minute are answered 401; the 11th is the first 429.
+    clock += 61_000;
+    for (let i = 0; i < 11; i++) {
+      const res = await fetch(`${closed.url}/simple/acme-widgets/`, {
+        headers: basic(`pcl_${"e".repeat(12)}_${String.fromCharCode(65 + i).repeat(43)}`),
+      });
+      assert.equal(res.status, i < 10 ? 401 : 429, `attempt ${i + 1}`);
+      await res.arrayBuffer();
+    }
   });
 
   test("a token check the database cannot answer gets 503 with Retry-After, not a 500", async () => {

@@ -50,7 +50,9 @@ export async function registerIdentityRoutes(app: FastifyInstance, ctx: GatewayH
   app.get(
     `${API_PREFIX}/me`,
     {
-      config: { public: true },
+      // Open without a token (it says whether anonymous access is on); a token that fails its
+      // check gets 401, as on every other route.
+      config: { public: true, refuseBadToken: true },
       schema: {
         tags: ["identity"],
         summary: "Who the caller is: user, role, team, and whether the call was anonymous",
