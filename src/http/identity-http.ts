@@ -90,8 +90,7 @@ export async function registerIdentityHttp(
     const application = headerValue(req.headers["x-portcullis-project"]);
     const client = clientOf(req.headers["user-agent"]);
     const config = req.routeOptions.config as
-      | { role?: Actor["role"]; public?: boolean; refuseBadToken?: boolean }
-      | undefined;
+      { role?: Actor["role"]; public?: boolean; refuseBadToken?: boolean } | undefined;
     const isPublic = config?.public === true;
     const refuseBadToken = config?.refuseBadToken === true;
     const need = config?.role ?? "reader";
