@@ -45,7 +45,7 @@ export function registerTokenCommand(program: Command): void {
               role,
               team: (flags.team as string | undefined) ?? null,
               label: (flags.label as string | undefined) ?? null,
-              kind: flags.service ? "service" : "user",
+              ...(flags.service ? { kind: "service" as const } : {}),
               expiresAt: expiresDays ? s.now() + expiresDays * 86_400_000 : null,
             },
             cliActor(),

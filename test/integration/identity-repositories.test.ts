@@ -151,10 +151,32 @@ for (const dialect of DIALECTS) {
           reason: "revoked",
           tokenId: second.info.id,
         });
+
+        // A token for an existing identity: a higher role raises the identity's (what `user list`
+        // shows), another team moves the identity and all its tokens, another kind is refused.
+        const reader = await identity.createToken({ user: "ci", role: "reader" }, CLI_ACTOR);
+        const admin = await identity.createToken({ user: "ci", role: "admin" }, CLI_ACTOR);
+        const ci = async () => (await identity.listUsers()).find((u) => u.name === "ci")!;
+        assert.equal((await ci()).role, "admin");
+        await identity.createToken({ user: "ci", role: "reader" }, CLI_ACTOR);
+        assert.equal((await ci()).role, "admin", "a lower role leaves the identity's as it was");
+        // Checked (so cached) before the move: the move must reach the cached check too.
+        assert.ok((await identity.authenticate(reader.token)).ok);
+        await identity.createToken({ user: "ci", role: "reader", team: "data" }, CLI_ACTOR);
+        assert.equal((await ci()).team, "data");
+        for (const t of [reader, admin]) {
+          const who = await identity.authenticate(t.token);
+          assert.ok(who.ok);
+          assert.equal(who.principal.team, "data", "older tokens moved with the identity");
+        }
+        await assert.rejects(
+          identity.createToken({ user: "ci", role: "reader", kind: "service" }, CLI_ACTOR),
+          /identity ci is a user, not a service account/,
+        );
         await trail.close();
         const verified = await verifyAuditLog(new AuditRepository(db.db, db.dialect), new Set([keyid]));
         assert.equal(verified.ok, true);
-        assert.equal(verified.records, 4, "token.create and token.revoke are audited (twice)");
+        assert.equal(verified.records, 8, "token.create and token.revoke are audited");
       }),
   );
 

@@ -56,6 +56,11 @@ export class IdentityRepository {
     await this.db.updateTable("identities").set(patch).where("name", "=", name).execute();
   }
 
+  /** Moves every token of `identity` to `team` (an identity's tokens pull for its team). */
+  async setTokensTeam(identity: string, team: string): Promise<void> {
+    await this.db.updateTable("api_tokens").set({ team }).where("identity", "=", identity).execute();
+  }
+
   async listIdentities(): Promise<IdentityRow[]> {
     return this.db.selectFrom("identities").selectAll().orderBy("name").execute();
   }

@@ -143,7 +143,7 @@ export async function registerIdentityRoutes(app: FastifyInstance, ctx: GatewayH
             role: b.role,
             team: b.team ?? null,
             label: b.label ?? null,
-            kind: b.kind ?? "user",
+            ...(b.kind ? { kind: b.kind } : {}),
             expiresAt: b.expiresInDays ? ctx.services.now() + b.expiresInDays * 86_400_000 : null,
           },
           req.actor,

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IdentityRepository, IdentityRow, TokenRow } from "../../adapters/db/identity-repository.js";
-import { ROLES, type Actor, type Role } from "../../domain/identity.js";
+import { ROLES, roleAtLeast, type Actor, type Role } from "../../domain/identity.js";
 import { normalizeProjectName } from "../../domain/project-name.js";
 import type { AuditRecorder, OwnerDirectory } from "../audit-entry.js";
 
@@ -54,7 +54,10 @@ export interface CreateTokenInput {
   role: Role;
   team?: string | null;
   label?: string | null;
-  /** `service` for CI jobs and scripts; a new identity only. */
+  /**
+   * `service` for CI jobs and scripts (default `user` for a new identity); for an existing one it
+   * must match, when given.
+   */
   kind?: "user" | "service";
   /** Expiry (epoch ms); none when absent. */
   expiresAt?: number | null;
@@ -151,8 +154,30 @@ export class IdentityService implements OwnerDirectory {
       });
     } else if (existing.disabled_at !== null) {
       throw new IdentityError("CONFLICT", `identity ${input.user} is disabled`);
-    } else if (team && existing.team !== team) {
-      await repo.updateIdentity(input.user, { team });
+    } else if (input.kind && existing.kind !== input.kind) {
+      throw new IdentityError(
+        "CONFLICT",
+        `identity ${input.user} is a ${existing.kind === "service" ? "service account" : "user"}, not a ${input.kind === "service" ? "service account" : "user"}`,
+      );
+    }
+    // An identity's role is the highest its tokens were issued with (what `user list` shows); its
+    // team is where all its tokens pull for, so naming another one moves the identity and them.
+    const patch: { role?: Role; team?: string } = {};
+    if (
+      existing &&
+      existing.role !== input.role &&
+      isRole(existing.role) &&
+      !roleAtLeast(existing.role, input.role)
+    )
+      patch.role = input.role;
+    if (existing && team && existing.team !== team) patch.team = team;
+    if (patch.role || patch.team) await repo.updateIdentity(input.user, patch);
+    if (patch.team) {
+      await repo.setTokensTeam(input.user, patch.team);
+      // This instance sees the move at once (others within TOKEN_CACHE_MS, as for a revocation).
+      this.revocations++;
+      for (const [hash, entry] of this.cache)
+        if (entry.result.ok && entry.result.principal.user === input.user) this.cache.delete(hash);
     }
     const id = randomBytes(6).toString("hex");
     const token = `pcl_${id}_${randomBytes(32).toString("base64url")}`;
@@ -173,7 +198,15 @@ export class IdentityService implements OwnerDirectory {
       action: "token.create",
       actor,
       outcome: "ok",
-      detail: { tokenId: id, user: input.user, role: input.role, team: row.team, label },
+      detail: {
+        tokenId: id,
+        user: input.user,
+        role: input.role,
+        team: row.team,
+        label,
+        ...(patch.role ? { identityRoleFrom: existing!.role } : {}),
+        ...(patch.team ? { movedFromTeam: existing!.team } : {}),
+      },
     });
     return { token, info: tokenInfo(row) };
   }
