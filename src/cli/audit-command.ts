@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { ISO_TIME_HINT, parseIsoTime } from "../domain/iso-time.js";
 import { recordJson } from "../services/audit/audit-sinks.js";
 import { verifyAuditLog } from "../services/audit/audit-verifier.js";
 import { CliError } from "./cli-error.js";
@@ -75,7 +76,7 @@ export function registerAuditCommand(program: Command): void {
 
 function parseTime(v: string | boolean | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
-  const t = Date.parse(String(v));
-  if (Number.isNaN(t)) throw new CliError(`${flag} must be an ISO 8601 time, got ${JSON.stringify(v)}`);
+  const t = parseIsoTime(String(v));
+  if (t === undefined) throw new CliError(`${flag} must be ${ISO_TIME_HINT}, got ${JSON.stringify(v)}`);
   return t;
 }

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { ISO_TIME_HINT, parseIsoTime } from "../domain/iso-time.js";
 import type { ConsumerDrift } from "../services/identity/inventory-service.js";
 import { CliError } from "./cli-error.js";
 import { addLocalOptions, withLocalServices } from "./local-services.js";
@@ -16,9 +17,9 @@ export function registerDriftCommand(program: Command): void {
   ).action(async (flags: Record<string, string | boolean | undefined>) => {
     let since: number | undefined;
     if (flags.since !== undefined) {
-      since = Date.parse(String(flags.since));
-      if (Number.isNaN(since))
-        throw new CliError(`--since must be an ISO 8601 time, got ${JSON.stringify(flags.since)}`);
+      since = parseIsoTime(String(flags.since));
+      if (since === undefined)
+        throw new CliError(`--since must be ${ISO_TIME_HINT}, got ${JSON.stringify(flags.since)}`);
     }
     const drift = await withLocalServices(flags, (s) => s.inventory.drift(since ?? s.now() - 7 * 86_400_000));
     if (flags.json) {

@@ -357,8 +357,17 @@ for (const dialect of DIALECTS) {
       assert.deepEqual([quiet.code, quiet.stdout], [0, "no drift: nobody pulled anything new\n"]);
       const bad = await cli("drift", "--since", "last tuesday", ...local);
       assert.equal(bad.code, 2);
-      assert.equal(bad.stderr, 'portcullis: --since must be an ISO 8601 time, got "last tuesday"\n');
+      assert.equal(
+        bad.stderr,
+        'portcullis: --since must be an ISO 8601 date (2026-12-31) or time (2026-12-31T18:00:00Z), got "last tuesday"\n',
+      );
       assert.equal(bad.stdout, "");
+      // What Date.parse would bend (a negative number read as a year, a 30th of February) is refused.
+      for (const since of ["-5", "1", "2027-02-30", "2026-11-01T00:00:00"]) {
+        const r = await cli("drift", "--since", since, ...local);
+        assert.equal(r.code, 2, since);
+        assert.match(r.stderr, /--since must be an ISO 8601 date/, since);
+      }
     });
 
     test("audit export: JSON lines in seq order, chained, windowed by --since/--until", async () => {
@@ -444,10 +453,12 @@ for (const dialect of DIALECTS) {
 
       const badSince = await cli("audit", "export", "--since", "yesterday", ...local);
       assert.equal(badSince.code, 2);
-      assert.equal(badSince.stderr, 'portcullis: --since must be an ISO 8601 time, got "yesterday"\n');
-      const badUntil = await cli("audit", "export", "--until", "2026-13-01", ...local);
-      assert.equal(badUntil.code, 2);
-      assert.match(badUntil.stderr, /--until must be an ISO 8601 time/);
+      assert.match(badSince.stderr, /^portcullis: --since must be an ISO 8601 date .*, got "yesterday"\n$/);
+      for (const until of ["2026-13-01", "2027-02-30", "1", "2026-12-31T23:59:60Z"]) {
+        const badUntil = await cli("audit", "export", "--until", until, ...local);
+        assert.equal(badUntil.code, 2, until);
+        assert.match(badUntil.stderr, /--until must be an ISO 8601 date/, until);
+      }
       const badFormat = await cli("audit", "export", "--format", "csv", ...local);
       assert.equal(badFormat.code, 2);
       assert.equal(badFormat.stderr, 'portcullis: --format must be jsonl, got "csv"\n');

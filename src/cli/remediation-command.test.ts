@@ -84,10 +84,19 @@ test("remediation list, show, ack, accept, fix and report over --data", async ()
     cli("remediation", "accept", "1", "--reason", "x", "--until", "2001-01-01"),
     /expiry in the future/,
   );
-  await assert.rejects(
-    cli("remediation", "accept", "1", "--reason", "x", "--days", "100000000"),
-    /at most 366 days/,
-  );
+  for (const days of ["100000000", "367", "0", "-3", "1.5", "ten"])
+    await assert.rejects(
+      cli("remediation", "accept", "1", "--reason", "x", "--days", days),
+      (err: Error) =>
+        err instanceof CliError && /--days must be a whole number of days from 1 to 366/.test(err.message),
+      days,
+    );
+  for (const until of ["2027-02-30", "-5", "next week"])
+    await assert.rejects(
+      cli("remediation", "accept", "1", "--reason", "x", "--until", until),
+      (err: Error) => err instanceof CliError && /--until must be an ISO 8601 date/.test(err.message),
+      until,
+    );
   assert.match(
     await cli("remediation", "accept", "1", "--reason", "sandboxed", "--days", "10"),
     /accepted until .* by cli: sandboxed/,

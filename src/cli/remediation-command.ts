@@ -1,10 +1,12 @@
 import type { Command } from "commander";
 import type { RemediationItem } from "../adapters/db/remediation-repository.js";
 import { CLI_ACTOR, type Actor } from "../domain/identity.js";
+import { ISO_TIME_HINT, parseIsoTime } from "../domain/iso-time.js";
 import { normalizeProjectName } from "../domain/project-name.js";
 import type { Severity } from "../policy/check.js";
 import { SEVERITIES } from "../policy/policy-schema.js";
 import {
+  MAX_ACCEPTANCE_DAYS,
   REMEDIATION_STATES,
   RemediationTransitionError,
   type RemediationState,
@@ -220,13 +222,24 @@ export function registerRemediationCommand(program: Command): void {
       .description("Accept the risk until an expiry; when it expires the item reopens."),
   ).action((id: string, flags: Record<string, string | undefined>) =>
     change(flags, id, (now) => {
-      let until: number;
-      if (flags.until && flags.days) throw new CliError("give --until or --days, not both");
-      if (flags.until) until = Date.parse(flags.until);
-      else if (flags.days && /^\d+$/.test(flags.days)) until = now + Number(flags.days) * 86_400_000;
-      else throw new CliError("accepting a risk needs an expiry: --until DATE or --days N");
-      if (Number.isNaN(until))
-        throw new CliError(`--until must be a date such as 2026-12-31, got ${flags.until}`);
+      let until: number | undefined;
+      if (flags.until !== undefined && flags.days !== undefined)
+        throw new CliError("give --until or --days, not both");
+      if (flags.until !== undefined) {
+        until = parseIsoTime(flags.until);
+        if (until === undefined)
+          throw new CliError(`--until must be ${ISO_TIME_HINT}, got ${JSON.stringify(flags.until)}`);
+      } else if (flags.days !== undefined) {
+        if (
+          !/^\d{1,4}$/.test(flags.days.trim()) ||
+          Number(flags.days) < 1 ||
+          Number(flags.days) > MAX_ACCEPTANCE_DAYS
+        )
+          throw new CliError(
+            `--days must be a whole number of days from 1 to ${MAX_ACCEPTANCE_DAYS}, got ${JSON.stringify(flags.days)}`,
+          );
+        until = now + Number(flags.days) * 86_400_000;
+      } else throw new CliError("accepting a risk needs an expiry: --until DATE or --days N");
       return { state: "accepted-risk", reason: flags.reason ?? "", until };
     }),
   );

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { ISO_TIME_HINT, parseIsoTime } from "../domain/iso-time.js";
 import { REQUEST_STATES, type RequestState } from "../adapters/db/request-repository.js";
 import { CliError } from "./cli-error.js";
 import { addLocalOptions, addRemoteOptions } from "./local-services.js";
@@ -182,8 +183,7 @@ export function registerRequestsCommand(program: Command): void {
 }
 
 function isoDate(text: string): string {
-  const t = Date.parse(text);
-  if (Number.isNaN(t))
-    throw new CliError(`--expires must be a date such as 2026-12-31, got ${JSON.stringify(text)}`);
+  const t = parseIsoTime(text);
+  if (t === undefined) throw new CliError(`--expires must be ${ISO_TIME_HINT}, got ${JSON.stringify(text)}`);
   return new Date(t).toISOString();
 }

@@ -292,6 +292,16 @@ describe("identity and access on a running gateway", () => {
     const lines = (await jsonl.text()).trim().split("\n");
     assert.equal(lines.length, 5);
     assert.ok(JSON.parse(lines[0]!).hash);
+    // A window bound no JavaScript time can hold is refused, not read as "nothing matched".
+    for (const q of [
+      "since=2026-12-31T23:59:60Z",
+      "until=2026-11-01T00:00:00%2B0100",
+      "since=2027-02-30T00:00:00Z",
+    ]) {
+      const bad = await fetch(`${open.url}/api/v1/audit?${q}`, { headers: bearer(token) });
+      assert.equal(bad.status, 400, q);
+      assert.equal(((await bad.json()) as { error: { code: string } }).error.code, "VALIDATION");
+    }
   });
 
   test("a decision changed by new intel is audited", async () => {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { ISO_TIME_HINT, parseIsoTime } from "../../domain/iso-time.js";
 import type { GatewayHttpContext } from "../../main.js";
 import { recordJson } from "../../services/audit/audit-sinks.js";
 import {
@@ -84,14 +85,27 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: GatewayHttp
         return sendApiError(reply, 400, "VALIDATION", "invalid cursor");
       // What was just recorded (including this caller's own earlier calls) is visible at once.
       await audit.flush().catch(() => undefined);
+      const since = q.since === undefined ? undefined : parseIsoTime(q.since);
+      const until = q.until === undefined ? undefined : parseIsoTime(q.until);
+      for (const [name, text, t] of [
+        ["since", q.since, since],
+        ["until", q.until, until],
+      ] as const)
+        if (text !== undefined && t === undefined)
+          return sendApiError(
+            reply,
+            400,
+            "VALIDATION",
+            `querystring/${name} must be ${ISO_TIME_HINT}, got ${JSON.stringify(text)}`,
+          );
       const limit = q.format === "jsonl" ? q.limit : Math.min(q.limit, 500);
       const rows = await auditLog.query({
         ...(q.identity !== undefined ? { identity: q.identity } : {}),
         ...(q.project !== undefined ? { project: q.project } : {}),
         ...(q.action !== undefined ? { action: q.action } : {}),
         ...(q.outcome !== undefined ? { outcome: q.outcome } : {}),
-        ...(q.since ? { since: Date.parse(q.since) } : {}),
-        ...(q.until ? { until: Date.parse(q.until) } : {}),
+        ...(since !== undefined ? { since } : {}),
+        ...(until !== undefined ? { until } : {}),
         ...(cursor ? { beforeSeq: cursor.seq } : {}),
         limit,
         order: "desc",

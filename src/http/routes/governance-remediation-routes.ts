@@ -1,4 +1,5 @@
 import type {} from "@fastify/swagger";
+import { ISO_TIME_HINT, parseIsoTime } from "../../domain/iso-time.js";
 import { actorOf } from "../auth-context.js";
 import type { FastifyInstance } from "fastify";
 import type { RemediationItem } from "../../adapters/db/remediation-repository.js";
@@ -236,7 +237,15 @@ export function registerRemediationRoutes(app: FastifyInstance, remediation: Rem
       if (b.state === "accepted-risk") {
         if (!b.reason || !b.until)
           return sendApiError(reply, 400, "VALIDATION", "accepted-risk needs a reason and an until date");
-        change = { state: "accepted-risk", reason: b.reason, until: Date.parse(b.until) };
+        const until = parseIsoTime(b.until);
+        if (until === undefined)
+          return sendApiError(
+            reply,
+            400,
+            "VALIDATION",
+            `until must be ${ISO_TIME_HINT}, got ${JSON.stringify(b.until)}`,
+          );
+        change = { state: "accepted-risk", reason: b.reason, until };
       } else {
         change = { state: b.state, ...(b.note ? { note: b.note } : {}) };
       }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { ISO_TIME_HINT, parseIsoTime } from "../../domain/iso-time.js";
 import type { GatewayHttpContext } from "../../main.js";
 import { WhoHasNotFound } from "../../services/identity/inventory-service.js";
 import { API_PREFIX, errorResponses, sendApiError } from "../api-conventions.js";
@@ -138,15 +139,15 @@ export async function registerInventoryRoutes(app: FastifyInstance, ctx: Gateway
     async (req, reply) => {
       const since =
         req.query.since !== undefined
-          ? Date.parse(req.query.since)
+          ? parseIsoTime(req.query.since)
           : now() - (req.query.days ?? 7) * 86_400_000;
-      // Ajv's date-time takes some RFC 3339 times Date cannot read (a leap second, a `+01` offset).
-      if (Number.isNaN(since))
+      // Ajv's date-time takes some RFC 3339 times no JavaScript time holds (a leap second).
+      if (since === undefined)
         return sendApiError(
           reply,
           400,
           "VALIDATION",
-          `querystring/since cannot be read as a time: ${JSON.stringify(req.query.since)}`,
+          `querystring/since must be ${ISO_TIME_HINT}, got ${JSON.stringify(req.query.since)}`,
         );
       await audit.flush().catch(() => undefined);
       return { since: new Date(since).toISOString(), items: await inventory.drift(since) };

@@ -1,4 +1,5 @@
 import type { ProvenanceFacts } from "../../policy/checks/provenance/provenance.js";
+import { ISO_TIME_HINT, parseIsoTime } from "../../domain/iso-time.js";
 import type { DecisionRepository } from "../../adapters/db/decision-repository.js";
 import type {
   GrantedException,
@@ -493,8 +494,13 @@ export class RequestService {
   private expiry(expiresAt: string | undefined): string {
     if (expiresAt === undefined)
       return new Date(this.deps.now() + DEFAULT_EXCEPTION_DAYS * DAY_MS).toISOString();
-    const t = Date.parse(expiresAt);
-    if (Number.isNaN(t)) throw new RequestError(400, "VALIDATION", `expiresAt is not a date: ${expiresAt}`);
+    const t = parseIsoTime(expiresAt);
+    if (t === undefined)
+      throw new RequestError(
+        400,
+        "VALIDATION",
+        `expiresAt must be ${ISO_TIME_HINT}, got ${JSON.stringify(expiresAt)}`,
+      );
     if (t <= this.deps.now()) throw new RequestError(400, "VALIDATION", "expiresAt is in the past");
     return new Date(t).toISOString();
   }

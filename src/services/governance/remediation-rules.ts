@@ -97,16 +97,16 @@ const ALLOWED: Record<RemediationState, readonly RemediationState[]> = {
 };
 
 /**
- * Checks a state change: accepted risk needs a reason and an expiry in the future (it is never
- * for ever: when it expires the item reopens); a fixed item is closed. Throws
- * {@link RemediationTransitionError} with a plain reason otherwise.
- */
-/**
  * The longest a risk may be accepted for: an acceptance is a decision to revisit, and an expiry
  * decades away (or past what a date can hold) would be one that never comes back.
  */
 export const MAX_ACCEPTANCE_DAYS = 366;
 
+/**
+ * Checks a state change: accepted risk needs a reason and an expiry in the future (it is never
+ * for ever: when it expires the item reopens); a fixed item is closed. Throws
+ * {@link RemediationTransitionError} with a plain reason otherwise.
+ */
 export function checkTransition(from: RemediationState, change: StateChange, now: number): void {
   if (!ALLOWED[from].includes(change.state)) {
     throw new RemediationTransitionError(
