@@ -375,9 +375,17 @@ function recordAccess(
   const a = req.actor ?? anonymousActor(clientAddress(req.raw), null, null);
   const status = reply.statusCode;
   const fields = accessFields(a, now(), action, project, version, filename, sha256, status, detail);
-  // A 206 continuing a download is the same pull; count a range that starts at 0 only.
-  if (status === 206 && !/^bytes=0-/.test(String(req.headers.range ?? ""))) fields.outcome = "partial";
+  // A pull is a whole file. A 206 counts only when it carried all of it (`bytes=0-`): a probe
+  // (`bytes=0-0`), a resumed download's tail (the first attempt counted) or a lazy metadata read
+  // of a wheel's end (uv) is recorded as `partial`, never as a consumer having the file.
+  if (status === 206 && !wholeFile(reply.getHeader("content-range"))) fields.outcome = "partial";
   audit.push(fields);
+}
+
+/** Whether a `Content-Range: bytes S-E/SIZE` covers the whole file. */
+function wholeFile(contentRange: unknown): boolean {
+  const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(contentRange ?? ""));
+  return !!m && m[1] === "0" && Number(m[2]) + 1 === Number(m[3]);
 }
 
 /** An access's audit record. */

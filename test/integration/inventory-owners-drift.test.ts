@@ -312,5 +312,33 @@ for (const dialect of DIALECTS) {
       });
       assert.match(assertApiError(extra, 400, "VALIDATION"), /additional properties/);
     });
+
+    test("a range request is a pull only when it carries the whole file", async () => {
+      const prober = await createToken(gw, { user: "prober", role: "reader" });
+      const pageUrl = `${gw.url}/simple/left-pad/`;
+      const page = (await (
+        await fetch(pageUrl, {
+          headers: { ...bearer(prober), accept: "application/vnd.pypi.simple.v1+json" },
+        })
+      ).json()) as { files: { url: string }[] };
+      const url = new URL(page.files[0]!.url, pageUrl);
+      const consumers = async () => {
+        await flushAudit(gw);
+        const who = (await api(gw, "/who-has?q=left-pad", tokens.approver)).body as {
+          consumers: { identity: string | null }[];
+        };
+        return who.consumers.filter((c) => c.identity === "prober").length;
+      };
+      for (const range of ["bytes=0-0", "bytes=10-", "bytes=-22"]) {
+        const res = await fetch(url, { headers: { ...bearer(prober), range } });
+        assert.equal(res.status, 206, range);
+        await res.arrayBuffer();
+        assert.equal(await consumers(), 0, `${range} is no pull`);
+      }
+      const whole = await fetch(url, { headers: { ...bearer(prober), range: "bytes=0-" } });
+      assert.equal(whole.status, 206);
+      await whole.arrayBuffer();
+      assert.equal(await consumers(), 1, "a range carrying the whole file is a pull");
+    });
   });
 }
