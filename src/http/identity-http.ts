@@ -237,11 +237,23 @@ export async function registerIdentityHttp(
 }
 
 function headerValue(v: string | string[] | undefined): string | null {
-  const s = Array.isArray(v) ? v[0] : v;
+  let s = Array.isArray(v) ? v[0] : v;
   if (!s) return null;
-  const t = s.trim().slice(0, 200);
+  // Node reads header bytes as latin-1; clients send UTF-8 (`X-Portcullis-Project: data-équipe`).
+  // Bytes that are not valid UTF-8 stay as they came.
+  if (/[\x80-\xff]/.test(s)) {
+    try {
+      s = UTF8.decode(Buffer.from(s, "latin1"));
+    } catch {
+      // not UTF-8: keep the latin-1 reading
+    }
+  }
+  let t = s.trim();
+  if (t.length > 200) t = Array.from(t).slice(0, 200).join(""); // whole characters, not halves
   return t.length ? t : null;
 }
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 function anonymousActor(ip: string, application: string | null, client: ClientInfo | null): Actor {
   return { user: null, role: "reader", team: null, tokenId: null, ip, application, client };

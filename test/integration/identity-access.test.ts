@@ -4,6 +4,7 @@
  * role too low, 429 after repeated failures, and nothing in a refusal that tells whether a
  * project exists.
  */
+import { request as httpRequest } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -292,6 +293,28 @@ describe("identity and access on a running gateway", () => {
     const lines = (await jsonl.text()).trim().split("\n");
     assert.equal(lines.length, 5);
     assert.ok(JSON.parse(lines[0]!).hash);
+    // A UTF-8 application name (Node reads header bytes as latin-1) is stored as sent.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${open.url}/simple/acme-widgets/`, {
+        headers: {
+          ...basic(token),
+          "x-portcullis-project": Buffer.from("données-équipe ✓", "utf8").toString("latin1"),
+        },
+      });
+      req.on("response", (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    assert.equal(status, 200);
+    await flushAudit(open);
+    const named = await fetch(`${open.url}/api/v1/audit?identity=heidi&action=simple.page&limit=1`, {
+      headers: bearer(token),
+    });
+    const [latest] = ((await named.json()) as { items: { application: string | null }[] }).items;
+    assert.equal(latest?.application, "données-équipe ✓");
     // A window bound no JavaScript time can hold is refused, not read as "nothing matched".
     for (const q of [
       "since=2026-12-31T23:59:60Z",
