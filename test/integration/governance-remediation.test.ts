@@ -157,6 +157,19 @@ describe("remediation items and webhooks on a gateway", () => {
     assert.equal(seen.filter((e) => e.type === "remediation.opened").length, 1);
   });
 
+  test("an owner set after an item opened takes it over", async () => {
+    assert.equal((await api("/api/v1/remediation")).body.items![0]!.owner, null);
+    const set = await api("/api/v1/owners/acme-widgets", {
+      method: "PUT",
+      body: { team: "widgets" },
+      headers: admin,
+    });
+    assert.equal(set.status, 200);
+    const mine = await api("/api/v1/remediation?owner=widgets");
+    assert.equal(mine.body.items!.length, 1);
+    assert.equal(mine.body.items![0]!.owner, "widgets");
+  });
+
   test("approvers change states; accepted risk needs an expiry and reopens when it passes", async () => {
     const id = (await api("/api/v1/remediation")).body.items![0]!.id as number;
     assert.equal(

@@ -129,12 +129,24 @@ export class IdentityRepository {
     return new Map(rows.map((r) => [r.project, r.team]));
   }
 
+  /**
+   * Sets a project's owning team. The project's unresolved remediation items move with it (the
+   * team that owns the project now is the one to fix it); fixed ones keep the owner they had.
+   */
   async setOwner(project: string, team: string, by: string, at: number): Promise<void> {
-    await this.db
-      .insertInto("project_owners")
-      .values({ project, team, set_by: by, set_at: at })
-      .onConflict((oc) => oc.column("project").doUpdateSet({ team, set_by: by, set_at: at }))
-      .execute();
+    await this.db.transaction().execute(async (tx) => {
+      await tx
+        .insertInto("project_owners")
+        .values({ project, team, set_by: by, set_at: at })
+        .onConflict((oc) => oc.column("project").doUpdateSet({ team, set_by: by, set_at: at }))
+        .execute();
+      await tx
+        .updateTable("remediation_items")
+        .set({ owner: team })
+        .where("project", "=", project)
+        .where("state", "!=", "fixed")
+        .execute();
+    });
   }
 
   async listOwners(): Promise<{ project: string; team: string; set_by: string; set_at: number }[]> {
