@@ -190,11 +190,37 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
     },
   });
   const files = new FileStoreService({ upstream, repo, blobs, log, now, shutdown: shutdown.signal });
-  const access = new FileAccessService({ files, projects, policy, blobs, log, now });
-  if (opts.preVet ?? true) preVetter = new PreVetter({ access, decisions, log });
   const events = new EventBus((err, event) =>
     log.error({ err: err.message, event: event.type }, "an event listener failed"),
   );
+  const access = new FileAccessService({
+    files,
+    projects,
+    policy,
+    blobs,
+    log,
+    now,
+    // A file with a stored decision was told of when that decision changed (re-evaluation).
+    onIndexRefusal: (d) =>
+      void decisions.get(d.sha256).then(
+        (stored) => {
+          if (stored) return;
+          events.publish({
+            type: "file.blocked",
+            sha256: d.sha256,
+            project: d.project,
+            version: d.version,
+            filename: d.filename,
+            from: null,
+            reasons: d.reasons.filter((r) => r.action !== "allow" || r.waivedBy),
+            at: d.decidedAt,
+            basis: `index:${d.policyVersion}:${d.intelSnapshot}`,
+          });
+        },
+        (err: Error) => log.error({ err: err.message, sha256: d.sha256 }, "could not tell a refusal"),
+      ),
+  });
+  if (opts.preVet ?? true) preVetter = new PreVetter({ access, decisions, log });
   const keys = KeyRing.open(join(dataDir, "keys"), config.signingKey);
   const closers: (() => Promise<void> | void)[] = [];
   const core: CoreServices = {

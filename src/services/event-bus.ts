@@ -16,6 +16,12 @@ export type GatewayEvent =
       from: Outcome | null;
       reasons: Reason[];
       at: string;
+      /**
+       * For a download refused from the index alone (an advisory's range, a typo-squat: no
+       * decision is stored): what it was judged under (`index:<policy>:<intel>`), so that the
+       * same refusal seen again, or by another instance, is told once.
+       */
+      basis?: string;
     }
   | {
       type: "advisory.affects";

@@ -36,11 +36,22 @@ export class FileAccessService {
       blobs: BlobStore;
       log: Logger;
       now: () => number;
+      /**
+       * Told of a download refused from the index alone (no decision is stored for it), once per
+       * file and policy/intel state on this instance: webhooks publish it as `file.blocked`.
+       */
+      onIndexRefusal?: (decision: Decision) => void;
     },
   ) {}
 
-  /** The verified, admitted file; throws GatewayError POLICY_REFUSED (403) with the reason. */
-  async open(sha256: string, filename: string): Promise<Opened> {
+  private readonly refusalsTold = new LRUCache<string, true>({ max: 10_000 });
+
+  /**
+   * The verified, admitted file; throws GatewayError POLICY_REFUSED (403) with the reason.
+   * `background`: the gateway's own look ahead (pre-vetting), not a client's download, so an
+   * index refusal is not told as a `file.blocked`.
+   */
+  async open(sha256: string, filename: string, opts: { background?: boolean } = {}): Promise<Opened> {
     const now = this.deps.now();
     const hit = this.admitted.get(sha256);
     if (
@@ -52,16 +63,23 @@ export class FileAccessService {
       return hit.result;
     }
     const generation = this.deps.policy.generation;
-    const result = await this.judge(sha256, filename);
+    const result = await this.judge(sha256, filename, opts.background === true);
     this.admitted.set(sha256, { filename, generation, until: now + 60_000, result });
     return result;
   }
 
-  private async judge(sha256: string, filename: string): Promise<Opened> {
+  private async judge(sha256: string, filename: string, background: boolean): Promise<Opened> {
     const known = await this.deps.files.lookup(sha256, filename);
     const { facts, versions } = await this.factsFor(known);
     const early = this.deps.policy.judgeIndex(facts, { versions });
-    if (REFUSING.has(early.outcome)) throw this.refusal(early);
+    if (REFUSING.has(early.outcome)) {
+      const told = `${early.sha256}:${early.policyVersion}:${early.intelSnapshot}`;
+      if (!background && this.deps.onIndexRefusal && !this.refusalsTold.has(told)) {
+        this.refusalsTold.set(told, true);
+        this.deps.onIndexRefusal(early);
+      }
+      throw this.refusal(early);
+    }
     const stored = await this.deps.files.ensureStored(known);
     const path = this.deps.blobs.localPath(sha256);
     if (!path) throw new Error("blob store has no local path for analysis");

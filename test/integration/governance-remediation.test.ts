@@ -73,6 +73,7 @@ describe("remediation items and webhooks on a gateway", () => {
     const old = "2025-01-01T00:00:00Z";
     const v1 = await buildWheel({ name: "acme-widgets", version: "1.0" });
     const v2 = await buildWheel({ name: "acme-widgets", version: "1.1" });
+    const gadget = await buildWheel({ name: "acme-gadgets", version: "3.0" });
     upstream = await startJsonIndexServer({
       projects: {
         "acme-widgets": {
@@ -81,6 +82,7 @@ describe("remediation items and webhooks on a gateway", () => {
             { filename: v2.filename, bytes: v2.bytes, uploadTime: old },
           ],
         },
+        "acme-gadgets": { files: [{ filename: gadget.filename, bytes: gadget.bytes, uploadTime: old }] },
       },
     });
     gw = await startTestGateway({ upstream: upstream.simpleUrl }, { now: () => clock });
@@ -155,6 +157,59 @@ describe("remediation items and webhooks on a gateway", () => {
       [["PYSEC-2099-7", "acme-widgets", ["1.0"]]],
     );
     assert.equal(seen.filter((e) => e.type === "remediation.opened").length, 1);
+  });
+
+  test("a download refused from the index at first sight is told as file.blocked, once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "osv-"));
+    writeFileSync(
+      join(dir, "PYSEC-2099-8.json"),
+      JSON.stringify({
+        id: "PYSEC-2099-8",
+        modified: "2026-01-01T00:00:00Z",
+        summary: "every gadget leaks",
+        affected: [
+          {
+            package: { ecosystem: "PyPI", name: "acme-gadgets" },
+            ranges: [{ type: "ECOSYSTEM", events: [{ introduced: "0" }] }],
+          },
+        ],
+      }),
+    );
+    await gw.gateway.intel.importSource(dir);
+    await gw.gateway.policy.refresh();
+    const blocked = () => seen.filter((e) => e.type === "file.blocked");
+    const before = blocked().length;
+    const fileOf = async (project: string, version: string) =>
+      (await gw.gateway.projects.getRawProject(project))!.files.find((f) => f.version === version)!;
+    const download = async (file: { sha256: string; filename: string }) => {
+      const res = await fetch(`${gw.url}/files/${file.sha256}/${file.filename}`, { headers: reader });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    const gadgetFile = await fileOf("acme-gadgets", "3.0");
+    const direct = () => download(gadgetFile);
+    assert.equal(await direct(), 403);
+    const deadline = Date.now() + 5_000;
+    let n = 0;
+    const t0 = Date.now();
+    while (blocked().length === before && Date.now() < deadline) {
+      const a = performance.now();
+      await new Promise((r) => setTimeout(r, 20));
+      if (n++ < 5 || n % 50 === 0) console.error("iter", n, performance.now() - a, Date.now() - t0);
+    }
+    const [event] = blocked().slice(before);
+    assert.ok(event && event.type === "file.blocked", "a file.blocked for the refused download");
+    assert.equal(event.sha256, gadgetFile.sha256);
+    assert.equal(event.from, null);
+    assert.ok(
+      event.reasons.some((r) => /PYSEC-2099-8/.test(r.message)),
+      JSON.stringify(event.reasons),
+    );
+    // Asked again: told once. A file whose stored decision changed was told then, not again now.
+    assert.equal(await direct(), 403);
+    assert.equal(await download(await fileOf("acme-widgets", "1.0")), 403);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(blocked().length, before + 1);
   });
 
   test("an owner set after an item opened takes it over", async () => {

@@ -40,7 +40,8 @@ export function eventKey(event: GatewayEvent): string {
   switch (event.type) {
     case "file.blocked":
       // `at` is the decision time of the change, the same for everyone who reads that change.
-      return `file.blocked:${event.sha256}:${event.at}`;
+      // A first-sight refusal from the index is keyed by what it was judged under instead.
+      return `file.blocked:${event.sha256}:${event.basis ?? event.at}`;
     case "advisory.affects":
       return `advisory.affects:${event.advisoryId}:${event.project}:${[...event.versions].sort().join(",")}`;
     case "remediation.opened":
