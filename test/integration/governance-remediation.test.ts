@@ -334,7 +334,7 @@ describe("remediation items and webhooks on a gateway", () => {
     assert.match(await cli("remediation", "show", "1", ...remote), /FIXED .*\n {2}why: +vulnerability: /);
     const report = JSON.parse(await cli("remediation", "report", "--json", ...remote)) as { fixed: number };
     assert.equal(report.fixed, 1);
-    await assert.rejects(cli("remediation", "ack", "1", ...remote), /HTTP 400: .*fixed/);
+    await assert.rejects(cli("remediation", "ack", "1", ...remote), /HTTP 409: .*fixed/);
     await assert.rejects(cli("remediation", "list", "--gateway", gw.url, "--token", readerToken), /HTTP 403/);
   });
 

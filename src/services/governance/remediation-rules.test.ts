@@ -115,7 +115,10 @@ test("state machine: accepted risk needs a reason and a future expiry; fixed is 
       /at most 366 days/,
     );
   assert.throws(() => checkTransition("fixed", { state: "open" }, now), RemediationTransitionError);
-  assert.throws(() => checkTransition("open", { state: "open" }, now), /cannot go from open to open/);
+  assert.throws(
+    () => checkTransition("open", { state: "open" }, now),
+    (err: RemediationTransitionError) => /the item is open already/.test(err.message) && err.conflict,
+  );
 });
 
 test("notices: due a day before (or a quarter of a short SLA), overdue after", () => {

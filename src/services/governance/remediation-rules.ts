@@ -108,11 +108,16 @@ export const MAX_ACCEPTANCE_DAYS = 366;
  * {@link RemediationTransitionError} with a plain reason otherwise.
  */
 export function checkTransition(from: RemediationState, change: StateChange, now: number): void {
+  // Refused by the item's current state: a conflict (409), as for the loser of a race to change
+  // it; two approvers acknowledging at once get the same answer however their calls interleave.
   if (!ALLOWED[from].includes(change.state)) {
     throw new RemediationTransitionError(
       from === "fixed"
         ? "the item is fixed (closed); it reopens by itself if the file is refused again"
-        : `cannot go from ${from} to ${change.state}`,
+        : from === change.state
+          ? `the item is ${from} already`
+          : `cannot go from ${from} to ${change.state}`,
+      true,
     );
   }
   if (change.state === "accepted-risk") {
