@@ -313,6 +313,36 @@ for (const dialect of DIALECTS) {
       assert.match(assertApiError(extra, 400, "VALIDATION"), /additional properties/);
     });
 
+    test("owners page by project name with limit and cursor", async () => {
+      for (const project of ["page-a", "page-b", "page-c"]) {
+        const set = await api(gw, `/owners/${project}`, tokens.admin, {
+          method: "PUT",
+          body: JSON.stringify({ team: "paging" }),
+        });
+        assert.equal(set.status, 200, JSON.stringify(set.body));
+      }
+      const all = (await api(gw, "/owners", tokens.reader)).body as { items: { project: string }[] };
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const res = await api(gw, `/owners?limit=2${cursor ? `&cursor=${cursor}` : ""}`, tokens.reader);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        const page = res.body as { items: { project: string }[]; next: string | null };
+        assert.ok(page.items.length <= 2, `a page holds at most the limit: ${page.items.length}`);
+        seen.push(...page.items.map((o) => o.project));
+        cursor = page.next;
+        pages++;
+      } while (cursor && pages < 10);
+      assert.deepEqual(
+        seen,
+        all.items.map((o) => o.project),
+      );
+      assert.ok(pages >= 2, `more than one page: ${pages}`);
+      assertApiError(await api(gw, "/owners?cursor=garbage", tokens.reader), 400, "VALIDATION");
+      assertApiError(await api(gw, "/owners?limit=0", tokens.reader), 400, "VALIDATION");
+    });
+
     test("a range request is a pull only when it carries the whole file", async () => {
       const prober = await createToken(gw, { user: "prober", role: "reader" });
       const pageUrl = `${gw.url}/simple/left-pad/`;

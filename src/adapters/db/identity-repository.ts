@@ -149,7 +149,13 @@ export class IdentityRepository {
     });
   }
 
-  async listOwners(): Promise<{ project: string; team: string; set_by: string; set_at: number }[]> {
-    return this.db.selectFrom("project_owners").selectAll().orderBy("project").execute();
+  /** Owners by project name; a page of `limit` after the project `after` when given. */
+  async listOwners(
+    page: { after?: string; limit?: number } = {},
+  ): Promise<{ project: string; team: string; set_by: string; set_at: number }[]> {
+    let q = this.db.selectFrom("project_owners").selectAll().orderBy("project");
+    if (page.after !== undefined) q = q.where("project", ">", page.after);
+    if (page.limit !== undefined) q = q.limit(page.limit);
+    return q.execute();
   }
 }

@@ -3,7 +3,15 @@ import type { GatewayHttpContext } from "../../main.js";
 import { ROLES, type Role } from "../../domain/identity.js";
 import { normalizeProjectName } from "../../domain/project-name.js";
 import { IdentityError } from "../../services/identity/identity-service.js";
-import { API_PREFIX, errorResponses, pageSchema, sendApiError } from "../api-conventions.js";
+import {
+  API_PREFIX,
+  decodeCursor,
+  encodeCursor,
+  errorResponses,
+  pageQuerySchema,
+  pageSchema,
+  sendApiError,
+} from "../api-conventions.js";
 
 const tokenInfoSchema = {
   type: "object",
@@ -250,24 +258,32 @@ export async function registerIdentityRoutes(app: FastifyInstance, ctx: GatewayH
     },
   } as const;
 
-  app.get(
+  app.get<{ Querystring: { limit: number; cursor?: string } }>(
     `${API_PREFIX}/owners`,
     {
       schema: {
         tags: ["identity"],
-        summary: "Project owners (project → owning team)",
+        summary: "Project owners (project → owning team), by project name, one page at a time",
+        querystring: { type: "object", additionalProperties: false, properties: { ...pageQuerySchema } },
         response: { 200: pageSchema(ownerSchema), ...errorResponses },
       },
     },
-    async () => ({
-      items: (await identity.listOwners()).map((o) => ({
-        project: o.project,
-        team: o.team,
-        setBy: o.set_by,
-        setAt: new Date(Number(o.set_at)).toISOString(),
-      })),
-      next: null,
-    }),
+    async (req, reply) => {
+      const { limit, cursor } = req.query;
+      const after = decodeCursor<{ project: string }>(cursor);
+      if (cursor !== undefined && typeof after?.project !== "string")
+        return sendApiError(reply, 400, "VALIDATION", "invalid cursor");
+      const rows = await identity.listOwners({ limit, ...(after ? { after: after.project } : {}) });
+      return {
+        items: rows.map((o) => ({
+          project: o.project,
+          team: o.team,
+          setBy: o.set_by,
+          setAt: new Date(Number(o.set_at)).toISOString(),
+        })),
+        next: rows.length === limit ? encodeCursor({ project: rows[rows.length - 1]!.project }) : null,
+      };
+    },
   );
 
   app.put<{ Params: { project: string }; Body: { team: string } }>(

@@ -353,8 +353,9 @@ export class IdentityService implements OwnerDirectory {
     this.deps.audit.record({ action: "owner.set", actor, outcome: "ok", project: name, detail: { team } });
   }
 
-  async listOwners() {
-    return this.deps.repo.listOwners();
+  /** Every owner, or one page of them (by project name). */
+  async listOwners(page: { after?: string; limit?: number } = {}) {
+    return this.deps.repo.listOwners(page);
   }
 }
 
