@@ -208,7 +208,10 @@ for (const dialect of DIALECTS) {
         ...local,
       );
       assert.equal(badDays.code, 2);
-      assert.match(badDays.stderr, /--expires-days must be a number of days/);
+      assert.equal(
+        badDays.stderr,
+        'portcullis: --expires-days must be a whole number of days from 1 to 3650, got "0"\n',
+      );
       const badName = await cli("token", "create", "--user", "two words", "--role", "reader", ...local);
       assert.equal(badName.code, 2);
       assert.match(badName.stderr, /^portcullis: invalid user name "two words"/);

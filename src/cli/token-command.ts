@@ -32,8 +32,10 @@ export function registerTokenCommand(program: Command): void {
     let expiresDays: number | undefined;
     if (flags.expiresDays !== undefined) {
       expiresDays = Number(flags.expiresDays);
-      if (!Number.isFinite(expiresDays) || expiresDays <= 0 || expiresDays > 3650)
-        throw new CliError("--expires-days must be a number of days between 0 and 3650");
+      if (!/^\s*\d{1,4}\s*$/.test(String(flags.expiresDays)) || expiresDays < 1 || expiresDays > 3650)
+        throw new CliError(
+          `--expires-days must be a whole number of days from 1 to 3650, got ${JSON.stringify(flags.expiresDays)}`,
+        );
     }
     const created = await withLocalServices(
       flags,
@@ -87,11 +89,14 @@ export function registerTokenCommand(program: Command): void {
       return;
     }
     for (const t of tokens) {
-      const state = t.revokedAt
-        ? `revoked ${t.revokedAt}`
-        : t.expiresAt
-          ? `expires ${t.expiresAt}`
-          : "active";
+      const state =
+        t.state === "revoked"
+          ? `revoked ${t.revokedAt}`
+          : t.state === "expired"
+            ? `expired ${t.expiresAt}`
+            : t.expiresAt
+              ? `expires ${t.expiresAt}`
+              : "active";
       process.stdout.write(
         `${t.id}  ${t.user.padEnd(20)} ${t.role.padEnd(9)} ${(t.team ?? "-").padEnd(12)} ${(t.label ?? "-").padEnd(16)} ${state}\n`,
       );

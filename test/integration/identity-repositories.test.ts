@@ -173,10 +173,22 @@ for (const dialect of DIALECTS) {
           identity.createToken({ user: "ci", role: "reader", kind: "service" }, CLI_ACTOR),
           /identity ci is a user, not a service account/,
         );
+        // Listings say which tokens still authenticate.
+        const brief = await identity.createToken(
+          { user: "ci", role: "reader", expiresAt: now + 1_000 },
+          CLI_ACTOR,
+        );
+        const states = async () =>
+          new Map((await identity.listTokens("ci")).map((t) => [t.id, t.state] as const));
+        assert.equal((await states()).get(brief.info.id), "active");
+        now += 1_000;
+        assert.equal((await states()).get(brief.info.id), "expired");
+        assert.equal((await states()).get(info.id), "revoked");
+        assert.equal((await states()).get(admin.info.id), "active");
         await trail.close();
         const verified = await verifyAuditLog(new AuditRepository(db.db, db.dialect), new Set([keyid]));
         assert.equal(verified.ok, true);
-        assert.equal(verified.records, 8, "token.create and token.revoke are audited");
+        assert.equal(verified.records, 9, "token.create and token.revoke are audited");
       }),
   );
 

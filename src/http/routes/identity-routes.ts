@@ -15,7 +15,18 @@ import {
 
 const tokenInfoSchema = {
   type: "object",
-  required: ["id", "user", "role", "team", "label", "createdAt", "createdBy", "expiresAt", "revokedAt"],
+  required: [
+    "id",
+    "user",
+    "role",
+    "team",
+    "label",
+    "createdAt",
+    "createdBy",
+    "expiresAt",
+    "revokedAt",
+    "state",
+  ],
   properties: {
     id: { type: "string" },
     user: { type: "string" },
@@ -26,6 +37,7 @@ const tokenInfoSchema = {
     createdBy: { type: "string" },
     expiresAt: { type: ["string", "null"] },
     revokedAt: { type: ["string", "null"] },
+    state: { type: "string", enum: ["active", "expired", "revoked"] },
   },
 } as const;
 

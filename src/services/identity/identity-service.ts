@@ -42,6 +42,8 @@ export interface TokenInfo {
   createdBy: string;
   expiresAt: string | null;
   revokedAt: string | null;
+  /** Whether it still authenticates: `revoked`, `expired` (its expiry passed) or `active`. */
+  state: "active" | "expired" | "revoked";
 }
 
 export interface CreatedToken {
@@ -208,7 +210,7 @@ export class IdentityService implements OwnerDirectory {
         ...(patch.team ? { movedFromTeam: existing!.team } : {}),
       },
     });
-    return { token, info: tokenInfo(row) };
+    return { token, info: tokenInfo(row, now) };
   }
 
   /** Checks a presented token: constant-time against the stored keyed hash, cached briefly. */
@@ -279,7 +281,8 @@ export class IdentityService implements OwnerDirectory {
   }
 
   async listTokens(user?: string): Promise<TokenInfo[]> {
-    return (await this.deps.repo.listTokens(user)).map(tokenInfo);
+    const now = this.deps.now();
+    return (await this.deps.repo.listTokens(user)).map((row) => tokenInfo(row, now));
   }
 
   async revokeToken(id: string, actor: Actor): Promise<TokenInfo> {
@@ -299,7 +302,7 @@ export class IdentityService implements OwnerDirectory {
       outcome: "ok",
       detail: { tokenId: id, user: row.identity },
     });
-    return tokenInfo({ ...row, revoked_at: at });
+    return tokenInfo({ ...row, revoked_at: at }, at);
   }
 
   async listUsers(): Promise<IdentityRow[]> {
@@ -363,7 +366,7 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-function tokenInfo(row: TokenRow): TokenInfo {
+function tokenInfo(row: TokenRow, now: number): TokenInfo {
   return {
     id: row.id,
     user: row.identity,
@@ -374,5 +377,11 @@ function tokenInfo(row: TokenRow): TokenInfo {
     createdBy: row.created_by,
     expiresAt: iso(row.expires_at),
     revokedAt: iso(row.revoked_at),
+    state:
+      row.revoked_at !== null
+        ? "revoked"
+        : row.expires_at !== null && Number(row.expires_at) <= now
+          ? "expired"
+          : "active",
   };
 }
