@@ -44,3 +44,30 @@ test("keeps the product token of other clients and survives garbage", () => {
   assert.equal(parseUserAgent("x".repeat(10_000))?.userAgent.length, 512);
   assert.equal(clientLabel(parseUserAgent("Mozilla")), null);
 });
+
+test("names a browser by its own token, not Mozilla's compatibility one", () => {
+  const cases: [string, string, string | undefined][] = [
+    [
+      "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36",
+      "chrome",
+      "156.0.0.0",
+    ],
+    ["Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0", "firefox", "140.0"],
+    [
+      "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36 Edg/140.0.3485.54",
+      "edge",
+      "140.0.3485.54",
+    ],
+    [
+      "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+      "safari",
+      "18.1",
+    ],
+    ["Mozilla/5.0 (compatible; SomeBot)", "browser", undefined],
+  ];
+  for (const [ua, installer, version] of cases) {
+    const c = parseUserAgent(ua);
+    assert.equal(c?.installer, installer, ua);
+    assert.equal(c?.installerVersion, version, ua);
+  }
+});

@@ -17,7 +17,13 @@ export function parseUserAgent(header: string | undefined): ClientInfo | null {
   const ua = header.slice(0, MAX_UA);
   const info: ClientInfo = { userAgent: ua };
   const product = /^([A-Za-z0-9._-]+)\/([A-Za-z0-9.+_-]+)/.exec(ua);
-  if (product) {
+  if (product && product[1] === "Mozilla") {
+    // Every browser opens with `Mozilla/5.0`, a compatibility token that names no client; the
+    // browser names itself later (Edge and Opera send Chrome's token too, Chrome Safari's).
+    const browser = browserOf(ua);
+    info.installer = browser?.name ?? "browser";
+    if (browser) info.installerVersion = browser.version;
+  } else if (product) {
     info.installer = product[1]!.toLowerCase();
     info.installerVersion = product[2]!;
   }
@@ -38,6 +44,22 @@ export function parseUserAgent(header: string | undefined): ClientInfo | null {
     }
   }
   return info;
+}
+
+const BROWSERS: [RegExp, string][] = [
+  [/\bEdg(?:e|A|iOS)?\/([0-9][0-9.]*)/, "edge"],
+  [/\bOPR\/([0-9][0-9.]*)/, "opera"],
+  [/\bFirefox\/([0-9][0-9.]*)/, "firefox"],
+  [/\bChrom(?:e|ium)\/([0-9][0-9.]*)/, "chrome"],
+  [/\bVersion\/([0-9][0-9.]*).*\bSafari\//, "safari"],
+];
+
+function browserOf(ua: string): { name: string; version: string } | undefined {
+  for (const [re, name] of BROWSERS) {
+    const m = re.exec(ua);
+    if (m) return { name, version: m[1]! };
+  }
+  return undefined;
 }
 
 function applyInstallerJson(info: ClientInfo, d: Record<string, unknown>): void {
