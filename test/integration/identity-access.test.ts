@@ -47,8 +47,23 @@ describe("identity and access on a running gateway", () => {
     assert.equal(me.anonymous, true);
     assert.equal(me.anonymousAccess, "read");
     assert.equal(me.role, "reader");
-    const ready = (await (await fetch(`${open.url}/readyz`)).json()) as { auth: { anonymous: string } };
+    const ready = (await (await fetch(`${open.url}/readyz`)).json()) as {
+      auth: { anonymous: string };
+      upstream: Record<string, unknown>;
+    };
     assert.equal(ready.auth.anonymous, "read");
+    // Where the upstream lives is for approvers and admins, not for anyone who can reach a probe.
+    assert.deepEqual(ready.upstream, { ok: true });
+    const reader = await createToken(open, { user: "probe-reader", role: "reader" });
+    const asReader = (await (await fetch(`${open.url}/readyz`, { headers: bearer(reader) })).json()) as {
+      upstream: Record<string, unknown>;
+    };
+    assert.deepEqual(asReader.upstream, { ok: true });
+    const approver = await createToken(open, { user: "probe-approver", role: "approver" });
+    const asApprover = (await (await fetch(`${open.url}/readyz`, { headers: bearer(approver) })).json()) as {
+      upstream: { ok: boolean; description?: string };
+    };
+    assert.equal(asApprover.upstream.description, upstream.simpleUrl);
   });
 
   test("a token in basic auth (pip's __token__:TOKEN) identifies the caller", async () => {

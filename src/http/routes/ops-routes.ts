@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { Registry } from "prom-client";
+import { roleAtLeast } from "../../domain/identity.js";
 
 export interface OpsDeps {
   /** Throws when the database does not answer. */
@@ -30,19 +31,26 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
     reply.header("cache-control", "no-store").send({ status: "ok" }),
   );
 
-  app.get("/readyz", { config: { public: true } }, async (_req, reply) => {
+  app.get("/readyz", { config: { public: true } }, async (req, reply) => {
     reply.header("cache-control", "no-store");
+    // Open to probes, but where the upstream lives (a URL, a directory) and what the database
+    // said are for the security team: approvers and admins (with a token) get them.
+    const actor = req.actor as typeof req.actor | undefined; // none when identity is not wired
+    const detailed = !!actor?.user && roleAtLeast(actor.role, "approver");
     if (deps.isShuttingDown()) return reply.code(503).send({ status: "shutting-down" });
     try {
       await deps.pingDatabase();
     } catch (err) {
-      return reply
-        .code(503)
-        .send({ status: "unready", database: { ok: false, error: (err as Error).message } });
+      return reply.code(503).send({
+        status: "unready",
+        database: { ok: false, error: detailed ? (err as Error).message : "the database does not answer" },
+      });
     }
-    const upstream = deps.upstreamStatus();
+    const status = deps.upstreamStatus();
+    const upstream = detailed ? status : { ok: status.ok };
     const degraded = [...(deps.degradedReasons?.() ?? [])];
-    if (!upstream.ok) degraded.push(`upstream unreachable: ${upstream.detail}`);
+    if (!status.ok)
+      degraded.push(detailed ? `upstream unreachable: ${status.detail}` : "upstream unreachable");
     const facts = Object.assign({}, ...(readinessFacts.get(app) ?? []).map((f) => f())) as Record<
       string,
       unknown
