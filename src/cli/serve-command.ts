@@ -89,7 +89,15 @@ export function registerServeCommand(program: Command): void {
         );
       }
       const base = (config.publicUrl || url).replace(/\/+$/, "");
-      process.stderr.write(nextSteps(base, gateway.upstream.description, probe, gateway.db.description));
+      process.stderr.write(
+        nextSteps(
+          base,
+          gateway.upstream.description,
+          probe,
+          gateway.db.description,
+          config.authAnonymous === "read",
+        ),
+      );
       // First start with embedded defaults: an admin to manage the rest, its token shown this once.
       // (On PostgreSQL, shared by several instances, `portcullis token create` makes the first admin.)
       if (gateway.db.dialect === "sqlite") {
@@ -131,20 +139,29 @@ export function registerServeCommand(program: Command): void {
   );
 }
 
-function nextSteps(
+export function nextSteps(
   base: string,
   upstream: string,
   probe: { ok: boolean; detail: string },
   database: string,
+  anonymousRead: boolean,
 ): string {
+  // With anonymous access off, an index URL without a token only earns a 401.
+  const index = new URL(`${base}/simple/`);
+  if (!anonymousRead) {
+    index.username = "__token__";
+    index.password = "TOKEN";
+  }
   const lines = [
     "",
     `Portcullis is serving at ${base}/  (database ${database})`,
     "",
-    "Install through it:",
-    `  pip install --index-url ${base}/simple/ flask`,
+    anonymousRead
+      ? "Install through it:"
+      : "Install through it with a token (anonymous access is off; portcullis token create makes one):",
+    `  pip install --index-url ${index.toString().replace("TOKEN", "$TOKEN")} flask`,
     "Make every pip and uv on this machine use it:",
-    `  portcullis client-config --gateway ${base} --write`,
+    `  portcullis client-config --gateway ${base}${anonymousRead ? "" : " --token $TOKEN"} --write`,
     "",
   ];
   if (probe.ok) {
@@ -163,7 +180,7 @@ function nextSteps(
 }
 
 function firstAdminNotice(base: string, token: string): string {
-  const withToken = new URL("/simple/", base);
+  const withToken = new URL(`${base}/simple/`);
   withToken.username = "__token__";
   withToken.password = token;
   return (
