@@ -74,6 +74,11 @@ test("remediation list, show, ack, accept, fix and report over --data", async ()
     /^#1\topen\tcritical\tacme-widgets==1\.0\tdue \d{4}-\d\d-\d\d\towner -/,
   );
   assert.equal(await cli("remediation", "list", "--state", "fixed"), "no remediation items\n");
+  // --json answers in the API's shape: ISO 8601 times, not epoch milliseconds.
+  const [listed] = JSON.parse(await cli("remediation", "list", "--json")) as Record<string, unknown>[];
+  const shown = JSON.parse(await cli("remediation", "show", "1", "--json")) as Record<string, unknown>;
+  for (const item of [listed!, shown])
+    assert.match(String(item.dueAt), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.match(await cli("remediation", "show", "1"), /why: +malicious: reported malicious: MAL-2099-1/);
   assert.match(
     await cli("remediation", "ack", "1", "--note", "on it", "--by", "alice"),

@@ -6,6 +6,7 @@ import { normalizeProjectName } from "../domain/project-name.js";
 import type { Severity } from "../policy/check.js";
 import { SEVERITIES } from "../policy/policy-schema.js";
 import {
+  itemToJson,
   MAX_ACCEPTANCE_DAYS,
   REMEDIATION_STATES,
   RemediationTransitionError,
@@ -170,7 +171,8 @@ export function registerRemediationCommand(program: Command): void {
           now: s.now(),
         }));
     if (flags.json) {
-      process.stdout.write(JSON.stringify(items, null, 2) + "\n");
+      // The shape GET /api/v1/remediation answers with (ISO times), local or remote alike.
+      process.stdout.write(JSON.stringify(items.map(itemToJson), null, 2) + "\n");
       return;
     }
     if (!items.length) process.stdout.write("no remediation items\n");
@@ -197,7 +199,7 @@ export function registerRemediationCommand(program: Command): void {
         )
       : await withLocalServices(flags, (s) => s.remediation.get(n));
     if (!item) throw new CliError(`no remediation item ${n}`, 1);
-    process.stdout.write(flags.json ? JSON.stringify(item, null, 2) + "\n" : formatItem(item));
+    process.stdout.write(flags.json ? JSON.stringify(itemToJson(item), null, 2) + "\n" : formatItem(item));
   });
 
   local(

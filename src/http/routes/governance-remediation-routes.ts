@@ -2,10 +2,10 @@ import type {} from "@fastify/swagger";
 import { ISO_TIME_HINT, parseIsoTime } from "../../domain/iso-time.js";
 import { actorOf } from "../auth-context.js";
 import type { FastifyInstance } from "fastify";
-import type { RemediationItem } from "../../adapters/db/remediation-repository.js";
 import { normalizeProjectName } from "../../domain/project-name.js";
 import { SEVERITIES } from "../../policy/policy-schema.js";
 import {
+  itemToJson,
   REMEDIATION_STATES,
   RemediationTransitionError,
   type RemediationState,
@@ -22,35 +22,6 @@ import {
   pageSchema,
   sendApiError,
 } from "../api-conventions.js";
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-/** An item as the API shows it (times in ISO 8601). */
-export function itemToJson(i: RemediationItem): Record<string, unknown> {
-  return {
-    id: i.id,
-    sha256: i.sha256,
-    cause: i.cause,
-    project: i.project,
-    version: i.version,
-    filename: i.filename,
-    severity: i.severity,
-    owner: i.owner,
-    state: i.state,
-    summary: i.summary,
-    advisoryIds: i.advisoryIds,
-    consumers: i.consumers,
-    fixedVersion: i.fixedVersion,
-    openedAt: iso(i.openedAt),
-    dueAt: iso(i.dueAt),
-    stateChangedAt: iso(i.stateChangedAt),
-    stateChangedBy: i.stateChangedBy,
-    note: i.note,
-    acceptedUntil: iso(i.acceptedUntil),
-    resolvedAt: iso(i.resolvedAt),
-    resolution: i.resolution,
-  };
-}
 
 const nullableString = { type: ["string", "null"] } as const;
 const itemSchema = {

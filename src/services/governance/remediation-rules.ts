@@ -1,3 +1,4 @@
+import type { RemediationItem } from "../../adapters/db/remediation-repository.js";
 import type { Severity } from "../../policy/check.js";
 import { REFUSING, type Outcome, type Reason } from "../../policy/decision.js";
 import type { RemediationSettings } from "../../policy/policy-schema.js";
@@ -209,5 +210,34 @@ export function buildReport(
     acceptedRisk,
     fixed,
     meanTimeToRemediateHours: fixed ? Math.round((fixTime / fixed / 3_600_000) * 10) / 10 : null,
+  };
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** An item as the API and the CLI's --json show it (times in ISO 8601). */
+export function itemToJson(i: RemediationItem): Record<string, unknown> {
+  return {
+    id: i.id,
+    sha256: i.sha256,
+    cause: i.cause,
+    project: i.project,
+    version: i.version,
+    filename: i.filename,
+    severity: i.severity,
+    owner: i.owner,
+    state: i.state,
+    summary: i.summary,
+    advisoryIds: i.advisoryIds,
+    consumers: i.consumers,
+    fixedVersion: i.fixedVersion,
+    openedAt: iso(i.openedAt),
+    dueAt: iso(i.dueAt),
+    stateChangedAt: iso(i.stateChangedAt),
+    stateChangedBy: i.stateChangedBy,
+    note: i.note,
+    acceptedUntil: iso(i.acceptedUntil),
+    resolvedAt: iso(i.resolvedAt),
+    resolution: i.resolution,
   };
 }
