@@ -2,9 +2,6 @@ import { checkInventory, type InventoryVerdict } from "../services/discovery/inv
 import type { InventoryChecker } from "../services/discovery/scan-service.js";
 import { callGateway, withLocalServices, remoteGateway } from "./local-services.js";
 
-/** The gateway named by `--gateway` or `PORTCULLIS_GATEWAY` (see `remoteGateway`), and its token. */
-export const gatewayOf = remoteGateway;
-
 /** Whether local state was named (`--data`, `--database`, `--config` or their variables). */
 export function localDataNamed(flags: Record<string, unknown>): boolean {
   return Boolean(
@@ -25,7 +22,7 @@ export async function withInventoryChecker<T>(
   flags: Record<string, unknown>,
   fn: (check: InventoryChecker | undefined, policyVersion: () => string | undefined) => Promise<T>,
 ): Promise<T> {
-  const gateway = gatewayOf(flags);
+  const gateway = remoteGateway(flags);
   let policyVersion: string | undefined;
   if (gateway) {
     const check: InventoryChecker = async (items, opts) => {

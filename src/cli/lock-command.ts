@@ -4,8 +4,7 @@ import type { LockResult } from "../services/discovery/lock-builder.js";
 import { parseTarget, TargetError } from "../services/resolver/target-environment.js";
 import { formatVetReport } from "../services/vet.js";
 import { CliError } from "./cli-error.js";
-import { gatewayOf } from "./discovery-client.js";
-import { addRemoteOptions, callGateway } from "./local-services.js";
+import { addRemoteOptions, callGateway, remoteGateway } from "./local-services.js";
 import { collectRequirements } from "./vet-command.js";
 
 /** `portcullis lock`: a fully pinned, hash-checked requirements.txt of admitted files only. */
@@ -23,7 +22,7 @@ export function registerLockCommand(program: Command): void {
       "target platform: linux, macos or windows, optionally -x86_64/-arm64 (default linux-x86_64)",
     );
   addRemoteOptions(cmd).action(async (file: string, flags: Record<string, unknown>) => {
-    const gateway = gatewayOf(flags);
+    const gateway = remoteGateway(flags);
     if (!gateway) throw new CliError("lock needs --gateway URL (or PORTCULLIS_GATEWAY)");
     const requirements = collectRequirements([], [file]);
     let target;

@@ -17,8 +17,14 @@ import { toSpdx } from "../services/discovery/spdx-writer.js";
 import { parseTarget, TargetError, type TargetEnvironment } from "../services/resolver/target-environment.js";
 import { collectRequirements } from "./vet-command.js";
 import { CliError } from "./cli-error.js";
-import { gatewayOf, withInventoryChecker } from "./discovery-client.js";
-import { addLocalOptions, addRemoteOptions, callGateway, withLocalServices } from "./local-services.js";
+import { withInventoryChecker } from "./discovery-client.js";
+import {
+  addLocalOptions,
+  addRemoteOptions,
+  callGateway,
+  remoteGateway,
+  withLocalServices,
+} from "./local-services.js";
 
 type Format = "cyclonedx" | "spdx";
 
@@ -81,7 +87,7 @@ export function registerSbomCommand(program: Command): void {
       throw new CliError(`--format must be cyclonedx or spdx, not ${JSON.stringify(format)}`);
     const sources = [flags.env, flags.requirement, flags.catalog].filter((x) => x !== undefined);
     if (sources.length !== 1) throw new CliError("give exactly one of --env DIR, -r FILE or --catalog");
-    const gateway = gatewayOf(flags);
+    const gateway = remoteGateway(flags);
     let text: string;
     if (flags.env !== undefined) {
       const dir = flags.env as string;

@@ -15,8 +15,8 @@ import {
 } from "../services/discovery/scan-service.js";
 import { toSpdx } from "../services/discovery/spdx-writer.js";
 import { CliError } from "./cli-error.js";
-import { gatewayOf, withInventoryChecker } from "./discovery-client.js";
-import { addLocalOptions, addRemoteOptions, callGateway } from "./local-services.js";
+import { withInventoryChecker } from "./discovery-client.js";
+import { addLocalOptions, addRemoteOptions, callGateway, remoteGateway } from "./local-services.js";
 
 /** Paths as printed and in CI reports: relative to the working directory when inside it. */
 function relativePath(path: string): string {
@@ -76,7 +76,7 @@ export function registerScanCommand(program: Command): void {
       }
       if (!dir) throw new CliError(`${p}: not a directory (scan walks directories)`);
     }
-    const gateway = gatewayOf(flags);
+    const gateway = remoteGateway(flags);
     if (flags.report && !gateway) throw new CliError("--report needs --gateway URL (or PORTCULLIS_GATEWAY)");
     if (flags.owner && !flags.report) throw new CliError("--owner applies only with --report");
     const { result, policyVersion } = await withInventoryChecker(flags, async (check, policy) => ({
