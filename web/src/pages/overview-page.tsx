@@ -39,7 +39,7 @@ function RemediationCharts({ state }: { state: ApiState<RemediationReport> }) {
               {r.openTotal} open remediation item{r.openTotal === 1 ? "" : "s"}, {r.overdue} overdue,{" "}
               {r.acceptedRisk} accepted as risk, {r.fixed} fixed
               {r.meanTimeToRemediateHours !== null &&
-                ` · mean time to remediate ${Math.round(r.meanTimeToRemediateHours)} h`}
+                ` · mean time to remediate ${formatHours(r.meanTimeToRemediateHours)}`}
               .
             </p>
             <div className="grid2">
@@ -154,4 +154,11 @@ export function OverviewPage() {
       </Loaded>
     </>
   );
+}
+
+/** 0.4 h, 7.5 h, 36 h, 9.5 d: a short time keeps its tenths rather than rounding to 0 h. */
+function formatHours(h: number): string {
+  if (h < 10) return `${h.toFixed(1)} h`;
+  if (h < 72) return `${Math.round(h)} h`;
+  return `${(h / 24).toFixed(1)} d`;
 }
