@@ -28,8 +28,8 @@ export type GatewayEvent =
       advisoryId: string;
       project: string;
       versions: string[];
-      /** Consumers (identity names and hosts) that pulled an affected file. */
-      consumers: { identity: string; client: string; lastPulled: string }[];
+      /** Consumers (identity names and hosts) that pulled an affected file, and which versions. */
+      consumers: { identity: string; client: string; versions: string[]; lastPulled: string }[];
       at: string;
     }
   | {

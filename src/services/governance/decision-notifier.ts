@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
 import type { DecisionEvent } from "../../adapters/db/decision-repository.js";
 import { REFUSING, type Reason } from "../../policy/decision.js";
-import type { InventoryReader } from "../audit-entry.js";
+import { compareVersions } from "../../domain/version.js";
+import type { Consumer, InventoryReader } from "../audit-entry.js";
 import type { EventBus, GatewayEvent } from "../event-bus.js";
 
 /**
@@ -75,17 +76,41 @@ export class DecisionNotifier {
         advisoryId: g.advisoryId,
         project: g.project,
         versions: [...g.versions].sort(),
-        consumers: consumers.slice(0, 200).map((c) => ({
-          identity: c.identity ?? `anonymous@${c.ip}`,
-          client: [c.client, c.application && `app ${c.application}`, `from ${c.ip}`]
-            .filter(Boolean)
-            .join(", "),
-          lastPulled: c.lastPulled,
-        })),
+        consumers: byConsumer(consumers).slice(0, 200),
         at: g.at,
       });
     }
     for (const ev of out) this.deps.events.publish(ev);
     return out;
   }
+}
+
+/**
+ * One entry per consumer (identity, client, application, address) with the affected versions it
+ * pulled, most recent pull first: the inventory holds one row per file, so a consumer of two
+ * affected versions (or of two wheels of one) would otherwise be listed twice.
+ */
+function byConsumer(
+  rows: Consumer[],
+): { identity: string; client: string; versions: string[]; lastPulled: string }[] {
+  const merged = new Map<
+    string,
+    { identity: string; client: string; versions: Set<string>; lastPulled: string }
+  >();
+  for (const c of rows) {
+    const identity = c.identity ?? `anonymous@${c.ip}`;
+    const client = [c.client, c.application && `app ${c.application}`, `from ${c.ip}`]
+      .filter(Boolean)
+      .join(", ");
+    const key = `${identity}\u0000${client}`;
+    const m = merged.get(key);
+    if (!m) merged.set(key, { identity, client, versions: new Set([c.version]), lastPulled: c.lastPulled });
+    else {
+      m.versions.add(c.version);
+      if (c.lastPulled > m.lastPulled) m.lastPulled = c.lastPulled;
+    }
+  }
+  return [...merged.values()]
+    .map((m) => ({ ...m, versions: [...m.versions].sort(compareVersions) }))
+    .sort((a, b) => (a.lastPulled < b.lastPulled ? 1 : a.lastPulled > b.lastPulled ? -1 : 0));
 }
