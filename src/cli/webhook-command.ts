@@ -1,11 +1,27 @@
 import type { Command } from "commander";
 import { CLI_ACTOR } from "../domain/identity.js";
 import { WEBHOOK_EVENT_TYPES, WEBHOOK_FORMATS } from "../services/governance/webhook-message.js";
-import { WebhookInputError } from "../services/governance/webhook-service.js";
+import type { Delivery } from "../adapters/db/webhook-repository.js";
+import { WebhookConflictError, WebhookInputError } from "../services/governance/webhook-service.js";
 import { CliError } from "./cli-error.js";
 import { addLocalOptions, withLocalServices } from "./local-services.js";
 
 const iso = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString());
+
+/**
+ * The status and last-error columns of a delivery: the last HTTP status (or why there was none),
+ * and what went wrong beyond that status (a non-2xx answer is recorded as just its status).
+ */
+function deliveryColumns(d: Pick<Delivery, "attempts" | "lastStatus" | "lastError">): [string, string] {
+  const status =
+    d.lastStatus !== null ? `HTTP ${d.lastStatus}` : d.attempts ? "no HTTP answer" : "not sent yet";
+  if (d.lastError === null) return [status, "-"];
+  if (d.lastStatus === null || d.lastError !== `HTTP ${d.lastStatus}`) return [status, d.lastError];
+  return [
+    status,
+    d.lastStatus >= 300 && d.lastStatus < 400 ? "a redirect (not followed)" : "not a 2xx answer",
+  ];
+}
 
 function parseId(text: string): number {
   if (!/^[1-9][0-9]{0,14}$/.test(text))
@@ -29,7 +45,7 @@ export function registerWebhookCommand(program: Command): void {
       .option("--format <format>", `body format: ${WEBHOOK_FORMATS.join(" or ")}`, "json")
       .option(
         "--events <list>",
-        `comma-separated event types (default all): ${WEBHOOK_EVENT_TYPES.join(", ")}`,
+        `comma-separated event types (leave out for all): ${WEBHOOK_EVENT_TYPES.join(", ")}`,
       )
       .description(
         "Register a webhook; prints its id. The secret is stored to sign deliveries and never shown again.",
@@ -39,6 +55,10 @@ export function registerWebhookCommand(program: Command): void {
       ?.split(",")
       .map((e) => e.trim())
       .filter(Boolean);
+    if (events?.length === 0)
+      throw new CliError(
+        `--events names no event type, which would send nothing: omit --events to receive every event, or name some of ${WEBHOOK_EVENT_TYPES.join(", ")}`,
+      );
     await withLocalServices(
       flags,
       async ({ webhooks }) => {
@@ -51,6 +71,7 @@ export function registerWebhookCommand(program: Command): void {
             `webhook ${hook.id} added: ${hook.url} (${hook.format}; events: ${hook.events?.join(", ") ?? "all"})\n`,
           );
         } catch (err) {
+          if (err instanceof WebhookConflictError) throw new CliError(err.message, 1);
           if (err instanceof WebhookInputError) throw new CliError(err.message);
           throw err;
         }
@@ -97,7 +118,7 @@ export function registerWebhookCommand(program: Command): void {
       .option("--limit <n>", "how many, newest first", "20")
       .option("--json", "print JSON")
       .description(
-        "Show a webhook's delivery log: each event, its state, attempts, last status and next retry.",
+        "Show a webhook's delivery log, one delivery a line: id, created, event, state, attempts, last HTTP status, last error and, while pending, the next attempt.",
       ),
   ).action(async (id: string, flags: Record<string, string | boolean | undefined>) => {
     const n = parseId(id);
@@ -112,10 +133,9 @@ export function registerWebhookCommand(program: Command): void {
       }
       if (!list.length) process.stdout.write("no deliveries yet\n");
       for (const d of list) {
+        const [status, error] = deliveryColumns(d);
         process.stdout.write(
-          `${d.id}\t${iso(d.createdAt)}\t${d.eventType}\t${d.state}\tattempts ${d.attempts}` +
-            (d.lastStatus !== null ? `\tHTTP ${d.lastStatus}` : "") +
-            (d.lastError ? `\t${d.lastError}` : "") +
+          `${d.id}\t${iso(d.createdAt)}\t${d.eventType}\t${d.state}\tattempts ${d.attempts}\t${status}\t${error}` +
             (d.state === "pending" ? `\tnext ${iso(d.nextAttemptAt)}` : "") +
             "\n",
         );

@@ -13,16 +13,21 @@ export interface WebhookReceiver {
   received: ReceivedRequest[];
   /** Resolves once `n` requests have arrived. */
   waitFor(n: number): Promise<ReceivedRequest[]>;
+  /** With `held`: answers the requests waiting, and every later one at once. */
+  release(): void;
   close(): Promise<void>;
 }
 
 /**
  * A webhook endpoint on loopback. `statuses` are answered in order (the last one repeats);
- * `hang` accepts connections and never answers (a dead receiver).
+ * `hang` accepts connections and never answers (a dead receiver); `held` answers only once
+ * `release()` is called (a slow receiver, for as long as a test needs).
  */
 export async function startWebhookReceiver(
-  opts: { statuses?: number[]; hang?: boolean } = {},
+  opts: { statuses?: number[]; hang?: boolean; held?: boolean } = {},
 ): Promise<WebhookReceiver> {
+  let held = opts.held ?? false;
+  const waiting: (() => void)[] = [];
   const received: ReceivedRequest[] = [];
   const waiters: { n: number; resolve: (r: ReceivedRequest[]) => void }[] = [];
   const statuses = opts.statuses ?? [204];
@@ -35,7 +40,9 @@ export async function startWebhookReceiver(
       for (const w of waiters.filter((x) => received.length >= x.n)) w.resolve(received.slice());
       if (opts.hang) return;
       const status = statuses[Math.min(received.length - 1, statuses.length - 1)]!;
-      res.writeHead(status).end();
+      const answer = () => void res.writeHead(status).end();
+      if (held) waiting.push(answer);
+      else answer();
     });
   });
   server.on("connection", (s) => {
@@ -51,6 +58,10 @@ export async function startWebhookReceiver(
       received.length >= n
         ? Promise.resolve(received.slice())
         : new Promise((resolve) => waiters.push({ n, resolve })),
+    release: () => {
+      held = false;
+      for (const answer of waiting.splice(0)) answer();
+    },
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));

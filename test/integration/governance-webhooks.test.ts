@@ -14,8 +14,16 @@ import { buildServices } from "../../src/main.js";
 import { DIALECTS, dialectSkip, openTestDatabase } from "../helpers/databases.js";
 import { WebhookRepository } from "../../src/adapters/db/webhook-repository.js";
 import { EventBus, type GatewayEvent } from "../../src/services/event-bus.js";
-import { WebhookDispatcher, WebhookService } from "../../src/services/governance/webhook-service.js";
+import {
+  WebhookConflictError,
+  WebhookDispatcher,
+  WebhookService,
+} from "../../src/services/governance/webhook-service.js";
 import { CLI_ACTOR } from "../../src/domain/identity.js";
+import { Command } from "commander";
+import { registerGovernanceCommands } from "../../src/cli/governance-commands.js";
+import { CliError } from "../../src/cli/cli-error.js";
+import { bearer, createToken } from "../helpers/identity.js";
 import { refusingUrl, signatureValid, startWebhookReceiver } from "./governance-webhook-receiver.js";
 
 const SECRET = "a-long-shared-secret-1234";
@@ -43,8 +51,154 @@ const blocked: GatewayEvent = {
   at: "2026-11-27T12:00:00.000Z",
 };
 
+/** `portcullis ARGS` in-process; what it printed. */
+async function cli(...args: string[]): Promise<string> {
+  const program = new Command().exitOverride();
+  registerGovernanceCommands(program);
+  let out = "";
+  const write = process.stdout.write.bind(process.stdout);
+  // The test runner reports to its parent over stdout in Buffers; the commands print strings.
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    if (typeof chunk !== "string") return write(chunk, ...rest);
+    out += chunk;
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await program.parseAsync(["node", "portcullis", ...args]);
+  } finally {
+    process.stdout.write = write;
+  }
+  return out;
+}
+
+/** A check for `assert.rejects`: a CliError with this exit code whose message matches. */
+function cliError(exitCode: number, message: RegExp) {
+  return (err: unknown): boolean => {
+    assert.equal(err instanceof CliError, true, `a CliError, got ${String(err)}`);
+    assert.equal((err as CliError).exitCode, exitCode, `exit code of: ${(err as Error).message}`);
+    assert.match((err as Error).message, message);
+    return true;
+  };
+}
+
 for (const dialect of DIALECTS) {
   const skip = await dialectSkip(dialect);
+
+  test(
+    `a delivery in flight keeps its lease: another instance never sends it again, however long the send lasts (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      const receiver = await startWebhookReceiver({ held: true });
+      try {
+        let clock = Date.parse("2026-11-27T12:00:00Z");
+        const now = () => clock;
+        const repo = new WebhookRepository(db.db);
+        const service = new WebhookService({ repo, audit, log, now });
+        const first = new WebhookDispatcher({
+          repo,
+          log,
+          now,
+          timeoutMs: 5_000,
+          renewEveryMs: 10,
+          instance: "first",
+        });
+        const second = new WebhookDispatcher({ repo, log, now, timeoutMs: 5_000, instance: "second" });
+        const hook = await service.add({ url: receiver.url, secret: SECRET }, CLI_ACTOR);
+        await service.enqueue(blocked);
+
+        const sending = first.runOnce();
+        await receiver.waitFor(1);
+        // The request is still open while, on the database's clock, ten minutes pass: far more
+        // than the attempt's time-out and any lease taken at the claim.
+        clock += 600_000;
+        const leasedUntil = async () =>
+          Number(
+            (await db.db.selectFrom("webhook_deliveries").select("claimed_until").executeTakeFirstOrThrow())
+              .claimed_until,
+          );
+        for (let i = 0; i < 300 && (await leasedUntil()) <= clock; i++)
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        assert.equal(await second.runOnce(), 0, "the delivery being sent is not claimed by another instance");
+        assert.equal(receiver.received.length, 1, "and not sent a second time");
+
+        receiver.release();
+        assert.equal(await sending, 1, "the first instance's attempt completes");
+        const [d] = (await service.deliveries(hook.id))!;
+        assert.equal(d!.state, "delivered");
+        assert.equal(d!.attempts, 1, "one attempt in all");
+        assert.deepEqual(
+          d!.log.map((a) => a.status),
+          [204],
+        );
+        assert.equal(await leasedUntil(), 0, "the lease is let go once the attempt is recorded");
+        clock += 3_600_000;
+        assert.equal(await second.runOnce(), 0, "delivered: never sent again");
+        assert.equal(receiver.received.length, 1);
+      } finally {
+        receiver.release();
+        await receiver.close();
+        await db.cleanup();
+      }
+    },
+  );
+
+  test(
+    `the same URL with the same events is refused as a duplicate, also when added twice at once (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      try {
+        const service = new WebhookService({ repo: new WebhookRepository(db.db), audit, log, now: Date.now });
+        const url = "http://127.0.0.1:1/hook";
+        const all = await service.add({ url, secret: SECRET }, CLI_ACTOR);
+        await assert.rejects(
+          service.add({ url, secret: "another-secret-entirely", format: "slack" }, CLI_ACTOR),
+          (err: unknown) => {
+            assert.equal(err instanceof WebhookConflictError, true, `a conflict, got ${String(err)}`);
+            assert.equal((err as WebhookConflictError).existingId, all.id);
+            assert.match(
+              (err as Error).message,
+              new RegExp(`^webhook ${all.id} already sends every event to`),
+            );
+            return true;
+          },
+        );
+        const some = await service.add(
+          { url, secret: SECRET, events: ["file.blocked", "advisory.affects"] },
+          CLI_ACTOR,
+        );
+        await assert.rejects(
+          service.add({ url, secret: SECRET, events: ["advisory.affects", "file.blocked"] }, CLI_ACTOR),
+          new RegExp(
+            `webhook ${some.id} already sends the same events \\(advisory\\.affects, file\\.blocked\\)`,
+          ),
+          "the same set in another order is the same webhook",
+        );
+        await service.add({ url, secret: SECRET, events: ["file.blocked"] }, CLI_ACTOR);
+        await service.add({ url: "http://127.0.0.1:1/other", secret: SECRET }, CLI_ACTOR);
+
+        const raced = await Promise.allSettled(
+          Array.from({ length: 8 }, () =>
+            service.add(
+              { url: "http://127.0.0.1:1/raced", secret: SECRET, events: ["request.pending"] },
+              CLI_ACTOR,
+            ),
+          ),
+        );
+        assert.equal(raced.filter((r) => r.status === "fulfilled").length, 1, "added once");
+        for (const r of raced.filter((r) => r.status === "rejected"))
+          assert.equal(r.reason instanceof WebhookConflictError, true, `a conflict, got ${String(r.reason)}`);
+        assert.equal((await service.list()).length, 5);
+
+        await service.remove(all.id, CLI_ACTOR);
+        const again = await service.add({ url, secret: "a-new-secret-for-it-0123" }, CLI_ACTOR);
+        assert.notEqual(again.id, all.id, "once removed, it may be registered again");
+      } finally {
+        await db.cleanup();
+      }
+    },
+  );
 
   test(
     `a receiver gets a signed message; 500s are retried with back-off and logged (${dialect})`,
@@ -189,8 +343,163 @@ test("bad webhook input is refused with a reason", async () => {
       /unknown event/,
     );
     await assert.rejects(service.add({ url: "http://u:p@x/", secret: SECRET }, CLI_ACTOR), /credentials/);
+    await assert.rejects(
+      service.add({ url: "http://x/", secret: " ".repeat(20) }, CLI_ACTOR),
+      /the secret is blank \(only whitespace\)/,
+    );
+    await assert.rejects(
+      service.add({ url: "http://x/", secret: "\t \n".repeat(8) }, CLI_ACTOR),
+      /the secret is blank/,
+    );
+    await assert.rejects(
+      service.add({ url: "http://x/", secret: SECRET, events: [] }, CLI_ACTOR),
+      /the event list is empty, which would send nothing: leave events out to receive every event/,
+    );
+    assert.deepEqual(await service.list(), [], "nothing was registered");
+    const hook = await service.add({ url: "http://x/", secret: SECRET, events: null }, CLI_ACTOR);
+    assert.equal(hook.events, null, "no event list: every event");
   } finally {
     await db.cleanup();
+  }
+});
+
+test("the API pages webhooks with limit and cursor, and refuses a blank secret, no events and a duplicate", async () => {
+  const upstreamDir = mkdtempSync(join(tmpdir(), "portcullis-wh-upstream-"));
+  const gw = await startTestGateway({ upstream: upstreamDir });
+  try {
+    const admin = bearer(await createToken(gw, { user: "root", role: "admin" }));
+    const api = async (path: string, body?: unknown) => {
+      const res = await fetch(`${gw.url}${path}`, {
+        method: body === undefined ? "GET" : "POST",
+        headers: { ...admin, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      return {
+        status: res.status,
+        body: (await res.json()) as {
+          id?: number;
+          items?: { id: number; url: string }[];
+          next?: string | null;
+          error?: { code: string; message: string };
+        },
+      };
+    };
+    const ids: number[] = [];
+    for (const n of [1, 2, 3]) {
+      const created = await api("/api/v1/webhooks", { url: `http://127.0.0.1:1/hook${n}`, secret: SECRET });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      ids.push(created.body.id!);
+    }
+
+    const all = await api("/api/v1/webhooks");
+    assert.equal(all.status, 200);
+    assert.deepEqual(
+      all.body.items!.map((h) => h.id),
+      ids,
+      "without paging parameters: every webhook, oldest first",
+    );
+    assert.equal(all.body.next, null);
+    const first = await api("/api/v1/webhooks?limit=2");
+    assert.deepEqual(
+      first.body.items!.map((h) => h.id),
+      ids.slice(0, 2),
+    );
+    assert.equal(typeof first.body.next, "string", "a cursor to the rest");
+    const rest = await api(`/api/v1/webhooks?limit=2&cursor=${first.body.next!}`);
+    assert.deepEqual(
+      rest.body.items!.map((h) => h.id),
+      ids.slice(2),
+    );
+    assert.equal(rest.body.next, null, "the last page");
+    const bad = await api("/api/v1/webhooks?cursor=not-a-cursor");
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error!.message, "cursor is not one this API gave");
+    assert.equal((await api("/api/v1/webhooks?limit=0")).status, 400);
+
+    const blank = await api("/api/v1/webhooks", { url: "http://127.0.0.1:1/blank", secret: " ".repeat(16) });
+    assert.equal(blank.status, 400);
+    assert.equal(blank.body.error!.code, "VALIDATION");
+    assert.match(blank.body.error!.message, /the secret is blank/);
+    const none = await api("/api/v1/webhooks", {
+      url: "http://127.0.0.1:1/none",
+      secret: SECRET,
+      events: [],
+    });
+    assert.equal(none.status, 400);
+    assert.match(none.body.error!.message, /leave events out to receive every event/);
+    const dup = await api("/api/v1/webhooks", { url: "http://127.0.0.1:1/hook2", secret: `${SECRET}-2` });
+    assert.equal(dup.status, 409);
+    assert.equal(dup.body.error!.code, "CONFLICT");
+    assert.match(dup.body.error!.message, new RegExp(`^webhook ${ids[1]} already sends every event`));
+    assert.equal((await api("/api/v1/webhooks")).body.items!.length, 3, "nothing more was registered");
+  } finally {
+    await gw.close();
+    rmSync(upstreamDir, { recursive: true, force: true });
+  }
+});
+
+test("the webhook CLI refuses a blank secret, --events naming nothing and a duplicate, and prints status and error apart", async () => {
+  const data = mkdtempSync(join(tmpdir(), "portcullis-wh-cli-"));
+  const receiver = await startWebhookReceiver({ statuses: [500] });
+  try {
+    const local = ["--data", data];
+    await assert.rejects(
+      cli("webhook", "add", receiver.url, "--secret", " ".repeat(20), ...local),
+      cliError(2, /^the secret is blank \(only whitespace\)/),
+    );
+    await assert.rejects(
+      cli("webhook", "add", receiver.url, "--secret", SECRET, "--events", "", ...local),
+      cliError(
+        2,
+        /^--events names no event type, which would send nothing: omit --events to receive every event/,
+      ),
+    );
+    await assert.rejects(
+      cli("webhook", "add", receiver.url, "--secret", SECRET, "--events", " , ", ...local),
+      cliError(2, /omit --events/),
+    );
+    assert.match(
+      await cli("webhook", "add", receiver.url, "--secret", SECRET, ...local),
+      /^webhook 1 added: .*\(json; events: all\)/,
+    );
+    await assert.rejects(
+      cli("webhook", "add", receiver.url, "--secret", `${SECRET}-2`, "--format", "slack", ...local),
+      cliError(1, /^webhook 1 already sends every event to http:\/\/127\.0\.0\.1:\d+\/hook/),
+    );
+    assert.match(await cli("webhook", "list", ...local), /^1\tjson\tall\t/);
+
+    const clock = Date.parse("2026-11-27T12:00:00Z");
+    const services = await buildServices(
+      loadConfig({ env: {}, flags: { data, upstream: data, intelSync: "" } }),
+      { logger: log, preVet: false, now: () => clock },
+    );
+    try {
+      await services.webhooks.enqueue(blocked);
+      const dispatcher = new WebhookDispatcher({
+        repo: services.webhookQueue,
+        log,
+        now: () => clock,
+        random: () => 0,
+      });
+      assert.equal(await dispatcher.runOnce(), 1);
+    } finally {
+      await services.close();
+    }
+    const lines = (await cli("webhook", "deliveries", "1", ...local)).trimEnd().split("\n");
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.deepEqual(lines[0]!.split("\t"), [
+      "1",
+      "2026-11-27T12:00:00.000Z",
+      "file.blocked",
+      "pending",
+      "attempts 1",
+      "HTTP 500",
+      "not a 2xx answer",
+      "next 2026-11-27T12:00:30.000Z",
+    ]);
+  } finally {
+    await receiver.close();
+    rmSync(data, { recursive: true, force: true });
   }
 });
 

@@ -60,28 +60,39 @@ export interface ClaimedDelivery extends Delivery {
 export class WebhookRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async add(w: {
-    url: string;
-    secret: string;
-    format: WebhookFormat;
-    events: string[] | null;
-    at: number;
-    by: string | null;
-  }): Promise<Webhook> {
-    const row = await this.db
-      .insertInto("webhooks")
-      .values({
-        url: w.url,
-        secret: w.secret,
-        format: w.format,
-        events_json: w.events ? JSON.stringify(w.events) : null,
-        created_at: w.at,
-        created_by: w.by,
-        removed_at: null,
-      })
-      .returning("id")
-      .executeTakeFirstOrThrow();
-    return (await this.get(Number(row.id)))!;
+  async add(w: NewWebhook): Promise<Webhook> {
+    return insertWebhook(this.db, w);
+  }
+
+  /**
+   * Registers a webhook unless an active one has the same URL and the same event set (in any
+   * order; null, every event, only equals null): then that one is returned and nothing is added.
+   * The check and the insert are one serializable transaction, retried on a serialization
+   * failure, so two instances adding the same webhook at once add it once.
+   */
+  async addUnlessDuplicate(w: NewWebhook): Promise<{ added: Webhook } | { duplicateOf: Webhook }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db
+          .transaction()
+          .setIsolationLevel("serializable")
+          .execute(async (trx) => {
+            const same = await trx
+              .selectFrom("webhooks")
+              .selectAll()
+              .where("url", "=", w.url)
+              .where("removed_at", "is", null)
+              .orderBy("id")
+              .execute();
+            const duplicate = same.map(toWebhook).find((h) => sameEventSet(h.events, w.events));
+            if (duplicate) return { duplicateOf: duplicate };
+            return { added: await insertWebhook(trx, w) };
+          });
+      } catch (err) {
+        // PostgreSQL's serialization_failure: another transaction added a webhook meanwhile.
+        if ((err as { code?: string }).code !== "40001" || attempt >= 5) throw err;
+      }
+    }
   }
 
   async get(id: number): Promise<Webhook | undefined> {
@@ -94,13 +105,12 @@ export class WebhookRepository {
     return row && toWebhook(row);
   }
 
-  async list(): Promise<Webhook[]> {
-    const rows = await this.db
-      .selectFrom("webhooks")
-      .selectAll()
-      .where("removed_at", "is", null)
-      .orderBy("id")
-      .execute();
+  /** Active webhooks by id; one page when given `afterId` (the last id seen) or `limit`. */
+  async list(opts: { afterId?: number; limit?: number } = {}): Promise<Webhook[]> {
+    let q = this.db.selectFrom("webhooks").selectAll().where("removed_at", "is", null);
+    if (opts.afterId !== undefined) q = q.where("id", ">", opts.afterId);
+    if (opts.limit !== undefined) q = q.limit(opts.limit);
+    const rows = await q.orderBy("id").execute();
     return rows.map(toWebhook);
   }
 
@@ -244,6 +254,23 @@ export class WebhookRepository {
   }
 
   /**
+   * Extends the lease of a claim still held (same claimer, same attempt, still pending) to
+   * `until`, for an attempt still in flight. False when the claim is no longer ours: completed,
+   * the webhook removed, or taken by another instance.
+   */
+  async renewClaim(id: number, claimer: string, attempts: number, until: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable("webhook_deliveries")
+      .set({ claimed_until: until })
+      .where("id", "=", id)
+      .where("claimed_by", "=", claimer)
+      .where("attempts", "=", attempts)
+      .where("state", "=", "pending")
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  /**
    * Records one attempt's result: delivered, retried at `retryAt`, or failed for good (no
    * `retryAt`). Only the holder of the claim may record it.
    */
@@ -321,6 +348,42 @@ export class WebhookRepository {
       .executeTakeFirst();
     return Number(row?.n ?? 0);
   }
+}
+
+/** What registering a webhook takes. */
+export interface NewWebhook {
+  url: string;
+  secret: string;
+  format: WebhookFormat;
+  /** null: every event. */
+  events: string[] | null;
+  at: number;
+  by: string | null;
+}
+
+async function insertWebhook(db: Kysely<Database>, w: NewWebhook): Promise<Webhook> {
+  const row = await db
+    .insertInto("webhooks")
+    .values({
+      url: w.url,
+      secret: w.secret,
+      format: w.format,
+      events_json: w.events ? JSON.stringify(w.events) : null,
+      created_at: w.at,
+      created_by: w.by,
+      removed_at: null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toWebhook(row);
+}
+
+/** Whether two subscriptions name the same events (order and repeats aside; null is every event). */
+export function sameEventSet(a: readonly string[] | null, b: readonly string[] | null): boolean {
+  if (a === null || b === null) return a === b;
+  const left = new Set(a);
+  const right = new Set(b);
+  return left.size === right.size && [...left].every((e) => right.has(e));
 }
 
 function toWebhook(r: {

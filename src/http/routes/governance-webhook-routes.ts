@@ -2,7 +2,11 @@ import type {} from "@fastify/swagger";
 import type { FastifyInstance } from "fastify";
 import type { Delivery, DeliveryAttempt, Webhook } from "../../adapters/db/webhook-repository.js";
 import { WEBHOOK_EVENT_TYPES, WEBHOOK_FORMATS } from "../../services/governance/webhook-message.js";
-import { WebhookInputError, type WebhookService } from "../../services/governance/webhook-service.js";
+import {
+  WebhookConflictError,
+  WebhookInputError,
+  type WebhookService,
+} from "../../services/governance/webhook-service.js";
 import {
   API_PREFIX,
   decodeCursor,
@@ -103,20 +107,31 @@ const idParams = {
  * admin only. Secrets go in and never come back out.
  */
 export function registerWebhookRoutes(app: FastifyInstance, webhooks: WebhookService): void {
-  app.get(
+  app.get<{ Querystring: { limit: number; cursor?: string } }>(
     `${API_PREFIX}/webhooks`,
     {
       config: { role: "admin" },
       schema: {
         tags: ["webhooks"],
-        summary: "Registered webhooks (without their secrets)",
+        summary: "Registered webhooks (without their secrets), oldest first",
+        querystring: { type: "object", additionalProperties: false, properties: { ...pageQuerySchema } },
         response: { 200: pageSchema(webhookSchema), ...errorResponses },
       },
     },
-    async (_req, reply) =>
-      reply
-        .header("cache-control", "no-store")
-        .send({ items: (await webhooks.list()).map(webhookToJson), next: null }),
+    async (req, reply) => {
+      const afterId = decodeCursor<number>(req.query.cursor);
+      if (req.query.cursor && typeof afterId !== "number")
+        return sendApiError(reply, 400, "VALIDATION", "cursor is not one this API gave");
+      const list = await webhooks.list({
+        ...(afterId !== undefined ? { afterId } : {}),
+        limit: req.query.limit + 1,
+      });
+      const page = list.slice(0, req.query.limit);
+      return reply.header("cache-control", "no-store").send({
+        items: page.map(webhookToJson),
+        next: list.length > req.query.limit ? encodeCursor(page.at(-1)!.id) : null,
+      });
+    },
   );
 
   app.post<{ Body: { url: string; secret: string; format?: string; events?: string[] } }>(
@@ -126,7 +141,7 @@ export function registerWebhookRoutes(app: FastifyInstance, webhooks: WebhookSer
       schema: {
         tags: ["webhooks"],
         summary:
-          "Register a webhook; each delivery is signed with X-Portcullis-Signature (HMAC-SHA256 of the body)",
+          "Register a webhook; each delivery is signed with X-Portcullis-Signature (HMAC-SHA256 of the body); 409 when an active webhook has the same URL and events",
         body: {
           type: "object",
           required: ["url", "secret"],
@@ -137,12 +152,13 @@ export function registerWebhookRoutes(app: FastifyInstance, webhooks: WebhookSer
             format: { type: "string", enum: [...WEBHOOK_FORMATS] },
             events: {
               type: "array",
+              description: "event types to receive; leave out for every event (an empty list is refused)",
               items: { type: "string", enum: [...WEBHOOK_EVENT_TYPES] },
               maxItems: 20,
             },
           },
         },
-        response: { 201: webhookSchema, ...errorResponses },
+        response: { 201: webhookSchema, 409: { $ref: "ApiError#" }, ...errorResponses },
       },
     },
     async (req, reply) => {
@@ -150,6 +166,7 @@ export function registerWebhookRoutes(app: FastifyInstance, webhooks: WebhookSer
         const hook = await webhooks.add(req.body, actorOf(req));
         return reply.code(201).header("cache-control", "no-store").send(webhookToJson(hook));
       } catch (err) {
+        if (err instanceof WebhookConflictError) return sendApiError(reply, 409, "CONFLICT", err.message);
         if (err instanceof WebhookInputError) return sendApiError(reply, 400, "VALIDATION", err.message);
         throw err;
       }

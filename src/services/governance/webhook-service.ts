@@ -31,6 +31,18 @@ export class WebhookInputError extends Error {
   }
 }
 
+/** A webhook that would repeat an active one (same URL, same events): 409 in the API. */
+export class WebhookConflictError extends WebhookInputError {
+  constructor(
+    message: string,
+    /** The id of the webhook already registered. */
+    readonly existingId: number,
+  ) {
+    super(message);
+    this.name = "WebhookConflictError";
+  }
+}
+
 export interface WebhookServiceDeps {
   repo: WebhookRepository;
   audit: AuditRecorder;
@@ -52,8 +64,10 @@ export class WebhookService {
   constructor(private readonly deps: WebhookServiceDeps) {}
 
   /**
-   * Registers a webhook. The URL must be http(s); the secret at least 16 characters (it keys
-   * the HMAC the receiver checks); events a subset of the known types.
+   * Registers a webhook. The URL must be http(s); the secret at least 16 characters and not
+   * blank (it keys the HMAC the receiver checks); events, when given, a non-empty subset of the
+   * known types (absent or null: every event). A webhook with the same URL and the same events as
+   * an active one is refused ({@link WebhookConflictError}): each event would be sent twice.
    */
   async add(
     input: { url: string; secret: string; format?: string; events?: string[] | null },
@@ -69,19 +83,27 @@ export class WebhookService {
       throw new WebhookInputError(`a webhook URL must be http or https, got ${url.protocol}`);
     if (url.username || url.password)
       throw new WebhookInputError("put no credentials in the URL: the secret signs every delivery");
+    if (input.secret.trim() === "")
+      throw new WebhookInputError(
+        "the secret is blank (only whitespace): give at least 16 characters the receiver also knows (it keys the HMAC signature)",
+      );
     if (input.secret.length < 16)
       throw new WebhookInputError("the secret must be at least 16 characters (it keys the HMAC signature)");
     const format = (input.format ?? "json") as WebhookMessageFormat;
     if (!WEBHOOK_FORMATS.includes(format))
       throw new WebhookInputError(`format must be one of ${WEBHOOK_FORMATS.join(", ")}, got ${input.format}`);
-    const events = input.events?.length ? [...new Set(input.events)] : null;
+    if (input.events && input.events.length === 0)
+      throw new WebhookInputError(
+        `the event list is empty, which would send nothing: leave events out to receive every event, or name at least one of ${WEBHOOK_EVENT_TYPES.join(", ")}`,
+      );
+    const events = input.events ? [...new Set(input.events)] : null;
     for (const e of events ?? []) {
       if (!(WEBHOOK_EVENT_TYPES as readonly string[]).includes(e))
         throw new WebhookInputError(
           `unknown event ${JSON.stringify(e)} (known: ${WEBHOOK_EVENT_TYPES.join(", ")})`,
         );
     }
-    const hook = await this.deps.repo.add({
+    const result = await this.deps.repo.addUnlessDuplicate({
       url: url.href,
       secret: input.secret,
       format,
@@ -89,6 +111,14 @@ export class WebhookService {
       at: this.deps.now(),
       by: actor.user,
     });
+    if ("duplicateOf" in result) {
+      const existing = result.duplicateOf;
+      throw new WebhookConflictError(
+        `webhook ${existing.id} already sends ${events ? `the same events (${events.join(", ")})` : "every event"} to ${redactUrl(existing.url)}; a second one would deliver each event twice (to change its secret or format, remove webhook ${existing.id} first)`,
+        existing.id,
+      );
+    }
+    const hook = result.added;
     this.deps.audit.record({
       action: "webhook.add",
       actor,
@@ -98,8 +128,9 @@ export class WebhookService {
     return hook;
   }
 
-  list(): Promise<Webhook[]> {
-    return this.deps.repo.list();
+  /** Active webhooks by id: all of them, or one page after `afterId` (the last id seen). */
+  list(opts: { afterId?: number; limit?: number } = {}): Promise<Webhook[]> {
+    return this.deps.repo.list(opts);
   }
 
   async remove(id: number, actor: Actor): Promise<boolean> {
@@ -172,15 +203,25 @@ export interface WebhookDispatcherDeps {
   perWebhook?: number;
   /** Per-request time-out. */
   timeoutMs?: number;
+  /** How often an attempt in flight renews its lease (default a third of the lease). */
+  renewEveryMs?: number;
   random?: () => number;
   /** Names this instance in claims. */
   instance?: string;
 }
 
 /**
+ * What a claim's lease holds beyond the attempt's time-out: the time between the claim and the
+ * request, recording the result, and clocks of several instances that differ a little.
+ */
+export const LEASE_MARGIN_MS = 30_000;
+
+/**
  * Sends queued deliveries: claims due ones (a lease, safe with several instances), posts each
  * with its signature, a time-out and bounded concurrency, and records the attempt: delivered,
- * retried with exponential back-off, or failed after {@link MAX_ATTEMPTS}.
+ * retried with exponential back-off, or failed after {@link MAX_ATTEMPTS}. A lease outlasts the
+ * longest attempt (time-out plus {@link LEASE_MARGIN_MS}) and is renewed while the attempt is in
+ * flight, so no other instance takes a delivery being sent; a crashed instance's lease runs out.
  */
 export class WebhookDispatcher {
   private active = 0;
@@ -192,6 +233,8 @@ export class WebhookDispatcher {
   /** Sends in flight per webhook id. */
   private readonly busy = new Map<number, number>();
   private readonly timeoutMs: number;
+  private readonly leaseMs: number;
+  private readonly renewEveryMs: number;
   private readonly instance: string;
   private readonly abort = new AbortController();
 
@@ -199,6 +242,8 @@ export class WebhookDispatcher {
     this.concurrency = deps.concurrency ?? 8;
     this.perWebhook = deps.perWebhook ?? 2;
     this.timeoutMs = deps.timeoutMs ?? 10_000;
+    this.leaseMs = this.timeoutMs + LEASE_MARGIN_MS;
+    this.renewEveryMs = deps.renewEveryMs ?? Math.floor(this.leaseMs / 3);
     this.instance = deps.instance ?? randomUUID();
   }
 
@@ -213,13 +258,10 @@ export class WebhookDispatcher {
     this.active += free;
     let claimed: ClaimedDelivery[];
     try {
-      claimed = await this.deps.repo.claimDue(
-        this.deps.now(),
-        free,
-        this.timeoutMs * 2 + 30_000,
-        this.instance,
-        { perWebhook: this.perWebhook, taken: this.busy },
-      );
+      claimed = await this.deps.repo.claimDue(this.deps.now(), free, this.leaseMs, this.instance, {
+        perWebhook: this.perWebhook,
+        taken: this.busy,
+      });
     } catch (err) {
       this.active -= free;
       throw err;
@@ -277,6 +319,53 @@ export class WebhookDispatcher {
   }
 
   private async send(d: ClaimedDelivery): Promise<void> {
+    const letGo = this.holdLease(d);
+    let attempt: DeliveryAttempt;
+    try {
+      attempt = await this.post(d);
+    } finally {
+      await letGo();
+    }
+    // The last renewal left most of a lease for this: recording takes one write.
+    await this.record(d, attempt);
+  }
+
+  /**
+   * Renews the claim on `d` every {@link renewEveryMs} until the returned function is called (it
+   * waits for a renewal under way). A renewal that finds the claim gone (the webhook removed, or
+   * the lease lost while this process stalled) stops renewing: the result is then not recorded.
+   */
+  private holdLease(d: ClaimedDelivery): () => Promise<void> {
+    let renewing: Promise<void> = Promise.resolve();
+    const timer = setInterval(() => {
+      renewing = renewing
+        .then(() =>
+          this.deps.repo.renewClaim(d.id, this.instance, d.attempts, this.deps.now() + this.leaseMs),
+        )
+        .then((held) => {
+          if (held) return;
+          clearInterval(timer);
+          this.deps.log.warn(
+            { delivery: d.id, url: redactUrl(d.url) },
+            "webhook delivery no longer held by this instance (its webhook removed, or its lease lost); its lease is not renewed",
+          );
+        })
+        .catch((err: Error) =>
+          this.deps.log.error(
+            { err: err.message, delivery: d.id },
+            "could not renew a webhook delivery's lease; retrying",
+          ),
+        );
+    }, this.renewEveryMs);
+    timer.unref();
+    return async () => {
+      clearInterval(timer);
+      await renewing;
+    };
+  }
+
+  /** Posts `d` once, within the time-out; what happened, as an attempt to record. */
+  private async post(d: ClaimedDelivery): Promise<DeliveryAttempt> {
     const started = this.deps.now();
     const t0 = performance.now();
     let status: number | null = null;
@@ -317,13 +406,12 @@ export class WebhookDispatcher {
     } finally {
       clearTimeout(deadline);
     }
-    const attempt: DeliveryAttempt = {
-      attempt: d.attempts,
-      at: started,
-      status,
-      error,
-      durationMs: performance.now() - t0,
-    };
+    return { attempt: d.attempts, at: started, status, error, durationMs: performance.now() - t0 };
+  }
+
+  /** Records an attempt: delivered, retried after its back-off, or given up. */
+  private async record(d: ClaimedDelivery, attempt: DeliveryAttempt): Promise<void> {
+    const { error } = attempt;
     if (error === null) {
       await this.deps.repo.complete(d.id, this.instance, attempt, { delivered: true });
       return;
