@@ -144,6 +144,36 @@ for (const dialect of DIALECTS) {
   );
 
   test(
+    `an overdue notice sent again after an item reopens is delivered again; the same notice once (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      try {
+        const service = new WebhookService({ repo: new WebhookRepository(db.db), audit, log, now: Date.now });
+        const hook = await service.add({ url: "http://127.0.0.1:1/hook", secret: SECRET }, CLI_ACTOR);
+        const overdue: GatewayEvent = {
+          type: "remediation.overdue",
+          itemId: 7,
+          project: "acme",
+          version: "1.0",
+          severity: "high",
+          owner: null,
+          due: "2026-11-20T00:00:00.000Z",
+          at: "2026-11-21T00:00:00.000Z",
+        };
+        await service.enqueue(overdue);
+        await service.enqueue({ ...overdue }); // the same notice, seen twice
+        // Accepted, expired, reopened: overdue again, told again.
+        await service.enqueue({ ...overdue, at: "2026-12-01T00:00:00.000Z" });
+        const deliveries = (await service.deliveries(hook.id))!;
+        assert.equal(deliveries.filter((d) => d.eventType === "remediation.overdue").length, 2);
+      } finally {
+        await db.cleanup();
+      }
+    },
+  );
+
+  test(
     `the same URL with the same events is refused as a duplicate, also when added twice at once (${dialect})`,
     { skip },
     async () => {

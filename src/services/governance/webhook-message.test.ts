@@ -70,11 +70,14 @@ test("event keys are the same for the same fact, whoever computes them", () => {
     due: "d",
     at: "t1",
   } as const;
-  assert.equal(
-    eventKey(due),
-    eventKey({ ...due, at: "t2" }),
-    "a notice is keyed by its item, not the time seen",
+  assert.equal(eventKey(due), eventKey({ ...due }));
+  assert.notEqual(
+    eventKey({ ...due, type: "remediation.overdue" }),
+    eventKey({ ...due, type: "remediation.overdue", at: "t2" }),
+    "an overdue notice sent again (the item reopened from an expired acceptance) is a new delivery",
   );
+  const opened = { ...due, type: "remediation.opened" } as const;
+  assert.equal(eventKey(opened), eventKey({ ...opened, at: "t2" }), "an item opens once per due date");
 });
 
 test("subscriptions filter by type; back-off doubles and is capped", () => {

@@ -45,9 +45,13 @@ export function eventKey(event: GatewayEvent): string {
     case "advisory.affects":
       return `advisory.affects:${event.advisoryId}:${event.project}:${[...event.versions].sort().join(",")}`;
     case "remediation.opened":
+      return `${event.type}:${event.itemId}:${event.due}`;
     case "remediation.due":
     case "remediation.overdue":
-      return `${event.type}:${event.itemId}:${event.due}`;
+      // One instance publishes each notice (a compare-and-set marker on the item); the same
+      // notice goes out again when an item reopens from an expired risk acceptance, so its time
+      // is part of the key, or that second notice would be taken for the first and never sent.
+      return `${event.type}:${event.itemId}:${event.due}:${event.at}`;
     default:
       return `${event.type}:${event.requestId}:${event.at}`;
   }
