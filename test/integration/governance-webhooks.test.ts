@@ -373,6 +373,12 @@ test("bad webhook input is refused with a reason", async () => {
       /unknown event/,
     );
     await assert.rejects(service.add({ url: "http://u:p@x/", secret: SECRET }, CLI_ACTOR), /credentials/);
+    for (const url of [
+      "http://169.254.169.254/latest/meta-data/",
+      "http://[fe80::1]/",
+      "http://[::ffff:a9fe:a9fe]/",
+    ])
+      await assert.rejects(service.add({ url, secret: SECRET }, CLI_ACTOR), /link-local/, url);
     await assert.rejects(
       service.add({ url: "http://x/", secret: " ".repeat(20) }, CLI_ACTOR),
       /the secret is blank \(only whitespace\)/,
@@ -389,6 +395,37 @@ test("bad webhook input is refused with a reason", async () => {
     const hook = await service.add({ url: "http://x/", secret: SECRET, events: null }, CLI_ACTOR);
     assert.equal(hook.events, null, "no event list: every event");
   } finally {
+    await db.cleanup();
+  }
+});
+
+test("a stored webhook pointing at instance metadata is never posted to", async () => {
+  const db = await openTestDatabase("sqlite");
+  const dispatcher = new WebhookDispatcher({
+    repo: new WebhookRepository(db.db),
+    log,
+    now: Date.now,
+    timeoutMs: 2_000,
+  });
+  try {
+    const repo = new WebhookRepository(db.db);
+    // Registered before the check existed (or written to the database by hand).
+    const hook = await repo.add({
+      url: "http://169.254.169.254/latest/meta-data/",
+      secret: SECRET,
+      format: "json",
+      events: null,
+      at: Date.now(),
+      by: null,
+    });
+    const service = new WebhookService({ repo, audit, log, now: Date.now });
+    await service.enqueue(blocked);
+    assert.equal(await dispatcher.runOnce(), 1);
+    const [d] = (await service.deliveries(hook.id))!;
+    assert.equal(d!.lastStatus, null, "nothing was sent");
+    assert.match(d!.lastError ?? "", /link-local/);
+  } finally {
+    await dispatcher.stop();
     await db.cleanup();
   }
 });

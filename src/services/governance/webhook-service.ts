@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import { Agent, fetch } from "undici";
 import type {
   ClaimedDelivery,
   Delivery,
@@ -22,6 +23,7 @@ import {
   wants,
   type WebhookMessageFormat,
 } from "./webhook-message.js";
+import { forbiddenWebhookAddress, guardedLookup } from "./webhook-address.js";
 
 /** A webhook request that cannot be honoured, with a reason for the CLI and the API. */
 export class WebhookInputError extends Error {
@@ -81,6 +83,8 @@ export class WebhookService {
     }
     if (url.protocol !== "http:" && url.protocol !== "https:")
       throw new WebhookInputError(`a webhook URL must be http or https, got ${url.protocol}`);
+    const forbidden = forbiddenWebhookAddress(url.hostname);
+    if (forbidden) throw new WebhookInputError(forbidden);
     if (url.username || url.password)
       throw new WebhookInputError("put no credentials in the URL: the secret signs every delivery");
     if (input.secret.trim() === "")
@@ -237,6 +241,8 @@ export class WebhookDispatcher {
   private readonly renewEveryMs: number;
   private readonly instance: string;
   private readonly abort = new AbortController();
+  /** Sockets whose names resolve only to addresses a webhook may reach (see webhook-address.ts). */
+  private readonly agent = new Agent({ connect: { lookup: guardedLookup } });
 
   constructor(private readonly deps: WebhookDispatcherDeps) {
     this.concurrency = deps.concurrency ?? 8;
@@ -316,6 +322,7 @@ export class WebhookDispatcher {
     clearTimeout(grace);
     this.abort.abort();
     await Promise.allSettled([...this.sending]);
+    await this.agent.close().catch(() => undefined);
   }
 
   private async send(d: ClaimedDelivery): Promise<void> {
@@ -379,6 +386,10 @@ export class WebhookDispatcher {
       this.timeoutMs,
     );
     try {
+      // A literal address is connected to without a lookup: checked here (the URL was checked
+      // when added; this holds for rows older than that check).
+      const forbidden = forbiddenWebhookAddress(new URL(d.url).hostname);
+      if (forbidden) throw Object.assign(new Error(forbidden), { cause: { message: forbidden } });
       const res = await fetch(d.url, {
         method: "POST",
         headers: {
@@ -393,6 +404,7 @@ export class WebhookDispatcher {
         // A webhook URL never sends us elsewhere.
         redirect: "manual",
         signal: AbortSignal.any([timer.signal, this.abort.signal]),
+        dispatcher: this.agent,
       });
       status = res.status;
       await res.body?.cancel().catch(() => undefined);
