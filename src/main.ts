@@ -202,7 +202,7 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
     now,
     // A file with a stored decision was told of when that decision changed (re-evaluation).
     onIndexRefusal: (d) =>
-      void decisions.get(d.sha256).then(
+      decisions.get(d.sha256).then(
         (stored) => {
           if (stored) return;
           events.publish({
@@ -217,7 +217,10 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
             basis: `index:${d.policyVersion}:${d.intelSnapshot}`,
           });
         },
-        (err: Error) => log.error({ err: err.message, sha256: d.sha256 }, "could not tell a refusal"),
+        (err: Error) => {
+          log.error({ err: err.message, sha256: d.sha256 }, "could not tell a refusal");
+          throw err;
+        },
       ),
   });
   if (opts.preVet ?? true) preVetter = new PreVetter({ access, decisions, log });

@@ -40,7 +40,7 @@ export class FileAccessService {
        * Told of a download refused from the index alone (no decision is stored for it), once per
        * file and policy/intel state on this instance: webhooks publish it as `file.blocked`.
        */
-      onIndexRefusal?: (decision: Decision) => void;
+      onIndexRefusal?: (decision: Decision) => Promise<void>;
     },
   ) {}
 
@@ -48,10 +48,10 @@ export class FileAccessService {
 
   /**
    * The verified, admitted file; throws GatewayError POLICY_REFUSED (403) with the reason.
-   * `background`: the gateway's own look ahead (pre-vetting), not a client's download, so an
-   * index refusal is not told as a `file.blocked`.
+   * `download`: a client asked for the file itself (not the resolver, vetting or pre-vetting
+   * looking ahead), so a refusal from the index alone is told as a `file.blocked`.
    */
-  async open(sha256: string, filename: string, opts: { background?: boolean } = {}): Promise<Opened> {
+  async open(sha256: string, filename: string, opts: { download?: boolean } = {}): Promise<Opened> {
     const now = this.deps.now();
     const hit = this.admitted.get(sha256);
     if (
@@ -63,20 +63,21 @@ export class FileAccessService {
       return hit.result;
     }
     const generation = this.deps.policy.generation;
-    const result = await this.judge(sha256, filename, opts.background === true);
+    const result = await this.judge(sha256, filename, opts.download === true);
     this.admitted.set(sha256, { filename, generation, until: now + 60_000, result });
     return result;
   }
 
-  private async judge(sha256: string, filename: string, background: boolean): Promise<Opened> {
+  private async judge(sha256: string, filename: string, download: boolean): Promise<Opened> {
     const known = await this.deps.files.lookup(sha256, filename);
     const { facts, versions } = await this.factsFor(known);
     const early = this.deps.policy.judgeIndex(facts, { versions });
     if (REFUSING.has(early.outcome)) {
       const told = `${early.sha256}:${early.policyVersion}:${early.intelSnapshot}`;
-      if (!background && this.deps.onIndexRefusal && !this.refusalsTold.has(told)) {
+      if (download && this.deps.onIndexRefusal && !this.refusalsTold.has(told)) {
         this.refusalsTold.set(told, true);
-        this.deps.onIndexRefusal(early);
+        // Told again by the next download if this one could not be (the database did not answer).
+        this.deps.onIndexRefusal(early).catch(() => this.refusalsTold.delete(told));
       }
       throw this.refusal(early);
     }

@@ -61,7 +61,7 @@ export class PreVetter {
       while (!this.stopped && this.queue.length > 0) {
         const next = this.queue.shift()!;
         try {
-          await this.deps.access.open(next.sha256, next.filename, { background: true });
+          await this.deps.access.open(next.sha256, next.filename);
           this.deps.log.info({ event: "pre_vetted", file: next.filename }, "new release pre-vetted");
         } catch (err) {
           // A refusal is the point of pre-vetting; it is stored with the decision. Others are logged.

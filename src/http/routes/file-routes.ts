@@ -61,7 +61,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): 
           hotBytes(meta.sha256, meta.size),
         );
       }
-      const opened = await deps.access.open(sha256, distName);
+      const opened = await deps.access.open(sha256, distName, { download: req.method === "GET" });
       reply.header("x-portcullis-decision", opened.decision.outcome);
       return sendBlob(
         req,
