@@ -49,6 +49,18 @@ test("bad values and unknown settings are refused with where they came from", ()
     (e: Error) => e instanceof ConfigError && /PORTCULLIS_PORT/.test(e.message),
   );
   assert.throws(() => loadConfig({ flags: { port: "abc" }, env: {} }), /--port/);
+  // Links and printed pip commands are built on the public URL: it must be one.
+  for (const url of ["pypi.corp.example", "ftp://pypi.corp.example", "https://u:p@pypi.corp.example"])
+    assert.throws(
+      () => loadConfig({ env: { PORTCULLIS_PUBLIC_URL: url } }),
+      (e: Error) =>
+        e instanceof ConfigError && /PORTCULLIS_PUBLIC_URL.*http:\/\/ or https:\/\/ URL/.test(e.message),
+      url,
+    );
+  assert.equal(
+    loadConfig({ env: { PORTCULLIS_PUBLIC_URL: "https://gw.example/pypi" } }).publicUrl,
+    "https://gw.example/pypi",
+  );
   const dir = tmp();
   const bad = join(dir, "bad.yaml");
   writeFileSync(bad, "port: 1\nprot: 2\n");

@@ -97,7 +97,12 @@ export const OPTIONS = {
     "public-url",
     "The URL users reach the gateway at (for printed pip commands); defaults to http://host:port.",
     "",
-    z.string(),
+    z
+      .string()
+      .refine(
+        (s) => s === "" || isHttpUrl(s),
+        "expected an http:// or https:// URL, e.g. https://pypi.corp.example",
+      ),
   ),
   trustProxy: option(
     "trust-proxy",
@@ -278,4 +283,14 @@ export function readExtraSections(configFile: string | undefined): Record<string
   if (!configFile) return {};
   const values = readConfigFile(configFile);
   return Object.fromEntries(Object.entries(values).filter(([k]) => EXTRA_TOP_LEVEL_KEYS.has(k)));
+}
+
+/** Whether `s` is an absolute http(s) URL (what `public-url` must be: links are built on it). */
+function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === "http:" || u.protocol === "https:") && !u.username && !u.password;
+  } catch {
+    return false;
+  }
 }
