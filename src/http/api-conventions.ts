@@ -76,11 +76,26 @@ export function encodeCursor(key: unknown): string {
   return Buffer.from(JSON.stringify(key)).toString("base64url");
 }
 
+/**
+ * The key in a cursor this API gave, or undefined. A cursor comes back from outside: one whose
+ * numbers are not safe integers or whose strings hold a NUL (PostgreSQL refuses both in a key
+ * column, which would be a 500) or run long is not one we gave.
+ */
 export function decodeCursor<T>(cursor: string | undefined): T | undefined {
   if (!cursor) return undefined;
+  let key: unknown;
   try {
-    return JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as T;
+    key = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
   } catch {
     return undefined;
   }
+  return plausibleKey(key, 0) ? (key as T) : undefined;
+}
+
+function plausibleKey(v: unknown, depth: number): boolean {
+  if (typeof v === "number") return Number.isSafeInteger(v);
+  if (typeof v === "string") return v.length <= 500 && !v.includes("\u0000");
+  if (v === null || typeof v === "boolean") return true;
+  if (depth > 2 || typeof v !== "object") return false;
+  return Object.values(v).every((x) => plausibleKey(x, depth + 1));
 }

@@ -340,6 +340,12 @@ for (const dialect of DIALECTS) {
       );
       assert.ok(pages >= 2, `more than one page: ${pages}`);
       assertApiError(await api(gw, "/owners?cursor=garbage", tokens.reader), 400, "VALIDATION");
+      // A cursor comes back from outside: a NUL or a fraction in it is refused, not sent to the database.
+      const forged = (key: unknown) => Buffer.from(JSON.stringify(key)).toString("base64url");
+      for (const cursor of [forged({ project: "a\u0000b" }), forged({ project: 1.5 }), forged(1.5)])
+        assertApiError(await api(gw, `/owners?cursor=${cursor}`, tokens.reader), 400, "VALIDATION");
+      for (const path of [`/webhooks?cursor=${forged(1.5)}`, `/audit?cursor=${forged({ seq: 1e300 })}`])
+        assertApiError(await api(gw, path, tokens.admin), 400, "VALIDATION");
       assertApiError(await api(gw, "/owners?limit=0", tokens.reader), 400, "VALIDATION");
     });
 
