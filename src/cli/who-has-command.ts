@@ -56,7 +56,8 @@ export function registerWhoHasCommand(program: Command): void {
 export function formatWhoHas(r: WhoHasResult): string {
   const lines: string[] = [];
   if (r.advisory) {
-    const also = r.advisory.ids.filter((id) => id !== r.advisory!.id);
+    // `ids` is absent from a gateway older than this CLI.
+    const also = (r.advisory.ids ?? []).filter((id) => id !== r.advisory!.id);
     lines.push(
       `${r.advisory.id}${also.length ? ` (${also.join(", ")})` : ""}${r.advisory.summary ? `: ${r.advisory.summary}` : ""}`,
     );

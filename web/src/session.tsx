@@ -54,7 +54,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       setMe(normalizeMe(raw));
       setLoginRequired(false);
     } catch (err) {
-      if (err instanceof ApiError && err.status === 401) {
+      // 429: too many failed checks from here; a stored token is then as good as refused.
+      if (err instanceof ApiError && (err.status === 401 || (err.status === 429 && token))) {
         setMe(null);
         setLoginRequired(true);
         if (token) storeToken(null);

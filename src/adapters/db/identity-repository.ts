@@ -56,9 +56,16 @@ export class IdentityRepository {
     await this.db.updateTable("identities").set(patch).where("name", "=", name).execute();
   }
 
-  /** Moves every token of `identity` to `team` (an identity's tokens pull for its team). */
-  async setTokensTeam(identity: string, team: string): Promise<void> {
-    await this.db.updateTable("api_tokens").set({ team }).where("identity", "=", identity).execute();
+  /**
+   * Changes an identity's role or team; a new team takes all its tokens along (an identity's
+   * tokens pull for its team), in one transaction so that no reader ever sees them apart.
+   */
+  async changeIdentity(name: string, patch: { role?: string; team?: string }): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.updateTable("identities").set(patch).where("name", "=", name).execute();
+      if (patch.team !== undefined)
+        await tx.updateTable("api_tokens").set({ team: patch.team }).where("identity", "=", name).execute();
+    });
   }
 
   async listIdentities(): Promise<IdentityRow[]> {

@@ -173,9 +173,8 @@ export class IdentityService implements OwnerDirectory {
     )
       patch.role = input.role;
     if (existing && team && existing.team !== team) patch.team = team;
-    if (patch.role || patch.team) await repo.updateIdentity(input.user, patch);
+    if (patch.role || patch.team) await repo.changeIdentity(input.user, patch);
     if (patch.team) {
-      await repo.setTokensTeam(input.user, patch.team);
       // This instance sees the move at once (others within TOKEN_CACHE_MS, as for a revocation).
       this.revocations++;
       for (const [hash, entry] of this.cache)
