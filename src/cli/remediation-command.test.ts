@@ -3,34 +3,16 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command } from "commander";
 import { pino } from "pino";
 import { loadConfig } from "../config/options.js";
 import { buildServices } from "../main.js";
 import { CliError } from "./cli-error.js";
-import { registerGovernanceCommands } from "./governance-commands.js";
+import { governanceCli } from "../../test/helpers/governance-cli.js";
 
 let dir: string;
 
 /** Runs `portcullis ARGS --data dir` in-process and returns what it printed. */
-async function cli(...args: string[]): Promise<string> {
-  const program = new Command().exitOverride();
-  registerGovernanceCommands(program);
-  let out = "";
-  const write = process.stdout.write.bind(process.stdout);
-  // The test runner reports to its parent over stdout in Buffers; the commands print strings.
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    if (typeof chunk !== "string") return write(chunk, ...rest);
-    out += chunk;
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(["node", "portcullis", ...args, "--data", dir]);
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-}
+const cli = (...args: string[]) => governanceCli(...args, "--data", dir);
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "portcullis-rem-cli-"));

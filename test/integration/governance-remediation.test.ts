@@ -13,31 +13,10 @@ import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
 import { bearer, createToken } from "../helpers/identity.js";
 import { buildWheel } from "../helpers/wheel-builder.js";
-import { Command } from "commander";
 import type { GatewayEvent } from "../../src/services/event-bus.js";
-import { registerGovernanceCommands } from "../../src/cli/governance-commands.js";
+import { governanceCli as cli } from "../helpers/governance-cli.js";
 
 const DAY = 86_400_000;
-
-/** `portcullis ARGS` in-process; what it printed. */
-async function cli(...args: string[]): Promise<string> {
-  const program = new Command().exitOverride();
-  registerGovernanceCommands(program);
-  let out = "";
-  const write = process.stdout.write.bind(process.stdout);
-  // The test runner reports to its parent over stdout in Buffers; the commands print strings.
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    if (typeof chunk !== "string") return write(chunk, ...rest);
-    out += chunk;
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(["node", "portcullis", ...args]);
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-}
 
 describe("remediation items and webhooks on a gateway", () => {
   let upstream: JsonIndexServer;

@@ -20,11 +20,10 @@ import {
   WebhookService,
 } from "../../src/services/governance/webhook-service.js";
 import { CLI_ACTOR } from "../../src/domain/identity.js";
-import { Command } from "commander";
-import { registerGovernanceCommands } from "../../src/cli/governance-commands.js";
 import { CliError } from "../../src/cli/cli-error.js";
 import { bearer, createToken } from "../helpers/identity.js";
 import { refusingUrl, signatureValid, startWebhookReceiver } from "./governance-webhook-receiver.js";
+import { governanceCli as cli } from "../helpers/governance-cli.js";
 
 const SECRET = "a-long-shared-secret-1234";
 const log = pino({ level: "silent" });
@@ -50,26 +49,6 @@ const blocked: GatewayEvent = {
   ],
   at: "2026-11-27T12:00:00.000Z",
 };
-
-/** `portcullis ARGS` in-process; what it printed. */
-async function cli(...args: string[]): Promise<string> {
-  const program = new Command().exitOverride();
-  registerGovernanceCommands(program);
-  let out = "";
-  const write = process.stdout.write.bind(process.stdout);
-  // The test runner reports to its parent over stdout in Buffers; the commands print strings.
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    if (typeof chunk !== "string") return write(chunk, ...rest);
-    out += chunk;
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(["node", "portcullis", ...args]);
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-}
 
 /** A check for `assert.rejects`: a CliError with this exit code whose message matches. */
 function cliError(exitCode: number, message: RegExp) {
