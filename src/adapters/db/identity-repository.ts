@@ -52,10 +52,6 @@ export class IdentityRepository {
     return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
   }
 
-  async updateIdentity(name: string, patch: Partial<Pick<IdentityRow, "role" | "team" | "disabled_at">>) {
-    await this.db.updateTable("identities").set(patch).where("name", "=", name).execute();
-  }
-
   /**
    * Changes an identity's role or team; a new team takes all its tokens along (an identity's
    * tokens pull for its team), in one transaction so that no reader ever sees them apart.
