@@ -81,6 +81,8 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Judge new releases of catalog projects in the background (default true). */
   preVet?: boolean;
+  /** Audit records held in memory while the database refuses writes (default 200,000). */
+  auditQueueRecords?: number;
 }
 
 /** Everything but the HTTP server: what the gateway and the local CLI commands share. */
@@ -262,7 +264,7 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
     },
   };
   // Features in dependency order; each sees everything built before it.
-  const identity = await buildIdentityServices(core);
+  const identity = await buildIdentityServices(core, { auditQueueRecords: opts.auditQueueRecords });
   const governance = await buildGovernanceServices({ ...core, ...identity });
   const proof = await buildProofServices({ ...core, ...identity, ...governance });
   const discovery = await buildDiscoveryServices({ ...core, ...identity, ...governance, ...proof });
@@ -365,6 +367,14 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     registers: [registry],
     collect() {
       this.set(services.audit.pendingCount);
+    },
+  });
+  new Gauge({
+    name: "portcullis_audit_accepting",
+    help: "1 while the audit trail takes records; 0 while it cannot (database refusing writes, memory queue and spool full): audited requests then get 503.",
+    registers: [registry],
+    collect() {
+      this.set(services.audit.accepting ? 1 : 0);
     },
   });
   new Gauge({

@@ -55,6 +55,10 @@ export function registerServeCommand(program: Command): void {
       OPTIONS.authAnonymous.description + ` [env ${OPTIONS.authAnonymous.env}] (default read)`,
     )
     .option("--audit-sinks <urls>", OPTIONS.auditSinks.description + ` [env ${OPTIONS.auditSinks.env}]`)
+    .option(
+      "--audit-spool-max-mb <MiB>",
+      OPTIONS.auditSpoolMaxMb.description + ` [env ${OPTIONS.auditSpoolMaxMb.env}] (default 1024)`,
+    )
     .option("--signing-key <file>", OPTIONS.signingKey.description + ` [env ${OPTIONS.signingKey.env}]`)
     .option(
       "--sigstore-trusted-root <file>",

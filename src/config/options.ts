@@ -165,6 +165,12 @@ export const OPTIONS = {
     [] as string[],
     list,
   ),
+  auditSpoolMaxMb: option(
+    "audit.spool-max-mb",
+    "MiB the audit spool (<data>/audit-spool) may hold while the database refuses writes; past it, audited requests get 503 until the database is back.",
+    1024,
+    int(1, 1024 * 1024),
+  ),
   signingKey: option(
     "signing-key",
     "An Ed25519 private key (PKCS#8 PEM) supplied from outside; empty: generated at first start under <data>/keys (mode 0600).",

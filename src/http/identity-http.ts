@@ -10,7 +10,7 @@ import { AuthRateLimiter } from "../services/identity/auth-rate-limiter.js";
 import { tokenIdOf } from "../services/identity/identity-service.js";
 import { sendApiError } from "./api-conventions.js";
 import { reasonPhrase } from "./reply-error.js";
-import { addReadinessFacts } from "./routes/ops-routes.js";
+import { addReadinessCheck, addReadinessFacts } from "./routes/ops-routes.js";
 import { registerIdentityRoutes } from "./routes/identity-routes.js";
 import { registerAuditRoutes } from "./routes/audit-routes.js";
 import { registerInventoryRoutes } from "./routes/inventory-routes.js";
@@ -82,11 +82,37 @@ export async function registerIdentityHttp(
     },
   }));
 
+  addReadinessCheck(app, () =>
+    audit.accepting
+      ? undefined
+      : {
+          part: "audit",
+          reason: "the audit trail cannot record requests: its database refuses writes and the spool is full",
+        },
+  );
+
   app.decorateRequest("actor", null as unknown as Actor);
+
+  // Requests answered 503 because the trail could not record them: not pushed into it either.
+  const refusedUnaudited = new WeakSet<FastifyRequest>();
 
   // Callback style: a request without a token (pip against an open index, health checks) is
   // decided without a promise; only a presented token waits for its check.
   app.addHook("onRequest", (req, reply, done) => {
+    // Fail closed: nothing is served that the audit trail cannot record (its database refuses
+    // writes, the memory queue is full and the spool takes no more). Health and metrics stay.
+    if (!audit.accepting && isAudited(req.url)) {
+      refusedUnaudited.add(req);
+      reply.header("retry-after", "30");
+      void refuse(
+        req,
+        reply,
+        503,
+        "UNAVAILABLE",
+        "the audit trail cannot record requests right now (its database refuses writes and the spool is full); try again shortly",
+      );
+      return;
+    }
     const application = headerValue(req.headers["x-portcullis-project"]);
     const client = clientOf(req.headers["user-agent"]);
     const config = req.routeOptions.config as
@@ -200,7 +226,7 @@ export async function registerIdentityHttp(
   };
 
   app.addHook("onResponse", (req, reply, done) => {
-    recordAccess(req, reply, audit, now, ctx.clientAddress);
+    if (!refusedUnaudited.has(req)) recordAccess(req, reply, audit, now, ctx.clientAddress);
     done();
   });
 
@@ -212,6 +238,7 @@ export async function registerIdentityHttp(
 
   return {
     readerOf(req, ip) {
+      if (!audit.accepting) return undefined; // the full route refuses it (503)
       const application = headerValue(req.headers["x-portcullis-project"]);
       const client = clientOf(req.headers["user-agent"]);
       const token = presentedToken(req.headers.authorization);
@@ -340,6 +367,11 @@ function outcomeOf(status: number): string {
   if (status === 429) return "rate-limited";
   if (status >= 500) return "error";
   return "refused";
+}
+
+/** Whether a request is one `recordAccess` records: index pages, files, metadata and the API. */
+function isAudited(url: string): boolean {
+  return url.startsWith("/simple") || url.startsWith("/files/") || url.startsWith("/api/");
 }
 
 /** Index pages, files, metadata and API calls go to the audit trail; health, metrics and assets do not. */

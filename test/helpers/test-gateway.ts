@@ -18,7 +18,7 @@ export interface TestGateway {
  */
 export async function startTestGateway(
   overrides: Partial<Record<keyof Config, unknown>> & { upstream: string },
-  opts: { now?: () => number; keepData?: boolean } = {},
+  opts: { now?: () => number; keepData?: boolean; auditQueueRecords?: number } = {},
 ): Promise<TestGateway> {
   const dataDir = (overrides.data as string | undefined) ?? mkdtempSync(join(tmpdir(), "portcullis-gw-"));
   const config = loadConfig({
@@ -36,6 +36,7 @@ export async function startTestGateway(
   });
   const gateway = await createGateway(config, {
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.auditQueueRecords ? { auditQueueRecords: opts.auditQueueRecords } : {}),
     logger: pino({ level: process.env.PORTCULLIS_TEST_LOG ?? "silent" }),
   });
   const url = await gateway.listen();

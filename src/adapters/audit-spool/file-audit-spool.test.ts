@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { auditFields } from "../../../test/helpers/audit-fields.js";
-import { FileAuditSpool } from "./file-audit-spool.js";
+import { AuditSpoolFull, FileAuditSpool } from "./file-audit-spool.js";
 
 function withDir(fn: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), "spool-"));
@@ -150,4 +150,41 @@ test("two spools on one directory (two gateways) never overwrite each other's ba
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a spool at its cap refuses a batch whole, and takes one again once a batch is written back", () => {
+  withDir((dir) => {
+    const one = Buffer.byteLength(JSON.stringify([auditFields({ at: 1 })]));
+    const spool = new FileAuditSpool(dir, process.pid, 2 * one + 10);
+    spool.append([auditFields({ at: 1 })]);
+    spool.append([auditFields({ at: 2 })]);
+    assert.equal(spool.bytes, 2 * one);
+    assert.throws(() => spool.append([auditFields({ at: 3 })]), AuditSpoolFull);
+    assert.equal(spool.batches, 2);
+    assert.equal(readdirSync(dir).length, 2, "nothing half-written left by the refusal");
+    // A later start over the same directory sees what is held.
+    const restarted = new FileAuditSpool(dir, process.pid, 2 * one + 10);
+    assert.equal(restarted.bytes, 2 * one);
+    assert.throws(() => restarted.append([auditFields({ at: 3 })]), /audit spool is full/);
+    const oldest = restarted.takeOldest()!;
+    oldest.done();
+    assert.equal(restarted.bytes, one);
+    restarted.append([auditFields({ at: 3 })]);
+    // The first spool never saw that: before refusing it reads the disk again.
+    const taken = spool.takeOldest()!;
+    assert.deepEqual(
+      taken.records.map((r) => r.at),
+      [2],
+    );
+    taken.done();
+    spool.append([auditFields({ at: 4 })]);
+    assert.equal(spool.batches, 2, "its own batch and the other spool's, both to be written back");
+    // A batch that failed while being written is older than all of them: it goes in front, past the cap.
+    spool.append([auditFields({ at: 0 })], "front");
+    const first = spool.takeOldest()!;
+    assert.deepEqual(
+      first.records.map((r) => r.at),
+      [0],
+    );
+  });
 });

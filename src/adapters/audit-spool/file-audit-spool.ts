@@ -8,6 +8,7 @@ import {
   renameSync,
   rmSync,
   linkSync,
+  statSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -22,6 +23,16 @@ const WRITING_RE = /^(\d{13}\.json)\.writing-(\d+)$/;
 const TMP_RE = /^\.\d{13}\.json\.(\d+)\.tmp$/;
 /** The first number in an empty spool: mid-range, so batches can go in front (older) as well as behind. */
 const MIDDLE = 5_000_000_000_000;
+/** The default cap on what the spool holds on disk: 1 GiB (some 2.5 million records). */
+export const DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024;
+
+/** The spool holds its cap: the batch was not stored (the trail then refuses new requests). */
+export class AuditSpoolFull extends Error {
+  constructor(held: number, max: number) {
+    super(`audit spool is full (${held} bytes held, cap ${max}; audit.spool-max-mb)`);
+    this.name = "AuditSpoolFull";
+  }
+}
 
 /**
  * Audit batches the database would not take, kept on local disk (`<data>/audit-spool/`) until it
@@ -30,20 +41,26 @@ const MIDDLE = 5_000_000_000_000;
  * processes over one data directory never both write it; a file left so by a process that died
  * is put back at the next start. Hand-written: the format is a JSON array per file, and the only
  * needs are atomic creation and an exclusive claim, which rename gives.
+ *
+ * Bounded: a batch that would take the bytes held past `maxBytes` is refused (AuditSpoolFull), so
+ * a database down for days cannot fill the disk the blobs and the database live on (the trail
+ * then refuses new requests).
  */
 export class FileAuditSpool implements AuditSpool {
   private next: number;
   private first: number;
   private count: number;
+  /** Bytes of the batches held (this process's view; read from the disk again before refusing). */
+  private held: number;
 
   constructor(
     private readonly dir: string,
     private readonly pid = process.pid,
+    private readonly maxBytes = DEFAULT_SPOOL_MAX_BYTES,
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     let last = MIDDLE - 1;
     let first = MIDDLE;
-    let count = 0;
     // Left by a process that is gone. Our own pid counts as gone: this spool has claimed and
     // written nothing yet, so such a file is an earlier run's (in a container the gateway is
     // often pid 1 at every start).
@@ -62,19 +79,61 @@ export class FileAuditSpool implements AuditSpool {
       const n = Number.parseInt(name.slice(0, 13), 10);
       last = Math.max(last, n);
       first = Math.min(first, n);
-      if (FILE_RE.test(name)) count++;
     }
     this.next = last + 1;
     this.first = first;
-    this.count = count;
+    this.count = 0;
+    this.held = 0;
+    this.rescan();
   }
 
   get batches(): number {
     return this.count;
   }
 
+  /** Bytes of the batches held, as the last append or take saw them. */
+  get bytes(): number {
+    return this.held;
+  }
+
+  /**
+   * Reads what the batch files (waiting or claimed) take on disk now, and how many wait: other
+   * processes' too (two gateways on one data directory), so their batches are also written back.
+   */
+  private rescan(): void {
+    let held = 0;
+    let count = 0;
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      names = [];
+    }
+    for (const name of names) {
+      const waiting = FILE_RE.test(name);
+      if (!waiting && !WRITING_RE.test(name)) continue;
+      try {
+        held += statSync(join(this.dir, name)).size;
+        if (waiting) count++;
+      } catch {
+        // taken and removed meanwhile
+      }
+    }
+    this.held = held;
+    this.count = count;
+  }
+
   append(records: readonly AuditFields[], where: "back" | "front" = "back"): void {
     if (records.length === 0) return;
+    const bytes = Buffer.from(JSON.stringify(records));
+    // A batch in front is one that was being written when the database failed, older than every
+    // batch held: refusing it would put it behind them, out of order. It may pass the cap (one
+    // batch per failed write).
+    if (where === "back" && this.held + bytes.length > this.maxBytes) {
+      // Batches written back since (by another gateway too) may have made room.
+      this.rescan();
+      if (this.held + bytes.length > this.maxBytes) throw new AuditSpoolFull(this.held, this.maxBytes);
+    }
     const n = where === "front" ? --this.first : this.next++;
     const name = batchFileName(n);
     const tmp = join(this.dir, `.${name}.${this.pid}.tmp`);
@@ -84,7 +143,6 @@ export class FileAuditSpool implements AuditSpool {
     try {
       // writeSync may write less than asked (a full disk): the rest is written, or it throws and
       // no partial batch is renamed into place as if whole.
-      const bytes = Buffer.from(JSON.stringify(records));
       for (let off = 0; off < bytes.length;) {
         const n = writeSync(fd, bytes, off, bytes.length - off);
         if (n <= 0) throw new Error(`audit spool: wrote nothing of ${bytes.length - off} bytes left`);
@@ -112,6 +170,7 @@ export class FileAuditSpool implements AuditSpool {
     }
     rmSync(tmp, { force: true });
     this.count++;
+    this.held += bytes.length;
   }
 
   takeOldest(): SpooledBatch | undefined {
@@ -138,18 +197,25 @@ export class FileAuditSpool implements AuditSpool {
       }
       this.count = Math.max(0, this.count - 1);
       let records: AuditFields[];
+      let size = 0;
       try {
-        records = parseBatch(readFileSync(claimed, "utf8"));
+        const raw = readFileSync(claimed);
+        size = raw.length;
+        records = parseBatch(raw.toString("utf8"));
       } catch (err) {
         // Kept for a person to look at, never written half-understood into the chain.
         renameSync(claimed, join(this.dir, `${name}.corrupt`));
+        this.rescan();
         throw new Error(
           `audit spool file ${name} is unreadable (${(err as Error).message}); kept as ${name}.corrupt`,
         );
       }
       return {
         records,
-        done: () => rmSync(claimed, { force: true }),
+        done: () => {
+          rmSync(claimed, { force: true });
+          this.held = Math.max(0, this.held - size);
+        },
         release: () => {
           renameSync(claimed, join(this.dir, name));
           this.count++;

@@ -14,6 +14,17 @@ export interface OpsDeps {
 }
 
 const readinessFacts = new WeakMap<FastifyInstance, (() => Record<string, unknown>)[]>();
+const readinessChecks = new WeakMap<FastifyInstance, ReadinessCheck[]>();
+
+/** A part the gateway cannot serve without: a reason when it is down (`/readyz` then answers 503). */
+export type ReadinessCheck = () => { part: string; reason: string } | undefined;
+
+/** Lets a feature make `/readyz` unready (e.g. the audit trail refusing records). */
+export function addReadinessCheck(app: FastifyInstance, check: ReadinessCheck): void {
+  const list = readinessChecks.get(app) ?? [];
+  list.push(check);
+  readinessChecks.set(app, list);
+}
 
 /**
  * Lets a feature add facts to `/readyz` (e.g. the identity feature: whether anonymous access is
@@ -45,6 +56,11 @@ export function registerOpsRoutes(app: FastifyInstance, deps: OpsDeps): void {
         status: "unready",
         database: { ok: false, error: detailed ? (err as Error).message : "the database does not answer" },
       });
+    }
+    for (const check of readinessChecks.get(app) ?? []) {
+      const down = check();
+      if (down)
+        return reply.code(503).send({ status: "unready", [down.part]: { ok: false, error: down.reason } });
     }
     const status = deps.upstreamStatus();
     const upstream = detailed ? status : { ok: status.ok };

@@ -9,6 +9,8 @@ import type { AuditFields } from "./audit-chain.js";
 export interface AuditSpool {
   /** Batches waiting (this process's view). */
   readonly batches: number;
+  /** Bytes those batches take. */
+  readonly bytes: number;
   /**
    * Stores a batch durably before returning; throws when it cannot. `front`: before everything
    * spooled (a batch that was being written while newer ones were spilled).

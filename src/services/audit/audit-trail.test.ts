@@ -173,3 +173,54 @@ test("without a spool (CLI commands) a stop with the database down fails loudly"
   trail.push(record(0));
   await assert.rejects(trail.close(), /connection refused/);
 });
+
+test("with the database refusing writes and the spool full, the trail stops accepting, loses nothing, and accepts again once the database is back", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "audit-spool-"));
+  try {
+    const writer = switchableWriter();
+    const batchBytes = Buffer.byteLength(JSON.stringify(Array.from({ length: 100 }, (_, k) => record(k))));
+    const trail = new AuditTrail({
+      writer,
+      // Room for two batches of 100.
+      spool: () => new FileAuditSpool(dir, process.pid, 2 * batchBytes + 50),
+      now: () => 0,
+      log: pino({ level: "silent" }),
+      batchSize: 100,
+      maxPending: 300,
+    });
+    trail.start(20);
+    let i = 0;
+    for (; trail.accepting && i < 10_000; i++) trail.push(record(i));
+    assert.equal(trail.accepting, false, "stops accepting");
+    assert.equal(trail.spooledBatches, 2, "once the spool holds what it may");
+    assert.ok(i <= 300 + 2 * 100 + 100 + 1, `${i} records taken before refusing`);
+    // Answers already on their way when refusing began are still recorded.
+    for (let k = 0; k < 50; k++) trail.push(record(i++));
+
+    writer.down = false;
+    for (let t = 0; t < 200 && !trail.accepting; t++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(trail.accepting, true, "accepting again once the database takes a batch");
+    await trail.close();
+    assert.deepEqual(
+      writer.ats,
+      Array.from({ length: i }, (_, k) => record(k).at),
+      "none lost, in order",
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("refusing, memory stays bounded: past the headroom the oldest records are dropped", () => {
+  const writer = switchableWriter();
+  const trail = new AuditTrail({
+    writer,
+    now: () => 0,
+    log: pino({ level: "silent" }),
+    batchSize: 100,
+    maxPending: 300,
+  });
+  for (let i = 0; i < 5_000; i++) trail.push(record(i));
+  assert.equal(trail.accepting, false);
+  assert.ok(trail.pendingCount <= 300 * 1.1 + 2 * 100, `${trail.pendingCount} records held`);
+});

@@ -48,9 +48,14 @@ export interface AuditTrailOptions {
 
 /**
  * Records kept in memory while the database refuses writes; beyond it the oldest batches go to
- * the spool (a running gateway), or are dropped and logged (without one).
+ * the spool (a running gateway). When the spool cannot take them either (none, a full disk, its
+ * cap), the trail stops accepting (`accepting`: the gateway answers 503 instead of serving
+ * unaudited) and keeps what it holds; only past OVERFLOW_HEADROOM more (requests already in
+ * flight when it stopped) are the oldest dropped and logged.
  */
 const MAX_PENDING = 200_000;
+/** Records beyond `maxPending` kept while refusing, for answers already on their way (a share of it). */
+const OVERFLOW_HEADROOM = 0.1;
 /** Batches at least this big go to the background writer (64 per 250 ms flush: ~250 requests/s). */
 const BACKGROUND_MIN_BATCH = 64;
 
@@ -73,6 +78,8 @@ export class AuditTrail implements AuditRecorder {
   private timer: NodeJS.Timeout | undefined;
   private dropped = 0;
   private spool: AuditSpool | undefined;
+  /** Memory queue full and the spool refusing: no new requests until the queue has room again. */
+  private overflowing = false;
   private closing = false;
   /** Records written since start (metrics, tests). */
   written = 0;
@@ -116,12 +123,65 @@ export class AuditTrail implements AuditRecorder {
     if (!open || open.full) this.pending.push((open = new AuditBatchBuilder(this.batchSize)));
     open.add(fields);
     this.pendingRecords++;
-    while (this.pendingRecords > (this.opts.maxPending ?? MAX_PENDING) && this.pending.length > 1) {
+    if (this.pendingRecords > this.maxPending) this.overflow();
+    if (this.pendingRecords >= this.batchSize && !this.flushing && !this.failing) this.flushDue();
+  }
+
+  /**
+   * Whether the trail can take the records of new requests. False while the database refuses
+   * writes, the memory queue is full and the spool will not take more: a running gateway then
+   * refuses audited requests (503) rather than serve them unrecorded. True again as soon as the
+   * database or the spool takes a batch.
+   */
+  get accepting(): boolean {
+    return !this.overflowing;
+  }
+
+  private get maxPending(): number {
+    return this.opts.maxPending ?? MAX_PENDING;
+  }
+
+  /** Moves the oldest batches to the spool while the queue is over its size; refuses when it cannot. */
+  private overflow(say = true, drop = true): void {
+    while (!this.overflowing && this.pendingRecords > this.maxPending && this.pending.length > 1) {
+      const oldest = this.pending[0]!;
+      if (!this.spill(oldest.finish(), "back", say)) {
+        this.overflowing = true;
+        if (say)
+          this.opts.log.error(
+            { pending: this.pendingRecords, spooled: this.spooledBatches },
+            "audit trail full (the database refuses writes and the spool takes no more): refusing requests with 503 until it has room",
+          );
+        break;
+      }
+      this.pending.shift();
+      this.pendingRecords -= oldest.length;
+    }
+    // Records of answers already sent when refusing began: kept up to the headroom, then the
+    // oldest are lost (and said so), never the process's memory. Only a new record does that.
+    if (!drop) return;
+    const hardCap = Math.ceil(this.maxPending * (1 + OVERFLOW_HEADROOM)) + this.batchSize;
+    while (this.pendingRecords > hardCap && this.pending.length > 1) {
       const oldest = this.pending.shift()!;
       this.pendingRecords -= oldest.length;
-      if (!this.spill(oldest.finish())) this.dropped += oldest.length;
+      this.dropped += oldest.length;
     }
-    if (this.pendingRecords >= this.batchSize && !this.flushing && !this.failing) this.flushDue();
+  }
+
+  /**
+   * After a write, or a tick while refusing: accepting again once the queue is within its size
+   * (what is over goes to the spool, if it takes it now).
+   */
+  private relieve(): void {
+    if (!this.overflowing) return;
+    this.overflowing = false;
+    this.overflow(false, false);
+    if (!this.overflowing) {
+      this.opts.log.warn(
+        { pending: this.pendingRecords, spooled: this.spooledBatches },
+        "audit trail has room again: serving resumes",
+      );
+    }
   }
 
   private get batchSize(): number {
@@ -138,13 +198,13 @@ export class AuditTrail implements AuditRecorder {
   }
 
   /** Puts a batch in the spool; false when there is none or it failed (logged). */
-  private spill(batch: EncodedAuditBatch, where: "back" | "front" = "back"): boolean {
+  private spill(batch: EncodedAuditBatch, where: "back" | "front" = "back", say = true): boolean {
     if (!this.spool) return false;
     try {
       this.spool.append(decodeAuditBatch(batch), where);
       return true;
     } catch (err) {
-      this.opts.log.error({ err: (err as Error).message }, "audit spool write failed");
+      if (say) this.opts.log.error({ err: (err as Error).message }, "audit spool write failed");
       return false;
     }
   }
@@ -166,6 +226,8 @@ export class AuditTrail implements AuditRecorder {
    * commit).
    */
   private flushDue(): void {
+    // The spool may have room again (disk freed, another gateway wrote batches back).
+    if (this.overflowing && !this.flushing) this.relieve();
     if (this.flushing || (this.pendingRecords === 0 && this.spooledBatches === 0)) return;
     this.flushing = this.writeAll(false)
       .catch(() => undefined)
@@ -274,6 +336,7 @@ export class AuditTrail implements AuditRecorder {
       }
       this.failing = false;
       this.written += written.written;
+      this.relieve();
       if (written.chained) for (const sink of sinks) sink.send(written.chained);
       return;
     }

@@ -43,7 +43,10 @@ const POLICY_ACTOR: Actor = {
  * flush timer) starts in the HTTP registration, which only a running gateway calls; CLI commands
  * build services without it and flush on close.
  */
-export async function buildIdentityServices(deps: CoreServices): Promise<IdentityServices> {
+export async function buildIdentityServices(
+  deps: CoreServices,
+  opts: { auditQueueRecords?: number } = {},
+): Promise<IdentityServices> {
   const { db, now, log, keys, policy, config } = deps;
   const auditLog = new AuditRepository(db.db, db.dialect);
   let publicPem: { keyid: string; pem: string } | undefined;
@@ -68,10 +71,16 @@ export async function buildIdentityServices(deps: CoreServices): Promise<Identit
     },
     // Only a running gateway opens it (at `start`): the database refusing writes for minutes, or
     // down at a stop, costs no records.
-    spool: () => new FileAuditSpool(join(resolve(config.data), "audit-spool")),
+    spool: () =>
+      new FileAuditSpool(
+        join(resolve(config.data), "audit-spool"),
+        process.pid,
+        config.auditSpoolMaxMb * 1024 * 1024,
+      ),
     now,
     log,
     sinks,
+    maxPending: opts.auditQueueRecords,
   });
   const identity = new IdentityService({ repo: new IdentityRepository(db.db), now, audit });
   const inventory = new InventoryService({
