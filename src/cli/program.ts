@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config/options.js";
-import { CliError } from "./cli-error.js";
+import { CliError, explainDatabaseError } from "./cli-error.js";
 import { registerClientConfigCommand } from "./client-config-command.js";
 import { registerDemoCommand } from "./demo-command.js";
 import { registerExplainCommand } from "./explain-command.js";
@@ -46,6 +46,11 @@ export async function runCli(argv: string[]): Promise<number> {
     if (err instanceof CliError || err instanceof ConfigError) {
       process.stderr.write(`portcullis: ${err.message}\n`);
       return err instanceof CliError ? err.exitCode : 2;
+    }
+    const database = explainDatabaseError(err);
+    if (database) {
+      process.stderr.write(`portcullis: ${database}\n`);
+      return 1;
     }
     process.stderr.write(`portcullis: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
     return 1;

@@ -149,9 +149,12 @@ export async function migrate(db: Kysely<Database>, dialect: DialectName, schema
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === "Error");
-    throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new Error(
+      `database migration${failed ? ` ${failed.migrationName}` : ""} failed: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 

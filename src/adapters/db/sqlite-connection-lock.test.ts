@@ -1,6 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Worker } from "node:worker_threads";
+import { sql } from "kysely";
+import { openTestDatabase } from "../../../test/helpers/databases.js";
+import { connectDatabase } from "./connect-database.js";
 import { SqliteConnectionLock } from "./sqlite-connection-lock.js";
 
 /** A thread that takes the lock as a connection would, holds it `holdMs`, then releases it or not. */
@@ -44,4 +47,34 @@ test("a thread that exits holding the lock is let go of; another thread's lock i
   await lock.acquire();
   assert.equal(lock.releaseIfHeldBy(thread), false, "now held by this thread");
   lock.release();
+});
+
+test("a serializable transaction takes SQLite's write lock at its start: another process cannot write in between", async () => {
+  const a = await openTestDatabase("sqlite");
+  // A second connection with a lock of its own: another process (a CLI command beside a gateway).
+  const b = await connectDatabase({ url: a.description, dataDir: "" });
+  try {
+    await sql`PRAGMA busy_timeout = 0`.execute(b.db);
+    await a.db
+      .transaction()
+      .setIsolationLevel("serializable")
+      .execute(async (trx) => {
+        await trx.selectFrom("webhooks").selectAll().execute();
+        // With a deferred BEGIN this write would pass, and `a`'s insert below would then fail
+        // with "database is locked" (its snapshot stale): the race two `webhook add`s lost.
+        await assert.rejects(
+          sql`INSERT INTO teams (name, created_at) VALUES ('from-b', 1)`.execute(b.db),
+          /locked|busy/i,
+        );
+        await sql`INSERT INTO teams (name, created_at) VALUES ('from-a', 1)`.execute(trx);
+      });
+    const names = await sql<{ name: string }>`SELECT name FROM teams ORDER BY name`.execute(b.db);
+    assert.deepEqual(
+      names.rows.map((r) => r.name),
+      ["from-a"],
+    );
+  } finally {
+    await b.close();
+    await a.cleanup();
+  }
 });

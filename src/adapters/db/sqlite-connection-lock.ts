@@ -1,10 +1,12 @@
 import { threadId } from "node:worker_threads";
 import {
+  CompiledQuery,
   SqliteDialect,
   SqliteDriver,
   type DatabaseConnection,
   type Driver,
   type SqliteDialectConfig,
+  type TransactionSettings,
 } from "kysely";
 
 interface AtomicsWaitAsync {
@@ -77,6 +79,22 @@ export class LockedSqliteDialect extends SqliteDialect {
       override async releaseConnection(): Promise<void> {
         lock.release();
         await super.releaseConnection();
+      }
+
+      /**
+       * Kysely's SQLite driver ignores the isolation level and always says `BEGIN` (deferred):
+       * two processes (a CLI command and a gateway) that both read and then write fail with
+       * "database is locked" (the second's snapshot is stale, and SQLite does not wait for that).
+       * A serializable transaction takes the write lock at its start instead (`BEGIN IMMEDIATE`):
+       * the second waits for the first (busy_timeout) and then reads what it committed.
+       */
+      override async beginTransaction(
+        connection: DatabaseConnection,
+        settings?: TransactionSettings,
+      ): Promise<void> {
+        if (settings?.isolationLevel === "serializable") {
+          await connection.executeQuery(CompiledQuery.raw("begin immediate"));
+        } else await super.beginTransaction(connection);
       }
     })(this.dialectConfig);
   }

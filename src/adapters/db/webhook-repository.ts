@@ -67,8 +67,9 @@ export class WebhookRepository {
   /**
    * Registers a webhook unless an active one has the same URL and the same event set (in any
    * order; null, every event, only equals null): then that one is returned and nothing is added.
-   * The check and the insert are one serializable transaction, retried on a serialization
-   * failure, so two instances adding the same webhook at once add it once.
+   * The check and the insert are one serializable transaction (on SQLite it takes the write lock
+   * at BEGIN: see sqlite-connection-lock.ts), retried on PostgreSQL's serialization failure, so
+   * two instances or CLI commands adding the same webhook at once add it once, and neither fails.
    */
   async addUnlessDuplicate(w: NewWebhook): Promise<{ added: Webhook } | { duplicateOf: Webhook }> {
     for (let attempt = 1; ; attempt++) {
