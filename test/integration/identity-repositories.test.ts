@@ -10,6 +10,7 @@ import { pino } from "pino";
 import { AuditRepository, type CheckpointSigner } from "../../src/adapters/db/audit-repository.js";
 import { IdentityRepository } from "../../src/adapters/db/identity-repository.js";
 import { InventoryRepository } from "../../src/adapters/db/inventory-repository.js";
+import { connectDatabase } from "../../src/adapters/db/connect-database.js";
 import { keyIdOf } from "../../src/crypto/key-ring.js";
 import { CLI_ACTOR, type Actor, type ClientInfo } from "../../src/domain/identity.js";
 import type { AuditFields, ChainedRecord } from "../../src/services/audit/audit-chain.js";
@@ -189,6 +190,53 @@ for (const dialect of DIALECTS) {
         const verified = await verifyAuditLog(new AuditRepository(db.db, db.dialect), new Set([keyid]));
         assert.equal(verified.ok, true);
         assert.equal(verified.records, 9, "token.create and token.revoke are audited");
+      }),
+  );
+
+  test(
+    `token creates racing on one identity never leave a token in a team it left, nor lower its role (${dialect})`,
+    { skip: await dialectSkip(dialect) },
+    () =>
+      withTestDatabase(dialect, async (db) => {
+        // Two instances: on PostgreSQL each with its own connections, so their statements interleave.
+        const second = db.dialect === "postgres" ? await connectDatabase(db.reopen!) : undefined;
+        try {
+          const trail = new AuditTrail({
+            writer: inlineAuditWriter(new AuditRepository(db.db, db.dialect), signer),
+            now: () => 1_000,
+            log,
+          });
+          const a = new IdentityService({
+            repo: new IdentityRepository(db.db),
+            now: () => 1_000,
+            audit: trail,
+          });
+          const b = new IdentityService({
+            repo: new IdentityRepository((second ?? db).db),
+            now: () => 1_000,
+            audit: trail,
+          });
+          for (let round = 0; round < 8; round++) {
+            const user = `svc${round}`;
+            await a.createToken({ user, role: "reader", team: "start" }, CLI_ACTOR);
+            await Promise.all([
+              a.createToken({ user, role: "approver", team: "x" }, CLI_ACTOR),
+              b.createToken({ user, role: "admin", team: "y" }, CLI_ACTOR),
+              a.createToken({ user, role: "requester" }, CLI_ACTOR),
+            ]);
+            const who = (await a.listUsers()).find((u) => u.name === user)!;
+            assert.equal(who.role, "admin", `round ${round}: the highest role stays`);
+            const teams = (await a.listTokens(user)).map((t) => t.team);
+            assert.deepEqual(
+              teams,
+              teams.map(() => who.team),
+              `round ${round}: every token pulls for the identity's team ${who.team}`,
+            );
+          }
+          await trail.close();
+        } finally {
+          await second?.close();
+        }
       }),
   );
 

@@ -53,14 +53,39 @@ export class IdentityRepository {
   }
 
   /**
-   * Changes an identity's role or team; a new team takes all its tokens along (an identity's
-   * tokens pull for its team), in one transaction so that no reader ever sees them apart.
+   * Issues a token for an existing identity, in one transaction: the identity's row is locked
+   * first (a no-op update; PostgreSQL holds a row lock and SQLite its write lock until commit),
+   * `decide` sees it as it is now and returns the change to make (a higher role; a new team, which
+   * takes all its tokens along) or throws, and the token is stored with the identity's team after
+   * that change. So two `token create`s at once (two instances, or a CLI command beside a gateway)
+   * never leave a token in a team its identity has left, nor lower a role the other raised.
+   * Returns the identity as it was and the team the token was given; undefined when there is no
+   * such identity.
    */
-  async changeIdentity(name: string, patch: { role?: string; team?: string }): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
-      await tx.updateTable("identities").set(patch).where("name", "=", name).execute();
+  async issueToken(
+    name: string,
+    decide: (current: IdentityRow) => { role?: string; team?: string },
+    token: Omit<TokenRow, "team" | "identity">,
+  ): Promise<{ before: IdentityRow; team: string | null } | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      const before = await tx
+        .updateTable("identities")
+        .set((eb) => ({ kind: eb.ref("kind") }))
+        .where("name", "=", name)
+        .returningAll()
+        .executeTakeFirst();
+      if (!before) return undefined;
+      const patch = decide(before);
+      if (patch.role !== undefined || patch.team !== undefined)
+        await tx.updateTable("identities").set(patch).where("name", "=", name).execute();
       if (patch.team !== undefined)
         await tx.updateTable("api_tokens").set({ team: patch.team }).where("identity", "=", name).execute();
+      const team = patch.team ?? before.team;
+      await tx
+        .insertInto("api_tokens")
+        .values({ ...token, identity: name, team })
+        .execute();
+      return { before, team };
     });
   }
 
@@ -86,10 +111,6 @@ export class IdentityRepository {
       .execute();
     const byTeam = new Map(counts.map((c) => [c.team, Number(c.n)]));
     return teams.map((t) => ({ ...t, members: byTeam.get(t.name) ?? 0 }));
-  }
-
-  async insertToken(row: TokenRow): Promise<void> {
-    await this.db.insertInto("api_tokens").values(row).execute();
   }
 
   async getToken(id: string): Promise<TokenRow | undefined> {

@@ -144,57 +144,74 @@ export class IdentityService implements OwnerDirectory {
       throw new IdentityError("VALIDATION", "the expiry must be in the future");
     const { repo } = this.deps;
     if (team) await repo.ensureTeam(team, now);
-    const existing = await repo.getIdentity(input.user);
-    if (!existing) {
-      await repo.insertIdentity({
-        name: input.user,
-        kind: input.kind ?? "user",
-        role: input.role,
-        team,
-        created_at: now,
-        disabled_at: null,
-      });
-    } else if (existing.disabled_at !== null) {
-      throw new IdentityError("CONFLICT", `identity ${input.user} is disabled`);
-    } else if (input.kind && existing.kind !== input.kind) {
-      throw new IdentityError(
-        "CONFLICT",
-        `identity ${input.user} is a ${existing.kind === "service" ? "service account" : "user"}, not a ${input.kind === "service" ? "service account" : "user"}`,
-      );
-    }
-    // An identity's role is the highest its tokens were issued with (what `user list` shows); its
-    // team is where all its tokens pull for, so naming another one moves the identity and them.
-    const patch: { role?: Role; team?: string } = {};
-    if (
-      existing &&
-      existing.role !== input.role &&
-      isRole(existing.role) &&
-      !roleAtLeast(existing.role, input.role)
-    )
-      patch.role = input.role;
-    if (existing && team && existing.team !== team) patch.team = team;
-    if (patch.role || patch.team) await repo.changeIdentity(input.user, patch);
-    if (patch.team) {
-      // This instance sees the move at once (others within TOKEN_CACHE_MS, as for a revocation).
-      this.revocations++;
-      for (const [hash, entry] of this.cache)
-        if (entry.result.ok && entry.result.principal.user === input.user) this.cache.delete(hash);
-    }
+    await repo.insertIdentity({
+      name: input.user,
+      kind: input.kind ?? "user",
+      role: input.role,
+      team,
+      created_at: now,
+      disabled_at: null,
+    });
     const id = randomBytes(6).toString("hex");
     const token = `pcl_${id}_${randomBytes(32).toString("base64url")}`;
+    const hash = await this.hashToken(token);
+    // The identity as it is inside the transaction that stores the token (see issueToken): an
+    // identity's role is the highest its tokens were issued with (what `user list` shows); its
+    // team is where all its tokens pull for, so naming another one moves the identity and them.
+    const issued = await repo.issueToken(
+      input.user,
+      (current) => {
+        if (current.disabled_at !== null)
+          throw new IdentityError("CONFLICT", `identity ${input.user} is disabled`);
+        if (input.kind && current.kind !== input.kind) {
+          throw new IdentityError(
+            "CONFLICT",
+            `identity ${input.user} is a ${current.kind === "service" ? "service account" : "user"}, not a ${input.kind === "service" ? "service account" : "user"}`,
+          );
+        }
+        const patch: { role?: Role; team?: string } = {};
+        if (current.role !== input.role && isRole(current.role) && !roleAtLeast(current.role, input.role))
+          patch.role = input.role;
+        if (team && current.team !== team) patch.team = team;
+        return patch;
+      },
+      {
+        id,
+        role: input.role,
+        label,
+        hash,
+        created_at: now,
+        created_by: actor.user ?? actor.ip,
+        expires_at: input.expiresAt ?? null,
+        revoked_at: null,
+      },
+    );
+    // Removed between the two statements (an identity is only ever disabled, so not in practice).
+    if (!issued) throw new IdentityError("CONFLICT", `identity ${input.user} is gone`);
+    const { before } = issued;
+    const movedFrom = team && before.team !== team ? before.team : undefined;
+    const raisedFrom =
+      before.role !== input.role && isRole(before.role) && !roleAtLeast(before.role, input.role)
+        ? before.role
+        : undefined;
+    if (movedFrom !== undefined) {
+      // This instance sees the move at once (others within TOKEN_CACHE_MS, as for a revocation).
+      this.revocations++;
+      for (const [h, entry] of this.cache)
+        if (entry.result.ok && entry.result.principal.user === input.user) this.cache.delete(h);
+    }
     const row: TokenRow = {
       id,
       identity: input.user,
       role: input.role,
-      team: team ?? existing?.team ?? null,
+      team: issued.team,
       label,
-      hash: await this.hashToken(token),
+      hash,
       created_at: now,
       created_by: actor.user ?? actor.ip,
       expires_at: input.expiresAt ?? null,
       revoked_at: null,
     };
-    await repo.insertToken(row);
     this.deps.audit.record({
       action: "token.create",
       actor,
@@ -205,8 +222,8 @@ export class IdentityService implements OwnerDirectory {
         role: input.role,
         team: row.team,
         label,
-        ...(patch.role ? { identityRoleFrom: existing!.role } : {}),
-        ...(patch.team ? { movedFromTeam: existing!.team } : {}),
+        ...(raisedFrom !== undefined ? { identityRoleFrom: raisedFrom } : {}),
+        ...(movedFrom !== undefined ? { movedFromTeam: movedFrom } : {}),
       },
     });
     return { token, info: tokenInfo(row, now) };
