@@ -12,9 +12,23 @@ test("link-local and unspecified addresses are forbidden; private and loopback o
     "0.0.0.0",
     "::",
     "fd00:ec2::254",
+    // IPv4 carried in IPv6: NAT64 (RFC 6052), IPv4-compatible, 6to4.
+    "64:ff9b::169.254.169.254",
+    "[64:ff9b::a9fe:a9fe]",
+    "::169.254.169.254",
+    "2002:a9fe:a9fe::1",
   ])
     assert.match(forbiddenWebhookAddress(bad) ?? "", /link-local or unspecified/, bad);
-  for (const ok of ["127.0.0.1", "10.1.2.3", "192.168.0.10", "::1", "[2001:db8::1]", "hooks.example.org"])
+  for (const ok of [
+    "127.0.0.1",
+    "10.1.2.3",
+    "192.168.0.10",
+    "::1",
+    "[2001:db8::1]",
+    "hooks.example.org",
+    "64:ff9b::10.1.2.3",
+    "2002:a00:1::1",
+  ])
     assert.equal(forbiddenWebhookAddress(ok), undefined, ok);
 });
 

@@ -6,7 +6,10 @@ import { lookup, type LookupAddress, type LookupAllOptions, type LookupOptions }
  * and credentials (169.254.169.254, AWS's fd00:ec2::254, fe80::/10), and the unspecified
  * addresses. Private and loopback addresses stay allowed: a chat relay or SIEM collector on the
  * internal network is the usual receiver. IPv4-mapped IPv6 forms (`::ffff:169.254.169.254`) are
- * matched as their IPv4 address by BlockList.
+ * matched as their IPv4 address by BlockList; the IPv6 forms that carry an IPv4 address to a
+ * gateway that unwraps it are listed with 169.254.0.0/16 inside them: NAT64's well-known prefix
+ * (`64:ff9b::169.254.169.254`, RFC 6052), IPv4-compatible (`::169.254.169.254`) and 6to4
+ * (`2002:a9fe::/32`, RFC 3056).
  */
 const FORBIDDEN = new BlockList();
 FORBIDDEN.addSubnet("169.254.0.0", 16, "ipv4");
@@ -14,6 +17,9 @@ FORBIDDEN.addAddress("0.0.0.0", "ipv4");
 FORBIDDEN.addSubnet("fe80::", 10, "ipv6");
 FORBIDDEN.addAddress("::", "ipv6");
 FORBIDDEN.addAddress("fd00:ec2::254", "ipv6");
+FORBIDDEN.addSubnet("64:ff9b::a9fe:0", 112, "ipv6");
+FORBIDDEN.addSubnet("::a9fe:0", 112, "ipv6");
+FORBIDDEN.addSubnet("2002:a9fe::", 32, "ipv6");
 
 /** Why a webhook may not post to this IP address, or undefined when it may. */
 export function forbiddenWebhookAddress(address: string): string | undefined {
