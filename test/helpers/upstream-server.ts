@@ -102,6 +102,8 @@ export interface JsonIndexFile {
   requiresPython?: string;
   /** PEP 592: `true` or a reason. */
   yanked?: boolean | string;
+  /** The file's URL on the page instead of this server's `/files/<filename>` (e.g. another origin). */
+  url?: string;
 }
 
 export interface JsonIndexProject {
@@ -194,7 +196,7 @@ function jsonPage(name: string, project: JsonIndexProject, serial: number): unkn
   const files = project.files.map((f) => {
     const entry: Record<string, unknown> = {
       filename: f.filename,
-      url: `../../files/${encodeURIComponent(f.filename)}`,
+      url: f.url ?? `../../files/${encodeURIComponent(f.filename)}`,
       hashes: { sha256: sha256(f.bytes) },
       "requires-python": f.requiresPython ?? null,
       "core-metadata": false,

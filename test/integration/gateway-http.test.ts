@@ -234,6 +234,29 @@ describe("gateway over a JSON (PEP 691/700) upstream", () => {
     assert.equal(sha256(Buffer.from(await ok.arrayBuffer())), evil.sha256);
   });
 
+  test("a file URL outside the upstream's origins is refused (502), and the gateway stays up", async () => {
+    const offsite = await buildWheel({ name: "offsite", version: "1.0" });
+    for (const url of [
+      "https://evil.example/offsite.whl",
+      "file:///etc/passwd",
+      "http://127.0.0.2:9/x.whl",
+    ]) {
+      upstream.setProject("offsite", { files: [{ filename: offsite.filename, bytes: offsite.bytes, url }] });
+      await (await fetch(`${gw.url}/simple/offsite/?format=json`)).arrayBuffer();
+      for (const path of [
+        `/files/${offsite.sha256}/${offsite.filename}`,
+        `/files/${offsite.sha256}/${offsite.filename}.metadata`,
+      ]) {
+        const res = await rawGet(gw.url, path);
+        assert.equal(res.status, 502, `${url} ${path}: ${res.body}`);
+      }
+      // Let a late stream error surface, as it did when the process died of it.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal((await fetch(`${gw.url}/healthz`)).status, 200, `alive after ${url}`);
+    }
+    assert.deepEqual(partialFiles(gw), []);
+  });
+
   test("a client killed mid-download leaves no partial file and the next client gets the file", async () => {
     const slow = await buildWheel({
       name: "slow",

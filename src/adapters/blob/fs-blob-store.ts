@@ -1,9 +1,13 @@
-import { createReadStream, createWriteStream, mkdirSync, promises as fsp } from "node:fs";
+import { close, createReadStream, createWriteStream, fsync, mkdirSync, open, promises as fsp } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { finished } from "node:stream/promises";
+import { promisify } from "node:util";
 import type { Readable } from "node:stream";
 import { assertSha256, type BlobStore, type BlobWriter } from "./blob-store.js";
+
+const openFile = promisify(open);
+const syncFile = promisify(fsync);
+const closeFile = promisify(close);
 
 /**
  * Blobs on local disk under `<root>/sha256/ab/cd/<digest>`. Writes go to `<root>/tmp`, are
@@ -51,14 +55,30 @@ export class FsBlobStore implements BlobStore {
 
   async beginWrite(): Promise<BlobWriter> {
     const tempPath = join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString("hex")}.part`);
-    const handle = await fsp.open(tempPath, "wx", 0o644);
-    const stream = createWriteStream("", { fd: handle.fd, autoClose: false, highWaterMark: 1024 * 1024 });
+    // A plain fd owned by the stream alone: it is closed exactly once, either by `commit` (after
+    // the fsync) or by the stream's own destroy (`abort`). A FileHandle beside the stream used to
+    // be closed by both when an abort came before any byte (a file URL refused before the
+    // fetch): the stream's EBADF error then had no listener and brought the process down. (A
+    // FileHandle's own createWriteStream is no way out: with autoClose off, its close() waits
+    // for the stream forever.)
+    const fd = await openFile(tempPath, "wx", 0o644);
+    const stream = createWriteStream("", { fd, autoClose: false, highWaterMark: 1024 * 1024 });
     let done = false;
-    const closeFile = async () => {
-      if (!stream.writableFinished && !stream.destroyed) {
-        stream.end();
-      }
-      await finished(stream).catch(() => undefined);
+    let fdClosed = false;
+    const closeFd = async () => {
+      if (fdClosed) return;
+      fdClosed = true;
+      await closeFile(fd);
+    };
+    /** Waits until what was written reached the file ('finish'; an errored stream counts as done). */
+    const ended = async () => {
+      if (stream.writableFinished || stream.destroyed) return;
+      await new Promise<void>((resolve) => {
+        stream.once("finish", resolve);
+        stream.once("error", () => resolve());
+        stream.once("close", resolve);
+        if (!stream.writableEnded) stream.end();
+      });
     };
     return {
       stream,
@@ -68,13 +88,13 @@ export class FsBlobStore implements BlobStore {
         done = true;
         const target = this.pathOf(sha256);
         try {
-          await closeFile();
-          await handle.sync();
-          await handle.close();
+          await ended();
+          await syncFile(fd);
+          await closeFd();
           await fsp.mkdir(join(target, ".."), { recursive: true });
           await fsp.rename(tempPath, target);
         } catch (err) {
-          await handle.close().catch(() => undefined);
+          await closeFd().catch(() => undefined);
           await fsp.rm(tempPath, { force: true });
           throw err;
         }
@@ -82,8 +102,15 @@ export class FsBlobStore implements BlobStore {
       abort: async () => {
         if (done) return;
         done = true;
-        stream.destroy();
-        await handle.close().catch(() => undefined);
+        fdClosed = true; // the stream's destroy closes it
+        // Whatever the stream says while going away is moot: the file is removed below.
+        stream.on("error", () => undefined);
+        if (!stream.closed) {
+          await new Promise<void>((resolve) => {
+            stream.once("close", resolve);
+            stream.destroy();
+          });
+        }
         await fsp.rm(tempPath, { force: true });
       },
     };
