@@ -491,6 +491,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     repo,
     now,
     intelMissing: () => policy.status().intelMissing,
+    shareable: config.authAnonymous === "read",
   });
   const fastLaneAnswers = new Counter({
     name: "portcullis_http_fast_lane_total",
@@ -519,6 +520,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     access,
     blobs,
     inflight: { add: () => inflightDownloads++, done: () => inflightDownloads-- },
+    shareable: config.authAnonymous === "read",
   });
   registerOpsRoutes(app, {
     pingDatabase: () => repo.ping(),

@@ -161,10 +161,24 @@ describe("the warm-page fast lane", () => {
   test("without anonymous read: no token is 401, a revoked token is 401 once its cache lapses", async () => {
     const page = `${closed.url}/simple/lane-widgets/`;
     const token = await createToken(closed, { user: "lane-ci", role: "reader" });
-    assert.equal((await fetch(page, { headers: basic(token) })).status, 200);
+    const first = await fetch(page, { headers: basic(token) });
+    assert.equal(first.status, 200);
+    await first.arrayBuffer();
     const before = await fastAnswers(closed);
-    assert.equal((await fetch(page, { headers: basic(token) })).status, 200);
+    const fast = await fetch(page, { headers: basic(token) });
+    assert.equal(fast.status, 200);
     assert.equal(await fastAnswers(closed), before + 1, "a token verified moments ago: fast lane");
+    // A shared cache in front must not hand what a token fetched to callers without one.
+    assert.equal(first.headers.get("cache-control"), "max-age=60, private");
+    assert.equal(fast.headers.get("cache-control"), "max-age=60, private");
+    const href = /href="([^"]+)"/.exec(await fast.text())![1]!;
+    const file = await fetch(new URL(href, page), { headers: basic(token) });
+    assert.equal(file.status, 200);
+    await file.arrayBuffer();
+    assert.equal(file.headers.get("cache-control"), "private, max-age=31536000, immutable");
+    const openPage = await fetch(`${open.url}/simple/lane-widgets/`);
+    assert.equal(openPage.headers.get("cache-control"), "max-age=60, public", "anyone may read it anyway");
+    await openPage.arrayBuffer();
     const anonymous = await fetch(page);
     assert.equal(anonymous.status, 401);
     assert.match(anonymous.headers.get("www-authenticate") ?? "", /^Basic/);

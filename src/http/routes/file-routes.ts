@@ -17,10 +17,13 @@ export interface FileRoutesDeps {
   hotCacheBytes?: number;
   /** Counts downloads in flight, so shutdown can wait for them. */
   inflight: { add(): void; done(): void };
+  /** Whether shared caches may keep files (`public`): only while anyone may read them (see simple-routes). */
+  shareable?: boolean;
 }
 
 /** `/files/<sha256>/<filename>` and `/files/<sha256>/<filename>.metadata` (PEP 658). */
 export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): void {
+  const cacheControl = `${deps.shareable === false ? "private" : "public"}, max-age=31536000, immutable`;
   // Hot files from memory: blobs are immutable and verified, so there is nothing to invalidate.
   // Streaming from disk costs about three times nginx's CPU per response; a buffer costs less.
   const hot = new LRUCache<string, Buffer>({
@@ -55,6 +58,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): 
           req,
           reply,
           deps.blobs,
+          cacheControl,
           meta.sha256,
           meta.size,
           "text/plain; charset=utf-8",
@@ -67,6 +71,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): 
         req,
         reply,
         deps.blobs,
+        cacheControl,
         sha256,
         opened.size,
         contentTypeFor(filename),
@@ -105,17 +110,18 @@ function sendBlob(
   req: FastifyRequest,
   reply: FastifyReply,
   blobs: BlobStore,
+  cacheControl: string,
   sha256: string,
   size: number,
   contentType: string,
   bytes?: Buffer | Promise<Buffer | undefined>,
 ): FastifyReply | Promise<FastifyReply> {
   if (bytes instanceof Promise)
-    return bytes.then((b) => sendBlob(req, reply, blobs, sha256, size, contentType, b));
+    return bytes.then((b) => sendBlob(req, reply, blobs, cacheControl, sha256, size, contentType, b));
   const etag = `"${sha256}"`;
   reply
     .header("etag", etag)
-    .header("cache-control", "public, max-age=31536000, immutable")
+    .header("cache-control", cacheControl)
     .header("accept-ranges", "bytes")
     .header("content-type", contentType);
   if (req.headers["if-none-match"] === etag) return reply.code(304).send();

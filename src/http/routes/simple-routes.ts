@@ -53,6 +53,12 @@ export interface SimpleRoutesDeps {
   intelMissing?: () => boolean;
   /** Seconds a client may cache a page (pip's HTTP cache honours it). */
   pageMaxAge?: number;
+  /**
+   * Whether shared caches (a proxy, a CDN) may keep pages (`public`): only while anyone may read
+   * them. With anonymous access off they are `private`, or a cache in front would hand a page
+   * fetched with a token to callers without one (RFC 9111 §3.5).
+   */
+  shareable?: boolean;
 }
 
 /** `/simple/` and `/simple/<project>/`: PEP 503 HTML and PEP 691 JSON by content negotiation. */
@@ -63,6 +69,7 @@ export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDep
     sizeCalculation: (r) => r.body.length + 200,
   });
   const maxAge = deps.pageMaxAge ?? 60;
+  const visibility = deps.shareable === false ? "private" : "public";
   let rootCache: { at: number; projects: IndexEntry[]; serial: number } | undefined;
 
   const negotiate = (req: FastifyRequest, reply: FastifyReply): SimpleFormat | undefined => {
@@ -98,7 +105,7 @@ export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDep
     "etag",
     etag,
     "cache-control",
-    `max-age=${maxAge}, public`,
+    `max-age=${maxAge}, ${visibility}`,
   ];
 
   const sendBody = (
