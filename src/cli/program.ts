@@ -18,6 +18,9 @@ export function buildProgram(): Command {
   const program = new Command("portcullis")
     .description("A governed Python package gateway: a PyPI-compatible index that vets what it serves.")
     .version("0.1.0")
+    // Its options only before a command: `requests exception 2 --version 2.31.0` is the
+    // command's own --version, not the program's (which printed 0.1.0 and granted nothing).
+    .enablePositionalOptions()
     .showHelpAfterError("(add --help for usage)")
     .exitOverride();
   registerServeCommand(program);
