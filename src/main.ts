@@ -576,6 +576,13 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       }, grace);
       timer.unref();
       await closing.finally(() => clearInterval(sweeper));
+      // A download still being written to its socket may outlive the server's close: its
+      // access is audited when it finishes, so the trail closes only after the last one (or the
+      // grace period). Found by SIGTERM during a 16 MB download: served, and not audited.
+      while (inflightDownloads > 0 && !services.shutdown.signal.aborted) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await new Promise((resolve) => setImmediate(resolve));
       clearTimeout(timer);
       await services.close();
     },

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync, existsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +14,7 @@ import {
   startStaticIndexServer,
   type JsonIndexServer,
 } from "../helpers/upstream-server.js";
+import { connectDatabase } from "../../src/adapters/db/connect-database.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
 import { buildWheel } from "../helpers/wheel-builder.js";
 import { sharedDataDir } from "../helpers/shared-data.js";
@@ -438,6 +439,56 @@ describe("graceful shutdown", () => {
       await assert.rejects(fetch(`${gw.url}/healthz`));
     } finally {
       await upstream.close();
+    }
+  });
+
+  test("a download still being written to a slow client when the stop comes is audited", async () => {
+    const w = await buildWheel({
+      name: "slowread",
+      version: "1.0",
+      files: { "slowread/x.bin": randomBytes(12 * 1024 * 1024) },
+    });
+    const upstream = await startJsonIndexServer({
+      projects: { slowread: { files: [{ filename: w.filename, bytes: w.bytes }] } },
+    });
+    const data = mkdtempSync(join(tmpdir(), "gw-stop-audit-"));
+    const gw = await startTestGateway({ upstream: upstream.simpleUrl, data });
+    try {
+      await (await fetch(`${gw.url}/simple/slowread/`)).arrayBuffer();
+      // Cold: fetched from the upstream and streamed from the new blob, as a first pull is.
+      upstream.setFault({ type: "delay", ms: 150 }, { path: `/files/${w.filename}`, times: 1 });
+      const url = new URL(`${gw.url}/files/${w.sha256}/${w.filename}`);
+      // A client that reads nothing for a while: the answer sits in the socket's buffers,
+      // unfinished, while the gateway closes.
+      const body = new Promise<{ status: number; bytes: number }>((resolve, reject) => {
+        const req = httpRequest(url, (res) => {
+          res.pause();
+          let bytes = 0;
+          res.on("data", (c: Buffer) => (bytes += c.length));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, bytes }));
+          setTimeout(() => res.resume(), 400);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      await new Promise((r) => setTimeout(r, 250));
+      await gw.gateway.close();
+      const got = await body;
+      assert.deepEqual(got, { status: 200, bytes: w.bytes.length });
+      const handle = await connectDatabase({ url: "", dataDir: data });
+      try {
+        const rows = await handle.db
+          .selectFrom("audit_log")
+          .select(["action", "status"])
+          .where("action", "=", "file.download")
+          .execute();
+        assert.deepEqual(rows, [{ action: "file.download", status: 200 }], "the download is in the trail");
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      await upstream.close();
+      rmSync(data, { recursive: true, force: true });
     }
   });
 });
