@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -47,6 +48,20 @@ for (const dialect of DIALECTS) {
         assert.equal(state.index.match("fastapi", "0.136.3").length, 0, "withdrawn reports never count");
         assert.deepEqual(state.popular[0], { name: "boto3", downloads: 1880218825 });
         await assert.rejects(intel.importSource("/nonexistent/intel.zip"), IntelImportError);
+        // An empty or garbled list would switch a check off: refused, and the lists kept.
+        const dir = mkdtempSync(join(tmpdir(), "intel-empty-"));
+        try {
+          writeFileSync(join(dir, "names.jsonl"), "");
+          writeFileSync(join(dir, "garbled.jsonl"), "not json\n");
+          writeFileSync(join(dir, "top.json"), '{"rows":[]}');
+          for (const f of ["names.jsonl", "garbled.jsonl", "top.json"])
+            await assert.rejects(intel.importSource(join(dir, f)), /the current list is kept/, f);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+        const kept = await intel.load();
+        assert.equal(kept.stats.maliciousNames, 11154);
+        assert.equal(kept.stats.popular, 15000);
       } finally {
         await db.cleanup();
       }

@@ -165,6 +165,12 @@ export class IntelService {
       added += batch.length;
     } else if (kind === "malicious-names") {
       const names = await loadMaliciousNames(path, signal ? { signal } : {});
+      // The list replaces the one held: an empty or unreadable file would switch the malicious
+      // name check off without a word, so it is refused and the list kept.
+      if (names.names.size === 0)
+        throw new IntelImportError(
+          `${sourceName} holds no malicious package names (${names.badLines} malformed lines); the current list is kept`,
+        );
       await repo.replaceMaliciousNames(names.names);
       added = names.names.size;
       skipped = names.badLines;
@@ -183,6 +189,10 @@ export class IntelService {
           cause: err,
         });
       }
+      if (projects.length === 0)
+        throw new IntelImportError(
+          `${sourceName} holds no popular projects; the current list is kept (typo-squat checks need it)`,
+        );
       await repo.replacePopular(projects);
       added = projects.length;
     }
