@@ -204,8 +204,13 @@ describe("identity and access on a running gateway", () => {
     }
     assert.equal((await fetch(`${closed.url}/healthz`)).status, 200);
     assert.equal((await fetch(`${closed.url}/readyz`)).status, 200);
+    // Not "reader": a caller without a token may do nothing here.
+    const me = await fetch(`${closed.url}/api/v1/me`);
+    assert.equal(me.status, 401);
+    assert.match(((await me.json()) as { error: { message: string } }).error.message, /no anonymous access/);
     const token = await createToken(closed, { user: "frank", role: "reader" });
     assert.equal((await fetch(`${closed.url}/simple/acme-widgets/`, { headers: basic(token) })).status, 200);
+    assert.equal((await fetch(`${closed.url}/api/v1/me`, { headers: bearer(token) })).status, 200);
   });
 
   test("repeated failures from one address are rate limited with Retry-After", async () => {

@@ -70,8 +70,8 @@ export async function registerIdentityRoutes(app: FastifyInstance, ctx: GatewayH
   app.get(
     `${API_PREFIX}/me`,
     {
-      // Open without a token (it says whether anonymous access is on); a token that fails its
-      // check gets 401, as on every other route.
+      // Open without a token while anonymous read is on (it says so); with it off, or with a
+      // token that fails its check, 401, as on every other route.
       config: { public: true, refuseBadToken: true },
       schema: {
         tags: ["identity"],
@@ -96,8 +96,19 @@ export async function registerIdentityRoutes(app: FastifyInstance, ctx: GatewayH
         },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const a = req.actor;
+      // Without anonymous access, a caller without a token may do nothing: saying "reader"
+      // would contradict the 401 of every other route.
+      if (a.user === null && config.authAnonymous === "off") {
+        reply.header("www-authenticate", 'Bearer realm="portcullis"');
+        return sendApiError(
+          reply,
+          401,
+          "UNAUTHENTICATED",
+          "authentication required: this gateway allows no anonymous access (send Authorization: Bearer TOKEN)",
+        );
+      }
       return {
         user: a.user,
         role: a.role,
