@@ -60,3 +60,21 @@ test("per-project overrides merge over the rules", () => {
   assert.equal(rulesFor(p, "internal").cooldown.days, 7);
   assert.equal(rulesFor(p, "other").cooldown.action, "quarantine");
 });
+
+test("a draft whose aliases expand exponentially is refused as invalid, not a crash", () => {
+  const lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
+  for (let i = 1; i < 9; i++) {
+    const prev = String.fromCharCode(96 + i);
+    lines.push(
+      `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${prev}`).join(", ")}]`,
+    );
+  }
+  assert.throws(
+    () => parsePolicy(lines.join("\n"), "draft"),
+    (e: unknown) => {
+      assert.ok(e instanceof PolicyError, String(e));
+      assert.match(e.message, /^draft:1:1: .*alias/i);
+      return true;
+    },
+  );
+});

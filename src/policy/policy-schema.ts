@@ -209,7 +209,14 @@ export function parsePolicy(text: string, name = "policy"): Policy {
     const pos = e.linePos?.[0];
     throw new PolicyError(`${name}:${pos?.line ?? "?"}:${pos?.col ?? "?"}: ${e.message.split("\n")[0]}`);
   }
-  const raw = (doc.toJS() as unknown) ?? {};
+  let raw: unknown;
+  try {
+    // A policy has no use for aliases expanding into thousands of nodes (a "billion laughs"
+    // draft sent to the dry run): refused as invalid, like any other bad document.
+    raw = (doc.toJS({ maxAliasCount: 100 }) as unknown) ?? {};
+  } catch (err) {
+    throw new PolicyError(`${name}:1:1: ${(err as Error).message}`);
+  }
   const parsed = policySchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
