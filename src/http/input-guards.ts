@@ -27,10 +27,18 @@ export function rejectNonFinite(
   _reply: FastifyReply,
   done: HookHandlerDoneFunction,
 ): void {
-  const bad = (v: unknown) => typeof v === "number" && !Number.isFinite(v);
+  // Beyond 2^53 an integer is no longer exact (`/requests/9223372036854775808` read as
+  // ...776000), and past 2^63 PostgreSQL's bigint refuses it (a 500): no id, count or limit is
+  // anywhere near it.
+  const bad = (v: unknown) =>
+    typeof v === "number" && (!Number.isFinite(v) || Math.abs(v) > Number.MAX_SAFE_INTEGER);
   const where = walk(req.params, "path", bad) ?? walk(req.query, "query", bad) ?? walk(req.body, "body", bad);
   if (where) {
-    const err = new Error(`${where} must be a finite number`) as Error & { statusCode: number };
+    const err = new Error(
+      `${where} must be a finite number of at most ${Number.MAX_SAFE_INTEGER}`,
+    ) as Error & {
+      statusCode: number;
+    };
     err.statusCode = 400;
     return done(err);
   }

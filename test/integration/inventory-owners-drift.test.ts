@@ -190,6 +190,16 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    test("an id past 2^53 is a 400, never a 500 from the database or a rounded id", async () => {
+      for (const id of ["9223372036854775808", "9007199254740993", "1e300"]) {
+        for (const path of [`/requests/${id}`, `/webhooks/${id}/deliveries`, `/environments/${id}`]) {
+          const res = await api(gw, path, tokens.admin);
+          assertApiError(res, 400, "VALIDATION");
+        }
+      }
+      assertApiError(await api(gw, "/requests/9007199254740991", tokens.admin), 404, "NOT_FOUND");
+    });
+
     test("owners: an admin sets one (normalised name), anyone reads them, the change is audited", async () => {
       const set = await api(gw, "/owners/Acme_Lib", tokens.admin, {
         method: "PUT",
