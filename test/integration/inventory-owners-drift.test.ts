@@ -190,6 +190,19 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    test("a project search is a substring match: % and _ are themselves, not wildcards", async () => {
+      const names = async (q: string) =>
+        (
+          (await api(gw, `/projects?q=${encodeURIComponent(q)}`, tokens.reader)).body as {
+            items: { name: string }[];
+          }
+        ).items.map((p) => p.name);
+      assert.deepEqual(await names("left"), ["left-pad"]);
+      assert.deepEqual(await names("an%w"), [], "not brand-new");
+      assert.deepEqual(await names("%"), []);
+      assert.deepEqual(await names("a_m"), [], "not acme-lib");
+    });
+
     test("an id past 2^53 is a 400, never a 500 from the database or a rounded id", async () => {
       for (const id of ["9223372036854775808", "9007199254740993", "1e300"]) {
         for (const path of [`/requests/${id}`, `/webhooks/${id}/deliveries`, `/environments/${id}`]) {

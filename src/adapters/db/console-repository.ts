@@ -167,7 +167,7 @@ export class ConsoleRepository {
       .orderBy("name")
       .limit(opts.limit);
     if (opts.after !== undefined) query = query.where("name", ">", opts.after);
-    if (opts.q) query = query.where("name", "like", `%${escapeLike(opts.q)}%`);
+    if (opts.q) query = query.where(sql<boolean>`name like ${`%${escapeLike(opts.q)}%`} escape '\\'`);
     const rows = await query.execute();
     return rows.map((r) => ({
       name: r.name,
@@ -293,7 +293,7 @@ export class ConsoleRepository {
   }
 }
 
-/** LIKE patterns treat `%` and `_` as wildcards; names may contain `_` only before normalising. */
+/** `s` matched literally by LIKE … ESCAPE '\\' (a `%` in a search is a `%`, not "anything"). */
 function escapeLike(s: string): string {
-  return s.replace(/[%_\\]/g, "");
+  return s.replace(/[%_\\]/g, (c) => `\\${c}`);
 }
