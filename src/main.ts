@@ -424,6 +424,13 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     s.count.inc();
     s.time.observe(seconds);
   };
+  // API answers are about who may see what (tokens, consumers, requests, the caller itself): no
+  // cache may keep them, unless a route says otherwise (the OpenAPI document, public keys).
+  app.addHook("onSend", (req, reply, payload, done) => {
+    if (req.url.startsWith("/api/") && !reply.hasHeader("cache-control"))
+      reply.header("cache-control", "no-store");
+    done(null, payload);
+  });
   app.addHook("onResponse", (req, reply, done) => {
     countRequest(req.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime / 1000);
     done();

@@ -241,6 +241,20 @@ describe("API contract: /api/docs against the routes", () => {
     assert.equal(bad.status, 400);
   });
 
+  test("API answers are never cached (no-store)", async () => {
+    for (const path of [
+      "/api/v1/me",
+      "/api/v1/tokens",
+      "/api/v1/projects/zqxwv-core",
+      "/api/v1/requests",
+      "/api/v1/nope",
+    ]) {
+      const res = await fetch(`${gw.url}${path}`, { headers: bearer(admin) });
+      await res.arrayBuffer();
+      assert.equal(res.headers.get("cache-control"), "no-store", path);
+    }
+  });
+
   test("a policy dry run says which files would change; a broken draft names its line", async () => {
     const current = (await (await fetch(`${gw.url}/api/v1/policy`, { headers: bearer(admin) })).json()) as {
       source: string;
