@@ -10,11 +10,13 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { CLI_ACTOR } from "../../src/domain/identity.js";
 import { dashboardBuilt } from "../../src/http/dashboard-http.js";
+import { tokenIdOf } from "../../src/services/identity/identity-service.js";
 import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
 import { bearer, createToken, pipIndexUrl } from "../helpers/identity.js";
@@ -63,8 +65,9 @@ describe("dashboard in real Chromium", { skip }, () => {
   async function loggedIn(
     token: string,
     width: number = WIDTHS[0],
+    opts: { timezoneId?: string } = {},
   ): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width, height: 900 } });
+    const context = await browser.newContext({ viewport: { width, height: 900 }, ...opts });
     const page = await context.newPage();
     await page.goto(`${gw.url}/login`);
     await page.getByLabel("API token").fill(token);
@@ -103,7 +106,8 @@ describe("dashboard in real Chromium", { skip }, () => {
         JSON.stringify({
           id,
           modified: "2026-01-01T00:00:00Z",
-          summary: `remote code execution in ${name}`,
+          // A summary carrying a right-to-left override, as a hostile advisory feed could send.
+          summary: `remote code execution in ${name}${name === "acme-gadgets" ? " via \u202Etxt.exe" : ""}`,
           affected: [
             {
               package: { ecosystem: "PyPI", name },
@@ -135,7 +139,8 @@ describe("dashboard in real Chromium", { skip }, () => {
     const second = await api<CreatedRequest>("POST", "/api/v1/requests", requesterToken, {
       project: "acme-gadgets",
       version: "2.0",
-      reason: "trying gadgets",
+      // Free text from a requester: a right-to-left override, a long unbroken word, a line break.
+      reason: `trying gadgets: ship \u202Eexe.txt\u202C now ${"x".repeat(400)}\nsecond line`,
     });
     assert.equal(second.body.state, "pending");
     leavePending = second.body;
@@ -220,6 +225,427 @@ describe("dashboard in real Chromium", { skip }, () => {
       readerToken,
     );
     assert.equal(still.body.state, "pending");
+  });
+
+  /** Two animation frames: React has committed whatever the last answer changed. */
+  async function settled(page: Page): Promise<void> {
+    await page.evaluate(
+      "new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 50))))",
+    );
+  }
+
+  test("logging out, and a token revoked mid-session, leave nothing privileged on screen", async () => {
+    const { context, page } = await loggedIn(approverToken);
+    try {
+      await page.goto(`${gw.url}/audit`);
+      await page.locator("main tbody tr").first().waitFor();
+      await page.getByRole("button", { name: "Log out" }).click();
+      await page.locator(".identity").getByRole("link", { name: "Log in" }).waitFor();
+      await page.waitForLoadState("networkidle");
+      await settled(page);
+      assert.equal(await page.locator("main tbody tr").count(), 0, "audit rows stayed after logging out");
+      assert.equal(
+        await page.evaluate("sessionStorage.length"),
+        0,
+        "the token must be gone from sessionStorage",
+      );
+    } finally {
+      await context.close();
+    }
+
+    // Revoked while the tab is open: the next call's 401 ends the session with the gateway's reason.
+    const carol = await createToken(gw, { user: "carol", role: "approver", team: "security" });
+    const second = await loggedIn(carol);
+    try {
+      const p = second.page;
+      await p.locator(".identity", { hasText: "carol (approver)" }).waitFor();
+      await gw.gateway.services.identity.revokeToken(tokenIdOf(carol)!, CLI_ACTOR);
+      await p.getByRole("link", { name: "Catalog", exact: true }).click();
+      await p.getByRole("alert").filter({ hasText: "Your token was revoked: log in again." }).waitFor();
+      await p.locator(".identity", { hasText: "Anonymous (read only)" }).waitFor();
+      assert.equal(await p.locator(".identity", { hasText: "carol" }).count(), 0, "the header kept carol");
+      assert.equal(await p.getByText("You need to log in").count(), 0, "the page showed a stale 401");
+      // A tab that still holds the revoked token when it loads (the login page asks only
+      // /api/v1/me): the same reason, and not "this gateway does not allow anonymous access".
+      await p.evaluate(`sessionStorage.setItem("portcullis.token", ${JSON.stringify(carol)})`);
+      await p.goto(`${gw.url}/login`);
+      await p.getByRole("alert").filter({ hasText: "Your token was revoked: log in again." }).waitFor();
+      await p.locator(".identity", { hasText: "Anonymous (read only)" }).waitFor();
+      assert.equal(
+        await p.getByText("does not allow anonymous access").count(),
+        0,
+        "this gateway does allow anonymous access",
+      );
+      // Logging in with the revoked token says why it is refused.
+      await p.goto(`${gw.url}/login`);
+      await p.getByLabel("API token").fill(carol);
+      await p.getByRole("button", { name: "Log in" }).click();
+      await p.getByRole("alert").filter({ hasText: "token revoked" }).waitFor();
+    } finally {
+      await second.context.close();
+    }
+  });
+
+  test("a failed /api/v1/me at load is asked again on the next navigation", async () => {
+    const { context, page } = await loggedIn(approverToken);
+    try {
+      await page.route("**/api/v1/me", (route) => route.abort("connectionrefused"));
+      await page.reload();
+      await page.waitForLoadState("networkidle");
+      await page.unroute("**/api/v1/me");
+      await page.getByRole("link", { name: "Catalog", exact: true }).click();
+      await page.locator(".identity", { hasText: "alice (approver)" }).waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("with anonymous access off, a visitor without a token gets only the login page", async () => {
+    const closed = await startTestGateway({ upstream: upstream.simpleUrl, authAnonymous: "off" });
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      // This gateway answers an anonymous /api/v1/me with 401.
+      await page.goto(`${closed.url}/catalog`);
+      await page.getByRole("heading", { name: "Log in", level: 1 }).waitFor();
+      await page.getByText("This gateway does not allow anonymous access: log in to use it.").waitFor();
+      await page.waitForLoadState("networkidle");
+      assert.equal(await page.getByText("Anonymous (read only)").count(), 0, "no anonymous reader here");
+      assert.equal(
+        await page.getByText("You need to log in").count(),
+        0,
+        "no 401 errors, only the login page",
+      );
+      assert.equal(
+        await page.getByRole("link", { name: "Catalog", exact: true }).count(),
+        0,
+        "no sections to go to without logging in",
+      );
+      // Older gateways answer it with 200 and `anonymousAccess: "off"`: the same.
+      await page.route("**/api/v1/me", (route) =>
+        route.fulfill({
+          json: {
+            user: null,
+            role: "reader",
+            team: null,
+            anonymous: true,
+            anonymousAccess: "off",
+            ip: "127.0.0.1",
+          },
+        }),
+      );
+      await page.goto(`${gw.url}/advisories`);
+      await page.getByText("This gateway does not allow anonymous access: log in to use it.").waitFor();
+      assert.equal(
+        await page.getByText("Anonymous (read only)").count(),
+        0,
+        "anonymousAccess off is not anonymous",
+      );
+    } finally {
+      await context.close();
+      await closed.close();
+    }
+  });
+
+  test("audit: late pages of a replaced filter are dropped, the form follows the address, the export is whole", async () => {
+    const { context, page } = await loggedIn(approverToken);
+    try {
+      // The unfiltered first page claims a next page; that next page answers only when let go.
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      let lateDelivered!: Promise<unknown>;
+      await page.route(/\/api\/v1\/audit\?/, async (route) => {
+        const url = new URL(route.request().url());
+        if (url.searchParams.get("format") === "jsonl") return route.fallback();
+        if (url.searchParams.get("cursor") === "stale") {
+          lateDelivered = released.then(
+            () =>
+              route
+                .fulfill({
+                  contentType: "application/json",
+                  body: JSON.stringify({
+                    items: [
+                      {
+                        seq: 999999,
+                        time: new Date().toISOString(),
+                        action: "late-page-intruder",
+                        identity: "mallory",
+                        ip: "10.0.0.9",
+                        outcome: "ok",
+                        hash: "x",
+                      },
+                    ],
+                    next: "stale-2",
+                  }),
+                })
+                .catch(() => undefined), // the page may have aborted it: that is the point
+          );
+          return;
+        }
+        if (url.searchParams.has("identity")) return route.continue();
+        const real = await route.fetch();
+        const body = (await real.json()) as { items: unknown[]; next: string | null };
+        return route.fulfill({ response: real, json: { ...body, next: "stale" } });
+      });
+      await page.goto(`${gw.url}/audit`);
+      await page.getByRole("button", { name: "Load more" }).click();
+      await page.getByLabel("Identity").fill("dan");
+      await page.getByRole("button", { name: "Filter" }).click();
+      await page.waitForURL((u) => u.search === "?identity=dan");
+      await page.locator("main tbody tr").first().waitFor();
+      release();
+      await lateDelivered;
+      await settled(page);
+      assert.equal(
+        await page.getByText("late-page-intruder").count(),
+        0,
+        "a late page of the old query was appended",
+      );
+      assert.equal(
+        await page.getByRole("button", { name: "Load more" }).count(),
+        0,
+        "the old query's cursor was kept",
+      );
+      await page.unroute(/\/api\/v1\/audit\?/);
+
+      // The form shows the address's filter: the Audit link clears it, Back brings it back.
+      await page.getByRole("link", { name: "Audit", exact: true }).click();
+      await page.waitForURL((u) => u.search === "");
+      assert.equal(await page.getByLabel("Identity").inputValue(), "", "the Audit link must clear the form");
+      await page.goBack();
+      await page.waitForURL((u) => u.search === "?identity=dan");
+      assert.equal(await page.getByLabel("Identity").inputValue(), "dan", "Back must restore the form");
+
+      // The export pages (x-next-cursor): one record per page here, and the file has them all.
+      await page.route(/\/api\/v1\/audit\?.*format=jsonl/, (route) => {
+        const url = new URL(route.request().url());
+        url.searchParams.set("limit", "1");
+        return route.continue({ url: url.toString() });
+      });
+      const [saved] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("button", { name: "Export JSONL" }).click(),
+      ]);
+      const exported = readFileSync((await saved.path())!, "utf8")
+        .trim()
+        .split("\n");
+      const whole = await fetch(`${gw.url}/api/v1/audit?identity=dan&format=jsonl&limit=10000`, {
+        headers: bearer(approverToken),
+      });
+      const expected = (await whole.text()).trim().split("\n");
+      assert.ok(expected.length > 1, `dan must have several audit records, got ${expected.length}`);
+      assert.deepEqual(exported, expected, "the export must hold every page of the filtered trail");
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("catalog search as you type keeps the focus and the typed text", async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${gw.url}/catalog`);
+      await page.getByLabel("Search projects").click();
+      await page.keyboard.type("acme ");
+      // The debounced navigation happens mid-typing: focus and the trailing space must survive it.
+      await page.waitForURL((u) => u.search === "?q=acme");
+      await settled(page);
+      await page.keyboard.type("gadgets");
+      assert.equal(await page.getByLabel("Search projects").inputValue(), "acme gadgets");
+      assert.equal(
+        await page.evaluate("document.activeElement.id"),
+        "catalog-q",
+        "focus left the search box",
+      );
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("readers and requesters are not shown controls their role cannot use", async () => {
+    const { context, page } = await loggedIn(readerToken);
+    try {
+      await page.locator(".identity", { hasText: "rita (reader)" }).waitFor();
+      await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
+      await page.locator(".tiles").waitFor();
+      await page.waitForLoadState("networkidle");
+      assert.equal(
+        await page.getByRole("heading", { name: "Remediation" }).count(),
+        0,
+        "remediation shown to a reader",
+      );
+      assert.equal(await page.getByRole("alert").count(), 0, "the overview showed an error to a reader");
+      assert.equal(
+        await page.getByRole("link", { name: "Environments", exact: true }).count(),
+        0,
+        "Environments link shown to a reader",
+      );
+      await page.goto(`${gw.url}/projects/acme-widgets`);
+      await page.getByRole("heading", { name: "Versions" }).waitFor();
+      assert.equal(
+        await page.getByRole("button", { name: /Who has/ }).count(),
+        0,
+        "who-has on the project page",
+      );
+      await page.goto(`${gw.url}/advisories`);
+      await page.locator("article.card").first().waitFor();
+      assert.equal(await page.getByRole("button", { name: /Who has/ }).count(), 0, "who-has on advisories");
+      await page.goto(`${gw.url}/audit`);
+      await page.getByText("Only approvers and administrators can read the audit log.").waitFor();
+      assert.equal(
+        await page.getByRole("button", { name: "Export JSONL" }).count(),
+        0,
+        "export shown to a reader",
+      );
+      assert.equal(await page.getByLabel("Identity").count(), 0, "audit filters shown to a reader");
+    } finally {
+      await context.close();
+    }
+    // An approver does get them (the checks above are not vacuous).
+    const approver = await loggedIn(approverToken);
+    try {
+      await approver.page.goto(`${gw.url}/projects/acme-widgets`);
+      await approver.page.getByRole("button", { name: "Who has acme-widgets?" }).waitFor();
+      await approver.page.getByRole("link", { name: "Environments", exact: true }).waitFor();
+    } finally {
+      await approver.context.close();
+    }
+    // The request form follows the address: the Requests link empties a ?project= prefill.
+    const requester = await loggedIn(requesterToken);
+    try {
+      await requester.page.goto(`${gw.url}/requests?project=acme-fine`);
+      assert.equal(await requester.page.getByLabel("Project").inputValue(), "acme-fine");
+      await requester.page.getByRole("link", { name: "Requests", exact: true }).click();
+      await requester.page.waitForURL((u) => u.search === "");
+      assert.equal(await requester.page.getByLabel("Project").inputValue(), "", "stale prefill");
+    } finally {
+      await requester.context.close();
+    }
+  });
+
+  test("text from outside cannot reorder itself; long reasons wrap; bars keep their colours", async () => {
+    const { context, page } = await loggedIn(approverToken);
+    try {
+      await page.goto(`${gw.url}/requests?state=all`);
+      const cell = page.locator("td.reason", { hasText: "ship" });
+      await cell.waitFor();
+      const text = await cell.evaluate((el) => el.textContent ?? "");
+      assert.doesNotMatch(
+        text,
+        /[\u202A-\u202E\u2066-\u2069\u200E\u200F]/,
+        "a bidi control reached the page",
+      );
+      assert.match(text, /\[U\+202E\]exe\.txt\[U\+202C\]/);
+      const fits = await page.evaluate<{ table: number; box: number }>(
+        "({ table: document.querySelector('main table').scrollWidth, box: document.querySelector('.table-wrap').clientWidth })",
+      );
+      assert.ok(fits.table <= fits.box + 1, `a long reason widened the table: ${JSON.stringify(fits)}`);
+      assert.equal(
+        await page.evaluate<string>("getComputedStyle(document.querySelector('td.reason')).whiteSpace"),
+        "pre-line",
+      );
+
+      await page.goto(`${gw.url}/advisories`);
+      const summary = page.locator("article", { hasText: "PYSEC-2099-12" }).locator("p.reason");
+      await summary.waitFor();
+      assert.doesNotMatch(await summary.evaluate((el) => el.textContent ?? ""), /\u202E/, "advisory summary");
+
+      // The finding's evidence: its words, then its link, not run together.
+      await page.goto(`${gw.url}/requests/${String(leavePending.id)}`);
+      const evidence = page.locator(".evidence li").first();
+      await evidence.waitFor();
+      assert.match(await evidence.innerText(), /published · https?:\/\//);
+
+      await page.goto(`${gw.url}/`);
+      const critical = page.locator("rect.bar.sev-critical");
+      await critical.waitFor({ state: "attached" });
+      const fills = await page.evaluate<{ critical: string; accent: string }>(
+        "({ critical: getComputedStyle(document.querySelector('rect.bar.sev-critical')).fill, accent: getComputedStyle(document.documentElement).getPropertyValue('--accent') })",
+      );
+      assert.equal(
+        fills.critical,
+        "rgb(207, 34, 46)",
+        `severity bars must not be the accent ${fills.accent}`,
+      );
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("errors in plain words; exceptions end on the local day; a 409 shows the request as it is", async () => {
+    const { context, page } = await loggedIn(approverToken, WIDTHS[0], { timezoneId: "America/Los_Angeles" });
+    try {
+      await page.route("**/api/v1/overview", (route) =>
+        route.fulfill({
+          status: 502,
+          contentType: "text/html",
+          body: "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        }),
+      );
+      await page.goto(`${gw.url}/`);
+      await page
+        .getByRole("alert")
+        .filter({ hasText: "The gateway answered HTTP 502 (Bad Gateway)." })
+        .waitFor();
+      assert.equal(await page.getByText("<html>").count(), 0, "raw markup shown");
+      await page.route("**/api/v1/advisories*", (route) =>
+        route.fulfill({ status: 200, contentType: "text/html", body: "<html>portal</html>" }),
+      );
+      await page.goto(`${gw.url}/advisories`);
+      await page.getByText("Unexpected answer from the gateway").waitFor();
+      for (const path of ["/requests/abc", "/projects/"]) {
+        await page.goto(`${gw.url}${path}`);
+        await page.getByRole("heading", { name: "Not found", level: 1 }).waitFor();
+        assert.equal(
+          await page.getByText(/must be|querystring|params\//).count(),
+          0,
+          `validator wording on ${path}`,
+        );
+      }
+
+      // The decision: the POST is answered 409 here, and the request reads as decided afterwards.
+      const id = String(leavePending.id);
+      let sent: { expiresAt?: string } | undefined;
+      let decided = false;
+      await page.route(`**/api/v1/requests/${id}/approve`, (route) => {
+        sent = route.request().postDataJSON() as { expiresAt?: string };
+        decided = true;
+        return route.fulfill({
+          status: 409,
+          contentType: "application/json",
+          body: JSON.stringify({ error: { code: "CONFLICT", message: "the request was already denied" } }),
+        });
+      });
+      await page.route(`**/api/v1/requests/${id}`, async (route) => {
+        const real = await route.fetch();
+        const body = (await real.json()) as Record<string, unknown>;
+        return route.fulfill({
+          response: real,
+          json: decided ? { ...body, state: "denied", decidedBy: "bob" } : body,
+        });
+      });
+      await page.goto(`${gw.url}/requests/${id}`);
+      await page.getByRole("button", { name: "Approve" }).click();
+      const inThirtyDays = [-1, 0, 1].map((h) =>
+        new Intl.DateTimeFormat("en-CA", { timeZone: "America/Los_Angeles" }).format(
+          Date.now() + 30 * 86_400_000 + h * 3_600_000,
+        ),
+      );
+      const shown = await page.getByLabel("Exceptions expire on").inputValue();
+      assert.ok(
+        inThirtyDays.includes(shown),
+        `default expiry ${shown}, expected one of ${inThirtyDays.join(", ")}`,
+      );
+      await page.getByLabel("Exceptions expire on").fill("2026-07-15");
+      await page.getByLabel("Reason for the approval").fill("reviewed");
+      await page.getByRole("button", { name: "Confirm approve" }).click();
+      await page.locator(".facts .badge", { hasText: "denied" }).waitFor();
+      await page.getByText("Someone else changed this request first").waitFor();
+      // 23:59:59 on 15 July in Los Angeles (PDT, UTC-7) is 06:59:59 on the 16th in UTC.
+      assert.equal(sent?.expiresAt, "2026-07-16T06:59:59.000Z");
+    } finally {
+      await context.close();
+    }
   });
 
   test("every page renders at 1280 and 390 px wide (screenshots in test-output/dashboard)", async () => {

@@ -47,15 +47,57 @@ function headers(token: string | null, extra: Record<string, string> = {}): Reco
   return { accept: "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra };
 }
 
+/** The code of an ApiError whose message is already a whole sentence for the user. */
+export const NOT_THE_API = "NOT_THE_API";
+
+/** Reason phrases (RFC 9110) for when the browser leaves `statusText` empty (HTTP/2). */
+const REASON_PHRASES: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  409: "Conflict",
+  413: "Content Too Large",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+/**
+ * An answer that is not the API's JSON (a proxy's HTML error page, a login portal): its status
+ * line in plain words, never its markup.
+ */
+function notTheApi(res: Response): ApiError {
+  const phrase = res.statusText || REASON_PHRASES[res.status];
+  return new ApiError(
+    res.status,
+    NOT_THE_API,
+    `The gateway answered HTTP ${res.status}${phrase ? ` (${phrase})` : ""}.`,
+  );
+}
+
 async function refusal(res: Response): Promise<ApiError> {
   const text = await res.text().catch(() => "");
   try {
     const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
     if (body.error?.message) return new ApiError(res.status, body.error.code ?? "ERROR", body.error.message);
   } catch {
-    // not JSON: fall through to the status line
+    // not JSON: the status line says it
   }
-  return new ApiError(res.status, "HTTP_" + res.status, text.trim().slice(0, 300) || res.statusText);
+  return notTheApi(res);
+}
+
+/**
+ * A 401 to a call that carried the stored token: the token no longer works (expired, revoked,
+ * identity disabled). The session drops it and says why.
+ */
+export const TOKEN_REFUSED = "portcullis:token-refused";
+
+function tokenRefused(sent: string | null, error: ApiError): void {
+  if (sent && error.status === 401 && storedToken() === sent)
+    window.dispatchEvent(new CustomEvent<ApiError>(TOKEN_REFUSED, { detail: error }));
 }
 
 export interface RequestOptions {
@@ -76,18 +118,65 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
     ...(opts.signal ? { signal: opts.signal } : {}),
     credentials: "omit",
   });
-  if (!res.ok) throw await refusal(res);
+  if (!res.ok) {
+    const error = await refusal(res);
+    if (opts.token === undefined) tokenRefused(token, error);
+    throw error;
+  }
   if (res.status === 204) return undefined as T;
-  return (await res.json()) as T;
+  const text = await res.text();
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new ApiError(res.status, NOT_THE_API, "Unexpected answer from the gateway (not the API's JSON).");
+  }
 }
+
+/** Fetches `path` with the stored token as raw bytes; a refusal throws an ApiError. */
+async function fetchRaw(path: string): Promise<Response> {
+  const token = storedToken();
+  const res = await fetch(path, { headers: headers(token, { accept: "*/*" }), credentials: "omit" });
+  if (!res.ok) {
+    const error = await refusal(res);
+    tokenRefused(token, error);
+    throw error;
+  }
+  return res;
+}
+
+/** The header a paged export (`?format=jsonl`) names its next page with. */
+const NEXT_CURSOR = "x-next-cursor";
 
 /**
  * Downloads `path` with the token (a plain link could not send it) and saves it as `filename`.
+ * With `paged`, the export comes in pages (`x-next-cursor`): every page is fetched, in order, and
+ * saved as one file.
  */
-export async function download(path: string, filename: string): Promise<void> {
-  const res = await fetch(path, { headers: headers(storedToken(), { accept: "*/*" }), credentials: "omit" });
-  if (!res.ok) throw await refusal(res);
-  const url = URL.createObjectURL(await res.blob());
+export async function download(
+  path: string,
+  filename: string,
+  opts: { paged?: boolean } = {},
+): Promise<void> {
+  let blob: Blob;
+  if (opts.paged) {
+    const parts: Blob[] = [];
+    const [base = "", qs = ""] = path.split("?");
+    const query = Object.fromEntries(new URLSearchParams(qs));
+    let cursor: string | null = null;
+    const seen = new Set<string>();
+    do {
+      const res = await fetchRaw(withQuery(base, { ...query, cursor }));
+      parts.push(await res.blob());
+      cursor = res.headers.get(NEXT_CURSOR);
+      // A cursor that comes back again would loop for ever: stop rather than hang the tab.
+      if (cursor !== null && seen.has(cursor)) throw new ApiError(0, NOT_THE_API, "The export's pages loop.");
+      if (cursor !== null) seen.add(cursor);
+    } while (cursor);
+    blob = new Blob(parts, { type: parts[0]?.type ?? "application/octet-stream" });
+  } else {
+    blob = await (await fetchRaw(path)).blob();
+  }
+  const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
   a.download = filename;

@@ -1,6 +1,7 @@
 import { useEffect, type ReactNode } from "react";
+import { NotFound } from "./components/not-found";
 import { Link, useLocation } from "./router";
-import { useSession } from "./session";
+import { useSession, type Role } from "./session";
 import { AdvisoriesPage } from "./pages/advisories-page";
 import { AuditPage } from "./pages/audit-page";
 import { CatalogPage } from "./pages/catalog-page";
@@ -12,27 +13,44 @@ import { ProjectPage } from "./pages/project-page";
 import { RequestPage } from "./pages/request-page";
 import { RequestsPage } from "./pages/requests-page";
 
-const NAV = [
+/** The sections; `role`: shown only to that role and above (the page's API refuses the others). */
+const NAV: { to: string; label: string; role?: Role }[] = [
   { to: "/", label: "Overview" },
   { to: "/catalog", label: "Catalog" },
   { to: "/requests", label: "Requests" },
   { to: "/advisories", label: "Advisories" },
   { to: "/audit", label: "Audit" },
-  { to: "/environments", label: "Environments" },
+  { to: "/environments", label: "Environments", role: "approver" },
   { to: "/policy", label: "Policy" },
-] as const;
+];
+
+// PEP 508 project names; anything else cannot be in the catalog.
+const PROJECT_NAME = /^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$/i;
+const REQUEST_ID = /^[1-9][0-9]{0,15}$/;
+
+function param(path: string, prefix: string): string | null {
+  try {
+    return decodeURIComponent(path.slice(prefix.length).replace(/\/$/, ""));
+  } catch {
+    return null; // a malformed %-escape
+  }
+}
 
 function route(path: string): { page: ReactNode; title: string } {
   if (path === "/") return { page: <OverviewPage />, title: "Overview" };
   if (path === "/login") return { page: <LoginPage />, title: "Log in" };
   if (path === "/catalog") return { page: <CatalogPage />, title: "Catalog" };
   if (path.startsWith("/projects/")) {
-    const name = decodeURIComponent(path.slice("/projects/".length).replace(/\/$/, ""));
+    const name = param(path, "/projects/");
+    if (name === null || !PROJECT_NAME.test(name))
+      return { page: <NotFound what="such project" />, title: "Not found" };
     return { page: <ProjectPage name={name} />, title: name };
   }
   if (path === "/requests") return { page: <RequestsPage />, title: "Requests" };
   if (path.startsWith("/requests/")) {
-    const id = decodeURIComponent(path.slice("/requests/".length));
+    const id = param(path, "/requests/");
+    if (id === null || !REQUEST_ID.test(id))
+      return { page: <NotFound what="such request" />, title: "Not found" };
     return { page: <RequestPage id={id} />, title: `Request ${id}` };
   }
   if (path === "/advisories") return { page: <AdvisoriesPage />, title: "Advisories" };
@@ -41,12 +59,13 @@ function route(path: string): { page: ReactNode; title: string } {
   if (path === "/policy") return { page: <PolicyPage />, title: "Policy" };
   return {
     page: (
-      <>
-        <h1 tabIndex={-1}>Not found</h1>
-        <p>
-          There is no page at <code>{path}</code>. <Link to="/">Back to the overview</Link>.
-        </p>
-      </>
+      <NotFound
+        what={
+          <>
+            page at <code>{path}</code>
+          </>
+        }
+      />
     ),
     title: "Not found",
   };
@@ -55,10 +74,23 @@ function route(path: string): { page: ReactNode; title: string } {
 function Identity() {
   const session = useSession();
   if (session.loading) return null;
+  if (session.unreachable)
+    return (
+      <div className="identity">
+        <span className="muted">Could not check who you are.</span>{" "}
+        <button type="button" className="secondary" onClick={session.retry}>
+          Retry
+        </button>
+      </div>
+    );
   if (!session.me || session.me.anonymous)
     return (
       <div className="identity">
-        <span className="muted">{session.me ? "Anonymous (read only)" : ""}</span>{" "}
+        {session.me && !session.loginRequired && (
+          <>
+            <span className="muted">Anonymous (read only)</span>{" "}
+          </>
+        )}
         <Link to="/login" className="button-link">
           Log in
         </Link>
@@ -96,7 +128,7 @@ export function App() {
         </Link>
         <nav aria-label="Sections">
           <ul>
-            {NAV.map((n) => (
+            {NAV.filter((n) => !session.loginRequired && (!n.role || session.can(n.role))).map((n) => (
               <li key={n.to}>
                 <Link
                   to={n.to}
@@ -117,7 +149,16 @@ export function App() {
       </header>
       {/* The page loads its data while /api/v1/me answers (in parallel, not one after the other):
           role-gated buttons appear once the role is known. */}
-      <main id="main">{page}</main>
+      {/* A new identity (log in, log out, a refused token) starts the page over: nothing fetched
+          as the previous one stays on screen. */}
+      <main id="main" key={session.epoch}>
+        {session.ended && (
+          <p className="notice error" role="alert">
+            {session.ended} {path !== "/login" && !mustLogIn && <Link to="/login">Log in</Link>}
+          </p>
+        )}
+        {page}
+      </main>
     </>
   );
 }

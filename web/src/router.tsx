@@ -12,6 +12,11 @@ function subscribe(onChange: () => void): () => void {
   };
 }
 
+/** Calls `listener` after every navigation (links, back and forward); returns the unsubscribe. */
+export function onNavigation(listener: () => void): () => void {
+  return subscribe(listener);
+}
+
 const snapshot = () => location.pathname + location.search;
 
 /** The current path and query, re-rendering on navigation. */
@@ -21,12 +26,16 @@ export function useLocation(): { path: string; query: URLSearchParams } {
   return { path, query: new URLSearchParams(search) };
 }
 
-export function navigate(to: string, opts: { replace?: boolean } = {}): void {
+/**
+ * Goes to `to` in place. Focus moves to the new page's heading (keyboard and screen reader users
+ * land on it), except with `keepFocus`: a navigation the user's typing made (search as you type)
+ * must leave the caret where it is.
+ */
+export function navigate(to: string, opts: { replace?: boolean; keepFocus?: boolean } = {}): void {
   if (opts.replace) history.replaceState(null, "", to);
   else history.pushState(null, "", to);
   window.dispatchEvent(new Event(NAVIGATED));
-  // Move focus to the new page's heading so keyboard and screen reader users land on it.
-  requestAnimationFrame(() => document.querySelector<HTMLElement>("main h1")?.focus());
+  if (!opts.keepFocus) requestAnimationFrame(() => document.querySelector<HTMLElement>("main h1")?.focus());
 }
 
 /** A real link (keyboard, middle-click, copy address all work) that navigates in place. */

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { api, ApiError, withQuery, type Page } from "./api";
 
 export interface PagedList<T> {
@@ -11,52 +11,71 @@ export interface PagedList<T> {
   reload(): void;
 }
 
-/** A cursor-paged list route (`{items, next}`); a new `path` starts over. */
-export function usePagedList<T>(path: string | null): PagedList<T> {
-  const [items, setItems] = useState<T[]>([]);
-  const [next, setNext] = useState<string | null>(null);
-  const [error, setError] = useState<ApiError>();
-  const [loading, setLoading] = useState(false);
-  const [tick, setTick] = useState(0);
+interface ListState<T> {
+  items: T[];
+  next: string | null;
+  error?: ApiError;
+  loading: boolean;
+}
 
-  const fetchPage = useCallback(
-    async (cursor: string | null, signal?: AbortSignal) => {
-      if (!path) return;
-      setLoading(true);
-      setError(undefined);
-      try {
-        const [base, qs = ""] = path.split("?");
-        const query = Object.fromEntries(new URLSearchParams(qs));
-        const page = await api<Page<T>>(
-          withQuery(base ?? "", { ...query, cursor }),
-          signal ? { signal } : {},
-        );
-        setItems((old) => (cursor ? [...old, ...page.items] : page.items));
-        setNext(page.next ?? null);
-      } catch (err) {
-        if (signal?.aborted) return;
-        setError(err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message));
-      } finally {
-        if (!signal?.aborted) setLoading(false);
-      }
-    },
-    [path],
-  );
+/** One run of the list: a path, from its first page on. A new path or a reload starts another. */
+interface Query {
+  path: string;
+  ctrl: AbortController;
+}
+
+/**
+ * A cursor-paged list route (`{items, next}`); a new `path` starts over. Every answer is checked
+ * against the query it was asked for: a late page of a query since replaced (the filter changed
+ * while "Load more" was on its way) is dropped, never appended, and its cursor never kept.
+ */
+export function usePagedList<T>(path: string | null): PagedList<T> {
+  const [state, setState] = useState<ListState<T>>({ items: [], next: null, loading: !!path });
+  const [tick, setTick] = useState(0);
+  const current = useRef<Query | null>(null);
+
+  const fetchPage = useCallback(async (query: Query, cursor: string | null) => {
+    const live = () => current.current === query && !query.ctrl.signal.aborted;
+    setState((s) => ({ ...s, loading: true, error: undefined }));
+    try {
+      const [base = "", qs = ""] = query.path.split("?");
+      const params = Object.fromEntries(new URLSearchParams(qs));
+      const page = await api<Page<T>>(withQuery(base, { ...params, cursor }), { signal: query.ctrl.signal });
+      if (!live()) return;
+      setState((s) => ({
+        items: cursor ? [...s.items, ...page.items] : page.items,
+        next: page.next ?? null,
+        loading: false,
+      }));
+    } catch (err) {
+      if (!live()) return;
+      const error = err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message);
+      setState((s) => ({ ...s, error, loading: false }));
+    }
+  }, []);
 
   useEffect(() => {
-    const ctrl = new AbortController();
-    setItems([]);
-    setNext(null);
-    void fetchPage(null, ctrl.signal);
-    return () => ctrl.abort();
-  }, [fetchPage, tick]);
+    if (!path) {
+      current.current = null;
+      setState({ items: [], next: null, loading: false });
+      return;
+    }
+    const query: Query = { path, ctrl: new AbortController() };
+    current.current = query;
+    setState({ items: [], next: null, loading: true });
+    void fetchPage(query, null);
+    return () => {
+      query.ctrl.abort();
+      if (current.current === query) current.current = null;
+    };
+  }, [path, tick, fetchPage]);
 
-  return {
-    items,
-    error,
-    loading,
-    hasMore: next !== null,
-    loadMore: () => void fetchPage(next),
-    reload: () => setTick((t) => t + 1),
-  };
+  const { next, loading } = state;
+  const loadMore = useCallback(() => {
+    const query = current.current;
+    if (query && next && !loading) void fetchPage(query, next);
+  }, [next, loading, fetchPage]);
+  const reload = useCallback(() => setTick((t) => t + 1), []);
+
+  return { items: state.items, error: state.error, loading, hasMore: next !== null, loadMore, reload };
 }

@@ -1,11 +1,17 @@
 import type { ReactNode } from "react";
-import type { ApiError } from "../api";
+import { NOT_THE_API, type ApiError } from "../api";
 import { Link } from "../router";
+import { useSession } from "../session";
 
 /** Plain words for an API refusal, with the way out when there is one. */
 export function ApiErrorNotice({ error }: { error: ApiError }) {
+  const session = useSession();
+  // Until the gateway says who we are, a 401 may only mean "this gateway wants a login": the
+  // session then shows the login page instead.
+  if (error.status === 401 && session.loading) return null;
   let text: ReactNode;
   if (error.routeMissing) text = "This part of the API is not available on this gateway yet.";
+  else if (error.code === NOT_THE_API) text = error.message;
   else if (error.status === 401)
     text = (
       <>

@@ -1,6 +1,7 @@
 import type { Decision, Reason } from "../types";
 import { formatDate } from "../format";
 import { OutcomeBadge } from "./outcome-badge";
+import { UserText } from "./user-text";
 
 /** A decision's findings with their evidence, as the policy engine recorded them. */
 export function DecisionView({ decision }: { decision: Decision }) {
@@ -33,13 +34,13 @@ export function Findings({ reasons }: { reasons: Reason[] }) {
                 {r.action}
                 {r.mode === "audit" && r.wouldHave ? ` (audit; enforcing would ${r.wouldHave})` : ""}
               </span>
-              {r.severity && <span className="muted"> · {r.severity}</span>}: {r.message}
+              {r.severity && <span className="muted"> · {r.severity}</span>}: <UserText text={r.message} />
               {r.ids && r.ids.length > 0 && <span className="muted"> ({r.ids.join(", ")})</span>}
               {r.fixedIn && r.fixedIn.length > 0 && <span> · fixed in {r.fixedIn.join(", ")}</span>}
               {r.waivedBy && (
                 <p className="muted">
                   Waived by {r.waivedBy.approver} until {formatDate(r.waivedBy.expiresAt)}:{" "}
-                  {r.waivedBy.reason}
+                  <UserText text={r.waivedBy.reason} />
                   {r.waivedBy.ticket ? ` (${r.waivedBy.ticket})` : ""}
                 </p>
               )}
@@ -53,12 +54,19 @@ export function Findings({ reasons }: { reasons: Reason[] }) {
                           {ev.line ? `:${ev.line}` : ""}
                         </code>
                       )}{" "}
-                      {ev.detail}
-                      {ev.excerpt && <pre>{ev.excerpt}</pre>}
+                      <UserText text={ev.detail} />
+                      {ev.excerpt && (
+                        <pre>
+                          <UserText text={ev.excerpt} />
+                        </pre>
+                      )}
                       {ev.url && /^https?:\/\//.test(ev.url) && (
-                        <a href={ev.url} rel="noreferrer noopener" target="_blank">
-                          {ev.url}
-                        </a>
+                        <>
+                          {ev.detail || ev.file ? " · " : ""}
+                          <a href={ev.url} rel="noreferrer noopener" target="_blank">
+                            {ev.url}
+                          </a>
+                        </>
                       )}
                     </li>
                   ))}

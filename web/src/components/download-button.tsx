@@ -2,15 +2,18 @@ import { useState } from "react";
 import { ApiError, download } from "../api";
 import { ApiErrorNotice } from "./api-status";
 
-/** Downloads with the session's token (a plain link could not carry it). */
-export function DownloadButton(props: { path: string; filename: string; children: string }) {
+/**
+ * Downloads with the session's token (a plain link could not carry it); `paged`: an export that
+ * comes in pages (`x-next-cursor`), all of which are fetched and saved as one file.
+ */
+export function DownloadButton(props: { path: string; filename: string; paged?: boolean; children: string }) {
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const onClick = async () => {
     setBusy(true);
     setError(null);
     try {
-      await download(props.path, props.filename);
+      await download(props.path, props.filename, { paged: props.paged ?? false });
     } catch (err) {
       setError(err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message));
     } finally {

@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { withQuery } from "../api";
 import { formatDate } from "../format";
+import { useSession } from "../session";
 import { useApi } from "../use-api";
 import { Loaded } from "./api-status";
 
@@ -20,11 +21,13 @@ interface Consumer {
 
 /**
  * Who pulled what `query` names (`GET /api/v1/who-has?q=`: a project, NAME==VERSION or an
- * advisory id), fetched when asked for.
+ * advisory id), fetched when asked for. Approvers only: no one else is shown the button.
  */
 export function WhoHas({ query, label }: { query: string; label?: string }) {
+  const session = useSession();
   const [open, setOpen] = useState(false);
   const state = useApi<{ consumers: Consumer[] }>(open ? withQuery("/api/v1/who-has", { q: query }) : null);
+  if (!session.can("approver")) return null;
   return (
     <div className="who-has">
       <button type="button" className="secondary" aria-expanded={open} onClick={() => setOpen(!open)}>

@@ -1,5 +1,6 @@
 import { ApiErrorNotice } from "../components/api-status";
 import { OutcomeBadge } from "../components/outcome-badge";
+import { UserText } from "../components/user-text";
 import { WhoHas } from "../components/who-has";
 import { formatDate } from "../format";
 import { Link } from "../router";
@@ -29,7 +30,11 @@ export function AdvisoriesPage() {
             <span className={`badge sev-${a.severity ?? "unrated"}`}>{a.severity ?? "unrated"}</span>{" "}
             <span className="muted">{a.kind}</span>
           </h2>
-          {a.summary && <p>{a.summary}</p>}
+          {a.summary && (
+            <p className="reason">
+              <UserText text={a.summary} />
+            </p>
+          )}
           <p className="muted">
             Published {formatDate(a.published)}
             {a.aliases.length > 0 && <> · also {a.aliases.join(", ")}</>}

@@ -4,7 +4,8 @@ import { ApiErrorNotice } from "../components/api-status";
 import { DownloadButton } from "../components/download-button";
 import { OutcomeBadge } from "../components/outcome-badge";
 import { formatDate } from "../format";
-import { navigate, useLocation } from "../router";
+import { Link, navigate, useLocation } from "../router";
+import { useSession } from "../session";
 import type { AuditRecord } from "../types";
 import { usePagedList } from "../use-paged-list";
 
@@ -30,51 +31,75 @@ function toApiTime(value: string): string | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
 }
 
-/** The audit trail, filtered, paged, and exported as JSON Lines. */
-export function AuditPage() {
-  const { query } = useLocation();
-  const applied = Object.fromEntries(FILTERS.map((f) => [f.key, query.get(f.key) ?? ""])) as Record<
-    FilterKey,
-    string
-  >;
+/** The filter form, started from the address's filter (it is remounted whenever that changes). */
+function AuditFilters({ applied, exportPath }: { applied: Record<FilterKey, string>; exportPath: string }) {
   const [form, setForm] = useState(applied);
-  const apiQuery = {
-    ...applied,
-    since: toApiTime(applied.since),
-    until: toApiTime(applied.until),
-  };
-  const list = usePagedList<AuditRecord>(withQuery("/api/v1/audit", { ...apiQuery, limit: 100 }));
   const onSubmit = (e: FormEvent) => {
     e.preventDefault();
     navigate(withQuery("/audit", form));
   };
   return (
+    <form className="filters" onSubmit={onSubmit} aria-label="Filter the audit log">
+      {FILTERS.map((f) => (
+        <div className="stack" key={f.key}>
+          <label htmlFor={`audit-${f.key}`}>{f.label}</label>
+          <input
+            id={`audit-${f.key}`}
+            type={f.type}
+            value={form[f.key]}
+            onChange={(e) => setForm({ ...form, [f.key]: e.target.value })}
+          />
+        </div>
+      ))}
+      <div className="row">
+        <button type="submit">Filter</button>
+        <DownloadButton path={exportPath} filename="audit.jsonl" paged>
+          Export JSONL
+        </DownloadButton>
+      </div>
+    </form>
+  );
+}
+
+/** The audit trail, filtered, paged, and exported as JSON Lines (approvers and admins). */
+export function AuditPage() {
+  const { query } = useLocation();
+  const session = useSession();
+  const applied = Object.fromEntries(FILTERS.map((f) => [f.key, query.get(f.key) ?? ""])) as Record<
+    FilterKey,
+    string
+  >;
+  const apiQuery = {
+    ...applied,
+    since: toApiTime(applied.since),
+    until: toApiTime(applied.until),
+  };
+  // While the session is still being checked the list loads at once; once the role is known, only
+  // an approver asks for it (the API would refuse anyone else).
+  const allowed = session.can("approver");
+  const list = usePagedList<AuditRecord>(
+    allowed || session.loading ? withQuery("/api/v1/audit", { ...apiQuery, limit: 100 }) : null,
+  );
+  return (
     <>
       <h1 tabIndex={-1}>Audit log</h1>
-      <form className="filters" onSubmit={onSubmit} aria-label="Filter the audit log">
-        {FILTERS.map((f) => (
-          <div className="stack" key={f.key}>
-            <label htmlFor={`audit-${f.key}`}>{f.label}</label>
-            <input
-              id={`audit-${f.key}`}
-              type={f.type}
-              value={form[f.key]}
-              onChange={(e) => setForm({ ...form, [f.key]: e.target.value })}
-            />
-          </div>
-        ))}
-        <div className="row">
-          <button type="submit">Filter</button>
-          <DownloadButton
-            path={withQuery("/api/v1/audit", { ...apiQuery, format: "jsonl" })}
-            filename="audit.jsonl"
-          >
-            Export JSONL
-          </DownloadButton>
-        </div>
-      </form>
+      {!session.loading && !allowed && (
+        <p className="muted">
+          Only approvers and administrators can read the audit log.{" "}
+          {!session.me || session.me.anonymous ? <Link to="/login">Log in</Link> : null}
+        </p>
+      )}
+      {allowed && (
+        <AuditFilters
+          // The form follows the address: back, forward and the Audit link all reset it.
+          key={JSON.stringify(applied)}
+          applied={applied}
+          // The export pages itself (x-next-cursor): big pages, followed to the end.
+          exportPath={withQuery("/api/v1/audit", { ...apiQuery, format: "jsonl", limit: 1000 })}
+        />
+      )}
       {list.error && <ApiErrorNotice error={list.error} />}
-      {!list.error && !list.loading && list.items.length === 0 && (
+      {allowed && !list.error && !list.loading && list.items.length === 0 && (
         <p className="muted">No audit records match.</p>
       )}
       {list.items.length > 0 && (

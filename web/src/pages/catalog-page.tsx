@@ -12,11 +12,16 @@ export function CatalogPage() {
   const { query } = useLocation();
   const q = query.get("q") ?? "";
   const [text, setText] = useState(q);
-  useEffect(() => setText(q), [q]);
+  // The address changed under the box (back, a link): show its search. The box's own navigation
+  // (the same words, trimmed) leaves what the user is typing alone, trailing space included.
+  useEffect(() => setText((t) => (t.trim() === q ? t : q)), [q]);
   // The search is in the address, so a search can be shared and the back button undoes it.
   useEffect(() => {
-    if (text === q) return;
-    const t = setTimeout(() => navigate(withQuery("/catalog", { q: text.trim() }), { replace: true }), 250);
+    if (text.trim() === q) return;
+    const t = setTimeout(
+      () => navigate(withQuery("/catalog", { q: text.trim() }), { replace: true, keepFocus: true }),
+      250,
+    );
     return () => clearTimeout(t);
   }, [text, q]);
   const list = usePagedList<ProjectSummary>(withQuery("/api/v1/projects", { q, limit: 50 }));

@@ -116,9 +116,14 @@ function EnvironmentView({ id, onChanged }: { id: number; onChanged: () => void 
 /** Python environments found by `portcullis scan`, and what in them did not come through the gate. */
 export function EnvironmentsPage() {
   const { query } = useLocation();
+  const session = useSession();
   const unowned = query.get("unowned") === "true";
+  // Approvers only (the API refuses the others): asked for while the role is still unknown.
+  const allowed = session.can("approver");
   const list = usePagedList<Environment>(
-    withQuery("/api/v1/environments", { limit: 100, unowned: unowned ? "true" : undefined }),
+    allowed || session.loading
+      ? withQuery("/api/v1/environments", { limit: 100, unowned: unowned ? "true" : undefined })
+      : null,
   );
   const [open, setOpen] = useState<number | null>(null);
   return (
@@ -128,18 +133,23 @@ export function EnvironmentsPage() {
         Reported by <code>portcullis scan</code>. “Ungoverned” counts the distributions that did not pass the
         gate (blocked, not in the catalog, or with a different hash).
       </p>
-      <label className="row">
-        <input
-          type="checkbox"
-          checked={unowned}
-          onChange={(e) =>
-            navigate(withQuery("/environments", { unowned: e.target.checked ? "true" : undefined }))
-          }
-        />
-        Only environments no team owns
-      </label>
+      {!session.loading && !allowed && (
+        <p className="muted">Only approvers and administrators can see the environments.</p>
+      )}
+      {allowed && (
+        <label className="row">
+          <input
+            type="checkbox"
+            checked={unowned}
+            onChange={(e) =>
+              navigate(withQuery("/environments", { unowned: e.target.checked ? "true" : undefined }))
+            }
+          />
+          Only environments no team owns
+        </label>
+      )}
       {list.error && <ApiErrorNotice error={list.error} />}
-      {!list.error && !list.loading && list.items.length === 0 && (
+      {allowed && !list.error && !list.loading && list.items.length === 0 && (
         <p className="muted">No scan has reported an environment.</p>
       )}
       {list.items.length > 0 && (

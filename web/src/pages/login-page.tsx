@@ -26,7 +26,11 @@ export function LoginPage() {
   return (
     <section className="narrow">
       <h1 tabIndex={-1}>Log in</h1>
-      {session.loginRequired && <p>This gateway does not allow anonymous access.</p>}
+      {session.loginRequired && (
+        <p className="notice" role="status">
+          This gateway does not allow anonymous access: log in to use it.
+        </p>
+      )}
       <p>
         Paste an API token (from <code>portcullis token create</code> or your administrator). It is kept in
         this browser tab only and sent to this gateway alone.
@@ -49,7 +53,7 @@ export function LoginPage() {
       {error &&
         (error.status === 401 ? (
           <p className="notice error" role="alert">
-            The gateway did not accept this token.
+            {error.message}
           </p>
         ) : (
           <ApiErrorNotice error={error} />

@@ -2,7 +2,9 @@ import { Loaded } from "../components/api-status";
 import { BarChart, LineChart } from "../components/charts";
 import { OutcomeBadge } from "../components/outcome-badge";
 import { formatDate } from "../format";
+import { storedToken } from "../api";
 import { Link } from "../router";
+import { useSession } from "../session";
 import type { Overview } from "../types";
 import { useApi, type ApiState } from "../use-api";
 
@@ -66,9 +68,14 @@ function RemediationCharts({ state }: { state: ApiState<RemediationReport> }) {
 
 /** The security team's first page: posture now and over time. */
 export function OverviewPage() {
+  const session = useSession();
   const state = useApi<Overview>("/api/v1/overview");
-  // Both requests start at once: no waterfall behind the overview's first paint.
-  const remediation = useApi<RemediationReport>("/api/v1/remediation/report");
+  // Remediation is for approvers. Both requests start at once (no waterfall behind the first
+  // paint) when a token may turn out to be an approver's; the section shows once the role is known.
+  const approver = session.can("approver");
+  const remediation = useApi<RemediationReport>(
+    approver || (session.loading && storedToken() !== null) ? "/api/v1/remediation/report" : null,
+  );
   return (
     <>
       <h1 tabIndex={-1}>Overview</h1>
@@ -116,8 +123,12 @@ export function OverviewPage() {
                 empty="Nothing blocked."
               />
             </div>
-            <h2>Remediation</h2>
-            <RemediationCharts state={remediation} />
+            {approver && (
+              <>
+                <h2>Remediation</h2>
+                <RemediationCharts state={remediation} />
+              </>
+            )}
             <h2>Recent blocks</h2>
             {o.recentBlocks.length === 0 ? (
               <p className="muted">Nothing blocked recently.</p>

@@ -3,8 +3,10 @@ import { api, ApiError } from "../api";
 import { ApiErrorNotice, Loaded } from "../components/api-status";
 import { DecisionView } from "../components/decision-view";
 import { DownloadButton } from "../components/download-button";
+import { NotFound } from "../components/not-found";
 import { OutcomeBadge } from "../components/outcome-badge";
 import { ProvenanceView } from "../components/provenance-view";
+import { UserText } from "../components/user-text";
 import { WhoHas } from "../components/who-has";
 import { formatBytes, formatDate, shortSha } from "../format";
 import { Link } from "../router";
@@ -62,13 +64,27 @@ function DependencyTree({ project, version }: { project: string; version: string
 export function ProjectPage({ name }: { name: string }) {
   const state = useApi<ProjectDetail>(`/api/v1/projects/${encodeURIComponent(name)}`);
   const session = useSession();
+  if (state.error && !state.error.routeMissing && [400, 404].includes(state.error.status))
+    return (
+      <NotFound
+        what={
+          <>
+            project <code>{name}</code> in the catalog
+          </>
+        }
+      />
+    );
   return (
     <>
       <h1 tabIndex={-1}>{state.data?.displayName ?? name}</h1>
       <Loaded state={state} label={name}>
         {(p) => (
           <>
-            {p.summary && <p>{p.summary}</p>}
+            {p.summary && (
+              <p>
+                <UserText text={p.summary} />
+              </p>
+            )}
             <dl className="facts">
               <dt>Owner</dt>
               <dd>{p.owner ?? <span className="muted">nobody yet</span>}</dd>

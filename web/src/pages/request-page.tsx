@@ -2,7 +2,9 @@ import { useState, type FormEvent } from "react";
 import { api, ApiError } from "../api";
 import { ApiErrorNotice, Loaded } from "../components/api-status";
 import { Findings } from "../components/decision-view";
+import { NotFound } from "../components/not-found";
 import { OutcomeBadge } from "../components/outcome-badge";
+import { UserText } from "../components/user-text";
 import { formatDate, shortSha } from "../format";
 import { Link } from "../router";
 import { useSession } from "../session";
@@ -10,6 +12,21 @@ import type { PackageRequest, RequestReport } from "../types";
 import { useApi } from "../use-api";
 
 type Action = "approve" | "deny" | "exception";
+
+function pad2(n: number): string {
+  return String(n).padStart(2, "0");
+}
+
+/** `YYYY-MM-DD` of `d` in the browser's time zone (what a date input shows and takes). */
+function localDay(d: Date): string {
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+}
+
+/** The last second of the day `YYYY-MM-DD` in the browser's time zone, as an ISO 8601 instant. */
+function endOfLocalDay(day: string): string {
+  const [y = NaN, m = NaN, d = NaN] = day.split("-").map(Number);
+  return new Date(y, m - 1, d, 23, 59, 59).toISOString();
+}
 
 /** The vetting report: tree per target, then every file with its findings and facts. */
 function RequestReportView({ report }: { report: RequestReport }) {
@@ -65,14 +82,24 @@ function RequestReportView({ report }: { report: RequestReport }) {
 }
 
 /** Approve, deny or grant an exception, with the reason (and ticket and expiry) the audit trail keeps. */
-function DecisionForm({ request, onDone }: { request: PackageRequest; onDone: () => void }) {
+function DecisionForm({
+  request,
+  onDone,
+}: {
+  request: PackageRequest;
+  /** The request changed (decided here, or by someone else first: `conflict` says so). */
+  onDone: (conflict?: ApiError) => void;
+}) {
   const refused = (request.report?.files ?? []).filter((f) => f.outcome !== "admitted");
   const [action, setAction] = useState<Action | null>(null);
   const [reason, setReason] = useState("");
   const [ticket, setTicket] = useState("");
-  const [expires, setExpires] = useState(() =>
-    new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10),
-  );
+  // Thirty days from today, both counted where the approver is (not in UTC).
+  const [expires, setExpires] = useState(() => {
+    const d = new Date();
+    d.setDate(d.getDate() + 30);
+    return localDay(d);
+  });
   const [scope, setScope] = useState(refused[0] ? `file:${refused[0].sha256}` : "");
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
@@ -85,7 +112,7 @@ function DecisionForm({ request, onDone }: { request: PackageRequest; onDone: ()
       const body: Record<string, string> = { reason: reason.trim() };
       if (action !== "deny") {
         if (ticket.trim()) body.ticket = ticket.trim();
-        body.expiresAt = new Date(`${expires}T23:59:59Z`).toISOString();
+        body.expiresAt = endOfLocalDay(expires);
       }
       if (action === "exception") {
         // The policy engine's exception shapes: one exact file (sha256) or one exact version.
@@ -99,7 +126,10 @@ function DecisionForm({ request, onDone }: { request: PackageRequest; onDone: ()
       setAction(null);
       onDone();
     } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message));
+      const error = err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message);
+      setError(error);
+      // Someone decided first: show the request as it now is.
+      if (error.status === 409) onDone(error);
     } finally {
       setBusy(false);
     }
@@ -190,7 +220,10 @@ function DecisionForm({ request, onDone }: { request: PackageRequest; onDone: ()
 export function RequestPage({ id }: { id: string }) {
   const state = useApi<PackageRequest>(`/api/v1/requests/${encodeURIComponent(id)}`);
   const session = useSession();
+  const [conflict, setConflict] = useState<ApiError | null>(null);
   const r = state.data;
+  if (state.error && !state.error.routeMissing && [400, 404].includes(state.error.status))
+    return <NotFound what={`request #${id}`} />;
   return (
     <>
       <p>
@@ -214,15 +247,21 @@ export function RequestPage({ id }: { id: string }) {
                 {r.requesterTeam ? ` (${r.requesterTeam})` : ""}
               </dd>
               <dt>Reason</dt>
-              <dd>{r.reason}</dd>
+              <dd className="reason">
+                <UserText text={r.reason} />
+              </dd>
               <dt>Opened</dt>
               <dd>{formatDate(r.createdAt)}</dd>
-              {r.decidedBy && (
+              {r.decidedBy && r.state !== "pending" && (
                 <>
                   <dt>Decided by</dt>
-                  <dd>
+                  <dd className="reason">
                     {r.decidedBy}, {formatDate(r.updatedAt)}
-                    {r.decisionReason ? `: ${r.decisionReason}` : ""}
+                    {r.decisionReason && (
+                      <>
+                        : <UserText text={r.decisionReason} />
+                      </>
+                    )}
                   </dd>
                 </>
               )}
@@ -236,8 +275,13 @@ export function RequestPage({ id }: { id: string }) {
                           {x.project}
                           {x.version ? `==${x.version}` : ""}
                           {x.sha256 ? ` file ${shortSha(x.sha256)}` : ""} until {formatDate(x.expiresAt)}:{" "}
-                          {x.reason}
-                          {x.ticket ? ` (${x.ticket})` : ""}
+                          <UserText text={x.reason} />
+                          {x.ticket && (
+                            <>
+                              {" "}
+                              (<UserText text={x.ticket} />)
+                            </>
+                          )}
                         </li>
                       ))}
                     </ul>
@@ -260,8 +304,19 @@ export function RequestPage({ id }: { id: string }) {
             <p>
               <Link to={`/projects/${encodeURIComponent(r.project)}`}>Project page of {r.project}</Link>
             </p>
+            {conflict && (
+              <p className="notice" role="status">
+                Someone else changed this request first ({conflict.message}); it is shown as it is now.
+              </p>
+            )}
             {r.state === "pending" && session.can("approver") && (
-              <DecisionForm request={r} onDone={state.reload} />
+              <DecisionForm
+                request={r}
+                onDone={(c) => {
+                  setConflict(c ?? null);
+                  state.reload();
+                }}
+              />
             )}
             {r.state === "pending" && !session.loading && !session.can("approver") && (
               <p className="muted">Waiting for an approver.</p>

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { api, ApiError, withQuery } from "../api";
 import { ApiErrorNotice } from "../components/api-status";
 import { OutcomeBadge } from "../components/outcome-badge";
+import { UserText } from "../components/user-text";
 import { formatDate } from "../format";
 import { Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
@@ -82,6 +83,8 @@ export function RequestsPage() {
       <h1 tabIndex={-1}>Requests</h1>
       {session.can("requester") && (
         <RequestForm
+          // The form follows the address: a link with ?project= fills it, the Requests link empties it.
+          key={query.get("project") ?? ""}
           initialProject={query.get("project") ?? ""}
           onCreated={(r) => {
             setCreated(r);
@@ -146,7 +149,9 @@ export function RequestsPage() {
                     <OutcomeBadge value={r.state} />
                   </td>
                   <td>{r.requester}</td>
-                  <td>{r.reason}</td>
+                  <td className="reason">
+                    <UserText text={r.reason} />
+                  </td>
                   <td>{formatDate(r.createdAt)}</td>
                 </tr>
               ))}
