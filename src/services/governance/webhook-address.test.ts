@@ -17,6 +17,8 @@ test("link-local and unspecified addresses are forbidden; private and loopback o
     "[64:ff9b::a9fe:a9fe]",
     "::169.254.169.254",
     "2002:a9fe:a9fe::1",
+    "64:ff9b:1::a9fe:a9fe",
+    "64:ff9b:1:a9fe:a9:fe00::",
   ])
     assert.match(forbiddenWebhookAddress(bad) ?? "", /link-local or unspecified/, bad);
   for (const ok of [

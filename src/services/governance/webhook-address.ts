@@ -8,7 +8,7 @@ import { lookup, type LookupAddress, type LookupAllOptions, type LookupOptions }
  * internal network is the usual receiver. IPv4-mapped IPv6 forms (`::ffff:169.254.169.254`) are
  * matched as their IPv4 address by BlockList; the IPv6 forms that carry an IPv4 address to a
  * gateway that unwraps it are listed with 169.254.0.0/16 inside them: NAT64's well-known prefix
- * (`64:ff9b::169.254.169.254`, RFC 6052), IPv4-compatible (`::169.254.169.254`) and 6to4
+ * (`64:ff9b::169.254.169.254`, RFC 6052) and all of the local-use one (`64:ff9b:1::/48`, RFC 8215), IPv4-compatible (`::169.254.169.254`) and 6to4
  * (`2002:a9fe::/32`, RFC 3056).
  */
 const FORBIDDEN = new BlockList();
@@ -18,6 +18,9 @@ FORBIDDEN.addSubnet("fe80::", 10, "ipv6");
 FORBIDDEN.addAddress("::", "ipv6");
 FORBIDDEN.addAddress("fd00:ec2::254", "ipv6");
 FORBIDDEN.addSubnet("64:ff9b::a9fe:0", 112, "ipv6");
+// The local-use NAT64 prefix (RFC 8215) places the IPv4 address where the operator's prefix length
+// says: all of it, since no receiver needs to be reached through it.
+FORBIDDEN.addSubnet("64:ff9b:1::", 48, "ipv6");
 FORBIDDEN.addSubnet("::a9fe:0", 112, "ipv6");
 FORBIDDEN.addSubnet("2002:a9fe::", 32, "ipv6");
 
