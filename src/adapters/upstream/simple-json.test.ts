@@ -118,6 +118,17 @@ describe("parseJsonProjectPage", () => {
     });
   });
 
+  it("passes PEP 700 upload times on as given and restates other date forms in UTC (pip parses them)", () => {
+    const read = (t: string) =>
+      parseJsonProjectPage(page([file({ "upload-time": t })]), PAGE_URL).page.files[0]!.uploadTime;
+    assert.equal(read("2011-02-14T20:57:21.948000Z"), "2011-02-14T20:57:21.948000Z");
+    assert.equal(read("2026-11-28T12:00:00Z"), "2026-11-28T12:00:00Z");
+    assert.equal(read("2026-11-28T12:00:00z"), "2026-11-28T12:00:00.000Z");
+    assert.equal(read("2026-11-28T07:00:00-05:00"), "2026-11-28T12:00:00.000Z");
+    assert.equal(read("Sat, 28 Nov 2026 12:00:00 GMT"), "2026-11-28T12:00:00.000Z");
+    assert.equal(read("2026-11-28"), "2026-11-28T00:00:00.000Z");
+  });
+
   it("skips malformed file entries and keeps the rest", () => {
     const body = page([
       file(),

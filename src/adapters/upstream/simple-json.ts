@@ -63,6 +63,9 @@ const rootSchema = z
 
 const rootProjectSchema = z.object({ name: z.string().min(1) }).passthrough();
 
+/** PEP 700's upload time: `yyyy-mm-ddThh:mm:ss` with up to six fractional digits, in UTC (`Z`). */
+const PEP700_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$/;
+
 /**
  * Parses a PEP 691 project page (`application/vnd.pypi.simple.v1+json`), with the PEP 700
  * (`size`, `upload-time`, `versions`), PEP 714 (`core-metadata`), PEP 740 (`provenance`) and
@@ -146,7 +149,15 @@ function toDistFile(entry: unknown, pageUrl: string): DistFile | undefined {
   }
   if (raw.size !== undefined) file.size = raw.size;
   const uploadTime = raw["upload-time"];
-  if (typeof uploadTime === "string" && !Number.isNaN(Date.parse(uploadTime))) file.uploadTime = uploadTime;
+  if (typeof uploadTime === "string") {
+    // Passed on in PEP 700's form, which pip parses with fromisoformat: one that reads as a
+    // date in another form (`…z`, an offset, an HTTP date) is restated in UTC, not copied.
+    if (PEP700_TIME.test(uploadTime)) file.uploadTime = uploadTime;
+    else {
+      const ms = Date.parse(uploadTime);
+      if (!Number.isNaN(ms)) file.uploadTime = new Date(ms).toISOString();
+    }
+  }
   if (raw.provenance === null) file.provenance = null;
   else if (typeof raw.provenance === "string") {
     // PEP 740: a URL to the provenance object; resolved like the file URL.
