@@ -251,7 +251,7 @@ async function inspectWheel(
  * pip's rule (`wheel_dist_info_dir`): exactly one top-level directory ends in `.dist-info`. Its
  * `{name}-{version}` must also name the filename's project and version.
  */
-function findDistInfoDir(entries: readonly ArchiveEntry[], filename: WheelFilename): string {
+export function findDistInfoDir(entries: readonly ArchiveEntry[], filename: WheelFilename): string {
   const candidates = new Set<string>();
   for (const entry of entries) {
     const slash = entry.name.indexOf("/");

@@ -878,3 +878,28 @@ describe("real wheels", () => {
     },
   );
 });
+
+describe("dist-info-mismatch", () => {
+  test("a wheel whose .dist-info names another project or version fails: pip would install that", async () => {
+    const other = await analyzeWheel({
+      name: "mismatch",
+      version: "1.0",
+      distInfoDir: "requests-99.0.dist-info",
+    });
+    const f = only(other, "dist-info-mismatch");
+    assert.equal(f.severity, "high");
+    assert.match(f.message, /requests-99\.0\.dist-info does not match mismatch 1\.0/);
+    assert.equal(runArtifact(other).status, "fail");
+    const version = await analyzeWheel({
+      name: "mismatch",
+      version: "1.0",
+      distInfoDir: "mismatch-2.0.dist-info",
+    });
+    assert.equal(only(version, "dist-info-mismatch").severity, "high");
+    const fine = await analyzeWheel({ name: "mismatch", version: "1.0" });
+    assert.deepEqual(
+      fine.findings.filter((x) => x.kind === "dist-info-mismatch"),
+      [],
+    );
+  });
+});

@@ -18,9 +18,13 @@ import { basename } from "node:path";
 import { isArchiveError, type ArchiveError, type ArchiveLimits } from "../../../artifact/archive-limits.js";
 import type { ArchiveEntry, ArchiveReader } from "../../../artifact/archive-reader.js";
 import { openArchive } from "../../../artifact/open-archive.js";
-import { parseEntryPoints } from "../../../artifact/wheel-info.js";
+import { DistributionError, findDistInfoDir, parseEntryPoints } from "../../../artifact/wheel-info.js";
 import { normalizeProjectName } from "../../../domain/project-name.js";
-import { parseSdistFilename, parseWheelFilename } from "../../../domain/wheel-filename.js";
+import {
+  parseSdistFilename,
+  parseWheelFilename,
+  type WheelFilename,
+} from "../../../domain/wheel-filename.js";
 import type { CheckResult, Evidence, Finding, Severity } from "../../check.js";
 
 /** The `kind` of every finding this check produces. */
@@ -32,6 +36,7 @@ export type ArtifactFindingKind =
   | "credential-access"
   | "native-binary"
   | "shadowing-entry-point"
+  | "dist-info-mismatch"
   | "scan-skipped";
 
 /**
@@ -802,6 +807,7 @@ class ArtifactScan {
   #layout: Layout;
   readonly #project: string | undefined;
   readonly #version: string | undefined;
+  readonly #wheel: WheelFilename | null;
   readonly #pure: boolean;
   #readable = true;
   readonly #findings: Finding[] = [];
@@ -822,6 +828,7 @@ class ArtifactScan {
     this.#maxTextBytes = options.maxTextBytes ?? DEFAULT_MAX_TEXT_BYTES;
     this.#proximity = options.proximityLines ?? DEFAULT_PROXIMITY_LINES;
     const wheel = parseWheelFilename(this.#filename);
+    this.#wheel = wheel;
     const sdist = wheel === null ? parseSdistFilename(this.#filename) : null;
     if (wheel !== null) {
       this.#layout = { kind: "wheel" };
@@ -859,6 +866,22 @@ class ArtifactScan {
       tops.add(slash === -1 ? (entry.isDirectory ? entry.name : "") : entry.name.slice(0, slash));
     }
     tops.delete("");
+    if (this.#wheel !== null) {
+      // pip installs what the .dist-info says, whatever the filename claims: a wheel named
+      // `mismatch-1.0` holding `requests-99.0.dist-info` would be vetted as one and installed
+      // as the other.
+      try {
+        findDistInfoDir(entries, this.#wheel);
+      } catch (err) {
+        if (!(err instanceof DistributionError)) throw err;
+        this.#add({
+          kind: "dist-info-mismatch",
+          message: `the wheel is not what its filename says: ${err.message}`,
+          severity: "high",
+          evidence: [{ file: this.#filename, detail: err.code }],
+        });
+      }
+    }
     if (this.#layout.kind === "wheel") {
       const distInfo = [...tops].filter((top) => top.endsWith(".dist-info")).sort();
       const own =
