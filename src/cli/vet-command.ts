@@ -57,6 +57,33 @@ export function collectRequirements(args: string[], files: string[]): string[] {
   return out;
 }
 
+/** Options of a requirements file that make pip fetch from somewhere other than the gateway. */
+const INDEX_OPTIONS = new Set(["--index-url", "--extra-index-url", "--find-links"]);
+
+/**
+ * What in `-r` files pip would install without the gateway: another index or link location
+ * (`--index-url`, `--extra-index-url`, `--find-links`), and editables, URLs and paths. Each is a
+ * reason `vet` cannot say everything is admitted.
+ */
+export function gatewayBypasses(files: string[]): string[] {
+  const out: string[] = [];
+  for (const f of files) {
+    let text: string;
+    try {
+      text = readFileSync(f, "utf8");
+    } catch {
+      continue;
+    }
+    const parsed = parseRequirementsFile(text);
+    for (const o of parsed.options)
+      if (INDEX_OPTIONS.has(o.name))
+        out.push(`${f}:${o.line}: ${o.name} ${o.value ?? ""} sends pip to another index, around the gateway`);
+    for (const u of parsed.unsupported)
+      out.push(`${f}:${u.line}: ${u.kind} ${u.text} is installed without the gateway, so never vetted`);
+  }
+  return out;
+}
+
 /** Where each requirement of `-r` files is written: normalised name → file and line. */
 export function requirementLines(files: string[]): Map<string, { file: string; line: number }> {
   const out = new Map<string, { file: string; line: number }>();
@@ -232,6 +259,8 @@ export function registerVetCommand(program: Command): void {
         );
       if (flags.junit) writeFileSync(flags.junit as string, toJUnit(findings, "portcullis vet"));
     }
-    if (!report.ok) process.exitCode = 1;
+    const bypasses = gatewayBypasses((flags.requirement as string[]) ?? []);
+    for (const b of bypasses) process.stderr.write(`NOT VETTED: ${b}\n`);
+    if (!report.ok || bypasses.length > 0) process.exitCode = 1;
   });
 }
