@@ -11,11 +11,14 @@ import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
 import { buildWheel, type BuiltArtifact } from "../helpers/wheel-builder.js";
 import { sharedDataDir } from "../helpers/shared-data.js";
+import { DIALECTS, dialectSkip, gatewayDatabase } from "../helpers/databases.js";
 import { bearer, createToken, flushAudit } from "../helpers/identity.js";
 import type { GatewayEvent } from "../../src/services/event-bus.js";
 
 const DAY = 24 * 3600 * 1000;
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
+/** Typo-squats of popular projects, one per round of an approval racing a denial. */
+const RACERS = ["pandass", "certifii", "urllib33", "botocoree", "packagingg", "charset-normalizerr"];
 
 interface RequestBody {
   id: number;
@@ -39,248 +42,395 @@ interface RequestBody {
   remaining?: unknown[];
 }
 
-describe("requests and approvals", () => {
-  let upstream: JsonIndexServer;
-  let gw: TestGateway;
-  const wheels: Record<string, BuiltArtifact> = {};
-  const tokens: Record<string, string> = {};
-  const events: GatewayEvent[] = [];
+for (const dialect of DIALECTS) {
+  const skip = await dialectSkip(dialect);
+  describe(`requests and approvals (${dialect})`, { skip }, () => {
+    let database: Awaited<ReturnType<typeof gatewayDatabase>> | undefined;
+    let upstream: JsonIndexServer;
+    let gw: TestGateway;
+    const wheels: Record<string, BuiltArtifact> = {};
+    const tokens: Record<string, string> = {};
+    const events: GatewayEvent[] = [];
 
-  before(async () => {
-    const old = new Date(T0 - 400 * DAY).toISOString();
-    wheels.app = await buildWheel({ name: "zqxwv-app", version: "1.0", requiresDist: ["zqxwv-core>=1"] });
-    wheels.lib = await buildWheel({ name: "zqxwv-core", version: "1.2" });
-    // One edit from `requests`, the most popular project: quarantined as a typo-squat.
-    wheels.squat = await buildWheel({ name: "reqeusts", version: "2.0" });
-    wheels.other = await buildWheel({ name: "numpyy", version: "1.0" });
-    wheels.cli = await buildWheel({ name: "djangoo", version: "3.0" });
-    wheels.granted = await buildWheel({ name: "flaskk", version: "1.0" });
-    const file = (w: BuiltArtifact) => ({ filename: w.filename, bytes: w.bytes, uploadTime: old });
-    upstream = await startJsonIndexServer({
-      projects: {
-        "zqxwv-app": { files: [file(wheels.app)] },
-        "zqxwv-core": { files: [file(wheels.lib)] },
-        reqeusts: { files: [file(wheels.squat)] },
-        numpyy: { files: [file(wheels.other)] },
-        djangoo: { files: [file(wheels.cli!)] },
-        flaskk: { files: [file(wheels.granted!)] },
-      },
-    });
-    gw = await startTestGateway({ upstream: upstream.simpleUrl, authAnonymous: "off" }, { now: () => T0 });
-    await gw.gateway.intel.importSource(join(sharedDataDir(), "top-pypi-packages.json"));
-    await gw.gateway.policy.refresh();
-    for (const role of ["reader", "requester", "approver", "admin"] as const)
-      tokens[role] = await createToken(gw, { user: `${role}-user`, role, team: `${role}-team` });
-    gw.gateway.services.events.subscribe((e) => {
-      events.push(e);
-    });
-  });
-  after(async () => {
-    await gw?.close();
-    await upstream?.close();
-  });
-
-  const call = async (method: string, path: string, role: string | undefined, body?: unknown) => {
-    const res = await fetch(`${gw.url}${path}`, {
-      method,
-      headers: {
-        ...(role ? bearer(tokens[role]!) : {}),
-        ...(body !== undefined ? { "content-type": "application/json" } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, body: (await res.json()) as RequestBody & { error?: { code: string } } };
-  };
-
-  test("a request policy admits whole (with its dependency) is approved at once", async () => {
-    const { status, body } = await call("POST", "/api/v1/requests", "requester", {
-      project: "Zqxwv_App",
-      reason: "for the reports pipeline",
-    });
-    assert.equal(status, 201, JSON.stringify(body));
-    assert.equal(body.state, "approved", JSON.stringify(body.report));
-    assert.equal(body.project, "zqxwv-app");
-    assert.equal(body.decidedBy, "policy");
-    assert.equal(body.requester, "requester-user");
-    assert.deepEqual(body.report.files.map((f) => f.project).sort(), ["zqxwv-app", "zqxwv-core"]);
-    assert.ok(body.report.files.every((f) => f.outcome === "admitted"));
-    // The loopback upstream publishes no PEP 740 provenance: the report says it was looked for.
-    assert.deepEqual(
-      body.report.files.map((f) => f.provenance?.status),
-      ["absent", "absent"],
-    );
-    assert.equal(body.exceptions.length, 0);
-    assert.ok(events.some((e) => e.type === "request.approved" && e.requestId === body.id));
-    // The requester's team owns the project now.
-    assert.equal(await gw.gateway.services.owners.ownerOf("zqxwv-app"), "requester-team");
-  });
-
-  test("a typo-squat waits with its findings; an approver's approval makes the file installable", async () => {
-    const created = await call("POST", "/api/v1/requests", "requester", {
-      project: "reqeusts",
-      version: "2.0",
-      reason: "vendor SDK needs it",
-    });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    assert.equal(created.body.state, "pending");
-    assert.equal(created.body.report.ok, false);
-    const refused = created.body.report.files.length
-      ? created.body.report.files.find((f) => f.project === "reqeusts")!.reasons
-      : [];
-    assert.ok(
-      created.body.report.rejected.some((r) => r.project === "reqeusts") ||
-        refused.some((r) => r.check === "typosquat"),
-      JSON.stringify(created.body.report),
-    );
-    assert.ok(events.some((e) => e.type === "request.pending" && e.requestId === created.body.id));
-    const download = () =>
-      fetch(`${gw.url}/files/${wheels.squat!.sha256}/${wheels.squat!.filename}`, {
-        headers: bearer(tokens.reader!),
-      });
-    await fetch(`${gw.url}/simple/reqeusts/`, { headers: bearer(tokens.reader!) });
-    assert.equal((await download()).status, 403);
-
-    const queue = await call("GET", "/api/v1/requests?state=pending", "reader");
-    assert.equal(queue.status, 200);
-    assert.deepEqual(
-      (queue.body as unknown as { items: { id: number }[] }).items.map((r) => r.id),
-      [created.body.id],
-    );
-
-    const approved = await call("POST", `/api/v1/requests/${created.body.id}/approve`, "approver", {
-      reason: "vendor confirmed the name",
-      ticket: "SEC-42",
-    });
-    assert.equal(approved.status, 200, JSON.stringify(approved.body));
-    assert.equal(approved.body.state, "approved");
-    assert.equal(approved.body.exceptions.length, 1);
-    assert.deepEqual(approved.body.exceptions[0]!.checks, ["typosquat"]);
-    assert.equal(approved.body.exceptions[0]!.expiresAt, new Date(T0 + 90 * DAY).toISOString());
-    const res = await download();
-    assert.equal(res.status, 200);
-    assert.deepEqual(Buffer.from(await res.arrayBuffer()), wheels.squat!.bytes);
-    assert.ok(events.some((e) => e.type === "request.approved" && e.requestId === created.body.id));
-
-    // Decided requests cannot be decided again.
-    const again = await call("POST", `/api/v1/requests/${created.body.id}/deny`, "approver", {
-      reason: "late",
-    });
-    assert.equal(again.status, 409);
-    assert.equal(again.body.error?.code, "CONFLICT");
-  });
-
-  test("readers and requesters cannot approve or deny; a denial grants nothing", async () => {
-    const created = await call("POST", "/api/v1/requests", "requester", {
-      project: "numpyy",
-      reason: "typo?",
-    });
-    assert.equal(created.body.state, "pending", JSON.stringify(created.body));
-    for (const role of ["reader", "requester"]) {
-      for (const action of ["approve", "deny"]) {
-        const res = await call("POST", `/api/v1/requests/${created.body.id}/${action}`, role, {
-          reason: "me",
-        });
-        assert.equal(res.status, 403, `${role} ${action}`);
-        assert.equal(res.body.error?.code, "FORBIDDEN");
-      }
-    }
-    const reader = await call("POST", "/api/v1/requests", "reader", { project: "numpyy", reason: "x" });
-    assert.equal(reader.status, 403);
-    const denied = await call("POST", `/api/v1/requests/${created.body.id}/deny`, "admin", {
-      reason: "it is a squat",
-    });
-    assert.equal(denied.status, 200);
-    assert.equal(denied.body.state, "denied");
-    assert.equal(denied.body.exceptions.length, 0);
-    assert.equal((await gw.gateway.decisions.exceptions()).filter((e) => e.project === "numpyy").length, 0);
-    await flushAudit(gw);
-  });
-
-  test("an approver grants an exact-file exception for the refused check; the request is approved", async () => {
-    const created = await call("POST", "/api/v1/requests", "requester", {
-      project: "flaskk",
-      reason: "fork",
-    });
-    assert.equal(created.body.state, "pending", JSON.stringify(created.body.report));
-    const outside = await call("POST", `/api/v1/requests/${created.body.id}/exception`, "approver", {
-      project: "zqxwv-app",
-      version: "1.0",
-      reason: "not in this tree",
-    });
-    assert.equal(outside.status, 400);
-    const both = await call("POST", `/api/v1/requests/${created.body.id}/exception`, "approver", {
-      version: "1.0",
-      sha256: wheels.granted!.sha256,
-      reason: "x",
-    });
-    assert.equal(both.status, 400);
-    const granted = await call("POST", `/api/v1/requests/${created.body.id}/exception`, "approver", {
-      sha256: wheels.granted!.sha256,
-      checks: ["typosquat"],
-      reason: "our internal fork",
-      ticket: "SEC-9",
-      expiresAt: new Date(T0 + 30 * DAY).toISOString(),
-    });
-    assert.equal(granted.status, 200, JSON.stringify(granted.body));
-    assert.equal(granted.body.state, "approved");
-    assert.deepEqual(
-      granted.body.exceptions.map((e) => [e.sha256, e.checks]),
-      [[wheels.granted!.sha256, ["typosquat"]]],
-    );
-    assert.ok(events.some((e) => e.type === "request.exception" && e.requestId === created.body.id));
-  });
-
-  test("bad input gets a clear error", async () => {
-    const missing = await call("POST", "/api/v1/requests", "requester", { project: "zqxwv-app" });
-    assert.equal(missing.status, 400);
-    assert.equal(missing.body.error?.code, "VALIDATION");
-    const unknown = await call("POST", "/api/v1/requests", "requester", {
-      project: "no-such-thing",
-      reason: "x",
-    });
-    assert.equal(unknown.status, 404);
-    const badName = await call("POST", "/api/v1/requests", "requester", { project: "-bad-", reason: "x" });
-    assert.equal(badName.status, 400);
-    const noVersion = await call("POST", "/api/v1/requests", "requester", {
-      project: "zqxwv-app",
-      version: "9.9",
-      reason: "x",
-    });
-    assert.equal(noVersion.status, 404);
-    const none = await call("GET", "/api/v1/requests/999999", "reader");
-    assert.equal(none.status, 404);
-    assert.equal(none.body.error?.code, "NOT_FOUND");
-  });
-
-  test("the CLI requests over the API and an approver approves from the CLI", async () => {
-    const cli = (args: string[], token: string) =>
-      promisify(execFile)(
-        process.execPath,
-        ["bin/portcullis", ...args, "--gateway", gw.url, "--token", token],
-        {
-          env: { ...process.env, PORTCULLIS_FROM_SOURCE: "1" },
+    before(async () => {
+      const old = new Date(T0 - 400 * DAY).toISOString();
+      wheels.app = await buildWheel({ name: "zqxwv-app", version: "1.0", requiresDist: ["zqxwv-core>=1"] });
+      wheels.lib = await buildWheel({ name: "zqxwv-core", version: "1.2" });
+      // One edit from `requests`, the most popular project: quarantined as a typo-squat.
+      wheels.squat = await buildWheel({ name: "reqeusts", version: "2.0" });
+      wheels.other = await buildWheel({ name: "numpyy", version: "1.0" });
+      wheels.cli = await buildWheel({ name: "djangoo", version: "3.0" });
+      wheels.granted = await buildWheel({ name: "flaskk", version: "1.0" });
+      wheels.checked = await buildWheel({ name: "setuptoolss", version: "1.0" });
+      for (const name of RACERS) wheels[name] = await buildWheel({ name, version: "1.0" });
+      const file = (w: BuiltArtifact) => ({ filename: w.filename, bytes: w.bytes, uploadTime: old });
+      upstream = await startJsonIndexServer({
+        projects: {
+          "zqxwv-app": { files: [file(wheels.app)] },
+          "zqxwv-core": { files: [file(wheels.lib)] },
+          reqeusts: { files: [file(wheels.squat)] },
+          numpyy: { files: [file(wheels.other)] },
+          djangoo: { files: [file(wheels.cli!)] },
+          flaskk: { files: [file(wheels.granted!)] },
+          setuptoolss: { files: [file(wheels.checked!)] },
+          ...Object.fromEntries(RACERS.map((name) => [name, { files: [file(wheels[name]!)] }])),
         },
-      ).then(
-        (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-        (e: { code: number; stdout: string; stderr: string }) => ({
-          code: e.code,
-          stdout: e.stdout,
-          stderr: e.stderr,
-        }),
+      });
+      database = await gatewayDatabase(dialect);
+      gw = await startTestGateway(
+        { upstream: upstream.simpleUrl, authAnonymous: "off", database: database.url },
+        { now: () => T0 },
       );
-    const asked = await cli(
-      ["request", "djangoo==3.0", "--reason", "legacy app", "--json"],
-      tokens.requester!,
-    );
-    assert.equal(asked.code, 3, asked.stderr);
-    const request = JSON.parse(asked.stdout) as RequestBody;
-    assert.equal(request.state, "pending");
-    const approved = await cli(
-      ["requests", "approve", String(request.id), "--reason", "checked", "--ticket", "SEC-7"],
-      tokens.approver!,
-    );
-    assert.equal(approved.code, 0, approved.stderr);
-    assert.match(approved.stdout, /djangoo==3\.0\s+APPROVED/);
-    assert.match(approved.stdout, /exception \d+: djangoo [0-9a-f]{64} \(typosquat\)/);
+      await gw.gateway.intel.importSource(join(sharedDataDir(), "top-pypi-packages.json"));
+      await gw.gateway.policy.refresh();
+      for (const role of ["reader", "requester", "approver", "admin"] as const)
+        tokens[role] = await createToken(gw, { user: `${role}-user`, role, team: `${role}-team` });
+      gw.gateway.services.events.subscribe((e) => {
+        events.push(e);
+      });
+    });
+    after(async () => {
+      await gw?.close();
+      await upstream?.close();
+      await database?.drop();
+    });
+
+    const call = async (method: string, path: string, role: string | undefined, body?: unknown) => {
+      const res = await fetch(`${gw.url}${path}`, {
+        method,
+        headers: {
+          ...(role ? bearer(tokens[role]!) : {}),
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: res.status, body: (await res.json()) as RequestBody & { error?: { code: string } } };
+    };
+
+    test("a request policy admits whole (with its dependency) is approved at once", async () => {
+      const { status, body } = await call("POST", "/api/v1/requests", "requester", {
+        project: "Zqxwv_App",
+        reason: "for the reports pipeline",
+      });
+      assert.equal(status, 201, JSON.stringify(body));
+      assert.equal(body.state, "approved", JSON.stringify(body.report));
+      assert.equal(body.project, "zqxwv-app");
+      assert.equal(body.decidedBy, "policy");
+      assert.equal(body.requester, "requester-user");
+      assert.deepEqual(body.report.files.map((f) => f.project).sort(), ["zqxwv-app", "zqxwv-core"]);
+      assert.ok(
+        body.report.files.every((f) => f.outcome === "admitted"),
+        JSON.stringify(body.report.files.map((f) => f.outcome)),
+      );
+      // The loopback upstream publishes no PEP 740 provenance: the report says it was looked for.
+      assert.deepEqual(
+        body.report.files.map((f) => f.provenance?.status),
+        ["absent", "absent"],
+      );
+      assert.equal(body.exceptions.length, 0);
+      assert.ok(
+        events.some((e) => e.type === "request.approved" && e.requestId === body.id),
+        "request.approved is published",
+      );
+      // The requester's team owns the project now.
+      assert.equal(await gw.gateway.services.owners.ownerOf("zqxwv-app"), "requester-team");
+    });
+
+    test("a typo-squat waits with its findings; an approver's approval makes the file installable", async () => {
+      const created = await call("POST", "/api/v1/requests", "requester", {
+        project: "reqeusts",
+        version: "2.0",
+        reason: "vendor SDK needs it",
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal(created.body.state, "pending");
+      assert.equal(created.body.report.ok, false);
+      const refused = created.body.report.files.length
+        ? created.body.report.files.find((f) => f.project === "reqeusts")!.reasons
+        : [];
+      assert.ok(
+        created.body.report.rejected.some((r) => r.project === "reqeusts") ||
+          refused.some((r) => r.check === "typosquat"),
+        JSON.stringify(created.body.report),
+      );
+      assert.ok(
+        events.some((e) => e.type === "request.pending" && e.requestId === created.body.id),
+        "request.pending is published",
+      );
+      const download = () =>
+        fetch(`${gw.url}/files/${wheels.squat!.sha256}/${wheels.squat!.filename}`, {
+          headers: bearer(tokens.reader!),
+        });
+      await fetch(`${gw.url}/simple/reqeusts/`, { headers: bearer(tokens.reader!) });
+      assert.equal((await download()).status, 403);
+
+      const queue = await call("GET", "/api/v1/requests?state=pending", "reader");
+      assert.equal(queue.status, 200);
+      assert.deepEqual(
+        (queue.body as unknown as { items: { id: number }[] }).items.map((r) => r.id),
+        [created.body.id],
+      );
+
+      const approved = await call("POST", `/api/v1/requests/${created.body.id}/approve`, "approver", {
+        reason: "vendor confirmed the name",
+        ticket: "SEC-42",
+      });
+      assert.equal(approved.status, 200, JSON.stringify(approved.body));
+      assert.equal(approved.body.state, "approved");
+      assert.equal(approved.body.exceptions.length, 1);
+      assert.deepEqual(approved.body.exceptions[0]!.checks, ["typosquat"]);
+      assert.equal(approved.body.exceptions[0]!.expiresAt, new Date(T0 + 90 * DAY).toISOString());
+      const res = await download();
+      assert.equal(res.status, 200);
+      assert.deepEqual(Buffer.from(await res.arrayBuffer()), wheels.squat!.bytes);
+      assert.ok(
+        events.some((e) => e.type === "request.approved" && e.requestId === created.body.id),
+        "request.approved is published",
+      );
+
+      // Decided requests cannot be decided again.
+      const again = await call("POST", `/api/v1/requests/${created.body.id}/deny`, "approver", {
+        reason: "late",
+      });
+      assert.equal(again.status, 409);
+      assert.equal(again.body.error?.code, "CONFLICT");
+    });
+
+    test("readers and requesters cannot approve or deny; a denial grants nothing", async () => {
+      const created = await call("POST", "/api/v1/requests", "requester", {
+        project: "numpyy",
+        reason: "typo?",
+      });
+      assert.equal(created.body.state, "pending", JSON.stringify(created.body));
+      for (const role of ["reader", "requester"]) {
+        for (const action of ["approve", "deny"]) {
+          const res = await call("POST", `/api/v1/requests/${created.body.id}/${action}`, role, {
+            reason: "me",
+          });
+          assert.equal(res.status, 403, `${role} ${action}`);
+          assert.equal(res.body.error?.code, "FORBIDDEN");
+        }
+      }
+      const reader = await call("POST", "/api/v1/requests", "reader", { project: "numpyy", reason: "x" });
+      assert.equal(reader.status, 403);
+      const denied = await call("POST", `/api/v1/requests/${created.body.id}/deny`, "admin", {
+        reason: "it is a squat",
+      });
+      assert.equal(denied.status, 200);
+      assert.equal(denied.body.state, "denied");
+      assert.equal(denied.body.exceptions.length, 0);
+      assert.equal((await gw.gateway.decisions.exceptions()).filter((e) => e.project === "numpyy").length, 0);
+      await flushAudit(gw);
+    });
+
+    test("an approver grants an exact-file exception for the refused check; the request is approved", async () => {
+      const created = await call("POST", "/api/v1/requests", "requester", {
+        project: "flaskk",
+        reason: "fork",
+      });
+      assert.equal(created.body.state, "pending", JSON.stringify(created.body.report));
+      const outside = await call("POST", `/api/v1/requests/${created.body.id}/exception`, "approver", {
+        project: "zqxwv-app",
+        version: "1.0",
+        reason: "not in this tree",
+      });
+      assert.equal(outside.status, 400);
+      const both = await call("POST", `/api/v1/requests/${created.body.id}/exception`, "approver", {
+        version: "1.0",
+        sha256: wheels.granted!.sha256,
+        reason: "x",
+      });
+      assert.equal(both.status, 400);
+      const granted = await call("POST", `/api/v1/requests/${created.body.id}/exception`, "approver", {
+        sha256: wheels.granted!.sha256,
+        checks: ["typosquat"],
+        reason: "our internal fork",
+        ticket: "SEC-9",
+        expiresAt: new Date(T0 + 30 * DAY).toISOString(),
+      });
+      assert.equal(granted.status, 200, JSON.stringify(granted.body));
+      assert.equal(granted.body.state, "approved");
+      assert.deepEqual(
+        granted.body.exceptions.map((e) => [e.sha256, e.checks]),
+        [[wheels.granted!.sha256, ["typosquat"]]],
+      );
+      assert.ok(
+        events.some((e) => e.type === "request.exception" && e.requestId === created.body.id),
+        "request.exception is published",
+      );
+    });
+
+    const download = (w: BuiltArtifact) =>
+      fetch(`${gw.url}/files/${w.sha256}/${w.filename}`, { headers: bearer(tokens.reader!) });
+
+    test("an approval racing a denial either wins whole or grants nothing", async () => {
+      for (const [round, name] of RACERS.entries()) {
+        const wheel = wheels[name]!;
+        const created = await call("POST", "/api/v1/requests", "requester", {
+          project: name,
+          reason: "race",
+        });
+        assert.equal(created.body.state, "pending", JSON.stringify(created.body));
+        await fetch(`${gw.url}/simple/${name}/`, { headers: bearer(tokens.reader!) });
+        const id = created.body.id;
+        // Odd rounds: three approvers at once against one denial; every other pair of rounds the
+        // denial is sent first, so that both sides win some rounds.
+        const approvers = round % 2 === 0 ? 1 : 3;
+        const denyFirst = Math.floor(round / 2) % 2 === 1;
+        const deny = () => call("POST", `/api/v1/requests/${id}/deny`, "admin", { reason: "a squat" });
+        const approve = () =>
+          call("POST", `/api/v1/requests/${id}/approve`, "approver", { reason: "vendor confirmed" });
+        const sent: ReturnType<typeof call>[] = [];
+        if (denyFirst) sent.push(deny());
+        for (let i = 0; i < approvers; i++) sent.push(approve());
+        if (!denyFirst) sent.push(deny());
+        const results = await Promise.all(sent);
+        const denial = results.splice(denyFirst ? 0 : -1, 1)[0]!;
+        const request = await call("GET", `/api/v1/requests/${id}`, "reader");
+        const inForce = (await gw.gateway.decisions.exceptions()).filter((e) => e.project === name);
+        const statuses = JSON.stringify({ approvals: results.map((r) => r.status), denial: denial.status });
+        if (request.body.state === "denied") {
+          assert.equal(denial.status, 200, statuses);
+          assert.deepEqual(
+            results.map((r) => r.status),
+            results.map(() => 409),
+            `every approval lost: ${statuses}`,
+          );
+          assert.deepEqual(inForce, [], `round ${round}: a denied request leaves no exception in force`);
+          assert.deepEqual(request.body.exceptions, []);
+          assert.equal((await download(wheel)).status, 403, `round ${round}: the file stays refused`);
+        } else {
+          assert.equal(request.body.state, "approved", `round ${round}: ${statuses}`);
+          assert.equal(denial.status, 409, statuses);
+          assert.equal(results.filter((r) => r.status === 200).length, 1, `one approval wins: ${statuses}`);
+          assert.equal(inForce.length, 1, `round ${round}: one exception, not one per approver`);
+          assert.deepEqual(
+            request.body.exceptions.map((e) => e.sha256),
+            [wheel.sha256],
+          );
+          assert.equal((await download(wheel)).status, 200, `round ${round}: the approved file is served`);
+        }
+      }
+    });
+
+    test("an exception names a version of the tree, known checks and a bounded expiry; granted once", async () => {
+      const created = await call("POST", "/api/v1/requests", "requester", {
+        project: "setuptoolss",
+        version: "1.0",
+        reason: "build tooling",
+      });
+      assert.equal(created.body.state, "pending", JSON.stringify(created.body));
+      const id = created.body.id;
+      const exception = (body: Record<string, unknown>) =>
+        call("POST", `/api/v1/requests/${id}/exception`, "approver", { reason: "checked", ...body });
+      const refused = async (
+        res: Promise<{ status: number; body: { error?: { code: string; message?: string } } }>,
+        message: RegExp,
+      ) => {
+        const { status, body } = await res;
+        assert.equal(status, 400, JSON.stringify(body.error ?? "no error"));
+        assert.equal(body.error?.code, "VALIDATION");
+        assert.match(body.error?.message ?? "", message);
+      };
+      await refused(exception({ version: "<script>" }), /not a valid PEP 440 version/);
+      await refused(exception({ version: "not a version!" }), /not a valid PEP 440 version/);
+      await refused(exception({ version: "9.9.9" }), /setuptoolss 9\.9\.9 is not part of request \d+'s tree/);
+      const known = /the checks are vulnerability, malicious, typosquat, .*provenance/;
+      await refused(
+        exception({ version: "1.0", checks: ["no-such-check"] }),
+        /unknown check "no-such-check"/,
+      );
+      await refused(exception({ version: "1.0", checks: ["Vulnerability"] }), known);
+      await refused(exception({ version: "1.0", checks: [] }), /checks is empty/);
+      await refused(
+        exception({ version: "1.0", expiresAt: "9999-12-31T00:00:00Z" }),
+        /an exception lasts at most 366 days/,
+      );
+      await refused(
+        call("POST", `/api/v1/requests/${id}/approve`, "approver", {
+          reason: "for ever",
+          expiresAt: "9999-12-31T00:00:00Z",
+        }),
+        /an exception lasts at most 366 days/,
+      );
+      const inForce = async () =>
+        (await gw.gateway.decisions.exceptions()).filter((e) => e.project === "setuptoolss");
+      assert.deepEqual(await inForce(), [], "nothing refused was granted");
+
+      const grant = { version: "1.0", checks: ["licence"], expiresAt: new Date(T0 + 30 * DAY).toISOString() };
+      const first = await exception(grant);
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      // A licence waiver leaves the typo-squat refused: the request waits.
+      assert.equal(first.body.state, "pending");
+      const second = await exception(grant);
+      assert.equal(second.status, 200, JSON.stringify(second.body));
+      // PEP 440 spells 1.0 also 1.0.0; the exception keeps the tree's spelling, which the engine matches.
+      const respelled = await exception({ ...grant, version: "1.0.0" });
+      assert.equal(respelled.status, 200, JSON.stringify(respelled.body));
+      const rows = await inForce();
+      assert.deepEqual(
+        rows.map((e) => [e.version, e.checks]),
+        [["1.0", ["licence"]]],
+        "an identical grant returns the exception in force instead of a duplicate",
+      );
+      assert.deepEqual(
+        respelled.body.exceptions.map((e) => e.version),
+        ["1.0"],
+      );
+    });
+
+    test("bad input gets a clear error", async () => {
+      const missing = await call("POST", "/api/v1/requests", "requester", { project: "zqxwv-app" });
+      assert.equal(missing.status, 400);
+      assert.equal(missing.body.error?.code, "VALIDATION");
+      const unknown = await call("POST", "/api/v1/requests", "requester", {
+        project: "no-such-thing",
+        reason: "x",
+      });
+      assert.equal(unknown.status, 404);
+      const badName = await call("POST", "/api/v1/requests", "requester", { project: "-bad-", reason: "x" });
+      assert.equal(badName.status, 400);
+      const noVersion = await call("POST", "/api/v1/requests", "requester", {
+        project: "zqxwv-app",
+        version: "9.9",
+        reason: "x",
+      });
+      assert.equal(noVersion.status, 404);
+      const none = await call("GET", "/api/v1/requests/999999", "reader");
+      assert.equal(none.status, 404);
+      assert.equal(none.body.error?.code, "NOT_FOUND");
+    });
+
+    test("the CLI requests over the API and an approver approves from the CLI", async () => {
+      const cli = (args: string[], token: string) =>
+        promisify(execFile)(
+          process.execPath,
+          ["bin/portcullis", ...args, "--gateway", gw.url, "--token", token],
+          {
+            env: { ...process.env, PORTCULLIS_FROM_SOURCE: "1" },
+          },
+        ).then(
+          (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+          (e: { code: number; stdout: string; stderr: string }) => ({
+            code: e.code,
+            stdout: e.stdout,
+            stderr: e.stderr,
+          }),
+        );
+      const asked = await cli(
+        ["request", "djangoo==3.0", "--reason", "legacy app", "--json"],
+        tokens.requester!,
+      );
+      assert.equal(asked.code, 3, asked.stderr);
+      const request = JSON.parse(asked.stdout) as RequestBody;
+      assert.equal(request.state, "pending");
+      const approved = await cli(
+        ["requests", "approve", String(request.id), "--reason", "checked", "--ticket", "SEC-7"],
+        tokens.approver!,
+      );
+      assert.equal(approved.code, 0, approved.stderr);
+      assert.match(approved.stdout, /djangoo==3\.0\s+APPROVED/);
+      assert.match(approved.stdout, /exception \d+: djangoo [0-9a-f]{64} \(typosquat\)/);
+    });
   });
-});
+}

@@ -44,7 +44,7 @@ for (const dialect of DIALECTS) {
           state: "pending",
           requester: "ana",
         });
-        assert.ok(a < b && b < c);
+        assert.ok(a < b && b < c, `ids in creation order: ${a}, ${b}, ${c}`);
 
         const got = await repo.get<{ ok: boolean }>(a);
         assert.equal(got?.project, "alpha");
@@ -107,6 +107,100 @@ for (const dialect of DIALECTS) {
   );
 
   test(
+    `a decision and the exceptions it grants are one: the loser of a race grants nothing (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      try {
+        const repo = new RequestRepository(db.db);
+        const decisions = new DecisionRepository(db.db);
+        const expiresAt = "2027-01-01T00:00:00.000Z";
+        const grant = (sha: string, checks?: string[]) => ({
+          exception: {
+            project: "alpha",
+            sha256: sha.repeat(64),
+            ...(checks ? { checks } : {}),
+            reason: "request: vendor",
+            approver: "sec",
+            "expires-at": expiresAt,
+          },
+          granted: {
+            project: "alpha",
+            sha256: sha.repeat(64),
+            ...(checks ? { checks } : {}),
+            reason: "vendor",
+            expiresAt,
+          },
+        });
+        const pending = () =>
+          repo.create({
+            project: "alpha",
+            version: "1.0",
+            reason: "need it",
+            state: "pending",
+            requester: "ana",
+            requesterTeam: null,
+            report: { ok: false, treeScore: 60 },
+            now: T0,
+          });
+        const approve = { state: "approved" as const, decidedBy: "sec", decisionReason: "ok", now: T0 + 1 };
+        const deny = { state: "denied" as const, decidedBy: "other", decisionReason: "no", now: T0 + 1 };
+
+        const lost = await pending();
+        assert.equal(await repo.transition(lost, "pending", deny), true);
+        assert.equal(await repo.decide(lost, "pending", approve, [grant("a")]), undefined);
+        assert.deepEqual(await decisions.exceptions(), [], "a decision that lost inserts no exception");
+        assert.deepEqual((await repo.get(lost))?.exceptions, []);
+
+        // Many rounds of an approval racing a denial: whoever wins, a denied request has no
+        // exception in force, and an approved one has exactly its own.
+        for (let round = 0; round < 8; round++) {
+          const id = await pending();
+          const sha = String.fromCharCode(98 + round);
+          const [granted, denied] = await Promise.all([
+            repo.decide(id, "pending", approve, [grant(sha, ["typosquat"])]),
+            repo.transition(id, "pending", deny),
+          ]);
+          assert.equal(granted === undefined, denied, `exactly one decision wins (round ${round})`);
+          const inForce = (await decisions.exceptions()).filter((e) => e.sha256 === sha.repeat(64));
+          const request = await repo.get(id);
+          assert.equal(request?.state, denied ? "denied" : "approved");
+          assert.equal(inForce.length, denied ? 0 : 1, `exceptions in force after round ${round}`);
+          assert.deepEqual(
+            request?.exceptions.map((e) => e.id),
+            inForce.map((e) => e.id),
+          );
+        }
+
+        // A grant an exception in force already covers reuses it: no duplicate, no new row.
+        const first = await pending();
+        const [once] = (await repo.decide(first, "pending", { ...approve, state: "pending" }, [grant("z")]))!;
+        assert.equal(once!.created, true);
+        const again = await repo.decide(first, "pending", { ...approve, state: "pending" }, [
+          grant("z", ["typosquat"]),
+        ]);
+        assert.deepEqual(
+          again?.map((g) => [g.exception.id, g.created]),
+          [[once!.exception.id, false]],
+          "an all-checks exception covers a grant for one check",
+        );
+        assert.equal((await decisions.exceptions()).filter((e) => e.sha256 === "z".repeat(64)).length, 1);
+        assert.deepEqual(
+          (await repo.get(first))?.exceptions.map((e) => e.id),
+          [once!.exception.id],
+          "the request lists it once",
+        );
+        const longer = grant("z");
+        longer.exception["expires-at"] = "2027-06-01T00:00:00.000Z";
+        const [extended] = (await repo.decide(first, "pending", { ...approve, state: "pending" }, [longer]))!;
+        assert.equal(extended!.created, true, "a grant lasting longer is a new exception");
+      } finally {
+        await db.cleanup();
+      }
+    },
+  );
+
+  test(
     `the console's read queries: counts, history by day, recent refusals, project search (${dialect})`,
     { skip },
     async () => {
@@ -159,7 +253,7 @@ for (const dialect of DIALECTS) {
           ["alpha", 1],
           ["beta", 2],
           ["beta-two", 3],
-          ["gamma_x", 4],
+          ["gamma-x", 4],
         ] as const) {
           await db.db
             .insertInto("projects")

@@ -1,4 +1,6 @@
 import type { Kysely, Selectable } from "kysely";
+import type { PolicyException } from "../../policy/policy-schema.js";
+import { DecisionRepository } from "./decision-repository.js";
 import type { Database } from "./schema.js";
 import type { PackageRequestsTable } from "./schema-console.js";
 
@@ -56,6 +58,18 @@ export interface PackageRequest<R = unknown> {
   exceptions: GrantedException[];
   createdAt: number;
   updatedAt: number;
+}
+
+/** An exception a decision puts in force: the engine's row and the request's record of it. */
+export interface ExceptionToGrant {
+  exception: PolicyException;
+  granted: Omit<GrantedException, "id">;
+}
+
+/** What a decision that won put in force; `created` is false where one already in force covered it. */
+export interface GrantOutcome {
+  exception: GrantedException;
+  created: boolean;
 }
 
 export interface NewRequest<R extends ReportVerdict> {
@@ -201,6 +215,97 @@ export class RequestRepository {
       .executeTakeFirst();
     return Number(res.numUpdatedRows) === 1;
   }
+
+  /**
+   * Decides a pending request and puts the exceptions it grants in force, in one transaction:
+   * the compare-and-set on the request's state comes first, and the exceptions are inserted only
+   * when it won, so a decision that lost the race (to another approver or a denial) changes
+   * nothing. A grant that an exception already in force covers (same file or version, same
+   * checks, lasting at least as long) reuses it rather than adding a duplicate. The request
+   * lists the exceptions it put in force. Returns undefined when the request was not in state
+   * `from` any more.
+   */
+  async decide(
+    id: number,
+    from: RequestState,
+    change: { state: RequestState; decidedBy: string; decisionReason: string; now: number },
+    grants: readonly ExceptionToGrant[],
+  ): Promise<GrantOutcome[] | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      // The compare-and-set also locks the row (PostgreSQL's row lock, SQLite's write lock):
+      // a concurrent decision waits for this one and then finds the request decided.
+      const res = await trx
+        .updateTable("package_requests")
+        .set({
+          state: change.state,
+          decided_by: change.decidedBy,
+          decision_reason: change.decisionReason,
+          updated_at: change.now,
+        })
+        .where("id", "=", id)
+        .where("state", "=", from)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return undefined;
+      const row = await trx
+        .selectFrom("package_requests")
+        .select("exceptions_json")
+        .where("id", "=", id)
+        .executeTakeFirstOrThrow();
+      const listed: GrantedException[] = row.exceptions_json
+        ? (JSON.parse(row.exceptions_json) as GrantedException[])
+        : [];
+      const exceptions = new DecisionRepository(trx);
+      const createdAt = new Date(change.now).toISOString();
+      const out: GrantOutcome[] = [];
+      for (const g of grants) {
+        const existing = await coveringException(trx, g.exception);
+        const granted = existing ?? {
+          id: await exceptions.addException(g.exception, createdAt),
+          ...g.granted,
+        };
+        if (!listed.some((e) => e.id === granted.id)) listed.push(granted);
+        out.push({ exception: granted, created: existing === undefined });
+      }
+      await trx
+        .updateTable("package_requests")
+        .set({ exceptions_json: JSON.stringify(listed) })
+        .where("id", "=", id)
+        .execute();
+      return out;
+    });
+  }
+}
+
+/** An exception in force that already waives everything `e` would, if any. */
+async function coveringException(
+  db: Kysely<Database>,
+  e: PolicyException,
+): Promise<GrantedException | undefined> {
+  let q = db
+    .selectFrom("exceptions")
+    .selectAll()
+    .where("project", "=", e.project)
+    .where("expires_at", ">=", e["expires-at"])
+    .orderBy("id");
+  q = e.sha256 !== undefined ? q.where("sha256", "=", e.sha256) : q.where("sha256", "is", null);
+  q = e.version !== undefined ? q.where("version", "=", e.version) : q.where("version", "is", null);
+  for (const r of await q.execute()) {
+    const checks = r.checks_json ? (JSON.parse(r.checks_json) as string[]) : [];
+    // An exception that lists no checks waives them all.
+    const covers = checks.length === 0 || (!!e.checks?.length && e.checks.every((c) => checks.includes(c)));
+    if (!covers) continue;
+    return {
+      id: Number(r.id),
+      project: r.project,
+      ...(r.version !== null ? { version: r.version } : {}),
+      ...(r.sha256 !== null ? { sha256: r.sha256 } : {}),
+      ...(checks.length ? { checks } : {}),
+      reason: r.reason,
+      ...(r.ticket !== null ? { ticket: r.ticket } : {}),
+      expiresAt: r.expires_at,
+    };
+  }
+  return undefined;
 }
 
 function toRequest<R>(r: Selectable<PackageRequestsTable>): PackageRequest<R> {

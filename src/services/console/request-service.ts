@@ -2,7 +2,9 @@ import type { ProvenanceFacts } from "../../policy/checks/provenance/provenance.
 import { ISO_TIME_HINT, parseIsoTime } from "../../domain/iso-time.js";
 import type { DecisionRepository } from "../../adapters/db/decision-repository.js";
 import type {
+  ExceptionToGrant,
   GrantedException,
+  GrantOutcome,
   PackageRequest,
   RequestRepository,
   RequestState,
@@ -12,7 +14,7 @@ import type { Actor } from "../../domain/identity.js";
 import { isValidProjectName, normalizeProjectName } from "../../domain/project-name.js";
 import { compareVersions, isValidVersion } from "../../domain/version.js";
 import { REFUSING, summarizeDecision, type Outcome, type Reason } from "../../policy/decision.js";
-import type { PolicyException } from "../../policy/policy-schema.js";
+import { RULE_IDS } from "../../policy/policy-schema.js";
 import type { ApiErrorCode } from "../../http/api-conventions.js";
 import type { StoredArtifactReport } from "../artifact-analysis.js";
 import type { AuditRecorder, OwnerDirectory } from "../audit-entry.js";
@@ -25,6 +27,11 @@ import { DEFAULT_VET_TARGETS, vetForTargets, type PolicyCandidateSource } from "
 const DAY_MS = 24 * 3600 * 1000;
 /** How long an approval's exceptions last unless the approver says otherwise. */
 export const DEFAULT_EXCEPTION_DAYS = 90;
+/**
+ * The longest an exception may last, as for an accepted risk: a waiver is a decision to
+ * revisit, and one decades away would never come back for review.
+ */
+export const MAX_EXCEPTION_DAYS = 366;
 
 /** One file of the requested tree, with everything an approver needs to judge it. */
 export interface RequestFile {
@@ -187,19 +194,19 @@ export class RequestService {
     const request = await this.pending(id);
     const expiresAt = this.expiry(input.expiresAt);
     // Exceptions only for what the approver was shown refused, never for the unseen.
-    const grants = await this.grantsFor(request.report);
-    const granted: GrantedException[] = [];
-    for (const g of grants) {
-      granted.push(
-        await this.grant(actor, request, {
-          ...g,
-          reason: input.reason,
-          ...(input.ticket ? { ticket: input.ticket } : {}),
-          expiresAt,
-        }),
-      );
-    }
-    return this.settle(actor, request, "request.approve", input.reason, granted);
+    const grants = (await this.grantsFor(request.report)).map((g) =>
+      this.toGrant(actor, request, {
+        ...g,
+        reason: input.reason,
+        ...(input.ticket ? { ticket: input.ticket } : {}),
+        expiresAt,
+      }),
+    );
+    // The approval takes the request out of pending before its exceptions exist, in the same
+    // transaction: a denial (or another approval) racing it either wins and nothing is granted,
+    // or finds the request decided. The re-vet below may put it back to pending.
+    const granted = await this.decide(actor, request, "approved", input.reason, grants);
+    return this.settle(actor, request, "approved", "request.approve", input.reason, granted);
   }
 
   async deny(actor: Actor, id: number, input: { reason: string }): Promise<RequestOutcome> {
@@ -237,28 +244,31 @@ export class RequestService {
     const request = await this.pending(id);
     if ((input.version === undefined) === (input.sha256 === undefined))
       throw new RequestError(400, "VALIDATION", "an exception names exactly one of version or sha256");
+    if (input.version !== undefined && !isValidVersion(input.version))
+      throw new RequestError(
+        400,
+        "VALIDATION",
+        `not a valid PEP 440 version: ${JSON.stringify(input.version)}`,
+      );
+    const checks = checkIds(input.checks);
     const project = normalizeProjectName(input.project ?? request.project);
-    const inTree =
-      request.report.files.some(
-        (f) => f.project === project && (f.sha256 === input.sha256 || f.version === input.version),
-      ) ||
-      request.report.rejected.some((r) => r.project === project && r.version === input.version) ||
-      (project === request.project && input.version !== undefined);
-    if (!inTree)
+    const target = inTree(request, project, input);
+    if (target === undefined)
       throw new RequestError(
         400,
         "VALIDATION",
         `${project} ${input.version ?? input.sha256} is not part of request ${id}'s tree`,
       );
-    const granted = await this.grant(actor, request, {
+    const grant = this.toGrant(actor, request, {
       project,
-      ...(input.version !== undefined ? { version: input.version } : {}),
-      ...(input.sha256 !== undefined ? { sha256: input.sha256 } : {}),
-      ...(input.checks?.length ? { checks: input.checks } : {}),
+      ...target,
+      ...(checks ? { checks } : {}),
       reason: input.reason,
       ...(input.ticket ? { ticket: input.ticket } : {}),
       expiresAt: this.expiry(input.expiresAt),
     });
+    // The request stays pending until the re-vet admits its whole tree.
+    const granted = await this.decide(actor, request, "pending", input.reason, [grant]);
     this.publish(
       "request.exception",
       id,
@@ -268,44 +278,98 @@ export class RequestService {
       input.reason,
       this.deps.now(),
     );
-    return this.settle(actor, request, "request.exception", input.reason, [granted]);
+    return this.settle(actor, request, "pending", "request.exception", input.reason, granted);
+  }
+
+  /**
+   * Decides the pending request (compare-and-set) and puts the grants in force, atomically; a
+   * decision that lost the race gets a conflict and has changed nothing. Audits each grant.
+   */
+  private async decide(
+    actor: Actor,
+    request: PackageRequest<RequestReport>,
+    state: RequestState,
+    reason: string,
+    grants: ExceptionToGrant[],
+  ): Promise<GrantOutcome[]> {
+    const granted = await this.deps.requests.decide(
+      request.id,
+      "pending",
+      { state, decidedBy: actorName(actor), decisionReason: reason, now: this.deps.now() },
+      grants,
+    );
+    if (!granted) throw new RequestError(409, "CONFLICT", `request ${request.id} was decided meanwhile`);
+    for (const { exception: g, created } of granted) {
+      if (!created) continue;
+      this.deps.audit.record({
+        action: "exception.grant",
+        actor,
+        outcome: "ok",
+        project: g.project,
+        version: g.version ?? null,
+        sha256: g.sha256 ?? null,
+        detail: {
+          requestId: request.id,
+          exceptionId: g.id,
+          checks: g.checks ?? "all",
+          ticket: g.ticket,
+          expiresAt: g.expiresAt,
+        },
+      });
+    }
+    return granted;
   }
 
   /**
    * After exceptions: refresh the policy (so the grants are in force everywhere), re-vet, and
-   * approve when everything is admitted now; otherwise the request stays pending with the new
+   * approve when everything is admitted now; otherwise the request is pending with the new
    * report (fail closed: anything refused that the approver has not seen waits for review).
+   * `from` is the state {@link decide} left the request in.
    */
   private async settle(
     actor: Actor,
     request: PackageRequest<RequestReport>,
+    from: RequestState,
     action: string,
     reason: string,
-    granted: GrantedException[],
+    granted: GrantOutcome[],
   ): Promise<RequestOutcome> {
-    await this.deps.policy.refresh();
-    const report = await this.vet(request.project, request.version);
+    let report: RequestReport;
+    try {
+      await this.deps.policy.refresh();
+      report = await this.vet(request.project, request.version);
+    } catch (err) {
+      // Not re-vetted: whatever the grants leave refused has not been seen, so it waits.
+      if (from !== "pending")
+        await this.deps.requests.transition(request.id, from, {
+          state: "pending",
+          decidedBy: actorName(actor),
+          decisionReason: reason,
+          now: this.deps.now(),
+        });
+      throw err;
+    }
     const now = this.deps.now();
-    const exceptions = [...request.exceptions, ...granted];
     const state: RequestState = report.ok ? "approved" : "pending";
-    const ok = await this.deps.requests.transition(request.id, "pending", {
+    const ok = await this.deps.requests.transition(request.id, from, {
       state,
       decidedBy: actorName(actor),
       decisionReason: reason,
       report,
-      exceptions,
       now,
     });
-    if (!ok) throw new RequestError(409, "CONFLICT", `request ${request.id} was decided meanwhile`);
+    // Not ok only after an exception, which leaves the request pending: another approver
+    // decided it during the re-vet. The exception stays (it was granted before that decision),
+    // and the answer is the request as that decision left it.
     this.deps.audit.record({
       action,
       actor,
-      outcome: state,
+      outcome: ok ? state : "decided meanwhile",
       project: request.project,
       version: request.version,
-      detail: { requestId: request.id, reason, exceptions: granted.map((g) => g.id) },
+      detail: { requestId: request.id, reason, exceptions: granted.map((g) => g.exception.id) },
     });
-    if (state === "approved")
+    if (ok && state === "approved")
       this.publish(
         "request.approved",
         request.id,
@@ -316,42 +380,29 @@ export class RequestService {
         now,
       );
     const out: RequestOutcome = (await this.get(request.id))!;
-    if (!report.ok) out.remaining = refusedIn(report);
+    if (ok && !report.ok) out.remaining = refusedIn(report);
     return out;
   }
 
-  private async grant(
+  /** An exception in the policy engine's shape, and as the request records it. */
+  private toGrant(
     actor: Actor,
     request: PackageRequest<RequestReport>,
     g: Omit<GrantedException, "id">,
-  ): Promise<GrantedException> {
-    const exception: PolicyException = {
-      project: g.project,
-      ...(g.version !== undefined ? { version: g.version } : {}),
-      ...(g.sha256 !== undefined ? { sha256: g.sha256 } : {}),
-      ...(g.checks?.length ? { checks: g.checks } : {}),
-      reason: `request ${request.id}: ${g.reason}`,
-      approver: actorName(actor),
-      ...(g.ticket ? { ticket: g.ticket } : {}),
-      "expires-at": g.expiresAt,
-    };
-    const id = await this.deps.decisions.addException(exception, new Date(this.deps.now()).toISOString());
-    this.deps.audit.record({
-      action: "exception.grant",
-      actor,
-      outcome: "ok",
-      project: g.project,
-      version: g.version ?? null,
-      sha256: g.sha256 ?? null,
-      detail: {
-        requestId: request.id,
-        exceptionId: id,
-        checks: g.checks ?? "all",
-        ticket: g.ticket,
-        expiresAt: g.expiresAt,
+  ): ExceptionToGrant {
+    return {
+      exception: {
+        project: g.project,
+        ...(g.version !== undefined ? { version: g.version } : {}),
+        ...(g.sha256 !== undefined ? { sha256: g.sha256 } : {}),
+        ...(g.checks?.length ? { checks: g.checks } : {}),
+        reason: `request ${request.id}: ${g.reason}`,
+        approver: actorName(actor),
+        ...(g.ticket ? { ticket: g.ticket } : {}),
+        "expires-at": g.expiresAt,
       },
-    });
-    return { id, ...g };
+      granted: g,
+    };
   }
 
   /** Exact-file exceptions for refused files, exact-version ones for versions passed over. */
@@ -502,6 +553,12 @@ export class RequestService {
         `expiresAt must be ${ISO_TIME_HINT}, got ${JSON.stringify(expiresAt)}`,
       );
     if (t <= this.deps.now()) throw new RequestError(400, "VALIDATION", "expiresAt is in the past");
+    if (t > this.deps.now() + MAX_EXCEPTION_DAYS * DAY_MS)
+      throw new RequestError(
+        400,
+        "VALIDATION",
+        `an exception lasts at most ${MAX_EXCEPTION_DAYS} days (then it is reviewed again), so expiresAt must be before ${new Date(this.deps.now() + MAX_EXCEPTION_DAYS * DAY_MS).toISOString()}, got ${JSON.stringify(expiresAt)}`,
+      );
     return new Date(t).toISOString();
   }
 
@@ -528,6 +585,50 @@ export class RequestService {
 
 function actorName(actor: Actor): string {
   return actor.user ?? `anonymous@${actor.ip}`;
+}
+
+/**
+ * The checks an exception waives: absent waives them all; an empty list or a name that is no
+ * check is refused, since it would waive nothing while looking like a waiver.
+ */
+function checkIds(checks: string[] | undefined): string[] | undefined {
+  if (checks === undefined) return undefined;
+  const known = `the checks are ${RULE_IDS.join(", ")}; leave checks out to waive them all`;
+  if (checks.length === 0) throw new RequestError(400, "VALIDATION", `checks is empty: ${known}`);
+  const unknown = checks.filter((c) => !(RULE_IDS as readonly string[]).includes(c));
+  if (unknown.length)
+    throw new RequestError(
+      400,
+      "VALIDATION",
+      `unknown check${unknown.length > 1 ? "s" : ""} ${unknown.map((c) => JSON.stringify(c)).join(", ")}: ${known}`,
+    );
+  return [...new Set(checks)];
+}
+
+/**
+ * Where an exception for `project` lands in the request's tree: the exact file, or the version as
+ * the tree spells it (the engine matches versions by their spelling). The requested version is
+ * part of the request even when its tree could not be vetted.
+ */
+function inTree(
+  request: PackageRequest<RequestReport>,
+  project: string,
+  input: { version?: string; sha256?: string },
+): { version: string } | { sha256: string } | undefined {
+  const { files, rejected } = request.report;
+  if (input.sha256 !== undefined)
+    return files.some((f) => f.project === project && f.sha256 === input.sha256)
+      ? { sha256: input.sha256 }
+      : undefined;
+  const versions = [
+    ...files.filter((f) => f.project === project).map((f) => f.version),
+    ...rejected.filter((r) => r.project === project).map((r) => r.version),
+    ...(project === request.project && request.version !== null ? [request.version] : []),
+  ];
+  const version =
+    versions.find((v) => v === input.version) ??
+    versions.find((v) => compareVersions(v, input.version!) === 0);
+  return version !== undefined ? { version } : undefined;
 }
 
 function refusingChecks(reasons: Reason[]): string[] {

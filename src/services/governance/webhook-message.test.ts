@@ -2,7 +2,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import type { GatewayEvent } from "../event-bus.js";
-import { backoffMs, eventKey, MAX_ATTEMPTS, renderBody, signBody, wants } from "./webhook-message.js";
+import {
+  backoffMs,
+  describeEvent,
+  eventKey,
+  MAX_ATTEMPTS,
+  renderBody,
+  signBody,
+  wants,
+} from "./webhook-message.js";
 
 const blocked: GatewayEvent = {
   type: "file.blocked",
@@ -55,6 +63,79 @@ test("generic JSON carries id, type, time and the event; Slack gets plain text",
     "e",
   );
   assert.match(affects, /PYSEC-1 affects acme 1\.0.*Who has it: ci-bot \(pip 26\.0\)/);
+});
+
+test("Slack text escapes &, < and > in everything from outside; the gateway's own link stays a link", () => {
+  const hostile = "<!channel> <https://evil.example|click> & co";
+  const escaped = "&lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; co";
+  const texts = [
+    describeEvent({
+      type: "request.pending",
+      requestId: 7,
+      project: "acme<!here>",
+      version: "1.0",
+      requester: "eve <@U123>",
+      reason: hostile,
+      at: "t",
+    }),
+    describeEvent({
+      ...blocked,
+      filename: "acme-1.0<!everyone>.whl",
+      reasons: [{ ...blocked.reasons[0]!, message: `PYSEC-1: ${hostile}` }],
+    }),
+    describeEvent({
+      type: "advisory.affects",
+      advisoryId: "GHSA-<x>",
+      project: "acme",
+      versions: ["1.0"],
+      consumers: [{ identity: "ci&bot", client: hostile, versions: ["1.0"], lastPulled: "2026-01-01" }],
+      at: "t",
+    }),
+    describeEvent(
+      {
+        type: "remediation.opened",
+        itemId: 3,
+        project: "acme",
+        version: "1.0",
+        severity: "high",
+        owner: "<!subteam^S1>",
+        due: "2026-02-01",
+        at: "t",
+      },
+      "https://gate.example/console?a=1",
+    ),
+  ];
+  for (const text of texts) {
+    assert.doesNotMatch(text, /<|>/, `no control sequence from outside survives: ${text}`);
+    assert.doesNotMatch(text, /&(?!amp;|lt;|gt;)/, `every & is an entity: ${text}`);
+  }
+  assert.equal(
+    texts[0],
+    `:inbox_tray: request #7 pending: acme&lt;!here&gt; 1.0 by eve &lt;@U123&gt;: ${escaped}`,
+  );
+  assert.match(texts[1]!, /acme-1\.0&lt;!everyone&gt;\.whl .*: vulnerability: PYSEC-1: &lt;!channel&gt;/);
+  assert.match(texts[2]!, /GHSA-&lt;x&gt; affects acme 1\.0.*Who has it: ci&amp;bot \(&lt;!channel&gt;/);
+  assert.match(
+    texts[3]!,
+    /owner &lt;!subteam\^S1&gt;, due 2026-02-01 https:\/\/gate\.example\/console\?a=1$/,
+  );
+  // The body is JSON: Slack receives the entities, and shows them as the characters typed.
+  const body = JSON.parse(
+    renderBody(
+      {
+        type: "request.denied",
+        requestId: 1,
+        project: "p",
+        version: null,
+        requester: "r",
+        reason: "a&b",
+        at: "t",
+      },
+      "slack",
+      "e",
+    ),
+  ) as { text: string };
+  assert.equal(body.text, ":inbox_tray: request #1 denied: p by r: a&amp;b");
 });
 
 test("event keys are the same for the same fact, whoever computes them", () => {

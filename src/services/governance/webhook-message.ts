@@ -62,25 +62,71 @@ export function wants(events: readonly string[] | null, type: string): boolean {
   return events === null || events.includes(type);
 }
 
-/** One line of plain words for an event, for chat. */
+/** Text already fit for Slack: our own words, with whatever came from outside escaped. */
+class SlackText {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * Escapes text for Slack's `text` field. Slack reads `&`, `<` and `>` as control characters
+ * (`<!channel>` pings a channel, `<https://host|label>` is a link under any label), and asks
+ * for exactly these three to be escaped as HTML entities in text that is not a control sequence:
+ * https://api.slack.com/reference/surfaces/formatting#escaping
+ */
+export function escapeSlackText(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/**
+ * A template whose every value is escaped for Slack, but for {@link SlackText} made the same
+ * way: requester reasons, names, filenames, advisory texts and identities come from outside,
+ * so none of them can ping a channel or plant a disguised link.
+ */
+function slack(strings: TemplateStringsArray, ...values: (string | number | SlackText)[]): SlackText {
+  let out = strings[0]!;
+  values.forEach((v, i) => {
+    out += (v instanceof SlackText ? v.text : escapeSlackText(String(v))) + strings[i + 1]!;
+  });
+  return new SlackText(out);
+}
+
+function joinSlack(parts: readonly SlackText[], separator: string): SlackText {
+  return new SlackText(parts.map((p) => p.text).join(separator));
+}
+
+/**
+ * One line of plain words for an event, for chat (Slack's `text`: what came from outside is
+ * escaped, see {@link escapeSlackText}).
+ */
 export function describeEvent(event: GatewayEvent, publicUrl?: string): string {
-  const link = publicUrl ? ` ${publicUrl}` : "";
+  return describe(event, publicUrl).text;
+}
+
+function describe(event: GatewayEvent, publicUrl?: string): SlackText {
+  // The gateway's own address, from its configuration: left as is so that Slack links it.
+  const link = new SlackText(publicUrl ? ` ${publicUrl}` : "");
   switch (event.type) {
     case "file.blocked": {
-      const why = event.reasons
-        .filter((r) => r.action === "block" || r.action === "quarantine")
-        .map((r) => `${r.check}: ${r.message}`)
-        .join("; ");
-      return `:no_entry: ${event.filename} (${event.project} ${event.version}) is now refused${event.from === "admitted" ? " (it was admitted before)" : ""}: ${why || "by policy"}`;
+      const why = joinSlack(
+        event.reasons
+          .filter((r) => r.action === "block" || r.action === "quarantine")
+          .map((r) => slack`${r.check}: ${r.message}`),
+        "; ",
+      );
+      const before = new SlackText(event.from === "admitted" ? " (it was admitted before)" : "");
+      return slack`:no_entry: ${event.filename} (${event.project} ${event.version}) is now refused${before}: ${why.text ? why : "by policy"}`;
     }
     case "advisory.affects": {
       const who = event.consumers.length
-        ? event.consumers
-            .slice(0, 10)
-            .map((c) => `${c.identity}${c.client ? ` (${c.client})` : ""}, last ${c.lastPulled}`)
-            .join("; ")
+        ? joinSlack(
+            event.consumers
+              .slice(0, 10)
+              .map((c) => slack`${c.identity}${c.client ? slack` (${c.client})` : ""}, last ${c.lastPulled}`),
+            "; ",
+          )
         : "no recorded consumers";
-      return `:warning: ${event.advisoryId} affects ${event.project} ${event.versions.join(", ")}, already admitted. Who has it: ${who}${event.consumers.length > 10 ? ` and ${event.consumers.length - 10} more` : ""}`;
+      const more = event.consumers.length > 10 ? slack` and ${event.consumers.length - 10} more` : "";
+      return slack`:warning: ${event.advisoryId} affects ${event.project} ${event.versions.join(", ")}, already admitted. Who has it: ${who}${more}`;
     }
     case "remediation.opened":
     case "remediation.due":
@@ -91,10 +137,12 @@ export function describeEvent(event: GatewayEvent, publicUrl?: string): string {
           : event.type === "remediation.due"
             ? "due soon"
             : "OVERDUE";
-      return `:hammer_and_wrench: remediation #${event.itemId} ${verb}: ${event.project} ${event.version} (${event.severity}), owner ${event.owner ?? "unassigned"}, due ${event.due}${link}`;
+      return slack`:hammer_and_wrench: remediation #${event.itemId} ${verb}: ${event.project} ${event.version} (${event.severity}), owner ${event.owner ?? "unassigned"}, due ${event.due}${link}`;
     }
-    default:
-      return `:inbox_tray: request #${event.requestId} ${event.type.slice("request.".length)}: ${event.project}${event.version ? ` ${event.version}` : ""} by ${event.requester}: ${event.reason}`;
+    default: {
+      const version = event.version ? slack` ${event.version}` : "";
+      return slack`:inbox_tray: request #${event.requestId} ${event.type.slice("request.".length)}: ${event.project}${version} by ${event.requester}: ${event.reason}`;
+    }
   }
 }
 
