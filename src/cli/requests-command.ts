@@ -161,7 +161,9 @@ export function registerRequestsCommand(program: Command): void {
       ...(flags.project ? { project: String(flags.project) } : {}),
       ...(flags.version ? { version: String(flags.version) } : {}),
       ...(flags.sha256 ? { sha256: String(flags.sha256) } : {}),
-      ...(flags.checks
+      // Given but empty (`--checks ""`, an unset variable in a script) is refused by the service,
+      // never read as "all checks".
+      ...(flags.checks !== undefined
         ? {
             checks: String(flags.checks)
               .split(",")

@@ -424,6 +424,13 @@ for (const dialect of DIALECTS) {
       assert.equal(asked.code, 3, asked.stderr);
       const request = JSON.parse(asked.stdout) as RequestBody;
       assert.equal(request.state, "pending");
+      // An empty --checks (an unset variable in a script) must not mean "waive every check".
+      const empty = await cli(
+        ["requests", "exception", String(request.id), "--reason", "x", "--version", "3.0", "--checks", ""],
+        tokens.approver!,
+      );
+      assert.notEqual(empty.code, 0, empty.stdout);
+      assert.match(empty.stderr, /check/);
       const approved = await cli(
         ["requests", "approve", String(request.id), "--reason", "checked", "--ticket", "SEC-7"],
         tokens.approver!,
