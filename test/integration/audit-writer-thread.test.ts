@@ -161,7 +161,7 @@ for (const dialect of DIALECTS) {
         pulls(sinkTrail, 10);
         await sinkTrail.close();
         assert.equal(seen.length, 110);
-        assert.equal((await new AuditRepository(db.db, db.dialect).head()).seq, 115);
+        assert.equal((await new AuditRepository(db.db, db.dialect).head())?.seq, 115);
       }),
   );
 }

@@ -320,6 +320,24 @@ for (const dialect of DIALECTS) {
           "a checkpoint signed by a key the gateway does not hold proves nothing",
         );
 
+        // Checkpoints removed (all of them: nothing left to check a signature against), or the
+        // head row itself: found and said, not "intact" or a crash.
+        const savedCheckpoints = await db.db.selectFrom("audit_checkpoints").selectAll().execute();
+        await db.db.deleteFrom("audit_checkpoints").execute();
+        assert.match(
+          (await verifyAuditLog(repo, new Set([keyid]))).problem ?? "",
+          /signed checkpoint at record \d+ is missing/,
+        );
+        await db.db.insertInto("audit_checkpoints").values(savedCheckpoints).execute();
+        const savedHead = await db.db.selectFrom("audit_head").selectAll().execute();
+        await db.db.deleteFrom("audit_head").execute();
+        assert.match(
+          (await verifyAuditLog(repo, new Set([keyid]))).problem ?? "",
+          /chain head \(the audit_head row\) is missing/,
+        );
+        await db.db.insertInto("audit_head").values(savedHead).execute();
+        assert.equal((await verifyAuditLog(repo, new Set([keyid]))).ok, true, "restored");
+
         // Reordered: records 60 and 61 swap their contents (sequence numbers stay).
         const r60 = await db.db
           .selectFrom("audit_log")

@@ -251,13 +251,14 @@ export class AuditRepository {
     });
   }
 
-  async head(): Promise<{ seq: number; hash: string }> {
+  /** The chain's head: its last record and the last signed checkpoint; undefined if the row is gone. */
+  async head(): Promise<{ seq: number; hash: string; checkpointSeq: number } | undefined> {
     const h = await this.db
       .selectFrom("audit_head")
-      .select(["seq", "hash"])
+      .select(["seq", "hash", "checkpoint_seq"])
       .where("id", "=", 1)
-      .executeTakeFirstOrThrow();
-    return { seq: Number(h.seq), hash: h.hash };
+      .executeTakeFirst();
+    return h && { seq: Number(h.seq), hash: h.hash, checkpointSeq: Number(h.checkpoint_seq) };
   }
 
   async checkpoints(): Promise<CheckpointRow[]> {

@@ -33,13 +33,30 @@ export async function verifyAuditLog(
   // The head first, and the scan stops there: batches committed while the walk runs are not
   // mistaken for records cut off the end.
   const head = await repo.head();
+  const broken = (problem: string, checkpoints = 0): AuditVerification => ({
+    ok: false,
+    records: 0,
+    checkpoints,
+    signedThrough: 0,
+    unsigned: 0,
+    problem,
+  });
+  // Made by the first migration and never removed: without it the end of the chain is unknown.
+  if (!head)
+    return broken("the chain head (the audit_head row) is missing: records may have been cut off the end");
   const allCheckpoints = await repo.checkpoints();
+  // The head names the last checkpoint signed, in the same transaction that stored it.
+  if (head.checkpointSeq > 0 && !allCheckpoints.some((c) => c.seq === head.checkpointSeq))
+    return broken(
+      `the signed checkpoint at record ${head.checkpointSeq} is missing (the chain head says it was signed): checkpoints were removed`,
+      allCheckpoints.length,
+    );
   const checkpoints = allCheckpoints.filter((c) => c.seq <= head.seq);
   // A signed checkpoint past the head means records were cut off the end and the head rewound,
   // unless the chain moved on since the head was read (a batch and its checkpoint committed in
   // between): read the head again to tell the two apart.
   const beyond = allCheckpoints.at(-1);
-  if (beyond !== undefined && beyond.seq > head.seq && (await repo.head()).seq < beyond.seq) {
+  if (beyond !== undefined && beyond.seq > head.seq && ((await repo.head())?.seq ?? 0) < beyond.seq) {
     return {
       ok: false,
       records: 0,
