@@ -482,7 +482,11 @@ describe("graceful shutdown", () => {
           .select(["action", "status"])
           .where("action", "=", "file.download")
           .execute();
-        assert.deepEqual(rows, [{ action: "file.download", status: 200 }], "the download is in the trail");
+        assert.deepEqual(
+          rows.map((r) => ({ ...r })), // node:sqlite (Node 24) gives null-prototype rows
+          [{ action: "file.download", status: 200 }],
+          "the download is in the trail",
+        );
       } finally {
         await handle.close();
       }
