@@ -67,14 +67,7 @@ const INDEX_OPTIONS = new Set(["--index-url", "--extra-index-url", "--find-links
  */
 export function gatewayBypasses(files: string[]): string[] {
   const out: string[] = [];
-  for (const f of files) {
-    let text: string;
-    try {
-      text = readFileSync(f, "utf8");
-    } catch {
-      continue;
-    }
-    const parsed = parseRequirementsFile(text);
+  for (const [f, parsed] of readableRequirementsFiles(files)) {
     for (const o of parsed.options)
       if (INDEX_OPTIONS.has(o.name))
         out.push(`${f}:${o.line}: ${o.name} ${o.value ?? ""} sends pip to another index, around the gateway`);
@@ -87,6 +80,16 @@ export function gatewayBypasses(files: string[]): string[] {
 /** Where each requirement of `-r` files is written: normalised name → file and line. */
 export function requirementLines(files: string[]): Map<string, { file: string; line: number }> {
   const out = new Map<string, { file: string; line: number }>();
+  for (const [f, parsed] of readableRequirementsFiles(files))
+    for (const r of parsed.requirements)
+      if (!out.has(r.req.normalizedName)) out.set(r.req.normalizedName, { file: f, line: r.line });
+  return out;
+}
+
+/** `-r` files parsed, each with its path; one that cannot be read is left out (`collectRequirements` already refused it). */
+function* readableRequirementsFiles(
+  files: string[],
+): Generator<[string, ReturnType<typeof parseRequirementsFile>]> {
   for (const f of files) {
     let text: string;
     try {
@@ -94,10 +97,8 @@ export function requirementLines(files: string[]): Map<string, { file: string; l
     } catch {
       continue;
     }
-    for (const r of parseRequirementsFile(text).requirements)
-      if (!out.has(r.req.normalizedName)) out.set(r.req.normalizedName, { file: f, line: r.line });
+    yield [f, parseRequirementsFile(text)];
   }
-  return out;
 }
 
 /**

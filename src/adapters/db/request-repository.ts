@@ -234,18 +234,7 @@ export class RequestRepository {
     return this.db.transaction().execute(async (trx) => {
       // The compare-and-set also locks the row (PostgreSQL's row lock, SQLite's write lock):
       // a concurrent decision waits for this one and then finds the request decided.
-      const res = await trx
-        .updateTable("package_requests")
-        .set({
-          state: change.state,
-          decided_by: change.decidedBy,
-          decision_reason: change.decisionReason,
-          updated_at: change.now,
-        })
-        .where("id", "=", id)
-        .where("state", "=", from)
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) return undefined;
+      if (!(await new RequestRepository(trx).transition(id, from, change))) return undefined;
       const row = await trx
         .selectFrom("package_requests")
         .select("exceptions_json")
