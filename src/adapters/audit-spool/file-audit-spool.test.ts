@@ -1,10 +1,10 @@
-import { test } from "node:test";
+import { mock, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { auditFields } from "../../../test/helpers/audit-fields.js";
-import { AuditSpoolFull, FileAuditSpool } from "./file-audit-spool.js";
+import { AuditSpoolFull, FileAuditSpool, SPOOL_LEASE_MS } from "./file-audit-spool.js";
 
 function withDir(fn: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), "spool-"));
@@ -186,5 +186,105 @@ test("a spool at its cap refuses a batch whole, and takes one again once a batch
       first.records.map((r) => r.at),
       [0],
     );
+  });
+});
+
+/** Sets a file's times back by `ms`, as if its owner had not touched it for that long. */
+function age(path: string, ms: number): void {
+  const then = new Date(Date.now() - ms);
+  utimesSync(path, then, then);
+}
+
+test("containers sharing the directory, each gateway pid 1: another's live claim is left alone", () => {
+  withDir((dir) => {
+    const a = new FileAuditSpool(dir, 1, undefined, "container-a");
+    a.append([auditFields({ at: 21 })]);
+    const held = a.takeOldest()!;
+    const claim = readdirSync(dir)[0]!;
+    assert.match(claim, /\.writing-1-container_a-[0-9a-f]{16}$/);
+    // A second container starts meanwhile, its gateway also pid 1.
+    const b = new FileAuditSpool(dir, 1, undefined, "container-b");
+    assert.deepEqual(readdirSync(dir), [claim], "the claim is still the first container's");
+    assert.equal(b.takeOldest(), undefined, "so the batch is not written twice");
+    held.done();
+    assert.deepEqual(readdirSync(dir), []);
+  });
+});
+
+test("another host's claim untouched past the lease is put back; a restart of this container's is at once", () => {
+  withDir((dir) => {
+    const a = new FileAuditSpool(dir, 1, undefined, "container-a");
+    a.append([auditFields({ at: 31 })]);
+    a.append([auditFields({ at: 32 })]);
+    a.takeOldest(); // claimed, and then the container died
+    const claim = readdirSync(dir).find((n) => n.includes(".writing-"))!;
+    age(join(dir, claim), SPOOL_LEASE_MS + 60_000);
+    const b = new FileAuditSpool(dir, 1, undefined, "container-b");
+    const first = b.takeOldest()!;
+    assert.deepEqual(
+      first.records.map((r) => r.at),
+      [31],
+      "the dead container's claim came back, oldest first",
+    );
+    first.done();
+    // The same container restarted (same host name, pid 1 again, a new nonce): its own earlier
+    // run's claim is put back without waiting for the lease.
+    const c = new FileAuditSpool(dir, 1, undefined, "container-c");
+    c.takeOldest();
+    const again = new FileAuditSpool(dir, 1, undefined, "container-c");
+    assert.deepEqual(
+      again.takeOldest()!.records.map((r) => r.at),
+      [32],
+    );
+  });
+});
+
+test("a temporary file of another host is left alone while fresh, removed once stale", () => {
+  withDir((dir) => {
+    const other = ".5000000000004.json.1-container_a-0123456789abcdef.tmp";
+    writeFileSync(join(dir, other), "[");
+    new FileAuditSpool(dir, 1, undefined, "container-b");
+    assert.deepEqual(readdirSync(dir), [other], "it may be mid-write");
+    age(join(dir, other), SPOOL_LEASE_MS + 60_000);
+    new FileAuditSpool(dir, 1, undefined, "container-b");
+    assert.deepEqual(readdirSync(dir), []);
+  });
+});
+
+test("a running gateway takes back a claim whose lease ran out since it started", () => {
+  withDir((dir) => {
+    const a = new FileAuditSpool(dir, 1, undefined, "container-a");
+    const b = new FileAuditSpool(dir, 1, undefined, "container-b");
+    a.append([auditFields({ at: 41 })]);
+    a.takeOldest(); // and then container a died
+    const claim = readdirSync(dir)[0]!;
+    age(join(dir, claim), SPOOL_LEASE_MS + 60_000);
+    mock.timers.enable({ apis: ["Date"], now: Date.now() + 61_000 });
+    try {
+      assert.deepEqual(
+        b.takeOldest()?.records.map((r) => r.at),
+        [41],
+      );
+    } finally {
+      mock.timers.reset();
+    }
+  });
+});
+
+test("a claim is touched while held, so it never looks abandoned", () => {
+  withDir((dir) => {
+    mock.timers.enable({ apis: ["setInterval"] });
+    try {
+      const a = new FileAuditSpool(dir, 1, undefined, "container-a");
+      a.append([auditFields({ at: 51 })]);
+      const held = a.takeOldest()!;
+      const claim = join(dir, readdirSync(dir)[0]!);
+      age(claim, SPOOL_LEASE_MS - 1000);
+      mock.timers.tick(SPOOL_LEASE_MS / 4);
+      assert.ok(Date.now() - statSync(claim).mtimeMs < 60_000, "the holder touched its claim");
+      held.done();
+    } finally {
+      mock.timers.reset();
+    }
   });
 });

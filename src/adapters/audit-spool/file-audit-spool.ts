@@ -9,18 +9,31 @@ import {
   rmSync,
   linkSync,
   statSync,
+  utimesSync,
   writeSync,
 } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { AUDIT_FIELDS, type AuditFields } from "../../services/audit/audit-chain.js";
 import type { AuditSpool, SpooledBatch } from "../../services/audit/audit-spool.js";
 
 /** A spooled batch's file: a zero-padded sequence number (oldest sorts first) and `.json`. */
 const FILE_RE = /^(\d{13})\.json$/;
-/** A batch being written back: `<name>.writing-<pid>` (renamed back if that process died). */
-const WRITING_RE = /^(\d{13}\.json)\.writing-(\d+)$/;
-/** A batch being spooled: `.<name>.<pid>.tmp` (incomplete by definition if that process died). */
-const TMP_RE = /^\.\d{13}\.json\.(\d+)\.tmp$/;
+/**
+ * A batch being written back: `<name>.writing-<owner>` (renamed back once its owner is gone). The
+ * owner is `<pid>-<host>-<nonce>`; `<pid>` alone in names left by earlier versions.
+ */
+const WRITING_RE = /^(\d{13}\.json)\.writing-(\d+(?:-[A-Za-z0-9_]{1,63}-[0-9a-f]{16})?)$/;
+/** A batch being spooled: `.<name>.<owner>.tmp` (incomplete by definition if its owner is gone). */
+const TMP_RE = /^\.\d{13}\.json\.(\d+(?:-[A-Za-z0-9_]{1,63}-[0-9a-f]{16})?)\.tmp$/;
+const OWNER_RE = /^(\d+)(?:-([A-Za-z0-9_]{1,63})-([0-9a-f]{16}))?$/;
+/**
+ * How long a claim or a temporary file of a process we cannot ask (another host or container)
+ * counts as alive after its last touch. A claim's owner touches it every quarter of this while
+ * it holds it; a temporary file lives for one write.
+ */
+export const SPOOL_LEASE_MS = 10 * 60_000;
 /** The first number in an empty spool: mid-range, so batches can go in front (older) as well as behind. */
 const MIDDLE = 5_000_000_000_000;
 /** The default cap on what the spool holds on disk: 1 GiB (some 2.5 million records). */
@@ -37,9 +50,13 @@ export class AuditSpoolFull extends Error {
 /**
  * Audit batches the database would not take, kept on local disk (`<data>/audit-spool/`) until it
  * does: one JSON file per batch, written to a temporary name, fsynced and renamed, so a file
- * present is whole. A batch is taken for writing back by renaming it to `.writing-<pid>`, so two
- * processes over one data directory never both write it; a file left so by a process that died
- * is put back at the next start. Hand-written: the format is a JSON array per file, and the only
+ * present is whole. A batch is taken for writing back by renaming it to `.writing-<owner>`, so
+ * two processes over one data directory never both write it; a file left so by a process that is
+ * gone is put back. The owner names the process by pid, host and a nonce drawn at start: a pid
+ * alone is ambiguous where several containers, each its gateway at pid 1, share the directory.
+ * On this host a pid is asked whether it lives (our own pid under another nonce is an earlier run
+ * of this container); another host's claim is gone once untouched for SPOOL_LEASE_MS (its owner
+ * touches it while it holds it). Hand-written: the format is a JSON array per file, and the only
  * needs are atomic creation and an exclusive claim, which rename gives.
  *
  * Bounded: a batch that would take the bytes held past `maxBytes` is refused (AuditSpoolFull), so
@@ -52,27 +69,23 @@ export class FileAuditSpool implements AuditSpool {
   private count: number;
   /** Bytes of the batches held (this process's view; read from the disk again before refusing). */
   private held: number;
+  /** This process's mark on its claims and temporary files: `<pid>-<host>-<nonce>`. */
+  private readonly owner: string;
+  private readonly host: string;
+  private lastReclaim = 0;
 
   constructor(
     private readonly dir: string,
     private readonly pid = process.pid,
     private readonly maxBytes = DEFAULT_SPOOL_MAX_BYTES,
+    host = hostname(),
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.host = host.replace(/[^A-Za-z0-9]/g, "_").slice(0, 63) || "host";
+    this.owner = `${pid}-${this.host}-${randomBytes(8).toString("hex")}`;
     let last = MIDDLE - 1;
     let first = MIDDLE;
-    // Left by a process that is gone. Our own pid counts as gone: this spool has claimed and
-    // written nothing yet, so such a file is an earlier run's (in a container the gateway is
-    // often pid 1 at every start).
-    const gone = (pid: number) => pid === this.pid || !alive(pid);
-    for (const name of readdirSync(dir)) {
-      const writing = WRITING_RE.exec(name);
-      if (writing && gone(Number(writing[2]))) {
-        renameSync(join(dir, name), join(dir, writing[1]!));
-      }
-      const tmp = TMP_RE.exec(name);
-      if (tmp && gone(Number(tmp[1]))) rmSync(join(dir, name), { force: true });
-    }
+    this.reclaim();
     for (const name of readdirSync(dir)) {
       const m = FILE_RE.exec(name) ?? WRITING_RE.exec(name);
       if (!m) continue;
@@ -85,6 +98,49 @@ export class FileAuditSpool implements AuditSpool {
     this.count = 0;
     this.held = 0;
     this.rescan();
+  }
+
+  /**
+   * Puts back the batches claimed by processes that are gone and removes their temporary files.
+   * Run at start, and again while waiting batches are none but claims are left.
+   */
+  private reclaim(): void {
+    this.lastReclaim = Date.now();
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const writing = WRITING_RE.exec(name);
+      const tmp = writing ? undefined : TMP_RE.exec(name);
+      const owner = writing?.[2] ?? tmp?.[1];
+      if (owner === undefined || !this.gone(owner, join(this.dir, name))) continue;
+      try {
+        if (writing) renameSync(join(this.dir, name), join(this.dir, writing[1]!));
+        else rmSync(join(this.dir, name), { force: true });
+      } catch {
+        // taken, finished or put back by another process meanwhile
+      }
+    }
+  }
+
+  /** Whether the owner of a claim or temporary file is gone (see the class comment). */
+  private gone(owner: string, path: string): boolean {
+    if (owner === this.owner) return false;
+    const m = OWNER_RE.exec(owner);
+    if (!m) return false;
+    const pid = Number(m[1]);
+    // Names of earlier versions: the pid alone; our own pid is an earlier run's (a container's
+    // gateway is often pid 1 at every start).
+    if (m[2] === undefined) return pid === this.pid || !alive(pid);
+    if (m[2] === this.host && (pid === this.pid || !alive(pid))) return true;
+    try {
+      return Date.now() - statSync(path).mtimeMs > SPOOL_LEASE_MS;
+    } catch {
+      return false; // gone already
+    }
   }
 
   get batches(): number {
@@ -136,7 +192,7 @@ export class FileAuditSpool implements AuditSpool {
     }
     const n = where === "front" ? --this.first : this.next++;
     const name = batchFileName(n);
-    const tmp = join(this.dir, `.${name}.${this.pid}.tmp`);
+    const tmp = join(this.dir, `.${name}.${this.owner}.tmp`);
     // Made again if it was removed while the gateway ran.
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const fd = openSync(tmp, "w", 0o600);
@@ -186,10 +242,16 @@ export class FileAuditSpool implements AuditSpool {
       }
       const name = names.filter((n) => FILE_RE.test(n)).sort()[0];
       if (!name) {
+        // Claims of a process gone since this one started (on another host, say) come back
+        // once their lease has run out; looked for at most every minute.
+        if (Date.now() - this.lastReclaim > 60_000 && names.some((n) => WRITING_RE.test(n))) {
+          this.reclaim();
+          continue;
+        }
         this.count = 0;
         return undefined;
       }
-      const claimed = join(this.dir, `${name}.writing-${this.pid}`);
+      const claimed = join(this.dir, `${name}.writing-${this.owner}`);
       try {
         renameSync(join(this.dir, name), claimed);
       } catch {
@@ -210,13 +272,25 @@ export class FileAuditSpool implements AuditSpool {
           `audit spool file ${name} is unreadable (${(err as Error).message}); kept as ${name}.corrupt`,
         );
       }
+      // Touched while held, so that a gateway on another host never takes it for abandoned.
+      const lease = setInterval(() => {
+        try {
+          const now = new Date();
+          utimesSync(claimed, now, now);
+        } catch {
+          // finished meanwhile
+        }
+      }, SPOOL_LEASE_MS / 4);
+      lease.unref();
       return {
         records,
         done: () => {
+          clearInterval(lease);
           rmSync(claimed, { force: true });
           this.held = Math.max(0, this.held - size);
         },
         release: () => {
+          clearInterval(lease);
           renameSync(claimed, join(this.dir, name));
           this.count++;
         },
