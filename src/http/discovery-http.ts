@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { GatewayHttpContext } from "../main.js";
+import { checkInventory } from "../services/discovery/inventory-check.js";
 import { registerDiscoveryEnvironmentRoutes } from "./routes/discovery-environment-routes.js";
 import { registerDiscoverySbomRoutes } from "./routes/discovery-sbom-routes.js";
 
@@ -13,5 +14,6 @@ export async function registerDiscoveryHttp(app: FastifyInstance, ctx: GatewayHt
     environments: ctx.services.environments,
     audit: ctx.services.audit,
     now: ctx.services.now,
+    check: (items) => checkInventory(ctx.services, items),
   });
 }

@@ -12,7 +12,48 @@ export function rejectNul(req: FastifyRequest, _reply: FastifyReply, done: HookH
     err.statusCode = 400;
     return done(err);
   }
+  // Registered as this hook (src/main.ts): it runs where rejectNul runs, before validation.
+  const loose = looseNumber(req);
+  if (loose) {
+    const err = new Error(loose) as Error & { statusCode: number };
+    err.statusCode = 400;
+    return done(err);
+  }
   done();
+}
+
+const DECIMAL_INTEGER = /^-?[0-9]+$/;
+const DECIMAL_NUMBER = /^-?[0-9]+(\.[0-9]+)?$/;
+
+/**
+ * Why a path or query parameter the route declares numeric is not plain decimal text, or
+ * undefined. Ajv's coercion reads the text with `Number()`, so `?limit=0x10`, `1e2`, ` 5` or
+ * `0b11` passed as 16, 100, 5 and 3: a number in a URL is written in decimal digits, or refused.
+ */
+export function looseNumber(req: FastifyRequest): string | undefined {
+  const schema = req.routeOptions.schema as { params?: unknown; querystring?: unknown } | undefined;
+  if (!schema) return undefined;
+  for (const [part, declared, values] of [
+    ["params", schema.params, req.params],
+    ["querystring", schema.querystring, req.query],
+  ] as const) {
+    const props = (declared as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties;
+    if (!props || values === null || typeof values !== "object") continue;
+    for (const [name, raw] of Object.entries(values as Record<string, unknown>)) {
+      const types = props[name]?.type;
+      const list = Array.isArray(types) ? types : [types];
+      const pattern = list.includes("integer")
+        ? DECIMAL_INTEGER
+        : list.includes("number")
+          ? DECIMAL_NUMBER
+          : undefined;
+      if (!pattern) continue;
+      for (const v of Array.isArray(raw) ? raw : [raw])
+        if (typeof v === "string" && !pattern.test(v))
+          return `${part}/${name} must be a plain decimal ${pattern === DECIMAL_INTEGER ? "integer" : "number"}, got ${JSON.stringify(v.slice(0, 40))}`;
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -429,7 +429,7 @@ describe("dashboard in real Chromium", { skip }, () => {
       const exported = readFileSync((await saved.path())!, "utf8")
         .trim()
         .split("\n");
-      const whole = await fetch(`${gw.url}/api/v1/audit?identity=dan&format=jsonl&limit=10000`, {
+      const whole = await fetch(`${gw.url}/api/v1/audit?identity=dan&format=jsonl&limit=1000`, {
         headers: bearer(approverToken),
       });
       const expected = (await whole.text()).trim().split("\n");
@@ -487,6 +487,11 @@ describe("dashboard in real Chromium", { skip }, () => {
         0,
         "who-has on the project page",
       );
+      assert.equal(
+        await page.getByRole("heading", { name: "Consumers" }).count(),
+        0,
+        "who pulled the project shown to a reader",
+      );
       await page.goto(`${gw.url}/advisories`);
       await page.locator("article.card").first().waitFor();
       assert.equal(await page.getByRole("button", { name: /Who has/ }).count(), 0, "who-has on advisories");
@@ -506,6 +511,7 @@ describe("dashboard in real Chromium", { skip }, () => {
     try {
       await approver.page.goto(`${gw.url}/projects/acme-widgets`);
       await approver.page.getByRole("button", { name: "Who has acme-widgets?" }).waitFor();
+      await approver.page.getByRole("heading", { name: "Consumers" }).waitFor();
       await approver.page.getByRole("link", { name: "Environments", exact: true }).waitFor();
     } finally {
       await approver.context.close();

@@ -29,6 +29,14 @@ interface OpenApiDocument {
   components?: { securitySchemes?: Record<string, unknown> };
 }
 
+/** What the paging, limit and token tests read from an answer. */
+interface ListBody {
+  items: unknown[];
+  next: string | null;
+  error?: { code: string; message: string };
+  info: { id: string; expiresAt: string | null };
+}
+
 /** The routes Fastify serves, from its route tree (`printRoutes`), as `METHOD /path/{param}`. */
 function servedRoutes(tree: string): string[] {
   const out: string[] = [];
@@ -301,5 +309,145 @@ describe("API contract: /api/docs against the routes", () => {
     const broken = await dry("rules:\n  nonsense: {}\n");
     assert.equal(broken.status, 400);
     assert.match(((await broken.json()) as { error: { message: string } }).error.message, /draft:2:\d+/);
+  });
+
+  const get = async (path: string, init: RequestInit = {}) => {
+    const res = await fetch(`${gw.url}${path}`, {
+      ...init,
+      headers: {
+        ...bearer(admin),
+        ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
+      },
+    });
+    const text = await res.text();
+    return {
+      status: res.status,
+      body: (/application\/json/.test(res.headers.get("content-type") ?? "")
+        ? JSON.parse(text)
+        : { text }) as ListBody,
+    };
+  };
+
+  /** Every item of a list, one page of `limit` at a time; also how many pages that took. */
+  const pages = async (path: string, limit: number) => {
+    const items: unknown[] = [];
+    let cursor: string | null = null;
+    let count = 0;
+    do {
+      const sep = path.includes("?") ? "&" : "?";
+      const res = await get(`${path}${sep}limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`);
+      assert.equal(res.status, 200, `${path}: ${JSON.stringify(res.body)}`);
+      const page = res.body as { items: unknown[]; next: string | null };
+      assert.ok(page.items.length > 0, `${path}: a cursor never leads to an empty page`);
+      assert.ok(page.items.length <= limit, `${path}: at most the limit`);
+      items.push(...page.items);
+      cursor = page.next;
+      count++;
+    } while (cursor && count < 50);
+    return { items, count };
+  };
+
+  test("tokens, users, teams, owners and the audit trail page with limit and cursor, never to an empty page", async () => {
+    for (const [user, team] of [
+      ["pat", "web"],
+      ["quinn", "web"],
+      ["ruth", "ml"],
+    ] as const)
+      await createToken(gw, { user, role: "reader", team });
+    for (const path of ["/api/v1/tokens", "/api/v1/users", "/api/v1/teams", "/api/v1/owners"]) {
+      const all = await get(`${path}?limit=500`);
+      assert.equal(all.status, 200, `${path}: ${JSON.stringify(all.body)}`);
+      const every = all.body.items as unknown[];
+      assert.ok(every.length >= 2, `${path} has enough rows to page: ${every.length}`);
+      assert.equal(all.body.next, null);
+      const one = await pages(path, 1);
+      assert.deepEqual(one.items, every, `${path}: pages of one give every row once, in order`);
+      assert.equal(one.count, every.length, `${path}: no extra empty page`);
+      const full = await get(`${path}?limit=${every.length}`);
+      assert.equal(full.body.next, null, `${path}: an exactly full last page has no cursor`);
+      assert.equal((await get(`${path}?cursor=garbage`)).status, 400, `${path}: a forged cursor`);
+    }
+    const web = await get("/api/v1/tokens?user=pat&limit=1");
+    assert.deepEqual(
+      (web.body.items as { user: string }[]).map((t) => t.user),
+      ["pat"],
+    );
+    assert.equal(web.body.next, null);
+    const audit = await pages("/api/v1/audit?action=token.create", 2);
+    assert.ok(audit.items.length >= 5, `audited token creations: ${audit.items.length}`);
+  });
+
+  test("list limits: at most 500 (audit JSON lines up to 1000), plain decimal integers only", async () => {
+    for (const path of [
+      "/api/v1/audit?limit=501",
+      "/api/v1/audit?limit=10000",
+      "/api/v1/audit?limit=1001&format=jsonl",
+      "/api/v1/users?limit=501",
+      "/api/v1/audit?limit=0x10",
+      "/api/v1/audit?limit=1e2",
+      "/api/v1/tokens?limit=0b11",
+      "/api/v1/requests?limit=%205",
+      "/api/v1/requests?limit=5.0",
+      "/api/v1/overview?days=1e1",
+      "/api/v1/requests/0x1",
+    ]) {
+      const res = await get(path);
+      assert.equal(res.status, 400, `${path}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error?.code, "VALIDATION", path);
+    }
+    assert.match(
+      JSON.stringify((await get("/api/v1/audit?limit=0x10")).body),
+      /querystring\/limit must be a plain decimal integer/,
+    );
+    for (const path of [
+      "/api/v1/audit?limit=500",
+      "/api/v1/audit?limit=1000&format=jsonl",
+      "/api/v1/users?limit=16",
+    ])
+      assert.equal((await get(path)).status, 200, path);
+  });
+
+  test("a token's expiresInDays is a whole number of days", async () => {
+    for (const expiresInDays of [1.5, 0, "1e1"]) {
+      const res = await get("/api/v1/tokens", {
+        method: "POST",
+        body: JSON.stringify({ user: "temp", role: "reader", expiresInDays }),
+      });
+      assert.equal(res.status, 400, `${expiresInDays}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error?.code, "VALIDATION");
+    }
+    const ok = await get("/api/v1/tokens", {
+      method: "POST",
+      body: JSON.stringify({ user: "temp", role: "reader", expiresInDays: 2 }),
+    });
+    assert.equal(ok.status, 201, JSON.stringify(ok.body));
+    assert.equal(ok.body.info.expiresAt, new Date(T0 + 2 * DAY).toISOString());
+  });
+
+  test("a refused token revocation is audited as well as a done one", async () => {
+    const created = await get("/api/v1/tokens", {
+      method: "POST",
+      body: JSON.stringify({ user: "short-lived", role: "reader" }),
+    });
+    const id = created.body.info.id as string;
+    assert.equal((await get(`/api/v1/tokens/${id}`, { method: "DELETE" })).status, 200);
+    const again = await get(`/api/v1/tokens/${id}`, { method: "DELETE" });
+    assert.equal(again.status, 409, JSON.stringify(again.body));
+    const unknown = await get("/api/v1/tokens/0123456789ab", { method: "DELETE" });
+    assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
+    await flushAudit(gw);
+    const trail = await gw.gateway.services.auditLog.query({
+      action: "token.revoke",
+      limit: 10,
+      order: "asc",
+    });
+    assert.deepEqual(
+      trail.map((r) => [r.outcome, JSON.parse(r.detail_json ?? "{}").tokenId]),
+      [
+        ["ok", id],
+        ["refused", id],
+        ["not-found", "0123456789ab"],
+      ],
+    );
   });
 });

@@ -592,3 +592,47 @@ test("a restart resumes: a delivery that failed on one gateway is retried by the
     rmSync(upstreamDir, { recursive: true, force: true });
   }
 });
+
+test("a removed webhook's delivery log stays readable and says it was removed", async () => {
+  const upstreamDir = mkdtempSync(join(tmpdir(), "portcullis-wh-upstream-"));
+  const gw = await startTestGateway({ upstream: upstreamDir });
+  try {
+    const admin = bearer(await createToken(gw, { user: "root", role: "admin" }));
+    const created = await fetch(`${gw.url}/api/v1/webhooks`, {
+      method: "POST",
+      headers: { ...admin, "content-type": "application/json" },
+      body: JSON.stringify({ url: "http://127.0.0.1:1/gone", secret: SECRET }),
+    });
+    const hook = (await created.json()) as { id: number };
+    assert.equal(created.status, 201, JSON.stringify(hook));
+    assert.equal(await gw.gateway.services.webhooks.enqueue(blocked), 1, "one delivery queued");
+    const log = async () => {
+      const res = await fetch(`${gw.url}/api/v1/webhooks/${hook.id}/deliveries`, { headers: admin });
+      return {
+        status: res.status,
+        body: (await res.json()) as {
+          items: { eventType: string; state: string }[];
+          webhookRemovedAt: string | null;
+        },
+      };
+    };
+    const active = await log();
+    assert.equal(active.status, 200, JSON.stringify(active.body));
+    assert.equal(active.body.webhookRemovedAt, null);
+    const removed = await fetch(`${gw.url}/api/v1/webhooks/${hook.id}`, { method: "DELETE", headers: admin });
+    assert.equal(removed.status, 200);
+    const after = await log();
+    assert.equal(after.status, 200, `the log outlives the webhook: ${JSON.stringify(after.body)}`);
+    assert.deepEqual(
+      after.body.items.map((d) => [d.eventType, d.state]),
+      [["file.blocked", "failed"]],
+      "the dropped delivery is still listed",
+    );
+    assert.equal(typeof after.body.webhookRemovedAt, "string", "and says the webhook is removed");
+    const never = await fetch(`${gw.url}/api/v1/webhooks/999999/deliveries`, { headers: admin });
+    assert.equal(never.status, 404, "a webhook that never was is still not found");
+  } finally {
+    await gw.close();
+    rmSync(upstreamDir, { recursive: true, force: true });
+  }
+});

@@ -372,6 +372,35 @@ for (const dialect of DIALECTS) {
       assertApiError(await api(gw, "/owners?limit=0", tokens.reader), 400, "VALIDATION");
     });
 
+    test("a project's consumers (who pulled it) are for approvers and admins only", async () => {
+      for (const role of ["approver", "admin"] as const) {
+        const res = await api(gw, "/projects/acme-lib", tokens[role]);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        const consumers = (res.body as { consumers?: { identity: string | null }[] }).consumers;
+        assert.ok(Array.isArray(consumers), `${role} sees consumers: ${JSON.stringify(res.body)}`);
+        assert.ok(
+          consumers.some((c) => c.identity === "ci-bot"),
+          `${role} sees who pulled: ${JSON.stringify(consumers)}`,
+        );
+      }
+      for (const [who, token] of [
+        ["reader", tokens.reader],
+        ["requester", tokens.requester],
+        ["anonymous", null],
+      ] as const) {
+        const res = await api(gw, "/projects/acme-lib", token);
+        assert.equal(res.status, 200, `${who}: ${JSON.stringify(res.body)}`);
+        const body = res.body as { versions: unknown[]; consumers?: unknown };
+        assert.equal(body.versions.length, 2, `${who} still sees the project`);
+        assert.equal(
+          "consumers" in body,
+          false,
+          `${who} sees no consumers: ${JSON.stringify(body.consumers)}`,
+        );
+        assert.doesNotMatch(JSON.stringify(body), /ci-bot/, `${who} learns nothing of who pulled`);
+      }
+    });
+
     test("a range request is a pull only when it carries the whole file", async () => {
       const prober = await createToken(gw, { user: "prober", role: "reader" });
       const pageUrl = `${gw.url}/simple/left-pad/`;

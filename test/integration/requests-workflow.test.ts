@@ -63,6 +63,16 @@ for (const dialect of DIALECTS) {
       wheels.granted = await buildWheel({ name: "flaskk", version: "1.0" });
       wheels.checked = await buildWheel({ name: "setuptoolss", version: "1.0" });
       for (const name of RACERS) wheels[name] = await buildWheel({ name, version: "1.0" });
+      // Typo-squats for separation of duties, denial revoking exceptions and duplicate requests.
+      wheels.own = await buildWheel({ name: "pyyamll", version: "1.0" });
+      wheels.adminOwn = await buildWheel({ name: "attrss", version: "1.0" });
+      wheels.revoked = await buildWheel({
+        name: "typing-extensionss",
+        version: "1.0",
+        requiresDist: ["cryptographyy>=1"],
+      });
+      wheels.revokedDep = await buildWheel({ name: "cryptographyy", version: "1.0" });
+      wheels.twice = await buildWheel({ name: "clickk", version: "1.0" });
       const file = (w: BuiltArtifact) => ({ filename: w.filename, bytes: w.bytes, uploadTime: old });
       upstream = await startJsonIndexServer({
         projects: {
@@ -74,6 +84,11 @@ for (const dialect of DIALECTS) {
           flaskk: { files: [file(wheels.granted!)] },
           setuptoolss: { files: [file(wheels.checked!)] },
           ...Object.fromEntries(RACERS.map((name) => [name, { files: [file(wheels[name]!)] }])),
+          pyyamll: { files: [file(wheels.own!)] },
+          attrss: { files: [file(wheels.adminOwn!)] },
+          "typing-extensionss": { files: [file(wheels.revoked!)] },
+          cryptographyy: { files: [file(wheels.revokedDep!)] },
+          clickk: { files: [file(wheels.twice!)] },
         },
       });
       database = await gatewayDatabase(dialect);
@@ -377,6 +392,113 @@ for (const dialect of DIALECTS) {
         respelled.body.exceptions.map((e) => e.version),
         ["1.0"],
       );
+    });
+
+    test("separation of duties: nobody approves or waives their own request, admins included", async () => {
+      const own = await call("POST", "/api/v1/requests", "approver", { project: "pyyamll", reason: "mine" });
+      assert.equal(own.body.state, "pending", JSON.stringify(own.body));
+      const approve = await call("POST", `/api/v1/requests/${own.body.id}/approve`, "approver", {
+        reason: "looks fine to me",
+      });
+      assert.equal(approve.status, 403, JSON.stringify(approve.body));
+      assert.equal(approve.body.error?.code, "FORBIDDEN");
+      assert.match(JSON.stringify(approve.body), /separation of duties/);
+      const waive = await call("POST", `/api/v1/requests/${own.body.id}/exception`, "approver", {
+        sha256: wheels.own!.sha256,
+        reason: "mine",
+      });
+      assert.equal(waive.status, 403, JSON.stringify(waive.body));
+      assert.equal(
+        (await gw.gateway.decisions.exceptions()).filter((e) => e.project === "pyyamll").length,
+        0,
+        "a refused self-approval grants nothing",
+      );
+      const other = await call("POST", `/api/v1/requests/${own.body.id}/approve`, "admin", {
+        reason: "second pair of eyes",
+      });
+      assert.equal(other.status, 200, JSON.stringify(other.body));
+      assert.equal(other.body.state, "approved");
+
+      const adminOwn = await call("POST", "/api/v1/requests", "admin", { project: "attrss", reason: "mine" });
+      assert.equal(adminOwn.body.state, "pending");
+      const adminApprove = await call("POST", `/api/v1/requests/${adminOwn.body.id}/approve`, "admin", {
+        reason: "I am admin",
+      });
+      assert.equal(adminApprove.status, 403, JSON.stringify(adminApprove.body));
+      const withdrawn = await call("POST", `/api/v1/requests/${adminOwn.body.id}/deny`, "admin", {
+        reason: "not needed after all",
+      });
+      assert.equal(withdrawn.status, 200, "denying one's own request withdraws it");
+      assert.equal(withdrawn.body.state, "denied");
+      await flushAudit(gw);
+      const refusals = await gw.gateway.services.auditLog.query({
+        action: "request.approve",
+        outcome: "denied",
+        limit: 10,
+        order: "asc",
+      });
+      assert.equal(refusals.length, 2, "each refused self-approval is audited");
+    });
+
+    test("denying a request revokes the exceptions granted through it while pending", async () => {
+      const created = await call("POST", "/api/v1/requests", "requester", {
+        project: "typing-extensionss",
+        reason: "typing backports",
+      });
+      assert.equal(created.body.state, "pending", JSON.stringify(created.body));
+      const granted = await call("POST", `/api/v1/requests/${created.body.id}/exception`, "approver", {
+        sha256: wheels.revoked!.sha256,
+        reason: "our fork",
+      });
+      assert.equal(granted.status, 200, JSON.stringify(granted.body));
+      assert.equal(granted.body.state, "pending", "its dependency is still refused");
+      assert.equal((await download(wheels.revoked!)).status, 200, "the exception is in force");
+      const denied = await call("POST", `/api/v1/requests/${created.body.id}/deny`, "admin", {
+        reason: "not a fork after all",
+      });
+      assert.equal(denied.status, 200, JSON.stringify(denied.body));
+      assert.deepEqual(denied.body.exceptions, []);
+      assert.deepEqual(
+        (await gw.gateway.decisions.exceptions()).filter((e) => e.project === "typing-extensionss"),
+        [],
+        "the exception is gone",
+      );
+      assert.equal((await download(wheels.revoked!)).status, 403, "the file is refused again");
+      await flushAudit(gw);
+      const revokes = await gw.gateway.services.auditLog.query({
+        action: "exception.revoke",
+        limit: 10,
+        order: "asc",
+      });
+      assert.equal(revokes.length, 1, "the revocation is audited");
+    });
+
+    test("asking again while the same request is pending answers the pending one", async () => {
+      const first = await call("POST", "/api/v1/requests", "requester", { project: "clickk", reason: "cli" });
+      assert.equal(first.status, 201);
+      assert.equal(first.body.state, "pending");
+      const again = await call("POST", "/api/v1/requests", "requester", {
+        project: "Clickk",
+        reason: "again",
+      });
+      assert.equal(again.status, 200, JSON.stringify(again.body));
+      assert.equal(again.body.id, first.body.id);
+      const versioned = await call("POST", "/api/v1/requests", "requester", {
+        project: "clickk",
+        version: "1.0",
+        reason: "pinned",
+      });
+      assert.equal(versioned.status, 201, "another version (or none vs. one) is another request");
+      const byOther = await call("POST", "/api/v1/requests", "approver", {
+        project: "clickk",
+        reason: "me too",
+      });
+      assert.equal(byOther.status, 201, "another requester's request is their own");
+      const list = await call("GET", "/api/v1/requests?state=pending&limit=500", "reader");
+      const mine = (list.body as unknown as { items: RequestBody[] }).items.filter(
+        (r) => r.project === "clickk" && r.requester === "requester-user",
+      );
+      assert.equal(mine.length, 2, "one per project and version");
     });
 
     test("bad input gets a clear error", async () => {

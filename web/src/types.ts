@@ -90,7 +90,8 @@ export interface ProjectDetail {
     dependencies: string[];
     files: ProjectFile[];
   }[];
-  consumers: {
+  /** Approvers and admins only: absent for other roles. */
+  consumers?: {
     identity: string | null;
     team: string | null;
     version: string;

@@ -2,13 +2,19 @@ import type { Kysely, Selectable } from "kysely";
 import type { Database } from "./schema.js";
 import type { EnvironmentsTable } from "./schema-discovery.js";
 
-/** One distribution of a reported environment, as the dashboard lists it. */
+/**
+ * One distribution of a reported environment, as the dashboard lists it. As stored, `status` and
+ * `reason` are the gateway's verdict; `reportedStatus`/`reportedReason` what the client claimed,
+ * when that differs.
+ */
 export interface ReportedDistribution {
   name: string;
   version: string;
   status: string;
   reason: string;
   sha256?: string;
+  reportedStatus?: string;
+  reportedReason?: string;
 }
 
 export interface EnvironmentSummary {

@@ -89,8 +89,12 @@ export class IdentityRepository {
     });
   }
 
-  async listIdentities(): Promise<IdentityRow[]> {
-    return this.db.selectFrom("identities").selectAll().orderBy("name").execute();
+  /** By name; `after` (the last name of the previous page) and `limit` page on. */
+  async listIdentities(page: { after?: string; limit?: number } = {}): Promise<IdentityRow[]> {
+    let q = this.db.selectFrom("identities").selectAll().orderBy("name");
+    if (page.after !== undefined) q = q.where("name", ">", page.after);
+    if (page.limit !== undefined) q = q.limit(page.limit);
+    return q.execute();
   }
 
   async ensureTeam(name: string, at: number): Promise<void> {
@@ -101,12 +105,21 @@ export class IdentityRepository {
       .execute();
   }
 
-  async listTeams(): Promise<(TeamRow & { members: number })[]> {
-    const teams = await this.db.selectFrom("teams").selectAll().orderBy("name").execute();
+  /** By name, with member counts; `after` (the last name of the previous page) and `limit` page on. */
+  async listTeams(page: { after?: string; limit?: number } = {}): Promise<(TeamRow & { members: number })[]> {
+    let q = this.db.selectFrom("teams").selectAll().orderBy("name");
+    if (page.after !== undefined) q = q.where("name", ">", page.after);
+    if (page.limit !== undefined) q = q.limit(page.limit);
+    const teams = await q.execute();
+    if (teams.length === 0) return [];
     const counts = await this.db
       .selectFrom("identities")
       .select(["team", (eb) => eb.fn.countAll<number>().as("n")])
-      .where("team", "is not", null)
+      .where(
+        "team",
+        "in",
+        teams.map((t) => t.name),
+      )
       .groupBy("team")
       .execute();
     const byTeam = new Map(counts.map((c) => [c.team, Number(c.n)]));
@@ -117,9 +130,24 @@ export class IdentityRepository {
     return this.db.selectFrom("api_tokens").selectAll().where("id", "=", id).executeTakeFirst();
   }
 
-  async listTokens(identity?: string): Promise<TokenRow[]> {
+  /**
+   * Newest first (then by id); `after` (the last token of the previous page) and `limit` page on.
+   */
+  async listTokens(
+    identity?: string,
+    page: { after?: { createdAt: number; id: string }; limit?: number } = {},
+  ): Promise<TokenRow[]> {
     let q = this.db.selectFrom("api_tokens").selectAll();
     if (identity) q = q.where("identity", "=", identity);
+    const after = page.after;
+    if (after)
+      q = q.where((eb) =>
+        eb.or([
+          eb("created_at", "<", after.createdAt),
+          eb.and([eb("created_at", "=", after.createdAt), eb("id", ">", after.id)]),
+        ]),
+      );
+    if (page.limit !== undefined) q = q.limit(page.limit);
     return q.orderBy("created_at", "desc").orderBy("id").execute();
   }
 

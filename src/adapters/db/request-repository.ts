@@ -169,6 +169,27 @@ export class RequestRepository {
     }));
   }
 
+  /**
+   * The oldest pending request of `requester` for exactly this project and version (null: no
+   * version named), if any: asking again while one waits for an approver returns it.
+   */
+  async findPending<R = unknown>(q: {
+    project: string;
+    version: string | null;
+    requester: string;
+  }): Promise<PackageRequest<R> | undefined> {
+    const row = await this.db
+      .selectFrom("package_requests")
+      .selectAll()
+      .where("state", "=", "pending")
+      .where("project", "=", q.project)
+      .where("requester", "=", q.requester)
+      .where("version", q.version === null ? "is" : "=", q.version)
+      .orderBy("id")
+      .executeTakeFirst();
+    return row && toRequest<R>(row);
+  }
+
   async countByState(state: RequestState): Promise<number> {
     const row = await this.db
       .selectFrom("package_requests")
@@ -262,6 +283,60 @@ export class RequestRepository {
         .execute();
       return out;
     });
+  }
+
+  /**
+   * Denies a pending request (compare-and-set) and, in the same transaction, revokes (deletes)
+   * the exceptions it put in force: those an exception or a re-vetted approval granted through
+   * it while it was pending. An exception the request reused (granted through another request)
+   * stays, and so does one of its own that another request, not denied, also relies on. The
+   * request then lists no exception. Returns the revoked exceptions, or undefined when the
+   * request was not pending any more.
+   */
+  async deny(
+    id: number,
+    change: { decidedBy: string; decisionReason: string; now: number },
+  ): Promise<GrantedException[] | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const repo = new RequestRepository(trx);
+      if (!(await repo.transition(id, "pending", { ...change, state: "denied" }))) return undefined;
+      const row = await trx
+        .selectFrom("package_requests")
+        .select("exceptions_json")
+        .where("id", "=", id)
+        .executeTakeFirstOrThrow();
+      const listed: GrantedException[] = row.exceptions_json
+        ? (JSON.parse(row.exceptions_json) as GrantedException[])
+        : [];
+      const revoked: GrantedException[] = [];
+      for (const e of listed) {
+        const own = await trx
+          .selectFrom("exceptions")
+          .select(["id", "reason"])
+          .where("id", "=", e.id)
+          .executeTakeFirst();
+        // toGrant (request-service) writes "request <id>: <reason>" into what a request grants.
+        if (!own || !own.reason.startsWith(`request ${id}: `)) continue;
+        if (await repo.listedElsewhere(id, e.id)) continue;
+        await trx.deleteFrom("exceptions").where("id", "=", e.id).execute();
+        revoked.push(e);
+      }
+      await trx.updateTable("package_requests").set({ exceptions_json: null }).where("id", "=", id).execute();
+      return revoked;
+    });
+  }
+
+  /** Whether a request other than `id`, and not denied, lists exception `exceptionId`. */
+  private async listedElsewhere(id: number, exceptionId: number): Promise<boolean> {
+    // exceptions_json is a JSON array of objects whose first key is the id (see decide).
+    const row = await this.db
+      .selectFrom("package_requests")
+      .select("id")
+      .where("id", "!=", id)
+      .where("state", "!=", "denied")
+      .where("exceptions_json", "like", `%{"id":${exceptionId},%`)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 }
 

@@ -106,6 +106,15 @@ export class WebhookRepository {
     return row && toWebhook(row);
   }
 
+  /**
+   * A webhook whether or not it was removed, with when (null: active): a removed webhook's
+   * deliveries stay, as evidence of what was sent.
+   */
+  async getEvenRemoved(id: number): Promise<(Webhook & { removedAt: number | null }) | undefined> {
+    const row = await this.db.selectFrom("webhooks").selectAll().where("id", "=", id).executeTakeFirst();
+    return row && { ...toWebhook(row), removedAt: row.removed_at === null ? null : Number(row.removed_at) };
+  }
+
   /** Active webhooks by id; one page when given `afterId` (the last id seen) or `limit`. */
   async list(opts: { afterId?: number; limit?: number } = {}): Promise<Webhook[]> {
     let q = this.db.selectFrom("webhooks").selectAll().where("removed_at", "is", null);

@@ -50,6 +50,9 @@ const recordSchema = {
   },
 } as const;
 
+/** The largest page of a JSON-lines export (the dashboard's export link asks for 1000). */
+const MAX_EXPORT_PAGE = 1000;
+
 /** `GET /api/v1/audit`: the audit trail for approvers and admins, newest first, with filters and cursor pages, or JSONL. */
 export async function registerAuditRoutes(app: FastifyInstance, ctx: GatewayHttpContext): Promise<void> {
   const { auditLog, audit } = ctx.services;
@@ -72,7 +75,11 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: GatewayHttp
             until: { type: "string", format: "date-time" },
             format: { type: "string", enum: ["json", "jsonl"] },
             ...pageQuerySchema,
-            limit: { ...pageQuerySchema.limit, maximum: 10_000 },
+            limit: {
+              ...pageQuerySchema.limit,
+              maximum: MAX_EXPORT_PAGE,
+              description: `1–${pageQuerySchema.limit.maximum} (as every list); with format=jsonl up to ${MAX_EXPORT_PAGE}`,
+            },
           },
         },
         response: { 200: pageSchema(recordSchema), ...errorResponses },
@@ -98,8 +105,17 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: GatewayHttp
             "VALIDATION",
             `querystring/${name} must be ${ISO_TIME_HINT}, got ${JSON.stringify(text)}`,
           );
-      const limit = q.format === "jsonl" ? q.limit : Math.min(q.limit, 500);
-      const rows = await auditLog.query({
+      const limit = q.limit;
+      const max = q.format === "jsonl" ? MAX_EXPORT_PAGE : pageQuerySchema.limit.maximum;
+      if (limit > max)
+        return sendApiError(
+          reply,
+          400,
+          "VALIDATION",
+          `querystring/limit must be <= ${max}${q.format === "jsonl" ? "" : ` (up to ${MAX_EXPORT_PAGE} with format=jsonl)`}, got ${limit}`,
+        );
+      // One record past the page says whether another follows (no cursor to an empty page).
+      const found = await auditLog.query({
         ...(q.identity !== undefined ? { identity: q.identity } : {}),
         ...(q.project !== undefined ? { project: q.project } : {}),
         ...(q.action !== undefined ? { action: q.action } : {}),
@@ -107,11 +123,12 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: GatewayHttp
         ...(since !== undefined ? { since } : {}),
         ...(until !== undefined ? { until } : {}),
         ...(cursor ? { beforeSeq: cursor.seq } : {}),
-        limit,
+        limit: limit + 1,
         order: "desc",
       });
+      const rows = found.slice(0, limit);
       const items = rows.map(recordJson);
-      const next = rows.length === limit ? encodeCursor({ seq: rows[rows.length - 1]!.seq }) : null;
+      const next = found.length > limit ? encodeCursor({ seq: rows[rows.length - 1]!.seq }) : null;
       reply.header("cache-control", "no-store");
       if (q.format === "jsonl") {
         if (next) reply.header("x-next-cursor", next);

@@ -1,4 +1,6 @@
 import type { FastifyInstance } from "fastify";
+import { roleAtLeast } from "../../domain/identity.js";
+import { actorOf } from "../auth-context.js";
 import { parsePolicy, PolicyError } from "../../policy/policy-schema.js";
 import type { ConsoleServices } from "../../services/console/console-services.js";
 import { dryRunPolicy } from "../../services/console/policy-dry-run.js";
@@ -78,7 +80,8 @@ export function registerConsoleReadRoutes(app: FastifyInstance, deps: ConsoleRea
     {
       schema: {
         tags: ["console"],
-        summary: "A project: versions, each file's decision with findings and evidence, dependencies, owner",
+        summary:
+          "A project: versions, each file's decision with findings and evidence, dependencies, owner; consumers (who pulled it) for approvers and admins only",
         params: {
           type: "object",
           required: ["name"],
@@ -89,7 +92,10 @@ export function registerConsoleReadRoutes(app: FastifyInstance, deps: ConsoleRea
     },
     async (req, reply) => {
       const name = req.params.name.toLowerCase().replace(/[-_.]+/g, "-");
-      const project = await read.project(name);
+      // Who pulled what is who-has data: approvers and admins only, as `GET /api/v1/who-has`.
+      const project = await read.project(name, {
+        withConsumers: roleAtLeast(actorOf(req).role, "approver"),
+      });
       if (!project) return sendApiError(reply, 404, "NOT_FOUND", `no project named ${req.params.name}`);
       return project;
     },

@@ -221,6 +221,10 @@ export function registerConsoleRequestRoutes(app: FastifyInstance, deps: { reque
           additionalProperties: false,
         },
         response: {
+          200: {
+            ...requestSchema,
+            description: "The caller's own request for the same project and version, already pending",
+          },
           201: requestSchema,
           409: { $ref: "ApiError#" },
           503: { $ref: "ApiError#" },
@@ -229,9 +233,11 @@ export function registerConsoleRequestRoutes(app: FastifyInstance, deps: { reque
       },
     },
     async (req, reply) =>
-      guard(reply, async () =>
-        reply.code(201).send(present(await deps.requests.create(actorOf(req), req.body))),
-      ),
+      guard(reply, async () => {
+        const { existing, ...request } = await deps.requests.create(actorOf(req), req.body);
+        // The caller's own request for the same thing already waits: 200 with it, nothing new.
+        return reply.code(existing ? 200 : 201).send(present(request));
+      }),
   );
 
   app.get<{ Querystring: { state?: RequestState; mine?: boolean; limit: number; cursor?: string } }>(
@@ -298,7 +304,7 @@ export function registerConsoleRequestRoutes(app: FastifyInstance, deps: { reque
       schema: {
         tags: ["requests"],
         summary:
-          "Approve a pending request: grants exceptions for the refused files of its tree (exact file, or exact version when the tree did not resolve)",
+          "Approve a pending request: grants exceptions for the refused files of its tree (exact file, or exact version when the tree did not resolve); never the requester's own (403)",
         params: idParams,
         body: {
           type: "object",
@@ -323,7 +329,8 @@ export function registerConsoleRequestRoutes(app: FastifyInstance, deps: { reque
       config: { role: "approver" },
       schema: {
         tags: ["requests"],
-        summary: "Deny a pending request (no exception is granted)",
+        summary:
+          "Deny a pending request: no exception is granted, and those granted through it while pending are revoked",
         params: idParams,
         body: {
           type: "object",
@@ -356,7 +363,7 @@ export function registerConsoleRequestRoutes(app: FastifyInstance, deps: { reque
       schema: {
         tags: ["requests"],
         summary:
-          "Grant a policy exception (exact version or exact file sha256) for part of a pending request's tree, then re-vet it",
+          "Grant a policy exception (exact version or exact file sha256) for part of a pending request's tree, then re-vet it; never on the requester's own (403)",
         params: idParams,
         body: {
           type: "object",

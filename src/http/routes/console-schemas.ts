@@ -157,7 +157,8 @@ export const projectSummarySchema = {
 
 export const projectDetailSchema = {
   type: "object",
-  required: ["name", "displayName", "owner", "summary", "updatedAt", "versions", "consumers"],
+  // `consumers` only for approvers and admins.
+  required: ["name", "displayName", "owner", "summary", "updatedAt", "versions"],
   properties: {
     name: { type: "string" },
     displayName: { type: "string" },

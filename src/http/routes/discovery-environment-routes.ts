@@ -10,6 +10,7 @@ import type {
 import { roleAtLeast } from "../../domain/identity.js";
 import { UNGOVERNED, type GovernanceStatus } from "../../domain/installed-distribution.js";
 import type { AuditRecorder } from "../../services/audit-entry.js";
+import type { InventoryVerdict } from "../../services/discovery/inventory-check.js";
 import {
   API_PREFIX,
   decodeCursor,
@@ -49,6 +50,7 @@ const summarySchema = {
   required: ["id", "host", "path", "kind", "total", "ungoverned"],
   properties: summaryProperties,
 } as const;
+/** One distribution as `scan --report` sends it: its status and reason are the client's claim. */
 const distributionSchema = {
   type: "object",
   required: ["name", "version", "status", "reason"],
@@ -61,10 +63,22 @@ const distributionSchema = {
     sha256: { type: "string", pattern: "^[0-9a-f]{64}$" },
   },
 } as const;
+/** One distribution as stored: `status`/`reason` are the gateway's, `reported*` the client's. */
+const storedDistributionSchema = {
+  type: "object",
+  required: ["name", "version", "status", "reason"],
+  properties: {
+    ...distributionSchema.properties,
+    status: { type: "string", enum: STATUSES, description: "the gateway's verdict from its catalog" },
+    reason: { type: "string", description: "why, as the gateway judged it" },
+    reportedStatus: { type: "string", description: "what the reporting client claimed, when it differs" },
+    reportedReason: { type: "string", description: "the client's reason, when its status differs" },
+  },
+} as const;
 const detailSchema = {
   type: "object",
   required: [...summarySchema.required, "distributions"],
-  properties: { ...summaryProperties, distributions: { type: "array", items: distributionSchema } },
+  properties: { ...summaryProperties, distributions: { type: "array", items: storedDistributionSchema } },
 } as const;
 const idParams = {
   type: "object",
@@ -93,12 +107,72 @@ interface ReportBody {
 }
 
 /**
+ * The gateway's own status of each reported distribution, from its catalog as
+ * `POST /api/v1/inventory/check` answers it: the client's status is a claim, kept beside it
+ * (`reportedStatus`) when it differs, never taken for the truth. A reported `sha256` must be an
+ * admitted file of that release, else the distribution is `hash-differs`. Without one, the
+ * client's `hash-differs` (its installed RECORD did not match the admitted wheel, which only the
+ * client can see) stands over the catalog's `admitted`: a claim that makes things worse is
+ * never a way past the gate.
+ */
+export async function governReported(
+  check: InventoryChecker,
+  reported: readonly ReportedDistribution[],
+): Promise<ReportedDistribution[]> {
+  const verdicts = reported.length
+    ? await check(reported.map((d) => ({ name: d.name, version: d.version })))
+    : [];
+  return reported.map((d, i) => {
+    const v = verdicts[i];
+    let status: GovernanceStatus;
+    let reason: string;
+    if (!v) {
+      status = "unknown";
+      reason = "the gateway could not judge it";
+    } else if (v.status !== "admitted") {
+      status = v.status;
+      reason = v.reason;
+    } else if (d.sha256 !== undefined) {
+      const file = v.files.find((f) => f.sha256 === d.sha256 && f.outcome === "admitted");
+      status = file ? "admitted" : "hash-differs";
+      reason = file
+        ? `matches ${file.filename}`
+        : `the installed file ${d.sha256} is no admitted file of ${v.project}==${v.version}`;
+    } else if (d.status === "hash-differs") {
+      status = "hash-differs";
+      reason = d.reason;
+    } else {
+      status = "admitted";
+      reason = `${v.reason} (no file digest reported to compare)`;
+    }
+    return {
+      name: d.name,
+      version: d.version,
+      status,
+      reason,
+      ...(d.sha256 !== undefined ? { sha256: d.sha256 } : {}),
+      ...(d.status !== status ? { reportedStatus: d.status, reportedReason: d.reason } : {}),
+    };
+  });
+}
+
+/** Judges `name==version` items against the catalog (`checkInventory` with the gateway's services). */
+export type InventoryChecker = (
+  items: { name: string; version: string }[],
+) => Promise<Pick<InventoryVerdict, "project" | "version" | "status" | "reason" | "files">[]>;
+
+/**
  * Environments found by `portcullis scan --report`: reported by requesters, listed for the
- * dashboard, owned by the team an approver assigns.
+ * dashboard, owned by the team an approver assigns. Each distribution's status is the gateway's.
  */
 export function registerDiscoveryEnvironmentRoutes(
   app: FastifyInstance,
-  deps: { environments: EnvironmentRepository; audit: AuditRecorder; now: () => number },
+  deps: {
+    environments: EnvironmentRepository;
+    audit: AuditRecorder;
+    now: () => number;
+    check: InventoryChecker;
+  },
 ): void {
   app.post<{ Body: ReportBody }>(
     `${API_PREFIX}/environments`,
@@ -107,7 +181,7 @@ export function registerDiscoveryEnvironmentRoutes(
       schema: {
         tags: ["environments"],
         summary:
-          "Report an environment's inventory (from portcullis scan --report); a later report of the same host and path replaces it",
+          "Report an environment's inventory (from portcullis scan --report); the gateway judges each distribution against its catalog (the client's status is kept as reportedStatus); a later report of the same host and path replaces it",
         body: {
           type: "object",
           required: ["host", "path", "kind", "distributions"],
@@ -127,9 +201,8 @@ export function registerDiscoveryEnvironmentRoutes(
     async (req, reply) => {
       const actor = actorOf(req);
       const body = req.body;
-      const ungoverned = body.distributions.filter((d) =>
-        UNGOVERNED.has(d.status as GovernanceStatus),
-      ).length;
+      const distributions = await governReported(deps.check, body.distributions);
+      const ungoverned = distributions.filter((d) => UNGOVERNED.has(d.status as GovernanceStatus)).length;
       const stored = await deps.environments.upsert(
         {
           host: body.host,
@@ -138,7 +211,7 @@ export function registerDiscoveryEnvironmentRoutes(
           ...(body.pythonVersion ? { pythonVersion: body.pythonVersion } : {}),
           ...(body.owner ? { owner: body.owner } : {}),
           reportedBy: actor.user ?? "anonymous",
-          distributions: body.distributions,
+          distributions,
           ungoverned,
         },
         deps.now(),

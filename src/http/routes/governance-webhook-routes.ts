@@ -102,6 +102,19 @@ const idParams = {
   properties: { id: { type: "integer", minimum: 1 } },
 } as const;
 
+const deliveryPageSchema = {
+  type: "object",
+  required: ["items", "next", "webhookRemovedAt"],
+  properties: {
+    items: { type: "array", items: deliverySchema },
+    next: { type: ["string", "null"] },
+    webhookRemovedAt: {
+      type: ["string", "null"],
+      description: "when the webhook was removed; null while it is active",
+    },
+  },
+} as const;
+
 /**
  * `GET/POST /api/v1/webhooks`, `DELETE /api/v1/webhooks/{id}`, `GET /api/v1/webhooks/{id}/deliveries`:
  * admin only. Secrets go in and never come back out.
@@ -179,7 +192,7 @@ export function registerWebhookRoutes(app: FastifyInstance, webhooks: WebhookSer
       config: { role: "admin" },
       schema: {
         tags: ["webhooks"],
-        summary: "Remove a webhook (its pending deliveries are dropped)",
+        summary: "Remove a webhook (its pending deliveries are dropped; its delivery log stays readable)",
         params: idParams,
         response: {
           200: { type: "object", required: ["removed"], properties: { removed: { type: "integer" } } },
@@ -200,25 +213,29 @@ export function registerWebhookRoutes(app: FastifyInstance, webhooks: WebhookSer
       config: { role: "admin" },
       schema: {
         tags: ["webhooks"],
-        summary: "A webhook's delivery log, newest first, with every attempt",
+        summary:
+          "A webhook's delivery log, newest first, with every attempt; still readable after the webhook is removed (webhookRemovedAt says when)",
         params: idParams,
         querystring: { type: "object", additionalProperties: false, properties: { ...pageQuerySchema } },
-        response: { 200: pageSchema(deliverySchema), ...errorResponses },
+        response: { 200: deliveryPageSchema, ...errorResponses },
       },
     },
     async (req, reply) => {
       const beforeId = decodeCursor<number>(req.query.cursor);
       if (req.query.cursor && typeof beforeId !== "number")
         return sendApiError(reply, 400, "VALIDATION", "cursor is not one this API gave");
+      const removedAt = await webhooks.removedAt(req.params.id);
       const list = await webhooks.deliveries(req.params.id, {
         ...(beforeId !== undefined ? { beforeId } : {}),
         limit: req.query.limit + 1,
       });
-      if (!list) return sendApiError(reply, 404, "NOT_FOUND", `no webhook ${req.params.id}`);
+      if (!list || removedAt === undefined)
+        return sendApiError(reply, 404, "NOT_FOUND", `no webhook ${req.params.id}`);
       const page = list.slice(0, req.query.limit);
       return reply.header("cache-control", "no-store").send({
         items: page.map(deliveryToJson),
         next: list.length > req.query.limit ? encodeCursor(page.at(-1)!.id) : null,
+        webhookRemovedAt: removedAt === null ? null : new Date(removedAt).toISOString(),
       });
     },
   );

@@ -151,7 +151,7 @@ export async function registerIdentityRoutes(app: FastifyInstance, ctx: GatewayH
             team: { type: "string", minLength: 1, maxLength: 100 },
             label: { type: "string", minLength: 1, maxLength: 200 },
             kind: { type: "string", enum: ["user", "service"] },
-            expiresInDays: { type: "number", exclusiveMinimum: 0, maximum: 3650 },
+            expiresInDays: { type: "integer", minimum: 1, maximum: 3650 },
           },
         },
         response: {
@@ -186,18 +186,40 @@ export async function registerIdentityRoutes(app: FastifyInstance, ctx: GatewayH
     },
   );
 
-  app.get<{ Querystring: { user?: string } }>(
+  app.get<{ Querystring: { user?: string; limit: number; cursor?: string } }>(
     `${API_PREFIX}/tokens`,
     {
       config: { role: "admin" },
       schema: {
         tags: ["identity"],
-        summary: "List API tokens (ids and metadata; never the secrets)",
-        querystring: { type: "object", properties: { user: { type: "string", maxLength: 100 } } },
+        summary: "List API tokens (ids and metadata; never the secrets), newest first, one page at a time",
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: { user: { type: "string", maxLength: 100 }, ...pageQuerySchema },
+        },
         response: { 200: pageSchema(tokenInfoSchema), ...errorResponses },
       },
     },
-    async (req) => ({ items: await identity.listTokens(req.query.user), next: null }),
+    async (req, reply) => {
+      const { user, limit, cursor } = req.query;
+      const after = decodeCursor<{ createdAt: number; id: string }>(cursor);
+      if (cursor !== undefined && (typeof after?.createdAt !== "number" || typeof after.id !== "string"))
+        return sendApiError(reply, 400, "VALIDATION", "invalid cursor");
+      const rows = await identity.listTokens(user, {
+        limit: limit + 1,
+        ...(after ? { after: { createdAt: after.createdAt, id: after.id } } : {}),
+      });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        items: page,
+        next:
+          rows.length > limit && last
+            ? encodeCursor({ createdAt: Date.parse(last.createdAt), id: last.id })
+            : null,
+      };
+    },
   );
 
   app.delete<{ Params: { id: string } }>(
@@ -224,36 +246,46 @@ export async function registerIdentityRoutes(app: FastifyInstance, ctx: GatewayH
     },
   );
 
-  app.get(
+  app.get<{ Querystring: { limit: number; cursor?: string } }>(
     `${API_PREFIX}/users`,
     {
       config: { role: "admin" },
       schema: {
         tags: ["identity"],
-        summary: "List users and service accounts",
+        summary: "List users and service accounts, by name, one page at a time",
+        querystring: { type: "object", additionalProperties: false, properties: { ...pageQuerySchema } },
         response: { 200: pageSchema(userSchema), ...errorResponses },
       },
     },
-    async () => ({
-      items: (await identity.listUsers()).map((u) => ({
-        name: u.name,
-        kind: u.kind,
-        role: u.role,
-        team: u.team,
-        createdAt: new Date(Number(u.created_at)).toISOString(),
-        disabled: u.disabled_at !== null,
-      })),
-      next: null,
-    }),
+    async (req, reply) => {
+      const { limit, cursor } = req.query;
+      const after = decodeCursor<{ name: string }>(cursor);
+      if (cursor !== undefined && typeof after?.name !== "string")
+        return sendApiError(reply, 400, "VALIDATION", "invalid cursor");
+      const rows = await identity.listUsers({ limit: limit + 1, ...(after ? { after: after.name } : {}) });
+      const page = rows.slice(0, limit);
+      return {
+        items: page.map((u) => ({
+          name: u.name,
+          kind: u.kind,
+          role: u.role,
+          team: u.team,
+          createdAt: new Date(Number(u.created_at)).toISOString(),
+          disabled: u.disabled_at !== null,
+        })),
+        next: rows.length > limit ? encodeCursor({ name: page.at(-1)!.name }) : null,
+      };
+    },
   );
 
-  app.get(
+  app.get<{ Querystring: { limit: number; cursor?: string } }>(
     `${API_PREFIX}/teams`,
     {
       config: { role: "admin" },
       schema: {
         tags: ["identity"],
-        summary: "List teams with their member counts",
+        summary: "List teams with their member counts, by name, one page at a time",
+        querystring: { type: "object", additionalProperties: false, properties: { ...pageQuerySchema } },
         response: {
           200: pageSchema({
             type: "object",
@@ -264,10 +296,18 @@ export async function registerIdentityRoutes(app: FastifyInstance, ctx: GatewayH
         },
       },
     },
-    async () => ({
-      items: (await identity.listTeams()).map((t) => ({ name: t.name, members: t.members })),
-      next: null,
-    }),
+    async (req, reply) => {
+      const { limit, cursor } = req.query;
+      const after = decodeCursor<{ name: string }>(cursor);
+      if (cursor !== undefined && typeof after?.name !== "string")
+        return sendApiError(reply, 400, "VALIDATION", "invalid cursor");
+      const rows = await identity.listTeams({ limit: limit + 1, ...(after ? { after: after.name } : {}) });
+      const page = rows.slice(0, limit);
+      return {
+        items: page.map((t) => ({ name: t.name, members: t.members })),
+        next: rows.length > limit ? encodeCursor({ name: page.at(-1)!.name }) : null,
+      };
+    },
   );
 
   const ownerSchema = {
@@ -296,15 +336,20 @@ export async function registerIdentityRoutes(app: FastifyInstance, ctx: GatewayH
       const after = decodeCursor<{ project: string }>(cursor);
       if (cursor !== undefined && typeof after?.project !== "string")
         return sendApiError(reply, 400, "VALIDATION", "invalid cursor");
-      const rows = await identity.listOwners({ limit, ...(after ? { after: after.project } : {}) });
+      // One row past the page says whether another page follows (no cursor to an empty page).
+      const rows = await identity.listOwners({
+        limit: limit + 1,
+        ...(after ? { after: after.project } : {}),
+      });
+      const page = rows.slice(0, limit);
       return {
-        items: rows.map((o) => ({
+        items: page.map((o) => ({
           project: o.project,
           team: o.team,
           setBy: o.set_by,
           setAt: new Date(Number(o.set_at)).toISOString(),
         })),
-        next: rows.length === limit ? encodeCursor({ project: rows[rows.length - 1]!.project }) : null,
+        next: rows.length > limit ? encodeCursor({ project: page.at(-1)!.project }) : null,
       };
     },
   );

@@ -59,7 +59,8 @@ export interface ProjectDetail {
     dependencies: string[];
     files: ProjectFile[];
   }[];
-  consumers: {
+  /** Who pulled the project's files: for approvers and admins only (absent for others). */
+  consumers?: {
     identity: string | null;
     team: string | null;
     version: string;
@@ -219,7 +220,11 @@ export class ConsoleReadService {
     return { items, last: rows.length > opts.limit ? page.at(-1)?.name : undefined };
   }
 
-  async project(name: string): Promise<ProjectDetail | undefined> {
+  /**
+   * One project. `withConsumers` adds who pulled its files (who-has data, for approvers and
+   * admins); without it the inventory is not read at all.
+   */
+  async project(name: string, opts: { withConsumers: boolean }): Promise<ProjectDetail | undefined> {
     const row = await this.deps.consoleRepo.getProject(name);
     if (!row) return undefined;
     const [files, decisions, reports, owner] = await Promise.all([
@@ -236,7 +241,9 @@ export class ConsoleReadService {
       list.push(f);
       byVersion.set(f.version, list);
     }
-    const consumers = await this.deps.inventory.consumersOfFiles(files.map((f) => f.sha256));
+    const consumers = opts.withConsumers
+      ? await this.deps.inventory.consumersOfFiles(files.map((f) => f.sha256))
+      : undefined;
     let summary: string | null = null;
     const versions = [...byVersion.entries()]
       .sort(([a], [b]) => compareVersions(b, a))
@@ -273,13 +280,17 @@ export class ConsoleReadService {
       summary,
       updatedAt: new Date(row.updatedAt).toISOString(),
       versions,
-      consumers: consumers.slice(0, 100).map((c) => ({
-        identity: c.identity,
-        team: c.team,
-        version: c.version,
-        lastPulled: c.lastPulled,
-        pulls: c.pulls,
-      })),
+      ...(consumers
+        ? {
+            consumers: consumers.slice(0, 100).map((c) => ({
+              identity: c.identity,
+              team: c.team,
+              version: c.version,
+              lastPulled: c.lastPulled,
+              pulls: c.pulls,
+            })),
+          }
+        : {}),
     };
   }
 

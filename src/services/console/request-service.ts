@@ -105,6 +105,8 @@ export interface ExceptionGrant {
 export type RequestOutcome = PackageRequest<RequestReport> & {
   /** Refused files or versions still in the tree after an approval or exception. */
   remaining?: { project: string; version: string; filename?: string; reason: string }[];
+  /** Set by `create` when it answers the caller's own request already pending for the same thing. */
+  existing?: true;
 };
 
 /**
@@ -127,6 +129,15 @@ export class RequestService {
       throw new RequestError(400, "VALIDATION", `not a valid PEP 440 version: ${input.version}`);
     if (!input.reason.trim()) throw new RequestError(400, "VALIDATION", "a reason is required");
     const project = normalizeProjectName(input.project);
+    const requester = actorName(actor);
+    // Asking again while the same request waits for an approver answers the waiting one: a
+    // second copy would split the approvers' review (and its exceptions) in two.
+    const waiting = await this.deps.requests.findPending<RequestReport>({
+      project,
+      version: input.version ?? null,
+      requester,
+    });
+    if (waiting) return { ...waiting, existing: true };
     const view = await this.deps.vet.projects.getRawProject(project).catch(asRequestError);
     if (!view) throw new RequestError(404, "NOT_FOUND", `the upstream has no project named ${input.project}`);
     if (
@@ -137,7 +148,6 @@ export class RequestService {
     const version = input.version ?? null;
     const report = await this.vet(project, version);
     const state: RequestState = report.ok ? "approved" : "pending";
-    const requester = actor.user ?? `anonymous@${actor.ip}`;
     const now = this.deps.now();
     const id = await this.deps.requests.create({
       project,
@@ -192,6 +202,7 @@ export class RequestService {
     input: { reason: string; ticket?: string; expiresAt?: string },
   ): Promise<RequestOutcome> {
     const request = await this.pending(id);
+    this.refuseOwn(actor, request, "request.approve", "approve");
     const expiresAt = this.expiry(input.expiresAt);
     // Exceptions only for what the approver was shown refused, never for the unseen.
     const grants = (await this.grantsFor(request.report)).map((g) =>
@@ -212,21 +223,34 @@ export class RequestService {
   async deny(actor: Actor, id: number, input: { reason: string }): Promise<RequestOutcome> {
     const request = await this.pending(id);
     const now = this.deps.now();
-    const ok = await this.deps.requests.transition(id, "pending", {
-      state: "denied",
+    // The denial revokes, in its transaction, what exceptions granted through the request while
+    // it was pending: a denied request waives nothing.
+    const revoked = await this.deps.requests.deny(id, {
       decidedBy: actorName(actor),
       decisionReason: input.reason,
       now,
     });
-    if (!ok) throw new RequestError(409, "CONFLICT", `request ${id} was decided meanwhile`);
+    if (!revoked) throw new RequestError(409, "CONFLICT", `request ${id} was decided meanwhile`);
+    for (const e of revoked)
+      this.deps.audit.record({
+        action: "exception.revoke",
+        actor,
+        outcome: "ok",
+        project: e.project,
+        version: e.version ?? null,
+        sha256: e.sha256 ?? null,
+        detail: { requestId: id, exceptionId: e.id, reason: `request ${id} denied: ${input.reason}` },
+      });
     this.deps.audit.record({
       action: "request.deny",
       actor,
       outcome: "denied",
       project: request.project,
       version: request.version,
-      detail: { requestId: id, reason: input.reason },
+      detail: { requestId: id, reason: input.reason, revokedExceptions: revoked.map((e) => e.id) },
     });
+    // Out of force in this process at once (others notice the exceptions table changed).
+    if (revoked.length) await this.deps.policy.refresh();
     this.publish(
       "request.denied",
       id,
@@ -242,6 +266,7 @@ export class RequestService {
   /** Grants one exception in the policy engine's shape, then re-vets the request. */
   async exception(actor: Actor, id: number, input: ExceptionGrant): Promise<RequestOutcome> {
     const request = await this.pending(id);
+    this.refuseOwn(actor, request, "request.exception", "grant an exception on");
     if ((input.version === undefined) === (input.sha256 === undefined))
       throw new RequestError(400, "VALIDATION", "an exception names exactly one of version or sha256");
     if (input.version !== undefined && !isValidVersion(input.version))
@@ -540,6 +565,33 @@ export class RequestService {
     if (request.state !== "pending")
       throw new RequestError(409, "CONFLICT", `request ${id} is ${request.state}, not pending`);
     return request;
+  }
+
+  /**
+   * Separation of duties: whoever asked for a package does not approve it or waive its checks,
+   * whatever their role (admins included; another approver decides). Denying one's own request
+   * stays open: it only withdraws it. The refusal is audited.
+   */
+  private refuseOwn(
+    actor: Actor,
+    request: PackageRequest<RequestReport>,
+    action: string,
+    what: string,
+  ): void {
+    if (actorName(actor) !== request.requester) return;
+    this.deps.audit.record({
+      action,
+      actor,
+      outcome: "denied",
+      project: request.project,
+      version: request.version,
+      detail: { requestId: request.id, reason: "separation of duties: the requester decides" },
+    });
+    throw new RequestError(
+      403,
+      "FORBIDDEN",
+      `separation of duties: ${request.requester} asked for request ${request.id} and cannot ${what} it; another approver must decide (denying it withdraws it)`,
+    );
   }
 
   private expiry(expiresAt: string | undefined): string {

@@ -152,9 +152,15 @@ export class WebhookService {
     webhookId: number,
     opts: { beforeId?: number; limit?: number } = {},
   ): Promise<(Delivery & { log: DeliveryAttempt[] })[] | undefined> {
-    if (!(await this.deps.repo.get(webhookId))) return undefined;
+    // A removed webhook's log stays readable: what was sent (or dropped) is evidence.
+    if (!(await this.deps.repo.getEvenRemoved(webhookId))) return undefined;
     const list = await this.deps.repo.deliveries(webhookId, opts);
     return Promise.all(list.map(async (d) => ({ ...d, log: await this.deps.repo.attempts(d.id) })));
+  }
+
+  /** When a webhook was removed (null: it is active), or undefined when there never was one. */
+  async removedAt(webhookId: number): Promise<number | null | undefined> {
+    return (await this.deps.repo.getEvenRemoved(webhookId))?.removedAt;
   }
 
   /** Queues `event` for every webhook that wants it, once per idempotency key. */

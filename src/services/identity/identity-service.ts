@@ -296,18 +296,34 @@ export class IdentityService implements OwnerDirectory {
     };
   }
 
-  async listTokens(user?: string): Promise<TokenInfo[]> {
+  /** Newest first; `page` pages on (see IdentityRepository.listTokens); every token without it. */
+  async listTokens(
+    user?: string,
+    page: { after?: { createdAt: number; id: string }; limit?: number } = {},
+  ): Promise<TokenInfo[]> {
     const now = this.deps.now();
-    return (await this.deps.repo.listTokens(user)).map((row) => tokenInfo(row, now));
+    return (await this.deps.repo.listTokens(user, page)).map((row) => tokenInfo(row, now));
   }
 
   async revokeToken(id: string, actor: Actor): Promise<TokenInfo> {
     const { repo } = this.deps;
     const row = await repo.getToken(id);
-    if (!row) throw new IdentityError("NOT_FOUND", `no token with id ${id}`);
-    if (row.revoked_at !== null) throw new IdentityError("CONFLICT", `token ${id} was revoked already`);
+    // A refused revocation is an admin action too: audited with its outcome, as the trail's
+    // access records word it ("not-found", "refused").
+    const refuse = (code: "NOT_FOUND" | "CONFLICT", message: string): never => {
+      this.deps.audit.record({
+        action: "token.revoke",
+        actor,
+        outcome: code === "NOT_FOUND" ? "not-found" : "refused",
+        detail: { tokenId: id, user: row?.identity ?? null, reason: message },
+      });
+      throw new IdentityError(code, message);
+    };
+    if (!row) return refuse("NOT_FOUND", `no token with id ${id}`);
+    if (row.revoked_at !== null) return refuse("CONFLICT", `token ${id} was revoked already`);
     const at = this.deps.now();
-    await repo.revokeToken(id, at);
+    // Another revocation may have won since the read.
+    if (!(await repo.revokeToken(id, at))) return refuse("CONFLICT", `token ${id} was revoked already`);
     this.revocations++;
     // This instance forgets it at once; others within TOKEN_CACHE_MS.
     for (const [hash, entry] of this.cache)
@@ -321,12 +337,14 @@ export class IdentityService implements OwnerDirectory {
     return tokenInfo({ ...row, revoked_at: at }, at);
   }
 
-  async listUsers(): Promise<IdentityRow[]> {
-    return this.deps.repo.listIdentities();
+  /** By name; `page` pages on; every identity without it. */
+  async listUsers(page: { after?: string; limit?: number } = {}): Promise<IdentityRow[]> {
+    return this.deps.repo.listIdentities(page);
   }
 
-  async listTeams() {
-    return this.deps.repo.listTeams();
+  /** By name, with member counts; `page` pages on; every team without it. */
+  async listTeams(page: { after?: string; limit?: number } = {}) {
+    return this.deps.repo.listTeams(page);
   }
 
   async hasIdentities(): Promise<boolean> {

@@ -98,8 +98,9 @@ export function ProjectPage({ name }: { name: string }) {
                 </Link>
               </p>
             )}
-            <h2>Consumers</h2>
-            {p.consumers.length === 0 ? (
+            {/* Who pulled it is who-has data: the API gives it to approvers and admins only. */}
+            {p.consumers !== undefined && <h2>Consumers</h2>}
+            {p.consumers === undefined ? null : p.consumers.length === 0 ? (
               <p className="muted">Nobody has pulled it through this gateway.</p>
             ) : (
               <div className="table-wrap">
