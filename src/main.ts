@@ -1,11 +1,14 @@
 import { mkdirSync } from "node:fs";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import { join, resolve } from "node:path";
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type HTTPMethods,
   type FastifyServerOptions,
 } from "fastify";
 import { pino, type Logger } from "pino";
@@ -20,8 +23,9 @@ import type { Config } from "./config/options.js";
 import { registerFileRoutes } from "./http/routes/file-routes.js";
 import { registerOpsRoutes } from "./http/routes/ops-routes.js";
 import { registerSimpleRoutes } from "./http/routes/simple-routes.js";
-import { reasonPhrase } from "./http/reply-error.js";
-import { errorSchema, sendApiError } from "./http/api-conventions.js";
+import { reasonPhrase, sendGatewayError, wantsJson } from "./http/reply-error.js";
+import { errorSchema, sendApiError, type ApiErrorCode } from "./http/api-conventions.js";
+import { ERRORS, GatewayError, type ErrorCode } from "./services/gateway-error.js";
 import { DecisionRepository } from "./adapters/db/decision-repository.js";
 import { IntelRepository } from "./adapters/db/intel-repository.js";
 import { analyzeDistribution } from "./services/artifact-analysis.js";
@@ -56,6 +60,95 @@ import { registerProofHttp } from "./http/proof-http.js";
 import { registerDiscoveryHttp } from "./http/discovery-http.js";
 import { registerConsoleHttp } from "./http/console-http.js";
 import { registerDashboardHttp } from "./http/dashboard-http.js";
+
+/** Fastify's own request errors, reworded: what was wrong and what to send instead. */
+const FASTIFY_ERRORS: Record<
+  string,
+  { code: ErrorCode; message: (err: FastifyError, req: FastifyRequest) => string } | undefined
+> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    code: "UNSUPPORTED_MEDIA_TYPE",
+    message: (_err, req) =>
+      `a body of type ${reasonPhrase(String(req.headers["content-type"] ?? "(none)").slice(0, 100))} is not accepted here; send application/json`,
+  },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    code: "CONTENT_TOO_LARGE",
+    message: (_err, req) =>
+      `the request body is over the ${req.routeOptions.bodyLimit ?? 1048576}-byte limit`,
+  },
+  FST_ERR_CTP_INVALID_JSON_BODY: {
+    code: "BAD_REQUEST",
+    message: () => "the request body is not valid JSON (content-type is application/json)",
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    code: "BAD_REQUEST",
+    message: () => "the request body is empty, but content-type is application/json",
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    code: "BAD_REQUEST",
+    message: () => "content-length does not match the body received",
+  },
+};
+
+/** A catalogue code for a status raised without a known code (a plugin's, a framework's). */
+function codeForStatus(status: number): ErrorCode {
+  if (status >= 500) return "INTERNAL";
+  const generic: ErrorCode[] = [
+    "BAD_REQUEST",
+    "NOT_FOUND",
+    "METHOD_NOT_ALLOWED",
+    "CONTENT_TOO_LARGE",
+    "URI_TOO_LONG",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "HEADERS_TOO_LARGE",
+  ];
+  return generic.find((c) => ERRORS[c].status === status) ?? "BAD_REQUEST";
+}
+
+/** The API's code for a gateway error code (the API keeps its own stable list). */
+const API_CODES: Partial<Record<ErrorCode, ApiErrorCode>> = {
+  NOT_FOUND: "NOT_FOUND",
+  PROJECT_NOT_FOUND: "NOT_FOUND",
+  FILE_NOT_FOUND: "NOT_FOUND",
+  POLICY_REFUSED: "FORBIDDEN",
+  METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
+  CONTENT_TOO_LARGE: "CONTENT_TOO_LARGE",
+  URI_TOO_LONG: "URI_TOO_LONG",
+  UNSUPPORTED_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
+  UPSTREAM_UNAVAILABLE: "UNAVAILABLE",
+  SHUTTING_DOWN: "UNAVAILABLE",
+  INTERNAL: "INTERNAL",
+};
+
+/**
+ * Answers an error the way its part of the gateway does: under `/api/` the API's JSON shape
+ * (`{"error": {"code", "message"}}`), elsewhere (the index, files) plain text for pip and humans
+ * or JSON for a client that asked for it, with the reason in the status line (pip prints it).
+ */
+function sendError(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  code: ErrorCode,
+  message: string,
+  status?: number,
+): FastifyReply {
+  // A status the catalogue has no entry for keeps its own standard reason as the title.
+  const err = new GatewayError(
+    code,
+    message,
+    status === undefined || status === ERRORS[code].status
+      ? {}
+      : { status, title: STATUS_CODES[status] ?? "Error" },
+  );
+  if (req.url.startsWith("/api/"))
+    return sendApiError(
+      reply,
+      err.status,
+      API_CODES[code] ?? (err.status >= 500 ? "INTERNAL" : err.status === 404 ? "NOT_FOUND" : "VALIDATION"),
+      message,
+    );
+  return sendGatewayError(reply, err, wantsJson(req.headers.accept));
+}
 
 export interface Gateway {
   app: FastifyInstance;
@@ -186,6 +279,7 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
     repo,
     now,
     curator,
+    storedFacts: (sha256s) => repo.storedFacts(sha256s),
     onNewPage: (view) => {
       preVetter?.schedule(view);
       for (const fn of pageListeners) fn();
@@ -408,6 +502,38 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     // Errors answer with a clear body; a bad URL never reaches a handler as a crash.
     return503OnClosing: true,
     forceCloseConnections: "idle",
+    // A URL the router cannot take (bad percent-encoding, a segment over maxParamLength) gets the
+    // gateway's own error, not Fastify's default JSON.
+    frameworkErrors: (err, req, reply) => {
+      if (err.code === "FST_ERR_MAX_PARAM_LENGTH")
+        return sendError(req, reply, "URI_TOO_LONG", "a path segment is longer than 1000 characters");
+      if (err.code === "FST_ERR_BAD_URL")
+        return sendError(req, reply, "BAD_REQUEST", "the URL is malformed (invalid percent-encoding)");
+      return sendError(req, reply, "INTERNAL", "the request failed; the gateway logged why");
+    },
+    // Errors Node's HTTP parser finds before there is a request (headers or URL over the 16 KiB
+    // limit, a malformed request line): the path is unknown, so the body is JSON with both the
+    // API's and the index's fields (`code`, `title`, `message`), and the reason in the status line.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === "ECONNRESET" || socket.destroyed) return;
+      const [status, code, title, message] =
+        err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? [408, "TIMEOUT", "Request timeout", "the request took too long to arrive"]
+          : err.code === "HPE_HEADER_OVERFLOW"
+            ? [
+                431,
+                "VALIDATION",
+                "Request header fields too large",
+                "the request line and headers exceed 16 KiB (a URL that long is not one this gateway serves)",
+              ]
+            : [400, "VALIDATION", "Bad request", "the request is not valid HTTP/1.1"];
+      const body = JSON.stringify({ error: { code, title, message } });
+      if (socket.writable)
+        socket.write(
+          `HTTP/1.1 ${status} ${reasonPhrase(`${title}: ${message}`)}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+        );
+      socket.destroy(err);
+    },
   });
   app.addHook("preValidation", rejectNul);
   app.addHook("preHandler", rejectNonFinite);
@@ -435,39 +561,42 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     countRequest(req.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
+  // A path some route takes with another method is a 405 with `Allow` (RFC 9110 §15.5.6): Fastify
+  // answers 404 for any method its router has no route for, so the not-found handler asks the
+  // router which methods the path has.
+  const knownMethods = new Set<string>();
+  app.addHook("onRoute", (route) => {
+    for (const m of [route.method].flat()) knownMethods.add(m.toUpperCase());
+  });
   app.setNotFoundHandler((req, reply) => {
-    if (req.url.startsWith("/api/"))
-      return sendApiError(
+    const path = req.url.split("?")[0]!;
+    const allowed = [...knownMethods].filter(
+      (method) => method !== req.method && app.findRoute({ method: method as HTTPMethods, url: path }),
+    );
+    if (allowed.length > 0) {
+      reply.header("allow", allowed.join(", "));
+      return sendError(
+        req,
         reply,
-        404,
-        "NOT_FOUND",
-        `no such API route: ${req.method} ${req.url.split("?")[0]}`,
+        "METHOD_NOT_ALLOWED",
+        `${req.method} is not allowed on ${reasonPhrase(path.slice(0, 200))}; allowed: ${allowed.join(", ")}`,
       );
-    reply.raw.statusMessage = "Not Found";
-    return reply
-      .code(404)
-      .type("text/plain")
-      .send(`404 Not Found: ${reasonPhrase(req.url.slice(0, 200))}\n`);
+    }
+    if (req.url.startsWith("/api/"))
+      return sendApiError(reply, 404, "NOT_FOUND", `no such API route: ${req.method} ${path.slice(0, 200)}`);
+    return sendError(req, reply, "NOT_FOUND", `nothing is served at ${reasonPhrase(req.url.slice(0, 200))}`);
   });
   app.addSchema(errorSchema);
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    const status = (err as { statusCode?: number }).statusCode ?? 500;
+    let status = err.statusCode ?? 500;
+    if (status < 400 || status > 599) status = 500;
     if (status >= 500) req.log.error({ err, method: req.method, url: req.url }, "request failed");
-    if (req.url.startsWith("/api/")) {
-      const code = err.validation
-        ? "VALIDATION"
-        : status >= 500
-          ? "INTERNAL"
-          : status === 404
-            ? "NOT_FOUND"
-            : "VALIDATION";
-      return sendApiError(reply, status, code, status >= 500 ? "Internal error" : err.message);
-    }
-    reply.raw.statusMessage = reasonPhrase(status >= 500 ? "Internal error" : err.message);
-    return reply
-      .code(status)
-      .type("text/plain")
-      .send(`${status} ${status >= 500 ? "Internal error" : err.message}\n`);
+    if (err.validation) return sendError(req, reply, "BAD_REQUEST", err.message);
+    const known = FASTIFY_ERRORS[err.code];
+    if (known) return sendError(req, reply, known.code, known.message(err, req));
+    if (status >= 500)
+      return sendError(req, reply, "INTERNAL", "the request failed; the gateway logged why", status);
+    return sendError(req, reply, codeForStatus(status), err.message, status);
   });
 
   let upstreamState = { ok: true, detail: "not checked yet", description: upstream.description };

@@ -18,6 +18,10 @@ export type ApiErrorCode =
   | "FORBIDDEN"
   | "NOT_FOUND"
   | "CONFLICT"
+  | "METHOD_NOT_ALLOWED"
+  | "CONTENT_TOO_LARGE"
+  | "URI_TOO_LONG"
+  | "UNSUPPORTED_MEDIA_TYPE"
   | "RATE_LIMITED"
   | "UNAVAILABLE"
   | "INTERNAL";

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { isValidProjectName, normalizeProjectName } from "../domain/project-name.js";
 import type { FastLaneIdentity } from "./identity-http.js";
-import { negotiateSimpleFormat } from "./negotiate.js";
+import { ifNoneMatchMatches, negotiateSimpleFormat } from "./negotiate.js";
 import type { SimpleWarmPages } from "./routes/simple-routes.js";
 
 export interface FastLaneDeps {
@@ -52,10 +52,9 @@ export function createFastLane(deps: FastLaneDeps): (req: IncomingMessage, res: 
     if (!page) return false;
     const actor = deps.identity.readerOf(req, deps.clientAddress(req));
     if (!actor) return false;
-    const status = headers["if-none-match"] === page.etag ? 304 : 200;
-    // Fastify's HEAD route adds `content-length: 0` to a 304; that rare answer is left to it.
-    if (status === 304 && method === "HEAD") return false;
+    const status = ifNoneMatchMatches(headers["if-none-match"], page.etag) ? 304 : 200;
     if (status === 304) {
+      // A 304 (to GET or HEAD) carries no body and no content-length (RFC 9110 §8.6, §15.4.5).
       res.writeHead(304, page.headers);
       res.end();
     } else {

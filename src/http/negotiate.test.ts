@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { negotiateSimpleFormat } from "./negotiate.js";
+import { negotiateSimpleFormat, ifNoneMatchMatches } from "./negotiate.js";
 
 test("PEP 691 negotiation", () => {
   // pip's own Accept header.
@@ -17,4 +17,14 @@ test("PEP 691 negotiation", () => {
   assert.equal(negotiateSimpleFormat("text/html", "json"), "json");
   assert.equal(negotiateSimpleFormat(undefined, "application/vnd.pypi.simple.v1+json"), "json");
   assert.equal(negotiateSimpleFormat(undefined, "bogus"), undefined);
+});
+
+test("If-None-Match matches a list, weak tags and `*`, and nothing else (RFC 9110 §13.1.2)", () => {
+  const etag = '"abc"';
+  for (const header of ['"abc"', 'W/"abc"', '"x", "abc"', '"x",W/"abc"', " * "]) {
+    assert.equal(ifNoneMatchMatches(header, etag), true, header);
+  }
+  for (const header of [undefined, "", '"abcd"', '"ab"', "abc", 'W/"x", "y"', '"x",']) {
+    assert.equal(ifNoneMatchMatches(header, etag), false, String(header));
+  }
 });

@@ -54,3 +54,21 @@ export function contentTypeOf(format: SimpleFormat): string {
       ? CONTENT_TYPES.html
       : "text/html; charset=utf-8";
 }
+
+/**
+ * RFC 9110 §13.1.2 If-None-Match for GET and HEAD: `*`, or a comma-separated list of entity tags
+ * compared weakly (`W/"x"` matches `"x"`: the opaque tags are compared, the weakness ignored).
+ * `etag` is the current representation's strong tag (`"…"`).
+ */
+export function ifNoneMatchMatches(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  // The common case, a client echoing the tag it was given, costs one comparison.
+  if (header === etag) return true;
+  if (header.trim() === "*") return true;
+  for (const part of header.split(",")) {
+    let tag = part.trim();
+    if (tag.startsWith("W/")) tag = tag.slice(2);
+    if (tag === etag) return true;
+  }
+  return false;
+}

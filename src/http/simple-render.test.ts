@@ -28,6 +28,7 @@ const view: ProjectView = {
       sha256: "c".repeat(64),
       version: "2.0",
       yanked: false,
+      size: 456,
       coreMetadata: false,
     },
   ],
@@ -59,6 +60,16 @@ test("JSON carries PEP 691 and PEP 700 fields", () => {
   assert.equal(s.yanked, false);
   assert.equal(s["core-metadata"], undefined);
   assert.equal(s.url, `../../files/${"c".repeat(64)}/demo-2.0.tar.gz`);
+});
+
+test("PEP 700: a page with a file of unknown size says API 1.0 (size is mandatory from 1.1), never a made-up size", () => {
+  const unsized: ProjectView = { ...view, files: [view.files[0]!, { ...view.files[1]!, size: undefined }] };
+  delete unsized.files[1]!.size;
+  const json = JSON.parse(renderProjectJson(unsized)) as { meta: Record<string, unknown>; files: object[] };
+  assert.equal(json.meta["api-version"], "1.0");
+  assert.equal((json.files[0] as { size?: number }).size, 123, "a known size is still listed");
+  assert.equal("size" in json.files[1]!, false);
+  assert.equal(JSON.parse(renderProjectJson(view)).meta["api-version"], "1.1", "every size known: 1.1");
 });
 
 test("files the gateway serves link their signed attestation (HTML data attribute, PEP 691 private key)", () => {

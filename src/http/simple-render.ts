@@ -90,8 +90,14 @@ export function renderProjectJson(view: ProjectView): string {
     if (attestation) out["_portcullis-attestation"] = attestation;
     return out;
   });
+  // PEP 700 makes `size` mandatory from API 1.1. A file the gateway has not stored, from an
+  // upstream that did not declare its size (an HTML index), has no size we could vouch for, and
+  // fetching every file (or a HEAD per file) to learn it would cost more than a page is worth: such
+  // a page says 1.0, whose clients expect no size, and lists the sizes it knows (PEP 691 clients
+  // ignore keys they do not know). Once stored, a file's size is its verified size.
+  const apiVersion = view.files.every((f) => f.size !== undefined) ? API_VERSION : "1.0";
   const body: Record<string, unknown> = {
-    meta: { "api-version": API_VERSION, "_last-serial": view.lastSerial },
+    meta: { "api-version": apiVersion, "_last-serial": view.lastSerial },
     name: view.normalized,
     files,
     versions: view.versions,

@@ -3,6 +3,8 @@ import type { Logger } from "pino";
 import type { BlobStore } from "../adapters/blob/blob-store.js";
 import type { KnownFile } from "../adapters/db/catalog-repository.js";
 import type { FileFacts } from "../policy/check.js";
+import { normalizeProjectName } from "../domain/project-name.js";
+import { parseDistFilename } from "../domain/wheel-filename.js";
 import { REFUSING, summarizeDecision, type Decision } from "../policy/decision.js";
 import { factsOf } from "./catalog-curator.js";
 import type { FileStoreService } from "./file-store.js";
@@ -69,7 +71,7 @@ export class FileAccessService {
   }
 
   private async judge(sha256: string, filename: string, download: boolean): Promise<Opened> {
-    const known = await this.deps.files.lookup(sha256, filename);
+    const known = await this.deps.files.lookup(sha256, filename, (file) => this.listedAs(file, filename));
     const { facts, versions } = await this.factsFor(known);
     const early = this.deps.policy.judgeIndex(facts, { versions });
     if (REFUSING.has(early.outcome)) {
@@ -82,6 +84,7 @@ export class FileAccessService {
       throw this.refusal(early);
     }
     const stored = await this.deps.files.ensureStored(known);
+    this.deps.projects.noteStored(known.project, sha256, { size: stored.size });
     const path = this.deps.blobs.localPath(sha256);
     if (!path) throw new Error("blob store has no local path for analysis");
     const decision = await this.deps.policy.judgeFile(facts, { versions }, path);
@@ -96,10 +99,33 @@ export class FileAccessService {
     return { file: known, size: stored.size, decision };
   }
 
-  /** PEP 658 metadata, behind the same gate as the file itself. */
+  /**
+   * PEP 658 metadata, behind the same gate as the file itself. A digest the upstream declared
+   * for it must match the extracted METADATA (else HASH_MISMATCH); from then on the page
+   * advertises the gateway's own digest.
+   */
   async openMetadata(sha256: string, filename: string): Promise<{ sha256: string; size: number }> {
     const { file } = await this.open(sha256, filename);
-    return this.deps.files.ensureMetadata(file);
+    const view = await this.deps.projects.getRawProject(file.project).catch(() => null);
+    const declared = view?.files.find((f) => f.sha256 === sha256)?.coreMetadata;
+    const meta = await this.deps.files.ensureMetadata(
+      file,
+      typeof declared === "object" ? declared.sha256 : undefined,
+    );
+    this.deps.projects.noteStored(file.project, sha256, { metadataSha256: meta.sha256 });
+    return meta;
+  }
+
+  /**
+   * Whether the upstream lists `filename` for the bytes recorded as `file` (the same bytes under
+   * a second name): only a name of the same project and version, on the project's current page.
+   */
+  private async listedAs(file: KnownFile, filename: string): Promise<boolean> {
+    const parsed = parseDistFilename(filename);
+    if (!parsed || normalizeProjectName(parsed.project) !== file.project || parsed.version !== file.version)
+      return false;
+    const view = await this.deps.projects.getRawProject(file.project).catch(() => null);
+    return !!view?.files.some((f) => f.sha256 === file.sha256 && f.filename === filename);
   }
 
   private async factsFor(known: KnownFile): Promise<{ facts: FileFacts; versions: readonly string[] }> {

@@ -40,9 +40,19 @@ export class FileStoreService {
     },
   ) {}
 
-  /** Looks up a file the gateway has seen on an upstream page, by digest and name. */
-  async lookup(sha256: string, filename: string): Promise<KnownFile> {
+  /**
+   * Looks up a file the gateway has seen on an upstream page, by digest and name. A digest is
+   * recorded under the first name it was listed with; `otherName` decides whether another name is
+   * one the upstream lists for the same bytes (the file comes back under that name).
+   */
+  async lookup(
+    sha256: string,
+    filename: string,
+    otherName?: (file: KnownFile) => Promise<boolean>,
+  ): Promise<KnownFile> {
     const file = await this.deps.repo.findFile(sha256);
+    if (file && file.filename !== filename && otherName && (await otherName(file)))
+      return { ...file, filename };
     // The name must match too: a digest is never served under a name it was not listed with.
     if (!file || file.filename !== filename) {
       throw new GatewayError(
@@ -118,6 +128,18 @@ export class FileStoreService {
         throw new GatewayError(
           "HASH_MISMATCH",
           `${file.filename}: upstream sent bytes with sha256 ${digest}, but its index declared ${file.sha256}`,
+        );
+      }
+      // PEP 700: a declared size is a claim about these bytes like the digest; one that does not
+      // hold is refused, so no page ever advertises a size other than the bytes served.
+      if (file.size !== null && file.size !== size) {
+        log.error(
+          { event: "size_mismatch", file: file.filename, declared: file.size, actual: size, url: file.url },
+          "upstream bytes do not match the declared size; nothing stored",
+        );
+        throw new GatewayError(
+          "SIZE_MISMATCH",
+          `${file.filename}: upstream sent ${size} bytes, but its index declared ${file.size}`,
         );
       }
       await writer.commit(digest);

@@ -55,6 +55,13 @@ export interface ViewCurator {
   curate(view: ProjectView): Promise<{ view: ProjectView; validUntil: number }>;
 }
 
+/** What the gateway verified itself about a stored file: its true size and METADATA digest. */
+export interface StoredFacts {
+  size?: number;
+  /** sha256 of the METADATA extracted from the stored wheel (PEP 658). */
+  metadataSha256?: string;
+}
+
 const SHA256_RE = /^[0-9a-f]{64}$/;
 let viewCounter = 0;
 /** Default cap on the files held in memoised views (see `maxMemoFiles`). */
@@ -89,6 +96,12 @@ export class ProjectIndexService {
       curator?: ViewCurator;
       /** Told about each new raw page (background pre-vetting of new releases). */
       onNewPage?: (view: ProjectView) => void;
+      /**
+       * What the gateway verified about the files it already stored (by sha256): served instead
+       * of what the upstream declares, so a page never advertises a size or a metadata digest
+       * other than the bytes the gateway serves.
+       */
+      storedFacts?: (sha256s: string[]) => Promise<Map<string, StoredFacts>>;
       /** How many projects' views to keep in memory. */
       maxMemo?: number;
       /**
@@ -193,6 +206,20 @@ export class ProjectIndexService {
     return undefined;
   }
 
+  /**
+   * Records what the gateway verified about a file it just stored (its size) or whose METADATA it
+   * extracted (the digest): the memoised view serves these from now on (see `withStoredFacts`).
+   */
+  noteStored(normalized: string, sha256: string, facts: StoredFacts): void {
+    const memo = this.memo.get(normalized);
+    if (!memo) return;
+    // Called on every judged download: the common case (already served as stored) allocates nothing.
+    if (!memo.view.files.some((f) => f.sha256 === sha256 && withStoredFacts(f, facts) !== f)) return;
+    const files = memo.view.files.map((f) => (f.sha256 === sha256 ? withStoredFacts(f, facts) : f));
+    memo.view = { ...memo.view, files, version: ++viewCounter };
+    this.curated.delete(normalized);
+  }
+
   /** Forgets a project's curated view, e.g. after its file was judged on its bytes. */
   invalidate(normalized: string): void {
     this.curated.delete(normalized);
@@ -246,6 +273,14 @@ export class ProjectIndexService {
     const files: ServedFile[] = [];
     const recorded: RecordedFile[] = [];
     let unhashed = 0;
+    const stored =
+      (await this.deps.storedFacts?.(
+        page.files.map((f) => f.hashes.sha256?.toLowerCase() ?? "").filter((h) => SHA256_RE.test(h)),
+      )) ?? new Map<string, StoredFacts>();
+    // PEP 503 lets one page list the same bytes under two names; the gateway serves a digest under
+    // one version of one project, so a second name is listed only when it names that same release
+    // (file-access.ts serves each name the raw view lists).
+    const versionOfDigest = new Map<string, string>();
     for (const f of page.files) {
       const sha256 = f.hashes.sha256?.toLowerCase();
       if (!sha256 || !SHA256_RE.test(sha256)) {
@@ -256,7 +291,14 @@ export class ProjectIndexService {
       // A file whose name does not belong to this project is never served under it.
       if (parsed && normalizeProjectName(parsed.project) !== normalized) continue;
       const version = parsed?.version ?? "";
-      files.push(toServedFile(f, sha256, version, parsed?.kind === "wheel"));
+      const firstVersion = versionOfDigest.get(sha256);
+      if (firstVersion !== undefined && firstVersion !== version) continue;
+      versionOfDigest.set(sha256, version);
+      const served = toServedFile(f, sha256, version, parsed?.kind === "wheel");
+      const facts = stored.get(sha256);
+      files.push(facts ? withStoredFacts(served, facts) : served);
+      // One row per digest: PostgreSQL refuses an upsert that touches a row twice.
+      if (firstVersion !== undefined) continue;
       recorded.push({
         sha256,
         filename: f.filename,
@@ -287,6 +329,28 @@ export class ProjectIndexService {
       version: ++viewCounter,
     };
   }
+}
+
+/**
+ * A served file with what the gateway verified itself: the stored size replaces the declared one
+ * (the download refuses bytes whose size differs from a declared one, so the two differ only when
+ * the upstream changed its claim), and a wheel's core-metadata digest is the gateway's own once it
+ * extracted METADATA (the metadata route refused the extraction if the upstream's digest differed).
+ * Returns `f` itself when nothing changes.
+ */
+function withStoredFacts(f: ServedFile, facts: StoredFacts): ServedFile {
+  const size = facts.size !== undefined && facts.size !== f.size ? facts.size : undefined;
+  const meta =
+    facts.metadataSha256 !== undefined &&
+    f.coreMetadata !== false &&
+    (f.coreMetadata === true || f.coreMetadata.sha256 !== facts.metadataSha256)
+      ? { sha256: facts.metadataSha256 }
+      : undefined;
+  if (size === undefined && meta === undefined) return f;
+  return Object.assign({}, f, {
+    ...(size !== undefined ? { size } : {}),
+    ...(meta ? { coreMetadata: meta } : {}),
+  });
 }
 
 function pageDigest(page: ProjectPage): string {

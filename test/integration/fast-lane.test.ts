@@ -8,6 +8,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
@@ -29,6 +30,25 @@ function stable(res: Response): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of res.headers) if (k !== "date" && k !== "keep-alive" && k !== "connection") out[k] = v;
   return out;
+}
+
+/** One request with node:http, so the exact headers on the wire (content-length) are seen. */
+function raw(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+      );
+    });
+    req.on("error", reject);
+    req.end();
+  });
 }
 
 describe("the warm-page fast lane", () => {
@@ -84,10 +104,33 @@ describe("the warm-page fast lane", () => {
       assert.equal(notModified.headers.get("etag"), etag);
       assert.equal(notModified.headers.get("vary"), "Accept");
       assert.equal(await fastAnswers(open), before + 3);
-      // HEAD with a matching ETag is left to the full route (which adds content-length: 0).
       const head304 = await fetch(page, { method: "HEAD", headers: { ...headers, "if-none-match": etag } });
       assert.equal(head304.status, 304);
-      assert.equal(await fastAnswers(open), before + 3);
+      assert.equal(await fastAnswers(open), before + 4);
+    }
+  });
+
+  test("If-None-Match: a list, a weak tag or `*` is a 304 without body or content-length, fast lane or not", async () => {
+    const page = `${open.url}/simple/lane-widgets/`;
+    const etag = (await fetch(page)).headers.get("etag")!;
+    await (await fetch(page)).text();
+    // A query takes the full route; without one the warm page is the fast lane's.
+    for (const url of [page, `${page}?via=route`]) {
+      for (const method of ["GET", "HEAD"]) {
+        for (const tag of [etag, `W/${etag}`, `"other", W/${etag}`, `"other",${etag}`, "*"]) {
+          const before = await fastAnswers(open);
+          const res = await raw(url, method, { "if-none-match": tag });
+          const what = `${method} ${url} If-None-Match: ${tag}`;
+          assert.equal(res.status, 304, what);
+          assert.equal(res.body, "", what);
+          assert.equal(res.headers["content-length"], undefined, `${what}: no content-length on a 304`);
+          assert.equal(res.headers.etag, etag, what);
+          const lane = url === page ? 1 : 0;
+          assert.equal(await fastAnswers(open), before + lane, `${what}: answered by the fast lane: ${lane}`);
+        }
+        const other = await raw(url, method, { "if-none-match": `"other", W/"also-other"` });
+        assert.equal(other.status, 200, `${method} ${url}: no tag matches`);
+      }
     }
   });
 

@@ -122,6 +122,30 @@ export class CatalogRepository {
       .execute();
   }
 
+  /**
+   * What the gateway verified about the files among `sha256s` it has stored: the true size and,
+   * once extracted, the METADATA digest. Chunked: SQLite caps the parameters of one statement.
+   */
+  async storedFacts(
+    sha256s: readonly string[],
+  ): Promise<Map<string, { size?: number; metadataSha256?: string }>> {
+    const facts = new Map<string, { size?: number; metadataSha256?: string }>();
+    for (let i = 0; i < sha256s.length; i += 500) {
+      const rows = await this.db
+        .selectFrom("dist_files")
+        .select(["sha256", "size", "metadata_sha256"])
+        .where("sha256", "in", sha256s.slice(i, i + 500))
+        .where("stored_at", "is not", null)
+        .execute();
+      for (const r of rows)
+        facts.set(r.sha256, {
+          ...(r.size !== null ? { size: Number(r.size) } : {}),
+          ...(r.metadata_sha256 ? { metadataSha256: r.metadata_sha256 } : {}),
+        });
+    }
+    return facts;
+  }
+
   async listProjects(): Promise<{ name: string; displayName: string; lastSerial: number }[]> {
     const rows = await this.db
       .selectFrom("projects")

@@ -4,6 +4,7 @@ import { LRUCache } from "lru-cache";
 import type { BlobStore } from "../../adapters/blob/blob-store.js";
 import { GatewayError } from "../../services/gateway-error.js";
 import type { FileAccessService } from "../../services/file-access.js";
+import { ifNoneMatchMatches } from "../negotiate.js";
 import { sendGatewayError, wantsJson } from "../reply-error.js";
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
@@ -124,7 +125,7 @@ function sendBlob(
     .header("cache-control", cacheControl)
     .header("accept-ranges", "bytes")
     .header("content-type", contentType);
-  if (req.headers["if-none-match"] === etag) return reply.code(304).send();
+  if (ifNoneMatchMatches(req.headers["if-none-match"], etag)) return reply.code(304).send();
   let range: { start: number; end: number } | undefined;
   const rangeHeader = req.headers.range;
   if (rangeHeader && (!req.headers["if-range"] || req.headers["if-range"] === etag)) {

@@ -5,7 +5,7 @@ import { normalizeProjectName, isValidProjectName } from "../../domain/project-n
 import { GatewayError } from "../../services/gateway-error.js";
 import type { ProjectIndexService, ProjectView } from "../../services/project-index.js";
 import type { CatalogRepository } from "../../adapters/db/catalog-repository.js";
-import { contentTypeOf, negotiateSimpleFormat, type SimpleFormat } from "../negotiate.js";
+import { contentTypeOf, ifNoneMatchMatches, negotiateSimpleFormat, type SimpleFormat } from "../negotiate.js";
 import { reasonPhrase, sendGatewayError, wantsJson } from "../reply-error.js";
 import {
   renderIndexHtml,
@@ -117,39 +117,45 @@ export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDep
   ) => {
     const headers = pageHeaders(format, deps.intelMissing?.() ?? false, serial, r.etag);
     for (let i = 0; i < headers.length; i += 2) reply.header(headers[i]!, headers[i + 1]!);
-    if (req.headers["if-none-match"] === r.etag) return reply.code(304).send();
+    if (ifNoneMatchMatches(req.headers["if-none-match"], r.etag)) return reply.code(304).send();
     return reply.send(r.body);
   };
 
   app.get("/simple", (req, reply) => reply.redirect(withQuery("/simple/", req.url), 301));
 
-  app.get("/simple/", async (req, reply) => {
-    const format = negotiate(req, reply);
-    if (!format) return reply;
-    const now = deps.now();
-    // The root lists what the gateway knows; a short memo keeps it cheap with thousands of projects.
-    if (!rootCache || now - rootCache.at > 2000) {
-      const [projects, serial] = await Promise.all([deps.repo.listProjects(), deps.repo.lastSerial()]);
-      rootCache = {
-        at: now,
-        serial,
-        projects: projects.map((p) => ({ name: p.name, displayName: p.displayName })),
-      };
-      rendered.delete("/:json");
-      rendered.delete("/:html");
-    }
-    const key = format === "json" ? "/:json" : "/:html";
-    let r = rendered.get(key);
-    if (!r || r.viewVersion !== rootCache.at) {
-      const body = Buffer.from(
-        format === "json"
-          ? renderIndexJson(rootCache.projects, rootCache.serial)
-          : renderIndexHtml(rootCache.projects),
-      );
-      r = { viewVersion: rootCache.at, body, etag: etagOf(body) };
-      rendered.set(key, r);
-    }
-    return sendBody(req, reply, format, r, rootCache.serial);
+  // GET and HEAD as one route: Fastify's automatic HEAD route would add `content-length: 0` to a
+  // 304 (RFC 9110 §8.6: a 304 carries no content-length, or the 200's).
+  app.route({
+    method: ["GET", "HEAD"],
+    url: "/simple/",
+    handler: async (req, reply) => {
+      const format = negotiate(req, reply);
+      if (!format) return reply;
+      const now = deps.now();
+      // The root lists what the gateway knows; a short memo keeps it cheap with thousands of projects.
+      if (!rootCache || now - rootCache.at > 2000) {
+        const [projects, serial] = await Promise.all([deps.repo.listProjects(), deps.repo.lastSerial()]);
+        rootCache = {
+          at: now,
+          serial,
+          projects: projects.map((p) => ({ name: p.name, displayName: p.displayName })),
+        };
+        rendered.delete("/:json");
+        rendered.delete("/:html");
+      }
+      const key = format === "json" ? "/:json" : "/:html";
+      let r = rendered.get(key);
+      if (!r || r.viewVersion !== rootCache.at) {
+        const body = Buffer.from(
+          format === "json"
+            ? renderIndexJson(rootCache.projects, rootCache.serial)
+            : renderIndexHtml(rootCache.projects),
+        );
+        r = { viewVersion: rootCache.at, body, etag: etagOf(body) };
+        rendered.set(key, r);
+      }
+      return sendBody(req, reply, format, r, rootCache.serial);
+    },
   });
 
   const projectHandler = async (
@@ -227,8 +233,8 @@ export function registerSimpleRoutes(app: FastifyInstance, deps: SimpleRoutesDep
     return sendBody(req, reply, format, r, view.lastSerial);
   };
 
-  app.get("/simple/:project/", projectHandler);
-  app.get("/simple/:project", projectHandler);
+  app.route({ method: ["GET", "HEAD"], url: "/simple/:project/", handler: projectHandler });
+  app.route({ method: ["GET", "HEAD"], url: "/simple/:project", handler: projectHandler });
 
   return {
     warmPage(normalized, format) {

@@ -48,13 +48,19 @@ export function runCooldown(
       ],
     };
   }
-  const ageMs = ctx.now - uploaded;
+  // An upload time after now (clock skew, or an upstream that lies) is no age at all: the release
+  // counts as just released, and waits until `days` after the time the upstream claims.
+  const future = uploaded > ctx.now;
+  const ageMs = Math.max(0, ctx.now - uploaded);
   const needMs = config.days * DAY_MS;
+  const released = future
+    ? `upload time ${facts.uploadTime} is in the future (clock skew or a wrong upstream); treated as just released`
+    : `released ${formatAge(ageMs)} ago`;
   if (ageMs >= needMs) {
     return {
       check,
       status: "pass",
-      message: `released ${Math.floor(ageMs / DAY_MS)} days ago`,
+      message: future ? released : `released ${Math.floor(ageMs / DAY_MS)} days ago`,
       findings: [],
     };
   }
@@ -62,7 +68,7 @@ export function runCooldown(
     return {
       check,
       status: "pass",
-      message: `released ${formatAge(ageMs)} ago, admitted early: it fixes ${ctx.fixesAdvisories.join(", ")}`,
+      message: `${released}, admitted early: it fixes ${ctx.fixesAdvisories.join(", ")}`,
       findings: [],
     };
   }
@@ -70,7 +76,7 @@ export function runCooldown(
   return {
     check,
     status: "fail",
-    message: `released ${formatAge(ageMs)} ago; releases wait ${config.days} days (admitted from ${releaseAt})`,
+    message: `${released}; releases wait ${config.days} days (admitted from ${releaseAt})`,
     findings: [
       {
         kind: "too-new",
@@ -82,7 +88,6 @@ export function runCooldown(
 }
 
 function formatAge(ms: number): string {
-  if (ms < 0) return "in the future";
   const hours = Math.floor(ms / 3_600_000);
   return hours < 48 ? `${hours} hours` : `${Math.floor(hours / 24)} days`;
 }
