@@ -689,6 +689,11 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     async listen() {
       const address = await app.listen({ host: config.host, port: config.port });
       setImmediate(() => void schemaCompilers.warmUp(services.shutdown.signal));
+      // Reports made by an older analyser are made again from the stored bytes, in the background.
+      const upgrading = policy
+        .upgradeAnalyses((sha256) => blobs.localPath(sha256), services.shutdown.signal)
+        .catch((err: Error) => log.error({ err: err.message }, "re-analysis of stored files stopped"));
+      services.onClose(async () => void (await upgrading));
       const u = new URL(address);
       if (u.hostname === "0.0.0.0" || u.hostname === "[::]") u.hostname = "127.0.0.1";
       baseUrl = u.origin;

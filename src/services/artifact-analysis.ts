@@ -5,10 +5,22 @@ import { determineLicence, type LicenceConfig, type LicenceInfo } from "../polic
 import { runReleaseDrift } from "../policy/checks/release-drift/release-drift.js";
 
 /**
+ * The version of what analysis finds. Bump it whenever a change to the analysis (the archive
+ * readers, the artifact check, metadata or licence reading) can find something the previous one
+ * did not: reports made by an older analyser are then made again from the stored bytes (see
+ * PolicyService.upgradeAnalyses), so a detection fix reaches files admitted before it.
+ * 2: zip and tar readers refuse what CPython would read differently; startup code anywhere pip
+ * installs it, RECORD checked, download-and-run code (2026-11-29).
+ */
+export const ANALYSER_VERSION = 2;
+
+/**
  * Everything the byte-stage checks need from one file, kept in the database so that re-judging
  * (new intel, a new policy) never needs the bytes again.
  */
 export interface StoredArtifactReport {
+  /** ANALYSER_VERSION of the analysis that made it; absent in reports made before versions. */
+  analyser?: number;
   facts: FileFacts;
   artifact: ArtifactReport;
   licence: LicenceInfo;
@@ -43,6 +55,7 @@ export async function analyzeDistribution(path: string, facts: FileFacts): Promi
     metadataError = (err as Error).message;
   }
   return {
+    analyser: ANALYSER_VERSION,
     facts,
     artifact,
     licence,

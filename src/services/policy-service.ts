@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import type { Logger } from "pino";
 import type { DecisionEvent, DecisionRepository } from "../adapters/db/decision-repository.js";
 import type { IntelRepository } from "../adapters/db/intel-repository.js";
@@ -20,7 +20,7 @@ import { runYanked } from "../policy/checks/yanked/yanked.js";
 import type { Decision } from "../policy/decision.js";
 import { decide } from "../policy/engine.js";
 import { parsePolicy, rulesFor, type Policy, type PolicyException } from "../policy/policy-schema.js";
-import { runArtifactChecks, type StoredArtifactReport } from "./artifact-analysis.js";
+import { ANALYSER_VERSION, runArtifactChecks, type StoredArtifactReport } from "./artifact-analysis.js";
 import type { IntelService, IntelState } from "./intel-service.js";
 
 /** The shipped default policy (repository root), for both `src/` and the built `dist/`. */
@@ -95,6 +95,7 @@ export class PolicyService {
     this.intel = await this.deps.intel.load();
     this.dbExceptions = await this.deps.decisions.exceptions();
     this.exceptionsStamp = await this.deps.decisions.exceptionsStamp();
+    this.analysesStale = (await this.deps.decisions.analyserLevel()) < ANALYSER_VERSION;
     this.rebuildDerived();
     this.generation++;
   }
@@ -250,8 +251,12 @@ export class PolicyService {
    */
   async judgeFile(facts: FileFacts, project: ProjectFacts, blobPath: string): Promise<Decision> {
     const stored = await this.deps.decisions.get(facts.sha256);
-    if (stored && stored.stage === "full" && this.isCurrent(stored)) return stored;
-    let report = await this.deps.decisions.getArtifactReport<StoredArtifactReport>(facts.sha256);
+    // While reports of an older analyser may remain (upgradeAnalyses has not finished), a stored
+    // decision counts only if its report is current: a detection fix applies before serving.
+    let report = this.analysesStale ? await this.currentReport(facts.sha256) : undefined;
+    const reportFresh = !this.analysesStale || report !== undefined;
+    if (reportFresh && stored && stored.stage === "full" && this.isCurrent(stored)) return stored;
+    report ??= await this.currentReport(facts.sha256);
     if (!report) {
       report = await this.deps.analyze(blobPath, facts);
       await this.deps.decisions.putArtifactReport(
@@ -274,6 +279,80 @@ export class PolicyService {
     const event = await this.deps.decisions.put(decision);
     if (event) this.emit([event]);
     return decision;
+  }
+
+  /** A file's stored report, unless an older analyser made it (then it is to be made again). */
+  private async currentReport(sha256: string): Promise<StoredArtifactReport | undefined> {
+    const report = await this.deps.decisions.getArtifactReport<StoredArtifactReport>(sha256);
+    return report && (report.analyser ?? 1) >= ANALYSER_VERSION ? report : undefined;
+  }
+
+  /** Whether reports of an older analyser may remain (read at init, cleared by upgradeAnalyses). */
+  private analysesStale = false;
+
+  /**
+   * Makes again, from the stored bytes, every artifact report an older analyser made, then
+   * re-judges: a detection fix reaches files admitted before it. A report whose bytes are not in
+   * this gateway's store is forgotten with its decision, so the file is judged afresh (fetched
+   * and analysed) at its next download. Run in the background after start; until it is done,
+   * judgeFile re-analyses a file with an old report before serving it. Idempotent across
+   * instances: each skips reports another already made current.
+   */
+  async upgradeAnalyses(
+    blobPath: (sha256: string) => string | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ reanalysed: number; forgotten: number }> {
+    let reanalysed = 0;
+    let forgotten = 0;
+    if (!this.analysesStale) return { reanalysed, forgotten };
+    for (let after = ""; ;) {
+      const page = await this.deps.decisions.artifactReportsAfter<StoredArtifactReport>(after, 100);
+      if (page.length === 0) break;
+      for (const { sha256, report } of page) {
+        // Stopped (the gateway is closing): the next start goes on from the reports left old.
+        if (signal?.aborted) return { reanalysed, forgotten };
+        after = sha256;
+        if ((report.analyser ?? 1) >= ANALYSER_VERSION) continue;
+        const path = blobPath(sha256);
+        let made: StoredArtifactReport | undefined;
+        if (path && existsSync(path)) {
+          try {
+            made = await this.deps.analyze(path, report.facts);
+          } catch (err) {
+            this.deps.log.error(
+              { err: (err as Error).message, sha256 },
+              "re-analysis failed; judged afresh at next download",
+            );
+          }
+        }
+        if (made) {
+          await this.deps.decisions.putArtifactReport(
+            sha256,
+            report.facts.project,
+            report.facts.version,
+            made,
+            this.iso(),
+          );
+          reanalysed++;
+        } else {
+          await this.deps.decisions.forgetJudgement(sha256);
+          forgotten++;
+        }
+        // Analysis is CPU work: let requests in between files.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    await this.deps.decisions.setAnalyserLevel(ANALYSER_VERSION);
+    this.analysesStale = false;
+    if (reanalysed + forgotten > 0) {
+      this.generation++;
+      await this.reevaluate();
+    }
+    this.deps.log.info(
+      { event: "analyses_upgraded", analyser: ANALYSER_VERSION, reanalysed, forgotten },
+      "artifact reports brought up to the current analyser",
+    );
+    return { reanalysed, forgotten };
   }
 
   private async decideFull(

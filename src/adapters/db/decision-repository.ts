@@ -191,6 +191,49 @@ export class DecisionRepository {
       .execute();
   }
 
+  /** Artifact reports in sha256 order after `after`: a page of the whole set, for re-analysis. */
+  async artifactReportsAfter<T>(after: string, limit: number): Promise<{ sha256: string; report: T }[]> {
+    const rows = await this.db
+      .selectFrom("artifact_reports")
+      .select(["sha256", "report_json"])
+      .where("sha256", ">", after)
+      .orderBy("sha256")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ sha256: r.sha256, report: JSON.parse(r.report_json) as T }));
+  }
+
+  /**
+   * Forgets what was judged of a file's bytes (its report and its decision): the next access
+   * judges it again from the index and, once stored, its bytes. Its change events stay.
+   */
+  async forgetJudgement(sha256: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom("artifact_reports").where("sha256", "=", sha256).execute();
+      await trx.deleteFrom("decisions").where("sha256", "=", sha256).execute();
+    });
+  }
+
+  /** The analyser version every stored artifact report is known to be at (1 when never recorded). */
+  async analyserLevel(): Promise<number> {
+    const row = await this.db
+      .selectFrom("meta")
+      .select("value")
+      .where("key", "=", "artifact_analyser")
+      .executeTakeFirst();
+    const n = row ? Number.parseInt(row.value, 10) : 1;
+    return Number.isInteger(n) ? n : 1;
+  }
+
+  async setAnalyserLevel(level: number): Promise<void> {
+    const value = String(level);
+    await this.db
+      .insertInto("meta")
+      .values({ key: "artifact_analyser", value })
+      .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
+      .execute();
+  }
+
   /** Artifact reports of a project's files, for release-drift against earlier releases. */
   async artifactReportsOf<T>(project: string): Promise<{ sha256: string; version: string; report: T }[]> {
     const rows = await this.db
