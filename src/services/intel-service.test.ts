@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -98,3 +98,56 @@ test("imports from a URL with ETag revalidation: an unchanged source costs one 3
     server.close();
   }
 });
+
+for (const dialect of DIALECTS) {
+  const skip = await dialectSkip(dialect);
+  test(
+    `an advisory is kept at its newest: duplicates in one source, an older copy imported later (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      const dir = mkdtempSync(join(tmpdir(), "intel-modified-"));
+      const record = (modified: string, fixed: string) => ({
+        schema_version: "1.6.0",
+        id: "PYSEC-2099-1",
+        modified,
+        summary: `fixed in ${fixed}`,
+        affected: [
+          {
+            package: { ecosystem: "PyPI", name: "acme-widget" },
+            ranges: [{ type: "ECOSYSTEM", events: [{ introduced: "0" }, { fixed }] }],
+          },
+        ],
+      });
+      try {
+        const intel = new IntelService({
+          repo: new IntelRepository(db.db),
+          now: () => Date.UTC(2026, 10, 27),
+        });
+        const newer = join(dir, "newer");
+        const older = join(dir, "older");
+        for (const d of [newer, older]) mkdirSync(d);
+        // One source holding the same id twice: it used to crash the import on a unique constraint.
+        writeFileSync(join(newer, "a.json"), JSON.stringify(record("2026-06-01T00:00:00Z", "3.0")));
+        writeFileSync(join(newer, "b.json"), JSON.stringify(record("2025-01-01T00:00:00Z", "1.0")));
+        const first = await intel.importSource(newer);
+        assert.equal(first.added, 1, "one advisory, stored once");
+        writeFileSync(join(older, "a.json"), JSON.stringify(record("2024-01-01T00:00:00Z", "1.0")));
+        const second = await intel.importSource(older);
+        assert.equal(second.added, 0, "an older copy is not stored over the newer");
+        const state = await intel.load();
+        assert.equal(
+          state.index
+            .match("acme-widget", "2.0")
+            .map((a) => a.id)
+            .join(),
+          "PYSEC-2099-1",
+          "2.0 is affected as the newest record says (fixed in 3.0), not as the older ones",
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+        await db.cleanup();
+      }
+    },
+  );
+}

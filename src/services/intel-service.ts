@@ -131,6 +131,7 @@ export class IntelService {
     const { repo } = this.deps;
     let added = 0;
     let skipped = 0;
+    let usable = 0;
     const errors: { source: string; error: string }[] = [];
     if (kind === "osv") {
       let batch: StoredAdvisory[] = [];
@@ -155,14 +156,14 @@ export class IntelService {
           advisoryJson: JSON.stringify(advisory),
           projects: advisory.packages.map((p) => p.name),
         });
+        usable++;
         if (batch.length >= 1000) {
-          await repo.upsertAdvisories(batch);
-          added += batch.length;
+          added += await repo.upsertAdvisories(batch);
           batch = [];
         }
       }
-      await repo.upsertAdvisories(batch);
-      added += batch.length;
+      // A record already held in a newer version (or twice in this source) is not stored again.
+      added += await repo.upsertAdvisories(batch);
     } else if (kind === "malicious-names") {
       const names = await loadMaliciousNames(path, signal ? { signal } : {});
       // The list replaces the one held: an empty or unreadable file would switch the malicious
@@ -196,7 +197,7 @@ export class IntelService {
       await repo.replacePopular(projects);
       added = projects.length;
     }
-    if (kind === "osv" && added === 0) {
+    if (kind === "osv" && usable === 0) {
       throw new IntelImportError(`${sourceName} holds no usable OSV records (${skipped} malformed)`);
     }
     const generation = await repo.recordImport({

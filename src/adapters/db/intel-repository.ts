@@ -32,11 +32,36 @@ export class IntelRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   /** Inserts or replaces advisories in batches; one transaction per batch keeps memory flat. */
-  async upsertAdvisories(batch: StoredAdvisory[]): Promise<void> {
-    if (batch.length === 0) return;
+  /**
+   * Stores advisories by id. Where one id comes twice (in the batch, or already stored), the
+   * record `modified` last wins: an older copy of a record (an old archive imported after a newer
+   * one) never replaces a newer one. Returns how many were stored.
+   */
+  async upsertAdvisories(batch: StoredAdvisory[]): Promise<number> {
+    const newest = new Map<string, StoredAdvisory>();
+    for (const a of batch) {
+      const seen = newest.get(a.id);
+      if (!seen || !isOlder(a.modified, seen.modified)) newest.set(a.id, a);
+    }
+    if (newest.size === 0) return 0;
+    const unique = [...newest.values()];
+    let stored = 0;
     await this.db.transaction().execute(async (trx) => {
-      for (let i = 0; i < batch.length; i += 100) {
-        const chunk = batch.slice(i, i + 100);
+      for (let i = 0; i < unique.length; i += 100) {
+        const candidates = unique.slice(i, i + 100);
+        const present = await trx
+          .selectFrom("advisories")
+          .select(["id", "modified"])
+          .where(
+            "id",
+            "in",
+            candidates.map((a) => a.id),
+          )
+          .execute();
+        const storedModified = new Map(present.map((r) => [r.id, r.modified]));
+        const chunk = candidates.filter((a) => !isOlder(a.modified, storedModified.get(a.id) ?? null));
+        if (chunk.length === 0) continue;
+        stored += chunk.length;
         const ids = chunk.map((a) => a.id);
         await trx.deleteFrom("advisory_packages").where("advisory_id", "in", ids).execute();
         await trx
@@ -72,6 +97,7 @@ export class IntelRepository {
         }
       }
     });
+    return stored;
   }
 
   /**
@@ -185,4 +211,12 @@ export class IntelRepository {
       .execute();
     return rows.map((r) => ({ kind: r.kind, source: r.source, at: r.imported_at, added: r.added }));
   }
+}
+
+/** Whether OSV `modified` time `a` is strictly before `b` (an unknown time is never older). */
+function isOlder(a: string | null | undefined, b: string | null | undefined): boolean {
+  if (!a || !b) return false;
+  const ta = Date.parse(a);
+  const tb = Date.parse(b);
+  return Number.isFinite(ta) && Number.isFinite(tb) && ta < tb;
 }
