@@ -78,3 +78,19 @@ test("a draft whose aliases expand exponentially is refused as invalid, not a cr
     },
   );
 });
+
+test("project overrides apply under the normalised name; two spellings of one project, or a bad name, are refused", () => {
+  const p = parsePolicy(
+    "projects:\n  Internal_Tool:\n    rules:\n      provenance: { required: true }\n    not-a-typosquat: true\n",
+  ).doc;
+  assert.equal(rulesFor(p, "internal-tool").provenance.required, true, "Internal_Tool is internal-tool");
+  assert.deepEqual(Object.keys(p.projects), ["internal-tool"]);
+  assert.throws(
+    () => parsePolicy("projects:\n  internal-tool: {}\n  Internal.Tool: {}\n", "p.yaml"),
+    /^PolicyError: p\.yaml:3:3: projects\.Internal\.Tool: names the same project as projects\.internal-tool \(internal-tool\)$/,
+  );
+  assert.throws(
+    () => parsePolicy("projects:\n  'not a name!': {}\n", "p.yaml"),
+    /p\.yaml:2:3: .*not a valid project name/,
+  );
+});

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { isMap, isSeq, parseDocument, type Document, type Node as YamlNode } from "yaml";
 import { z } from "zod";
+import { isValidProjectName, normalizeProjectName } from "../domain/project-name.js";
 
 /**
  * Policy as code: one YAML document, validated strictly (it is our own config), with line and
@@ -233,13 +234,34 @@ export function parsePolicy(text: string, name = "policy"): Policy {
     const pos = positionOf(doc, text, path);
     throw new PolicyError(`${name}:${pos}: ${path.join(".") || "(top level)"}: ${message}`);
   }
+  // Projects are looked up by their PEP 503 normalised name: `Internal_Tool:` must apply to
+  // `internal-tool`, and two spellings of one project would leave which wins to chance.
+  const projects: PolicyDocument["projects"] = {};
+  const spelled = new Map<string, string>();
+  for (const [key, override] of Object.entries(parsed.data.projects)) {
+    const where = `${name}:${positionOf(doc, text, ["projects", key])}: projects.${key}`;
+    if (!isValidProjectName(key)) throw new PolicyError(`${where}: not a valid project name`);
+    const normalized = normalizeProjectName(key);
+    const other = spelled.get(normalized);
+    if (other !== undefined)
+      throw new PolicyError(`${where}: names the same project as projects.${other} (${normalized})`);
+    spelled.set(normalized, key);
+    projects[normalized] = override;
+  }
+  parsed.data.projects = projects;
   // Per-project rule overrides are validated against the full rule schema after merging.
   for (const [project, override] of Object.entries(parsed.data.projects)) {
     for (const [id, partial] of Object.entries(override.rules ?? {})) {
       if (!partial) continue;
       const merged = RULE_SCHEMAS[id as RuleId].safeParse({ ...parsed.data.rules[id as RuleId], ...partial });
       if (!merged.success) {
-        const path = ["projects", project, "rules", id, ...merged.error.issues[0]!.path];
+        const path = [
+          "projects",
+          spelled.get(project) ?? project,
+          "rules",
+          id,
+          ...merged.error.issues[0]!.path,
+        ];
         throw new PolicyError(
           `${name}:${positionOf(doc, text, path)}: ${path.join(".")}: ${merged.error.issues[0]!.message}`,
         );
