@@ -465,16 +465,28 @@ export class PolicyService {
     }
   }
 
-  /** Advisories that affect an older version of the project but not this one (this is a fix). */
+  /**
+   * Advisories this release fixes for users of the release just before it: those that affect the
+   * newest earlier version but not this one. Only then is the fix urgent enough to skip the
+   * cooldown; an advisory some older version had, long since fixed by releases in between, does
+   * not make every new release skip it.
+   */
   private fixesAdvisories(facts: FileFacts, project: ProjectFacts): string[] {
     if (this.intel.missing) return [];
-    const older = project.versions.filter((v) => compareVersions(v, facts.version) < 0).slice(-5);
-    const ids = new Set<string>();
+    const previous = project.versions
+      .filter((v) => compareVersions(v, facts.version) < 0)
+      .sort(compareVersions)
+      .at(-1);
+    if (previous === undefined) return [];
     const affectingThis = new Set(this.intel.index.match(facts.project, facts.version).map((a) => a.id));
-    for (const v of older) {
-      for (const a of this.intel.index.match(facts.project, v)) if (!affectingThis.has(a.id)) ids.add(a.id);
-    }
-    return [...ids];
+    return [
+      ...new Set(
+        this.intel.index
+          .match(facts.project, previous)
+          .map((a) => a.id)
+          .filter((id) => !affectingThis.has(id)),
+      ),
+    ];
   }
 
   private iso(): string {

@@ -190,6 +190,27 @@ describe("policy decides what the gateway serves", () => {
     assert.equal(body.files[0]!.yanked, false);
   });
 
+  test("a fresh release skips the cooldown only when it fixes an advisory of the release just before it", async () => {
+    // tweepy's one advisory, PYSEC-2012-17, affects 2.3 and is fixed in 2.3.1.
+    const fresh = (version: string) => ({
+      project: "tweepy",
+      version,
+      filename: `tweepy-${version}-py3-none-any.whl`,
+      sha256: "c".repeat(64),
+      uploadTime: new Date(now - 3600_000).toISOString(),
+      yanked: false,
+    });
+    const cooldownOf = (version: string, versions: string[]) =>
+      gw.gateway.policy.judgeIndex(fresh(version), { versions }).reasons.find((r) => r.check === "cooldown")!;
+    const fix = cooldownOf("2.3.1", ["2.3", "2.3.1"]);
+    assert.equal(fix.outcome, "pass", JSON.stringify(fix));
+    assert.match(fix.message, /admitted early: it fixes PYSEC-2012-17/);
+    // 2.3.1 already fixed it: 2.4 fixes nothing for the users of 2.3.1, so it waits like any release.
+    const next = cooldownOf("2.4", ["2.3", "2.3.1", "2.4"]);
+    assert.equal(next.outcome, "fail", JSON.stringify(next));
+    assert.match(next.message, /releases wait 7 days/);
+  });
+
   test("an exception waives a check until it expires", async () => {
     await gw.gateway.decisions.addException(
       {
