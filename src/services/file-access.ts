@@ -138,6 +138,17 @@ export class FileAccessService {
     }
     const served = view?.files.find((f) => f.sha256 === known.sha256);
     if (view && served) return { facts: factsOf(view, served), versions: view.versions };
+    // The upstream's page no longer lists these bytes: removed (a takedown, often of malware) or
+    // hidden with the project (PEP 792 quarantine lists no files). A stored copy is not a reason
+    // to keep serving what the upstream withdrew.
+    if (view)
+      throw new GatewayError(
+        "FILE_NOT_FOUND",
+        `${known.filename} is no longer listed by the upstream` +
+          (view.status && view.status.status !== "active"
+            ? ` (project status ${view.status.status}${view.status.reason ? `: ${view.status.reason}` : ""})`
+            : ""),
+      );
     return {
       facts: {
         project: known.project,

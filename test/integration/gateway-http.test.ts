@@ -336,6 +336,49 @@ describe("gateway while the upstream is down", () => {
   });
 });
 
+describe("a file the upstream withdrew", () => {
+  test("is not served from the store once the page no longer lists it, nor when the project is quarantined", async () => {
+    const gone = await buildWheel({ name: "withdrawn", version: "1.0" });
+    const kept = await buildWheel({ name: "withdrawn", version: "1.1" });
+    const upstream = await startJsonIndexServer({
+      projects: {
+        withdrawn: {
+          files: [
+            { filename: gone.filename, bytes: gone.bytes },
+            { filename: kept.filename, bytes: kept.bytes },
+          ],
+        },
+      },
+    });
+    let now = Date.UTC(2026, 0, 1);
+    const gw = await startTestGateway({ upstream: upstream.simpleUrl, upstreamTtl: 60 }, { now: () => now });
+    const download = async (w: { sha256: string; filename: string }) => {
+      await (await fetch(`${gw.url}/simple/withdrawn/`)).text();
+      return fetch(`${gw.url}/files/${w.sha256}/${w.filename}`);
+    };
+    try {
+      assert.equal((await download(gone)).status, 200, "stored while listed");
+      assert.equal((await download(kept)).status, 200);
+      // A takedown: the upstream lists 1.1 only. The stored copy of 1.0 must not keep flowing.
+      upstream.setProject("withdrawn", { files: [{ filename: kept.filename, bytes: kept.bytes }] });
+      now += 120_000;
+      const removed = await download(gone);
+      assert.equal(removed.status, 404, `served a withdrawn file: ${removed.statusText}`);
+      assert.match(removed.statusText, /no longer listed by the upstream/);
+      assert.equal((await download(kept)).status, 200, "what is still listed is served");
+      // PEP 792 quarantine: the upstream hides every file of the project.
+      upstream.setProject("withdrawn", { files: [], status: { status: "quarantined", reason: "malware" } });
+      now += 120_000;
+      const quarantined = await download(kept);
+      assert.equal(quarantined.status, 404);
+      assert.match(quarantined.statusText, /project status quarantined: malware/);
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
+
 describe("gateway over an HTML (PEP 503) upstream and a local directory", () => {
   test("a remote file with no declared hash is not listed; hashed ones are", async () => {
     const root = mkdtempSync(join(tmpdir(), "portcullis-tree-"));
