@@ -158,7 +158,7 @@ export class FileAccessService {
         yanked: false,
         ...(known.uploadTime ? { uploadTime: known.uploadTime } : {}),
       },
-      versions: view?.versions ?? [known.version],
+      versions: [known.version],
     };
   }
 
