@@ -137,9 +137,23 @@ export function findException(
     (e) =>
       e.project.toLowerCase().replace(/[-_.]+/g, "-") === facts.project &&
       (e.sha256 ? e.sha256 === facts.sha256 : e.version === facts.version) &&
-      (!e.checks || e.checks.length === 0 || e.checks.includes(check)) &&
+      waives(e, check) &&
       Date.parse(e["expires-at"]) > now,
   );
+}
+
+/**
+ * Checks a version-wide exception never waives unless it names them: a malicious-package report
+ * is waived only on purpose. `artifact` (what the bytes hold) is waived only for one exact file:
+ * a version exception would also cover a wheel added to the release later, payload and all.
+ */
+const NAMED_ONLY = new Set(["malicious"]);
+export const FILE_ONLY_CHECKS: ReadonlySet<string> = new Set(["artifact"]);
+
+function waives(e: PolicyException, check: string): boolean {
+  if (!e.sha256 && FILE_ONLY_CHECKS.has(check)) return false;
+  if (!e.checks || e.checks.length === 0) return e.sha256 !== undefined || !NAMED_ONLY.has(check);
+  return e.checks.includes(check);
 }
 
 export type { RuleId };

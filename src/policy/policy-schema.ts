@@ -120,7 +120,10 @@ export const exceptionSchema = z
       .string()
       .regex(/^[0-9a-f]{64}$/, "sha256 must be 64 lowercase hex digits")
       .optional(),
-    /** The checks it waives; default all. */
+    /**
+     * The checks it waives. Default: all of them, except that a version exception waives
+     * `malicious` only when it names it, and `artifact` never (see engine.ts FILE_ONLY_CHECKS).
+     */
     checks: z.array(z.string()).optional(),
     reason: z.string().min(1),
     approver: z.string().min(1),
@@ -130,6 +133,10 @@ export const exceptionSchema = z
   .strict()
   .refine((e) => (e.version === undefined) !== (e.sha256 === undefined), {
     message: "an exception names exactly one of version or sha256",
+  })
+  .refine((e) => e.sha256 !== undefined || !e.checks?.includes("artifact"), {
+    message: "the artifact check is waived for one exact file (sha256), never for a whole version",
+    path: ["checks"],
   });
 export type PolicyException = z.output<typeof exceptionSchema>;
 
