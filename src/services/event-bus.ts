@@ -24,6 +24,35 @@ export type GatewayEvent =
       basis?: string;
     }
   | {
+      /**
+       * Stands for the `file.blocked` events of one batch of decision changes taken in together
+       * when it refuses more files than a chat channel can read one message at a time (a
+       * re-evaluation after an intel import or a policy change): one message instead of hundreds.
+       */
+      type: "files.blocked";
+      /** Files newly refused in the batch (blocked or quarantined). */
+      count: number;
+      /** Of those, files that were admitted before (users may already have them). */
+      admittedBefore: number;
+      /** Files per project, most first. */
+      byProject: { project: string; count: number }[];
+      /**
+       * Files per refusing reason, most first: an advisory or malicious-report id where the check
+       * named one, else the check (`typosquat`, `licence`, ...). A file refused for two reasons
+       * counts under both.
+       */
+      byReason: { reason: string; check: string; count: number }[];
+      /** The first files of `count`, by project, version and filename. */
+      files: { sha256: string; project: string; version: string; filename: string }[];
+      /** The latest decision time in the batch. */
+      at: string;
+      /**
+       * Names the set of changes told (a hash of every file's sha256 and decision time): the same
+       * batch taken in by several instances, or twice, is told once.
+       */
+      batch: string;
+    }
+  | {
       type: "advisory.affects";
       advisoryId: string;
       project: string;

@@ -13,6 +13,10 @@ import { loadConfig } from "../../src/config/options.js";
 import { buildServices } from "../../src/main.js";
 import { DIALECTS, dialectSkip, openTestDatabase } from "../helpers/databases.js";
 import { WebhookRepository } from "../../src/adapters/db/webhook-repository.js";
+import { DecisionRepository } from "../../src/adapters/db/decision-repository.js";
+import type { Decision, Reason } from "../../src/policy/decision.js";
+import { DecisionEventRelay } from "../../src/services/governance/decision-event-relay.js";
+import { DecisionNotifier } from "../../src/services/governance/decision-notifier.js";
 import { EventBus, type GatewayEvent } from "../../src/services/event-bus.js";
 import {
   WebhookConflictError,
@@ -29,6 +33,16 @@ const SECRET = "a-long-shared-secret-1234";
 const log = pino({ level: "silent" });
 const audit = { record() {}, async flush() {} };
 
+const vulnerable: Reason = {
+  check: "vulnerability",
+  outcome: "fail",
+  action: "block",
+  mode: "enforce",
+  message: "1 known vulnerability (PYSEC-2099-7)",
+  ids: ["PYSEC-2099-7"],
+  evidence: [],
+};
+
 const blocked: GatewayEvent = {
   type: "file.blocked",
   sha256: "c".repeat(64),
@@ -36,17 +50,7 @@ const blocked: GatewayEvent = {
   version: "1.0",
   filename: "acme_widgets-1.0-py3-none-any.whl",
   from: "admitted",
-  reasons: [
-    {
-      check: "vulnerability",
-      outcome: "fail",
-      action: "block",
-      mode: "enforce",
-      message: "1 known vulnerability (PYSEC-2099-7)",
-      ids: ["PYSEC-2099-7"],
-      evidence: [],
-    },
-  ],
+  reasons: [vulnerable],
   at: "2026-11-27T12:00:00.000Z",
 };
 
@@ -60,8 +64,171 @@ function cliError(exitCode: number, message: RegExp) {
   };
 }
 
+/** A stored decision for `project` `version`, admitted or blocked (by PYSEC-2099-7). */
+function decision(project: string, version: string, outcome: "admitted" | "blocked", at: string): Decision {
+  return {
+    sha256: `${project}-${version}-`.padEnd(64, "0"),
+    filename: `${project}-${version}-py3-none-any.whl`,
+    project,
+    version,
+    outcome,
+    score: outcome === "blocked" ? 90 : 0,
+    reasons: outcome === "blocked" ? [vulnerable] : [],
+    policyVersion: "p1",
+    intelSnapshot: outcome === "blocked" ? "intel-2" : "intel-1",
+    decidedAt: at,
+    stage: "full",
+  };
+}
+
 for (const dialect of DIALECTS) {
   const skip = await dialectSkip(dialect);
+
+  test(
+    `a re-evaluation refusing many files sends one signed files.blocked digest per webhook; a small one, one delivery per file (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      const all = await startWebhookReceiver();
+      const chat = await startWebhookReceiver();
+      const digestOnly = await startWebhookReceiver();
+      try {
+        const clock = Date.parse("2026-11-27T12:00:00Z");
+        const now = () => clock;
+        const repo = new WebhookRepository(db.db);
+        const decisions = new DecisionRepository(db.db);
+        const webhooks = new WebhookService({ repo, audit, log, now });
+        const bus = new EventBus();
+        bus.subscribe((e) => webhooks.enqueueLater(e));
+        const notifier = new DecisionNotifier({
+          events: bus,
+          inventory: { consumersOfFiles: () => Promise.resolve([]) },
+          log,
+          advisoryIds: (r) => r.ids ?? [],
+        });
+        // As a running gateway wires it (governance-services.ts).
+        const handle = async (changes: Parameters<DecisionNotifier["handle"]>[0]) => {
+          await notifier.handle(changes);
+          await webhooks.flush();
+        };
+        const relay = new DecisionEventRelay({ source: decisions, handle, log, now });
+        const dispatcher = new WebhookDispatcher({ repo, log, now, random: () => 0 });
+        const sendAll = async () => {
+          while ((await dispatcher.runOnce()) > 0);
+        };
+        await webhooks.add({ url: all.url, secret: SECRET }, CLI_ACTOR);
+        await webhooks.add(
+          { url: chat.url, secret: SECRET, format: "slack", events: ["file.blocked"] },
+          CLI_ACTOR,
+        );
+        await webhooks.add({ url: digestOnly.url, secret: SECRET, events: ["files.blocked"] }, CLI_ACTOR);
+
+        const versions = (n: number) => Array.from({ length: n }, (_, i) => `1.${i}`);
+        const catalog = [
+          ...versions(40).map((v) => ["acme", v] as const),
+          ...versions(23).map((v) => ["widgets", v] as const),
+        ];
+        for (const [p, v] of catalog)
+          await decisions.put(decision(p, v, "admitted", "2026-11-01T00:00:00.000Z"));
+        relay.kick();
+        await relay.flush();
+        await sendAll();
+        assert.equal(all.received.length, 0, "admissions tell nothing");
+
+        // An intel import: the re-evaluation blocks 60 of the admitted files at once.
+        for (const [p, v] of catalog.slice(0, 60))
+          await decisions.put(decision(p, v, "blocked", "2026-11-27T12:00:00.000Z"));
+        relay.kick();
+        await relay.flush();
+        await sendAll();
+
+        const types = (r: typeof all) => r.received.map((x) => x.headers["x-portcullis-event"]).sort();
+        assert.deepEqual(
+          types(all),
+          ["advisory.affects", "advisory.affects", "files.blocked"],
+          "one digest (and advisory.affects per project, as before) instead of 60 file.blocked",
+        );
+        assert.deepEqual(types(chat), ["files.blocked"], "a file.blocked subscriber gets the digest");
+        assert.deepEqual(types(digestOnly), ["files.blocked"]);
+        for (const r of [...all.received, ...chat.received, ...digestOnly.received])
+          assert.equal(
+            signatureValid(r, SECRET),
+            true,
+            `X-Portcullis-Signature verifies: ${r.body.slice(0, 80)}`,
+          );
+        const digest = all.received.find((r) => r.headers["x-portcullis-event"] === "files.blocked")!;
+        const body = JSON.parse(digest.body) as {
+          id: string;
+          type: string;
+          data: {
+            count: number;
+            admittedBefore: number;
+            byProject: unknown;
+            byReason: unknown;
+            files: { project: string; version: string }[];
+          };
+        };
+        assert.equal(body.type, "files.blocked");
+        assert.equal(digest.headers["x-portcullis-delivery"], body.id);
+        assert.equal(body.data.count, 60);
+        assert.equal(body.data.admittedBefore, 60);
+        assert.deepEqual(body.data.byProject, [
+          { project: "acme", count: 40 },
+          { project: "widgets", count: 20 },
+        ]);
+        assert.deepEqual(body.data.byReason, [{ reason: "PYSEC-2099-7", check: "vulnerability", count: 60 }]);
+        assert.equal(body.data.files.length, 50, "the first 50 files");
+        assert.deepEqual(body.data.files[0], {
+          sha256: "acme-1.0-".padEnd(64, "0"),
+          project: "acme",
+          version: "1.0",
+          filename: "acme-1.0-py3-none-any.whl",
+        });
+        const text = (JSON.parse(chat.received[0]!.body) as { text: string }).text;
+        assert.match(
+          text,
+          /^:no_entry: 60 files are now refused \(60 of them admitted before\)\. By project: acme 40, widgets 20\. By reason: PYSEC-2099-7 60\. First: acme-1\.0-py3-none-any\.whl \(acme 1\.0\);.* and 55 more\.$/,
+        );
+
+        // Another instance takes in the same changes (or this one again, after a crash before
+        // marking them): the same digest, not sent again.
+        const taken = await db.db
+          .selectFrom("decision_events")
+          .select("id")
+          .where("to_outcome", "=", "blocked")
+          .execute();
+        assert.equal(taken.length, 60);
+        await db.db.updateTable("decision_events").set({ handled_at: null }).execute();
+        relay.kick();
+        await relay.flush();
+        await sendAll();
+        assert.equal(
+          all.received.length + chat.received.length + digestOnly.received.length,
+          5,
+          "nothing sent twice",
+        );
+
+        // A small re-evaluation: told file by file, as before.
+        for (const [p, v] of catalog.slice(60))
+          await decisions.put(decision(p, v, "blocked", "2026-11-27T13:00:00.000Z"));
+        relay.kick();
+        await relay.flush();
+        await sendAll();
+        const perFile = (r: typeof all) =>
+          r.received
+            .filter((x) => x.headers["x-portcullis-event"] === "file.blocked")
+            .map((x) => (JSON.parse(x.body) as { data?: { version: string } }).data?.version ?? "slack");
+        assert.deepEqual(perFile(all).sort(), ["1.20", "1.21", "1.22"], "three file.blocked deliveries");
+        assert.equal(perFile(chat).length, 3);
+        assert.equal(digestOnly.received.length, 1, "a digest-only webhook hears nothing of a small one");
+        for (const r of [...all.received, ...chat.received])
+          assert.equal(signatureValid(r, SECRET), true, "every delivery is signed");
+      } finally {
+        await Promise.all([all.close(), chat.close(), digestOnly.close()]);
+        await db.cleanup();
+      }
+    },
+  );
 
   test(
     `a delivery in flight keeps its lease: another instance never sends it again, however long the send lasts (${dialect})`,

@@ -11,7 +11,10 @@ import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
 import { buildWheel, type BuiltArtifact } from "../helpers/wheel-builder.js";
 import { sharedDataDir } from "../helpers/shared-data.js";
-import { DIALECTS, dialectSkip, gatewayDatabase } from "../helpers/databases.js";
+import { DIALECTS, dialectSkip, gatewayDatabase, openTestDatabase } from "../helpers/databases.js";
+import { sql } from "kysely";
+import { RequestRepository, type NewRequest } from "../../src/adapters/db/request-repository.js";
+import { up as onePendingRequest } from "../../src/adapters/db/migrations/0011-pending-request-once.js";
 import { bearer, createToken, flushAudit } from "../helpers/identity.js";
 import type { GatewayEvent } from "../../src/services/event-bus.js";
 
@@ -73,6 +76,7 @@ for (const dialect of DIALECTS) {
       });
       wheels.revokedDep = await buildWheel({ name: "cryptographyy", version: "1.0" });
       wheels.twice = await buildWheel({ name: "clickk", version: "1.0" });
+      wheels.raced = await buildWheel({ name: "pytestt", version: "1.0" });
       const file = (w: BuiltArtifact) => ({ filename: w.filename, bytes: w.bytes, uploadTime: old });
       upstream = await startJsonIndexServer({
         projects: {
@@ -89,6 +93,7 @@ for (const dialect of DIALECTS) {
           "typing-extensionss": { files: [file(wheels.revoked!)] },
           cryptographyy: { files: [file(wheels.revokedDep!)] },
           clickk: { files: [file(wheels.twice!)] },
+          pytestt: { files: [file(wheels.raced!)] },
         },
       });
       database = await gatewayDatabase(dialect);
@@ -358,6 +363,10 @@ for (const dialect of DIALECTS) {
       await refused(exception({ version: "1.0", checks: ["Vulnerability"] }), known);
       await refused(exception({ version: "1.0", checks: [] }), /checks is empty/);
       await refused(
+        exception({ version: "1.0", checks: ["artifact"] }),
+        /the artifact check is waived for one exact file \(sha256\), never for a whole version/,
+      );
+      await refused(
         exception({ version: "1.0", expiresAt: "9999-12-31T00:00:00Z" }),
         /an exception lasts at most 366 days/,
       );
@@ -501,6 +510,32 @@ for (const dialect of DIALECTS) {
       assert.equal(mine.length, 2, "one per project and version");
     });
 
+    test("the same request posted several times at once creates one pending request", async () => {
+      // Each post finds nothing pending, vets (long enough for the others to do the same), then
+      // stores: the database lets one insert win and the others answer it.
+      const posts = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          call("POST", "/api/v1/requests", "requester", { project: "pytestt", reason: "progress bars" }),
+        ),
+      );
+      assert.deepEqual(
+        posts.map((p) => p.status).sort(),
+        [200, 200, 200, 201],
+        `one created, the others answered with it: ${JSON.stringify(posts.map((p) => p.body.error ?? p.body.id))}`,
+      );
+      assert.equal(new Set(posts.map((p) => p.body.id)).size, 1, "the same request for everyone");
+      const list = await call("GET", "/api/v1/requests?state=pending&limit=500", "reader");
+      const stored = (list.body as unknown as { items: RequestBody[] }).items.filter(
+        (r) => r.project === "pytestt",
+      );
+      assert.equal(stored.length, 1, "one row");
+      assert.equal(
+        events.filter((e) => e.type === "request.pending" && e.project === "pytestt").length,
+        1,
+        "announced once",
+      );
+    });
+
     test("bad input gets a clear error", async () => {
       const missing = await call("POST", "/api/v1/requests", "requester", { project: "zqxwv-app" });
       assert.equal(missing.status, 400);
@@ -562,4 +597,111 @@ for (const dialect of DIALECTS) {
       assert.match(approved.stdout, /exception \d+: djangoo [0-9a-f]{64} \(typosquat\)/);
     });
   });
+}
+
+/** A request as RequestService.create stores it after vetting. */
+function newRequest(over: Partial<NewRequest<{ ok: boolean; treeScore: number }>> = {}) {
+  return {
+    project: "zqxwv-app",
+    version: "1.0",
+    reason: "needed",
+    state: "pending" as const,
+    requester: "alice",
+    requesterTeam: null,
+    report: { ok: false, treeScore: 40 },
+    now: T0,
+    ...over,
+  };
+}
+
+for (const dialect of DIALECTS) {
+  const skip = await dialectSkip(dialect);
+
+  test(
+    `identical requests created at the same moment make one pending request (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      try {
+        const repo = new RequestRepository(db.db);
+        for (const version of ["1.0", null]) {
+          // Each has looked for a pending request before vetting, found none, and now inserts.
+          const raced = await Promise.all(
+            Array.from({ length: 8 }, () => repo.createOrFindPending(newRequest({ version }))),
+          );
+          assert.equal(
+            raced.filter((r) => r.created).length,
+            1,
+            `one created, for version ${version} (migration 0011-pending-request-once registered in connect-database.ts?)`,
+          );
+          assert.equal(new Set(raced.map((r) => r.id)).size, 1, "the others answer the one created");
+          const pending = await repo.list({ state: "pending", limit: 100 });
+          assert.equal(pending.filter((p) => p.version === version).length, 1, "one row in the database");
+        }
+        const other = await repo.createOrFindPending(newRequest({ requester: "bob" }));
+        assert.equal(other.created, true, "another requester's request is their own");
+        const approved = await repo.createOrFindPending(newRequest({ state: "approved" }));
+        assert.equal(approved.created, true, "a request approved at once is not a pending duplicate");
+        const first = (await repo.findPending(newRequest()))!;
+        assert.equal(
+          await repo.transition(first.id, "pending", {
+            state: "denied",
+            decidedBy: "alice",
+            decisionReason: "withdrawn",
+            now: T0,
+          }),
+          true,
+        );
+        const again = await repo.createOrFindPending(newRequest());
+        assert.equal(
+          again.created,
+          true,
+          "once the pending one is decided, asking again makes a new request",
+        );
+        assert.notEqual(again.id, first.id);
+        await assert.rejects(
+          repo.create(newRequest()),
+          /unique|duplicate/i,
+          "the database itself refuses a second pending copy",
+        );
+      } finally {
+        await db.cleanup();
+      }
+    },
+  );
+
+  test(
+    `migration 0011 closes the duplicate pending requests made before it, keeping the oldest (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      try {
+        const repo = new RequestRepository(db.db);
+        // A database from before the migration, where the race had made copies.
+        await sql`DROP INDEX IF EXISTS package_requests_one_pending`.execute(db.db);
+        const kept = await repo.create(newRequest());
+        const copies = [await repo.create(newRequest()), await repo.create(newRequest({ now: T0 + 1 }))];
+        const keptWithout = await repo.create(newRequest({ version: null }));
+        const copyWithout = await repo.create(newRequest({ version: null }));
+        const bobs = await repo.create(newRequest({ requester: "bob" }));
+
+        await onePendingRequest(db.db, dialect);
+
+        for (const id of [kept, keptWithout, bobs])
+          assert.equal((await repo.get(id))!.state, "pending", `${id} kept`);
+        for (const [id, of] of [...copies.map((c) => [c, kept]), [copyWithout, keptWithout]] as const) {
+          const closed = (await repo.get(id))!;
+          assert.equal(closed.state, "denied", `copy ${id} closed`);
+          assert.equal(closed.decidedBy, "portcullis");
+          assert.match(
+            closed.decisionReason ?? "",
+            new RegExp(`^a duplicate of request ${of}, asked at the same moment`),
+          );
+        }
+        await assert.rejects(repo.create(newRequest()), /unique|duplicate/i, "and the index is in place");
+      } finally {
+        await db.cleanup();
+      }
+    },
+  );
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
   Kysely,
@@ -20,6 +20,7 @@ import * as m0007 from "./migrations/0007-discovery.js";
 import * as m0008 from "./migrations/0008-console.js";
 import * as m0009 from "./migrations/0009-audit-clients.js";
 import * as m0010 from "./migrations/0010-decision-events-handled.js";
+import * as m0011 from "./migrations/0011-pending-request-once.js";
 
 /**
  * Numbered migrations, in order. A static list, so bundling and type checking see them all; each
@@ -38,6 +39,7 @@ const MIGRATIONS: [string, DialectMigration][] = [
   ["0008-console", m0008],
   ["0009-audit-clients", m0009],
   ["0010-decision-events-handled", m0010],
+  ["0011-pending-request-once", m0011],
 ];
 
 class StaticMigrationProvider implements MigrationProvider {
@@ -138,6 +140,79 @@ export async function connectDatabase(
   return handle;
 }
 
+/**
+ * What a database location holds, found without changing it: `missing` (no SQLite file), `empty`
+ * (a database or schema with no tables), `foreign` (tables, but not Portcullis's migration
+ * bookkeeping) or `portcullis`. Commands that only read use it to refuse a mistyped `--data` or
+ * `--database` instead of migrating (and so creating) a database there.
+ */
+export type DatabaseState = "missing" | "empty" | "foreign" | "portcullis";
+
+/** Kysely's migration bookkeeping table, which every Portcullis database has once migrated. */
+const MIGRATION_TABLE = "kysely_migration";
+
+/**
+ * Looks at the database `location` names without creating, migrating or switching it to WAL:
+ * SQLite is opened read-only; PostgreSQL is only queried.
+ */
+export async function inspectDatabase(location: DatabaseLocation): Promise<DatabaseState> {
+  if (!location.url || location.url.startsWith("sqlite:")) {
+    const file = location.url.startsWith("sqlite:")
+      ? location.url.slice("sqlite:".length)
+      : join(location.dataDir, "portcullis.db");
+    if (file === ":memory:") return "empty";
+    if (!existsSync(file)) return "missing";
+    let db: ReadOnlySqlite;
+    try {
+      db = await openSqliteReadOnly(file);
+    } catch (err) {
+      if (notADatabase(err)) return "foreign";
+      throw err;
+    }
+    try {
+      const tables = db.all("SELECT name FROM sqlite_master WHERE type = 'table'").map((r) => r.name);
+      if (tables.length === 0) return "empty";
+      if (!tables.includes(MIGRATION_TABLE)) return "foreign";
+      const ran = db.all(`SELECT name FROM ${MIGRATION_TABLE} WHERE name = ?`, MIGRATIONS[0]![0]);
+      return ran.length > 0 ? "portcullis" : "foreign";
+    } catch (err) {
+      // Not a SQLite database at all (a text file, say): not ours either. Anything else (a lock,
+      // a permission) is a failure to report, not a verdict on the file.
+      if (notADatabase(err)) return "foreign";
+      throw err;
+    } finally {
+      db.close();
+    }
+  }
+  if (/^postgres(ql)?:\/\//.test(location.url)) {
+    const { default: pg } = await import("pg");
+    const client = new pg.Client({ connectionString: location.url, connectionTimeoutMillis: 10_000 });
+    await client.connect();
+    try {
+      const schema = location.schema?.replace(/[^a-z0-9_]/gi, "");
+      // Without a schema, the first one on the search path is where migrations would create tables.
+      const where = schema ? "$1::text" : "current_schema()";
+      const tables = await client.query<{ table_name: string }>(
+        `SELECT table_name FROM information_schema.tables WHERE table_schema = ${where}`,
+        schema ? [schema] : [],
+      );
+      const names = tables.rows.map((r) => r.table_name);
+      if (names.length === 0) return "empty";
+      if (!names.includes(MIGRATION_TABLE)) return "foreign";
+      const ran = await client.query(
+        `SELECT 1 FROM ${schema ? `"${schema}".` : ""}${MIGRATION_TABLE} WHERE name = $1`,
+        [MIGRATIONS[0]![0]],
+      );
+      return ran.rowCount ? "portcullis" : "foreign";
+    } finally {
+      await client.end();
+    }
+  }
+  throw new Error(
+    `unsupported database URL (use postgres://… or leave empty for SQLite): ${location.url.split("@").pop()}`,
+  );
+}
+
 export async function migrate(db: Kysely<Database>, dialect: DialectName, schema?: string): Promise<void> {
   const migrator = new Migrator({
     db,
@@ -156,6 +231,41 @@ export async function migrate(db: Kysely<Database>, dialect: DialectName, schema
       },
     );
   }
+}
+
+/** SQLITE_NOTADB (26): the file is not a SQLite database. */
+function notADatabase(err: unknown): boolean {
+  const e = err as { code?: unknown; errcode?: unknown; message?: unknown } | null;
+  return (
+    e?.code === "SQLITE_NOTADB" ||
+    (typeof e?.errcode === "number" && (e.errcode & 0xff) === 26) ||
+    (typeof e?.message === "string" && /file is not a database/i.test(e.message))
+  );
+}
+
+interface ReadOnlySqlite {
+  all(sql: string, ...params: unknown[]): { name: string }[];
+  close(): void;
+}
+
+/** A read-only connection that never creates the file (same driver choice as `openSqlite`). */
+async function openSqliteReadOnly(file: string): Promise<ReadOnlySqlite> {
+  const builtIn = await import("node:sqlite" as string).catch(() => undefined);
+  const DatabaseSync = builtIn?.DatabaseSync as
+    (new (path: string, opts?: { readOnly?: boolean }) => NodeSqliteDatabase) | undefined;
+  if (DatabaseSync && typeof DatabaseSync.prototype.prepare === "function" && supportsColumns(DatabaseSync)) {
+    const db = new DatabaseSync(file, { readOnly: true });
+    return {
+      all: (sql, ...params) => db.prepare(sql).all(...params) as { name: string }[],
+      close: () => db.close(),
+    };
+  }
+  const { default: BetterSqlite } = await import("better-sqlite3");
+  const db = new BetterSqlite(file, { readonly: true, fileMustExist: true });
+  return {
+    all: (sql, ...params) => db.prepare(sql).all(...params) as { name: string }[],
+    close: () => db.close(),
+  };
 }
 
 /** What Kysely's SQLite dialect needs from a driver, plus `exec` for pragmas. */

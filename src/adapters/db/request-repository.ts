@@ -89,27 +89,53 @@ export class RequestRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   async create<R extends ReportVerdict>(r: NewRequest<R>): Promise<number> {
-    const row = await this.db
-      .insertInto("package_requests")
-      .values({
-        project: r.project,
-        version: r.version,
-        reason: r.reason,
-        state: r.state,
-        requester: r.requester,
-        requester_team: r.requesterTeam,
-        report_json: JSON.stringify(r.report),
-        report_ok: r.report.ok ? 1 : 0,
-        tree_score: r.report.treeScore,
-        decided_by: r.decidedBy ?? null,
-        decision_reason: null,
-        exceptions_json: null,
-        created_at: r.now,
-        updated_at: r.now,
-      })
-      .returning("id")
-      .executeTakeFirstOrThrow();
+    const row = await this.insert(r).returning("id").executeTakeFirstOrThrow();
     return Number(row.id);
+  }
+
+  /**
+   * Creates a request, but a pending one only when the requester has none pending for the same
+   * project and version: then that one is answered (`created: false`) and nothing is inserted.
+   * Atomic where a look-up before the insert is not: the partial unique index of migration
+   * 0011-pending-request-once lets exactly one of two identical inserts at the same moment win,
+   * and the other finds the winner's row. A request created `approved` is always inserted.
+   */
+  async createOrFindPending<R extends ReportVerdict>(
+    r: NewRequest<R>,
+  ): Promise<{ id: number; created: boolean }> {
+    if (r.state !== "pending") return { id: await this.create(r), created: true };
+    // The row that won can be decided between our insert and our look-up: then insert again.
+    for (let round = 0; round < 3; round++) {
+      const row = await this.insert(r)
+        .onConflict((oc) => oc.doNothing())
+        .returning("id")
+        .executeTakeFirst();
+      if (row) return { id: Number(row.id), created: true };
+      const waiting = await this.findPending(r);
+      if (waiting) return { id: waiting.id, created: false };
+    }
+    throw new Error(
+      `could not create a pending request for ${r.project} ${r.version ?? "(any version)"} by ${r.requester}: another one kept taking its place and being decided`,
+    );
+  }
+
+  private insert<R extends ReportVerdict>(r: NewRequest<R>) {
+    return this.db.insertInto("package_requests").values({
+      project: r.project,
+      version: r.version,
+      reason: r.reason,
+      state: r.state,
+      requester: r.requester,
+      requester_team: r.requesterTeam,
+      report_json: JSON.stringify(r.report),
+      report_ok: r.report.ok ? 1 : 0,
+      tree_score: r.report.treeScore,
+      decided_by: r.decidedBy ?? null,
+      decision_reason: null,
+      exceptions_json: null,
+      created_at: r.now,
+      updated_at: r.now,
+    });
   }
 
   async get<R = unknown>(id: number): Promise<PackageRequest<R> | undefined> {

@@ -14,6 +14,7 @@ import type { Actor } from "../../domain/identity.js";
 import { isValidProjectName, normalizeProjectName } from "../../domain/project-name.js";
 import { compareVersions, isValidVersion } from "../../domain/version.js";
 import { REFUSING, summarizeDecision, type Outcome, type Reason } from "../../policy/decision.js";
+import { FILE_ONLY_CHECKS } from "../../policy/engine.js";
 import { RULE_IDS } from "../../policy/policy-schema.js";
 import type { ApiErrorCode } from "../../http/api-conventions.js";
 import type { StoredArtifactReport } from "../artifact-analysis.js";
@@ -149,7 +150,7 @@ export class RequestService {
     const report = await this.vet(project, version);
     const state: RequestState = report.ok ? "approved" : "pending";
     const now = this.deps.now();
-    const id = await this.deps.requests.create({
+    const { id, created } = await this.deps.requests.createOrFindPending({
       project,
       version,
       reason: input.reason,
@@ -161,6 +162,8 @@ export class RequestService {
       decidedBy: state === "approved" ? "policy" : null,
       now,
     });
+    // The same request posted at the same moment by the same requester: the one stored answers.
+    if (!created) return { ...(await this.get(id))!, existing: true };
     this.deps.audit.record({
       action: "request.create",
       actor,
@@ -276,6 +279,12 @@ export class RequestService {
         `not a valid PEP 440 version: ${JSON.stringify(input.version)}`,
       );
     const checks = checkIds(input.checks);
+    if (input.version !== undefined && checks?.some((c) => FILE_ONLY_CHECKS.has(c)))
+      throw new RequestError(
+        400,
+        "VALIDATION",
+        "the artifact check is waived for one exact file (sha256), never for a whole version",
+      );
     const project = normalizeProjectName(input.project ?? request.project);
     const target = inTree(request, project, input);
     if (target === undefined)

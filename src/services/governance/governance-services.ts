@@ -15,7 +15,7 @@ export interface GovernanceServices {
   webhooks: WebhookService;
   /** The webhook delivery queue (a running gateway's dispatcher sends from it). */
   webhookQueue: WebhookRepository;
-  /** Publishes `file.blocked` and `advisory.affects` for decision changes. */
+  /** Publishes `file.blocked` (or a `files.blocked` digest) and `advisory.affects` for decision changes. */
   decisionNotifier: DecisionNotifier;
   /** Feeds stored decision changes to remediation and notifications (see DecisionEventRelay). */
   decisionEvents: DecisionEventRelay;

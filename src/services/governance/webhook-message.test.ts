@@ -32,6 +32,28 @@ const blocked: GatewayEvent = {
   at: "2026-01-01T00:00:00.000Z",
 };
 
+const digest: Extract<GatewayEvent, { type: "files.blocked" }> = {
+  type: "files.blocked",
+  count: 137,
+  admittedBefore: 120,
+  byProject: [
+    { project: "acme", count: 100 },
+    { project: "widgets", count: 37 },
+  ],
+  byReason: [
+    { reason: "PYSEC-1", check: "vulnerability", count: 130 },
+    { reason: "licence", check: "licence", count: 7 },
+  ],
+  files: Array.from({ length: 50 }, (_, i) => ({
+    sha256: i.toString(16).padStart(64, "0"),
+    project: "acme",
+    version: `1.${i}`,
+    filename: `acme-1.${i}-py3-none-any.whl`,
+  })),
+  at: "2026-01-01T00:00:00.000Z",
+  batch: "f".repeat(64),
+};
+
 test("the signature is sha256=<hex HMAC-SHA256 of the exact body>", () => {
   const body = renderBody(blocked, "json", "evt-1");
   const expected = createHmac("sha256", "s3cret-s3cret-s3cret").update(Buffer.from(body)).digest("hex");
@@ -65,6 +87,42 @@ test("generic JSON carries id, type, time and the event; Slack gets plain text",
   assert.match(affects, /PYSEC-1 affects acme 1\.0.*Who has it: ci-bot \(pip 26\.0\)/);
 });
 
+test("a files.blocked digest: JSON carries the counts and the first files; Slack one line summing it up", () => {
+  const json = JSON.parse(renderBody(digest, "json", "evt-2")) as {
+    id: string;
+    type: string;
+    at: string;
+    data: { count: number; byProject: unknown[]; byReason: unknown[]; files: unknown[] };
+  };
+  assert.equal(json.type, "files.blocked");
+  assert.equal(json.at, "2026-01-01T00:00:00.000Z");
+  assert.equal(json.data.count, 137);
+  assert.deepEqual(json.data.byProject, [
+    { project: "acme", count: 100 },
+    { project: "widgets", count: 37 },
+  ]);
+  assert.equal(json.data.files.length, 50);
+  const text = (JSON.parse(renderBody(digest, "slack", "evt-2", "https://gate.example")) as { text: string })
+    .text;
+  assert.equal(text.includes("\n"), false, "one line");
+  assert.equal(
+    text,
+    ":no_entry: 137 files are now refused (120 of them admitted before). By project: acme 100, widgets 37. " +
+      "By reason: PYSEC-1 130, licence 7. First: acme-1.0-py3-none-any.whl (acme 1.0); " +
+      "acme-1.1-py3-none-any.whl (acme 1.1); acme-1.2-py3-none-any.whl (acme 1.2); " +
+      "acme-1.3-py3-none-any.whl (acme 1.3); acme-1.4-py3-none-any.whl (acme 1.4) and 132 more. https://gate.example",
+  );
+  const many = describeEvent({
+    ...digest,
+    byProject: Array.from({ length: 12 }, (_, i) => ({ project: `p${i}`, count: 12 - i })),
+  });
+  assert.match(
+    many,
+    /By project: p0 12, .*p9 3 and 2 more\. By reason/,
+    "ten projects named, the rest counted",
+  );
+});
+
 test("Slack text escapes &, < and > in everything from outside; the gateway's own link stays a link", () => {
   const hostile = "<!channel> <https://evil.example|click> & co";
   const escaped = "&lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; co";
@@ -90,6 +148,12 @@ test("Slack text escapes &, < and > in everything from outside; the gateway's ow
       versions: ["1.0"],
       consumers: [{ identity: "ci&bot", client: hostile, versions: ["1.0"], lastPulled: "2026-01-01" }],
       at: "t",
+    }),
+    describeEvent({
+      ...digest,
+      byProject: [{ project: "acme<!here>", count: 137 }],
+      byReason: [{ reason: "GHSA-<x>", check: "vulnerability", count: 137 }],
+      files: [{ ...digest.files[0]!, filename: "a<!channel>&.whl" }],
     }),
     describeEvent(
       {
@@ -117,6 +181,10 @@ test("Slack text escapes &, < and > in everything from outside; the gateway's ow
   assert.match(texts[2]!, /GHSA-&lt;x&gt; affects acme 1\.0.*Who has it: ci&amp;bot \(&lt;!channel&gt;/);
   assert.match(
     texts[3]!,
+    /By project: acme&lt;!here&gt; 137\. By reason: GHSA-&lt;x&gt; 137\. First: a&lt;!channel&gt;&amp;\.whl/,
+  );
+  assert.match(
+    texts[4]!,
     /owner &lt;!subteam\^S1&gt;, due 2026-02-01 https:\/\/gate\.example\/console\?a=1$/,
   );
   // The body is JSON: Slack receives the entities, and shows them as the characters typed.
@@ -141,6 +209,8 @@ test("Slack text escapes &, < and > in everything from outside; the gateway's ow
 test("event keys are the same for the same fact, whoever computes them", () => {
   assert.equal(eventKey(blocked), eventKey({ ...blocked }));
   assert.notEqual(eventKey(blocked), eventKey({ ...blocked, at: "2026-01-02T00:00:00.000Z" }));
+  assert.equal(eventKey(digest), eventKey({ ...digest }), "a digest of the same batch: one key");
+  assert.notEqual(eventKey(digest), eventKey({ ...digest, batch: "e".repeat(64) }), "another batch");
   const due = {
     type: "remediation.due",
     itemId: 3,
@@ -164,6 +234,14 @@ test("event keys are the same for the same fact, whoever computes them", () => {
 test("subscriptions filter by type; back-off doubles and is capped", () => {
   assert.equal(wants(null, "file.blocked"), true);
   assert.equal(wants(["advisory.affects"], "file.blocked"), false);
+  assert.equal(
+    wants(["file.blocked"], "files.blocked"),
+    true,
+    "a digest stands for file.blocked events: their subscribers get it",
+  );
+  assert.equal(wants(["files.blocked"], "files.blocked"), true);
+  assert.equal(wants(["files.blocked"], "file.blocked"), false, "the digest alone may be asked for");
+  assert.equal(wants(["advisory.affects"], "files.blocked"), false);
   const none = () => 0;
   assert.deepEqual(
     [1, 2, 3, 4].map((a) => backoffMs(a, none)),

@@ -12,6 +12,7 @@ export type WebhookMessageFormat = (typeof WEBHOOK_FORMATS)[number];
 /** Event types a webhook may subscribe to (`--events`). */
 export const WEBHOOK_EVENT_TYPES = [
   "file.blocked",
+  "files.blocked",
   "advisory.affects",
   "remediation.opened",
   "remediation.due",
@@ -42,6 +43,8 @@ export function eventKey(event: GatewayEvent): string {
       // `at` is the decision time of the change, the same for everyone who reads that change.
       // A first-sight refusal from the index is keyed by what it was judged under instead.
       return `file.blocked:${event.sha256}:${event.basis ?? event.at}`;
+    case "files.blocked":
+      return `files.blocked:${event.batch}`;
     case "advisory.affects":
       return `advisory.affects:${event.advisoryId}:${event.project}:${[...event.versions].sort().join(",")}`;
     case "remediation.opened":
@@ -57,9 +60,14 @@ export function eventKey(event: GatewayEvent): string {
   }
 }
 
-/** Whether a webhook subscribed to `events` (null: all) gets this event. */
+/**
+ * Whether a webhook subscribed to `events` (null: all) gets this event. A `files.blocked` digest
+ * stands for `file.blocked` events, so a webhook subscribed to those gets it too: it would
+ * otherwise hear nothing of a large re-evaluation.
+ */
 export function wants(events: readonly string[] | null, type: string): boolean {
-  return events === null || events.includes(type);
+  if (events === null || events.includes(type)) return true;
+  return type === "files.blocked" && events.includes("file.blocked");
 }
 
 /** Text already fit for Slack: our own words, with whatever came from outside escaped. */
@@ -94,6 +102,15 @@ function joinSlack(parts: readonly SlackText[], separator: string): SlackText {
   return new SlackText(parts.map((p) => p.text).join(separator));
 }
 
+/** `name count, name count, ...` for the first ten, then how many more. */
+function countedList(rows: readonly { name: string; count: number }[], limit = 10): SlackText {
+  const listed = joinSlack(
+    rows.slice(0, limit).map((r) => slack`${r.name} ${r.count}`),
+    ", ",
+  );
+  return rows.length > limit ? slack`${listed} and ${rows.length - limit} more` : listed;
+}
+
 /**
  * One line of plain words for an event, for chat (Slack's `text`: what came from outside is
  * escaped, see {@link escapeSlackText}).
@@ -115,6 +132,19 @@ function describe(event: GatewayEvent, publicUrl?: string): SlackText {
       );
       const before = new SlackText(event.from === "admitted" ? " (it was admitted before)" : "");
       return slack`:no_entry: ${event.filename} (${event.project} ${event.version}) is now refused${before}: ${why.text ? why : "by policy"}`;
+    }
+    case "files.blocked": {
+      const projects = countedList(event.byProject.map((r) => ({ name: r.project, count: r.count })));
+      const reasons = event.byReason.length
+        ? countedList(event.byReason.map((r) => ({ name: r.reason, count: r.count })))
+        : slack`policy`;
+      const first = event.files.slice(0, 5);
+      const named = joinSlack(
+        first.map((f) => slack`${f.filename} (${f.project} ${f.version})`),
+        "; ",
+      );
+      const rest = event.count > first.length ? slack` and ${event.count - first.length} more` : "";
+      return slack`:no_entry: ${event.count} files are now refused (${event.admittedBefore} of them admitted before). By project: ${projects}. By reason: ${reasons}. First: ${named}${rest}.${link}`;
     }
     case "advisory.affects": {
       const who = event.consumers.length
