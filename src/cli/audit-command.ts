@@ -1,15 +1,39 @@
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
+import { AuditRepository } from "../adapters/db/audit-repository.js";
+import type { Config } from "../config/options.js";
+import { KeyRing } from "../crypto/key-ring.js";
 import { ISO_TIME_HINT, parseIsoTime } from "../domain/iso-time.js";
 import { recordJson } from "../services/audit/audit-sinks.js";
 import { verifyAuditLog } from "../services/audit/audit-verifier.js";
 import { CliError } from "./cli-error.js";
-import { addLocalOptions, withLocalServices } from "./local-services.js";
+import { addLocalOptions, withExistingDatabase } from "./local-services.js";
 
 /** What the signatures do not cover yet (the newest records, until the next checkpoint). */
 function unsignedNote(r: { signedThrough: number; unsigned: number }): string {
   if (r.unsigned === 0) return "";
   if (r.signedThrough === 0) return "; none signed yet (hash-chained only until the first checkpoint)";
   return `; signed through record ${r.signedThrough}, the last ${r.unsigned} hash-chained only until the next checkpoint`;
+}
+
+/**
+ * The gateway's key ids (active and retired), which checkpoints must be signed with; none when the
+ * data directory has no key ring (every checkpoint then fails as signed by an unknown key), as
+ * opening the ring would generate a key.
+ */
+function knownKeyIds(config: Config): Set<string> {
+  const dir = join(resolve(config.data), "keys");
+  if (!config.signingKey && !existsSync(join(dir, "active.pem"))) return new Set();
+  try {
+    return new Set(
+      KeyRing.open(dir, config.signingKey)
+        .publicKeys()
+        .map((k) => k.keyid),
+    );
+  } catch (err) {
+    throw new CliError(`cannot open the key ring in ${config.data}: ${(err as Error).message}`, 1);
+  }
 }
 
 /** `portcullis audit verify|export`: the tamper-evident audit trail. */
@@ -28,8 +52,10 @@ export function registerAuditCommand(program: Command): void {
       )
       .option("--json", "print the result as JSON"),
   ).action(async (flags: Record<string, string | boolean | undefined>) => {
-    const result = await withLocalServices(flags, (s) =>
-      verifyAuditLog(s.auditLog, new Set(s.keys.publicKeys().map((k) => k.keyid))),
+    // Read-only: the database as found, no services (their audit trail signs the head on close,
+    // which would vouch for a chain nobody has verified yet).
+    const result = await withExistingDatabase(flags, (handle, config) =>
+      verifyAuditLog(new AuditRepository(handle.db, handle.dialect), knownKeyIds(config)),
     );
     if (flags.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
     if (!result.ok) {
@@ -47,7 +73,7 @@ export function registerAuditCommand(program: Command): void {
     audit
       .command("export")
       .description("Write audit records as JSON lines (oldest first) to stdout, for a SIEM or an archive.")
-      .option("--since <time>", "only records at or after this ISO 8601 time")
+      .option("--since <time>", "only records at or after this ISO 8601 time (not after --until)")
       .option("--until <time>", "only records before this ISO 8601 time")
       .option("--format <format>", "jsonl (the only format)", "jsonl"),
   ).action(async (flags: Record<string, string | boolean | undefined>) => {
@@ -55,10 +81,15 @@ export function registerAuditCommand(program: Command): void {
       throw new CliError(`--format must be jsonl, got ${JSON.stringify(flags.format)}`);
     const since = parseTime(flags.since, "--since");
     const until = parseTime(flags.until, "--until");
-    await withLocalServices(flags, async (s) => {
+    if (since !== undefined && until !== undefined && since > until)
+      throw new CliError(
+        `--since ${String(flags.since)} is after --until ${String(flags.until)}: nothing could match`,
+      );
+    await withExistingDatabase(flags, async (handle) => {
+      const auditLog = new AuditRepository(handle.db, handle.dialect);
       let after = 0;
       for (;;) {
-        const rows = await s.auditLog.query({
+        const rows = await auditLog.query({
           afterSeq: after,
           ...(since !== undefined ? { since } : {}),
           ...(until !== undefined ? { until } : {}),

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import type { Command } from "commander";
@@ -7,6 +7,30 @@ import { ConfigError, loadConfig, OPTIONS } from "../config/options.js";
 import { DEMO_ADVISORY_ID, importDemoIntel, writeDemoUpstream } from "../demo/demo-upstream.js";
 import { buildServices, createGateway } from "../main.js";
 import { CliError } from "./cli-error.js";
+
+/** The file that marks a data directory as the demo's own (so a second run may reuse it). */
+export const DEMO_MARKER = ".portcullis-demo";
+
+/**
+ * The demo imports its own advisories and popular names over whatever intel the data directory
+ * holds: it runs only in a new or empty directory, or one an earlier demo made (its marker, or
+ * the `demo-upstream` directory demos wrote before the marker existed).
+ *
+ * @throws {CliError} (exit 2) for any other directory
+ */
+export function refuseNonDemoDirectory(dir: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw new CliError(`--data ${dir}: ${(err as Error).message}`);
+  }
+  if (entries.length === 0 || entries.includes(DEMO_MARKER) || entries.includes("demo-upstream")) return;
+  throw new CliError(
+    `--data ${dir} is not empty and not a demo directory: the demo would replace its intel (advisories, popular names) with the demo's; give a new or empty directory, or leave --data out`,
+  );
+}
 
 /**
  * `portcullis demo`: a one-minute tour, fully offline. Writes a small upstream of wheels (one
@@ -23,12 +47,18 @@ export function registerDemoCommand(program: Command): void {
       "A one-minute offline tour: a gateway over a demo upstream (a vulnerable version, a typo-squat, a .pth payload, a fresh release under cooldown) and the pip commands to try.",
     )
     .option("--port <port>", "port to listen on (0 picks a free one)", "8080")
-    .option("--data <dir>", "data directory (default: a fresh temporary directory, removed on exit)")
+    .option(
+      "--data <dir>",
+      "data directory: a new or empty one, or an earlier demo's (default: a fresh temporary directory, removed on exit)",
+    )
     .option("--keep", "keep the temporary data directory on exit")
     .option("--log-level <level>", `${OPTIONS.logLevel.description} Logs go to stderr.`, "warn")
     .action(async (flags: { port: string; data?: string; keep?: boolean; logLevel: string }) => {
       const temporary = flags.data === undefined;
+      if (flags.data !== undefined) refuseNonDemoDirectory(resolve(flags.data));
       const dataDir = resolve(flags.data ?? mkdtempSync(join(tmpdir(), "portcullis-demo-")));
+      mkdirSync(dataDir, { recursive: true });
+      writeFileSync(join(dataDir, DEMO_MARKER), "made by portcullis demo: its intel is the demo's\n");
       const cleanUp = () => {
         if (temporary && !flags.keep) rmSync(dataDir, { recursive: true, force: true });
       };

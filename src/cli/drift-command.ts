@@ -12,7 +12,7 @@ export function registerDriftCommand(program: Command): void {
       .description(
         "Posture drift per consumer (identity, address, application): what it pulled since --since (default 7 days ago) that it never pulled before: new projects, new versions, downgrades.",
       )
-      .option("--since <time>", "ISO 8601 time (default: 7 days ago)")
+      .option("--since <time>", "ISO 8601 time, not in the future (default: 7 days ago)")
       .option("--json", "print JSON"),
   ).action(async (flags: Record<string, string | boolean | undefined>) => {
     let since: number | undefined;
@@ -21,7 +21,13 @@ export function registerDriftCommand(program: Command): void {
       if (since === undefined)
         throw new CliError(`--since must be ${ISO_TIME_HINT}, got ${JSON.stringify(flags.since)}`);
     }
-    const drift = await withLocalServices(flags, (s) => s.inventory.drift(since ?? s.now() - 7 * 86_400_000));
+    const drift = await withLocalServices(flags, (s) => {
+      if (since !== undefined && since > s.now())
+        throw new CliError(
+          `--since ${String(flags.since)} is in the future: nothing could have been pulled since`,
+        );
+      return s.inventory.drift(since ?? s.now() - 7 * 86_400_000);
+    });
     if (flags.json) {
       process.stdout.write(JSON.stringify(drift, null, 2) + "\n");
       return;

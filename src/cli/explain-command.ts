@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { isValidProjectName, normalizeProjectName } from "../domain/project-name.js";
+import { normalizeVersion } from "../domain/version.js";
 import type { Decision } from "../policy/decision.js";
 import { decisionsFor, formatExplanation, nearestAdmittedVersion } from "../services/explain.js";
 import { CliError } from "./cli-error.js";
@@ -11,19 +12,32 @@ import {
   remoteGateway,
 } from "./local-services.js";
 
-/** Splits `name==version`, refusing anything else. */
+/** Splits `name==version`, refusing anything else; both come back normalised (PEP 503, PEP 440). */
 export function parsePin(text: string): { project: string; version: string } {
   const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;,]+)\s*$/.exec(text);
   if (!m || !isValidProjectName(m[1]!))
     throw new CliError(`expected NAME==VERSION, got ${JSON.stringify(text)}`);
-  return { project: normalizeProjectName(m[1]!), version: m[2]! };
+  return { project: normalizeProjectName(m[1]!), version: pep440Version(m[2]!) };
+}
+
+/**
+ * The PEP 440 normal form of a version given on the command line (`1.0-RC1` → `1.0rc1`,
+ * `v1.0` → `1.0`).
+ *
+ * @throws {CliError} (exit 2) when it is not a PEP 440 version
+ */
+export function pep440Version(text: string): string {
+  const normalized = normalizeVersion(text);
+  if (normalized === null)
+    throw new CliError(`${JSON.stringify(text)} is not a valid version (PEP 440), e.g. 2.31.0 or 1.0rc1`);
+  return normalized;
 }
 
 /** `portcullis explain NAME==VERSION`: why a version is admitted or refused, with evidence. */
 export function registerExplainCommand(program: Command): void {
   const cmd = program
     .command("explain")
-    .argument("<pin>", "NAME==VERSION")
+    .argument("<pin>", "NAME==VERSION (a PEP 440 version; matched as PEP 440 does: 2.19.0.0 is 2.19.0)")
     .description(
       "Explain in plain words why a version is admitted or refused: the checks, the advisories, the evidence, and what to use instead.",
     )

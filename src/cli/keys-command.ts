@@ -1,18 +1,21 @@
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import type { CommandOutput } from "./proof-commands.js";
-import { loadConfig, OPTIONS } from "../config/options.js";
+import { OPTIONS } from "../config/options.js";
 import { KeyRing } from "../crypto/key-ring.js";
 import { CLI_ACTOR } from "../domain/identity.js";
 import { CliError } from "./cli-error.js";
-import { addLocalOptions, withLocalServices } from "./local-services.js";
+import {
+  addLocalOptions,
+  localConfig,
+  requirePortcullisDatabase,
+  withLocalServices,
+} from "./local-services.js";
 
-function openRing(flags: Record<string, string | undefined>): KeyRing {
-  const config = loadConfig({
-    flags: { ...(flags.data ? { data: flags.data } : {}), logLevel: "warn" },
-    env: process.env,
-    configFile: flags.config,
-  });
+/** The key ring of an existing data directory (list only reads: a mistyped --data is refused). */
+async function openRing(flags: Record<string, string | undefined>): Promise<KeyRing> {
+  const config = localConfig({ data: flags.data, config: flags.config });
+  await requirePortcullisDatabase(config);
   try {
     return KeyRing.open(join(resolve(config.data), "keys"), config.signingKey);
   } catch (err) {
@@ -42,8 +45,8 @@ export function registerKeysCommand(program: Command, out: CommandOutput = proce
         "--json",
         "print the keys document as JSON (what /.well-known/portcullis/keys serves; usable with verify --keys)",
       ),
-  ).action((flags: Record<string, string | undefined>) => {
-    const ring = openRing(flags);
+  ).action(async (flags: Record<string, string | undefined>) => {
+    const ring = await openRing(flags);
     const published = ring.publicKeys();
     if (flags.json) {
       out.write(JSON.stringify({ keys: published }, null, 2) + "\n");

@@ -1,8 +1,13 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { destination, pino } from "pino";
-import { loadConfig, OPTIONS, type OptionName } from "../config/options.js";
+import {
+  connectDatabase,
+  inspectDatabase,
+  type DatabaseHandle,
+  type DatabaseState,
+} from "../adapters/db/connect-database.js";
+import { loadConfig, OPTIONS, type Config, type OptionName } from "../config/options.js";
 import { buildServices, type Services } from "../main.js";
 import { CliError } from "./cli-error.js";
 
@@ -22,20 +27,30 @@ export function addLocalOptions(cmd: Command): Command {
 /** The options every command talking to a running gateway takes. */
 export function addRemoteOptions(cmd: Command): Command {
   return cmd
-    .option("--gateway <url>", "a running gateway's URL, instead of --data [env PORTCULLIS_GATEWAY]")
+    .option(
+      "--gateway <url>",
+      "a running gateway's URL, instead of --data/--database/--config (not with them) [env PORTCULLIS_GATEWAY]",
+    )
     .option("--token <token>", "API token for --gateway [env PORTCULLIS_TOKEN]");
 }
 
 /**
  * The running gateway a command should talk to, and its token: `--gateway`, else
  * `PORTCULLIS_GATEWAY` unless the command line names local state (`--data`, `--database`,
- * `--config`): an explicit option always wins over an environment variable.
+ * `--config`): an explicit option always wins over an environment variable. `--gateway` together
+ * with one of those names two places to work on, and is refused rather than one silently ignored.
  */
 export function remoteGateway(
   flags: Record<string, unknown>,
 ): { url: string; token: string | undefined } | undefined {
-  const explicitLocal =
-    flags.data !== undefined || flags.database !== undefined || flags.config !== undefined;
+  const local = (["data", "database", "config"] as const).filter((name) => flags[name] !== undefined);
+  const explicitLocal = local.length > 0;
+  if (flags.gateway !== undefined && explicitLocal) {
+    throw new CliError(
+      `give one of --gateway (a running gateway) or ${local.map((n) => `--${n}`).join(", ")} (local state), not both`,
+      2,
+    );
+  }
   const url =
     (flags.gateway as string | undefined) ?? (explicitLocal ? undefined : process.env.PORTCULLIS_GATEWAY);
   if (!url) return undefined;
@@ -51,33 +66,92 @@ export interface LocalServicesOptions {
   create?: boolean;
 }
 
+/**
+ * The check every command that only reads local state makes first: the database `config` names
+ * must already be a Portcullis database. A missing SQLite file, an empty PostgreSQL schema or
+ * someone else's database is a bad `--data`/`--database` (exit 2), and is left untouched: opening
+ * it through the services would create or migrate it.
+ */
+export async function requirePortcullisDatabase(config: Config): Promise<void> {
+  const where =
+    config.database === ""
+      ? resolve(config.data)
+      : config.database.startsWith("sqlite:")
+        ? config.database.slice("sqlite:".length)
+        : databaseDescription(config.database);
+  let state: DatabaseState;
+  try {
+    state = await inspectDatabase({ url: config.database, dataDir: resolve(config.data) });
+  } catch (err) {
+    throw new CliError(`cannot open ${where}: ${(err as Error).message}`, 1);
+  }
+  const hint =
+    config.database === ""
+      ? `check --data, or start the gateway there first (portcullis serve --data ${config.data})`
+      : "check --database, or start the gateway on it first (portcullis serve --database …)";
+  if (state === "missing" || state === "empty") {
+    throw new CliError(`no Portcullis database in ${where}: ${hint}`, 2);
+  }
+  if (state === "foreign") {
+    throw new CliError(`${where} is not a Portcullis database (left untouched): ${hint}`, 2);
+  }
+}
+
+/** A database URL without credentials, for messages. */
+function databaseDescription(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return url.split("@").pop() ?? url;
+  }
+}
+
+/** The configuration a local command works with: its options over the environment and config file. */
+export function localConfig(flags: Record<string, unknown>): Config {
+  const picked: Partial<Record<OptionName, unknown>> = { logLevel: "warn" };
+  for (const name of ["data", "database", "upstream", "policy"] as const) {
+    if (flags[name] !== undefined) picked[name] = flags[name];
+  }
+  return loadConfig({
+    flags: picked,
+    env: process.env,
+    configFile: flags.config as string | undefined,
+  });
+}
+
+/**
+ * Runs `fn` over the existing Portcullis database alone, without the services: nothing is
+ * started, recorded or signed (the services' audit trail signs a checkpoint when it closes), so a
+ * command that must not write (audit verify) reads the database as it is.
+ */
+export async function withExistingDatabase<T>(
+  flags: Record<string, unknown>,
+  fn: (handle: DatabaseHandle, config: Config) => Promise<T>,
+): Promise<T> {
+  const config = localConfig(flags);
+  await requirePortcullisDatabase(config);
+  let handle: DatabaseHandle;
+  try {
+    handle = await connectDatabase({ url: config.database, dataDir: resolve(config.data) });
+  } catch (err) {
+    throw new CliError(`cannot open ${config.data}: ${(err as Error).message}`, 1);
+  }
+  try {
+    return await fn(handle, config);
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Runs `fn` with the services over the local data directory, closing them afterwards. */
 export async function withLocalServices<T>(
   flags: Record<string, unknown>,
   fn: (services: Services) => Promise<T>,
   options: LocalServicesOptions = {},
 ): Promise<T> {
-  const picked: Partial<Record<OptionName, unknown>> = { logLevel: "warn" };
-  for (const name of ["data", "database", "upstream", "policy"] as const) {
-    if (flags[name] !== undefined) picked[name] = flags[name];
-  }
-  const config = loadConfig({
-    flags: picked,
-    env: process.env,
-    configFile: flags.config as string | undefined,
-  });
-  const sqliteFile =
-    config.database === ""
-      ? join(config.data, "portcullis.db")
-      : config.database.startsWith("sqlite:")
-        ? config.database.slice("sqlite:".length)
-        : undefined;
-  if (!options.create && sqliteFile !== undefined && sqliteFile !== ":memory:" && !existsSync(sqliteFile)) {
-    throw new CliError(
-      `no Portcullis database at ${sqliteFile}: check --data (or --database), or start the gateway there first (portcullis serve --data ${config.data})`,
-      2,
-    );
-  }
+  const config = localConfig(flags);
+  if (!options.create) await requirePortcullisDatabase(config);
   let services: Services;
   try {
     services = await buildServices(config, {
@@ -131,7 +205,11 @@ export async function callGateway<T>(
     } catch {
       // plain-text error
     }
-    throw new CliError(`${url.pathname}: HTTP ${res.status}: ${message}`, 1);
+    // The gateway refusing what was sent as malformed is bad input, as it is locally (exit 2).
+    throw new CliError(
+      `${url.pathname}: HTTP ${res.status}: ${message}`,
+      res.status === 400 || res.status === 422 ? 2 : 1,
+    );
   }
   return JSON.parse(text) as T;
 }

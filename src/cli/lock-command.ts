@@ -1,4 +1,5 @@
-import { writeFileSync } from "node:fs";
+import { realpathSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import type { LockResult } from "../services/discovery/lock-builder.js";
 import { parseTarget, TargetError } from "../services/resolver/target-environment.js";
@@ -6,6 +7,28 @@ import { formatVetReport } from "../services/vet.js";
 import { CliError } from "./cli-error.js";
 import { addRemoteOptions, callGateway, remoteGateway } from "./local-services.js";
 import { collectRequirements } from "./vet-command.js";
+
+/** The real path of `path`, or of its directory joined with its name when it does not exist yet. */
+function realPathOf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    try {
+      return join(realpathSync(dirname(resolve(path))), basename(path));
+    } catch {
+      return resolve(path);
+    }
+  }
+}
+
+/** `-o` naming the input itself (or a link to it) would replace the requirements with the lock. */
+function refuseOverwritingInput(input: string, output: string): void {
+  if (output.trim() === "") throw new CliError("-o/--output must name a file");
+  if (realPathOf(input) === realPathOf(output))
+    throw new CliError(
+      `-o ${output} is the input file ${input}: writing the lock there would replace your requirements; give another file (e.g. requirements.txt for requirements.in)`,
+    );
+}
 
 /** `portcullis lock`: a fully pinned, hash-checked requirements.txt of admitted files only. */
 export function registerLockCommand(program: Command): void {
@@ -15,7 +38,10 @@ export function registerLockCommand(program: Command): void {
     .description(
       "Resolve requirements against the gateway's admitted files for one target environment and write a fully pinned requirements.txt with a --hash for every admitted file of each pinned version that fits the target; exits 1 when something cannot be admitted.",
     )
-    .requiredOption("-o, --output <file>", "where to write the pinned requirements.txt")
+    .requiredOption(
+      "-o, --output <file>",
+      "where to write the pinned requirements.txt (not the input file itself)",
+    )
     .option("--python <version>", "target Python version (default 3.12)")
     .option(
       "--platform <platform>",
@@ -24,6 +50,7 @@ export function registerLockCommand(program: Command): void {
   addRemoteOptions(cmd).action(async (file: string, flags: Record<string, unknown>) => {
     const gateway = remoteGateway(flags);
     if (!gateway) throw new CliError("lock needs --gateway URL (or PORTCULLIS_GATEWAY)");
+    refuseOverwritingInput(file, flags.output as string);
     const requirements = collectRequirements([], [file]);
     let target;
     try {

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from "commander";
-import { ConfigError } from "../config/options.js";
+import { ConfigError, OPTIONS } from "../config/options.js";
 import { CliError, explainDatabaseError } from "./cli-error.js";
 import { registerClientConfigCommand } from "./client-config-command.js";
 import { registerDemoCommand } from "./demo-command.js";
@@ -13,6 +13,38 @@ import { registerProofCommands } from "./proof-commands.js";
 import { registerDiscoveryCommands } from "./discovery-commands.js";
 import { registerConsoleCommands } from "./console-commands.js";
 
+/** C0 controls (tab and line breaks included), DEL and C1 controls: ANSI escapes start with one. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * An option given an empty value (`--port ""`, `--python ""`) is a mistake, not "the default":
+ * coerced, it would become port 0 or no target at all. Only the configuration options whose
+ * default is empty (`--database ""`: the embedded SQLite; a list emptied) take one. Nor does any
+ * option take control characters.
+ */
+function refuseEmptyOptions(command: Command): void {
+  const values = command.opts<Record<string, unknown>>();
+  for (const option of command.options) {
+    const name = option.attributeName();
+    const value = values[name];
+    if (typeof value !== "string") continue;
+    // Labels, reasons and names are stored and printed back in lists: an escape sequence or a
+    // line break there would repaint the terminal or forge a line of output.
+    if (CONTROL.test(value))
+      throw new CliError(
+        `${option.long ?? option.flags} must not contain control characters (escape sequences, tabs or line breaks), got ${JSON.stringify(value)}`,
+      );
+    if (value.trim() !== "") continue;
+    const spec = (OPTIONS as Record<string, { default: unknown } | undefined>)[name];
+    const emptyDefault =
+      spec !== undefined &&
+      (spec.default === "" || (Array.isArray(spec.default) && spec.default.length === 0));
+    if (emptyDefault) continue;
+    throw new CliError(`${option.long ?? option.flags} must not be empty`);
+  }
+}
+
 /** Builds the `portcullis` command tree; each command lives in its own file. */
 export function buildProgram(): Command {
   const program = new Command("portcullis")
@@ -22,7 +54,8 @@ export function buildProgram(): Command {
     // command's own --version, not the program's (which printed 0.1.0 and granted nothing).
     .enablePositionalOptions()
     .showHelpAfterError("(add --help for usage)")
-    .exitOverride();
+    .exitOverride()
+    .hook("preAction", (_program, action) => refuseEmptyOptions(action));
   registerServeCommand(program);
   registerClientConfigCommand(program);
   registerIntelCommand(program);

@@ -33,6 +33,8 @@ const SDIST = "pypi_attestations-0.0.19.tar.gz";
 describe("portcullis keys", () => {
   test("list prints the keys document; rotate keeps the old key as retired", async () => {
     const data = mkdtempSync(join(tmpdir(), "keys-cli-"));
+    // list only reads: the data directory is started first, as a gateway would.
+    await withLocalServices({ data }, async () => undefined, { create: true });
     const first = parseKeysDocument(
       JSON.parse((await cli(["keys", "list", "--json", "--data", data])).stdout),
     );
@@ -103,5 +105,36 @@ describe("portcullis provenance", () => {
     writeFileSync(junk, "{}");
     const bad = await cli(["provenance", "refresh-root", junk, "--data", data]);
     assert.match(bad.error?.message ?? "", /is not a usable Sigstore trusted root/);
+    assert.equal(bad.error?.exitCode, 2, "a file that is not a trusted root is bad input");
+  });
+
+  test("a trusted root (or provenance) over plain http or another scheme is refused with exit 2", async () => {
+    const data = mkdtempSync(join(tmpdir(), "root-cli-"));
+    // Port 9 (discard): a fetch would fail with 1; the refusal comes before any request.
+    for (const source of [
+      "http://127.0.0.1:9/trusted_root.json",
+      "HTTP://127.0.0.1:9/x",
+      "ftp://127.0.0.1:9/x",
+    ]) {
+      const refused = await cli(["provenance", "refresh-root", source, "--data", data]);
+      assert.equal(refused.error?.exitCode, 2, refused.error?.message);
+      assert.match(refused.error?.message ?? "", /only https:\/\/ URLs or local files are accepted/);
+    }
+    assert.equal(existsSync(join(data, "sigstore")), false, "nothing installed");
+    const verify = await cli([
+      "provenance",
+      "verify",
+      join(vectors, `${SDIST}.provenance`),
+      "--file",
+      SDIST,
+      "--sha256",
+      manifest.files[SDIST]!.sha256,
+      "--trusted-root",
+      "http://127.0.0.1:9/trusted_root.json",
+    ]);
+    assert.equal(verify.error?.exitCode, 2, verify.error?.message);
+    const missing = await cli(["provenance", "refresh-root", join(data, "nope.json"), "--data", data]);
+    assert.equal(missing.error?.exitCode, 2, "a file that is not there is bad input");
+    assert.match(missing.error?.message ?? "", /^cannot read .*nope\.json/);
   });
 });

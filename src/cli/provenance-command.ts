@@ -11,8 +11,20 @@ import { CLI_ACTOR } from "../domain/identity.js";
 import { CliError } from "./cli-error.js";
 import { addLocalOptions, withLocalServices } from "./local-services.js";
 
-async function readSource(source: string): Promise<string> {
-  if (/^https?:\/\//i.test(source)) {
+/**
+ * Reads a local file or an https URL. Anything else with a scheme (`http://`, `ftp://`…) is refused:
+ * a trusted root, or what is checked against it, fetched over plain HTTP is whatever a network
+ * attacker wants it to be.
+ */
+async function readSource(source: string, what: string): Promise<string> {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(source)?.[1]?.toLowerCase();
+  if (scheme !== undefined && scheme !== "https") {
+    throw new CliError(
+      `refusing ${JSON.stringify(source)} for ${what}: only https:// URLs or local files are accepted (${scheme}:// is not authenticated)`,
+      2,
+    );
+  }
+  if (scheme === "https") {
     let res: Response;
     try {
       res = await fetch(source, { signal: AbortSignal.timeout(60_000) });
@@ -25,7 +37,7 @@ async function readSource(source: string): Promise<string> {
   try {
     return await readFile(source, "utf8");
   } catch (err) {
-    throw new CliError(`cannot read ${source}: ${(err as Error).message}`, 1);
+    throw new CliError(`cannot read ${source}: ${(err as Error).message}`, 2);
   }
 }
 
@@ -39,17 +51,17 @@ export function registerProvenanceCommand(program: Command, out: CommandOutput =
       .command("refresh-root")
       .argument(
         "<source>",
-        "a trusted_root.json file or an https URL (e.g. from the Sigstore TUF repository)",
+        "a trusted_root.json file or an https:// URL (e.g. from the Sigstore TUF repository); http:// and other schemes are refused",
       )
       .description(
         "Install a new Sigstore trusted root into the data directory (checked first: it must load as a trusted root). Used instead of the shipped one unless sigstore.trusted-root is set. Recorded in the audit trail.",
       ),
   ).action(async (source: string, flags: Record<string, string | undefined>) => {
-    const text = await readSource(source);
+    const text = await readSource(source, "the trusted root");
     try {
       await loadSigstoreTrust(JSON.parse(text));
     } catch (err) {
-      throw new CliError(`${source} is not a usable Sigstore trusted root: ${(err as Error).message}`, 1);
+      throw new CliError(`${source} is not a usable Sigstore trusted root: ${(err as Error).message}`, 2);
     }
     await withLocalServices(
       flags,
@@ -77,10 +89,16 @@ export function registerProvenanceCommand(program: Command, out: CommandOutput =
   });
   cmd
     .command("verify")
-    .argument("<provenance>", "a PEP 740 provenance object (JSON, as PyPI's Integrity API serves it)")
+    .argument(
+      "<provenance>",
+      "a PEP 740 provenance object (JSON, as PyPI's Integrity API serves it): a file or an https:// URL",
+    )
     .requiredOption("--file <name>", "the distribution's file name")
     .requiredOption("--sha256 <hex>", "the distribution's sha256")
-    .option("--trusted-root <file>", "a Sigstore trusted root (default: the one in force)")
+    .option(
+      "--trusted-root <file>",
+      "a Sigstore trusted root, a file or an https:// URL (default: the one in force)",
+    )
     .option("--data <dir>", `${OPTIONS.data.description} [env ${OPTIONS.data.env}]`)
     .description(
       "Verify a provenance object offline for one distribution and print its publisher; exits 1 when it fails.",
@@ -91,8 +109,8 @@ export function registerProvenanceCommand(program: Command, out: CommandOutput =
       const rootFile = flags.trustedRoot ?? trustedRootPath(config.sigstoreTrustedRoot, config.data);
       let verdict;
       try {
-        const trust = await loadSigstoreTrust(JSON.parse(await readSource(rootFile)));
-        verdict = verifyProvenance(trust, JSON.parse(await readSource(file)), {
+        const trust = await loadSigstoreTrust(JSON.parse(await readSource(rootFile, "the trusted root")));
+        verdict = verifyProvenance(trust, JSON.parse(await readSource(file, "the provenance")), {
           filename: flags.file!,
           sha256: flags.sha256!.toLowerCase(),
         });

@@ -17,3 +17,13 @@ test("anything else is a usage error, not a request", () => {
       bad,
     );
 });
+
+test("a pinned version is normalised (PEP 440); an invalid one is refused", () => {
+  assert.deepEqual(parseRequestTarget("pkg==1.0-RC1"), { project: "pkg", version: "1.0rc1" });
+  assert.deepEqual(parseRequestTarget("pkg==v2.0"), { project: "pkg", version: "2.0" });
+  assert.throws(
+    () => parseRequestTarget("pkg==latest"),
+    (err: unknown) =>
+      err instanceof CliError && err.exitCode === 2 && /not a valid version/.test(err.message),
+  );
+});

@@ -1,15 +1,16 @@
 import type { Command } from "commander";
 import { isValidProjectName } from "../domain/project-name.js";
 import { CliError } from "./cli-error.js";
+import { pep440Version } from "./explain-command.js";
 import { addLocalOptions, addRemoteOptions } from "./local-services.js";
 import { formatRequest, onGatewayOrLocal, viewOf, type RequestView } from "./request-client.js";
 
-/** `NAME` or `NAME==VERSION`. */
+/** `NAME` or `NAME==VERSION`, the version in its PEP 440 normal form. */
 export function parseRequestTarget(spec: string): { project: string; version?: string } {
   const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*([^\s=]+))?\s*$/.exec(spec);
   if (!m || !isValidProjectName(m[1]!))
     throw new CliError(`expected NAME or NAME==VERSION, got ${JSON.stringify(spec)}`);
-  return { project: m[1]!, ...(m[2] ? { version: m[2] } : {}) };
+  return { project: m[1]!, ...(m[2] ? { version: pep440Version(m[2]) } : {}) };
 }
 
 /** `portcullis request NAME[==VERSION] --reason "..."`: ask for a package to enter the catalog. */
@@ -18,7 +19,7 @@ export function registerRequestCommand(program: Command): void {
     addRemoteOptions(
       program
         .command("request")
-        .argument("<package>", "NAME or NAME==VERSION")
+        .argument("<package>", "NAME or NAME==VERSION (a PEP 440 version, normalised: 1.0-RC1 is 1.0rc1)")
         .requiredOption("--reason <text>", "why you need it (shown to the approvers)")
         .option("--json", "print the request as JSON")
         .description(

@@ -49,7 +49,7 @@ export function registerScanCommand(program: Command): void {
     .command("scan")
     .argument("<paths...>", "directories to walk")
     .description(
-      "Walk directories for virtual environments (pyvenv.cfg), conda environments (conda-meta), site-packages, requirements files and pyproject.toml; inventory every installed distribution and judge it against the catalog: admitted, blocked, quarantined, pending, not in catalog, or hash differs (its files do not match the admitted wheel's RECORD). Exits 1 when anything did not pass the gate.",
+      "Walk directories for virtual environments (pyvenv.cfg), conda environments (conda-meta), site-packages, requirements files and pyproject.toml; inventory every installed distribution and judge it against the catalog: admitted, blocked, quarantined, pending, not in catalog, or hash differs (its RECORD does not match the admitted wheel's, or its installed files' bytes no longer match RECORD). Exits 1 when anything did not pass the gate.",
     )
     .option(
       "--report",

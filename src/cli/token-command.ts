@@ -5,6 +5,18 @@ import { asCliError, cliActor } from "./cli-actor.js";
 import { CliError } from "./cli-error.js";
 import { addLocalOptions, withLocalServices } from "./local-services.js";
 
+/**
+ * A stored label as one inert line: labels set before control characters were refused (or through
+ * the API) must not repaint the terminal when listed.
+ */
+function printable(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 /** `portcullis token create|list|revoke`: API tokens, shown once, stored as a keyed hash. */
 export function registerTokenCommand(program: Command): void {
   const token = program
@@ -21,8 +33,14 @@ export function registerTokenCommand(program: Command): void {
       )
       .requiredOption("--user <name>", "user or service-account name")
       .requiredOption("--role <role>", `least role: ${ROLES.join("|")}`)
-      .option("--team <team>", "the identity's team (created if new)")
-      .option("--label <label>", "the application this token pulls for (inventory), e.g. a CI pipeline")
+      .option(
+        "--team <team>",
+        "the identity's team (created if new); naming another team moves the identity and all its tokens (a notice says so)",
+      )
+      .option(
+        "--label <label>",
+        "the application this token pulls for (inventory), e.g. a CI pipeline (no control characters)",
+      )
       .option("--service", "a service account (CI job, scheduled script) rather than a person")
       .option("--expires-days <days>", "expire after this many days (default: never)"),
   ).action(async (flags: Record<string, string | boolean | undefined>) => {
@@ -37,22 +55,34 @@ export function registerTokenCommand(program: Command): void {
           `--expires-days must be a whole number of days from 1 to 3650, got ${JSON.stringify(flags.expiresDays)}`,
         );
     }
+    const team = (flags.team as string | undefined) ?? null;
+    let moved: { from: string | null; others: number } | undefined;
     const created = await withLocalServices(
       flags,
-      (s) =>
-        s.identity
+      async (s) => {
+        const before = (await s.identity.listUsers()).find((u) => u.name === String(flags.user));
+        const made = await s.identity
           .createToken(
             {
               user: String(flags.user),
               role,
-              team: (flags.team as string | undefined) ?? null,
+              team,
               label: (flags.label as string | undefined) ?? null,
               ...(flags.service ? { kind: "service" as const } : {}),
               expiresAt: expiresDays ? s.now() + expiresDays * 86_400_000 : null,
             },
             cliActor(),
           )
-          .catch(asCliError),
+          .catch(asCliError);
+        // Naming another team moves the identity, and every token it holds pulls for the new team.
+        if (before && team !== null && before.team !== team) {
+          const others = (await s.identity.listTokens(before.name)).filter(
+            (t) => t.id !== made.info.id && t.state === "active",
+          ).length;
+          moved = { from: before.team, others };
+        }
+        return made;
+      },
       { create: true },
     );
     const i = created.info;
@@ -60,6 +90,10 @@ export function registerTokenCommand(program: Command): void {
       `Created token ${i.id} for ${i.user} (role ${i.role}${i.team ? `, team ${i.team}` : ""}${i.expiresAt ? `, expires ${i.expiresAt}` : ""}).\n` +
         "It is shown once and stored only as a hash. pip: --index-url https://__token__:TOKEN@HOST/simple/\n",
     );
+    if (moved)
+      process.stderr.write(
+        `Note: ${i.user} moved ${moved.from ? `from team ${moved.from} ` : ""}to team ${team}: its ${moved.others} other active token(s) now pull for team ${team} too (inventory, drift and ownership follow).\n`,
+      );
     process.stdout.write(`${created.token}\n`);
   });
 
@@ -98,7 +132,7 @@ export function registerTokenCommand(program: Command): void {
               ? `expires ${t.expiresAt}`
               : "active";
       process.stdout.write(
-        `${t.id}  ${t.user.padEnd(20)} ${t.role.padEnd(9)} ${(t.team ?? "-").padEnd(12)} ${(t.label ?? "-").padEnd(16)} ${state}\n`,
+        `${t.id}  ${t.user.padEnd(20)} ${t.role.padEnd(9)} ${(t.team ?? "-").padEnd(12)} ${printable(t.label ?? "-").padEnd(16)} ${state}\n`,
       );
     }
   });
@@ -106,13 +140,14 @@ export function registerTokenCommand(program: Command): void {
   addLocalOptions(
     token
       .command("revoke")
-      .argument("<id>", "the token id (the 12 hex digits after pcl_)")
+      .argument("<id>", "the token id (the 12 hex digits after pcl_, either case)")
       .description("Revoke a token; every gateway instance refuses it within seconds."),
   ).action(async (id: string, flags: Record<string, string | boolean | undefined>) => {
-    const m = /^(?:pcl_)?([0-9a-f]{12})(?:_.*)?$/.exec(id.trim());
+    // Ids are hex, printed in lower case: an id copied in upper case is the same id.
+    const m = /^(?:pcl_)?([0-9a-f]{12})(?:_.*)?$/i.exec(id.trim());
     if (!m) throw new CliError(`expected a token id (12 hex digits), got ${JSON.stringify(id.slice(0, 40))}`);
     const info = await withLocalServices(flags, (s) =>
-      s.identity.revokeToken(m[1]!, cliActor()).catch(asCliError),
+      s.identity.revokeToken(m[1]!.toLowerCase(), cliActor()).catch(asCliError),
     );
     process.stdout.write(`revoked token ${info.id} of ${info.user}\n`);
   });

@@ -52,7 +52,7 @@ export function registerVerifyCommand(program: Command, out: CommandOutput = pro
         "RECORD, and online every installed file is one of the attested wheel's files (installed environments keep no " +
         "wheel hash; offline only the first two can be checked). Online with --gateway, or " +
         "offline with --attestations DIR (<sha256>.json files) and --keys FILE. Exits 1 when anything fails, naming each " +
-        "failure; 2 on bad usage.",
+        "failure; 2 on bad usage (including nothing to verify: an empty requirements file).",
     )
     .option("-r, --requirement <file>", "a requirements file with name==version --hash=sha256:... pins")
     .option("--gateway <url>", "a running gateway [env PORTCULLIS_GATEWAY]")
@@ -68,6 +68,9 @@ export function registerVerifyCommand(program: Command, out: CommandOutput = pro
       const source = pickSource(flags);
       if (paths.length === 0 && !flags.requirement)
         throw new CliError("nothing to verify: name files, environments, or -r requirements.txt");
+      // The requirements file is read before the gateway is asked anything: bad input is exit 2.
+      const requirements =
+        typeof flags.requirement === "string" ? await readPins(flags.requirement) : undefined;
       let keys;
       try {
         keys = await source.keys();
@@ -100,26 +103,9 @@ export function registerVerifyCommand(program: Command, out: CommandOutput = pro
             );
           }
         }
-        if (typeof flags.requirement === "string") {
-          let text: string;
-          try {
-            text = await readFile(flags.requirement, "utf8");
-          } catch (err) {
-            throw new CliError(`cannot read ${flags.requirement}: ${(err as Error).message}`);
-          }
-          const parsed = parseRequirementsFile(text);
-          if (parsed.errors.length > 0)
-            throw new CliError(
-              `${flags.requirement}:${parsed.errors[0]!.line}: ${parsed.errors[0]!.message}`,
-            );
-          const pins = parsed.requirements.map((e) => ({
-            project: e.req.normalizedName,
-            version: exactVersion(e.req.specifier),
-            hashes: e.hashes,
-            line: e.line,
-          }));
-          outcomes.push(...(await verifyPins(source, keys, pins)));
-          for (const u of parsed.unsupported)
+        if (requirements) {
+          outcomes.push(...(await verifyPins(source, keys, requirements.pins)));
+          for (const u of requirements.unsupported)
             outcomes.push({
               item: u.text,
               ok: false,
@@ -130,6 +116,10 @@ export function registerVerifyCommand(program: Command, out: CommandOutput = pro
         if (err instanceof SourceError) throw new CliError(err.message, 1);
         throw err;
       }
+      if (outcomes.length === 0)
+        throw new CliError(
+          `nothing to verify: ${paths.length ? "no installed distributions found" : "the requirements file holds no requirements"}`,
+        );
       if (typeof flags.export === "string") await exportAttestations(flags.export, outcomes, keys);
       const failed = outcomes.filter((o) => !o.ok);
       if (flags.json) {
@@ -154,6 +144,30 @@ export function registerVerifyCommand(program: Command, out: CommandOutput = pro
       }
       if (failed.length > 0) process.exitCode = 1;
     });
+}
+
+/** The pins of a requirements file, and the lines the gateway does not serve. */
+async function readPins(file: string) {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const parsed = parseRequirementsFile(text);
+  if (parsed.errors.length > 0)
+    throw new CliError(`${file}:${parsed.errors[0]!.line}: ${parsed.errors[0]!.message}`);
+  if (parsed.requirements.length === 0 && parsed.unsupported.length === 0)
+    throw new CliError(`nothing to verify: ${file} holds no requirements`);
+  return {
+    pins: parsed.requirements.map((e) => ({
+      project: e.req.normalizedName,
+      version: exactVersion(e.req.specifier),
+      hashes: e.hashes,
+      line: e.line,
+    })),
+    unsupported: parsed.unsupported,
+  };
 }
 
 function pickSource(flags: Record<string, string | boolean | undefined>): AttestationSource {

@@ -1,9 +1,17 @@
-import { compareVersions, isPrerelease } from "../domain/version.js";
+import { compareVersions, isPrerelease, isValidVersion } from "../domain/version.js";
 import { REFUSING, summarizeDecision, type Decision } from "../policy/decision.js";
 import { factsOf } from "./catalog-curator.js";
 import type { PolicyService } from "./policy-service.js";
 import type { ProjectIndexService, ProjectView } from "./project-index.js";
 import type { DecisionRepository } from "../adapters/db/decision-repository.js";
+
+/**
+ * Whether two versions are the same release by PEP 440 (`2.19.0` and `2.19.0.0`, `1.0rc1` and
+ * `1.0-RC1`); versions that are not PEP 440 only when their text is equal.
+ */
+export function sameVersion(a: string, b: string): boolean {
+  return a === b || (isValidVersion(a) && isValidVersion(b) && compareVersions(a, b) === 0);
+}
 
 /**
  * The nearest version a user can take instead of a refused one: the lowest newer version with a
@@ -25,7 +33,7 @@ export function nearestAdmittedVersion(
         return !REFUSING.has(decision.outcome);
       });
   const candidates = [...new Set(view.files.map((f) => f.version))].filter(
-    (v) => v && v !== version && (isPrerelease(version) || !isPrerelease(v)),
+    (v) => v && !sameVersion(v, version) && (isPrerelease(version) || !isPrerelease(v)),
   );
   const newer = candidates.filter((v) => compareVersions(v, version) > 0).sort(compareVersions);
   const older = candidates
@@ -99,11 +107,16 @@ export async function decisionsFor(
   version?: string,
 ): Promise<Decision[] | null> {
   const view = await deps.projects.getRawProject(project);
-  const stored = new Map((await deps.decisions.byProject(project, version)).map((d) => [d.sha256, d]));
+  // Versions are matched by PEP 440 equality, not text: the stored and listed spelling (from the
+  // file name) may differ from the one asked for.
+  const matches = (v: string) => version === undefined || sameVersion(v, version);
+  const stored = new Map(
+    (await deps.decisions.byProject(project)).filter((d) => matches(d.version)).map((d) => [d.sha256, d]),
+  );
   if (!view) return stored.size ? [...stored.values()] : null;
   const out: Decision[] = [];
   for (const f of view.files) {
-    if (version !== undefined && f.version !== version) continue;
+    if (!matches(f.version)) continue;
     const d = stored.get(f.sha256);
     out.push(d?.stage === "full" ? d : deps.policy.judgeIndex(factsOf(view, f), { versions: view.versions }));
   }

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findEnvironments } from "./environment-finder.js";
-import { formatScan, scan, scanFailed } from "./scan-service.js";
+import { formatScan, scan, scanFailed, type InventoryChecker } from "./scan-service.js";
 
 function distInfo(sp: string, name: string, version: string): void {
   const dir = join(sp, `${name}-${version}.dist-info`);
@@ -105,6 +105,58 @@ describe("scan without a catalog", () => {
     assert.match(
       formatScan(result, (p) => p),
       /Not checked against a catalog/,
+    );
+  });
+});
+
+describe("scan against a catalog: installed bytes", () => {
+  test("a file changed after installation makes an admitted release hash-differs", async () => {
+    const { createHash } = await import("node:crypto");
+    const root = mkdtempSync(join(tmpdir(), "scan-bytes-"));
+    const sp = join(root, "site-packages");
+    distInfo(sp, "demo", "1.0");
+    mkdirSync(join(sp, "demo"));
+    const body = "VALUE = 1\n";
+    writeFileSync(join(sp, "demo", "__init__.py"), body);
+    const digest = createHash("sha256").update(body).digest();
+    writeFileSync(
+      join(sp, "demo-1.0.dist-info", "RECORD"),
+      `demo/__init__.py,sha256=${digest.toString("base64url")},${body.length}\ndemo-1.0.dist-info/RECORD,,\n`,
+    );
+    // The admitted wheel's RECORD is the installed one: only the bytes on disk can differ.
+    const check: InventoryChecker = async (items) =>
+      items.map((i) => ({
+        project: i.name,
+        version: i.version,
+        status: "admitted" as const,
+        reason: "admitted",
+        files: [
+          { filename: "demo-1.0-py3-none-any.whl", sha256: "a".repeat(64), outcome: "admitted" as const },
+        ],
+        records: [
+          {
+            filename: "demo-1.0-py3-none-any.whl",
+            sha256: "a".repeat(64),
+            entries: { "demo/__init__.py": digest.toString("hex") },
+          },
+        ],
+        vulnerabilities: [],
+      }));
+    const intact = await scan([root], check);
+    assert.deepEqual(
+      intact.environments[0]!.distributions.map((d) => [d.status, d.reason]),
+      [["admitted", "matches demo-1.0-py3-none-any.whl"]],
+    );
+    writeFileSync(join(sp, "demo", "__init__.py"), "VALUE = 1\nimport os; os.system('evil')\n");
+    const tampered = await scan([root], check);
+    const [d] = tampered.environments[0]!.distributions;
+    assert.equal(d!.status, "hash-differs", d!.reason);
+    assert.match(d!.reason, /1 installed file\(s\) do not match RECORD .*demo\/__init__\.py/);
+    assert.equal(d!.file, undefined, "no longer claims to be the admitted file");
+    assert.equal(scanFailed(tampered), true);
+    assert.match(
+      formatScan(tampered, (p) => p),
+      /hash-differs +demo==1\.0/,
     );
   });
 });

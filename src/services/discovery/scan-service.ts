@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { basename } from "node:path";
+import { basename, dirname } from "node:path";
 import {
   UNGOVERNED,
   type GovernanceStatus,
@@ -9,6 +9,7 @@ import { normalizeProjectName } from "../../domain/project-name.js";
 import { parseRequirement } from "../../domain/requirement.js";
 import { parseRequirementsFile } from "../../domain/requirements-file.js";
 import { parseSpecifier } from "../../domain/version.js";
+import { filesDifferingFromRecord } from "../proof/installed-distributions.js";
 import type { CiFinding, CiRuleId } from "./ci-report.js";
 import { readSitePackages } from "./dist-info-reader.js";
 import { findEnvironments, type FoundEnvironment, type FoundTree } from "./environment-finder.js";
@@ -160,6 +161,25 @@ async function readManifest(path: string, kind: ScannedManifest["kind"]): Promis
 }
 
 /**
+ * An admitted distribution whose installed RECORD matches the admitted wheel's may still have had
+ * its files changed after installation: the bytes on disk are hashed against RECORD (as `verify`
+ * does), and any that differ make it `hash-differs`.
+ */
+async function checkInstalledBytes(g: GovernedDistribution): Promise<GovernedDistribution> {
+  const d = g.distribution;
+  if (g.status !== "admitted" || !d.files) return g;
+  const recorded = d.files.flatMap((f) => (f.sha256 ? [{ path: f.path, sha256: f.sha256 }] : []));
+  const { modified } = await filesDifferingFromRecord(dirname(d.location), recorded);
+  if (modified.length === 0) return g;
+  const { file: _file, ...rest } = g;
+  return {
+    ...rest,
+    status: "hash-differs",
+    reason: `${modified.length} installed file(s) do not match RECORD (changed since installation), e.g. ${modified[0]}`,
+  };
+}
+
+/**
  * Walks `roots`, inventories every environment found and judges each distribution (and each exact
  * pin in requirements and pyproject files) against the catalog through `check`.
  */
@@ -184,13 +204,19 @@ export async function scan(roots: readonly string[], check?: InventoryChecker): 
       answers.forEach((v, j) => verdicts.set(key(batch[j]!.name, batch[j]!.version), v));
     }
   }
-  const environments = tree.environments.map((environment, i) => ({
-    environment,
-    distributions: inventories[i]!.distributions.map((d) =>
-      governDistribution(d, check ? verdicts.get(key(d.name, d.version)) : undefined),
-    ),
-    problems: inventories[i]!.problems,
-  }));
+  const environments = await Promise.all(
+    tree.environments.map(async (environment, i) => ({
+      environment,
+      distributions: await Promise.all(
+        inventories[i]!.distributions.map((d) =>
+          checkInstalledBytes(
+            governDistribution(d, check ? verdicts.get(key(d.name, d.version)) : undefined),
+          ),
+        ),
+      ),
+      problems: inventories[i]!.problems,
+    })),
+  );
   if (check)
     for (const m of manifests)
       for (const p of m.pinned) {

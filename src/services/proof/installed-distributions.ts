@@ -49,7 +49,40 @@ function header(text: string, name: string): string | undefined {
 async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("base64url");
+  return hash.digest("hex");
+}
+
+/** A file as RECORD lists it: its path relative to site-packages and its sha256 (hex). */
+export interface RecordedFile {
+  path: string;
+  sha256: string;
+}
+
+function insideSite(site: string, path: string): boolean {
+  const rel = relative(site, resolve(site, path));
+  return rel !== ".." && !rel.startsWith(`..${sep}`);
+}
+
+/**
+ * The installed files whose bytes no longer match their RECORD hash (`path`, or `path (missing)`),
+ * and how many were checked. Only files inside `site` are read: files outside it (scripts the
+ * installer rewrote) carry the installer's hash, not the wheel's. One implementation for `verify`
+ * and `scan`.
+ */
+export async function filesDifferingFromRecord(
+  site: string,
+  files: readonly RecordedFile[],
+): Promise<{ checked: number; modified: string[] }> {
+  const modified: string[] = [];
+  let checked = 0;
+  for (const f of files) {
+    if (!insideSite(site, f.path)) continue;
+    checked++;
+    const actual = await sha256File(resolve(site, f.path)).catch(() => undefined);
+    if (actual === undefined) modified.push(`${f.path} (missing)`);
+    else if (actual !== f.sha256.toLowerCase()) modified.push(f.path);
+  }
+  return { checked, modified };
 }
 
 /**
@@ -72,16 +105,16 @@ export async function readInstalled(site: string): Promise<InstalledDistribution
     const recordText = await readFile(join(distInfo, "RECORD"), "utf8").catch(() => undefined);
     if (recordText === undefined) modified.push(`${entry}/RECORD (missing)`);
     else {
+      const rows: RecordedFile[] = [];
       for (const row of parseRecord(recordText, `${entry}/RECORD`).entries) {
         if (!row.hash || row.hash.algorithm !== "sha256") continue;
-        const path = resolve(site, row.path);
-        if (relative(site, path).startsWith(`..${sep}`) || relative(site, path) === "..") continue;
-        checked++;
-        files.set(row.path, row.hash.digest.replace(/=+$/, ""));
-        const actual = await sha256File(path).catch(() => undefined);
-        if (actual === undefined) modified.push(`${row.path} (missing)`);
-        else if (actual !== row.hash.digest.replace(/=+$/, "")) modified.push(row.path);
+        const digest = row.hash.digest.replace(/=+$/, "");
+        rows.push({ path: row.path, sha256: Buffer.from(digest, "base64url").toString("hex") });
+        if (insideSite(site, row.path)) files.set(row.path, digest);
       }
+      const result = await filesDifferingFromRecord(site, rows);
+      checked = result.checked;
+      modified.push(...result.modified);
     }
     out.push({ project: normalizeProjectName(name), name, version, distInfo, modified, checked, files });
   }

@@ -1,0 +1,224 @@
+/**
+ * Commands that only read local state refuse a place that holds no Portcullis database (missing,
+ * empty, someone else's) with exit 2 and leave it as it was; `audit verify` writes nothing, not
+ * even a checkpoint; `--gateway` with local state is refused. In-process through `runCli`.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sql } from "kysely";
+import pg from "pg";
+import { connectDatabase } from "../adapters/db/connect-database.js";
+import { dialectSkip, POSTGRES_URL } from "../../test/helpers/databases.js";
+import { runCli } from "./program.js";
+
+interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `portcullis ARGS` in this process; only strings are captured (the runner writes Buffers). */
+async function cli(...args: string[]): Promise<CliRun> {
+  const out = { stdout: "", stderr: "" };
+  const capture = (stream: NodeJS.WriteStream, key: keyof typeof out) => {
+    const write = stream.write.bind(stream);
+    stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      if (typeof chunk !== "string") return write(chunk, ...rest);
+      out[key] += chunk;
+      return true;
+    }) as typeof stream.write;
+    return () => (stream.write = write);
+  };
+  const restore = [capture(process.stdout, "stdout"), capture(process.stderr, "stderr")];
+  try {
+    return { code: await runCli(["node", "portcullis", ...args]), ...out };
+  } finally {
+    for (const r of restore) r();
+  }
+}
+
+/** Every command that only reads local state, with the arguments it needs. */
+const READERS: string[][] = [
+  ["keys", "list"],
+  ["audit", "verify"],
+  ["audit", "export"],
+  ["who-has", "left-pad==1.0"],
+  ["token", "list"],
+  ["user", "list"],
+  ["team", "list"],
+  ["owner", "list"],
+  ["drift"],
+  ["intel", "status"],
+  ["explain", "left-pad==1.0"],
+  ["webhook", "list"],
+  ["remediation", "list"],
+  ["requests", "list"],
+];
+
+const sha = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
+
+describe("reading commands and a place holding no Portcullis database", () => {
+  let root: string;
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), "pcl-readonly-"));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  test("a missing or empty --data: exit 2 naming it, nothing created", async () => {
+    const missing = join(root, "typo");
+    for (const args of READERS) {
+      const run = await cli(...args, "--data", missing);
+      assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
+      assert.match(run.stderr, /^portcullis: no Portcullis database in .*typo: check --data/, args.join(" "));
+      assert.equal(existsSync(missing), false, `${args.join(" ")} created ${missing}`);
+    }
+    const empty = join(root, "empty");
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(empty);
+    const keys = await cli("keys", "list", "--data", empty);
+    assert.equal(keys.code, 2, keys.stderr);
+    assert.deepEqual(readdirSync(empty), [], "keys list made no key ring");
+  });
+
+  test("a SQLite file that is not a Portcullis database is refused and left byte for byte", async () => {
+    const { default: Sqlite } = await import("better-sqlite3");
+    const other = join(root, "other.db");
+    const db = new Sqlite(other);
+    db.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine')");
+    db.close();
+    const text = join(root, "notes.txt");
+    writeFileSync(text, "not a database at all\n");
+    for (const file of [other, text]) {
+      const before = sha(file);
+      for (const args of READERS.filter((a) => a[0] !== "keys")) {
+        const run = await cli(...args, "--database", `sqlite:${file}`, "--data", join(root, "d"));
+        assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
+        assert.match(run.stderr, /is not a Portcullis database \(left untouched\)/, args.join(" "));
+      }
+      assert.equal(sha(file), before, `${file} was changed`);
+      assert.equal(existsSync(`${file}-wal`), false, "not even switched to WAL");
+    }
+  });
+
+  test("a command that sets state up may still start a new data directory", async () => {
+    const fresh = join(root, "fresh");
+    const created = await cli("owner", "set", "left-pad", "platform", "--data", fresh);
+    assert.equal(created.code, 0, created.stderr);
+    const listed = await cli("owner", "list", "--data", fresh);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /left-pad/);
+    const keys = await cli("keys", "list", "--data", fresh);
+    assert.equal(keys.code, 0, keys.stderr);
+    assert.match(keys.stdout, /^[0-9a-f]{64} {2}ed25519 {2}active\n$/);
+  });
+
+  test("--gateway together with --data, --database or --config is refused", async () => {
+    for (const local of [
+      ["--data", root],
+      ["--database", "sqlite:x.db"],
+      ["--config", "x.yaml"],
+    ]) {
+      const run = await cli("who-has", "left-pad", "--gateway", "http://127.0.0.1:9", ...local);
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, new RegExp(`give one of --gateway \\(a running gateway\\) or ${local[0]}`));
+    }
+  });
+});
+
+describe("audit verify only reads", () => {
+  let data: string;
+  before(async () => {
+    data = mkdtempSync(join(tmpdir(), "pcl-verify-ro-"));
+    const created = await cli("owner", "set", "left-pad", "platform", "--data", data);
+    assert.equal(created.code, 0, created.stderr);
+  });
+  after(() => rmSync(data, { recursive: true, force: true }));
+
+  /** The checkpoints stored, and a way to change the trail behind the gateway's back. */
+  async function withDb<T>(fn: (db: Awaited<ReturnType<typeof connectDatabase>>["db"]) => Promise<T>) {
+    const handle = await connectDatabase({ url: "", dataDir: data, migrate: false });
+    try {
+      return await fn(handle.db);
+    } finally {
+      await handle.close();
+    }
+  }
+  const checkpoints = () =>
+    withDb(async (db) =>
+      (await db.selectFrom("audit_checkpoints").select("seq").execute()).map((r) => r.seq),
+    );
+
+  test("an unsigned head stays unsigned, and a broken trail gets no checkpoint", async () => {
+    // As if the records had been written and not yet signed (a gateway between checkpoints).
+    await withDb(async (db) => {
+      await db.deleteFrom("audit_checkpoints").execute();
+      await db.updateTable("audit_head").set({ checkpoint_seq: 0, checkpoint_at: 0 }).execute();
+    });
+    const intact = await cli("audit", "verify", "--data", data);
+    assert.equal(intact.code, 0, intact.stderr);
+    assert.match(intact.stdout, /none signed yet/);
+    assert.equal(intact.stderr, "", "no signing noise");
+    assert.deepEqual(await checkpoints(), [], "verify signed a checkpoint");
+
+    await withDb((db) => sql`UPDATE audit_log SET outcome = 'forged' WHERE seq = 1`.execute(db));
+    const broken = await cli("audit", "verify", "--data", data);
+    assert.equal(broken.code, 1, broken.stderr);
+    assert.match(broken.stderr, /^portcullis: audit trail NOT intact: /);
+    assert.deepEqual(await checkpoints(), [], "a checkpoint was signed over a broken trail");
+  });
+});
+
+describe("reading commands and an empty PostgreSQL schema", { skip: await dialectSkip("postgres") }, () => {
+  const schema = `t_${randomBytes(6).toString("hex")}`;
+  const url = `${POSTGRES_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+  const tables = async () => {
+    const c = new pg.Client({ connectionString: POSTGRES_URL });
+    await c.connect();
+    try {
+      const r = await c.query("SELECT table_name FROM information_schema.tables WHERE table_schema = $1", [
+        schema,
+      ]);
+      return r.rows.length;
+    } finally {
+      await c.end();
+    }
+  };
+  before(async () => {
+    const c = new pg.Client({ connectionString: POSTGRES_URL });
+    await c.connect();
+    await c.query(`CREATE SCHEMA ${schema}`);
+    await c.end();
+  });
+  after(async () => {
+    const c = new pg.Client({ connectionString: POSTGRES_URL });
+    await c.connect();
+    await c.query(`DROP SCHEMA ${schema} CASCADE`);
+    await c.end();
+  });
+
+  test("exit 2 and the schema stays empty; a foreign table is not migrated either", async () => {
+    const data = mkdtempSync(join(tmpdir(), "pcl-pg-ro-"));
+    try {
+      for (const args of READERS.filter((a) => a[0] !== "keys")) {
+        const run = await cli(...args, "--database", url, "--data", data);
+        assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
+        assert.match(run.stderr, /^portcullis: no Portcullis database in postgres:\/\/.*: check --database/);
+        assert.equal(await tables(), 0, `${args.join(" ")} migrated the empty schema`);
+      }
+      const c = new pg.Client({ connectionString: POSTGRES_URL });
+      await c.connect();
+      await c.query(`CREATE TABLE ${schema}.notes (body text)`);
+      await c.end();
+      const run = await cli("token", "list", "--database", url, "--data", data);
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, /is not a Portcullis database \(left untouched\)/);
+      assert.equal(await tables(), 1);
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+});
