@@ -498,6 +498,14 @@ for (const dialect of DIALECTS) {
         reason: "pinned",
       });
       assert.equal(versioned.status, 201, "another version (or none vs. one) is another request");
+      const spelled = await call("POST", "/api/v1/requests", "requester", {
+        project: "clickk",
+        version: "1.0.0",
+        reason: "pinned, spelled otherwise",
+      });
+      assert.equal(spelled.status, 200, "1.0.0 is 1.0 (PEP 440): the same request");
+      assert.equal(spelled.body.id, versioned.body.id);
+      assert.equal(versioned.body.version, "1.0", "stored as the upstream spells it");
       const byOther = await call("POST", "/api/v1/requests", "approver", {
         project: "clickk",
         reason: "me too",

@@ -131,22 +131,20 @@ export class RequestService {
     if (!input.reason.trim()) throw new RequestError(400, "VALIDATION", "a reason is required");
     const project = normalizeProjectName(input.project);
     const requester = actorName(actor);
-    // Asking again while the same request waits for an approver answers the waiting one: a
-    // second copy would split the approvers' review (and its exceptions) in two.
-    const waiting = await this.deps.requests.findPending<RequestReport>({
-      project,
-      version: input.version ?? null,
-      requester,
-    });
-    if (waiting) return { ...waiting, existing: true };
     const view = await this.deps.vet.projects.getRawProject(project).catch(asRequestError);
     if (!view) throw new RequestError(404, "NOT_FOUND", `the upstream has no project named ${input.project}`);
-    if (
-      input.version !== undefined &&
-      !view.files.some((f) => compareVersions(f.version, input.version!) === 0)
-    )
+    // The version as the upstream spells it (PEP 440 equality: 2.19.0.0 and v2.19 are 2.19.0),
+    // so that one release is always one request and one key.
+    const version =
+      input.version === undefined
+        ? null
+        : (view.files.find((f) => compareVersions(f.version, input.version!) === 0)?.version ?? undefined);
+    if (version === undefined)
       throw new RequestError(404, "NOT_FOUND", `${project} has no version ${input.version} upstream`);
-    const version = input.version ?? null;
+    // Asking again while the same request waits for an approver answers the waiting one: a
+    // second copy would split the approvers' review (and its exceptions) in two.
+    const waiting = await this.deps.requests.findPending<RequestReport>({ project, version, requester });
+    if (waiting) return { ...waiting, existing: true };
     const report = await this.vet(project, version);
     const state: RequestState = report.ok ? "approved" : "pending";
     const now = this.deps.now();
