@@ -27,6 +27,7 @@ interface RequestBody {
   id: number;
   state: string;
   project: string;
+  version: string | null;
   requester: string;
   decidedBy: string | null;
   exceptions: { sha256?: string; version?: string; checks?: string[]; expiresAt: string }[];
