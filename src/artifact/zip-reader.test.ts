@@ -20,6 +20,7 @@ import { normalizeEntryPath } from "./archive-reader.js";
 import { openZipArchive } from "./zip-reader.js";
 
 const MiB = 1024 * 1024;
+const PKG_FILE = { name: "pkg/__init__.py", data: "print('hello')\n" };
 let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "portcullis-zip-"));
@@ -396,8 +397,13 @@ describe("openZipArchive", () => {
     const wheelsDir = join(sharedDataDir(), "wheels");
     const files = (await readdir(wheelsDir)).filter((name) => name.endsWith(".whl"));
     assert.ok(files.length >= 18, `expected the shared wheels in ${wheelsDir}`);
-    for (const file of files) {
-      const archive = await openZipArchive(join(wheelsDir, file));
+    const paths = files.map((file) => join(wheelsDir, file));
+    // Debian's python3-pip-whl and friends, where installed: wheels built by other tools.
+    const systemWheels = "/usr/share/python-wheels";
+    const system = await readdir(systemWheels).catch(() => [] as string[]);
+    paths.push(...system.filter((name) => name.endsWith(".whl")).map((name) => join(systemWheels, name)));
+    for (const file of paths) {
+      const archive = await openZipArchive(file);
       try {
         const expectedBytes = archive
           .entries()
@@ -416,5 +422,286 @@ describe("openZipArchive", () => {
         await archive.close();
       }
     }
+  });
+});
+
+/** A zip split into its parts, to reassemble in ways no zip writer would. */
+function splitZip(zip: Buffer): { data: Buffer; central: Buffer; count: number } {
+  const end = zip.subarray(zip.length - 22);
+  assert.equal(end.readUInt32LE(0), 0x06054b50, "the test zip ends with a comment-less end record");
+  const size = end.readUInt32LE(12);
+  const offset = end.readUInt32LE(16);
+  return {
+    data: zip.subarray(0, offset),
+    central: zip.subarray(offset, offset + size),
+    count: end.readUInt16LE(10),
+  };
+}
+
+/** A copy of a central directory with every local header offset moved by `delta`. */
+function shiftCentral(central: Buffer, delta: number): Buffer {
+  const out = Buffer.from(central);
+  for (let at = 0; at < out.length;) {
+    out.writeUInt32LE(out.readUInt32LE(at + 42) + delta, at + 42);
+    at += 46 + out.readUInt16LE(at + 28) + out.readUInt16LE(at + 30) + out.readUInt16LE(at + 32);
+  }
+  return out;
+}
+
+function endRecord(fields: { count: number; size: number; offset: number; countOnDisk?: number }): Buffer {
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(fields.countOnDisk ?? fields.count, 8);
+  end.writeUInt16LE(fields.count, 10);
+  end.writeUInt32LE(fields.size, 12);
+  end.writeUInt32LE(fields.offset, 16);
+  return end;
+}
+
+function zip64Records(fields: { count: number; size: number; offset: number; recordAt: number }): Buffer {
+  const record = Buffer.alloc(56);
+  record.writeUInt32LE(0x06064b50, 0);
+  record.writeBigUInt64LE(44n, 4);
+  record.writeUInt16LE(45, 12);
+  record.writeUInt16LE(45, 14);
+  record.writeBigUInt64LE(BigInt(fields.count), 24);
+  record.writeBigUInt64LE(BigInt(fields.count), 32);
+  record.writeBigUInt64LE(BigInt(fields.size), 40);
+  record.writeBigUInt64LE(BigInt(fields.offset), 48);
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0);
+  locator.writeBigUInt64LE(BigInt(fields.recordAt), 8);
+  locator.writeUInt32LE(1, 16);
+  return Buffer.concat([record, locator]);
+}
+
+/** The message of the error opening or reading `path` fails with, which must be an ArchiveError. */
+async function refusal(path: string): Promise<string> {
+  const result = await outcome(path);
+  assert.notEqual(result.phase, "ok", `${path} was accepted`);
+  try {
+    const archive = await openZipArchive(path);
+    try {
+      await archive.forEachFile(() => {});
+    } finally {
+      await archive.close();
+    }
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return "";
+}
+
+async function entryNames(path: string): Promise<string[]> {
+  const archive = await openZipArchive(path);
+  try {
+    return archive.entries().map((entry) => entry.name);
+  } finally {
+    await archive.close();
+  }
+}
+
+describe("openZipArchive: zips CPython and yauzl would read differently", () => {
+  const BENIGN = [PKG_FILE, { name: "pkg/b.py", data: "b = 1\n" }];
+  const PKG_FILE_NAME = "pkg/__init__.py";
+
+  test("reads a zip with a zip64 end record in the one place every reader looks", async () => {
+    const { data, central, count } = splitZip(buildZip(BENIGN));
+    const recordAt = data.length + central.length;
+    const bytes = Buffer.concat([
+      data,
+      central,
+      zip64Records({ count, size: central.length, offset: data.length, recordAt }),
+      endRecord({ count: 0xffff, size: 0xffffffff, offset: 0xffffffff }),
+    ]);
+    assert.deepEqual(await entryNames(await writeZip("zip64.zip", bytes)), [PKG_FILE_NAME, "pkg/b.py"]);
+  });
+
+  test("reads a zip whose local data was moved along with every offset", async () => {
+    const { data, central, count } = splitZip(buildZip(BENIGN));
+    const pad = Buffer.alloc(64);
+    const bytes = Buffer.concat([
+      pad,
+      data,
+      shiftCentral(central, pad.length),
+      endRecord({ count, size: central.length, offset: pad.length + data.length }),
+    ]);
+    assert.deepEqual(await outcome(await writeZip("moved.zip", bytes)), { phase: "ok" });
+  });
+
+  test("refuses an end record that counts one entry fewer than the directory holds", async () => {
+    // yauzl stops after the count and would never list the last entry; CPython reads the
+    // directory to its declared size and installs it.
+    const { data, central, count } = splitZip(
+      buildZip([...BENIGN, { name: "zz_hidden.pth", data: "import os\n" }]),
+    );
+    const bytes = Buffer.concat([
+      data,
+      central,
+      endRecord({ count: count - 1, size: central.length, offset: data.length }),
+    ]);
+    assert.deepEqual(await outcome(await writeZip("count.zip", bytes)), { phase: "open", code: "CORRUPT" });
+    assert.match(
+      await refusal(await writeZip("count.zip", bytes)),
+      /holds more than the 2 records the end record counts/,
+    );
+  });
+
+  test("refuses an end record whose per-disk count differs from its total", async () => {
+    const { data, central, count } = splitZip(buildZip(BENIGN));
+    const bytes = Buffer.concat([
+      data,
+      central,
+      endRecord({ count, countOnDisk: count - 1, size: central.length, offset: data.length }),
+    ]);
+    assert.deepEqual(await outcome(await writeZip("disk-count.zip", bytes)), {
+      phase: "open",
+      code: "CORRUPT",
+    });
+    assert.match(
+      await refusal(await writeZip("disk-count.zip", bytes)),
+      /counts 1 entries on this disk but 2 in all/,
+    );
+  });
+
+  test("refuses a central directory that does not start where the end record puts it", async () => {
+    // CPython's "concat" offset: it shifts every offset by (end record position - size - offset),
+    // so yauzl reads the benign directory the end record names and CPython the one right before
+    // the end record, with the evil entry.
+    const benign = splitZip(buildZip(BENIGN));
+    const evil = splitZip(buildZip([PKG_FILE, { name: "evil.pth", data: "import os\n" }]));
+    const pad = Buffer.alloc(evil.data.length + 64);
+    const benignCentralAt = pad.length + benign.data.length;
+    const evilDataAt = benignCentralAt + benign.central.length;
+    const evilCentralAt = evilDataAt + evil.data.length;
+    const concat = evilCentralAt - benignCentralAt;
+    const bytes = Buffer.concat([
+      pad,
+      benign.data,
+      shiftCentral(benign.central, pad.length),
+      evil.data,
+      shiftCentral(evil.central, evilDataAt - concat),
+      endRecord({ count: benign.count, size: evil.central.length, offset: benignCentralAt }),
+    ]);
+    assert.deepEqual(await outcome(await writeZip("concat.zip", bytes)), { phase: "open", code: "CORRUPT" });
+    assert.match(
+      await refusal(await writeZip("concat.zip", bytes)),
+      /central directory is declared at \d+ \(\d+ bytes\) but the end record is at \d+/,
+    );
+  });
+
+  test("refuses an archive comment that holds an end-of-central-directory signature", async () => {
+    // CPython takes the last signature in the file, yauzl the last with room for a whole record
+    // after it: a signature in the last 21 bytes splits them.
+    const { data, central, count } = splitZip(buildZip(BENIGN));
+    const comment = Buffer.from("see PK\x05\x06 here", "latin1");
+    const end = endRecord({ count, size: central.length, offset: data.length });
+    end.writeUInt16LE(comment.length, 20);
+    const bytes = Buffer.concat([data, central, end, comment]);
+    assert.deepEqual(await outcome(await writeZip("comment.zip", bytes)), { phase: "open", code: "CORRUPT" });
+  });
+
+  test("refuses a zip64 locator that points elsewhere than right before itself", async () => {
+    // CPython before 3.14 reads the zip64 end record right before the locator, yauzl reads where
+    // the locator points: here a decoy between the entries and the directory, which both read
+    // alike only by luck.
+    const { data, central, count } = splitZip(buildZip(BENIGN));
+    const fields = { count, size: central.length, offset: data.length + 56 };
+    const decoy = zip64Records({ ...fields, recordAt: 0 }).subarray(0, 56);
+    const bytes = Buffer.concat([
+      data,
+      decoy,
+      central,
+      zip64Records({ ...fields, recordAt: data.length }),
+      endRecord({ count: 0xffff, size: 0xffffffff, offset: 0xffffffff }),
+    ]);
+    assert.deepEqual(await outcome(await writeZip("zip64-locator.zip", bytes)), {
+      phase: "open",
+      code: "CORRUPT",
+    });
+    assert.match(await refusal(await writeZip("zip64-locator.zip", bytes)), /zip64 locator points elsewhere/);
+  });
+
+  test("refuses an end record that disagrees with its zip64 record", async () => {
+    const { data, central, count } = splitZip(buildZip([...BENIGN, { name: "pkg/c.py", data: "c = 1\n" }]));
+    const recordAt = data.length + central.length;
+    const bytes = Buffer.concat([
+      data,
+      central,
+      zip64Records({ count, size: central.length, offset: data.length, recordAt }),
+      endRecord({ count: count - 1, size: central.length, offset: data.length }),
+    ]);
+    assert.deepEqual(await outcome(await writeZip("zip64-disagree.zip", bytes)), {
+      phase: "open",
+      code: "CORRUPT",
+    });
+    assert.match(
+      await refusal(await writeZip("zip64-disagree.zip", bytes)),
+      /end of central directory record and its zip64 record disagree/,
+    );
+  });
+
+  test("refuses an entry with two zip64 extra fields", async () => {
+    const field = Buffer.alloc(12);
+    field.writeUInt16LE(0x0001, 0);
+    field.writeUInt16LE(8, 2);
+    field.writeBigUInt64LE(6n, 4);
+    const path = await writeZip(
+      "two-zip64.zip",
+      buildZip([PKG_FILE, { name: "pkg/b.py", data: "b = 1\n", extra: Buffer.concat([field, field]) }]),
+    );
+    assert.deepEqual(await outcome(path), { phase: "open", code: "CORRUPT" });
+    assert.match(await refusal(path), /more than one zip64 extra field/);
+  });
+
+  test("refuses CP437 names with bytes CPython decodes as control characters", async () => {
+    // yauzl shows 0x01 as "☺"; CPython, and so pip, as U+0001.
+    for (const byte of [0x01, 0x08, 0x1f, 0x7f]) {
+      const path = await writeZip(
+        "cp437-control.zip",
+        buildZip([{ name: Buffer.from([0x65, 0x76, byte, 0x2e, 0x70, 0x74, 0x68]), data: "x", flags: 0 }]),
+      );
+      assert.deepEqual(
+        await outcome(path),
+        { phase: "open", code: "CORRUPT" },
+        `byte 0x${byte.toString(16)}`,
+      );
+    }
+  });
+
+  test("refuses a Unicode Path extra field naming another file even with a CRC yauzl ignores", async () => {
+    const unicodeName = Buffer.from("pkg/other.py");
+    const extra = Buffer.alloc(9 + unicodeName.length);
+    extra.writeUInt16LE(0x7075, 0);
+    extra.writeUInt16LE(5 + unicodeName.length, 2);
+    extra.writeUInt8(1, 4);
+    extra.writeUInt32LE(0x12345678, 5);
+    unicodeName.copy(extra, 9);
+    const path = await writeZip(
+      "unicode-bad-crc.zip",
+      buildZip([{ name: "pkg/harmless.py", data: "x", extra }]),
+    );
+    assert.deepEqual(await outcome(path), { phase: "open", code: "CORRUPT" });
+  });
+
+  test("refuses entry data that runs into the next local header", async () => {
+    // An empty file whose local extra field holds the next entry's whole local record: its data
+    // starts past that entry's header, which CPython 3.12+ refuses to read (gh-109858).
+    const b = splitZip(buildZip([{ name: "pkg/b.py", data: "b = 1\n", method: 0 }]));
+    const a = splitZip(buildZip([{ name: "pkg/a.py", data: "", method: 0 }]));
+    const aLocal = Buffer.from(a.data);
+    aLocal.writeUInt16LE(b.data.length, 28);
+    const locals = Buffer.concat([aLocal, b.data]);
+    const central = Buffer.concat([a.central, shiftCentral(b.central, aLocal.length)]);
+    const bytes = Buffer.concat([
+      locals,
+      central,
+      endRecord({ count: 2, size: central.length, offset: locals.length }),
+    ]);
+    assert.deepEqual(await outcome(await writeZip("overrun.zip", bytes)), { phase: "read", code: "CORRUPT" });
+    assert.match(
+      await refusal(await writeZip("overrun.zip", bytes)),
+      /data of pkg\/a\.py runs into the next entry/,
+    );
   });
 });
