@@ -67,6 +67,8 @@ describe("readWheel", () => {
         "demo-init.pth": "import demo_pkg\n",
         "demo_pkg-1.0.post1.data/purelib/extra_mod.py": "",
         "demo_pkg-1.0.post1.data/scripts/demo-script": "#!python\n",
+        // pip installs any top-level *.data directory by its schemes, not only the .dist-info's own.
+        "other.data/platlib/other_mod.py": "",
       },
       entryPoints: {
         console_scripts: { demo: "demo_pkg:main" },
@@ -87,12 +89,18 @@ describe("readWheel", () => {
     assert.equal(info.wheelFile.generator, "portcullis-test-helper");
     assert.deepEqual(info.wheelFile.tags, ["py2-none-any", "py3-none-any"]);
     assert.deepEqual(info.recordProblems, []);
-    assert.equal(info.record?.entries.length, 10);
+    assert.equal(info.record?.entries.length, 11);
     assert.deepEqual(info.entryPoints, [
       { group: "console_scripts", name: "demo", value: "demo_pkg:main" },
       { group: "demo.plugins", name: "one", value: "demo_pkg.sub.mod:Plugin" },
     ]);
-    assert.deepEqual(info.topLevel, ["demo-init.pth", "demo_helper.py", "demo_pkg", "extra_mod.py"]);
+    assert.deepEqual(info.topLevel, [
+      "demo-init.pth",
+      "demo_helper.py",
+      "demo_pkg",
+      "extra_mod.py",
+      "other_mod.py",
+    ]);
     assert.equal(info.declaredTopLevel, undefined);
     assert.deepEqual(info.warnings, []);
   });
@@ -294,6 +302,41 @@ describe("parseEntryPoints", () => {
       { group: "gui_scripts", name: "gui", value: "pkg.gui:run" },
     ]);
     assert.equal(warnings.length, 2);
+  });
+
+  test("splits and strips lines as Python's str.splitlines and str.strip do", () => {
+    for (const sep of ["\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]) {
+      const warnings: string[] = [];
+      assert.deepEqual(
+        parseEntryPoints(`[console_scripts]\n# launcher${sep}pip = evil:main\n`, warnings),
+        [{ group: "console_scripts", name: "pip", value: "evil:main" }],
+        JSON.stringify(sep),
+      );
+      assert.match(warnings[0] ?? "", /line breaks other than/, JSON.stringify(sep));
+    }
+    assert.deepEqual(parseEntryPoints("[console_scripts]\n\x1fpip\x1f=\x1fevil:main\x1f\n"), [
+      { group: "console_scripts", name: "pip", value: "evil:main" },
+    ]);
+    // A NUL is no line break to Python: it stays part of the line.
+    assert.deepEqual(parseEntryPoints("[console_scripts]\npip = evil:main\n#\0\n"), [
+      { group: "console_scripts", name: "pip", value: "evil:main" },
+    ]);
+  });
+
+  test("reads headers as importlib.metadata, pkg_resources and configparser may", () => {
+    const warnings: string[] = [];
+    assert.deepEqual(
+      parseEntryPoints(
+        "[[console_scripts]]\na = x:a\n[ gui_scripts ]\nb = x:b\n[console_scripts] junk\nc = x:c\n",
+        warnings,
+      ),
+      [
+        { group: "console_scripts", name: "a", value: "x:a" },
+        { group: "gui_scripts", name: "b", value: "x:b" },
+        { group: "console_scripts", name: "c", value: "x:c" },
+      ],
+    );
+    assert.match(warnings.join("\n"), /line 5 has text after its header/);
   });
 });
 

@@ -79,7 +79,8 @@ export interface WheelInfo {
   entryPoints: EntryPoint[];
   /**
    * What the wheel installs at the top of site-packages: directories, modules, extension modules and
-   * `.pth` files, including those from `.data/purelib` and `.data/platlib`; sorted.
+   * `.pth` files, including those from the `purelib` and `platlib` of every top-level `*.data`
+   * directory (pip installs them all); sorted.
    */
   topLevel: string[];
   /** The names in `top_level.txt`, when the wheel has one (setuptools writes it; others do not). */
@@ -319,38 +320,71 @@ function parseWheelFile(bytes: Buffer, warnings: string[]): WheelFileInfo {
 }
 
 /**
- * Parses `entry_points.txt` as importlib.metadata does: `[group]` sections of `name = value`
- * lines, `#` and `;` comments, whitespace trimmed. Lines it cannot use become warnings.
+ * Every line break Python's `str.splitlines` knows, which is how importlib.metadata and
+ * pkg_resources split `entry_points.txt` (after universal newlines): besides `\n`, `\r` and `\r\n`,
+ * also VT, FF, FS, GS, RS, NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR.
+ */
+// eslint-disable-next-line no-control-regex -- the line breaks Python knows
+const SPLITLINES = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/;
+/** Python's `str.strip()` whitespace (`str.isspace`), which also counts `\x1c`-`\x1f` and NEL. */
+// eslint-disable-next-line no-control-regex -- the whitespace Python knows
+const PY_SPACE = /^[\s\x1c-\x1f\x85]+|[\s\x1c-\x1f\x85]+$/g;
+
+/**
+ * Parses `entry_points.txt` as the installers read it, so that no entry pip would install as a
+ * command is missed: lines split as `str.splitlines` does, stripped as `str.strip` does, `#`
+ * comments (and `;`, configparser's), `[group]` headers (brackets stripped as importlib.metadata's
+ * `strip('[]')` does, whitespace as pkg_resources' `[1:-1].strip()` does) and `name = value`
+ * entries split at the first `=`. A header followed by more text on its line (`[group] x`) opens
+ * the group as configparser would, with a warning. Lines it cannot use, and line breaks other than
+ * `\n`, `\r\n` or `\r` (which tools that split only on those would read differently), become
+ * warnings.
  */
 export function parseEntryPoints(text: string, warnings: string[] = []): EntryPoint[] {
   const entryPoints: EntryPoint[] = [];
   let group: string | undefined;
-  const lines = text.split(/\r\n|\r|\n/);
+  const lines = text.split(SPLITLINES);
+  // eslint-disable-next-line no-control-regex -- the line breaks Python knows
+  if (/[\v\f\x1c\x1d\x1e\x85\u2028\u2029]/.test(text)) {
+    warnings.push("entry_points.txt has line breaks other than \\n, \\r\\n and \\r");
+  }
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
+    const line = lines[i]!.replace(PY_SPACE, "");
     if (line === "" || line.startsWith("#") || line.startsWith(";")) continue;
-    if (line.startsWith("[") && line.endsWith("]")) {
-      group = line.slice(1, -1).trim();
-      continue;
+    if (line.startsWith("[")) {
+      const header = line.endsWith("]") ? line : /^\[(.+)\]/.exec(line)?.[0];
+      if (header !== undefined) {
+        if (header !== line) {
+          warnings.push(
+            `entry_points.txt line ${i + 1} has text after its header: ${JSON.stringify(line.slice(0, 80))}`,
+          );
+        }
+        group = header.replace(/^\[+|\]+$/g, "").replace(PY_SPACE, "");
+        continue;
+      }
     }
     const eq = line.indexOf("=");
     if (group === undefined || eq === -1) {
       warnings.push(`entry_points.txt line ${i + 1} ignored: ${JSON.stringify(line.slice(0, 80))}`);
       continue;
     }
-    entryPoints.push({ group, name: line.slice(0, eq).trim(), value: line.slice(eq + 1).trim() });
+    entryPoints.push({
+      group,
+      name: line.slice(0, eq).replace(PY_SPACE, ""),
+      value: line.slice(eq + 1).replace(PY_SPACE, ""),
+    });
   }
   return entryPoints;
 }
 
-/** Names a wheel puts at the top of site-packages (spec: `.data/purelib` and `platlib` install there too). */
+/** Names a wheel puts at the top of site-packages (`*.data/purelib` and `platlib` install there too). */
 function installedTopLevel(entries: readonly ArchiveEntry[], distInfoDir: string): string[] {
-  const dataDir = `${distInfoDir.slice(0, -".dist-info".length)}.data`;
   const names = new Set<string>();
   for (const entry of entries) {
     const parts = entry.name.split("/");
     if (parts[0] === distInfoDir) continue;
-    if (parts[0] === dataDir) {
+    // pip takes every top-level `*.data` directory as a data directory, not only `{name}-{version}.data`.
+    if (parts.length > 1 && parts[0]!.endsWith(".data")) {
       if ((parts[1] === "purelib" || parts[1] === "platlib") && parts[2] !== undefined) names.add(parts[2]);
       continue;
     }

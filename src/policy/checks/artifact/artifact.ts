@@ -1,14 +1,17 @@
 /**
  * Static analysis of a distribution's contents: what a wheel or sdist would run on a user's machine
  * beyond importing it. `.pth` files that execute at every interpreter start (the LiteLLM 1.82.8
- * `litellm_init.pth` pattern), code run by `setup.py` at install time, exec of decoded payloads,
- * credential reads next to network sends, native binaries in a pure-Python distribution, and
- * console scripts that shadow common commands.
+ * `litellm_init.pth` pattern) and `sitecustomize` modules, code run by `setup.py` at install time,
+ * exec of decoded or downloaded payloads, credential reads next to network sends, native binaries
+ * in a pure-Python distribution, console scripts that shadow common commands, and a wheel's RECORD
+ * not vouching for its files. Files are placed where pip puts them (every top-level `*.data`
+ * directory is a data directory to pip).
  *
  * The archive is read once, through the artifact reader (its limits apply; a hostile archive
- * becomes an `unreadable-archive` finding, never an exception). Only Python sources, `.pth` files
- * and the few metadata files that declare commands are decoded; every other file is only counted
- * and has its first bytes compared with the native-binary magics. Each category is one combined
+ * becomes an `unreadable-archive` finding, never an exception); the RECORD check rides on that
+ * pass. Only Python sources, `.pth` files and the few metadata files that declare commands are
+ * decoded, whatever bytes they hold; every other file is only counted and has its first bytes
+ * compared with the native-binary magics. Each category is one combined
  * regular expression run over a file's whole text, and line numbers are computed only for matches.
  *
  * Patterns see text, not a syntax tree: they are tuned so that the real wheels of popular projects
@@ -16,8 +19,14 @@
  */
 import { basename } from "node:path";
 import { isArchiveError, type ArchiveError, type ArchiveLimits } from "../../../artifact/archive-limits.js";
-import type { ArchiveEntry, ArchiveReader } from "../../../artifact/archive-reader.js";
+import type {
+  ArchiveEntry,
+  ArchiveReader,
+  FileVisitor,
+  ReadOptions,
+} from "../../../artifact/archive-reader.js";
 import { openArchive } from "../../../artifact/open-archive.js";
+import { checkRecord, parseRecord, type RecordProblem } from "../../../artifact/record.js";
 import { DistributionError, findDistInfoDir, parseEntryPoints } from "../../../artifact/wheel-info.js";
 import { normalizeProjectName } from "../../../domain/project-name.js";
 import {
@@ -37,6 +46,10 @@ export type ArtifactFindingKind =
   | "native-binary"
   | "shadowing-entry-point"
   | "dist-info-mismatch"
+  | "data-dir-mismatch"
+  | "startup-module"
+  | "download-exec"
+  | "record-mismatch"
   | "scan-skipped";
 
 /**
@@ -46,7 +59,11 @@ export type ArtifactFindingKind =
 export interface ArtifactShape {
   /** Top-level importable names (packages and modules), sorted. */
   topLevel: string[];
-  /** `.pth` files the distribution brings: those at the site-packages root for a wheel; sorted. */
+  /**
+   * `.pth` files the distribution brings, sorted: for a wheel those at the site-packages root
+   * (including `*.data/purelib|platlib` and site-packages under the `data` scheme), and any other
+   * under `*.data` as `data/<path>` or `headers/<path>`.
+   */
   pthFiles: string[];
   /** Files that are native code (by magic bytes or by extension). */
   nativeFiles: number;
@@ -77,7 +94,10 @@ export interface AnalyzeArtifactOptions {
   /** Archive limits over the reader's defaults (giant CUDA wheels need more than 1 GiB). */
   limits?: Partial<ArchiveLimits>;
   signal?: AbortSignal;
-  /** Text files larger than this are not scanned; a low `scan-skipped` finding says so. Default 16 MiB. */
+  /**
+   * Text files larger than this are not scanned; a high `scan-skipped` finding says so (the file
+   * cannot be vetted). Default 16 MiB.
+   */
   maxTextBytes?: number;
   /** How many lines apart a credential read and a network send still count as one flow. Default 50. */
   proximityLines?: number;
@@ -130,7 +150,17 @@ export async function analyzeArtifact(
   }
   try {
     scan.list(reader.entries());
-    await reader.forEachFile((entry, data) => scan.visit(entry, data), signalOption);
+    const record = await scan.startRecordCheck(reader, signalOption);
+    record?.begin();
+    try {
+      await reader.forEachFile(async (entry, data) => {
+        scan.visit(entry, data);
+        await record?.feed(entry, data);
+      }, signalOption);
+    } finally {
+      record?.passDone();
+    }
+    if (record !== undefined) scan.noteRecordProblems(await record.problems);
   } catch (err) {
     if (!isArchiveError(err)) throw err;
     scan.refuse(err);
@@ -163,6 +193,63 @@ export function runArtifact(report: ArtifactReport): CheckResult {
     message = `${top}${more}`;
   }
   return { check: "artifact", status, message, findings };
+}
+
+/** A RECORD check riding on the scan's own pass over the files. */
+interface RecordCheck {
+  /** Says the scan's pass starts: a pass asked for from now on is a pass of its own. */
+  begin: () => void;
+  /** Hands one file of the scan's pass to the check. */
+  feed: FileVisitor;
+  /** Says the scan's pass is over (also when it failed). */
+  passDone: () => void;
+  problems: Promise<RecordProblem[]>;
+}
+
+/**
+ * Runs {@link checkRecord} on the files of the scan's own pass, so that no file is inflated
+ * twice: the reader handed to it lends the scan's pass to its `forEachFile`. Should it ask for a
+ * pass later than that, it gets a pass of its own after the scan's (slower, still right).
+ */
+function checkRecordAlongside(
+  reader: ArchiveReader,
+  record: ReturnType<typeof parseRecord>,
+  options: ReadOptions,
+): RecordCheck {
+  let lent: FileVisitor | undefined;
+  let scanStarted = false;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const tee: ArchiveReader = {
+    format: reader.format,
+    limits: reader.limits,
+    entries: () => reader.entries(),
+    entry: (name) => reader.entry(name),
+    read: (name, readOptions) => reader.read(name, readOptions),
+    forEachFile: async (visit, passOptions) => {
+      if (!scanStarted && lent === undefined) {
+        lent = visit;
+        await released;
+        return;
+      }
+      await released;
+      await reader.forEachFile(visit, passOptions);
+    },
+    close: async () => {},
+  };
+  const problems = checkRecord(tee, record, options);
+  // Settled by the caller; this keeps an early rejection from being reported as unhandled.
+  problems.catch(() => {});
+  return {
+    begin: () => {
+      scanStarted = true;
+    },
+    feed: async (entry, data) => {
+      await lent?.(entry, data);
+    },
+    passDone: release,
+    problems,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,7 +353,10 @@ const COVERAGE_PTH = new RegExp(
 
 /**
  * `.pth` files of well-known projects whose executable line is pinned here exactly. They are
- * reported as low findings; any other line in the same file is judged normally.
+ * reported as low findings; any other line in the same file is judged normally. setuptools'
+ * editable-install finders (`__editable__.*.pth`) are not among them: an editable install is made
+ * on the user's machine, never downloaded, and the finder module such a line imports would run at
+ * every start while being judged as ordinary code.
  */
 const PTH_ALLOWANCES: readonly PthAllowance[] = [
   {
@@ -278,12 +368,6 @@ const PTH_ALLOWANCES: readonly PthAllowance[] = [
       /^import os; var = 'SETUPTOOLS_USE_DISTUTILS'; enabled = os\.environ\.get\(var, '(?:local|stdlib)'\) == 'local'; enabled and __import__\('_distutils_hack'\)\.add_shim\(\);\s*$/.test(
         line,
       ),
-  },
-  {
-    // setuptools editable installs (PEP 660): the finder module it imports is scanned as source.
-    name: "an editable-install finder",
-    file: /^__editable__\..+\.pth$/,
-    line: (line) => /^import (__editable___\w+_finder); \1\.install\(\)\s*$/.test(line),
   },
   {
     name: "setuptools' namespace-package loader",
@@ -304,6 +388,41 @@ const PTH_ALLOWANCES: readonly PthAllowance[] = [
     line: (line) => /^import pywin32_bootstrap\s*$/.test(line),
   },
 ];
+
+/** Line breaks of every Python version: universal newlines (all) and `str.splitlines` (3.13+). */
+const PTH_HARD_BREAK = /\r|\n/g;
+/**
+ * Where 3.13+ also ends a `.pth` line (`str.splitlines` after decoding as UTF-8, or in the
+ * locale's encoding when that fails), in the latin1 view of the bytes: VT, FF, FS, GS, RS, NEL
+ * (`\x85` alone as latin-1 decodes it, `\xc2\x85` in UTF-8 ends at its `\x85` too), and
+ * U+2028/U+2029 in UTF-8.
+ */
+// eslint-disable-next-line no-control-regex -- the line breaks Python knows
+const PTH_SOFT_BREAK = /[\x0b\x0c\x1c\x1d\x1e\x85]|\xe2\x80[\xa8\xa9]/g;
+const SOFT_BREAK_NAMES: Readonly<Record<string, string>> = {
+  "\x0b": "vertical tab", "\x0c": "form feed", "\x1c": "\\x1c", "\x1d": "\\x1d", "\x1e": "\\x1e", "\x85": "NEL",
+  "\xe2\x80\xa8": "U+2028", "\xe2\x80\xa9": "U+2029",
+}; // prettier-ignore
+
+/**
+ * Every offset where some Python version starts a `.pth` line: after any hard or soft break.
+ * `line` numbers count hard breaks (what an editor shows); `soft` names the soft break a start
+ * follows, if it does.
+ */
+function* pthLineStarts(text: string): Generator<{ start: number; line: number; soft?: string }> {
+  yield { start: 0, line: 1 };
+  const any = new RegExp(`\\r\\n|${PTH_HARD_BREAK.source}|${PTH_SOFT_BREAK.source}`, "g");
+  let line = 1;
+  for (let m = any.exec(text); m !== null; m = any.exec(text)) {
+    const hard = m[0] === "\r\n" || m[0] === "\r" || m[0] === "\n";
+    if (hard) line++;
+    yield {
+      start: m.index + m[0].length,
+      line,
+      ...(hard ? {} : { soft: SOFT_BREAK_NAMES[m[0]] ?? "soft break" }),
+    };
+  }
+}
 
 /** What, besides importing, an executed `.pth` line does that makes it critical. */
 const PTH_DANGERS: readonly (readonly [string, RegExp])[] = [
@@ -571,6 +690,16 @@ const INSTALL_TIME: readonly InstallTimeCategory[] = [
     ),
   },
 ];
+/**
+ * Fetching from the network, as a statement before an exec: `requests.get(`, `httpx.get(`,
+ * `urlopen(`, `urlretrieve(`, sockets receiving, `HTTPConnection(`.
+ */
+const FETCH_SITE =
+  /\burl(?:open|retrieve)\s*\(|\b(?:requests|httpx|aiohttp|urllib3|session)\s*\.\s*(?:get|post|request|urlopen)\s*\(|\.recv(?:_into)?\s*\(|\bHTTPS?Connection\s*\(|\.getresponse\s*\(/g;
+/** The same inside an exec's arguments, plus a URL literal. */
+const FETCH_IN_ARGUMENT = new RegExp(`${FETCH_SITE.source}|https?://`);
+/** A download piped into a shell: `curl -s https://x | sh`, `wget -qO- … | bash`. */
+const SHELL_PIPE = /\b(?:curl|wget)\b[^\n|'"]*\|\s*(?:sudo\s+)?(?:ba|z|da|k)?sh\b/g;
 /** `exec(open("pkg/_version.py").read())`: the usual way a setup.py reads its own version. */
 const EXEC_LOCAL_FILE = /^(?:exec|eval|compile)\s*\(\s*(?:compile\s*\(\s*)?open\s*\(/;
 
@@ -790,8 +919,71 @@ type Placement =
   | { at: "site"; path: string }
   | { at: "script"; name: string }
   | { at: "metadata"; path: string }
+  /** A wheel's `*.data/<scheme>/<path>` for the `data` and `headers` schemes (and unknown ones). */
+  | { at: "data"; scheme: string; path: string }
   | { at: "sdist"; path: string }
   | { at: "other" };
+
+/**
+ * The `data` scheme is `sys.prefix` (a venv's root, `~/.local` for `--user`, `/usr/local`), and
+ * site-packages lies below it: `lib/python3.X/site-packages`, Debian's `dist-packages`, Windows'
+ * `Lib/site-packages`. What a wheel puts there through `data` lands in a site directory.
+ */
+const DATA_SITE_DIR = /(?:^|\/)(?:site|dist)-packages\/(.+)$/i;
+
+/** The path of a file relative to a site directory it lands in, if it lands in one. */
+function sitePathOf(place: Placement): string | undefined {
+  if (place.at === "site") return place.path;
+  if (place.at === "data" && place.scheme === "data") return DATA_SITE_DIR.exec(place.path)?.[1];
+  return undefined;
+}
+
+/**
+ * `site` imports `sitecustomize` and `usercustomize` at every interpreter start, from anywhere on
+ * `sys.path`: a module (source, bytecode or extension) or a package of that name in a site
+ * directory runs like an executed `.pth` line.
+ */
+const STARTUP_MODULE = /^(?:site|user)customize(?:\/|\.)/;
+const SDIST_STARTUP_MODULE = /^(?:src\/)?(?:site|user)customize(?:\/|\.)/;
+/**
+ * Modules that an allowed `.pth` of another project imports at every start: shipped by anyone
+ * else, they replace that project's module and run at every start wherever it is installed
+ * (setuptools' `distutils-precedence.pth` imports `_distutils_hack`).
+ */
+const PTH_IMPORTED_MODULES: readonly { module: RegExp; project: string }[] = [
+  { module: /^_distutils_hack(?:\/|\.)/, project: "setuptools" },
+  { module: /^pywin32_bootstrap(?:\/|\.)/, project: "pywin32" },
+];
+
+/**
+ * RECORD problems that leave a file in the wheel unvouched for (high); the others (a listed file
+ * that is absent, a malformed or duplicate row, an md5/sha1 or unknown hash) are medium.
+ */
+const SEVERE_RECORD_PROBLEMS: ReadonlySet<RecordProblem["kind"]> = new Set([
+  "MISSING_RECORD",
+  "NOT_IN_RECORD",
+  "HASH_MISMATCH",
+  "SIZE_MISMATCH",
+  "NO_HASH",
+]);
+/** Digest sizes of the RECORD algorithms, to tell a hex digest from a base64 one. */
+const DIGEST_BYTES: Readonly<Record<string, number>> = {
+  sha224: 28, sha256: 32, sha384: 48, sha512: 64, sha3_224: 28, sha3_256: 32, sha3_384: 48, sha3_512: 64,
+  blake2b: 64, blake2s: 32,
+}; // prettier-ignore
+const RECORD_PROBLEM_WORDS: Partial<Record<RecordProblem["kind"], string>> = {
+  MISSING_RECORD: "missing RECORD",
+  NOT_IN_RECORD: "file(s) not in RECORD",
+  NOT_IN_ARCHIVE: "listed file(s) not in the archive",
+  HASH_MISMATCH: "hash mismatch(es)",
+  SIZE_MISMATCH: "size mismatch(es)",
+  NO_HASH: "file(s) without hash",
+  WEAK_HASH: "md5/sha1 hash(es)",
+  UNKNOWN_HASH: "unknown hash algorithm(s)",
+  MALFORMED_LINE: "malformed line(s)",
+  BAD_PATH: "bad path(s)",
+  DUPLICATE_ENTRY: "duplicate row(s)",
+};
 
 const SDIST_NON_PACKAGES = new Set([
   "setup", "conftest", "noxfile", "fabfile", "tasks", "versioneer", "tests", "test", "testing", "docs", "doc",
@@ -894,6 +1086,25 @@ class ArtifactScan {
           distInfoDir: own,
           dataDir: `${own.slice(0, -".dist-info".length)}.data`,
         };
+      // pip installs every `*.data` directory by its schemes; other installers only the
+      // `.dist-info`'s own (or none): the same wheel would put files in different places.
+      const ownStem =
+        own === undefined ? undefined : normalizeProjectName(own.slice(0, -".dist-info".length));
+      const foreign = [...tops]
+        .filter(
+          (top) => top.endsWith(".data") && normalizeProjectName(top.slice(0, -".data".length)) !== ownStem,
+        )
+        .sort();
+      if (foreign.length > 0) {
+        this.#add({
+          kind: "data-dir-mismatch",
+          message: `the wheel has ${foreign.length === 1 ? "a .data directory" : ".data directories"} not named after its .dist-info (${foreign.join(", ")}): pip installs ${foreign.length === 1 ? "it" : "them"} as data directories, other installers do not`,
+          severity: "high",
+          evidence: foreign
+            .slice(0, MAX_EVIDENCE)
+            .map((top) => ({ file: `${top}/`, detail: "not {name}-{version}.data" })),
+        });
+      }
     } else if (this.#layout.kind === "sdist") {
       // An sdist holds one top directory (PEP 625 / sdist spec); zips without one are taken as is.
       const allUnderOne =
@@ -902,23 +1113,88 @@ class ArtifactScan {
     }
   }
 
+  /**
+   * Reads and parses a wheel's RECORD before the pass over the files, and returns the check that
+   * rides on that pass; a wheel without RECORD gets its finding here. pip 23 to 26 install
+   * without verifying RECORD, so a file missing from it, or not matching its hash, is a place to
+   * hide from tools that trust RECORD (uninstall, audits, scanners of installed environments).
+   */
+  async startRecordCheck(reader: ArchiveReader, options: ReadOptions): Promise<RecordCheck | undefined> {
+    const layout = this.#layout;
+    if (layout.kind !== "wheel" || layout.distInfoDir === undefined) return undefined;
+    const path = `${layout.distInfoDir}/RECORD`;
+    const entry = reader.entry(path);
+    if (entry === undefined || entry.isDirectory) {
+      this.noteRecordProblems([{ kind: "MISSING_RECORD", path, message: `${path} is missing` }]);
+      return undefined;
+    }
+    const record = parseRecord(await reader.read(path, options), path);
+    // Some builders (gmsh) write hex digests where the spec wants urlsafe base64: pip does not
+    // care, and the digest is as strong; check them as what they are, and say so.
+    let hex = 0;
+    const entries = record.entries.map((entry) => {
+      const size = entry.hash === undefined ? undefined : DIGEST_BYTES[entry.hash.algorithm];
+      if (
+        size === undefined ||
+        entry.hash!.digest.length !== size * 2 ||
+        !/^[0-9a-fA-F]+$/.test(entry.hash!.digest)
+      )
+        return entry;
+      hex++;
+      return {
+        ...entry,
+        hash: { ...entry.hash!, digest: Buffer.from(entry.hash!.digest, "hex").toString("base64url") },
+      };
+    });
+    if (hex > 0) {
+      this.#add({
+        kind: "record-mismatch",
+        message: `RECORD writes ${hex} hash${hex === 1 ? "" : "es"} in hex, not the urlsafe base64 the spec asks for (checked as hex)`,
+        severity: "low",
+        evidence: [{ file: path, detail: "HEX_DIGEST" }],
+      });
+    }
+    return checkRecordAlongside(reader, { ...record, entries }, options);
+  }
+
+  noteRecordProblems(problems: readonly RecordProblem[]): void {
+    if (problems.length === 0) return;
+    const severe = problems.filter((p) => SEVERE_RECORD_PROBLEMS.has(p.kind));
+    const counts = new Map<string, number>();
+    for (const problem of problems) counts.set(problem.kind, (counts.get(problem.kind) ?? 0) + 1);
+    const summary = [...counts]
+      .map(([kind, n]) => `${n} ${RECORD_PROBLEM_WORDS[kind as RecordProblem["kind"]] ?? kind}`)
+      .join(", ");
+    this.#add({
+      kind: "record-mismatch",
+      message: `RECORD does not vouch for the wheel's files: ${summary}`,
+      severity: severe.length > 0 ? "high" : "medium",
+      evidence: [...severe, ...problems.filter((p) => !severe.includes(p))]
+        .slice(0, MAX_EVIDENCE)
+        .map((p) => ({
+          ...(p.path === undefined ? {} : { file: p.path }),
+          ...(p.line === undefined ? {} : { line: p.line }),
+          excerpt: p.message.slice(0, MAX_EXCERPT),
+          detail: p.kind,
+        })),
+    });
+  }
+
   #place(name: string): Placement {
     const layout = this.#layout;
     if (layout.kind === "wheel") {
-      if (layout.distInfoDir !== undefined) {
-        if (name.startsWith(`${layout.distInfoDir}/`))
-          return { at: "metadata", path: name.slice(layout.distInfoDir.length + 1) };
-        if (layout.dataDir !== undefined && name.startsWith(`${layout.dataDir}/`)) {
-          const rest = name.slice(layout.dataDir.length + 1);
-          const slash = rest.indexOf("/");
-          if (slash === -1) return { at: "other" };
-          const scheme = rest.slice(0, slash);
-          const inner = rest.slice(slash + 1);
-          if (scheme === "purelib" || scheme === "platlib") return { at: "site", path: inner };
-          if (scheme === "scripts")
-            return inner.includes("/") ? { at: "other" } : { at: "script", name: inner };
-          return { at: "other" };
-        }
+      if (layout.distInfoDir !== undefined && name.startsWith(`${layout.distInfoDir}/`))
+        return { at: "metadata", path: name.slice(layout.distInfoDir.length + 1) };
+      // pip (`is_data_scheme_path`, 9 through 26) takes EVERY top-level directory named `*.data` as
+      // a data directory, not only the `.dist-info`'s `{name}-{version}.data`.
+      const parts = name.split("/");
+      if (parts.length > 1 && parts[0]!.endsWith(".data")) {
+        if (parts.length === 2) return { at: "other" }; // no scheme: pip refuses the wheel
+        const scheme = parts[1]!;
+        const inner = parts.slice(2).join("/");
+        if (scheme === "purelib" || scheme === "platlib") return { at: "site", path: inner };
+        if (scheme === "scripts") return parts.length === 3 ? { at: "script", name: inner } : { at: "other" };
+        return { at: "data", scheme, path: inner };
       }
       return { at: "site", path: name };
     }
@@ -943,14 +1219,28 @@ class ArtifactScan {
 
     const dot = name.lastIndexOf(".");
     const ext = dot > name.lastIndexOf("/") ? name.slice(dot).toLowerCase() : "";
+    const sitePath = sitePathOf(place);
+    const startup =
+      (sitePath !== undefined &&
+        (STARTUP_MODULE.test(sitePath) ||
+          PTH_IMPORTED_MODULES.some((m) => m.project !== this.#project && m.module.test(sitePath)))) ||
+      (place.at === "sdist" && SDIST_STARTUP_MODULE.test(place.path));
     if (place.at === "script") {
       // Installed as a command; scanned when it is Python (a `.py` name or a python shebang).
       this.#entryPoints.push({ group: "scripts", name: place.name, file: name });
       const shebang = data.toString("latin1", 0, Math.min(data.length, 128));
       if (native === undefined && (ext === ".py" || /^#![^\n]*python/.test(shebang)))
-        this.#scanPython(name, place, data);
+        this.#scanPython(name, place, data, false);
     } else if (ext === ".py" || ext === ".pyw") {
-      this.#scanPython(name, place, data);
+      this.#scanPython(name, place, data, startup);
+    } else if (startup && (ext === ".pyc" || ext === ".so" || ext === ".pyd")) {
+      // Bytecode or an extension module named sitecustomize: runs at every start, unreadable here.
+      this.#add({
+        kind: "startup-module",
+        message: `${name} runs at every interpreter start (${sitePath ?? name} is imported then) and cannot be read: ${native ?? "not Python source"}`,
+        severity: "high",
+        evidence: [{ file: name, detail: native ?? "compiled or unknown content" }],
+      });
     } else if (name.endsWith(".pth")) {
       // site matches `.pth` case-sensitively (`site.addsitedir`).
       this.#scanPth(name, place, data);
@@ -958,17 +1248,27 @@ class ArtifactScan {
       (place.at === "metadata" && place.path === "entry_points.txt") ||
       (place.at === "sdist" && /^(?:src\/)?[^/]+\.egg-info\/entry_points\.txt$/.test(place.path))
     ) {
-      const text = this.#decode(name, data);
-      if (text !== undefined)
-        for (const ep of parseEntryPoints(text))
-          this.#entryPoints.push({ group: ep.group, name: ep.name, file: name });
+      if (this.#decode(name, data, "startup") !== undefined) {
+        // Installers read it as UTF-8 or in the locale's encoding: take the commands of both readings.
+        const seen = new Set<string>();
+        for (const text of [data.toString("utf8"), data.toString("latin1")])
+          for (const ep of parseEntryPoints(text)) {
+            const key = `${ep.group}\0${ep.name}`;
+            if (seen.has(key)) continue;
+            seen.add(key);
+            this.#entryPoints.push({ group: ep.group, name: ep.name, file: name });
+          }
+      }
     } else if (place.at === "sdist" && place.path === "pyproject.toml") {
-      const text = this.#decode(name, data);
+      const text = this.#decode(name, data, "source");
       if (text !== undefined) this.#entryPoints.push(...pyprojectScripts(text, name));
     }
   }
 
-  #noteTopLevel(place: Placement): void {
+  #noteTopLevel(where: Placement): void {
+    // What the data scheme puts in site-packages is installed there like the rest.
+    const dataSitePath = where.at === "data" ? sitePathOf(where) : undefined;
+    const place: Placement = dataSitePath === undefined ? where : { at: "site", path: dataSitePath };
     if (place.at === "site") {
       const slash = place.path.indexOf("/");
       if (slash !== -1) {
@@ -1014,25 +1314,31 @@ class ArtifactScan {
     if (this.#native.length < MAX_EVIDENCE * 2) this.#native.push({ file: name, detail: native });
   }
 
-  /** Text of a file, or `undefined` (and maybe a `scan-skipped` finding) when it is not scanned. */
-  #decode(name: string, data: Buffer): string | undefined {
+  /**
+   * Text of a file (latin1, so offsets are byte offsets), or `undefined` with a high
+   * `scan-skipped` finding when it is over the size limit: what cannot be read cannot be vetted
+   * (no wheel of the 887 in /opt/pypi holds a source over 8 MiB). Content is
+   * never a reason to skip: a NUL byte or bytes that are not UTF-8 do not stop `site`, which skips
+   * `#` lines, nor every Python version's tokenizer, so such files are read as text all the same.
+   */
+  #decode(name: string, data: Buffer, what: "startup" | "source"): string | undefined {
     if (data.length > this.#maxTextBytes) {
       this.#add({
         kind: "scan-skipped",
-        message: `${name} was not scanned: ${formatBytes(data.length)} of text is over the ${formatBytes(this.#maxTextBytes)} limit`,
-        severity: "low",
+        message: `${name} cannot be vetted: ${formatBytes(data.length)} of ${what === "startup" ? "code run at interpreter start or install time" : "source"} is over the ${formatBytes(this.#maxTextBytes)} scan limit`,
+        severity: "high",
         evidence: [{ file: name, detail: `${data.length} bytes` }],
       });
       return undefined;
     }
-    // NUL bytes: not text (CPython refuses source code containing them).
-    if (data.subarray(0, 8192).includes(0)) return undefined;
     this.#scannedTextBytes += data.length;
     return data.toString("latin1");
   }
 
-  #scanPython(name: string, place: Placement, data: Buffer): void {
-    const latin1 = this.#decode(name, data);
+  /** `startup`: a `sitecustomize`/`usercustomize` module, run at every interpreter start. */
+  #scanPython(name: string, place: Placement, data: Buffer, startup: boolean): void {
+    const isSetupPy = place.at === "sdist" && place.path === "setup.py";
+    const latin1 = this.#decode(name, data, startup || isSetupPy ? "startup" : "source");
     if (latin1 === undefined) return;
     let source = new SourceText(latin1, data);
     let folded = false;
@@ -1044,13 +1350,102 @@ class ArtifactScan {
         folded = true;
       }
     }
-    const isSetupPy = place.at === "sdist" && place.path === "setup.py";
-    this.#scanObfuscation(name, source, isSetupPy, folded);
+    const context = isSetupPy ? "setup" : startup ? "startup" : "module";
+    if (startup) this.#noteStartupModule(name, place, source);
+    this.#scanObfuscation(name, source, context, folded);
+    this.#scanDownloadExec(name, source, context);
     this.#scanCredentials(name, source);
     if (isSetupPy) this.#scanInstallTime(name, source);
   }
 
-  #scanObfuscation(name: string, source: SourceText, isSetupPy: boolean, folded: boolean): void {
+  #noteStartupModule(name: string, place: Placement, source: SourceText): void {
+    const dangers = PTH_DANGERS.filter(([, re]) => re.test(source.text));
+    const first = dangers.length === 0 ? -1 : source.text.search(dangers[0]![1]);
+    const module = (place.at === "sdist" ? place.path : (sitePathOf(place) ?? name)).replace(/^src\//, "");
+    const importer = /^(?:site|user)customize/.test(module)
+      ? `site imports ${module.startsWith("user") ? "usercustomize" : "sitecustomize"}`
+      : `another project's .pth imports ${module.split(/[/.]/)[0]!}`;
+    this.#add({
+      kind: "startup-module",
+      message: `${name} runs at every interpreter start: ${importer} from site-packages${dangers.length > 0 ? ", and it executes, decodes or downloads more" : ""}`,
+      severity: dangers.length > 0 ? "critical" : "high",
+      evidence: [
+        {
+          file: name,
+          line: first === -1 ? 1 : source.lineOf(first),
+          excerpt: source.excerpt(Math.max(first, 0)),
+          detail:
+            dangers.length > 0
+              ? `runs at every interpreter start and uses ${dangers.map(([label]) => label).join(", ")}`
+              : "runs at every interpreter start",
+        },
+      ],
+    });
+  }
+
+  /**
+   * exec/eval/compile of code fetched from the network: the fetch inside the call
+   * (`exec(requests.get(u).text)`, `exec(urlopen(u).read())`) or up to
+   * {@link DECODE_EXEC_LINES} lines before it, and in setup.py and startup modules also a
+   * download piped into a shell (`curl … | sh`). Critical in setup.py and startup modules, high
+   * elsewhere.
+   */
+  #scanDownloadExec(name: string, source: SourceText, context: "setup" | "startup" | "module"): void {
+    const { text } = source;
+    const evidence: Evidence[] = [];
+    // `curl … | sh` is also how CLIs tell users to install their tools (fastmcp, huggingface_hub):
+    // only code run without being asked to counts.
+    const pipes =
+      context !== "module" && text.includes("|") ? hits(SHELL_PIPE, source, { limit: MAX_EVIDENCE }) : [];
+    for (const hit of pipes)
+      evidence.push({
+        file: name,
+        line: hit.line,
+        excerpt: source.excerpt(hit.index),
+        detail: "download piped into a shell",
+      });
+    const fetches = hits(FETCH_SITE, source, { limit: 200 });
+    if (fetches.length > 0 && (text.includes("exec") || text.includes("eval") || text.includes("compile"))) {
+      const sites = [
+        ...hits(DYNAMIC_SITE, source, { accept: isBareCall }),
+        ...hits(COMPILE_SITE, source, { accept: isBareCall }),
+      ].sort((x, y) => x.index - y.index);
+      for (const site of sites) {
+        const call = text.slice(site.index, site.index + 400);
+        if (EXEC_LOCAL_FILE.test(call)) continue;
+        const argument = callArguments(call).join(",");
+        const direct = FETCH_IN_ARGUMENT.test(argument);
+        const before = direct
+          ? undefined
+          : fetches.find((f) => f.index < site.index && f.line >= site.line - DECODE_EXEC_LINES);
+        if (!direct && before === undefined) continue;
+        evidence.push({
+          file: name,
+          line: site.line,
+          excerpt: source.excerpt(site.index),
+          detail: direct ? "executes what it downloads" : `executes what line ${before!.line} downloads`,
+        });
+        if (evidence.length >= MAX_EVIDENCE) break;
+      }
+    }
+    if (evidence.length === 0) return;
+    const where =
+      context === "setup" ? " at install time" : context === "startup" ? " at every interpreter start" : "";
+    this.#add({
+      kind: "download-exec",
+      message: `${name} downloads code and runs it${where}`,
+      severity: context === "module" ? "high" : "critical",
+      evidence: dedupeEvidence(evidence).slice(0, MAX_EVIDENCE),
+    });
+  }
+
+  #scanObfuscation(
+    name: string,
+    source: SourceText,
+    context: "setup" | "startup" | "module",
+    folded: boolean,
+  ): void {
+    const isSetupPy = context === "setup";
     const { text } = source;
     const evidence: Evidence[] = [];
     let severity: Severity = "high";
@@ -1104,10 +1499,10 @@ class ArtifactScan {
       }
     }
     if (evidence.length === 0) return;
-    if (isSetupPy) severity = "critical";
+    if (context !== "module") severity = "critical";
     this.#add({
       kind: "obfuscated-exec",
-      message: `${name} executes encoded or compressed code${isSetupPy ? " at install time" : ""}`,
+      message: `${name} executes encoded or compressed code${isSetupPy ? " at install time" : context === "startup" ? " at every interpreter start" : ""}`,
       severity,
       evidence: evidence.slice(0, MAX_EVIDENCE),
     });
@@ -1222,22 +1617,28 @@ class ArtifactScan {
 
   #scanPth(name: string, place: Placement, data: Buffer): void {
     // site only processes .pth files in a site directory: for a wheel, its install root. Model
-    // weights named `*.pth` deeper down are data.
+    // weights named `*.pth` deeper down are data. Through the `data` scheme (`sys.prefix`) a
+    // file can reach site-packages from any path, so every `.pth` there is read.
     if (place.at === "site" && place.path.includes("/")) return;
-    if (place.at !== "site" && place.at !== "sdist") return;
-    const raw = this.#decode(name, data);
+    if (place.at !== "site" && place.at !== "sdist" && place.at !== "data") return;
+    const raw = this.#decode(name, data, "startup");
     if (raw === undefined) return;
     if (place.at === "sdist") this.#pthFiles.add(place.path);
+    if (place.at === "data") this.#pthFiles.add(sitePathOf(place) ?? `${place.scheme}/${place.path}`);
     const fileName = basename(name);
-    // CPython reads .pth files with universal newlines; 3.13+ also strips a UTF-8 BOM.
+    // 3.13+ decodes with utf-8-sig (a BOM is stripped); earlier versions keep it, and then the
+    // first line cannot start with `import`, so stripping it misses nothing.
     const text = raw.startsWith("\xef\xbb\xbf") ? raw.slice(3) : raw;
-    const lines = text.split(/\r\n|\r|\n/);
     const evidence: Evidence[] = [];
     let severity: Severity | undefined;
     const allowedAs = new Set<string>();
-    for (const [i, rawLine] of lines.entries()) {
-      if (!rawLine.startsWith("import ") && !rawLine.startsWith("import\t")) continue;
-      const line = Buffer.from(rawLine, "latin1").toString("utf8");
+    for (const { start, line: lineNumber, soft } of pthLineStarts(text)) {
+      if (!text.startsWith("import ", start) && !text.startsWith("import\t", start)) continue;
+      // Judged on the longest line any version may execute: up to the next \r or \n.
+      PTH_HARD_BREAK.lastIndex = start;
+      const end = PTH_HARD_BREAK.exec(text)?.index ?? text.length;
+      PTH_HARD_BREAK.lastIndex = 0;
+      const line = Buffer.from(text.slice(start, end), "latin1").toString("utf8");
       const allowance = PTH_ALLOWANCES.find(
         (a) =>
           (a.project === undefined || a.project === this.#project) && a.file.test(fileName) && a.line(line),
@@ -1260,7 +1661,8 @@ class ArtifactScan {
       }
       if (severity === undefined || SEVERITY_RANK[lineSeverity] > SEVERITY_RANK[severity])
         severity = lineSeverity;
-      evidence.push({ file: name, line: i + 1, excerpt: excerptOfLine(line, focus), detail });
+      if (soft !== undefined) detail += ` (after a ${soft} that ends lines only for Python 3.13+)`;
+      evidence.push({ file: name, line: lineNumber, excerpt: excerptOfLine(line, focus), detail });
     }
     if (severity === undefined) return;
     const message =
