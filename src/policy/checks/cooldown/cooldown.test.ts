@@ -48,3 +48,16 @@ test("an early admission for a security fix words a future upload time the same 
   assert.equal(r.status, "pass");
   assert.match(r.message, /is in the future .*treated as just released, admitted early: it fixes GHSA-x$/);
 });
+
+test("with the break-glass cut-off set, a file without an upload time is refused, whatever no-upload-time says", () => {
+  const glass = { ...config, "uploaded-before": "2026-02-01T00:00:00Z", "no-upload-time": "allow" as const };
+  const { uploadTime: _none, ...undated } = facts("2026-01-01T00:00:00Z");
+  const r = runCooldown(undated, glass, { now: NOW });
+  assert.equal(r.status, "fail");
+  assert.match(r.message, /no upload time, so nothing shows it was uploaded before the break-glass cut-off/);
+  assert.equal(
+    runCooldown(undated, config, { now: NOW }).status,
+    "warn",
+    "without the cut-off: no-upload-time",
+  );
+});

@@ -24,6 +24,19 @@ export function runCooldown(
 ): CheckResult {
   const check = "cooldown";
   if (!facts.uploadTime || Number.isNaN(Date.parse(facts.uploadTime))) {
+    // Break glass fails closed: without an upload time nothing shows the file predates the cut-off.
+    if (config["uploaded-before"])
+      return {
+        check,
+        status: "fail",
+        message: `the upstream gives no upload time, so nothing shows it was uploaded before the break-glass cut-off ${config["uploaded-before"]}`,
+        findings: [
+          {
+            kind: "after-cutoff",
+            message: `nothing is admitted that cannot be shown uploaded before ${config["uploaded-before"]}`,
+          },
+        ],
+      };
     const status =
       config["no-upload-time"] === "allow" ? "pass" : config["no-upload-time"] === "warn" ? "warn" : "fail";
     return {
