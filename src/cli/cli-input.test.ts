@@ -50,6 +50,9 @@ describe("empty and control-character option values", () => {
     const port = await cli("serve", "--port", "", "--data", join(root, "never"));
     assert.equal(port.code, 2, port.stderr);
     assert.equal(port.stderr, "portcullis: --port must not be empty\n");
+    // A list option takes "" for none: `--intel-sync ""` turns the scheduled sync off.
+    const sync = await cli("serve", "--intel-sync", "", "--port", "", "--data", join(root, "never"));
+    assert.equal(sync.stderr, "portcullis: --port must not be empty\n", '--intel-sync "" is accepted');
     for (const python of ["", "  "]) {
       const vet = await cli("vet", "flask", "--python", python, "--gateway", NOWHERE);
       assert.equal(vet.code, 2, vet.stderr);

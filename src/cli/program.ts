@@ -20,8 +20,8 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /**
  * An option given an empty value (`--port ""`, `--python ""`) is a mistake, not "the default":
  * coerced, it would become port 0 or no target at all. Only the configuration options whose
- * default is empty (`--database ""`: the embedded SQLite; a list emptied) take one. Nor does any
- * option take control characters.
+ * default is empty (`--database ""`: the embedded SQLite) and list options (`--intel-sync ""`: no
+ * scheduled sync) take one. Nor does any option take control characters.
  */
 function refuseEmptyOptions(command: Command): void {
   const values = command.opts<Record<string, unknown>>();
@@ -37,10 +37,9 @@ function refuseEmptyOptions(command: Command): void {
       );
     if (value.trim() !== "") continue;
     const spec = (OPTIONS as Record<string, { default: unknown } | undefined>)[name];
-    const emptyDefault =
-      spec !== undefined &&
-      (spec.default === "" || (Array.isArray(spec.default) && spec.default.length === 0));
-    if (emptyDefault) continue;
+    // A list option takes "" for "none" (`--intel-sync ""`: no scheduled sync).
+    const emptyAllowed = spec !== undefined && (spec.default === "" || Array.isArray(spec.default));
+    if (emptyAllowed) continue;
     throw new CliError(`${option.long ?? option.flags} must not be empty`);
   }
 }
