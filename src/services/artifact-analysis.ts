@@ -1,3 +1,4 @@
+import { compareVersions } from "../domain/version.js";
 import { readSdistMetadata, readWheelMetadata } from "../artifact/wheel-info.js";
 import type { CheckResult, FileFacts } from "../policy/check.js";
 import { analyzeArtifact, runArtifact, type ArtifactReport } from "../policy/checks/artifact/artifact.js";
@@ -83,4 +84,22 @@ export function runArtifactChecks(
       config.drift,
     ),
   ];
+}
+
+/** A project's artifact reports, by file. */
+export type ProjectReports = { sha256: string; version: string; report: StoredArtifactReport }[];
+
+/** The newest earlier release of the project whose bytes were analysed, of the same kind. */
+/** The newest earlier release of the project whose bytes were analysed, of the same kind. */
+export function previousRelease(
+  facts: FileFacts,
+  reports: ProjectReports,
+): { version: string; report: StoredArtifactReport } | undefined {
+  // Shapes compare only like with like: a wheel with a wheel, an sdist with an sdist.
+  const kind = facts.filename.endsWith(".whl") ? "wheel" : "sdist";
+  const older = reports
+    .filter((r) => compareVersions(r.version, facts.version) < 0)
+    .filter((r) => (r.report.facts.filename.endsWith(".whl") ? "wheel" : "sdist") === kind)
+    .sort((a, b) => compareVersions(b.version, a.version));
+  return older[0] && { version: older[0].version, report: older[0].report };
 }

@@ -37,6 +37,12 @@ export interface IntelState {
   popular: PopularProject[];
   /** No OSV advisories were ever imported: vulnerability and malicious checks cannot run. */
   missing: boolean;
+  /**
+   * Per check, whether its intel was never imported: no vulnerability advisory (a MAL-only
+   * import), or neither a malicious report nor a malicious-name list. The check then says so
+   * (and fails closed under `intel.required`) instead of reporting nothing found.
+   */
+  missingFor: { vulnerability: boolean; malicious: boolean };
   /** Recorded with each decision: which intel the checks saw. */
   snapshot: string;
   stats: { advisories: number; malicious: number; maliciousNames: number; popular: number };
@@ -238,6 +244,10 @@ export class IntelService {
       index,
       popular,
       missing: advisories === 0,
+      missingFor: {
+        vulnerability: advisories - (stats.malicious ?? 0) - (stats.withdrawn ?? 0) <= 0,
+        malicious: (stats.malicious ?? 0) === 0 && maliciousNames.size === 0,
+      },
       snapshot: `intel-${generation}:${advisories}a:${maliciousNames.size}m:${popular.length}p`,
       stats: {
         advisories,

@@ -2,26 +2,22 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import type { Logger } from "pino";
 import type { DecisionEvent, DecisionRepository } from "../adapters/db/decision-repository.js";
 import type { IntelRepository } from "../adapters/db/intel-repository.js";
-import { compareVersions } from "../domain/version.js";
 import type { CheckResult, FileFacts } from "../policy/check.js";
-import { runCooldown } from "../policy/checks/cooldown/cooldown.js";
 import { runLicence } from "../policy/checks/licence/licence.js";
-import { runMalicious } from "../policy/checks/malicious/malicious.js";
-import { runProjectStatus } from "../policy/checks/project-status/project-status.js";
 import { runProvenance, type ProvenanceFacts } from "../policy/checks/provenance/provenance.js";
 import { runReleaseDrift } from "../policy/checks/release-drift/release-drift.js";
-import {
-  createTyposquatDetector,
-  runTyposquat,
-  type TyposquatDetector,
-} from "../policy/checks/typosquat/typosquat.js";
-import { runVulnerability } from "../policy/checks/vulnerability/vulnerability.js";
-import { runYanked } from "../policy/checks/yanked/yanked.js";
 import type { Decision } from "../policy/decision.js";
 import { decide } from "../policy/engine.js";
 import { parsePolicy, rulesFor, type Policy, type PolicyException } from "../policy/policy-schema.js";
-import { ANALYSER_VERSION, runArtifactChecks, type StoredArtifactReport } from "./artifact-analysis.js";
+import {
+  ANALYSER_VERSION,
+  previousRelease,
+  runArtifactChecks,
+  type ProjectReports,
+  type StoredArtifactReport,
+} from "./artifact-analysis.js";
 import type { IntelService, IntelState } from "./intel-service.js";
+import { indexCheckContext, indexCheckResults, type IndexCheckContext } from "./index-checks.js";
 
 /** The shipped default policy (repository root), for both `src/` and the built `dist/`. */
 export const DEFAULT_POLICY_PATH = new URL("../../policy.default.yaml", import.meta.url).pathname;
@@ -65,8 +61,7 @@ export interface ProjectFacts {
 export class PolicyService {
   private policy!: Policy;
   private intel!: IntelState;
-  private detector: TyposquatDetector | undefined;
-  private popular = new Set<string>();
+  private checks!: IndexCheckContext;
   private dbExceptions: PolicyException[] = [];
   private exceptionsStamp = "";
   private readonly listeners = new Set<(events: DecisionEvent[]) => void>();
@@ -198,38 +193,12 @@ export class PolicyService {
   }
 
   private rebuildDerived(): void {
-    const count = this.policy.doc.rules.typosquat["popular-count"];
-    const popular = this.intel.popular.slice(0, count);
-    this.popular = new Set(this.intel.popular.map((p) => p.name));
-    // Admitted on purpose: named in the policy. (An exception waives the check itself, and only until it expires.)
-    const allowed = Object.entries(this.policy.doc.projects)
-      .filter(([, p]) => p["not-a-typosquat"])
-      .map(([name]) => name);
-    this.detector = popular.length ? createTyposquatDetector({ popular, allowed }) : undefined;
+    this.checks = indexCheckContext(this.policy, this.intel);
   }
 
   /** Index-stage checks: what the name, version, upload time and intel alone decide. */
   indexResults(facts: FileFacts, project: ProjectFacts): CheckResult[] {
-    const rules = rulesFor(this.policy.doc, facts.project);
-    const intelCtx = {
-      index: this.intel.index,
-      intelMissing: this.intel.missing,
-      intelRequired: this.policy.doc.intel.required,
-    };
-    const results: CheckResult[] = [
-      runMalicious(facts, { ...intelCtx, isPopular: (p) => this.popular.has(p) }),
-      runVulnerability(facts, rules.vulnerability, { ...intelCtx, versions: project.versions }),
-      this.detector
-        ? runTyposquat(facts, this.detector)
-        : { check: "typosquat", status: "skip", message: "no popular-project list imported", findings: [] },
-      runCooldown(facts, rules.cooldown, {
-        now: this.deps.now(),
-        fixesAdvisories: this.fixesAdvisories(facts, project),
-      }),
-      runYanked(facts),
-      runProjectStatus(facts),
-    ];
-    return results;
+    return indexCheckResults(this.checks, facts, project.versions, this.deps.now());
   }
 
   /** A decision from the index alone: `pending` when nothing refuses (the bytes are not judged yet). */
@@ -465,30 +434,6 @@ export class PolicyService {
     }
   }
 
-  /**
-   * Advisories this release fixes for users of the release just before it: those that affect the
-   * newest earlier version but not this one. Only then is the fix urgent enough to skip the
-   * cooldown; an advisory some older version had, long since fixed by releases in between, does
-   * not make every new release skip it.
-   */
-  private fixesAdvisories(facts: FileFacts, project: ProjectFacts): string[] {
-    if (this.intel.missing) return [];
-    const previous = project.versions
-      .filter((v) => compareVersions(v, facts.version) < 0)
-      .sort(compareVersions)
-      .at(-1);
-    if (previous === undefined) return [];
-    const affectingThis = new Set(this.intel.index.match(facts.project, facts.version).map((a) => a.id));
-    return [
-      ...new Set(
-        this.intel.index
-          .match(facts.project, previous)
-          .map((a) => a.id)
-          .filter((id) => !affectingThis.has(id)),
-      ),
-    ];
-  }
-
   private iso(): string {
     return new Date(this.deps.now()).toISOString();
   }
@@ -498,20 +443,4 @@ export class PolicyService {
 function publisherOf(p: ProvenanceFacts): { publisher?: string } {
   if (p.status === "verified" && p.publisher) return { publisher: p.publisher };
   return {};
-}
-
-type ProjectReports = { sha256: string; version: string; report: StoredArtifactReport }[];
-
-/** The newest earlier release of the project whose bytes were analysed, of the same kind. */
-function previousRelease(
-  facts: FileFacts,
-  reports: ProjectReports,
-): { version: string; report: StoredArtifactReport } | undefined {
-  // Shapes compare only like with like: a wheel with a wheel, an sdist with an sdist.
-  const kind = facts.filename.endsWith(".whl") ? "wheel" : "sdist";
-  const older = reports
-    .filter((r) => compareVersions(r.version, facts.version) < 0)
-    .filter((r) => (r.report.facts.filename.endsWith(".whl") ? "wheel" : "sdist") === kind)
-    .sort((a, b) => compareVersions(b.version, a.version));
-  return older[0] && { version: older[0].version, report: older[0].report };
 }

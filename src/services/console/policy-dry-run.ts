@@ -1,17 +1,11 @@
 import type { DecisionRepository } from "../../adapters/db/decision-repository.js";
-import { compareVersions } from "../../domain/version.js";
-import type { CheckResult, FileFacts } from "../../policy/check.js";
-import { runCooldown } from "../../policy/checks/cooldown/cooldown.js";
+import type { FileFacts } from "../../policy/check.js";
 import { runLicence } from "../../policy/checks/licence/licence.js";
-import { runMalicious } from "../../policy/checks/malicious/malicious.js";
-import { runProjectStatus } from "../../policy/checks/project-status/project-status.js";
-import { createTyposquatDetector, runTyposquat } from "../../policy/checks/typosquat/typosquat.js";
-import { runVulnerability } from "../../policy/checks/vulnerability/vulnerability.js";
-import { runYanked } from "../../policy/checks/yanked/yanked.js";
 import type { Outcome } from "../../policy/decision.js";
 import { decide } from "../../policy/engine.js";
-import { parsePolicy, rulesFor, type Policy } from "../../policy/policy-schema.js";
-import { runArtifactChecks, type StoredArtifactReport } from "../artifact-analysis.js";
+import { parsePolicy, rulesFor } from "../../policy/policy-schema.js";
+import { previousRelease, runArtifactChecks, type StoredArtifactReport } from "../artifact-analysis.js";
+import { indexCheckContext, indexCheckResults } from "../index-checks.js";
 import type { IntelState } from "../intel-service.js";
 
 export interface DryRunChange {
@@ -56,7 +50,9 @@ export async function dryRunPolicy(
 ): Promise<DryRunResult> {
   const policy = parsePolicy(source, "draft");
   const now = deps.now();
-  const judge = draftJudge(policy, deps.intel, now);
+  const checks = indexCheckContext(policy, deps.intel);
+  const judge = (facts: FileFacts, versions: readonly string[]) =>
+    indexCheckResults(checks, facts, versions, now);
   const exceptions = await deps.decisions.exceptions();
   const zero = (): Record<Outcome, number> => ({ admitted: 0, quarantined: 0, blocked: 0, pending: 0 });
   const result: DryRunResult = {
@@ -116,60 +112,4 @@ export async function dryRunPolicy(
     }
   }
   return result;
-}
-
-/** The index-stage checks under the draft policy (mirrors `PolicyService.indexResults`). */
-function draftJudge(
-  policy: Policy,
-  intel: IntelState,
-  now: number,
-): (facts: FileFacts, versions: readonly string[]) => CheckResult[] {
-  const popularNames = new Set(intel.popular.map((p) => p.name));
-  const allowed = Object.entries(policy.doc.projects)
-    .filter(([, p]) => p["not-a-typosquat"])
-    .map(([name]) => name);
-  const popular = intel.popular.slice(0, policy.doc.rules.typosquat["popular-count"]);
-  const detector = popular.length ? createTyposquatDetector({ popular, allowed }) : undefined;
-  const intelCtx = {
-    index: intel.index,
-    intelMissing: intel.missing,
-    intelRequired: policy.doc.intel.required,
-  };
-  return (facts, versions) => {
-    const rules = rulesFor(policy.doc, facts.project);
-    return [
-      runMalicious(facts, { ...intelCtx, isPopular: (p) => popularNames.has(p) }),
-      runVulnerability(facts, rules.vulnerability, { ...intelCtx, versions }),
-      detector
-        ? runTyposquat(facts, detector)
-        : { check: "typosquat", status: "skip", message: "no popular-project list imported", findings: [] },
-      runCooldown(facts, rules.cooldown, { now, fixesAdvisories: fixesAdvisories(intel, facts, versions) }),
-      runYanked(facts),
-      runProjectStatus(facts),
-    ];
-  };
-}
-
-function fixesAdvisories(intel: IntelState, facts: FileFacts, versions: readonly string[]): string[] {
-  if (intel.missing) return [];
-  const older = versions.filter((v) => compareVersions(v, facts.version) < 0).slice(-5);
-  const affectingThis = new Set(intel.index.match(facts.project, facts.version).map((a) => a.id));
-  const ids = new Set<string>();
-  for (const v of older)
-    for (const a of intel.index.match(facts.project, v)) if (!affectingThis.has(a.id)) ids.add(a.id);
-  return [...ids];
-}
-
-type ProjectReports = { sha256: string; version: string; report: StoredArtifactReport }[];
-
-function previousRelease(
-  facts: FileFacts,
-  reports: ProjectReports,
-): { version: string; report: StoredArtifactReport } | undefined {
-  const kind = facts.filename.endsWith(".whl") ? "wheel" : "sdist";
-  const older = reports
-    .filter((r) => compareVersions(r.version, facts.version) < 0)
-    .filter((r) => (r.report.facts.filename.endsWith(".whl") ? "wheel" : "sdist") === kind)
-    .sort((a, b) => compareVersions(b.version, a.version));
-  return older[0] && { version: older[0].version, report: older[0].report };
 }

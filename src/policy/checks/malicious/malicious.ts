@@ -48,6 +48,7 @@ export function runMalicious(facts: FileFacts, ctx: MaliciousContext): CheckResu
       findings,
     };
   }
-  if (ctx.intelMissing) return intelMissing(check, ctx.intelRequired);
+  if (ctx.intelMissing)
+    return intelMissing(check, ctx.intelRequired, "no malicious-package reports or names were ever imported");
   return { check, status: "pass", message: "no malicious-package report", findings: [] };
 }
