@@ -224,3 +224,21 @@ test("refusing, memory stays bounded: past the headroom the oldest records are d
   assert.equal(trail.accepting, false);
   assert.ok(trail.pendingCount <= 300 * 1.1 + 2 * 100, `${trail.pendingCount} records held`);
 });
+
+test("closing signs the head only when this process wrote records", async () => {
+  const sealed: number[] = [];
+  const sealing = (): AuditWriter => ({
+    ...slowWriter(),
+    seal: async (now) => {
+      sealed.push(now);
+      return true;
+    },
+  });
+  const reader = new AuditTrail({ writer: sealing(), now: () => 1, log: pino({ level: "silent" }) });
+  await reader.close();
+  assert.deepEqual(sealed, [], "a process that recorded nothing vouches for nothing");
+  const writer = new AuditTrail({ writer: sealing(), now: () => 2, log: pino({ level: "silent" }) });
+  writer.push(record(1));
+  await writer.close();
+  assert.deepEqual(sealed, [2], "what it wrote is signed at a clean stop");
+});

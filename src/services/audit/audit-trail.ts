@@ -388,8 +388,10 @@ export class AuditTrail implements AuditRecorder {
         if (!this.spool) throw err;
         this.spillAll(err);
       });
-      // Nothing left unsigned by a clean stop, also after an idle spell (no last batch to sign).
-      if (this.pendingRecords === 0) {
+      // Nothing this process wrote is left unsigned by a clean stop, also after an idle spell (no
+      // last batch to sign). A process that wrote nothing (a CLI command that only read) signs
+      // nothing: it has no business vouching for records others left unsigned.
+      if (this.pendingRecords === 0 && this.written > 0) {
         await this.opts.writer
           .seal?.(this.opts.now())
           .catch((err: Error) =>
