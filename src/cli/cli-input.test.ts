@@ -8,33 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEMO_MARKER } from "./demo-command.js";
-import { runCli } from "./program.js";
-
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `portcullis ARGS` in this process; only strings are captured (the runner writes Buffers). */
-async function cli(...args: string[]): Promise<CliRun> {
-  const out = { stdout: "", stderr: "" };
-  const capture = (stream: NodeJS.WriteStream, key: keyof typeof out) => {
-    const write = stream.write.bind(stream);
-    stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-      if (typeof chunk !== "string") return write(chunk, ...rest);
-      out[key] += chunk;
-      return true;
-    }) as typeof stream.write;
-    return () => (stream.write = write);
-  };
-  const restore = [capture(process.stdout, "stdout"), capture(process.stderr, "stderr")];
-  try {
-    return { code: await runCli(["node", "portcullis", ...args]), ...out };
-  } finally {
-    for (const r of restore) r();
-  }
-}
+import { cli, type CliRun } from "../../test/helpers/run-cli.js";
 
 /** Nothing listens on the discard port: a command that got as far as asking fails with 1, not 2. */
 const NOWHERE = "http://127.0.0.1:9";

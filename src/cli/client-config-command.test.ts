@@ -4,27 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clientConfigs, indexUrl, mergePipConf, mergeUvToml } from "./client-config-command.js";
-import { runCli } from "./program.js";
-
-/** Runs `portcullis ARGS` in this process; only strings are captured (the runner writes Buffers). */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = { stdout: "", stderr: "" };
-  const capture = (stream: NodeJS.WriteStream, key: keyof typeof out) => {
-    const write = stream.write.bind(stream);
-    stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-      if (typeof chunk !== "string") return write(chunk, ...rest);
-      out[key] += chunk;
-      return true;
-    }) as typeof stream.write;
-    return () => (stream.write = write);
-  };
-  const restore = [capture(process.stdout, "stdout"), capture(process.stderr, "stderr")];
-  try {
-    return { code: await runCli(["node", "portcullis", ...args]), ...out };
-  } finally {
-    for (const r of restore) r();
-  }
-}
+import { cli } from "../../test/helpers/run-cli.js";
 
 test("index URL with and without a token", () => {
   assert.equal(indexUrl({ gateway: "http://127.0.0.1:8080" }), "http://127.0.0.1:8080/simple/");

@@ -13,7 +13,7 @@ import { startTestGateway, type TestGateway } from "../../test/helpers/test-gate
 import { buildWheel } from "../../test/helpers/wheel-builder.js";
 import { CLI_ACTOR } from "../domain/identity.js";
 import { GENESIS_HASH, recordHash } from "../services/audit/audit-chain.js";
-import { runCli } from "./program.js";
+import { cli, type CliRun } from "../../test/helpers/run-cli.js";
 
 const DAY = 86_400_000;
 const DAY0 = Date.parse("2026-11-01T00:00:00Z");
@@ -23,36 +23,6 @@ const RELEASES: Record<string, string[]> = {
   "left-pad": ["1.0", "1.1"],
   "brand-new": ["0.1"],
 };
-
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs `portcullis ARGS` in this process and returns its exit code and what it printed. Only
- * strings are captured: the test runner reports to its parent over stdout in Buffers.
- */
-async function cli(...args: string[]): Promise<CliRun> {
-  const out = { stdout: "", stderr: "" };
-  const capture = (stream: NodeJS.WriteStream, key: keyof typeof out) => {
-    const write = stream.write.bind(stream);
-    stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-      if (typeof chunk !== "string") return write(chunk, ...rest);
-      out[key] += chunk;
-      return true;
-    }) as typeof stream.write;
-    return () => (stream.write = write);
-  };
-  const restore = [capture(process.stdout, "stdout"), capture(process.stderr, "stderr")];
-  try {
-    const code = await runCli(["node", "portcullis", ...args]);
-    return { code, ...out };
-  } finally {
-    for (const r of restore) r();
-  }
-}
 
 /** The last line `token create` prints: the token itself. */
 function tokenOf(run: CliRun): string {

@@ -13,33 +13,7 @@ import { sql } from "kysely";
 import pg from "pg";
 import { connectDatabase } from "../adapters/db/connect-database.js";
 import { dialectSkip, POSTGRES_URL } from "../../test/helpers/databases.js";
-import { runCli } from "./program.js";
-
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `portcullis ARGS` in this process; only strings are captured (the runner writes Buffers). */
-async function cli(...args: string[]): Promise<CliRun> {
-  const out = { stdout: "", stderr: "" };
-  const capture = (stream: NodeJS.WriteStream, key: keyof typeof out) => {
-    const write = stream.write.bind(stream);
-    stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-      if (typeof chunk !== "string") return write(chunk, ...rest);
-      out[key] += chunk;
-      return true;
-    }) as typeof stream.write;
-    return () => (stream.write = write);
-  };
-  const restore = [capture(process.stdout, "stdout"), capture(process.stderr, "stderr")];
-  try {
-    return { code: await runCli(["node", "portcullis", ...args]), ...out };
-  } finally {
-    for (const r of restore) r();
-  }
-}
+import { cli } from "../../test/helpers/run-cli.js";
 
 /** Every command that only reads local state, with the arguments it needs. */
 const READERS: string[][] = [
