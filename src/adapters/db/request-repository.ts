@@ -282,14 +282,7 @@ export class RequestRepository {
       // The compare-and-set also locks the row (PostgreSQL's row lock, SQLite's write lock):
       // a concurrent decision waits for this one and then finds the request decided.
       if (!(await new RequestRepository(trx).transition(id, from, change))) return undefined;
-      const row = await trx
-        .selectFrom("package_requests")
-        .select("exceptions_json")
-        .where("id", "=", id)
-        .executeTakeFirstOrThrow();
-      const listed: GrantedException[] = row.exceptions_json
-        ? (JSON.parse(row.exceptions_json) as GrantedException[])
-        : [];
+      const listed = await listedExceptions(trx, id);
       const exceptions = new DecisionRepository(trx);
       const createdAt = new Date(change.now).toISOString();
       const out: GrantOutcome[] = [];
@@ -326,14 +319,7 @@ export class RequestRepository {
     return this.db.transaction().execute(async (trx) => {
       const repo = new RequestRepository(trx);
       if (!(await repo.transition(id, "pending", { ...change, state: "denied" }))) return undefined;
-      const row = await trx
-        .selectFrom("package_requests")
-        .select("exceptions_json")
-        .where("id", "=", id)
-        .executeTakeFirstOrThrow();
-      const listed: GrantedException[] = row.exceptions_json
-        ? (JSON.parse(row.exceptions_json) as GrantedException[])
-        : [];
+      const listed = await listedExceptions(trx, id);
       const revoked: GrantedException[] = [];
       for (const e of listed) {
         const own = await trx
@@ -414,4 +400,14 @@ function toRequest<R>(r: Selectable<PackageRequestsTable>): PackageRequest<R> {
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
+}
+
+/** The exceptions a request lists (granted through it, or reused by it). */
+async function listedExceptions(db: Kysely<Database>, id: number): Promise<GrantedException[]> {
+  const row = await db
+    .selectFrom("package_requests")
+    .select("exceptions_json")
+    .where("id", "=", id)
+    .executeTakeFirstOrThrow();
+  return row.exceptions_json ? (JSON.parse(row.exceptions_json) as GrantedException[]) : [];
 }
