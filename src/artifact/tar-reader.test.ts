@@ -387,6 +387,50 @@ describe("openTarArchive: tarballs CPython and tar-stream would read differently
     assert.equal((view as { code: string }).code, "UNSUPPORTED", JSON.stringify(view));
   });
 
+  test("reads a `git archive` global pax header that holds only a comment", async () => {
+    // git archive starts with a global header named pax_global_header: "52 comment=<commit id>\n".
+    const gitHeader = rawPax(paxRecord("comment", "0123456789abcdef0123456789abcdef01234567"), "g");
+    const view = await tarView(
+      "git-archive.tar.gz",
+      tarGz(
+        gitHeader,
+        rawHeader({ name: "demo-1.0/", type: "5" }),
+        rawFile("demo-1.0/PKG-INFO", "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n"),
+        rawPax(paxRecord("comment", "a second one"), "g"),
+        rawPax(paxRecord("path", "demo-1.0/caf\u00e9.py")),
+        rawFile("demo-1.0/cafe.py", "z = 3\n"),
+        rawFile("demo-1.0/setup.py", "x = 1\n"),
+      ),
+    );
+    assert.deepEqual(view, ["demo-1.0/", "demo-1.0/PKG-INFO", "demo-1.0/caf\u00e9.py", "demo-1.0/setup.py"]);
+  });
+
+  test("refuses a global pax header with any key besides comment, or chained with another", async () => {
+    const cases: [string, Buffer[], string][] = [
+      [
+        "comment and path",
+        [rawPax(paxRecord("comment", "x") + paxRecord("path", "evil-1.0/setup.py"), "g")],
+        "UNSUPPORTED",
+      ],
+      ["size", [rawPax(paxRecord("size", "0"), "g")], "UNSUPPORTED"],
+      ["mtime", [rawPax(paxRecord("mtime", "1700000000"), "g")], "UNSUPPORTED"],
+      ["comment twice", [rawPax(paxRecord("comment", "a") + paxRecord("comment", "b"), "g")], "CORRUPT"],
+      ["malformed", [rawPax("99 comment=x\n", "g")], "CORRUPT"],
+      [
+        "after a pax header",
+        [rawPax(paxRecord("mtime", "1")), rawPax(paxRecord("comment", "x"), "g")],
+        "CORRUPT",
+      ],
+    ];
+    for (const [label, parts, code] of cases) {
+      const view = await tarView(
+        "global-pax.tar.gz",
+        tarGz(PKG_INFO, ...parts, rawFile("evil-1.0/NOTES.txt", EVIL_SETUP)),
+      );
+      assert.equal((view as { code: string }).code, code, `${label}: ${JSON.stringify(view)}`);
+    }
+  });
+
   test("refuses pax keys outside the allow-list", async () => {
     for (const [key, value] of [
       ["GNU.sparse.name", "evil-1.0/setup.py"],

@@ -230,6 +230,8 @@ const PAX_KEYS = new Set([
   "LIBARCHIVE.creationtime",
 ]);
 const PAX_KEY_PREFIXES = ["SCHILY.xattr.", "LIBARCHIVE.xattr."];
+/** The only key read in a global pax header: `git archive` puts the commit id there. */
+const GLOBAL_PAX_KEYS = new Set(["comment"]);
 const PAX_INTEGER = /^[0-9]{1,15}$/;
 const PAX_TIME = /^-?[0-9]{1,15}(\.[0-9]{1,9})?$/;
 
@@ -290,8 +292,8 @@ class TarHeaderCheck extends Transform {
   #offset = 0;
   /** Bytes of member data still to pass over. */
   #skip = 0;
-  /** A pax or GNU long-name header whose data is being collected. */
-  #meta: { type: "x" | "L"; size: number } | undefined;
+  /** A pax (local or global) or GNU long-name header whose data is being collected. */
+  #meta: { type: "x" | "g" | "L"; size: number } | undefined;
   #pax: Map<string, string> | undefined;
   #longName: string | undefined;
   #ended = false;
@@ -413,7 +415,7 @@ class TarHeaderCheck extends Transform {
     const type = String.fromCharCode(block[156]!);
     const size = octalField(block.subarray(124, 136), "size");
     const rawName = terminated(block.subarray(0, 100), "a member name");
-    if (type === "x" || type === "L") {
+    if (type === "x" || type === "g" || type === "L") {
       if (this.#pax !== undefined || this.#longName !== undefined) {
         // CPython and tar-stream apply chained extended headers in different orders.
         throw tarError("an extended header followed by another", rawName);
@@ -421,14 +423,6 @@ class TarHeaderCheck extends Transform {
       if (size > MAX_META_SIZE) throw tarError(`an extended header of ${size} bytes`, rawName);
       this.#meta = { type, size };
       return;
-    }
-    if (type === "g") {
-      // CPython applies a global header's path (and size) to every later member; tar-stream only
-      // merges it into later pax headers.
-      throw new ArchiveError(
-        "UNSUPPORTED",
-        "tar archive has a global pax header, which readers apply differently",
-      );
     }
     const regular = REGULAR_TYPES.has(type);
     if (!regular && type !== "5" && !DATALESS_TYPES.has(type)) {
@@ -469,7 +463,7 @@ class TarHeaderCheck extends Transform {
     if (regular) this.#skip = blockSize(finalSize);
   }
 
-  #readMeta(type: "x" | "L", data: Buffer, size: number): void {
+  #readMeta(type: "x" | "g" | "L", data: Buffer, size: number): void {
     // CPython reads the whole padded block (a long name runs to its first NUL, pax records on to
     // the first NUL); tar-stream reads only `size` bytes. Zero padding makes the two the same.
     if (!allZero(data.subarray(size))) throw tarError("data in the padding of an extended header");
@@ -479,16 +473,24 @@ class TarHeaderCheck extends Transform {
       this.#longName = name;
       return;
     }
-    this.#pax = parsePaxRecords(data.subarray(0, size));
+    if (type === "g") {
+      // CPython applies a global header's path, size, … to every later member; tar-stream only
+      // merges it into later pax headers. `git archive` writes one holding just the commit id as a
+      // comment, which neither reader applies to a member (nor lists as one), so only that is read.
+      parsePaxRecords(data.subarray(0, size), "global");
+      return;
+    }
+    this.#pax = parsePaxRecords(data.subarray(0, size), "local");
   }
 }
 
 /**
  * Pax extended header records (POSIX.1-2008 pax "extended header"): `"<length> <key>=<value>\n"`,
- * tiling the data exactly. Only keys in {@link PAX_KEYS} are accepted, each at most once, with
- * values in the forms both readers parse alike.
+ * tiling the data exactly. Only keys in {@link PAX_KEYS} (or, in a global header,
+ * {@link GLOBAL_PAX_KEYS}) are accepted, each at most once, with values in the forms both readers
+ * parse alike.
  */
-function parsePaxRecords(data: Buffer): Map<string, string> {
+function parsePaxRecords(data: Buffer, scope: "local" | "global"): Map<string, string> {
   const records = new Map<string, string>();
   let at = 0;
   while (at < data.length) {
@@ -510,10 +512,16 @@ function parsePaxRecords(data: Buffer): Map<string, string> {
     } catch {
       throw tarError(`pax value of ${key} is not UTF-8`);
     }
-    if (!PAX_KEYS.has(key) && !PAX_KEY_PREFIXES.some((prefix) => key.startsWith(prefix))) {
+    const known =
+      scope === "global"
+        ? GLOBAL_PAX_KEYS.has(key)
+        : PAX_KEYS.has(key) || PAX_KEY_PREFIXES.some((prefix) => key.startsWith(prefix));
+    if (!known) {
       throw new ArchiveError(
         "UNSUPPORTED",
-        `tar archive has pax key ${JSON.stringify(key)}, which is not read here`,
+        scope === "global"
+          ? `tar archive has a global pax header setting ${JSON.stringify(key)}, which readers apply differently`
+          : `tar archive has pax key ${JSON.stringify(key)}, which is not read here`,
       );
     }
     if (key.length !== equals || records.has(key))

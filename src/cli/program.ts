@@ -12,10 +12,7 @@ import { registerGovernanceCommands } from "./governance-commands.js";
 import { registerProofCommands } from "./proof-commands.js";
 import { registerDiscoveryCommands } from "./discovery-commands.js";
 import { registerConsoleCommands } from "./console-commands.js";
-
-/** C0 controls (tab and line breaks included), DEL and C1 controls: ANSI escapes start with one. */
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+import { hasControlCharacters } from "../domain/control-characters.js";
 
 /**
  * An option given an empty value (`--port ""`, `--python ""`) is a mistake, not "the default":
@@ -31,7 +28,7 @@ function refuseEmptyOptions(command: Command): void {
     if (typeof value !== "string") continue;
     // Labels, reasons and names are stored and printed back in lists: an escape sequence or a
     // line break there would repaint the terminal or forge a line of output.
-    if (CONTROL.test(value))
+    if (hasControlCharacters(value))
       throw new CliError(
         `${option.long ?? option.flags} must not contain control characters (escape sequences, tabs or line breaks), got ${JSON.stringify(value)}`,
       );

@@ -4,18 +4,13 @@ import { isRole } from "../services/identity/identity-service.js";
 import { asCliError, cliActor } from "./cli-actor.js";
 import { CliError } from "./cli-error.js";
 import { addLocalOptions, withLocalServices } from "./local-services.js";
+import { escapeControlCharacters } from "../domain/control-characters.js";
 
 /**
- * A stored label as one inert line: labels set before control characters were refused (or through
- * the API) must not repaint the terminal when listed.
+ * A stored label as one inert line: labels stored before the CLI and the API refused control
+ * characters must not repaint the terminal when listed.
  */
-function printable(text: string): string {
-  return text.replace(
-    // eslint-disable-next-line no-control-regex
-    /[\u0000-\u001f\u007f-\u009f]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
-}
+const printable = escapeControlCharacters;
 
 /** `portcullis token create|list|revoke`: API tokens, shown once, stored as a keyed hash. */
 export function registerTokenCommand(program: Command): void {

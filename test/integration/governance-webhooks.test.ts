@@ -803,3 +803,41 @@ test("a removed webhook's delivery log stays readable and says it was removed", 
     rmSync(upstreamDir, { recursive: true, force: true });
   }
 });
+
+test("the API refuses control characters in a webhook URL or secret, with a reason", async () => {
+  const upstreamDir = mkdtempSync(join(tmpdir(), "portcullis-wh-upstream-"));
+  const gw = await startTestGateway({ upstream: upstreamDir });
+  try {
+    const admin = bearer(await createToken(gw, { user: "root", role: "admin" }));
+    const post = async (body: { url: string; secret: string }) => {
+      const res = await fetch(`${gw.url}/api/v1/webhooks`, {
+        method: "POST",
+        headers: { ...admin, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      return {
+        status: res.status,
+        body: (await res.json()) as { error?: { code: string; message: string } },
+      };
+    };
+    // ESC (an ANSI sequence), tab and line break (which the URL parser would silently drop), DEL, C1 CSI.
+    for (const bad of ["\u001b[31m", "\t", "\n", "\r\n", "\u007f", "\u009b2J"]) {
+      const url = await post({ url: `http://127.0.0.1:1/hook${bad}x`, secret: SECRET });
+      assert.equal(url.status, 400, `URL with ${JSON.stringify(bad)}: ${JSON.stringify(url.body)}`);
+      assert.equal(url.body.error?.code, "VALIDATION", JSON.stringify(url.body));
+      assert.match(url.body.error!.message, /^the webhook URL must not contain control characters/);
+      const secret = await post({ url: "http://127.0.0.1:1/hook", secret: `${SECRET}${bad}` });
+      assert.equal(secret.status, 400, `secret with ${JSON.stringify(bad)}: ${JSON.stringify(secret.body)}`);
+      assert.equal(secret.body.error?.code, "VALIDATION", JSON.stringify(secret.body));
+      assert.match(secret.body.error!.message, /^the webhook secret must not contain control characters/);
+      assert.ok(!secret.body.error!.message.includes(SECRET), "the refusal does not echo the secret");
+    }
+    const list = await fetch(`${gw.url}/api/v1/webhooks`, { headers: admin });
+    assert.deepEqual(((await list.json()) as { items: unknown[] }).items, [], "nothing was registered");
+    const good = await post({ url: "http://127.0.0.1:1/hook", secret: SECRET });
+    assert.equal(good.status, 201, JSON.stringify(good.body));
+  } finally {
+    await gw.close();
+    rmSync(upstreamDir, { recursive: true, force: true });
+  }
+});

@@ -138,6 +138,46 @@ describe("identity and access on a running gateway", () => {
     assert.ok(!JSON.stringify(list).includes(body.token.slice(18)), "listings never hold a secret");
   });
 
+  test("token labels, users and teams with control characters are refused with a reason", async () => {
+    const admin = await createToken(open, { user: "root", role: "admin" });
+    const post = async (body: Record<string, string>) => {
+      const res = await fetch(`${open.url}/api/v1/tokens`, {
+        method: "POST",
+        headers: { ...bearer(admin), "content-type": "application/json" },
+        body: JSON.stringify({ role: "reader", ...body }),
+      });
+      return {
+        status: res.status,
+        body: (await res.json()) as { error?: { code: string; message: string } },
+      };
+    };
+    // An ANSI sequence, tab, line breaks, DEL and a C1 CSI: `token list` would print them raw.
+    for (const bad of ["\u001b[2J", "\t", "\n", "\r", "\u007f", "\u009b31m"]) {
+      for (const [field, body, message] of [
+        [
+          "label",
+          { user: "ci-ctl", label: `nightly${bad}build` },
+          /^a token label must not contain control characters/,
+        ],
+        ["user", { user: `ci${bad}ctl` }, /^invalid user name/],
+        ["team", { user: "ci-ctl", team: `ops${bad}` }, /^invalid team name/],
+      ] as const) {
+        const res = await post(body);
+        assert.equal(res.status, 400, `${field} with ${JSON.stringify(bad)}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error?.code, "VALIDATION", `${field}: ${JSON.stringify(res.body)}`);
+        assert.match(res.body.error!.message, message, field);
+      }
+    }
+    const list = (await (
+      await fetch(`${open.url}/api/v1/tokens?user=ci-ctl`, { headers: bearer(admin) })
+    ).json()) as {
+      items: unknown[];
+    };
+    assert.deepEqual(list.items, [], "no token was issued");
+    const plain = await post({ user: "ci-ctl", team: "ops", label: "nightly build (ü ✓)" });
+    assert.equal(plain.status, 201, JSON.stringify(plain.body));
+  });
+
   test("a revoked token gets 401 at once on this instance", async () => {
     const admin = await createToken(open, { user: "root2", role: "admin" });
     const token = await createToken(open, { user: "carol", role: "reader" });

@@ -24,6 +24,7 @@ import {
   type WebhookMessageFormat,
 } from "./webhook-message.js";
 import { forbiddenWebhookAddress, guardedLookup } from "./webhook-address.js";
+import { hasControlCharacters } from "../../domain/control-characters.js";
 
 /** A webhook request that cannot be honoured, with a reason for the CLI and the API. */
 export class WebhookInputError extends Error {
@@ -75,6 +76,12 @@ export class WebhookService {
     input: { url: string; secret: string; format?: string; events?: string[] | null },
     actor: Actor,
   ): Promise<Webhook> {
+    // The URL parser silently drops tabs and line breaks and trims other controls: the URL stored
+    // (and shown) would not be the one given.
+    if (hasControlCharacters(input.url))
+      throw new WebhookInputError(
+        `the webhook URL must not contain control characters (escape sequences, tabs or line breaks), got ${JSON.stringify(input.url)}`,
+      );
     let url: URL;
     try {
       url = new URL(input.url);
@@ -93,6 +100,11 @@ export class WebhookService {
       );
     if (input.secret.length < 16)
       throw new WebhookInputError("the secret must be at least 16 characters (it keys the HMAC signature)");
+    // A stray line break (`echo` into a file) keys a signature the receiver cannot reproduce.
+    if (hasControlCharacters(input.secret))
+      throw new WebhookInputError(
+        "the webhook secret must not contain control characters (escape sequences, tabs or line breaks)",
+      );
     const format = (input.format ?? "json") as WebhookMessageFormat;
     if (!WEBHOOK_FORMATS.includes(format))
       throw new WebhookInputError(`format must be one of ${WEBHOOK_FORMATS.join(", ")}, got ${input.format}`);

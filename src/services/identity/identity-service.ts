@@ -3,6 +3,7 @@ import type { IdentityRepository, IdentityRow, TokenRow } from "../../adapters/d
 import { ROLES, roleAtLeast, type Actor, type Role } from "../../domain/identity.js";
 import { normalizeProjectName } from "../../domain/project-name.js";
 import type { AuditRecorder, OwnerDirectory } from "../audit-entry.js";
+import { hasControlCharacters } from "../../domain/control-characters.js";
 
 /** A refused identity operation: `code` maps to an API error code and a CLI exit. */
 export class IdentityError extends Error {
@@ -139,6 +140,11 @@ export class IdentityService implements OwnerDirectory {
     const label = input.label ?? null;
     if (label !== null && (label.length === 0 || label.length > 200))
       throw new IdentityError("VALIDATION", "a token label has 1 to 200 characters");
+    if (label !== null && hasControlCharacters(label))
+      throw new IdentityError(
+        "VALIDATION",
+        `a token label must not contain control characters (escape sequences, tabs or line breaks), got ${JSON.stringify(label)}`,
+      );
     const now = this.deps.now();
     if (input.expiresAt != null && input.expiresAt <= now)
       throw new IdentityError("VALIDATION", "the expiry must be in the future");

@@ -380,6 +380,106 @@ describe("startup-module", () => {
   });
 });
 
+/** A CPython 3.12 `.pyc`: magic, PEP 552 flags, 8 bytes of mtime/size or hash, then (here dummy) code. */
+function pyc(flags = 0): Buffer {
+  const bytes = Buffer.alloc(40);
+  bytes.writeUInt32LE(0x0a0d0dcb, 0);
+  bytes.writeUInt32LE(flags, 4);
+  bytes.write("\u00e3 hidden payload", 16, "latin1");
+  return bytes;
+}
+
+describe("bytecode-only", () => {
+  test("flags importable code shipped only as bytecode, which the scan cannot read", async () => {
+    const report = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      files: { "demo/__init__.pyc": pyc(), "demo/util.py": "X = 1\n" },
+    });
+    const finding = only(report, "bytecode-only");
+    assert.equal(finding.severity, "medium");
+    assert.deepEqual(
+      finding.evidence!.map((e) => [e.file, e.detail]),
+      [["demo/__init__.pyc", "imported from bytecode alone: no source beside it"]],
+    );
+    assert.equal(runArtifact(report).status, "warn");
+  });
+
+  test("flags bytecode outside __pycache__, in *.data site paths, and cached bytecode without its source", async () => {
+    const report = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      files: {
+        "demo/__init__.py": "",
+        "demo/mod.py": "X = 1\n",
+        "demo/mod.pyc": pyc(),
+        "demo-1.0.data/purelib/other/__init__.pyc": pyc(),
+        "demo-1.0.data/data/lib/python3.12/site-packages/third.pyc": pyc(),
+        "demo/__pycache__/gone.cpython-312.pyc": pyc(),
+      },
+    });
+    const finding = only(report, "bytecode-only");
+    assert.equal(finding.severity, "medium");
+    assert.deepEqual(finding.evidence!.map((e) => [e.file, e.detail]).sort(), [
+      [
+        "demo-1.0.data/data/lib/python3.12/site-packages/third.pyc",
+        "imported from bytecode alone: no source beside it",
+      ],
+      ["demo-1.0.data/purelib/other/__init__.pyc", "imported from bytecode alone: no source beside it"],
+      ["demo/__pycache__/gone.cpython-312.pyc", "cached bytecode without its source"],
+      ["demo/mod.pyc", "bytecode outside __pycache__, next to its source"],
+    ]);
+  });
+
+  test("rates unchecked hash-based bytecode that replaces its source as high", async () => {
+    // PEP 552: flags 0b01 is hash-based with check_source off: run without comparing it to demo/mod.py.
+    const report = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      files: {
+        "demo/__init__.py": "",
+        "demo/mod.py": "X = 1\n",
+        "demo/__pycache__/mod.cpython-312.pyc": pyc(0b01),
+      },
+    });
+    const finding = only(report, "bytecode-only");
+    assert.equal(finding.severity, "high");
+    assert.deepEqual(
+      finding.evidence!.map((e) => e.file),
+      ["demo/__pycache__/mod.cpython-312.pyc"],
+    );
+    assert.equal(runArtifact(report).status, "fail");
+  });
+
+  test("leaves compiled caches beside their source alone, as numpy and PySide6 ship them", async () => {
+    for (const flags of [0, 0b11]) {
+      const report = await analyzeWheel({
+        name: "demo",
+        version: "1.0",
+        files: {
+          "demo/__init__.py": "",
+          "demo/__pycache__/__init__.cpython-311.pyc": pyc(flags),
+          "demo/__pycache__/__init__.cpython-312.opt-1.pyc": pyc(flags),
+          "__pycache__/top.cpython-312.pyc": pyc(flags),
+          "top.py": "",
+        },
+      });
+      assert.deepEqual(report.findings, [], `flags ${flags}`);
+    }
+  });
+
+  test("reports sitecustomize bytecode once, as a high startup-module, and ignores sdists", async () => {
+    const report = await analyzeWheel({
+      name: "demo",
+      version: "1.0",
+      files: { "demo.py": "", "sitecustomize.pyc": pyc(), "_distutils_hack/__init__.pyc": pyc() },
+    });
+    assert.deepEqual(kinds(report), ["startup-module:high", "startup-module:high"]);
+    const sdist = await analyzeSdist({ name: "demo", version: "1.0", files: { "demo/__init__.pyc": pyc() } });
+    assert.deepEqual(kinds(sdist), []);
+  });
+});
+
 describe("download-exec", () => {
   test("flags module code that executes what it downloads as high", async () => {
     const report = await analyzeWheel({

@@ -50,7 +50,8 @@ export type ArtifactFindingKind =
   | "startup-module"
   | "download-exec"
   | "record-mismatch"
-  | "scan-skipped";
+  | "scan-skipped"
+  | "bytecode-only";
 
 /**
  * What a release looks like from outside, for comparing it with the project's previous release
@@ -1010,6 +1011,9 @@ class ArtifactScan {
   #nativeCount = 0;
   #nativeAllowed: Evidence[] = [];
   #nativeFiles = 0;
+  /** Site paths of a wheel's Python sources, and its `.pyc` files, for {@link #noteBytecode}. */
+  readonly #sitePy = new Set<string>();
+  readonly #sitePyc: { name: string; sitePath: string; startup: boolean; flags: number | undefined }[] = [];
   #total = 0;
   #fileCount = 0;
   #scannedTextBytes = 0;
@@ -1225,6 +1229,16 @@ class ArtifactScan {
         (STARTUP_MODULE.test(sitePath) ||
           PTH_IMPORTED_MODULES.some((m) => m.project !== this.#project && m.module.test(sitePath)))) ||
       (place.at === "sdist" && SDIST_STARTUP_MODULE.test(place.path));
+    if (this.#layout.kind === "wheel" && sitePath !== undefined) {
+      if (ext === ".py") this.#sitePy.add(sitePath);
+      else if (ext === ".pyc")
+        this.#sitePyc.push({
+          name,
+          sitePath,
+          startup,
+          flags: data.length >= 16 ? data.readUInt32LE(4) : undefined,
+        });
+    }
     if (place.at === "script") {
       // Installed as a command; scanned when it is Python (a `.py` name or a python shebang).
       this.#entryPoints.push({ group: "scripts", name: place.name, file: name });
@@ -1679,7 +1693,61 @@ class ArtifactScan {
     this.#findings.push(finding);
   }
 
+  /**
+   * Bytecode the scan cannot read that Python may run instead of, or without, readable source.
+   * `importlib` (PEP 3147) imports a `.pyc` outside `__pycache__` when no `.py` sits next to it, and
+   * ignores one inside `__pycache__` unless its source is there; a PEP 552 hash-based `.pyc` with
+   * `check_source` off is then run in place of that source without comparing the two (when the
+   * installer does not compile: uv by default, `pip --no-compile`). Builders write `.pyc` only into
+   * `__pycache__`, next to the source (5 of the 908 wheels surveyed, none unchecked).
+   */
+  #noteBytecode(): void {
+    const medium: Evidence[] = [];
+    const high: Evidence[] = [];
+    for (const pyc of this.#sitePyc) {
+      const slash = pyc.sitePath.lastIndexOf("/");
+      const dir = pyc.sitePath.slice(0, slash + 1);
+      const file = pyc.sitePath.slice(slash + 1);
+      if (dir !== "__pycache__/" && !dir.endsWith("/__pycache__/")) {
+        // A sitecustomize or .pth-imported module in bytecode is already a high `startup-module`.
+        if (pyc.startup) continue;
+        const source = `${pyc.sitePath.slice(0, -4)}.py`;
+        medium.push({
+          file: pyc.name,
+          detail: this.#sitePy.has(source)
+            ? "bytecode outside __pycache__, next to its source"
+            : "imported from bytecode alone: no source beside it",
+        });
+        continue;
+      }
+      // PEP 3147 `source_from_cache`: <dir>/__pycache__/<module>.<tag>[.opt-N].pyc -> <dir>/<module>.py
+      const source = `${dir.slice(0, -"__pycache__/".length)}${file.split(".")[0]}.py`;
+      if (!this.#sitePy.has(source)) {
+        medium.push({ file: pyc.name, detail: "cached bytecode without its source" });
+      } else if (pyc.flags !== undefined && (pyc.flags & 0b11) === 0b01) {
+        high.push({ file: pyc.name, detail: `unchecked hash-based bytecode, run in place of ${source}` });
+      }
+    }
+    for (const [severity, evidence] of [
+      ["high", high],
+      ["medium", medium],
+    ] as const) {
+      if (evidence.length === 0) continue;
+      const n = evidence.length;
+      this.#findings.push({
+        kind: "bytecode-only",
+        message:
+          severity === "high"
+            ? `${n} .pyc file${n === 1 ? " is" : "s are"} run instead of the source beside ${n === 1 ? "it" : "them"} without being checked against it, and bytecode cannot be read here`
+            : `${n} .pyc file${n === 1 ? "" : "s"} of bytecode, which cannot be read here, not where builders put it (in __pycache__, beside its source)`,
+        severity,
+        evidence: evidence.slice(0, MAX_EVIDENCE),
+      });
+    }
+  }
+
   finish(): ArtifactReport {
+    this.#noteBytecode();
     if (this.#nativeCount > 0) {
       const more = this.#nativeCount - this.#native.length;
       this.#findings.push({
