@@ -150,7 +150,8 @@ export function findException(
 const NAMED_ONLY = new Set(["malicious"]);
 export const FILE_ONLY_CHECKS: ReadonlySet<string> = new Set(["artifact"]);
 
-function waives(e: PolicyException, check: string): boolean {
+/** Whether exception `e` waives `check` (for the files its project and version or sha256 name). */
+export function waives(e: Pick<PolicyException, "sha256" | "checks">, check: string): boolean {
   if (!e.sha256 && FILE_ONLY_CHECKS.has(check)) return false;
   if (!e.checks || e.checks.length === 0) return e.sha256 !== undefined || !NAMED_ONLY.has(check);
   return e.checks.includes(check);

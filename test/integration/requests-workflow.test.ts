@@ -402,6 +402,25 @@ for (const dialect of DIALECTS) {
         respelled.body.exceptions.map((e) => e.version),
         ["1.0"],
       );
+      // A version exception listing no checks still waives no malicious report: a later grant
+      // naming `malicious` is granted, not answered with the all-checks one that cannot waive it.
+      await gw.gateway.decisions.addException(
+        {
+          project: "setuptoolss",
+          version: "1.0",
+          reason: "all checks",
+          approver: "sec",
+          "expires-at": grant.expiresAt,
+        },
+        new Date(T0).toISOString(),
+      );
+      const named = await exception({ version: "1.0", checks: ["malicious"], expiresAt: grant.expiresAt });
+      assert.equal(named.status, 200, JSON.stringify(named.body));
+      assert.deepEqual(
+        (await inForce()).map((e) => e.checks ?? "all"),
+        [["licence"], "all", ["malicious"]],
+        "the malicious waiver is its own exception",
+      );
     });
 
     test("separation of duties: nobody approves or waives their own request, admins included", async () => {

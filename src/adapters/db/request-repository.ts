@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from "kysely";
-import type { PolicyException } from "../../policy/policy-schema.js";
+import { waives } from "../../policy/engine.js";
+import { RULE_IDS, type PolicyException } from "../../policy/policy-schema.js";
 import { DecisionRepository } from "./decision-repository.js";
 import type { Database } from "./schema.js";
 import type { PackageRequestsTable } from "./schema-console.js";
@@ -367,8 +368,10 @@ async function coveringException(
   q = e.version !== undefined ? q.where("version", "=", e.version) : q.where("version", "is", null);
   for (const r of await q.execute()) {
     const checks = r.checks_json ? (JSON.parse(r.checks_json) as string[]) : [];
-    // An exception that lists no checks waives them all.
-    const covers = checks.length === 0 || (!!e.checks?.length && e.checks.every((c) => checks.includes(c)));
+    // It covers the grant when it waives every check the grant would (the engine's own rule: a
+    // version exception listing no checks still waives neither `malicious` nor `artifact`).
+    const held = { ...(r.sha256 !== null ? { sha256: r.sha256 } : {}), ...(checks.length ? { checks } : {}) };
+    const covers = RULE_IDS.every((c) => !waives(e, c) || waives(held, c));
     if (!covers) continue;
     return {
       id: Number(r.id),
