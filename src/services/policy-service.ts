@@ -220,12 +220,11 @@ export class PolicyService {
    */
   async judgeFile(facts: FileFacts, project: ProjectFacts, blobPath: string): Promise<Decision> {
     const stored = await this.deps.decisions.get(facts.sha256);
-    // While reports of an older analyser may remain (upgradeAnalyses has not finished), a stored
-    // decision counts only if its report is current: a detection fix applies before serving.
-    let report = this.analysesStale ? await this.currentReport(facts.sha256) : undefined;
-    const reportFresh = !this.analysesStale || report !== undefined;
-    if (reportFresh && stored && stored.stage === "full" && this.isCurrent(stored)) return stored;
-    report ??= await this.currentReport(facts.sha256);
+    // A stored decision counts only if the report it was made from is the current analyser's: a
+    // detection fix applies before serving (also for reports another instance, or an older
+    // version of the gateway, made since; one indexed read beside the decision's).
+    let report = await this.currentReport(facts.sha256);
+    if (report && stored && stored.stage === "full" && this.isCurrent(stored)) return stored;
     if (!report) {
       report = await this.deps.analyze(blobPath, facts);
       await this.deps.decisions.putArtifactReport(
@@ -261,25 +260,25 @@ export class PolicyService {
 
   /**
    * Makes again, from the stored bytes, every artifact report an older analyser made, then
-   * re-judges: a detection fix reaches files admitted before it. A report whose bytes are not in
-   * this gateway's store is forgotten with its decision, so the file is judged afresh (fetched
-   * and analysed) at its next download. Run in the background after start; until it is done,
-   * judgeFile re-analyses a file with an old report before serving it. Idempotent across
-   * instances: each skips reports another already made current.
+   * re-judges: a detection fix reaches files admitted before it. A report whose bytes this
+   * gateway does not hold (another instance's store) is left as it is: that instance upgrades
+   * it, and judgeFile never serves a file on an old report (it re-analyses first). Run in the
+   * background after start. The database records the analyser level once a run left nothing
+   * behind, so later starts skip the scan; idempotent across instances.
    */
   async upgradeAnalyses(
     blobPath: (sha256: string) => string | undefined,
     signal?: AbortSignal,
-  ): Promise<{ reanalysed: number; forgotten: number }> {
+  ): Promise<{ reanalysed: number; left: number }> {
     let reanalysed = 0;
-    let forgotten = 0;
-    if (!this.analysesStale) return { reanalysed, forgotten };
+    let left = 0;
+    if (!this.analysesStale) return { reanalysed, left };
     for (let after = ""; ;) {
       const page = await this.deps.decisions.artifactReportsAfter<StoredArtifactReport>(after, 100);
       if (page.length === 0) break;
       for (const { sha256, report } of page) {
         // Stopped (the gateway is closing): the next start goes on from the reports left old.
-        if (signal?.aborted) return { reanalysed, forgotten };
+        if (signal?.aborted) return { reanalysed, left };
         after = sha256;
         if ((report.analyser ?? 1) >= ANALYSER_VERSION) continue;
         const path = blobPath(sha256);
@@ -290,7 +289,7 @@ export class PolicyService {
           } catch (err) {
             this.deps.log.error(
               { err: (err as Error).message, sha256 },
-              "re-analysis failed; judged afresh at next download",
+              "re-analysis failed; judged again at its next download",
             );
           }
         }
@@ -304,24 +303,27 @@ export class PolicyService {
           );
           reanalysed++;
         } else {
-          await this.deps.decisions.forgetJudgement(sha256);
-          forgotten++;
+          // Bytes this instance does not hold or cannot read: left for the instance that holds
+          // them, and for judgeFile at the next download.
+          left++;
         }
         // Analysis is CPU work: let requests in between files.
         await new Promise((resolve) => setImmediate(resolve));
       }
     }
-    await this.deps.decisions.setAnalyserLevel(ANALYSER_VERSION);
-    this.analysesStale = false;
-    if (reanalysed + forgotten > 0) {
+    if (left === 0) {
+      await this.deps.decisions.setAnalyserLevel(ANALYSER_VERSION);
+      this.analysesStale = false;
+    }
+    if (reanalysed > 0) {
       this.generation++;
       await this.reevaluate();
     }
     this.deps.log.info(
-      { event: "analyses_upgraded", analyser: ANALYSER_VERSION, reanalysed, forgotten },
+      { event: "analyses_upgraded", analyser: ANALYSER_VERSION, reanalysed, left },
       "artifact reports brought up to the current analyser",
     );
-    return { reanalysed, forgotten };
+    return { reanalysed, left };
   }
 
   private async decideFull(

@@ -203,17 +203,6 @@ export class DecisionRepository {
     return rows.map((r) => ({ sha256: r.sha256, report: JSON.parse(r.report_json) as T }));
   }
 
-  /**
-   * Forgets what was judged of a file's bytes (its report and its decision): the next access
-   * judges it again from the index and, once stored, its bytes. Its change events stay.
-   */
-  async forgetJudgement(sha256: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom("artifact_reports").where("sha256", "=", sha256).execute();
-      await trx.deleteFrom("decisions").where("sha256", "=", sha256).execute();
-    });
-  }
-
   /** The analyser version every stored artifact report is known to be at (1 when never recorded). */
   async analyserLevel(): Promise<number> {
     const row = await this.db
