@@ -201,7 +201,7 @@ test("containers sharing the directory, each gateway pid 1: another's live claim
     a.append([auditFields({ at: 21 })]);
     const held = a.takeOldest()!;
     const claim = readdirSync(dir)[0]!;
-    assert.match(claim, /\.writing-1-container_a-[0-9a-f]{16}$/);
+    assert.match(claim, /\.writing-1-container_a_\d*-[0-9a-f]{16}$/);
     // A second container starts meanwhile, its gateway also pid 1.
     const b = new FileAuditSpool(dir, 1, undefined, "container-b");
     assert.deepEqual(readdirSync(dir), [claim], "the claim is still the first container's");
@@ -286,5 +286,18 @@ test("a claim is touched while held, so it never looks abandoned", () => {
     } finally {
       mock.timers.reset();
     }
+  });
+});
+
+test("a batch spooled long ago and claimed just now is not taken for an abandoned claim", () => {
+  withDir((dir) => {
+    const a = new FileAuditSpool(dir, 1, undefined, "container-a");
+    a.append([auditFields({ at: 61 })]);
+    // Spooled while the database was down, half an hour ago.
+    age(join(dir, readdirSync(dir)[0]!), 30 * 60_000);
+    const held = a.takeOldest()!;
+    const b = new FileAuditSpool(dir, 1, undefined, "container-b");
+    assert.equal(b.takeOldest(), undefined, "the claim was made now: it is the first container's");
+    held.done();
   });
 });

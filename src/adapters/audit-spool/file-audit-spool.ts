@@ -5,6 +5,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   renameSync,
   rmSync,
   linkSync,
@@ -81,7 +82,9 @@ export class FileAuditSpool implements AuditSpool {
     host = hostname(),
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.host = host.replace(/[^A-Za-z0-9]/g, "_").slice(0, 63) || "host";
+    // The host name and the pid namespace: containers sharing the host's name (host networking)
+    // still have pid namespaces of their own, where a pid means another process.
+    this.host = `${host}_${pidNamespace()}`.replace(/[^A-Za-z0-9]/g, "_").slice(0, 63) || "host";
     this.owner = `${pid}-${this.host}-${randomBytes(8).toString("hex")}`;
     let last = MIDDLE - 1;
     let first = MIDDLE;
@@ -257,6 +260,14 @@ export class FileAuditSpool implements AuditSpool {
       } catch {
         continue; // another process took it first
       }
+      // A rename keeps the batch's old time (when it was spooled, often long ago): touched now,
+      // so that no gateway on another host takes a claim just made for an abandoned one.
+      try {
+        const now = new Date();
+        utimesSync(claimed, now, now);
+      } catch {
+        // gone meanwhile: read below fails and says so
+      }
       this.count = Math.max(0, this.count - 1);
       let records: AuditFields[];
       let size = 0;
@@ -296,6 +307,15 @@ export class FileAuditSpool implements AuditSpool {
         },
       };
     }
+  }
+}
+
+/** The inode of this process's pid namespace (Linux), or "" where there is none to read. */
+function pidNamespace(): string {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync("/proc/self/ns/pid"))?.[1] ?? "";
+  } catch {
+    return "";
   }
 }
 
