@@ -204,19 +204,19 @@ export async function scan(roots: readonly string[], check?: InventoryChecker): 
       answers.forEach((v, j) => verdicts.set(key(batch[j]!.name, batch[j]!.version), v));
     }
   }
-  const environments = await Promise.all(
-    tree.environments.map(async (environment, i) => ({
-      environment,
-      distributions: await Promise.all(
-        inventories[i]!.distributions.map((d) =>
-          checkInstalledBytes(
-            governDistribution(d, check ? verdicts.get(key(d.name, d.version)) : undefined),
-          ),
+  // One distribution's files at a time: hashing every environment's files at once ran out of
+  // file handles on large trees (and a file that could not be opened is not a changed file).
+  const environments: ScanResult["environments"] = [];
+  for (const [i, environment] of tree.environments.entries()) {
+    const distributions: GovernedDistribution[] = [];
+    for (const d of inventories[i]!.distributions)
+      distributions.push(
+        await checkInstalledBytes(
+          governDistribution(d, check ? verdicts.get(key(d.name, d.version)) : undefined),
         ),
-      ),
-      problems: inventories[i]!.problems,
-    })),
-  );
+      );
+    environments.push({ environment, distributions, problems: inventories[i]!.problems });
+  }
   if (check)
     for (const m of manifests)
       for (const p of m.pinned) {

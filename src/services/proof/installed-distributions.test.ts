@@ -4,7 +4,12 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { differencesFromWheel, readInstalled, sitePackagesOf } from "./installed-distributions.js";
+import {
+  differencesFromWheel,
+  filesDifferingFromRecord,
+  readInstalled,
+  sitePackagesOf,
+} from "./installed-distributions.js";
 
 const digest = (text: string) => createHash("sha256").update(text).digest("base64url");
 
@@ -63,4 +68,17 @@ test("installed files must be the attested wheel's files, byte for byte", async 
   assert.deepEqual(differencesFromWheel(dist!.files, new Map([...wheel].slice(1))), [
     "demo/__init__.py (not in the wheel)",
   ]);
+});
+
+test("only a file that is not there counts as missing; a file that cannot be read is an error", async () => {
+  const site = mkdtempSync(join(tmpdir(), "pcl-record-"));
+  mkdirSync(join(site, "pkg"));
+  const digest = createHash("sha256").update("").digest("hex");
+  assert.deepEqual(await filesDifferingFromRecord(site, [{ path: "gone.py", sha256: digest }]), {
+    checked: 1,
+    modified: ["gone.py (missing)"],
+  });
+  // A path that cannot be read as a file (EISDIR here; EMFILE or EACCES in the field) is not a
+  // changed file: the check fails and says why instead of reporting the package as tampered.
+  await assert.rejects(filesDifferingFromRecord(site, [{ path: "pkg", sha256: digest }]), /EISDIR/);
 });

@@ -78,7 +78,12 @@ export async function filesDifferingFromRecord(
   for (const f of files) {
     if (!insideSite(site, f.path)) continue;
     checked++;
-    const actual = await sha256File(resolve(site, f.path)).catch(() => undefined);
+    // Only a file that is not there is "missing"; any other failure (out of file handles, no
+    // permission) is an error to report, never a verdict on the file.
+    const actual = await sha256File(resolve(site, f.path)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT" || err.code === "ENOTDIR") return undefined;
+      throw err;
+    });
     if (actual === undefined) modified.push(`${f.path} (missing)`);
     else if (actual !== f.sha256.toLowerCase()) modified.push(f.path);
   }
