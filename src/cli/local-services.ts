@@ -95,6 +95,20 @@ export async function requirePortcullisDatabase(config: Config): Promise<void> {
   if (state === "foreign") {
     throw new CliError(`${where} is not a Portcullis database (left untouched): ${hint}`, 2);
   }
+  // A command that only reads never migrates: a newer CLI must not change the schema under a
+  // fleet of older gateways, nor rewrite rows as a migration may.
+  if (state === "outdated") {
+    throw new CliError(
+      `the database in ${where} is from an older Portcullis (left untouched): start this version's gateway on it first, which migrates it (portcullis serve)`,
+      2,
+    );
+  }
+  if (state === "newer") {
+    throw new CliError(
+      `the database in ${where} was migrated by a newer Portcullis (left untouched): use that version's CLI`,
+      2,
+    );
+  }
 }
 
 /** A database URL without credentials, for messages. */
@@ -133,7 +147,7 @@ export async function withExistingDatabase<T>(
   await requirePortcullisDatabase(config);
   let handle: DatabaseHandle;
   try {
-    handle = await connectDatabase({ url: config.database, dataDir: resolve(config.data) });
+    handle = await connectDatabase({ url: config.database, dataDir: resolve(config.data), migrate: false });
   } catch (err) {
     throw new CliError(`cannot open ${config.data}: ${(err as Error).message}`, 1);
   }

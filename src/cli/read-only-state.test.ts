@@ -58,6 +58,48 @@ describe("reading commands and a place holding no Portcullis database", () => {
     assert.deepEqual(readdirSync(empty), [], "keys list made no key ring");
   });
 
+  test("a database from an older or a newer Portcullis is refused, never migrated by a command that reads", async () => {
+    const data = join(root, "versions");
+    const handle = await connectDatabase({ url: "", dataDir: data });
+    const ran = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(
+      handle.db,
+    );
+    const last = ran.rows.at(-1)!.name;
+    await sql`DELETE FROM kysely_migration WHERE name = ${last}`.execute(handle.db);
+    await handle.close();
+    const names = async () => {
+      const h = await connectDatabase({ url: "", dataDir: data, migrate: false });
+      try {
+        return (await sql<{ name: string }>`SELECT name FROM kysely_migration`.execute(h.db)).rows.map(
+          (r) => r.name,
+        );
+      } finally {
+        await h.close();
+      }
+    };
+    for (const args of [
+      ["audit", "verify"],
+      ["who-has", "left-pad==1.0"],
+      ["token", "list"],
+    ]) {
+      const run = await cli(...args, "--data", data);
+      assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
+      assert.match(
+        run.stderr,
+        /is from an older Portcullis \(left untouched\): start this version's gateway/,
+      );
+    }
+    assert.equal((await names()).includes(last), false, `${last} was run by a command that only reads`);
+    const h = await connectDatabase({ url: "", dataDir: data, migrate: false });
+    await sql`INSERT INTO kysely_migration (name, timestamp) VALUES ('9999-from-the-future', '2027-01-01')`.execute(
+      h.db,
+    );
+    await h.close();
+    const newer = await cli("audit", "verify", "--data", data);
+    assert.equal(newer.code, 2, newer.stderr);
+    assert.match(newer.stderr, /was migrated by a newer Portcullis \(left untouched\)/);
+  });
+
   test("a SQLite file that is not a Portcullis database is refused and left byte for byte", async () => {
     const { default: Sqlite } = await import("better-sqlite3");
     const other = join(root, "other.db");

@@ -146,7 +146,19 @@ export async function connectDatabase(
  * bookkeeping) or `portcullis`. Commands that only read use it to refuse a mistyped `--data` or
  * `--database` instead of migrating (and so creating) a database there.
  */
-export type DatabaseState = "missing" | "empty" | "foreign" | "portcullis";
+export type DatabaseState = "missing" | "empty" | "foreign" | "outdated" | "newer" | "portcullis";
+
+/**
+ * `portcullis` when every migration this build knows ran and no other; `outdated` when some have
+ * not run yet (the gateway of this version migrates it at start); `newer` when a later version
+ * migrated it.
+ */
+function schemaState(ran: readonly string[]): DatabaseState {
+  if (!ran.includes(MIGRATIONS[0]![0])) return "foreign";
+  const known = new Set(MIGRATIONS.map(([name]) => name));
+  if (ran.some((name) => !known.has(name))) return "newer";
+  return ran.length < known.size ? "outdated" : "portcullis";
+}
 
 /** Kysely's migration bookkeeping table, which every Portcullis database has once migrated. */
 const MIGRATION_TABLE = "kysely_migration";
@@ -173,8 +185,7 @@ export async function inspectDatabase(location: DatabaseLocation): Promise<Datab
       const tables = db.all("SELECT name FROM sqlite_master WHERE type = 'table'").map((r) => r.name);
       if (tables.length === 0) return "empty";
       if (!tables.includes(MIGRATION_TABLE)) return "foreign";
-      const ran = db.all(`SELECT name FROM ${MIGRATION_TABLE} WHERE name = ?`, MIGRATIONS[0]![0]);
-      return ran.length > 0 ? "portcullis" : "foreign";
+      return schemaState(db.all(`SELECT name FROM ${MIGRATION_TABLE}`).map((r) => r.name));
     } catch (err) {
       // Not a SQLite database at all (a text file, say): not ours either. Anything else (a lock,
       // a permission) is a failure to report, not a verdict on the file.
@@ -199,11 +210,10 @@ export async function inspectDatabase(location: DatabaseLocation): Promise<Datab
       const names = tables.rows.map((r) => r.table_name);
       if (names.length === 0) return "empty";
       if (!names.includes(MIGRATION_TABLE)) return "foreign";
-      const ran = await client.query(
-        `SELECT 1 FROM ${schema ? `"${schema}".` : ""}${MIGRATION_TABLE} WHERE name = $1`,
-        [MIGRATIONS[0]![0]],
+      const ran = await client.query<{ name: string }>(
+        `SELECT name FROM ${schema ? `"${schema}".` : ""}${MIGRATION_TABLE}`,
       );
-      return ran.rowCount ? "portcullis" : "foreign";
+      return schemaState(ran.rows.map((r) => r.name));
     } finally {
       await client.end();
     }
