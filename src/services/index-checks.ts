@@ -89,10 +89,11 @@ export function advisoriesFixedBy(
   versions: readonly string[],
 ): string[] {
   if (intel.missing) return [];
-  const previous = versions
-    .filter((v) => compareVersions(v, facts.version) < 0)
-    .sort(compareVersions)
-    .at(-1);
+  // One pass (no sort): this runs for every file of every page curated.
+  let previous: string | undefined;
+  for (const v of versions)
+    if (compareVersions(v, facts.version) < 0 && (previous === undefined || compareVersions(v, previous) > 0))
+      previous = v;
   if (previous === undefined) return [];
   const affectingThis = new Set(intel.index.match(facts.project, facts.version).map((a) => a.id));
   return [
