@@ -101,9 +101,14 @@ describe("reading commands and a place holding no Portcullis database", () => {
   });
 
   test("a SQLite file that is not a Portcullis database is refused and left byte for byte", async () => {
-    const { default: Sqlite } = await import("better-sqlite3");
     const other = join(root, "other.db");
-    const db = new Sqlite(other);
+    // Whichever SQLite this runtime uses: Node 24's node:sqlite (better-sqlite3's Node 20 build is
+    // not loadable there), better-sqlite3 on Node 20.
+    const builtIn = (await import("node:sqlite" as string).catch(() => undefined)) as
+      { DatabaseSync: new (path: string) => { exec(sql: string): void; close(): void } } | undefined;
+    const db = builtIn
+      ? new builtIn.DatabaseSync(other)
+      : new (await import("better-sqlite3")).default(other);
     db.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine')");
     db.close();
     const text = join(root, "notes.txt");
