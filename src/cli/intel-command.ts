@@ -42,7 +42,8 @@ export function registerIntelCommand(program: Command): void {
           for (const e of report.errors.slice(0, 5))
             process.stderr.write(`  skipped ${e.source}: ${e.error}\n`);
         } catch (err) {
-          if (err instanceof IntelImportError) throw new CliError(err.message, 1);
+          if (err instanceof IntelImportError)
+            throw new CliError(err.message, err.failure === "unavailable" ? 1 : 2);
           throw err;
         }
       },

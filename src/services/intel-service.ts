@@ -8,7 +8,7 @@ import type { IntelRepository, StoredAdvisory } from "../adapters/db/intel-repos
 import { loadMaliciousNames } from "../intel/malicious-names.js";
 import { OsvIndex } from "../intel/osv-index.js";
 import { parseOsvRecord, toAdvisory, type Advisory } from "../intel/osv-record.js";
-import { readOsvSource } from "../intel/osv-source.js";
+import { OsvSourceError, readOsvSource } from "../intel/osv-source.js";
 import { parsePopularProjects, type PopularProject } from "../policy/checks/typosquat/popular-names.js";
 
 /** OSV's published PyPI database: the default source of a connected site's scheduled sync. */
@@ -48,11 +48,20 @@ export interface IntelState {
   stats: { advisories: number; malicious: number; maliciousNames: number; popular: number };
 }
 
+/**
+ * Why an import failed: the source could not be fetched (`unavailable`: the network, an HTTP
+ * status; trying again may work), or what it names or holds cannot be used (`input`: a missing
+ * path, a corrupt zip, a list that is not one). The CLI exits 1 for the first and 2 for the second.
+ */
+export type IntelImportFailure = "input" | "unavailable";
+
 export class IntelImportError extends Error {
   readonly code = "INTEL_IMPORT_FAILED";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly failure: IntelImportFailure;
+  constructor(message: string, options?: { cause?: unknown; failure?: IntelImportFailure }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "IntelImportError";
+    this.failure = options?.failure ?? "input";
   }
 }
 
@@ -98,7 +107,10 @@ export class IntelService {
           dispatcher: new Agent().compose(interceptors.redirect({ maxRedirections: 3 })),
         });
       } catch (err) {
-        throw new IntelImportError(`cannot download ${url}: ${(err as Error).message}`, { cause: err });
+        throw new IntelImportError(`cannot download ${url}: ${(err as Error).message}`, {
+          cause: err,
+          failure: "unavailable",
+        });
       }
       if (res.statusCode === 304) {
         await res.body.dump();
@@ -114,11 +126,20 @@ export class IntelService {
       }
       if (res.statusCode !== 200) {
         await res.body.dump();
-        throw new IntelImportError(`download of ${url} answered HTTP ${res.statusCode}`);
+        throw new IntelImportError(`download of ${url} answered HTTP ${res.statusCode}`, {
+          failure: "unavailable",
+        });
       }
       const name = new URL(url).pathname.split("/").pop() || "intel";
       const file = join(dir, name.replace(/[^A-Za-z0-9._-]/g, "_"));
-      await pipeline(res.body, createWriteStream(file));
+      try {
+        await pipeline(res.body, createWriteStream(file));
+      } catch (err) {
+        throw new IntelImportError(`download of ${url} broke off: ${(err as Error).message}`, {
+          cause: err,
+          failure: "unavailable",
+        });
+      }
       const kind = options.kind ?? (await detectKind(file));
       const newEtag = typeof res.headers.etag === "string" ? res.headers.etag : undefined;
       return await this.importFile(file, kind, options.signal, url, newEtag);
@@ -141,7 +162,7 @@ export class IntelService {
     const errors: { source: string; error: string }[] = [];
     if (kind === "osv") {
       let batch: StoredAdvisory[] = [];
-      for await (const item of readOsvSource(path, signal ? { signal } : {})) {
+      for await (const item of readOsvAsImport(path, signal)) {
         if (!item.ok) {
           skipped++;
           if (errors.length < 20) errors.push({ source: item.source, error: item.error });
@@ -275,5 +296,15 @@ async function detectKind(path: string): Promise<IntelKind> {
     return "osv";
   } finally {
     await fh.close();
+  }
+}
+
+/** The OSV source's records; a zip or directory that cannot be read is the import's bad input. */
+async function* readOsvAsImport(path: string, signal?: AbortSignal): ReturnType<typeof readOsvSource> {
+  try {
+    yield* readOsvSource(path, signal ? { signal } : {});
+  } catch (err) {
+    if (err instanceof OsvSourceError) throw new IntelImportError(err.message, { cause: err });
+    throw err;
   }
 }
