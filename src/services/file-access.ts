@@ -10,7 +10,7 @@ import { factsOf } from "./catalog-curator.js";
 import type { FileStoreService } from "./file-store.js";
 import { GatewayError } from "./gateway-error.js";
 import type { PolicyService } from "./policy-service.js";
-import type { ProjectIndexService } from "./project-index.js";
+import type { ProjectIndexService, ProjectView } from "./project-index.js";
 
 /**
  * The gate in front of every file and metadata download: the index checks first (a refused file
@@ -100,20 +100,37 @@ export class FileAccessService {
   }
 
   /**
-   * PEP 658 metadata, behind the same gate as the file itself. A digest the upstream declared
-   * for it must match the extracted METADATA (else HASH_MISMATCH); from then on the page
-   * advertises the gateway's own digest.
+   * PEP 658 metadata, behind the same gate as the file itself, and only ever as bytes that match
+   * the digest the client's page promised for this link (see `metadataPromise`).
    */
   async openMetadata(sha256: string, filename: string): Promise<{ sha256: string; size: number }> {
     const { file } = await this.open(sha256, filename);
-    const view = await this.deps.projects.getRawProject(file.project).catch(() => null);
-    const declared = view?.files.find((f) => f.sha256 === sha256)?.coreMetadata;
-    const meta = await this.deps.files.ensureMetadata(
-      file,
-      typeof declared === "object" ? declared.sha256 : undefined,
-    );
+    const promise = metadataPromise(await this.readRawProject(file.project), sha256, file.filename);
+    let promisedSha256: string | undefined;
+    let known = file;
+    if (promise.kind === "declared") {
+      promisedSha256 = promise.sha256;
+    } else if (promise.kind === "unknown") {
+      // No page to read the promise from: only the gateway's own extraction is safe to serve.
+      const own = await this.deps.files.recordedMetadataDigest(file);
+      if (!own) throw unconfirmedMetadata(file, promise);
+      promisedSha256 = own;
+      known = { ...file, metadataSha256: own };
+    }
+    const meta = await this.deps.files.ensureMetadata(known, promisedSha256);
     this.deps.projects.noteStored(file.project, sha256, { metadataSha256: meta.sha256 });
     return meta;
+  }
+
+  /** The raw view of a project, or why it cannot be read now (the upstream's error). */
+  private async readRawProject(project: string): Promise<ProjectView | null | { unreadable: string }> {
+    try {
+      return await this.deps.projects.getRawProject(project);
+    } catch (err) {
+      if (err instanceof GatewayError && err.code === "UPSTREAM_UNAVAILABLE")
+        return { unreadable: err.message };
+      throw err;
+    }
   }
 
   /**
@@ -165,4 +182,54 @@ export class FileAccessService {
   private refusal(d: Decision): GatewayError {
     return new GatewayError("POLICY_REFUSED", `${d.filename} is ${summarizeDecision(d)}`);
   }
+}
+
+/**
+ * What the page a client saw promised about the METADATA of `filename` (PEP 658/714):
+ *
+ * - `declared`: the page lists the link with a core-metadata digest. That is the upstream's
+ *   declared digest until the gateway extracted METADATA itself, and the gateway's own digest
+ *   from then on (project-index.ts serves stored facts in the raw view too, so this view is the
+ *   page the client got, stale copies from the page cache included). The served bytes must match.
+ * - `open`: the link is listed without a digest (`core-metadata=true`), so METADATA extracted
+ *   from the verified wheel contradicts nothing.
+ * - `unknown`: no current page lists the link (the upstream is down with no kept copy, no
+ *   longer has the project, or no longer lists the file), so what the client was shown cannot
+ *   be read. The upstream may have declared a digest that nothing recorded (the catalog keeps
+ *   only the gateway's own), so neither skipping the check nor trusting a fresh extraction is
+ *   safe. Only the gateway's own recorded digest is: every page built since it was recorded
+ *   advertises it, and it was checked against the declared digest of the page at the time.
+ */
+export type MetadataPromise =
+  | { kind: "declared"; sha256: string }
+  | { kind: "open" }
+  | { kind: "unknown"; why: string; code: "UPSTREAM_UNAVAILABLE" | "UPSTREAM_FILE_MISSING" };
+
+export function metadataPromise(
+  view: ProjectView | null | { unreadable: string },
+  sha256: string,
+  filename: string,
+): MetadataPromise {
+  // A page that cannot be read now may be readable later (503); one that no longer lists the
+  // file will not list it again by waiting (502).
+  const gone = (why: string) => ({ kind: "unknown", why, code: "UPSTREAM_FILE_MISSING" }) as const;
+  if (view === null) return gone("the upstream no longer has the project");
+  if ("unreadable" in view) return { kind: "unknown", why: view.unreadable, code: "UPSTREAM_UNAVAILABLE" };
+  // By name as well as digest: the same bytes listed under two names carry a promise each.
+  const listed = view.files.find((f) => f.sha256 === sha256 && f.filename === filename);
+  if (!listed) return gone(`the upstream no longer lists ${filename}`);
+  return typeof listed.coreMetadata === "object"
+    ? { kind: "declared", sha256: listed.coreMetadata.sha256 }
+    : { kind: "open" };
+}
+
+function unconfirmedMetadata(
+  file: KnownFile,
+  promise: Extract<MetadataPromise, { kind: "unknown" }>,
+): GatewayError {
+  return new GatewayError(
+    promise.code,
+    `${file.filename}: cannot confirm the core-metadata digest the index declared, so its METADATA ` +
+      `is not served until the upstream's page lists it again (${promise.why})`,
+  );
 }

@@ -24,7 +24,7 @@ export interface StoredFile {
  */
 export class FileStoreService {
   private readonly inflight = new Map<string, Promise<StoredFile>>();
-  private readonly metaInflight = new Map<string, Promise<{ sha256: string; size: number }>>();
+  private readonly metaInflight = new Map<string, Promise<ExtractedMetadata>>();
 
   constructor(
     private readonly deps: {
@@ -157,7 +157,8 @@ export class FileStoreService {
 
   /**
    * PEP 658 core metadata of a stored wheel: the exact METADATA bytes, kept as a blob of their
-   * own. When the page promised a digest, the extracted bytes must match it.
+   * own. When the caller's page promised a digest, the METADATA must match it (else HASH_MISMATCH),
+   * whether it was extracted now, by a concurrent caller, or earlier.
    */
   async ensureMetadata(file: KnownFile, promisedSha256?: string): Promise<{ sha256: string; size: number }> {
     if (!file.filename.endsWith(".whl")) {
@@ -168,22 +169,33 @@ export class FileStoreService {
     }
     if (file.metadataSha256) {
       const st = await this.deps.blobs.stat(file.metadataSha256);
-      if (st) return { sha256: file.metadataSha256, size: st.size };
+      if (st) {
+        checkMetadataPromise(file, file.metadataSha256, promisedSha256);
+        return { sha256: file.metadataSha256, size: st.size };
+      }
     }
+    // Concurrent callers share the extraction, not each other's promise: each checks its own.
     let pending = this.metaInflight.get(file.sha256);
     if (!pending) {
-      pending = this.extractMetadata(file, promisedSha256).finally(() =>
-        this.metaInflight.delete(file.sha256),
-      );
+      pending = this.extractMetadata(file).finally(() => this.metaInflight.delete(file.sha256));
       this.metaInflight.set(file.sha256, pending);
     }
-    return pending;
+    const extracted = await pending;
+    checkMetadataPromise(file, extracted.sha256, promisedSha256);
+    // Kept only once some caller's promise held: a digest refused for every caller is never
+    // recorded, so the page goes on advertising what the upstream declared (and refusing it).
+    extracted.kept ??= this.keepMetadata(file, extracted);
+    await extracted.kept;
+    return { sha256: extracted.sha256, size: extracted.bytes.length };
   }
 
-  private async extractMetadata(
-    file: KnownFile,
-    promisedSha256?: string,
-  ): Promise<{ sha256: string; size: number }> {
+  /** Whether the gateway recorded its own METADATA digest for `file` (read afresh if not in hand). */
+  async recordedMetadataDigest(file: KnownFile): Promise<string | undefined> {
+    if (file.metadataSha256) return file.metadataSha256;
+    return (await this.deps.repo.findFile(file.sha256))?.metadataSha256 ?? undefined;
+  }
+
+  private async extractMetadata(file: KnownFile): Promise<ExtractedMetadata> {
     await this.ensureStored(file);
     const path = this.deps.blobs.localPath(file.sha256);
     if (!path) throw new Error("blob store has no local path for metadata extraction");
@@ -195,23 +207,35 @@ export class FileStoreService {
         cause: err,
       });
     }
-    const sha256 = createHash("sha256").update(bytes).digest("hex");
-    if (promisedSha256 && promisedSha256 !== sha256) {
-      throw new GatewayError(
-        "HASH_MISMATCH",
-        `${file.filename}: extracted METADATA has sha256 ${sha256}, but the index declared ${promisedSha256}`,
-      );
-    }
+    return { sha256: createHash("sha256").update(bytes).digest("hex"), bytes };
+  }
+
+  private async keepMetadata(file: KnownFile, extracted: ExtractedMetadata): Promise<void> {
     const writer = await this.deps.blobs.beginWrite();
     try {
-      writer.stream.end(bytes);
-      await writer.commit(sha256);
+      writer.stream.end(extracted.bytes);
+      await writer.commit(extracted.sha256);
     } catch (err) {
       await writer.abort();
       throw err;
     }
-    await this.deps.repo.setMetadataDigest(file.sha256, sha256);
-    return { sha256, size: bytes.length };
+    await this.deps.repo.setMetadataDigest(file.sha256, extracted.sha256);
+  }
+}
+
+/** METADATA extracted from a verified wheel; `kept` once stored and recorded. */
+interface ExtractedMetadata {
+  sha256: string;
+  bytes: Buffer;
+  kept?: Promise<void>;
+}
+
+function checkMetadataPromise(file: KnownFile, sha256: string, promisedSha256: string | undefined): void {
+  if (promisedSha256 && promisedSha256 !== sha256) {
+    throw new GatewayError(
+      "HASH_MISMATCH",
+      `${file.filename}: extracted METADATA has sha256 ${sha256}, but the index declared ${promisedSha256}`,
+    );
   }
 }
 

@@ -12,6 +12,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DIALECTS, dialectSkip, gatewayDatabase } from "../helpers/databases.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
+import type { GatewayError } from "../../src/services/gateway-error.js";
 import { buildWheel } from "../helpers/wheel-builder.js";
 
 const JSON_TYPE = "application/vnd.pypi.simple.v1+json";
@@ -25,13 +26,18 @@ interface HandFile {
   coreMetadata?: boolean | { sha256: string };
 }
 
-/** A PEP 691 upstream whose pages say exactly what the test wrote. */
+/** A PEP 691 upstream whose pages say exactly what the test wrote; pages of `down` answer 503. */
 async function startHandUpstream(
   projects: Record<string, HandFile[]>,
-): Promise<{ url: string; server: Server }> {
+): Promise<{ url: string; server: Server; down: Set<string> }> {
+  const down = new Set<string>();
   const server = createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0]!;
     const page = /^\/simple\/([^/]+)\/$/.exec(path);
+    if (page && down.has(page[1]!)) {
+      res.writeHead(503).end("down");
+      return;
+    }
     const files = page ? projects[page[1]!] : undefined;
     if (files) {
       res.writeHead(200, { "content-type": JSON_TYPE });
@@ -65,7 +71,7 @@ async function startHandUpstream(
     res.writeHead(404).end("not found");
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/simple/`, server };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/simple/`, server, down };
 }
 
 interface PageFile {
@@ -80,9 +86,9 @@ for (const dialect of DIALECTS) {
   describe(`a page advertises what the gateway serves (${dialect})`, { skip }, () => {
     let database: Awaited<ReturnType<typeof gatewayDatabase>> | undefined;
     let gw: TestGateway;
-    let upstream: { url: string; server: Server };
+    let upstream: Awaited<ReturnType<typeof startHandUpstream>>;
     const w = {} as Record<
-      "unsized" | "liar" | "twin" | "metaWrong" | "metaNone",
+      "unsized" | "liar" | "twin" | "metaWrong" | "metaNone" | "metaRace" | "metaTwin" | "metaDark",
       Awaited<ReturnType<typeof buildWheel>>
     >;
     let rightMetaSha = "";
@@ -100,6 +106,9 @@ for (const dialect of DIALECTS) {
       w.twin = await buildWheel({ name: "twin", version: "1.0" });
       w.metaWrong = await buildWheel({ name: "meta-wrong", version: "1.0" });
       w.metaNone = await buildWheel({ name: "meta-none", version: "1.0" });
+      w.metaRace = await buildWheel({ name: "meta-race", version: "1.0" });
+      w.metaTwin = await buildWheel({ name: "meta-twin", version: "1.0" });
+      w.metaDark = await buildWheel({ name: "meta-dark", version: "1.0" });
       upstream = await startHandUpstream({
         unsized: [{ filename: w.unsized.filename, bytes: w.unsized.bytes, size: null }],
         liar: [{ filename: w.liar.filename, bytes: w.liar.bytes, size: w.liar.bytes.length + 10 }],
@@ -117,6 +126,23 @@ for (const dialect of DIALECTS) {
           },
         ],
         "meta-none": [{ filename: w.metaNone.filename, bytes: w.metaNone.bytes, coreMetadata: true }],
+        "meta-race": [{ filename: w.metaRace.filename, bytes: w.metaRace.bytes, coreMetadata: true }],
+        // One link promises nothing, the other (same bytes) a digest the METADATA does not have.
+        "meta-twin": [
+          { filename: "meta_twin-1.0-py3-none-any.whl", bytes: w.metaTwin.bytes, coreMetadata: true },
+          {
+            filename: "meta_twin-1.0-py2.py3-none-any.whl",
+            bytes: w.metaTwin.bytes,
+            coreMetadata: { sha256: "e".repeat(64) },
+          },
+        ],
+        "meta-dark": [
+          {
+            filename: w.metaDark.filename,
+            bytes: w.metaDark.bytes,
+            coreMetadata: { sha256: "e".repeat(64) },
+          },
+        ],
       });
       database = await gatewayDatabase(dialect);
       gw = await startTestGateway({ upstream: upstream.url, database: database.url });
@@ -200,6 +226,83 @@ for (const dialect of DIALECTS) {
       assert.equal(unsized.files[0]!.size, w.unsized.bytes.length);
       assert.equal(unsized.meta["api-version"], "1.1");
       assert.deepEqual((await page("meta-none")).files[0]!["core-metadata"], { sha256: rightMetaSha });
+    });
+
+    test("PEP 658: concurrent extractions are shared, but each caller's promised digest is checked", async () => {
+      await page("meta-race");
+      const { repo, files } = gw.gateway.services;
+      const known = await repo.findFile(w.metaRace.sha256);
+      assert.ok(known, "the page recorded the file");
+      const lie = "e".repeat(64);
+      const codeOf = (r: PromiseSettledResult<unknown>) =>
+        r.status === "rejected" ? (r.reason as GatewayError).code : "served";
+      // Started in one tick: the second call joins the first one's extraction.
+      const [open1, lied1] = await Promise.allSettled([
+        files.ensureMetadata(known),
+        files.ensureMetadata(known, lie),
+      ]);
+      assert.equal(codeOf(open1), "served", "no promise: served");
+      assert.equal(codeOf(lied1), "HASH_MISMATCH", "its own promise is checked, not the first caller's");
+      const [lied2, open2] = await Promise.allSettled([
+        files.ensureMetadata(known, lie),
+        files.ensureMetadata(known),
+      ]);
+      assert.equal(codeOf(lied2), "HASH_MISMATCH");
+      assert.equal(codeOf(open2), "served", "a refused first caller does not refuse the others");
+      const own = (open1 as PromiseFulfilledResult<{ sha256: string }>).value.sha256;
+      const recorded = await repo.findFile(w.metaRace.sha256);
+      assert.equal(recorded?.metadataSha256, own, "the digest some caller accepted is recorded");
+      await assert.rejects(
+        files.ensureMetadata(recorded!, lie),
+        (err: GatewayError) => err.code === "HASH_MISMATCH",
+        "METADATA extracted earlier is checked against the promise too",
+      );
+    });
+
+    test("PEP 658: each link's own promise holds, though the same bytes are listed under another name", async () => {
+      const p = await page("meta-twin");
+      assert.deepEqual(
+        p.files.map((f) => f["core-metadata"]),
+        [true, { sha256: "e".repeat(64) }],
+      );
+      const lied = await get("meta-twin", { ...p.files[1]!, url: `${p.files[1]!.url}.metadata` });
+      assert.equal(lied.status, 502, "the link that promised e…e is not answered with other bytes");
+      assert.match(
+        await lied.text(),
+        /extracted METADATA has sha256 [0-9a-f]{64}, but the index declared e{64}/,
+      );
+      const open = await get("meta-twin", { ...p.files[0]!, url: `${p.files[0]!.url}.metadata` });
+      assert.equal(open.status, 200, "the link that promised nothing is served");
+      await open.arrayBuffer();
+    });
+
+    test("PEP 658: with the upstream's page unreadable and no copy kept, only METADATA under the gateway's own recorded digest is served", async () => {
+      assert.notEqual(rightMetaSha, "", "meta-none's METADATA was extracted by an earlier test");
+      const p = await page("meta-dark");
+      assert.deepEqual(p.files[0]!["core-metadata"], { sha256: "e".repeat(64) }, "the client is shown e…e");
+      const wheel = await get("meta-dark", p.files[0]!);
+      assert.equal(wheel.status, 200, "the wheel itself is stored");
+      await wheel.arrayBuffer();
+      // A restart empties the memory caches; the kept pages are gone too (as on an instance whose
+      // write-behind of the page failed), and the upstream's pages answer 503.
+      const dataDir = gw.dataDir;
+      await gw.gateway.close();
+      gw = await startTestGateway({ upstream: upstream.url, data: dataDir, database: database!.url });
+      await gw.gateway.db.db
+        .deleteFrom("upstream_pages")
+        .where("name", "in", ["meta-dark", "meta-none"])
+        .execute();
+      upstream.down.add("meta-dark").add("meta-none");
+      try {
+        const dark = await fetch(`${gw.url}/files/${w.metaDark.sha256}/${w.metaDark.filename}.metadata`);
+        assert.equal(dark.status, 503, "the digest the client was shown cannot be confirmed: not served");
+        assert.match(await dark.text(), /cannot confirm the core-metadata digest the index declared/);
+        const own = await fetch(`${gw.url}/files/${w.metaNone.sha256}/${w.metaNone.filename}.metadata`);
+        assert.equal(own.status, 200, "METADATA the gateway extracted and advertised is still served");
+        assert.equal(sha256(Buffer.from(await own.arrayBuffer())), rightMetaSha);
+      } finally {
+        upstream.down.clear();
+      }
     });
   });
 }
