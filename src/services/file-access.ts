@@ -146,13 +146,20 @@ export class FileAccessService {
   }
 
   private async factsFor(known: KnownFile): Promise<{ facts: FileFacts; versions: readonly string[] }> {
-    let view = null;
+    let view: ProjectView | null | undefined;
     try {
       // The raw view: the curated one carries the gateway's own refusals, not the upstream's facts.
       view = await this.deps.projects.getRawProject(known.project);
     } catch {
       // Upstream down and nothing cached: judge from what the database knows.
     }
+    // The upstream answered that it has no such project (404): taken down whole, as registries do
+    // with malware, or renamed away. Its stored files go with it, as a withdrawn file does below.
+    if (view === null)
+      throw new GatewayError(
+        "FILE_NOT_FOUND",
+        `${known.filename} is no longer served: the upstream no longer has the project ${known.project}`,
+      );
     const served = view?.files.find((f) => f.sha256 === known.sha256);
     if (view && served) return { facts: factsOf(view, served), versions: view.versions };
     // The upstream's page no longer lists these bytes: removed (a takedown, often of malware) or

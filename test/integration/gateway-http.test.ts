@@ -337,7 +337,7 @@ describe("gateway while the upstream is down", () => {
 });
 
 describe("a file the upstream withdrew", () => {
-  test("is not served from the store once the page no longer lists it, nor when the project is quarantined", async () => {
+  test("is not served from the store once the page no longer lists it, nor when the project is quarantined or gone", async () => {
     const gone = await buildWheel({ name: "withdrawn", version: "1.0" });
     const kept = await buildWheel({ name: "withdrawn", version: "1.1" });
     const upstream = await startJsonIndexServer({
@@ -372,6 +372,13 @@ describe("a file the upstream withdrew", () => {
       const quarantined = await download(kept);
       assert.equal(quarantined.status, 404);
       assert.match(quarantined.statusText, /project status quarantined: malware/);
+      // The project taken down whole: the upstream answers 404 for its page.
+      upstream.setProject("withdrawn", undefined);
+      now += 120_000;
+      assert.equal((await fetch(`${gw.url}/simple/withdrawn/`)).status, 404);
+      const takenDown = await fetch(`${gw.url}/files/${kept.sha256}/${kept.filename}`);
+      assert.equal(takenDown.status, 404, `served a file of a project taken down: ${takenDown.statusText}`);
+      assert.match(takenDown.statusText, /the upstream no longer has the project withdrawn/);
     } finally {
       await gw.close();
       await upstream.close();
