@@ -72,6 +72,43 @@ export type GatewayEvent =
       at: string;
     }
   | {
+      /**
+       * Stands for the `remediation.opened` events of one batch of decision changes taken in
+       * together when it opens more items than a chat channel can read one message at a time (a
+       * re-evaluation after an intel import or a policy change): one message instead of hundreds.
+       */
+      type: "remediations.opened";
+      /** Items opened (or reopened) by the batch. */
+      count: number;
+      /** Items per severity, most severe first; severities with no item left out. */
+      bySeverity: { severity: string; count: number }[];
+      /** Items per owning team, most first; items of a project with no owner count in `unowned`. */
+      byOwner: { owner: string; count: number }[];
+      /** Items of a project with no owning team. */
+      unowned: number;
+      /** The earliest due date of them all. */
+      earliestDue: string;
+      /**
+       * The first items of `count`, most urgent first (by due date, then severity, project,
+       * version), as `remediation.opened` tells one.
+       */
+      items: {
+        itemId: number;
+        project: string;
+        version: string;
+        severity: string;
+        owner: string | null;
+        due: string;
+      }[];
+      /** The latest opening time in the batch. */
+      at: string;
+      /**
+       * Names the openings told (a hash of every item's id and due date): the same batch told
+       * again, or by another instance, is delivered once.
+       */
+      batch: string;
+    }
+  | {
       type: "request.pending" | "request.approved" | "request.denied" | "request.exception";
       requestId: number;
       project: string;

@@ -17,6 +17,10 @@ import { DecisionRepository } from "../../src/adapters/db/decision-repository.js
 import type { Decision, Reason } from "../../src/policy/decision.js";
 import { DecisionEventRelay } from "../../src/services/governance/decision-event-relay.js";
 import { DecisionNotifier } from "../../src/services/governance/decision-notifier.js";
+import { RemediationService } from "../../src/services/governance/remediation-service.js";
+import { RemediationRepository } from "../../src/adapters/db/remediation-repository.js";
+import { IdentityRepository } from "../../src/adapters/db/identity-repository.js";
+import { parsePolicy } from "../../src/policy/policy-schema.js";
 import { EventBus, type GatewayEvent } from "../../src/services/event-bus.js";
 import {
   WebhookConflictError,
@@ -64,8 +68,17 @@ function cliError(exitCode: number, message: RegExp) {
   };
 }
 
-/** A stored decision for `project` `version`, admitted or blocked (by PYSEC-2099-7). */
-function decision(project: string, version: string, outcome: "admitted" | "blocked", at: string): Decision {
+/**
+ * A stored decision for `project` `version`, admitted or blocked (by PYSEC-2099-7, or by
+ * `reasons`).
+ */
+function decision(
+  project: string,
+  version: string,
+  outcome: "admitted" | "blocked",
+  at: string,
+  reasons: Reason[] = [vulnerable],
+): Decision {
   return {
     sha256: `${project}-${version}-`.padEnd(64, "0"),
     filename: `${project}-${version}-py3-none-any.whl`,
@@ -73,7 +86,7 @@ function decision(project: string, version: string, outcome: "admitted" | "block
     version,
     outcome,
     score: outcome === "blocked" ? 90 : 0,
-    reasons: outcome === "blocked" ? [vulnerable] : [],
+    reasons: outcome === "blocked" ? reasons : [],
     policyVersion: "p1",
     intelSnapshot: outcome === "blocked" ? "intel-2" : "intel-1",
     decidedAt: at,
@@ -225,6 +238,258 @@ for (const dialect of DIALECTS) {
           assert.equal(signatureValid(r, SECRET), true, "every delivery is signed");
       } finally {
         await Promise.all([all.close(), chat.close(), digestOnly.close()]);
+        await db.cleanup();
+      }
+    },
+  );
+
+  test(
+    `a re-evaluation opening many remediation items sends one signed remediations.opened digest per webhook; 20, one delivery per item (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      const all = await startWebhookReceiver();
+      const chat = await startWebhookReceiver();
+      const digestOnly = await startWebhookReceiver();
+      try {
+        const clock = Date.parse("2026-11-27T12:00:00Z");
+        const now = () => clock;
+        const repo = new WebhookRepository(db.db);
+        const decisions = new DecisionRepository(db.db);
+        const identities = new IdentityRepository(db.db);
+        const webhooks = new WebhookService({ repo, audit, log, now });
+        const bus = new EventBus();
+        const published: GatewayEvent[] = [];
+        bus.subscribe((e) => void published.push(e));
+        bus.subscribe((e) => webhooks.enqueueLater(e));
+        const remediation = new RemediationService({
+          repo: new RemediationRepository(db.db),
+          inventory: { consumersOfFiles: () => Promise.resolve([]) },
+          owners: {
+            ownerOf: (project) => identities.ownerOf(project),
+            setOwner: (project, team, actor) => identities.setOwner(project, team, actor.user ?? "?", clock),
+          },
+          audit,
+          events: bus,
+          log,
+          now,
+          settings: () => parsePolicy("version: 1\n").doc.remediation,
+          advisoryIds: (r) => r.ids ?? [],
+        });
+        // As a running gateway wires it (governance-services.ts).
+        const handle = async (changes: Parameters<RemediationService["handle"]>[0]) => {
+          await remediation.handle(changes);
+          await webhooks.flush();
+        };
+        const relay = new DecisionEventRelay({ source: decisions, handle, log, now });
+        const dispatcher = new WebhookDispatcher({ repo, log, now, random: () => 0 });
+        const sendAll = async () => {
+          while ((await dispatcher.runOnce()) > 0);
+        };
+        await webhooks.add({ url: all.url, secret: SECRET }, CLI_ACTOR);
+        await webhooks.add(
+          { url: chat.url, secret: SECRET, format: "slack", events: ["remediation.opened"] },
+          CLI_ACTOR,
+        );
+        await webhooks.add(
+          { url: digestOnly.url, secret: SECRET, events: ["remediations.opened"] },
+          CLI_ACTOR,
+        );
+        await identities.setOwner("acme", "team-acme", "root", clock);
+
+        const versions = (n: number) => Array.from({ length: n }, (_, i) => `1.${i}`);
+        const catalog = [
+          ...versions(40).map((v) => ["acme", v] as const),
+          ...versions(40).map((v) => ["widgets", v] as const),
+        ];
+        for (const [p, v] of catalog)
+          await decisions.put(decision(p, v, "admitted", "2026-11-01T00:00:00.000Z"));
+        relay.kick();
+        await relay.flush();
+        await sendAll();
+        assert.equal(all.received.length, 0, "admissions open nothing");
+
+        // An intel import: the re-evaluation blocks 60 admitted files at once, 5 of them for a
+        // malicious report (critical), the rest for an advisory of no severity (the default, medium).
+        const malicious: Reason = {
+          ...vulnerable,
+          check: "malicious",
+          message: "MAL-2026-1",
+          ids: ["MAL-2026-1"],
+        };
+        for (const [i, [p, v]] of catalog.slice(0, 60).entries())
+          await decisions.put(
+            decision(
+              p,
+              v,
+              "blocked",
+              "2026-11-27T12:00:00.000Z",
+              i >= 35 && i < 40 ? [malicious] : [vulnerable],
+            ),
+          );
+        relay.kick();
+        await relay.flush();
+        await sendAll();
+
+        assert.deepEqual(
+          published.map((e) => e.type),
+          ["remediations.opened"],
+          "one digest on the bus instead of 60 remediation.opened",
+        );
+        const types = (r: typeof all) => r.received.map((x) => x.headers["x-portcullis-event"]);
+        assert.deepEqual(types(all), ["remediations.opened"]);
+        assert.deepEqual(
+          types(chat),
+          ["remediations.opened"],
+          "a remediation.opened subscriber gets the digest",
+        );
+        assert.deepEqual(types(digestOnly), ["remediations.opened"]);
+        for (const r of [...all.received, ...chat.received, ...digestOnly.received])
+          assert.equal(
+            signatureValid(r, SECRET),
+            true,
+            `X-Portcullis-Signature verifies: ${r.body.slice(0, 80)}`,
+          );
+        const delivered = all.received[0]!;
+        const body = JSON.parse(delivered.body) as {
+          id: string;
+          type: string;
+          data: Extract<GatewayEvent, { type: "remediations.opened" }>;
+        };
+        assert.equal(body.type, "remediations.opened");
+        assert.equal(delivered.headers["x-portcullis-delivery"], body.id);
+        const critical = new Date(clock + 2 * 86_400_000).toISOString();
+        const medium = new Date(clock + 30 * 86_400_000).toISOString();
+        assert.equal(body.data.count, 60);
+        assert.deepEqual(body.data.bySeverity, [
+          { severity: "critical", count: 5 },
+          { severity: "medium", count: 55 },
+        ]);
+        assert.deepEqual(body.data.byOwner, [{ owner: "team-acme", count: 40 }]);
+        assert.equal(body.data.unowned, 20, "the widgets items: no owner");
+        assert.equal(body.data.earliestDue, critical);
+        assert.equal(body.data.items.length, 50, "the first 50 items");
+        const items = await remediation.list({ limit: 500 });
+        assert.equal(items.length, 60, "every item opened");
+        const idOf = (project: string, version: string) =>
+          items.find((i) => i.project === project && i.version === version)!.id;
+        assert.deepEqual(
+          body.data.items[0],
+          {
+            itemId: idOf("acme", "1.35"),
+            project: "acme",
+            version: "1.35",
+            severity: "critical",
+            owner: "team-acme",
+            due: critical,
+          },
+          "the most urgent first",
+        );
+        assert.deepEqual(
+          body.data.items.slice(4, 7).map((i) => [i.project, i.version, i.severity, i.due]),
+          [
+            ["acme", "1.39", "critical", critical],
+            ["acme", "1.0", "medium", medium],
+            ["acme", "1.1", "medium", medium],
+          ],
+        );
+        assert.deepEqual(body.data, published[0], "the event as published");
+        const text = (JSON.parse(chat.received[0]!.body) as { text: string }).text;
+        assert.match(
+          text,
+          /^:hammer_and_wrench: 60 remediation items opened\. By severity: critical 5, medium 55\. By owner: team-acme 40; 20 with no owner\. Earliest due 2026-11-29T12:00:00\.000Z\. First: #\d+ acme 1\.35 \(critical, owner team-acme, due 2026-11-29T12:00:00\.000Z\);.* and 55 more\.$/,
+        );
+
+        // The same digest told again (another instance, or this one after a crash before the
+        // changes were marked): the same batch, not delivered again.
+        await webhooks.enqueue({ ...published[0]! });
+        await sendAll();
+        assert.equal(
+          all.received.length + chat.received.length + digestOnly.received.length,
+          3,
+          "nothing sent twice",
+        );
+
+        // A re-evaluation opening exactly 20 items: told item by item, as before.
+        for (const [p, v] of catalog.slice(60))
+          await decisions.put(decision(p, v, "blocked", "2026-11-27T13:00:00.000Z"));
+        relay.kick();
+        await relay.flush();
+        await sendAll();
+        assert.equal(
+          published.slice(1).filter((e) => e.type === "remediation.opened").length,
+          20,
+          "20 remediation.opened events",
+        );
+        assert.equal(published.length, 21, "and no digest");
+        const perItem = (r: typeof all) =>
+          r.received.filter((x) => x.headers["x-portcullis-event"] === "remediation.opened");
+        assert.deepEqual(
+          perItem(all)
+            .map((x) => (JSON.parse(x.body) as { data: { version: string } }).data.version)
+            .sort(),
+          versions(40).slice(20).sort(),
+          "20 remediation.opened deliveries, one per item",
+        );
+        assert.equal(perItem(chat).length, 20);
+        assert.equal(digestOnly.received.length, 1, "a digest-only webhook hears nothing of a small one");
+        for (const r of [...all.received, ...chat.received])
+          assert.equal(signatureValid(r, SECRET), true, "every delivery is signed");
+      } finally {
+        await Promise.all([all.close(), chat.close(), digestOnly.close()]);
+        await db.cleanup();
+      }
+    },
+  );
+
+  test(
+    `items opened before a change that fails are still told, in one digest when many (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      try {
+        const clock = Date.parse("2026-11-27T12:00:00Z");
+        const bus = new EventBus();
+        const published: GatewayEvent[] = [];
+        bus.subscribe((e) => void published.push(e));
+        const identities = new IdentityRepository(db.db);
+        const remediation = new RemediationService({
+          repo: new RemediationRepository(db.db),
+          inventory: { consumersOfFiles: () => Promise.resolve([]) },
+          owners: {
+            // The owner directory fails for one project (its database call, say).
+            ownerOf: (project) =>
+              project === "broken"
+                ? Promise.reject(new Error("owner lookup failed"))
+                : identities.ownerOf(project),
+            setOwner: () => Promise.reject(new Error("not used")),
+          },
+          audit,
+          events: bus,
+          log,
+          now: () => clock,
+          settings: () => parsePolicy("version: 1\n").doc.remediation,
+          advisoryIds: (r) => r.ids ?? [],
+        });
+        const change = (project: string, version: string, id: number) => ({
+          ...decision(project, version, "blocked", "2026-11-27T12:00:00.000Z"),
+          id,
+          from: "admitted" as const,
+          to: "blocked" as const,
+          at: "2026-11-27T12:00:00.000Z",
+        });
+        const changes = [
+          ...Array.from({ length: 24 }, (_, i) => change("acme", `1.${i}`, i + 1)),
+          change("broken", "1.0", 25),
+          change("widgets", "1.0", 26),
+        ];
+        await assert.rejects(remediation.handle(changes), /owner lookup failed/);
+        // Taken in again, the 24 would not open (nor be told) again: they are told now.
+        assert.deepEqual(
+          published.map((e) => (e.type === "remediations.opened" ? `${e.type} ${e.count}` : e.type)),
+          ["remediations.opened 24"],
+        );
+      } finally {
         await db.cleanup();
       }
     },

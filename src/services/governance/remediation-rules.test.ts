@@ -11,8 +11,10 @@ import {
   dueAt,
   fixedVersionOf,
   noticeFor,
+  openedDigest,
   opensItem,
   severityOf,
+  type RemediationOpened,
 } from "./remediation-rules.js";
 
 const DAY = 86_400_000;
@@ -166,4 +168,76 @@ test("report: open items by age and severity, overdue, mean time to remediate", 
   assert.equal(r.fixed, 2);
   assert.equal(r.meanTimeToRemediateHours, 15);
   assert.equal(buildReport([], now).meanTimeToRemediateHours, null);
+});
+
+/** The `remediation.opened` event of item `itemId`, opened at `at` (ms) with its SLA. */
+function openedEvent(
+  itemId: number,
+  over: {
+    project?: string;
+    version?: string;
+    severity?: "low" | "medium" | "high" | "critical";
+    owner?: string | null;
+    at?: number;
+  } = {},
+): RemediationOpened {
+  const severity = over.severity ?? "medium";
+  const at = over.at ?? Date.parse("2026-11-27T12:00:00Z");
+  return {
+    type: "remediation.opened",
+    itemId,
+    project: over.project ?? "acme",
+    version: over.version ?? `1.${itemId}`,
+    severity,
+    owner: over.owner === undefined ? "team-a" : over.owner,
+    due: new Date(dueAt(at, severity, settings)).toISOString(),
+    at: new Date(at).toISOString(),
+  };
+}
+
+test("a digest of opened items: counts by severity and owner, the earliest due, the most urgent listed first", () => {
+  const t0 = Date.parse("2026-11-27T12:00:00Z");
+  const opened = [
+    ...Array.from({ length: 20 }, (_, i) => openedEvent(i + 1, { owner: i < 12 ? "team-b" : "team-a" })),
+    openedEvent(21, { project: "widgets", version: "2.0", severity: "high", owner: null }),
+    openedEvent(22, { project: "widgets", version: "1.0", severity: "high", owner: null }),
+    openedEvent(23, { project: "gadgets", severity: "critical", owner: null, at: t0 + 60_000 }),
+    openedEvent(24, { severity: "low", owner: "team-c" }),
+    // Item 1 reopened later in the same batch (refused, admitted, refused again): counted once.
+    openedEvent(1, { owner: "team-b", at: t0 + 120_000 }),
+  ];
+  const d = openedDigest(opened, 3);
+  assert.equal(d.type, "remediations.opened");
+  assert.equal(d.count, 24, "24 items, one of them opened twice");
+  assert.deepEqual(d.bySeverity, [
+    { severity: "critical", count: 1 },
+    { severity: "high", count: 2 },
+    { severity: "medium", count: 20 },
+    { severity: "low", count: 1 },
+  ]);
+  assert.deepEqual(d.byOwner, [
+    { owner: "team-b", count: 12 },
+    { owner: "team-a", count: 8 },
+    { owner: "team-c", count: 1 },
+  ]);
+  assert.equal(d.unowned, 3);
+  assert.equal(d.earliestDue, new Date(t0 + 60_000 + 2 * DAY).toISOString(), "the critical item's");
+  assert.deepEqual(
+    d.items.map((i) => i.itemId),
+    [23, 22, 21],
+    "three listed, most urgent first: by due date, then project and version",
+  );
+  assert.deepEqual(d.items[0], {
+    itemId: 23,
+    project: "gadgets",
+    version: "1.23",
+    severity: "critical",
+    owner: null,
+    due: new Date(t0 + 60_000 + 2 * DAY).toISOString(),
+  });
+  assert.equal(d.at, new Date(t0 + 120_000).toISOString(), "the latest opening");
+
+  assert.equal(openedDigest([...opened].reverse(), 3).batch, d.batch, "the same openings: the same batch");
+  assert.notEqual(openedDigest(opened.slice(1), 3).batch, d.batch, "other openings: another batch");
+  assert.equal(openedDigest(opened, 50).items.length, 24, "all listed when they fit");
 });

@@ -1,8 +1,10 @@
+import { createHash } from "node:crypto";
 import type { RemediationItem } from "../../adapters/db/remediation-repository.js";
 import type { Severity } from "../../policy/check.js";
 import { REFUSING, type Outcome, type Reason } from "../../policy/decision.js";
 import type { RemediationSettings } from "../../policy/policy-schema.js";
 import { compareVersions } from "../../domain/version.js";
+import type { GatewayEvent } from "../event-bus.js";
 
 /**
  * The rules of remediation items, free of I/O: which decision changes open one, its cause (the
@@ -69,6 +71,69 @@ export function fixedVersionOf(reasons: readonly Reason[], nearestAdmitted?: str
   const fixed = refusingReasons(reasons).flatMap((r) => r.fixedIn ?? []);
   if (fixed.length) return [...fixed].sort(compareVersions).at(-1)!;
   return nearestAdmitted ?? null;
+}
+
+/** The `remediation.opened` event of one item. */
+export type RemediationOpened = Extract<GatewayEvent, { itemId: number }> & { type: "remediation.opened" };
+/** One message for the items a batch of decision changes opened. */
+export type RemediationsOpened = Extract<GatewayEvent, { type: "remediations.opened" }>;
+
+/**
+ * The `remediations.opened` digest standing for these `remediation.opened` events (of one batch,
+ * non-empty), listing the first `listed` items. An item opened twice in the batch (refused,
+ * admitted, refused again) counts once, as its last opening.
+ */
+export function openedDigest(opened: readonly RemediationOpened[], listed: number): RemediationsOpened {
+  const items = [...new Map(opened.map((e) => [e.itemId, e])).values()];
+  const bySeverity = new Map<string, number>();
+  const byOwner = new Map<string, number>();
+  for (const e of items) {
+    bySeverity.set(e.severity, (bySeverity.get(e.severity) ?? 0) + 1);
+    if (e.owner !== null) byOwner.set(e.owner, (byOwner.get(e.owner) ?? 0) + 1);
+  }
+  items.sort(
+    (a, b) =>
+      byText(a.due, b.due) ||
+      severityRank(b.severity) - severityRank(a.severity) ||
+      byText(a.project, b.project) ||
+      compareVersions(a.version, b.version) ||
+      a.itemId - b.itemId,
+  );
+  // Every opening told, not only the items listed: another batch is another message. These are
+  // the keys of the `remediation.opened` events the digest replaces.
+  const told = opened.map((e) => `${e.itemId}:${e.due}`).sort();
+  return {
+    type: "remediations.opened",
+    count: items.length,
+    bySeverity: [...bySeverity]
+      .map(([severity, count]) => ({ severity, count }))
+      .sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || byText(a.severity, b.severity)),
+    byOwner: [...byOwner]
+      .map(([owner, count]) => ({ owner, count }))
+      .sort((a, b) => b.count - a.count || byText(a.owner, b.owner)),
+    unowned: items.filter((e) => e.owner === null).length,
+    // ISO 8601 times in UTC: their text order is their time order.
+    earliestDue: items[0]!.due,
+    items: items.slice(0, listed).map((e) => ({
+      itemId: e.itemId,
+      project: e.project,
+      version: e.version,
+      severity: e.severity,
+      owner: e.owner,
+      due: e.due,
+    })),
+    at: opened.reduce((latest, e) => (e.at > latest ? e.at : latest), opened[0]!.at),
+    batch: createHash("sha256").update(told.join("\n")).digest("hex"),
+  };
+}
+
+/** A severity's rank, higher is more severe; one the order does not know ranks lowest. */
+function severityRank(severity: string): number {
+  return SEVERITY_ORDER.indexOf(severity as Severity);
+}
+
+function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** A requested state change, as the CLI and the API take it. */

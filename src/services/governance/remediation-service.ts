@@ -11,6 +11,7 @@ import type { Reason } from "../../policy/decision.js";
 import type { RemediationSettings } from "../../policy/policy-schema.js";
 import type { AuditRecorder, InventoryReader, OwnerDirectory } from "../audit-entry.js";
 import type { EventBus } from "../event-bus.js";
+import { FILES_BLOCKED_DIGEST_THRESHOLD } from "./decision-notifier.js";
 import {
   buildReport,
   causeOf,
@@ -19,13 +20,27 @@ import {
   dueAt,
   fixedVersionOf,
   noticeFor,
+  openedDigest,
   opensItem,
   refusingReasons,
   RemediationTransitionError,
   severityOf,
+  type RemediationOpened,
   type RemediationReport,
   type StateChange,
 } from "./remediation-rules.js";
+
+/**
+ * Items opened by one batch of decision changes above which they are told as one
+ * `remediations.opened` digest rather than one `remediation.opened` each: the files.blocked
+ * threshold, for the same reason (a re-evaluation after an intel import or a policy change can
+ * open thousands of items at once, and one message per item per webhook drowns a chat channel),
+ * and so that one re-evaluation is told the same way in both. `RemediationService` takes another
+ * value for tests.
+ */
+export const REMEDIATIONS_OPENED_DIGEST_THRESHOLD = FILES_BLOCKED_DIGEST_THRESHOLD;
+/** Items a `remediations.opened` digest lists; the counts cover them all. */
+export const REMEDIATIONS_OPENED_DIGEST_LISTED = 50;
 
 /** The actor of what the gateway does by itself (opening, closing, reopening items). */
 export const SYSTEM_ACTOR: Actor = {
@@ -52,18 +67,30 @@ export interface RemediationServiceDeps {
   advisoryIds: (reason: Reason) => string[];
   /** The nearest admitted version of a project, when the catalog can tell (best effort). */
   nearestAdmitted?: (project: string, version: string) => Promise<string | undefined>;
+  /**
+   * Defaults: {@link REMEDIATIONS_OPENED_DIGEST_THRESHOLD},
+   * {@link REMEDIATIONS_OPENED_DIGEST_LISTED}.
+   */
+  digest?: { threshold?: number; listed?: number };
 }
 
 /**
  * Remediation items: opened when re-evaluation refuses a file that was admitted, closed as fixed
  * when the file is admitted again (the closing rule implemented; consumers moving off the file is
  * not tracked), moved through open / acknowledged / accepted-risk / fixed by approvers, and
- * watched for due dates and expired risk acceptances.
+ * watched for due dates and expired risk acceptances. The items a batch of decision changes opens
+ * are told as one `remediation.opened` each, or as one `remediations.opened` digest when they are
+ * more than {@link REMEDIATIONS_OPENED_DIGEST_THRESHOLD}.
  */
 export class RemediationService {
   private readonly inflight = new Set<Promise<void>>();
+  private readonly threshold: number;
+  private readonly listed: number;
 
-  constructor(private readonly deps: RemediationServiceDeps) {}
+  constructor(private readonly deps: RemediationServiceDeps) {
+    this.threshold = deps.digest?.threshold ?? REMEDIATIONS_OPENED_DIGEST_THRESHOLD;
+    this.listed = deps.digest?.listed ?? REMEDIATIONS_OPENED_DIGEST_LISTED;
+  }
 
   /** Handles decision changes in the background (the policy service never waits). */
   handleLater(events: DecisionEvent[]): void {
@@ -83,18 +110,37 @@ export class RemediationService {
   /** Opens items for newly refused admitted files; closes items of files admitted again. */
   async handle(events: DecisionEvent[]): Promise<RemediationItem[]> {
     const opened: RemediationItem[] = [];
-    for (const e of events) {
-      if (opensItem(e.from, e.to)) {
-        const item = await this.openFor(e);
-        if (item) opened.push(item);
-      } else if (closesItems(e.from, e.to)) {
-        await this.closeFor(e);
+    const told: RemediationOpened[] = [];
+    try {
+      for (const e of events) {
+        if (opensItem(e.from, e.to)) {
+          const o = await this.openFor(e);
+          if (o) {
+            opened.push(o.item);
+            told.push(o.event);
+          }
+        } else if (closesItems(e.from, e.to)) {
+          await this.closeFor(e);
+        }
       }
+    } finally {
+      // Told once the batch is through, to know how many it opened; told even when a later change
+      // failed, since the items it opened are not opened (nor told) again when it is retried.
+      this.tellOpened(told);
     }
     return opened;
   }
 
-  private async openFor(e: DecisionEvent): Promise<RemediationItem | undefined> {
+  /** One `remediation.opened` per opening, or one digest for them all above the threshold. */
+  private tellOpened(told: RemediationOpened[]): void {
+    if (new Set(told.map((e) => e.itemId)).size > this.threshold)
+      this.deps.events.publish(openedDigest(told, this.listed));
+    else for (const e of told) this.deps.events.publish(e);
+  }
+
+  private async openFor(
+    e: DecisionEvent,
+  ): Promise<{ item: RemediationItem; event: RemediationOpened } | undefined> {
     const settings = this.deps.settings();
     const reasons = refusingReasons(e.reasons);
     const severity = severityOf(reasons, settings);
@@ -144,17 +190,19 @@ export class RemediationService {
       sha256: item.sha256,
       detail: { id: item.id, severity, cause: item.cause, owner },
     });
-    this.deps.events.publish({
-      type: "remediation.opened",
-      itemId: item.id,
-      project: item.project,
-      version: item.version,
-      severity: item.severity,
-      owner: item.owner,
-      due: new Date(item.dueAt).toISOString(),
-      at: new Date(openedAt).toISOString(),
-    });
-    return item;
+    return {
+      item,
+      event: {
+        type: "remediation.opened",
+        itemId: item.id,
+        project: item.project,
+        version: item.version,
+        severity: item.severity,
+        owner: item.owner,
+        due: new Date(item.dueAt).toISOString(),
+        at: new Date(openedAt).toISOString(),
+      },
+    };
   }
 
   private async closeFor(e: DecisionEvent): Promise<void> {

@@ -54,6 +54,31 @@ const digest: Extract<GatewayEvent, { type: "files.blocked" }> = {
   batch: "f".repeat(64),
 };
 
+const openedDigest: Extract<GatewayEvent, { type: "remediations.opened" }> = {
+  type: "remediations.opened",
+  count: 64,
+  bySeverity: [
+    { severity: "critical", count: 4 },
+    { severity: "medium", count: 60 },
+  ],
+  byOwner: [
+    { owner: "team-a", count: 40 },
+    { owner: "team-b", count: 14 },
+  ],
+  unowned: 10,
+  earliestDue: "2026-01-03T00:00:00.000Z",
+  items: Array.from({ length: 50 }, (_, i) => ({
+    itemId: i + 1,
+    project: "acme",
+    version: `1.${i}`,
+    severity: i < 4 ? "critical" : "medium",
+    owner: i < 2 ? null : "team-a",
+    due: i < 4 ? "2026-01-03T00:00:00.000Z" : "2026-01-31T00:00:00.000Z",
+  })),
+  at: "2026-01-01T00:00:00.000Z",
+  batch: "a".repeat(64),
+};
+
 test("the signature is sha256=<hex HMAC-SHA256 of the exact body>", () => {
   const body = renderBody(blocked, "json", "evt-1");
   const expected = createHmac("sha256", "s3cret-s3cret-s3cret").update(Buffer.from(body)).digest("hex");
@@ -123,6 +148,52 @@ test("a files.blocked digest: JSON carries the counts and the first files; Slack
   );
 });
 
+test("a remediations.opened digest: JSON carries the counts and the first items; Slack one line summing it up", () => {
+  const json = JSON.parse(renderBody(openedDigest, "json", "evt-3")) as {
+    id: string;
+    type: string;
+    at: string;
+    data: typeof openedDigest;
+  };
+  assert.equal(json.id, "evt-3");
+  assert.equal(json.type, "remediations.opened");
+  assert.equal(json.at, "2026-01-01T00:00:00.000Z");
+  assert.deepEqual(json.data, openedDigest, "every field, as published");
+  const text = (
+    JSON.parse(renderBody(openedDigest, "slack", "evt-3", "https://gate.example")) as { text: string }
+  ).text;
+  assert.equal(text.includes("\n"), false, "one line");
+  assert.equal(
+    text,
+    ":hammer_and_wrench: 64 remediation items opened. By severity: critical 4, medium 60. " +
+      "By owner: team-a 40, team-b 14; 10 with no owner. Earliest due 2026-01-03T00:00:00.000Z. " +
+      "First: #1 acme 1.0 (critical, owner unassigned, due 2026-01-03T00:00:00.000Z); " +
+      "#2 acme 1.1 (critical, owner unassigned, due 2026-01-03T00:00:00.000Z); " +
+      "#3 acme 1.2 (critical, owner team-a, due 2026-01-03T00:00:00.000Z); " +
+      "#4 acme 1.3 (critical, owner team-a, due 2026-01-03T00:00:00.000Z); " +
+      "#5 acme 1.4 (medium, owner team-a, due 2026-01-31T00:00:00.000Z) and 59 more. https://gate.example",
+  );
+  assert.match(
+    describeEvent({ ...openedDigest, byOwner: [], unowned: 64 }),
+    /By owner: 64 with no owner\. Earliest/,
+    "no owner at all",
+  );
+  assert.match(
+    describeEvent({ ...openedDigest, unowned: 0 }),
+    /By owner: team-a 40, team-b 14\. Earliest/,
+    "every item owned",
+  );
+  const many = describeEvent({
+    ...openedDigest,
+    byOwner: Array.from({ length: 12 }, (_, i) => ({ owner: `t${i}`, count: 12 - i })),
+  });
+  assert.match(
+    many,
+    /By owner: t0 12, .*t9 3 and 2 more; 10 with no owner\./,
+    "ten teams named, the rest counted",
+  );
+});
+
 test("Slack text escapes &, < and > in everything from outside; the gateway's own link stays a link", () => {
   const hostile = "<!channel> <https://evil.example|click> & co";
   const escaped = "&lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; co";
@@ -168,6 +239,22 @@ test("Slack text escapes &, < and > in everything from outside; the gateway's ow
       },
       "https://gate.example/console?a=1",
     ),
+    describeEvent({
+      ...openedDigest,
+      bySeverity: [{ severity: "<!here>", count: 64 }],
+      byOwner: [{ owner: "<!subteam^S1>&co", count: 54 }],
+      items: [
+        {
+          itemId: 1,
+          project: "acme<!channel>",
+          version: "1.0<x>",
+          severity: "high&",
+          owner: "<@U1>",
+          due: "<2026>",
+        },
+      ],
+      earliestDue: "<!everyone>",
+    }),
   ];
   for (const text of texts) {
     assert.doesNotMatch(text, /<|>/, `no control sequence from outside survives: ${text}`);
@@ -186,6 +273,12 @@ test("Slack text escapes &, < and > in everything from outside; the gateway's ow
   assert.match(
     texts[4]!,
     /owner &lt;!subteam\^S1&gt;, due 2026-02-01 https:\/\/gate\.example\/console\?a=1$/,
+  );
+  assert.equal(
+    texts[5],
+    ":hammer_and_wrench: 64 remediation items opened. By severity: &lt;!here&gt; 64. " +
+      "By owner: &lt;!subteam^S1&gt;&amp;co 54; 10 with no owner. Earliest due &lt;!everyone&gt;. " +
+      "First: #1 acme&lt;!channel&gt; 1.0&lt;x&gt; (high&amp;, owner &lt;@U1&gt;, due &lt;2026&gt;) and 63 more.",
   );
   // The body is JSON: Slack receives the entities, and shows them as the characters typed.
   const body = JSON.parse(
@@ -229,6 +322,17 @@ test("event keys are the same for the same fact, whoever computes them", () => {
   );
   const opened = { ...due, type: "remediation.opened" } as const;
   assert.equal(eventKey(opened), eventKey({ ...opened, at: "t2" }), "an item opens once per due date");
+  assert.equal(
+    eventKey(openedDigest),
+    `remediations.opened:${"a".repeat(64)}`,
+    "a remediations.opened digest is keyed by its batch",
+  );
+  assert.equal(eventKey(openedDigest), eventKey({ ...openedDigest, at: "t2" }), "the same batch: one key");
+  assert.notEqual(
+    eventKey(openedDigest),
+    eventKey({ ...openedDigest, batch: "e".repeat(64) }),
+    "another batch",
+  );
 });
 
 test("subscriptions filter by type; back-off doubles and is capped", () => {
@@ -242,6 +346,19 @@ test("subscriptions filter by type; back-off doubles and is capped", () => {
   assert.equal(wants(["files.blocked"], "files.blocked"), true);
   assert.equal(wants(["files.blocked"], "file.blocked"), false, "the digest alone may be asked for");
   assert.equal(wants(["advisory.affects"], "files.blocked"), false);
+  assert.equal(
+    wants(["remediation.opened"], "remediations.opened"),
+    true,
+    "a digest stands for remediation.opened events: their subscribers get it",
+  );
+  assert.equal(wants(["remediations.opened"], "remediations.opened"), true);
+  assert.equal(
+    wants(["remediations.opened"], "remediation.opened"),
+    false,
+    "the digest alone may be asked for",
+  );
+  assert.equal(wants(["remediation.due", "file.blocked"], "remediations.opened"), false);
+  assert.equal(wants(["remediation.opened"], "files.blocked"), false, "each digest stands for its own type");
   const none = () => 0;
   assert.deepEqual(
     [1, 2, 3, 4].map((a) => backoffMs(a, none)),

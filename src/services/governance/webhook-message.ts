@@ -15,6 +15,7 @@ export const WEBHOOK_EVENT_TYPES = [
   "files.blocked",
   "advisory.affects",
   "remediation.opened",
+  "remediations.opened",
   "remediation.due",
   "remediation.overdue",
   "request.pending",
@@ -49,6 +50,8 @@ export function eventKey(event: GatewayEvent): string {
       return `advisory.affects:${event.advisoryId}:${event.project}:${[...event.versions].sort().join(",")}`;
     case "remediation.opened":
       return `${event.type}:${event.itemId}:${event.due}`;
+    case "remediations.opened":
+      return `remediations.opened:${event.batch}`;
     case "remediation.due":
     case "remediation.overdue":
       // One instance publishes each notice (a compare-and-set marker on the item); the same
@@ -60,14 +63,22 @@ export function eventKey(event: GatewayEvent): string {
   }
 }
 
+/** The event type each digest stands for. */
+const DIGEST_OF: ReadonlyMap<string, string> = new Map([
+  ["files.blocked", "file.blocked"],
+  ["remediations.opened", "remediation.opened"],
+]);
+
 /**
- * Whether a webhook subscribed to `events` (null: all) gets this event. A `files.blocked` digest
- * stands for `file.blocked` events, so a webhook subscribed to those gets it too: it would
- * otherwise hear nothing of a large re-evaluation.
+ * Whether a webhook subscribed to `events` (null: all) gets this event. A digest (`files.blocked`,
+ * `remediations.opened`) stands for events of another type (`file.blocked`,
+ * `remediation.opened`), so a webhook subscribed to those gets it too: it would otherwise hear
+ * nothing of a large re-evaluation.
  */
 export function wants(events: readonly string[] | null, type: string): boolean {
   if (events === null || events.includes(type)) return true;
-  return type === "files.blocked" && events.includes("file.blocked");
+  const standsFor = DIGEST_OF.get(type);
+  return standsFor !== undefined && events.includes(standsFor);
 }
 
 /** Text already fit for Slack: our own words, with whatever came from outside escaped. */
@@ -157,6 +168,28 @@ function describe(event: GatewayEvent, publicUrl?: string): SlackText {
         : "no recorded consumers";
       const more = event.consumers.length > 10 ? slack` and ${event.consumers.length - 10} more` : "";
       return slack`:warning: ${event.advisoryId} affects ${event.project} ${event.versions.join(", ")}, already admitted. Who has it: ${who}${more}`;
+    }
+    case "remediations.opened": {
+      const severities = countedList(event.bySeverity.map((r) => ({ name: r.severity, count: r.count })));
+      const owners = joinSlack(
+        [
+          ...(event.byOwner.length
+            ? [countedList(event.byOwner.map((r) => ({ name: r.owner, count: r.count })))]
+            : []),
+          ...(event.unowned ? [slack`${event.unowned} with no owner`] : []),
+        ],
+        "; ",
+      );
+      const first = event.items.slice(0, 5);
+      const named = joinSlack(
+        first.map(
+          (i) =>
+            slack`#${i.itemId} ${i.project} ${i.version} (${i.severity}, owner ${i.owner ?? "unassigned"}, due ${i.due})`,
+        ),
+        "; ",
+      );
+      const rest = event.count > first.length ? slack` and ${event.count - first.length} more` : "";
+      return slack`:hammer_and_wrench: ${event.count} remediation items opened. By severity: ${severities}. By owner: ${owners}. Earliest due ${event.earliestDue}. First: ${named}${rest}.${link}`;
     }
     case "remediation.opened":
     case "remediation.due":
