@@ -138,6 +138,19 @@ for (const dialect of DIALECTS) {
         ["alice", "user"],
         ["ci-bot", "service"],
       ]);
+      // The API's shape (GET /api/v1/users): camelCase keys, times in ISO 8601.
+      for (const u of usersJson) {
+        assert.deepEqual(Object.keys(u).sort(), [
+          "createdAt",
+          "disabled",
+          "disabledAt",
+          "kind",
+          "name",
+          "role",
+          "team",
+        ]);
+        assert.match(String((u as { createdAt?: unknown }).createdAt), /^\d{4}-\d\d-\d\dT.*Z$/);
+      }
 
       const teams = await cli("team", "list", ...local);
       assert.equal(teams.code, 0, teams.stderr);
@@ -156,10 +169,14 @@ for (const dialect of DIALECTS) {
         name: string;
         members: number;
       }[];
-      assert.deepEqual(teamsJson.map((t) => [t.name, Number(t.members)]).sort(), [
+      assert.deepEqual(teamsJson.map((t) => [t.name, t.members]).sort(), [
         ["build", 1],
         ["security", 1],
       ]);
+      for (const t of teamsJson) {
+        assert.deepEqual(Object.keys(t).sort(), ["createdAt", "members", "name"]);
+        assert.match(String((t as { createdAt?: unknown }).createdAt), /^\d{4}-\d\d-\d\dT.*Z$/);
+      }
     });
 
     test("token create and list refuse bad input with exit 2, an unknown user with exit 1", async () => {

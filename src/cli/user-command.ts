@@ -17,7 +17,7 @@ export function registerUserCommand(program: Command): void {
     if (users.length === 0) process.stdout.write("no users\n");
     for (const u of users)
       process.stdout.write(
-        `${u.name.padEnd(24)} ${u.kind.padEnd(8)} ${u.role.padEnd(9)} ${u.team ?? "-"}${u.disabled_at !== null ? "  (disabled)" : ""}\n`,
+        `${u.name.padEnd(24)} ${u.kind.padEnd(8)} ${u.role.padEnd(9)} ${u.team ?? "-"}${u.disabled ? "  (disabled)" : ""}\n`,
       );
   });
 }

@@ -43,7 +43,7 @@ const tokenInfoSchema = {
 
 const userSchema = {
   type: "object",
-  required: ["name", "kind", "role", "team", "createdAt", "disabled"],
+  required: ["name", "kind", "role", "team", "createdAt", "disabled", "disabledAt"],
   properties: {
     name: { type: "string" },
     kind: { type: "string", enum: ["user", "service"] },
@@ -51,6 +51,7 @@ const userSchema = {
     team: { type: ["string", "null"] },
     createdAt: { type: "string" },
     disabled: { type: "boolean" },
+    disabledAt: { type: ["string", "null"] },
   },
 } as const;
 
@@ -265,14 +266,7 @@ export async function registerIdentityRoutes(app: FastifyInstance, ctx: GatewayH
       const rows = await identity.listUsers({ limit: limit + 1, ...(after ? { after: after.name } : {}) });
       const page = rows.slice(0, limit);
       return {
-        items: page.map((u) => ({
-          name: u.name,
-          kind: u.kind,
-          role: u.role,
-          team: u.team,
-          createdAt: new Date(Number(u.created_at)).toISOString(),
-          disabled: u.disabled_at !== null,
-        })),
+        items: page,
         next: rows.length > limit ? encodeCursor({ name: page.at(-1)!.name }) : null,
       };
     },
@@ -289,8 +283,12 @@ export async function registerIdentityRoutes(app: FastifyInstance, ctx: GatewayH
         response: {
           200: pageSchema({
             type: "object",
-            required: ["name", "members"],
-            properties: { name: { type: "string" }, members: { type: "integer" } },
+            required: ["name", "members", "createdAt"],
+            properties: {
+              name: { type: "string" },
+              members: { type: "integer" },
+              createdAt: { type: "string" },
+            },
           }),
           ...errorResponses,
         },
@@ -304,7 +302,7 @@ export async function registerIdentityRoutes(app: FastifyInstance, ctx: GatewayH
       const rows = await identity.listTeams({ limit: limit + 1, ...(after ? { after: after.name } : {}) });
       const page = rows.slice(0, limit);
       return {
-        items: page.map((t) => ({ name: t.name, members: t.members })),
+        items: page,
         next: rows.length > limit ? encodeCursor({ name: page.at(-1)!.name }) : null,
       };
     },

@@ -87,6 +87,24 @@ export function tokenIdOf(token: string): string | null {
   return TOKEN_RE.exec(token)?.[1] ?? null;
 }
 
+/** A user or service account as the API and `user list --json` show it (times in ISO 8601). */
+export interface UserView {
+  name: string;
+  kind: IdentityRow["kind"];
+  role: IdentityRow["role"];
+  team: string | null;
+  createdAt: string;
+  disabled: boolean;
+  disabledAt: string | null;
+}
+
+/** A team as the API and `team list --json` show it. */
+export interface TeamView {
+  name: string;
+  members: number;
+  createdAt: string;
+}
+
 /**
  * Identities (users, service accounts, teams), API tokens and project owners. Tokens are shown
  * once and stored as HMAC-SHA256 under a server key kept in the database (`meta`), compared in
@@ -343,14 +361,26 @@ export class IdentityService implements OwnerDirectory {
     return tokenInfo({ ...row, revoked_at: at }, at);
   }
 
-  /** By name; `page` pages on; every identity without it. */
-  async listUsers(page: { after?: string; limit?: number } = {}): Promise<IdentityRow[]> {
-    return this.deps.repo.listIdentities(page);
+  /** By name; `page` pages on; every identity without it. The API's and the CLI's shape. */
+  async listUsers(page: { after?: string; limit?: number } = {}): Promise<UserView[]> {
+    return (await this.deps.repo.listIdentities(page)).map((u) => ({
+      name: u.name,
+      kind: u.kind,
+      role: u.role,
+      team: u.team,
+      createdAt: new Date(Number(u.created_at)).toISOString(),
+      disabled: u.disabled_at !== null,
+      disabledAt: u.disabled_at === null ? null : new Date(Number(u.disabled_at)).toISOString(),
+    }));
   }
 
   /** By name, with member counts; `page` pages on; every team without it. */
-  async listTeams(page: { after?: string; limit?: number } = {}) {
-    return this.deps.repo.listTeams(page);
+  async listTeams(page: { after?: string; limit?: number } = {}): Promise<TeamView[]> {
+    return (await this.deps.repo.listTeams(page)).map((t) => ({
+      name: t.name,
+      members: Number(t.members),
+      createdAt: new Date(Number(t.created_at)).toISOString(),
+    }));
   }
 
   async hasIdentities(): Promise<boolean> {
