@@ -32,6 +32,7 @@ const popularFixture = [
   "six",
   "mypy-boto3-s3",
   "nvidia-cudnn-cu12",
+  "tqdm",
 ];
 
 function facts(project: string): FileFacts {
@@ -118,7 +119,19 @@ describe("createTyposquatDetector", () => {
   });
 
   it("leaves unrelated names alone", () => {
-    for (const name of ["flask", "portcullis", "sx", "reqsts", "a", "boto3-stubs-lite-x", "r".repeat(5000)]) {
+    // A short name's substitutions and a three-letter name's swaps are left alone (too crowded).
+    const unrelated = [
+      "flask",
+      "portcullis",
+      "sx",
+      "sxi",
+      "tqdn",
+      "tqd",
+      "reqsts",
+      "a",
+      "boto3-stubs-lite-x",
+    ];
+    for (const name of [...unrelated, "r".repeat(5000)]) {
       assert.equal(detector.check(name), null, name);
     }
   });
@@ -130,6 +143,8 @@ describe("createTyposquatDetector", () => {
     ["requeests", "requests", "edit-distance", 'one doubled character ("e")'],
     ["requestsx", "requests", "edit-distance", 'one added character ("x")'],
     ["nump", "numpy", "edit-distance", 'one missing character ("y")'],
+    ["tqmd", "tqdm", "transposition", 'one transposition ("md" for "dm")'],
+    ["qtdm", "tqdm", "transposition", 'one transposition ("qt" for "tq")'],
     ["b0to3", "boto3", "homoglyph", "look-alike characters (such as rn/m, l/1/i, 0/o, vv/w)"],
     ["urlIib3", "urllib3", "homoglyph", "look-alike characters (such as rn/m, l/1/i, 0/o, vv/w)"],
     ["rnatplotlib", "matplotlib", "homoglyph", "look-alike characters (such as rn/m, l/1/i, 0/o, vv/w)"],
@@ -378,6 +393,19 @@ describe("typo-squats against the real top-15,000 list", () => {
         `(${((100 * flagged.length) / 14000).toFixed(1)}%), e.g. ${flagged.slice(0, 8).join(", ")}`,
     );
     assert.ok(flagged.length < 14000 * 0.03, `${flagged.length} flagged`);
+  });
+
+  it("flags a swap in a four-letter popular name, and few real projects for it", () => {
+    assert.equal(detector.check("tqmd")?.target, "tqdm");
+    assert.equal(detector.check("tqmd")?.technique, "transposition");
+    // Ranks 5,001-15,000 against the top 5,000 alone: the swaps of short names that are real
+    // names (`tdqm`, `pydo`, `cmap`, `daal` when measured).
+    const top = createTyposquatDetector({ popular: popular.slice(0, 5000) });
+    const short = popular
+      .slice(5000)
+      .map((p) => p.name)
+      .filter((name) => top.check(name)?.technique === "transposition" && name.length === 4);
+    assert.ok(short.length <= 10, `four-letter swaps flagged among ranks 5,001-15,000: ${short.join(" ")}`);
   });
 
   it("does not flag python_dateutil, the same normalised name as python-dateutil", () => {
