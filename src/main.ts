@@ -497,6 +497,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     childLoggerFactory: (logger) => logger,
     // Wheel names with several platform tags, plus `.metadata`, run past the default 100.
     routerOptions: { maxParamLength: 1000 },
+    schemaErrorFormatter: formatSchemaErrors,
     // Off unless `trust-proxy` names the proxies in front (see client-address.ts).
     trustProxy: clientAddr.fastifyTrustProxy,
     // Errors answer with a clear body; a bad URL never reaches a handler as a crash.
@@ -728,4 +729,22 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
       await services.close();
     },
   };
+}
+
+/**
+ * Fastify's validation message with the one thing its default leaves out: which parameter or
+ * field was not allowed (`querystring must NOT have additional properties: "tokenid"`).
+ */
+function formatSchemaErrors(
+  errors: { instancePath?: string; message?: string; keyword?: string; params?: Record<string, unknown> }[],
+  dataVar: string,
+): Error {
+  const text = errors
+    .map((e) => {
+      const extra = e.keyword === "additionalProperties" ? e.params?.additionalProperty : undefined;
+      const name = typeof extra === "string" ? `: ${JSON.stringify(extra.slice(0, 100))}` : "";
+      return `${dataVar}${e.instancePath ?? ""} ${e.message ?? "is not valid"}${name}`;
+    })
+    .join(", ");
+  return new Error(text);
 }

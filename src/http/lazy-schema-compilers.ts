@@ -8,10 +8,11 @@ import { SerializerSelector } from "@fastify/fast-json-stringify-compiler";
  * each route compiles on its first use instead, and `warmUp` compiles the rest in small slices
  * once the server listens, so neither start-up nor the first API call pays for all of them.
  * The same Ajv and fast-json-stringify instances, options and shared schemas as Fastify's
- * defaults, with one change: a JSON body is validated as sent. Fastify's Ajv coerces types (a
- * number where a string is wanted becomes a string, losing precision) and silently drops fields
- * a schema does not allow, which suits a query string but hides a client's mistake in a body;
- * bodies get an Ajv that does neither, so `{"extra": 1}` or a numeric secret answers 400.
+ * defaults, with two changes. Fastify's Ajv coerces types (a number where a string is wanted
+ * becomes a string, losing precision) and silently drops fields a schema does not allow, which
+ * hides a client's mistake: a JSON body gets an Ajv that does neither, so `{"extra": 1}` or a
+ * numeric secret answers 400; a query string keeps the coercion (it is text) but refuses unknown
+ * parameters too.
  */
 export class LazySchemaCompilers {
   private readonly pending = new Set<() => void>();
@@ -31,14 +32,18 @@ export class LazySchemaCompilers {
     buildValidator: (externalSchemas: unknown, options: unknown) => {
       let compile: ((route: unknown) => Validator) | undefined;
       let compileBody: ((route: unknown) => Validator) | undefined;
+      let compileQuery: ((route: unknown) => Validator) | undefined;
       const factory = this.validatorFactory;
       return (route: unknown): Validator => {
         let fn: Validator | undefined;
+        const part = (route as { httpPart?: string }).httpPart;
         const ensure = () =>
           (fn ??=
-            (route as { httpPart?: string }).httpPart === "body"
+            part === "body"
               ? (compileBody ??= factory(externalSchemas, strictBodyOptions(options)))(route)
-              : (compile ??= factory(externalSchemas, options))(route));
+              : part === "querystring"
+                ? (compileQuery ??= factory(externalSchemas, strictQueryOptions(options)))(route)
+                : (compile ??= factory(externalSchemas, options))(route));
         const lazy = ((data: unknown) => {
           const ok = ensure()(data);
           lazy.errors = fn!.errors;
@@ -86,6 +91,16 @@ export class LazySchemaCompilers {
 function strictBodyOptions(options: unknown): unknown {
   const o = (options ?? {}) as { customOptions?: Record<string, unknown> };
   return { ...o, customOptions: { ...o.customOptions, coerceTypes: false, removeAdditional: false } };
+}
+
+/**
+ * Fastify's Ajv options for a query string: types coerced (every value arrives as text), but a
+ * parameter the schema does not allow is refused, not dropped: `/api/v1/audit?ip=…` answering the
+ * whole unfiltered trail reads as a filter that matched everything.
+ */
+function strictQueryOptions(options: unknown): unknown {
+  const o = (options ?? {}) as { customOptions?: Record<string, unknown> };
+  return { ...o, customOptions: { ...o.customOptions, removeAdditional: false } };
 }
 
 type Validator = ((data: unknown) => boolean | Promise<unknown>) & { errors?: unknown };

@@ -385,6 +385,32 @@ describe("identity and access on a running gateway", () => {
       assert.equal(bad.status, 400, q);
       assert.equal(((await bad.json()) as { error: { code: string } }).error.code, "VALIDATION");
     }
+    // A filter the route does not know is refused, not dropped (the whole trail read as a match).
+    const unknown = await fetch(`${open.url}/api/v1/audit?tokenid=x`, { headers: bearer(token) });
+    assert.equal(unknown.status, 400, "an unknown filter");
+    assert.match(((await unknown.json()) as { error: { message: string } }).error.message, /tokenid/);
+    // Address, file and anonymous filters; a project in any PEP 503 spelling.
+    await (await fetch(`${open.url}/simple/acme-widgets/`)).arrayBuffer();
+    await flushAudit(open);
+    const audited = async (q: string) => {
+      const res = await fetch(`${open.url}/api/v1/audit?${q}`, { headers: bearer(token) });
+      assert.equal(res.status, 200, q);
+      return ((await res.json()) as { items: { identity: string | null; ip: string }[] }).items;
+    };
+    const anonymous = await audited("anonymous=true&action=simple.page");
+    assert.ok(anonymous.length >= 1, "the anonymous page read is selected");
+    assert.ok(
+      anonymous.every((r) => r.identity === null),
+      "anonymous=true selects anonymous records only",
+    );
+    const byIp = await audited(`ip=${encodeURIComponent(anonymous[0]!.ip)}&limit=5`);
+    assert.ok(byIp.length >= 1 && byIp.every((r) => r.ip === anonymous[0]!.ip), "by address");
+    assert.equal((await audited("ip=192.0.2.77")).length, 0, "an address never seen selects nothing");
+    assert.ok((await audited("project=Acme_Widgets&limit=5")).length >= 1, "a project in another spelling");
+    const both = await fetch(`${open.url}/api/v1/audit?anonymous=true&identity=heidi`, {
+      headers: bearer(token),
+    });
+    assert.equal(both.status, 400);
   });
 
   test("a decision changed by new intel is audited", async () => {

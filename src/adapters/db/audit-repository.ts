@@ -23,7 +23,10 @@ export type CheckpointRow = Selectable<AuditCheckpointsTable>;
 export type InventoryDelta = InventoryTable;
 
 export interface AuditQuery {
-  identity?: string;
+  /** A name, or null for anonymous records. */
+  identity?: string | null;
+  ip?: string;
+  sha256?: string;
   project?: string;
   action?: string;
   outcome?: string;
@@ -284,7 +287,11 @@ export class AuditRepository {
   async query(q: AuditQuery): Promise<ChainedRecord[]> {
     const eb = expressionBuilder<Database, "audit_log">();
     const filters: Expression<SqlBool>[] = [];
-    if (q.identity !== undefined) filters.push(eb("audit_log.identity", "=", q.identity));
+    if (q.identity === null) filters.push(eb("audit_log.identity", "is", null));
+    else if (q.identity !== undefined) filters.push(eb("audit_log.identity", "=", q.identity));
+    // No index of their own (forensic filters): with a time window they are read from `at`'s.
+    if (q.ip !== undefined) filters.push(eb("audit_log.ip", "=", q.ip));
+    if (q.sha256 !== undefined) filters.push(eb("audit_log.sha256", "=", q.sha256));
     if (q.project !== undefined) filters.push(eb("audit_log.project", "=", q.project));
     if (q.action !== undefined) filters.push(eb("audit_log.action", "=", q.action));
     if (q.outcome !== undefined) filters.push(eb("audit_log.outcome", "=", q.outcome));

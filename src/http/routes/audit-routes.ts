@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { ISO_TIME_HINT, parseIsoTime } from "../../domain/iso-time.js";
+import { normalizeProjectName } from "../../domain/project-name.js";
 import type { GatewayHttpContext } from "../../main.js";
 import { recordJson } from "../../services/audit/audit-sinks.js";
 import {
@@ -14,6 +15,9 @@ import {
 
 interface AuditQuerystring {
   identity?: string;
+  anonymous?: boolean;
+  ip?: string;
+  sha256?: string;
   project?: string;
   action?: string;
   outcome?: string;
@@ -68,7 +72,10 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: GatewayHttp
           additionalProperties: false,
           properties: {
             identity: { type: "string", maxLength: 200 },
-            project: { type: "string", maxLength: 200 },
+            anonymous: { type: "boolean", description: "true: only records of anonymous callers" },
+            ip: { type: "string", maxLength: 100, description: "the client address recorded" },
+            sha256: { type: "string", pattern: "^[0-9a-f]{64}$" },
+            project: { type: "string", maxLength: 200, description: "any spelling of the name (PEP 503)" },
             action: { type: "string", maxLength: 100 },
             outcome: { type: "string", maxLength: 40 },
             since: { type: "string", format: "date-time" },
@@ -105,6 +112,13 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: GatewayHttp
             "VALIDATION",
             `querystring/${name} must be ${ISO_TIME_HINT}, got ${JSON.stringify(text)}`,
           );
+      if (q.anonymous === true && q.identity !== undefined)
+        return sendApiError(
+          reply,
+          400,
+          "VALIDATION",
+          "querystring: identity and anonymous=true exclude each other",
+        );
       const limit = q.limit;
       const max = q.format === "jsonl" ? MAX_EXPORT_PAGE : pageQuerySchema.limit.maximum;
       if (limit > max)
@@ -117,7 +131,10 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: GatewayHttp
       // One record past the page says whether another follows (no cursor to an empty page).
       const found = await auditLog.query({
         ...(q.identity !== undefined ? { identity: q.identity } : {}),
-        ...(q.project !== undefined ? { project: q.project } : {}),
+        ...(q.anonymous === true ? { identity: null } : {}),
+        ...(q.ip !== undefined ? { ip: q.ip } : {}),
+        ...(q.sha256 !== undefined ? { sha256: q.sha256 } : {}),
+        ...(q.project !== undefined ? { project: normalizeProjectName(q.project) } : {}),
         ...(q.action !== undefined ? { action: q.action } : {}),
         ...(q.outcome !== undefined ? { outcome: q.outcome } : {}),
         ...(since !== undefined ? { since } : {}),
