@@ -19,3 +19,29 @@ test("a version that is not PEP 440 is a usage error naming it", () => {
       bad,
     );
 });
+
+test("explain with an upstream that cannot be reached says so in one line, exit 1", async () => {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { cli } = await import("../../test/helpers/run-cli.js");
+  const dir = mkdtempSync(join(tmpdir(), "explain-"));
+  try {
+    const setup = await cli("token", "create", "--user", "a", "--role", "reader", "--data", dir);
+    assert.equal(setup.code, 0, setup.stderr);
+    // Port 9 (discard) on loopback: refused at once.
+    const run = await cli(
+      "explain",
+      "requests==2.0",
+      "--data",
+      dir,
+      "--upstream",
+      "http://127.0.0.1:9/simple/",
+    );
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /upstream unavailable.*--upstream/);
+    assert.doesNotMatch(run.stderr, /unexpected error|\n\s+at /, "no stack trace");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

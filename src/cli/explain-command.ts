@@ -3,6 +3,7 @@ import { isValidProjectName, normalizeProjectName } from "../domain/project-name
 import { normalizeVersion } from "../domain/version.js";
 import type { Decision } from "../policy/decision.js";
 import { decisionsFor, formatExplanation, nearestAdmittedVersion } from "../services/explain.js";
+import { GatewayError } from "../services/gateway-error.js";
 import { CliError } from "./cli-error.js";
 import {
   addLocalOptions,
@@ -62,9 +63,9 @@ export function registerExplainCommand(program: Command): void {
             { decisions: s.decisions, projects: s.projects, policy: s.policy },
             project,
             version,
-          );
+          ).catch(unreachableUpstream);
           if (found === null) throw new CliError(`no project named ${project} on the upstream`, 1);
-          const view = await s.projects.getRawProject(project);
+          const view = await s.projects.getRawProject(project).catch(unreachableUpstream);
           const stored = new Map((await s.decisions.byProject(project)).map((d) => [d.sha256, d]));
           return { found, alt: view ? nearestAdmittedVersion(view, version, s.policy, stored) : undefined };
         });
@@ -79,4 +80,14 @@ export function registerExplainCommand(program: Command): void {
       if (decisions.length === 0) process.exitCode = 1;
     },
   );
+}
+
+/** The upstream could not be asked (exit 1, no stack trace): say so, and how to name another. */
+function unreachableUpstream(err: unknown): never {
+  if (err instanceof GatewayError && err.code === "UPSTREAM_UNAVAILABLE")
+    throw new CliError(
+      `${err.message} (name the upstream with --upstream or PORTCULLIS_UPSTREAM, or ask a running gateway with --gateway)`,
+      1,
+    );
+  throw err;
 }
