@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { ISO_TIME_HINT, parseIsoTime } from "../domain/iso-time.js";
 import type { ConsumerDrift } from "../services/identity/inventory-service.js";
 import { CliError } from "./cli-error.js";
+import { inert } from "../domain/control-characters.js";
 import { addLocalOptions, withLocalServices } from "./local-services.js";
 
 /** `portcullis drift`: what each consumer newly pulled this week (new projects, versions, downgrades). */
@@ -36,16 +37,17 @@ export function registerDriftCommand(program: Command): void {
   });
 }
 
+/** Plain text; every value is escaped (`inert`): applications come from a request header. */
 export function formatDrift(drift: ConsumerDrift[]): string {
   if (drift.length === 0) return "no drift: nobody pulled anything new\n";
   const lines: string[] = [];
   for (const d of drift) {
     lines.push(
-      `${d.identity ?? `anonymous@${d.ip}`}${d.application ? ` [${d.application}]` : ""}${d.team ? ` (team ${d.team})` : ""}:`,
+      inert`${d.identity ?? `anonymous@${d.ip}`}${d.application ? ` [${d.application}]` : ""}${d.team ? ` (team ${d.team})` : ""}:`,
     );
     for (const c of d.changes)
       lines.push(
-        `  ${c.kind.padEnd(11)} ${c.project}==${c.version}${c.previous ? ` (had ${c.previous})` : ""}  first pulled ${c.firstPulled}`,
+        inert`  ${c.kind.padEnd(11)} ${c.project}==${c.version}${c.previous ? ` (had ${c.previous})` : ""}  first pulled ${c.firstPulled}`,
       );
   }
   return lines.join("\n") + "\n";

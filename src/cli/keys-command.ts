@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import type { CommandOutput } from "./proof-commands.js";
 import { OPTIONS } from "../config/options.js";
 import { KeyRing } from "../crypto/key-ring.js";
-import { CLI_ACTOR } from "../domain/identity.js";
+import { cliActor } from "./cli-actor.js";
 import { CliError } from "./cli-error.js";
 import {
   addLocalOptions,
@@ -71,7 +71,7 @@ export function registerKeysCommand(program: Command, out: CommandOutput = proce
         } catch (err) {
           s.audit.record({
             action: "keys.rotate",
-            actor: CLI_ACTOR,
+            actor: cliActor(),
             outcome: "error",
             detail: { reason: (err as Error).message },
           });
@@ -79,7 +79,7 @@ export function registerKeysCommand(program: Command, out: CommandOutput = proce
         }
         s.audit.record({
           action: "keys.rotate",
-          actor: CLI_ACTOR,
+          actor: cliActor(),
           outcome: "ok",
           detail: { retired: before, active: next },
         });

@@ -7,6 +7,7 @@ import { formatVetReport } from "../services/vet.js";
 import { CliError } from "./cli-error.js";
 import { addRemoteOptions, callGateway, remoteGateway } from "./local-services.js";
 import { collectRequirements } from "./vet-command.js";
+import { escapeControlCharactersExceptLineFeeds } from "../domain/control-characters.js";
 
 /** The real path of `path`, or of its directory joined with its name when it does not exist yet. */
 function realPathOf(path: string): string {
@@ -67,7 +68,7 @@ export function registerLockCommand(program: Command): void {
       body: { requirements, python: target.pythonVersion, platform: `${target.platform}-${target.machine}` },
     });
     if (!lock.ok) {
-      process.stderr.write(formatVetReport(lock.report));
+      process.stderr.write(escapeControlCharactersExceptLineFeeds(formatVetReport(lock.report)));
       throw new CliError(
         `${file}: not locked: ${lock.report.error ?? "some requirements are not admitted"}`,
         1,

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { normalizeProjectName } from "../domain/project-name.js";
 import { asCliError, cliActor } from "./cli-actor.js";
 import { addLocalOptions, withLocalServices } from "./local-services.js";
+import { inert } from "../domain/control-characters.js";
 
 /** `portcullis owner set|list`: which team owns which catalog project. */
 export function registerOwnerCommand(program: Command): void {
@@ -20,7 +21,7 @@ export function registerOwnerCommand(program: Command): void {
     await withLocalServices(flags, (s) => s.owners.setOwner(project, team, cliActor()).catch(asCliError), {
       create: true,
     });
-    process.stdout.write(`${normalizeProjectName(project)} is owned by ${team}\n`);
+    process.stdout.write(inert`${normalizeProjectName(project)} is owned by ${team}\n`);
   });
   addLocalOptions(
     owner.command("list").description("List project owners.").option("--json", "print JSON"),
@@ -38,6 +39,6 @@ export function registerOwnerCommand(program: Command): void {
       return;
     }
     if (owners.length === 0) process.stdout.write("no owners set\n");
-    for (const o of owners) process.stdout.write(`${o.project.padEnd(32)} ${o.team}\n`);
+    for (const o of owners) process.stdout.write(inert`${o.project.padEnd(32)} ${o.team}\n`);
   });
 }

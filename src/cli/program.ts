@@ -12,7 +12,10 @@ import { registerGovernanceCommands } from "./governance-commands.js";
 import { registerProofCommands } from "./proof-commands.js";
 import { registerDiscoveryCommands } from "./discovery-commands.js";
 import { registerConsoleCommands } from "./console-commands.js";
-import { hasControlCharacters } from "../domain/control-characters.js";
+import {
+  escapeControlCharactersExceptLineFeeds,
+  hasControlCharacters,
+} from "../domain/control-characters.js";
 
 /**
  * An option given an empty value (`--port ""`, `--python ""`) is a mistake, not "the default":
@@ -75,16 +78,20 @@ export async function runCli(argv: string[]): Promise<number> {
     // Commander has printed its message: a bad command line is a usage error (2), never the 1
     // that means "refused" or "not intact" (e.g. `audit verify`), so scripts can tell them apart.
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    // Messages quote what came from outside (a gateway's error, a file's line, a stored value):
+    // nothing in them may repaint the terminal. Their own line breaks stay.
+    const say = (text: string) =>
+      process.stderr.write(`portcullis: ${escapeControlCharactersExceptLineFeeds(text)}\n`);
     if (err instanceof CliError || err instanceof ConfigError) {
-      process.stderr.write(`portcullis: ${err.message}\n`);
+      say(err.message);
       return err instanceof CliError ? err.exitCode : 2;
     }
     const database = explainDatabaseError(err);
     if (database) {
-      process.stderr.write(`portcullis: ${database}\n`);
+      say(database);
       return 1;
     }
-    process.stderr.write(`portcullis: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    say(`unexpected error: ${(err as Error).stack ?? String(err)}`);
     return 1;
   }
 }

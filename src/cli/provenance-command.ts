@@ -7,9 +7,10 @@ import { loadConfig, OPTIONS } from "../config/options.js";
 import { loadSigstoreTrust, verifyProvenance } from "../services/proof/pep740-verifier.js";
 import { refreshedRootPath } from "../services/proof/proof-services.js";
 import { trustedRootPath } from "../services/proof/trusted-root.js";
-import { CLI_ACTOR } from "../domain/identity.js";
+import { cliActor } from "./cli-actor.js";
 import { CliError } from "./cli-error.js";
 import { addLocalOptions, withLocalServices } from "./local-services.js";
+import { inert } from "../domain/control-characters.js";
 
 /**
  * Reads a local file or an https URL. Anything else with a scheme (`http://`, `ftp://`…) is refused:
@@ -73,7 +74,7 @@ export function registerProvenanceCommand(program: Command, out: CommandOutput =
         s.provenance.reloadTrust();
         s.audit.record({
           action: "provenance.refresh-root",
-          actor: CLI_ACTOR,
+          actor: cliActor(),
           outcome: "ok",
           detail: { source, sha256: createHash("sha256").update(text).digest("hex") },
         });
@@ -120,7 +121,7 @@ export function registerProvenanceCommand(program: Command, out: CommandOutput =
       }
       if (!verdict.ok) throw new CliError(`FAIL ${flags.file}: ${verdict.reason}`, 1);
       out.write(
-        `ok ${flags.file}: published by ${verdict.identity} (${verdict.attestations} attestation(s))\n`,
+        inert`ok ${flags.file}: published by ${verdict.identity} (${verdict.attestations} attestation(s))\n`,
       );
     });
 }

@@ -8,6 +8,10 @@ import { loadConfig } from "../config/options.js";
 import { buildServices } from "../main.js";
 import { CliError } from "./cli-error.js";
 import { governanceCli } from "../../test/helpers/governance-cli.js";
+import { cli as runCli } from "../../test/helpers/run-cli.js";
+import { cliActor } from "./cli-actor.js";
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 let dir: string;
 
@@ -62,10 +66,10 @@ test("remediation list, show, ack, accept, fix and report over --data", async ()
   for (const item of [listed!, shown])
     assert.match(String(item.dueAt), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.match(await cli("remediation", "show", "1"), /why: +malicious: reported malicious: MAL-2099-1/);
-  assert.match(
-    await cli("remediation", "ack", "1", "--note", "on it", "--by", "alice"),
-    /#1 {2}ACKNOWLEDGED/,
-  );
+  const acked = await cli("remediation", "ack", "1", "--note", "on it", "--by", "alice");
+  assert.match(acked, /#1 {2}ACKNOWLEDGED/);
+  // `--by` is a claim: the item says whom for and through whom.
+  assert.match(acked, new RegExp(`note: +on it \\(alice via ${escapeRegExp(cliActor().user!)}\\)`));
   await assert.rejects(cli("remediation", "accept", "1", "--reason", "sandboxed"), /needs an expiry/);
   await assert.rejects(
     cli("remediation", "accept", "1", "--reason", "x", "--until", "2001-01-01"),
@@ -86,7 +90,7 @@ test("remediation list, show, ack, accept, fix and report over --data", async ()
     );
   assert.match(
     await cli("remediation", "accept", "1", "--reason", "sandboxed", "--days", "10"),
-    /accepted until .* by cli: sandboxed/,
+    new RegExp(`accepted until .* by ${escapeRegExp(cliActor().user!)}: sandboxed`),
   );
   assert.match(await cli("remediation", "fix", "1", "--note", "removed"), /#1 {2}FIXED/);
   await assert.rejects(
@@ -101,6 +105,35 @@ test("remediation list, show, ack, accept, fix and report over --data", async ()
   };
   assert.equal(report.fixed, 1);
   assert.equal(report.openTotal, 0);
+});
+
+test("the audit trail names the CLI user as the actor of a state change, and --by only as detail.by", async () => {
+  const exported = await runCli("audit", "export", "--data", dir);
+  assert.equal(exported.code, 0, exported.stderr);
+  const records = exported.stdout
+    .trim()
+    .split("\n")
+    .map(
+      (l) =>
+        JSON.parse(l) as { action: string; identity: string; role: string; detail: Record<string, unknown> },
+    )
+    .filter((r) => r.action.startsWith("remediation."));
+  const who = cliActor().user;
+  assert.match(String(who), /^cli(:|$)/, "named after the OS user, as token create records it");
+  assert.deepEqual(
+    records.map((r) => [r.action, r.identity, r.role, r.detail.by ?? null]),
+    [
+      ["remediation.open", "portcullis", "admin", null],
+      ["remediation.ack", who, "admin", "alice"],
+      ["remediation.accept", who, "admin", null],
+      ["remediation.fixed", who, "admin", null],
+    ],
+    "a user named by --by is never recorded as the identity that acted",
+  );
+  await assert.rejects(
+    governanceCli("remediation", "ack", "1", "--by", "ceo", "--gateway", "http://127.0.0.1:9"),
+    (err: Error) => err instanceof CliError && /--by applies to local changes only/.test(err.message),
+  );
 });
 
 test("webhook add, list, deliveries and remove over --data; the secret is never printed", async () => {

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import type { RemediationItem } from "../adapters/db/remediation-repository.js";
-import { CLI_ACTOR, type Actor } from "../domain/identity.js";
 import { ISO_TIME_HINT, parseIsoTime } from "../domain/iso-time.js";
 import { normalizeProjectName } from "../domain/project-name.js";
 import type { Severity } from "../policy/check.js";
@@ -14,7 +13,9 @@ import {
   type StateChange,
 } from "../services/governance/remediation-rules.js";
 import type { RemediationReport } from "../services/governance/remediation-rules.js";
+import { cliActor } from "./cli-actor.js";
 import { CliError } from "./cli-error.js";
+import { inert } from "../domain/control-characters.js";
 import {
   addLocalOptions,
   addRemoteOptions,
@@ -22,6 +23,9 @@ import {
   withLocalServices,
   remoteGateway,
 } from "./local-services.js";
+
+const BY_HELP =
+  "on whose behalf (local only): the audit trail keeps the CLI user as the actor and this name in detail.by";
 
 const day = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().slice(0, 10));
 
@@ -31,32 +35,32 @@ function parseId(text: string): number {
   return Number(text);
 }
 
-function actor(flags: Record<string, unknown>): Actor {
-  return { ...CLI_ACTOR, user: (flags.by as string | undefined) ?? CLI_ACTOR.user };
-}
-
-/** Several lines about one item, for `show` and after a change. */
+/**
+ * Several lines about one item, for `show` and after a change. Every value is escaped (`inert`):
+ * summaries come from advisories, notes and reasons from whoever changed the state, consumers'
+ * applications and clients from request headers.
+ */
 export function formatItem(i: RemediationItem): string {
   const lines = [
-    `#${i.id}  ${i.state.toUpperCase()}  ${i.severity}  ${i.project} ${i.version}  (${i.filename})`,
-    `  why:       ${i.summary}`,
-    `  owner:     ${i.owner ?? "unassigned"}`,
-    `  opened:    ${new Date(i.openedAt).toISOString()}   due: ${new Date(i.dueAt).toISOString()}`,
-    `  move to:   ${i.fixedVersion ?? "no fixed or admitted version known"}`,
-    `  advisory:  ${i.advisoryIds.join(", ") || "-"}`,
-    `  sha256:    ${i.sha256}`,
+    inert`#${i.id}  ${i.state.toUpperCase()}  ${i.severity}  ${i.project} ${i.version}  (${i.filename})`,
+    inert`  why:       ${i.summary}`,
+    inert`  owner:     ${i.owner ?? "unassigned"}`,
+    inert`  opened:    ${new Date(i.openedAt).toISOString()}   due: ${new Date(i.dueAt).toISOString()}`,
+    inert`  move to:   ${i.fixedVersion ?? "no fixed or admitted version known"}`,
+    inert`  advisory:  ${i.advisoryIds.join(", ") || "-"}`,
+    inert`  sha256:    ${i.sha256}`,
   ];
   if (i.state === "accepted-risk")
     lines.push(
-      `  accepted until ${new Date(i.acceptedUntil!).toISOString()} by ${i.stateChangedBy}: ${i.note}`,
+      inert`  accepted until ${new Date(i.acceptedUntil!).toISOString()} by ${i.stateChangedBy}: ${i.note}`,
     );
-  else if (i.note) lines.push(`  note:      ${i.note} (${i.stateChangedBy ?? "-"})`);
+  else if (i.note) lines.push(inert`  note:      ${i.note} (${i.stateChangedBy ?? "-"})`);
   if (i.resolvedAt !== null)
-    lines.push(`  fixed:     ${new Date(i.resolvedAt).toISOString()} (${i.resolution})`);
-  lines.push(`  consumers: ${i.consumers.length || "none recorded"}`);
+    lines.push(inert`  fixed:     ${new Date(i.resolvedAt).toISOString()} (${i.resolution})`);
+  lines.push(inert`  consumers: ${i.consumers.length || "none recorded"}`);
   for (const c of i.consumers.slice(0, 50))
     lines.push(
-      `    ${c.identity ?? "anonymous"}  ${c.ip}${c.team ? `  team ${c.team}` : ""}${c.application ? `  app ${c.application}` : ""}${c.client ? `  ${c.client}` : ""}  last pulled ${c.lastPulled}`,
+      inert`    ${c.identity ?? "anonymous"}  ${c.ip}${c.team ? `  team ${c.team}` : ""}${c.application ? `  app ${c.application}` : ""}${c.client ? `  ${c.client}` : ""}  last pulled ${c.lastPulled}`,
     );
   return lines.join("\n") + "\n";
 }
@@ -89,6 +93,8 @@ async function change(
 ): Promise<void> {
   const n = parseId(id);
   const remote = remoteOf(flags);
+  if (remote && flags.by !== undefined)
+    throw new CliError("--by applies to local changes only: over --gateway, the token names who acts");
   if (remote) {
     const c = make(Date.now());
     const body =
@@ -109,7 +115,9 @@ async function change(
   }
   await withLocalServices(flags, async (s) => {
     try {
-      const item = await s.remediation.changeState(n, make(s.now()), actor(flags));
+      // The CLI actor acts; `--by` names whom for, a claim kept in the audit record's detail.by.
+      const by = typeof flags.by === "string" ? flags.by : undefined;
+      const item = await s.remediation.changeState(n, make(s.now()), cliActor(), by);
       if (!item) throw new CliError(`no remediation item ${n}`, 1);
       process.stdout.write(formatItem(item));
     } catch (err) {
@@ -179,7 +187,7 @@ export function registerRemediationCommand(program: Command): void {
     for (const i of items) {
       const overdue = (i.state === "open" || i.state === "acknowledged") && now >= i.dueAt ? " OVERDUE" : "";
       process.stdout.write(
-        `#${i.id}\t${i.state}\t${i.severity}\t${i.project}==${i.version}\tdue ${day(i.dueAt)}${overdue}\towner ${i.owner ?? "-"}\tconsumers ${i.consumers.length}\tmove to ${i.fixedVersion ?? "-"}\n`,
+        inert`#${i.id}\t${i.state}\t${i.severity}\t${i.project}==${i.version}\tdue ${day(i.dueAt)}${overdue}\towner ${i.owner ?? "-"}\tconsumers ${i.consumers.length}\tmove to ${i.fixedVersion ?? "-"}\n`,
       );
     }
   });
@@ -207,7 +215,7 @@ export function registerRemediationCommand(program: Command): void {
       .command("ack")
       .argument("<id>", "item id")
       .option("--note <text>", "what is being done")
-      .option("--by <name>", "who acknowledges (recorded in the audit trail)")
+      .option("--by <name>", BY_HELP)
       .description("Acknowledge an item: the owner is on it."),
   ).action((id: string, flags: Record<string, string | undefined>) =>
     change(flags, id, () => ({ state: "acknowledged", ...(flags.note ? { note: flags.note } : {}) })),
@@ -220,7 +228,7 @@ export function registerRemediationCommand(program: Command): void {
       .requiredOption("--reason <text>", "why the risk is accepted")
       .option("--until <date>", "expiry (ISO 8601 date); the item reopens then")
       .option("--days <n>", "expiry in days from now, instead of --until")
-      .option("--by <name>", "who accepts (recorded in the audit trail)")
+      .option("--by <name>", BY_HELP)
       .description("Accept the risk until an expiry; when it expires the item reopens."),
   ).action((id: string, flags: Record<string, string | undefined>) =>
     change(flags, id, (now) => {
@@ -251,7 +259,7 @@ export function registerRemediationCommand(program: Command): void {
       .command("fix")
       .argument("<id>", "item id")
       .option("--note <text>", "what was done (consumers moved to …)")
-      .option("--by <name>", "who closes it (recorded in the audit trail)")
+      .option("--by <name>", BY_HELP)
       .description(
         "Close an item as fixed (items also close by themselves when the file is admitted again).",
       ),
@@ -274,12 +282,13 @@ export function registerRemediationCommand(program: Command): void {
       return;
     }
     const out = [
-      `remediation report at ${r.at}`,
-      `  open: ${r.openTotal} (${r.overdue} overdue)   accepted risk: ${r.acceptedRisk}   fixed: ${r.fixed}`,
-      `  mean time to remediate: ${r.meanTimeToRemediateHours === null ? "-" : `${r.meanTimeToRemediateHours} h`}`,
+      inert`remediation report at ${r.at}`,
+      inert`  open: ${r.openTotal} (${r.overdue} overdue)   accepted risk: ${r.acceptedRisk}   fixed: ${r.fixed}`,
+      inert`  mean time to remediate: ${r.meanTimeToRemediateHours === null ? "-" : `${r.meanTimeToRemediateHours} h`}`,
     ];
     if (r.open.length) out.push("  open by age and severity:");
-    for (const b of r.open) out.push(`    ${b.bucket.padEnd(7)} ${b.severity.padEnd(9)} ${b.count}`);
+    // From --gateway: the report is the remote's word, printed as inert as the rest.
+    for (const b of r.open) out.push(inert`    ${b.bucket.padEnd(7)} ${b.severity.padEnd(9)} ${b.count}`);
     process.stdout.write(out.join("\n") + "\n");
   });
 }

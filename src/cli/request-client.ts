@@ -4,6 +4,7 @@ import { RequestError, type RequestReport } from "../services/console/request-se
 import { cliActor } from "./cli-actor.js";
 import { CliError } from "./cli-error.js";
 import { callGateway, withLocalServices, remoteGateway } from "./local-services.js";
+import { inert } from "../domain/control-characters.js";
 
 /** A request as the API answers it (times as ISO strings). */
 export type RequestView = Omit<PackageRequest<RequestReport>, "createdAt" | "updatedAt"> & {
@@ -45,32 +46,36 @@ export function viewOf(
   };
 }
 
-/** Plain words for a request: its state, the tree's verdicts and findings, what remains refused. */
+/**
+ * Plain words for a request: its state, the tree's verdicts and findings, what remains refused.
+ * Every value is escaped (`inert`): reasons are the requester's and approver's words, findings
+ * quote package metadata and advisories.
+ */
 export function formatRequest(r: RequestView): string {
   const lines = [
-    `request ${r.id}: ${r.project}${r.version ? `==${r.version}` : ""}  ${r.state.toUpperCase()}`,
-    `  asked by ${r.requester}${r.requesterTeam ? ` (${r.requesterTeam})` : ""} at ${r.createdAt}: ${r.reason}`,
+    inert`request ${r.id}: ${r.project}${r.version ? `==${r.version}` : ""}  ${r.state.toUpperCase()}`,
+    inert`  asked by ${r.requester}${r.requesterTeam ? ` (${r.requesterTeam})` : ""} at ${r.createdAt}: ${r.reason}`,
   ];
   if (r.decidedBy)
-    lines.push(`  decided by ${r.decidedBy}${r.decisionReason ? `: ${r.decisionReason}` : ""}`);
-  lines.push(`  tree risk ${r.report.treeScore}/100${r.report.ok ? ", every node admitted" : ""}`);
+    lines.push(inert`  decided by ${r.decidedBy}${r.decisionReason ? `: ${r.decisionReason}` : ""}`);
+  lines.push(inert`  tree risk ${r.report.treeScore}/100${r.report.ok ? ", every node admitted" : ""}`);
   for (const f of r.report.files) {
     lines.push(
-      `  ${f.outcome.padEnd(11)} ${String(f.score).padStart(3)}  ${f.project}==${f.version}  ${f.filename}${f.passedOver ? "  (passed over)" : ""}`,
+      inert`  ${f.outcome.padEnd(11)} ${String(f.score).padStart(3)}  ${f.project}==${f.version}  ${f.filename}${f.passedOver ? "  (passed over)" : ""}`,
     );
     for (const reason of f.reasons.filter(
       (x) => x.outcome === "fail" || x.outcome === "warn" || x.outcome === "error",
     ))
-      lines.push(`      ${reason.check}: ${reason.message} -> ${reason.action}`);
+      lines.push(inert`      ${reason.check}: ${reason.message} -> ${reason.action}`);
   }
-  for (const t of r.report.targets.filter((x) => x.error)) lines.push(`  ${t.target}: ${t.error}`);
+  for (const t of r.report.targets.filter((x) => x.error)) lines.push(inert`  ${t.target}: ${t.error}`);
   for (const e of r.exceptions)
     lines.push(
-      `  exception ${e.id}: ${e.project} ${e.version ?? e.sha256} (${e.checks?.join(", ") ?? "all checks"}) until ${e.expiresAt}`,
+      inert`  exception ${e.id}: ${e.project} ${e.version ?? e.sha256} (${e.checks?.join(", ") ?? "all checks"}) until ${e.expiresAt}`,
     );
   for (const x of r.remaining ?? [])
     lines.push(
-      `  still refused: ${x.project}==${x.version}${x.filename ? ` ${x.filename}` : ""}: ${x.reason}`,
+      inert`  still refused: ${x.project}==${x.version}${x.filename ? ` ${x.filename}` : ""}: ${x.reason}`,
     );
   return lines.join("\n") + "\n";
 }

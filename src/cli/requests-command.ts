@@ -4,6 +4,7 @@ import { REQUEST_STATES, type RequestState } from "../adapters/db/request-reposi
 import { CliError } from "./cli-error.js";
 import { addLocalOptions, addRemoteOptions } from "./local-services.js";
 import { formatRequest, onGatewayOrLocal, viewOf, type RequestView } from "./request-client.js";
+import { inert } from "../domain/control-characters.js";
 
 type Flags = Record<string, string | boolean | undefined>;
 
@@ -71,7 +72,7 @@ export function registerRequestsCommand(program: Command): void {
     if (items.length === 0) process.stdout.write("no requests\n");
     for (const r of items)
       process.stdout.write(
-        `${String(r.id).padStart(5)}  ${r.state.padEnd(8)}  risk ${String(r.treeScore).padStart(3)}  ${r.project}${r.version ? `==${r.version}` : ""}  by ${r.requester}: ${r.reason}\n`,
+        inert`${String(r.id).padStart(5)}  ${r.state.padEnd(8)}  risk ${String(r.treeScore).padStart(3)}  ${r.project}${r.version ? `==${r.version}` : ""}  by ${r.requester}: ${r.reason}\n`,
       );
   });
 

@@ -25,6 +25,7 @@ import {
   remoteGateway,
   withLocalServices,
 } from "./local-services.js";
+import { inert } from "../domain/control-characters.js";
 
 type Format = "cyclonedx" | "spdx";
 
@@ -100,7 +101,7 @@ export function registerSbomCommand(program: Command): void {
         const inventories = await Promise.all(tree.environments.map((e) => inventoryOf(e)));
         const dists = inventories.flatMap((i) => i.distributions);
         for (const i of inventories)
-          for (const p of i.problems) process.stderr.write(`${p.location}: skipped: ${p.message}\n`);
+          for (const p of i.problems) process.stderr.write(inert`${p.location}: skipped: ${p.message}\n`);
         const verdicts = check
           ? await check(
               dists.map((d) => ({ name: d.name, version: d.version })),

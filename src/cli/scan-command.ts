@@ -17,6 +17,7 @@ import { toSpdx } from "../services/discovery/spdx-writer.js";
 import { CliError } from "./cli-error.js";
 import { withInventoryChecker } from "./discovery-client.js";
 import { addLocalOptions, addRemoteOptions, callGateway, remoteGateway } from "./local-services.js";
+import { escapeControlCharactersExceptLineFeeds, inert } from "../domain/control-characters.js";
 
 /** Paths as printed and in CI reports: relative to the working directory when inside it. */
 function relativePath(path: string): string {
@@ -83,7 +84,8 @@ export function registerScanCommand(program: Command): void {
       result: await scan(paths, check),
       policyVersion: policy(),
     }));
-    for (const p of result.tree.problems) process.stderr.write(`${p.path}: not readable: ${p.message}\n`);
+    for (const p of result.tree.problems)
+      process.stderr.write(inert`${p.path}: not readable: ${p.message}\n`);
     if (flags.json) {
       process.stdout.write(
         JSON.stringify(
@@ -108,7 +110,9 @@ export function registerScanCommand(program: Command): void {
           2,
         ) + "\n",
       );
-    } else process.stdout.write(formatScan(result, relativePath));
+    }
+    // Names, versions and paths come from the scanned environments' own files.
+    else process.stdout.write(escapeControlCharactersExceptLineFeeds(formatScan(result, relativePath)));
 
     if (flags.sbom) {
       const doc = buildEnvironmentSbom(

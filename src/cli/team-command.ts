@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { addLocalOptions, withLocalServices } from "./local-services.js";
+import { inert } from "../domain/control-characters.js";
 
 /** `portcullis team list`: teams and their member counts. */
 export function registerTeamCommand(program: Command): void {
@@ -15,6 +16,6 @@ export function registerTeamCommand(program: Command): void {
       return;
     }
     if (teams.length === 0) process.stdout.write("no teams\n");
-    for (const t of teams) process.stdout.write(`${t.name.padEnd(24)} ${t.members} member(s)\n`);
+    for (const t of teams) process.stdout.write(inert`${t.name.padEnd(24)} ${t.members} member(s)\n`);
   });
 }

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { addLocalOptions, withLocalServices } from "./local-services.js";
+import { inert } from "../domain/control-characters.js";
 
 /** `portcullis user list`: users and service accounts. */
 export function registerUserCommand(program: Command): void {
@@ -17,7 +18,7 @@ export function registerUserCommand(program: Command): void {
     if (users.length === 0) process.stdout.write("no users\n");
     for (const u of users)
       process.stdout.write(
-        `${u.name.padEnd(24)} ${u.kind.padEnd(8)} ${u.role.padEnd(9)} ${u.team ?? "-"}${u.disabled ? "  (disabled)" : ""}\n`,
+        inert`${u.name.padEnd(24)} ${u.kind.padEnd(8)} ${u.role.padEnd(9)} ${u.team ?? "-"}${u.disabled ? "  (disabled)" : ""}\n`,
       );
   });
 }

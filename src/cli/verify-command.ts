@@ -20,6 +20,7 @@ import {
   type VerifyOutcome,
 } from "../services/proof/verify-run.js";
 import { CliError } from "./cli-error.js";
+import { inert } from "../domain/control-characters.js";
 
 async function sha256File(path: string): Promise<string> {
   const hash = createHash("sha256");
@@ -135,7 +136,7 @@ export function registerVerifyCommand(program: Command, out: CommandOutput = pro
           ) + "\n",
         );
       } else {
-        for (const o of outcomes) out.write(`${o.ok ? "ok  " : "FAIL"} ${o.item}: ${o.detail}\n`);
+        for (const o of outcomes) out.write(inert`${o.ok ? "ok  " : "FAIL"} ${o.item}: ${o.detail}\n`);
         out.write(
           failed.length === 0
             ? `${outcomes.length} verified against ${source.description}\n`

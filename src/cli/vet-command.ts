@@ -21,6 +21,7 @@ import {
   withLocalServices,
   remoteGateway,
 } from "./local-services.js";
+import { escapeControlCharactersExceptLineFeeds, inert } from "../domain/control-characters.js";
 
 /** Reads requirement strings from arguments and `-r` files, refusing anything unparseable. */
 export function collectRequirements(args: string[], files: string[]): string[] {
@@ -46,10 +47,10 @@ export function collectRequirements(args: string[], files: string[]): string[] {
     if (parsed.errors.length)
       throw new CliError(`${f}:${parsed.errors[0]!.line}: ${parsed.errors[0]!.message}`);
     for (const u of parsed.unsupported)
-      process.stderr.write(`${f}:${u.line}: skipped (${u.kind}): ${u.text}\n`);
+      process.stderr.write(inert`${f}:${u.line}: skipped (${u.kind}): ${u.text}\n`);
     for (const inc of parsed.includes)
       process.stderr.write(
-        `${f}:${inc.line}: not followed: -${inc.kind === "constraints" ? "c" : "r"} ${inc.path}\n`,
+        inert`${f}:${inc.line}: not followed: -${inc.kind === "constraints" ? "c" : "r"} ${inc.path}\n`,
       );
     for (const r of parsed.requirements) out.push(textOf(text, r.line) ?? r.req.name);
   }
@@ -242,7 +243,10 @@ export function registerVetCommand(program: Command): void {
       );
     }
     process.stdout.write(
-      flags.json ? JSON.stringify(report, null, 2) + "\n" : report.reports.map(formatVetReport).join("\n"),
+      flags.json
+        ? JSON.stringify(report, null, 2) + "\n"
+        : // The report quotes package metadata and advisories: nothing in it may repaint the terminal.
+          escapeControlCharactersExceptLineFeeds(report.reports.map(formatVetReport).join("\n")),
     );
     if (flags.sarif || flags.junit) {
       const files = (flags.requirement as string[]) ?? [];
@@ -261,7 +265,7 @@ export function registerVetCommand(program: Command): void {
       if (flags.junit) writeFileSync(flags.junit as string, toJUnit(findings, "portcullis vet"));
     }
     const bypasses = gatewayBypasses((flags.requirement as string[]) ?? []);
-    for (const b of bypasses) process.stderr.write(`NOT VETTED: ${b}\n`);
+    for (const b of bypasses) process.stderr.write(inert`NOT VETTED: ${b}\n`);
     if (!report.ok || bypasses.length > 0) process.exitCode = 1;
   });
 }

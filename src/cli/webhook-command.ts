@@ -1,10 +1,11 @@
 import type { Command } from "commander";
-import { CLI_ACTOR } from "../domain/identity.js";
+import { cliActor } from "./cli-actor.js";
 import { WEBHOOK_EVENT_TYPES, WEBHOOK_FORMATS } from "../services/governance/webhook-message.js";
 import type { Delivery } from "../adapters/db/webhook-repository.js";
 import { WebhookConflictError, WebhookInputError } from "../services/governance/webhook-service.js";
 import { CliError } from "./cli-error.js";
 import { addLocalOptions, withLocalServices } from "./local-services.js";
+import { inert } from "../domain/control-characters.js";
 
 const iso = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString());
 
@@ -65,10 +66,10 @@ export function registerWebhookCommand(program: Command): void {
         try {
           const hook = await webhooks.add(
             { url, secret: flags.secret ?? "", format: flags.format ?? "json", events: events ?? null },
-            CLI_ACTOR,
+            cliActor(),
           );
           process.stdout.write(
-            `webhook ${hook.id} added: ${hook.url} (${hook.format}; events: ${hook.events?.join(", ") ?? "all"})\n`,
+            inert`webhook ${hook.id} added: ${hook.url} (${hook.format}; events: ${hook.events?.join(", ") ?? "all"})\n`,
           );
         } catch (err) {
           if (err instanceof WebhookConflictError) throw new CliError(err.message, 1);
@@ -94,7 +95,7 @@ export function registerWebhookCommand(program: Command): void {
       }
       if (!list.length) process.stdout.write("no webhooks\n");
       for (const h of list)
-        process.stdout.write(`${h.id}\t${h.format}\t${h.events?.join(",") ?? "all"}\t${h.url}\n`);
+        process.stdout.write(inert`${h.id}\t${h.format}\t${h.events?.join(",") ?? "all"}\t${h.url}\n`);
     });
   });
 
@@ -106,7 +107,7 @@ export function registerWebhookCommand(program: Command): void {
   ).action(async (id: string, flags: Record<string, string | undefined>) => {
     const n = parseId(id);
     await withLocalServices(flags, async ({ webhooks }) => {
-      if (!(await webhooks.remove(n, CLI_ACTOR))) throw new CliError(`no webhook ${n}`, 1);
+      if (!(await webhooks.remove(n, cliActor()))) throw new CliError(`no webhook ${n}`, 1);
       process.stdout.write(`webhook ${n} removed\n`);
     });
   });
@@ -135,8 +136,9 @@ export function registerWebhookCommand(program: Command): void {
       for (const d of list) {
         const [status, error] = deliveryColumns(d);
         process.stdout.write(
-          `${d.id}\t${iso(d.createdAt)}\t${d.eventType}\t${d.state}\tattempts ${d.attempts}\t${status}\t${error}` +
-            (d.state === "pending" ? `\tnext ${iso(d.nextAttemptAt)}` : "") +
+          // The last error quotes what the receiving end answered: escaped like every value.
+          inert`${d.id}\t${iso(d.createdAt)}\t${d.eventType}\t${d.state}\tattempts ${d.attempts}\t${status}\t${error}` +
+            (d.state === "pending" ? inert`\tnext ${iso(d.nextAttemptAt)}` : "") +
             "\n",
         );
       }

@@ -5,6 +5,7 @@ import {
   type WhoHasResult,
 } from "../services/identity/inventory-service.js";
 import { CliError } from "./cli-error.js";
+import { inert } from "../domain/control-characters.js";
 import {
   addLocalOptions,
   addRemoteOptions,
@@ -53,30 +54,31 @@ export function registerWhoHasCommand(program: Command): void {
   );
 }
 
+/** Plain text; every value is escaped (`inert`): client labels, applications and summaries come from outside. */
 export function formatWhoHas(r: WhoHasResult): string {
   const lines: string[] = [];
   if (r.advisory) {
     // `ids` is absent from a gateway older than this CLI.
     const also = (r.advisory.ids ?? []).filter((id) => id !== r.advisory!.id);
     lines.push(
-      `${r.advisory.id}${also.length ? ` (${also.join(", ")})` : ""}${r.advisory.summary ? `: ${r.advisory.summary}` : ""}`,
+      inert`${r.advisory.id}${also.length ? ` (${also.join(", ")})` : ""}${r.advisory.summary ? `: ${r.advisory.summary}` : ""}`,
     );
     for (const a of r.advisory.affected)
       lines.push(
-        `  affects ${a.project} ${a.versions.length ? a.versions.join(", ") : "(no pulled version affected)"}`,
+        inert`  affects ${a.project} ${a.versions.length ? a.versions.join(", ") : "(no pulled version affected)"}`,
       );
   }
   if (r.consumers.length === 0) {
-    lines.push(`nobody pulled ${r.advisory ? "an affected file" : r.query} through this gateway`);
+    lines.push(inert`nobody pulled ${r.advisory ? "an affected file" : r.query} through this gateway`);
     return lines.join("\n") + "\n";
   }
   lines.push(`${r.consumers.length} consumer(s):`);
   for (const c of r.consumers) {
     const who = c.identity ?? `anonymous@${c.ip}`;
     lines.push(
-      `  ${who}${c.team ? ` (team ${c.team})` : ""}  ${c.project}==${c.version}  last pulled ${c.lastPulled}  ×${c.pulls}` +
-        `  from ${c.ip}${c.application ? `  app ${c.application}` : ""}${c.client ? `  ${c.client}` : ""}` +
-        `  owner ${c.owner ?? "(none)"}`,
+      inert`  ${who}${c.team ? ` (team ${c.team})` : ""}  ${c.project}==${c.version}  last pulled ${c.lastPulled}  ×${c.pulls}` +
+        inert`  from ${c.ip}${c.application ? `  app ${c.application}` : ""}${c.client ? `  ${c.client}` : ""}` +
+        inert`  owner ${c.owner ?? "(none)"}`,
     );
   }
   return lines.join("\n") + "\n";

@@ -71,3 +71,36 @@ test("names a browser by its own token, not Mozilla's compatibility one", () => 
     assert.equal(c?.installerVersion, version, ua);
   }
 });
+
+test("escapes control characters, bidi overrides and line breaks in every parsed field", () => {
+  // pip's JSON is built by the client: anything can sit in it, JSON-escaped.
+  const hostile =
+    'pip/25.0 {"installer":{"name":"\\r  svc-backup (team security)  docutils==0.23  last pulled 2026-01-01T00:00:00.000Z  \\u001b[K","version":"x\\n\\u009b2J"},' +
+    '"python":"3.12\\u202e","system":{"name":"Linux\\t"},"distro":{"name":"Deb\\u2066ian","version":"12\\u0000"},"cpu":"x86\\u0007"}';
+  const c = parseUserAgent(hostile)!;
+  assert.equal(
+    c.installer,
+    "\\u000d  svc-backup (team security)  docutils==0.23  last pulled 2026-01-01t00:00:00.000z  \\u001b[k",
+  );
+  assert.equal(c.installerVersion, "x\\u000a\\u009b2J");
+  assert.equal(c.python, "3.12\\u202e");
+  assert.equal(c.os, "Linux\\u0009");
+  assert.equal(c.distro, "Deb\\u2066ian 12\\u0000");
+  assert.equal(c.cpu, "x86\\u0007");
+  // eslint-disable-next-line no-control-regex
+  const raw = /[\u0000-\u001f\u007f-\u009f\u202e\u2066]/;
+  for (const [field, value] of Object.entries(c))
+    assert.doesNotMatch(String(value), raw, `${field} holds no control character`);
+  assert.doesNotMatch(clientLabel(c)!, raw, "the inventory's client label is one inert line");
+
+  // A header sent raw: Node lets tabs and bytes 0x80-0xff through and reads them as latin-1
+  // (0x9b is the one-byte CSI). The kept header is escaped too, and stays within 512 characters.
+  const rawHeader = parseUserAgent("curl/8.5.0\t\x9b2J" + "\x9b".repeat(600))!;
+  assert.ok(
+    rawHeader.userAgent.startsWith("curl/8.5.0\\u0009\\u009b2J\\u009b"),
+    `escaped raw header: ${rawHeader.userAgent.slice(0, 40)}`,
+  );
+  assert.doesNotMatch(rawHeader.userAgent, raw);
+  assert.equal(rawHeader.userAgent.length, 512);
+  assert.equal(clientLabel(rawHeader), "curl 8.5.0");
+});

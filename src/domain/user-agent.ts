@@ -1,3 +1,4 @@
+import { escapeControlCharacters } from "./control-characters.js";
 import type { ClientInfo } from "./identity.js";
 
 const MAX_UA = 512;
@@ -8,14 +9,17 @@ const MAX_UA = 512;
  * `implementation`, `system {name, release}`, `distro {name, version, id}`, `cpu` and `ci`
  * (`true` or `null`). Anything else keeps its product token (`curl/8.5.0` → curl 8.5.0).
  * Never throws: the header is attacker-controlled and only informative. `userAgent` keeps the
- * header truncated to 512 characters, or only its product token when the JSON was parsed.
+ * header truncated to 512 characters, or only its product token when the JSON was parsed. Every
+ * field is inert text: control characters, bidi overrides and line breaks (sent JSON-escaped,
+ * `"\u001b[2J"`, or as raw tab and latin-1 bytes) are written as `\uXXXX` escapes, so a
+ * client label printed back by `who-has` cannot repaint the terminal or forge a line.
  *
  * @example parseUserAgent('pip/24.0 {"installer":{"name":"pip","version":"24.0"},"python":"3.12.1"}').installer // "pip"
  */
 export function parseUserAgent(header: string | undefined): ClientInfo | null {
   if (!header) return null;
   const ua = header.slice(0, MAX_UA);
-  const info: ClientInfo = { userAgent: ua };
+  const info: ClientInfo = { userAgent: bounded(ua, MAX_UA) };
   const product = /^([A-Za-z0-9._-]+)\/([A-Za-z0-9.+_-]+)/.exec(ua);
   if (product && product[1] === "Mozilla") {
     // Every browser opens with `Mozilla/5.0`, a compatibility token that names no client; the
@@ -40,7 +44,7 @@ export function parseUserAgent(header: string | undefined): ClientInfo | null {
       applyInstallerJson(info, data as Record<string, unknown>);
       // Every field of the JSON that matters is parsed out; keeping the product token alone keeps
       // each audit record small (the full pip header is ~600 bytes, written once per request).
-      info.userAgent = header.slice(0, brace).trim().slice(0, MAX_UA);
+      info.userAgent = bounded(header.slice(0, brace).trim(), MAX_UA);
     }
   }
   return info;
@@ -93,7 +97,15 @@ function obj(v: unknown): Record<string, unknown> | undefined {
 }
 
 function str(v: unknown): string | undefined {
-  return typeof v === "string" && v.length > 0 ? v.slice(0, 100) : undefined;
+  return typeof v === "string" && v.length > 0 ? bounded(v, 100) : undefined;
+}
+
+/**
+ * `text` with its control characters escaped, at most `max` characters. Escaped first, then cut:
+ * the bound holds for what is stored, and a cut escape (`\u00`) is still inert.
+ */
+function bounded(text: string, max: number): string {
+  return escapeControlCharacters(text.slice(0, max)).slice(0, max);
 }
 
 /** "pip 24.0" for listings and the inventory; null when nothing is known. */

@@ -242,8 +242,15 @@ export class RemediationService {
   /**
    * An approver's state change, audited. Throws RemediationTransitionError for a change the
    * state machine refuses (or that lost a race), and returns undefined for an unknown item.
+   * `onBehalfOf` is a name the actor gives for the person it acts for (the CLI's `--by`): a claim,
+   * so the audit record keeps the actor as its identity and the name in `detail.by`.
    */
-  async changeState(id: number, change: StateChange, actor: Actor): Promise<RemediationItem | undefined> {
+  async changeState(
+    id: number,
+    change: StateChange,
+    actor: Actor,
+    onBehalfOf?: string,
+  ): Promise<RemediationItem | undefined> {
     const item = await this.deps.repo.get(id);
     if (!item) return undefined;
     const now = this.deps.now();
@@ -252,7 +259,7 @@ export class RemediationService {
     const moved = await this.deps.repo.transition(item.id, item.state, {
       state: change.state,
       at: now,
-      by: actor.user ?? actor.ip,
+      by: onBehalfOf ? `${onBehalfOf} via ${actor.user ?? actor.ip}`.slice(0, 200) : (actor.user ?? actor.ip),
       note,
       ...(change.state === "accepted-risk" ? { acceptedUntil: change.until } : {}),
       ...(change.state === "fixed" ? { resolution: "manual" } : {}),
@@ -268,6 +275,7 @@ export class RemediationService {
         id,
         from: item.state,
         to: change.state,
+        ...(onBehalfOf ? { by: onBehalfOf } : {}),
         ...(note ? { note } : {}),
         ...(change.state === "accepted-risk" ? { until: new Date(change.until).toISOString() } : {}),
       },
