@@ -4,6 +4,7 @@ import { normalizeVersion } from "../domain/version.js";
 import type { Decision } from "../policy/decision.js";
 import { decisionsFor, formatExplanation, nearestAdmittedVersion } from "../services/explain.js";
 import { GatewayError } from "../services/gateway-error.js";
+import { escapeControlCharactersExceptLineFeeds } from "../domain/control-characters.js";
 import { CliError } from "./cli-error.js";
 import {
   addLocalOptions,
@@ -76,7 +77,10 @@ export function registerExplainCommand(program: Command): void {
         process.stdout.write(JSON.stringify({ project, version, decisions, alternative }, null, 2) + "\n");
         return;
       }
-      process.stdout.write(formatExplanation(project, version, decisions, alternative));
+      // Advisory summaries and upstream text are quoted: nothing in them may repaint the terminal.
+      process.stdout.write(
+        escapeControlCharactersExceptLineFeeds(formatExplanation(project, version, decisions, alternative)),
+      );
       if (decisions.length === 0) process.exitCode = 1;
     },
   );

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { IntelImportError, OSV_PYPI_ALL_ZIP, type IntelKind } from "../services/intel-service.js";
+import { escapeControlCharacters, inert } from "../domain/control-characters.js";
 import { CliError } from "./cli-error.js";
 import { addLocalOptions, withLocalServices } from "./local-services.js";
 
@@ -31,16 +32,16 @@ export function registerIntelCommand(program: Command): void {
         try {
           const report = await service.importSource(source, kind ? { kind } : {});
           if (report.unchanged) {
-            process.stdout.write(`${source}: unchanged since the last import (HTTP 304)\n`);
+            process.stdout.write(inert`${source}: unchanged since the last import (HTTP 304)\n`);
             return;
           }
           process.stdout.write(
-            `imported ${report.added} ${report.kind === "osv" ? "advisories" : report.kind === "popular" ? "popular projects" : "malicious names"} from ${source}` +
+            `imported ${report.added} ${report.kind === "osv" ? "advisories" : report.kind === "popular" ? "popular projects" : "malicious names"} from ${escapeControlCharacters(source)}` +
               (report.skipped ? ` (${report.skipped} malformed records skipped)` : "") +
               ` - intel generation ${report.generation}\n`,
           );
           for (const e of report.errors.slice(0, 5))
-            process.stderr.write(`  skipped ${e.source}: ${e.error}\n`);
+            process.stderr.write(inert`  skipped ${e.source}: ${e.error}\n`);
         } catch (err) {
           if (err instanceof IntelImportError)
             throw new CliError(err.message, err.failure === "unavailable" ? 1 : 2);
@@ -61,7 +62,7 @@ export function registerIntelCommand(program: Command): void {
             : `${s.intel.advisories} advisories (${s.intel.malicious} malicious-package reports), ${s.intel.maliciousNames} malicious names, ${s.intel.popular} popular projects\n`,
         );
         for (const i of await intelRepo.imports())
-          process.stdout.write(`  ${i.at}  ${i.kind}  ${i.added}  ${i.source}\n`);
+          process.stdout.write(inert`  ${i.at}  ${i.kind}  ${i.added}  ${i.source}\n`);
       });
     },
   );

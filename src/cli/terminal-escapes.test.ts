@@ -86,7 +86,23 @@ describe("text output of values that came from outside is inert", () => {
       const w = await buildWheel({ name: "acme-widgets", version });
       files.push({ filename: w.filename, bytes: w.bytes, uploadTime: old });
     }
-    upstream = await startJsonIndexServer({ projects: { "acme-widgets": { files } } });
+    // A release the upstream yanked with a reason that paints over the terminal (`explain`).
+    const yanked = await buildWheel({ name: "yank-me", version: "1.0" });
+    upstream = await startJsonIndexServer({
+      projects: {
+        "acme-widgets": { files },
+        "yank-me": {
+          files: [
+            {
+              filename: yanked.filename,
+              bytes: yanked.bytes,
+              uploadTime: old,
+              yanked: "bad\u001b[2J\rforged",
+            },
+          ],
+        },
+      },
+    });
     gw = await startTestGateway({ upstream: upstream.simpleUrl }, { now: () => clock });
     approver = bearer(await createToken(gw, { user: "sec", role: "approver" }));
     requester = bearer(await createToken(gw, { user: "dev", role: "requester" }));
@@ -168,6 +184,12 @@ describe("text output of values that came from outside is inert", () => {
     }
     const advisory = await cli("who-has", "PYSEC-2099-77", ...local());
     assert.match(advisory.stdout, /^PYSEC-2099-77: harmless\\u001b\[2J\\u000d\\u009b2Kforged line\n/);
+  });
+
+  test("explain prints the upstream's yanked reason inert", async () => {
+    const run = await cli("explain", "yank-me==1.0", ...local(), "--upstream", upstream.simpleUrl);
+    assertInert(run.stdout, "explain");
+    assert.match(run.stdout, /bad\\u001b\[2J\\u000dforged/);
   });
 
   test("drift prints applications and clients inert", async () => {
