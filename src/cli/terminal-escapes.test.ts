@@ -239,14 +239,37 @@ describe("text output of values that came from outside is inert", () => {
     assertInert(listed.stdout.replace(/\t/g, " "), "remediation list");
   });
 
-  test("requests list and show print the requester's reason inert", async () => {
-    const res = await api("/api/v1/requests", requester, {
+  test("the API refuses control characters in a request's reason; one stored before prints inert", async () => {
+    const hostile = "need it\r\u001b[2K    9  approved  risk   0  evil==6.6.6  by sec: ok";
+    const refused = await api("/api/v1/requests", requester, {
       project: "acme-widgets",
       version: "1.1",
-      reason: "need it\r\u001b[2K    9  approved  risk   0  evil==6.6.6  by sec: ok",
+      reason: hostile,
     });
-    assert.equal(res.status, 201, JSON.stringify(res.body));
-    const id = String(res.body.id);
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    const multiLine = await api("/api/v1/requests", requester, {
+      project: "acme-widgets",
+      version: "1.0",
+      reason: "needed for the report\nticket OPS-1",
+    });
+    assert.ok(
+      [200, 201].includes(multiLine.status),
+      `a reason may span lines: ${JSON.stringify(multiLine.body)}`,
+    );
+    // A reason stored before the API refused control characters.
+    const stored = await gw.gateway.services.requests.create(
+      {
+        user: "dev",
+        role: "requester",
+        team: null,
+        tokenId: null,
+        ip: "127.0.0.1",
+        application: null,
+        client: null,
+      },
+      { project: "acme-widgets", version: "1.1", reason: hostile },
+    );
+    const id = String(stored.id);
     const listed = await cli("requests", "list", ...local());
     assert.equal(listed.code, 0, listed.stderr);
     assertInert(listed.stdout, "requests list");

@@ -19,6 +19,7 @@ import {
   sendApiError,
 } from "../api-conventions.js";
 import { reasonSchema } from "./console-schemas.js";
+import { escapeControlCharacters, hasControlCharacters } from "../../domain/control-characters.js";
 
 const nullableString = { type: ["string", "null"] } as const;
 
@@ -188,12 +189,28 @@ function present(r: PackageRequest<RequestReport> & { remaining?: unknown }) {
 }
 
 /**
+ * Why a request's free text cannot be stored: a reason or ticket holding a control character
+ * (an escape sequence, a carriage return, a bidi override) that `requests show`, the dashboard and
+ * webhooks would print back. A reason may span lines: line feeds are kept.
+ */
+function controlledField(body: Record<string, unknown>): string | undefined {
+  for (const field of ["reason", "ticket"]) {
+    const text = body[field];
+    if (typeof text === "string" && hasControlCharacters(text.replaceAll("\n", "")))
+      return `${field} must not contain control characters (escape sequences, tabs, carriage returns), got ${escapeControlCharacters(JSON.stringify(text).slice(0, 200))}`;
+  }
+  return undefined;
+}
+
+/**
  * Requests and approvals: `POST /api/v1/requests` (requester+) vets a package with its whole
  * tree and approves it at once when policy admits everything; approvers approve, deny or grant an
  * exception; anyone may read the queue.
  */
 export function registerConsoleRequestRoutes(app: FastifyInstance, deps: { requests: RequestService }): void {
-  const guard = async (reply: FastifyReply, fn: () => Promise<unknown>) => {
+  const guard = async (reply: FastifyReply, fn: () => Promise<unknown>, body?: Record<string, unknown>) => {
+    const unprintable = body ? controlledField(body) : undefined;
+    if (unprintable) return sendApiError(reply, 400, "VALIDATION", unprintable);
     try {
       return await fn();
     } catch (err) {
@@ -233,11 +250,15 @@ export function registerConsoleRequestRoutes(app: FastifyInstance, deps: { reque
       },
     },
     async (req, reply) =>
-      guard(reply, async () => {
-        const { existing, ...request } = await deps.requests.create(actorOf(req), req.body);
-        // The caller's own request for the same thing already waits: 200 with it, nothing new.
-        return reply.code(existing ? 200 : 201).send(present(request));
-      }),
+      guard(
+        reply,
+        async () => {
+          const { existing, ...request } = await deps.requests.create(actorOf(req), req.body);
+          // The caller's own request for the same thing already waits: 200 with it, nothing new.
+          return reply.code(existing ? 200 : 201).send(present(request));
+        },
+        req.body,
+      ),
   );
 
   app.get<{ Querystring: { state?: RequestState; mine?: boolean; limit: number; cursor?: string } }>(
@@ -320,7 +341,11 @@ export function registerConsoleRequestRoutes(app: FastifyInstance, deps: { reque
       },
     },
     async (req, reply) =>
-      guard(reply, async () => present(await deps.requests.approve(actorOf(req), req.params.id, req.body))),
+      guard(
+        reply,
+        async () => present(await deps.requests.approve(actorOf(req), req.params.id, req.body)),
+        req.body,
+      ),
   );
 
   app.post<{ Params: { id: number }; Body: { reason: string } }>(
@@ -342,7 +367,11 @@ export function registerConsoleRequestRoutes(app: FastifyInstance, deps: { reque
       },
     },
     async (req, reply) =>
-      guard(reply, async () => present(await deps.requests.deny(actorOf(req), req.params.id, req.body))),
+      guard(
+        reply,
+        async () => present(await deps.requests.deny(actorOf(req), req.params.id, req.body)),
+        req.body,
+      ),
   );
 
   app.post<{
@@ -383,6 +412,10 @@ export function registerConsoleRequestRoutes(app: FastifyInstance, deps: { reque
       },
     },
     async (req, reply) =>
-      guard(reply, async () => present(await deps.requests.exception(actorOf(req), req.params.id, req.body))),
+      guard(
+        reply,
+        async () => present(await deps.requests.exception(actorOf(req), req.params.id, req.body)),
+        req.body,
+      ),
   );
 }
