@@ -10,6 +10,9 @@ import { verifyAuditLog } from "../services/audit/audit-verifier.js";
 import { CliError } from "./cli-error.js";
 import { addLocalOptions, withExistingDatabase } from "./local-services.js";
 
+/** Damaged records `audit export` names one line each; the rest only in the final count. */
+const MAX_DAMAGE_LINES = 20;
+
 /** What the signatures do not cover yet (the newest records, until the next checkpoint). */
 function unsignedNote(r: { signedThrough: number; unsigned: number }): string {
   if (r.unsigned === 0) return "";
@@ -85,6 +88,9 @@ export function registerAuditCommand(program: Command): void {
       throw new CliError(
         `--since ${String(flags.since)} is after --until ${String(flags.until)}: nothing could match`,
       );
+    // Records whose client or detail JSON does not parse: exported anyway (see recordJson), each
+    // named on stderr, and the exit code says the export is not of an intact trail.
+    const damaged: number[] = [];
     await withExistingDatabase(flags, async (handle) => {
       const auditLog = new AuditRepository(handle.db, handle.dialect);
       let after = 0;
@@ -97,11 +103,30 @@ export function registerAuditCommand(program: Command): void {
           order: "asc",
         });
         if (rows.length === 0) break;
-        const chunk = rows.map((r) => JSON.stringify(recordJson(r))).join("\n") + "\n";
+        const lines: string[] = [];
+        for (const r of rows) {
+          const json = recordJson(r);
+          if (json.unparseable) {
+            damaged.push(r.seq);
+            if (damaged.length <= MAX_DAMAGE_LINES) {
+              const fields = Object.keys(json.unparseable as Record<string, string>).join(" and ");
+              process.stderr.write(
+                `portcullis: record ${r.seq}: ${fields} not valid JSON (damaged or edited); exported as stored text under "unparseable"\n`,
+              );
+            }
+          }
+          lines.push(JSON.stringify(json));
+        }
+        const chunk = lines.join("\n") + "\n";
         if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once("drain", r));
         after = rows[rows.length - 1]!.seq;
       }
     });
+    if (damaged.length > 0)
+      throw new CliError(
+        `${damaged.length} record(s) exported with fields that are not valid JSON (${damaged.length > MAX_DAMAGE_LINES ? `first: ${damaged.slice(0, MAX_DAMAGE_LINES).join(", ")}, …` : damaged.join(", ")}): the trail is damaged; run \`portcullis audit verify\``,
+        1,
+      );
   });
 }
 

@@ -9,28 +9,65 @@ import type { AuditSink } from "./audit-trail.js";
 /** Records waiting for a sink; beyond this the oldest are dropped (and counted): serving never waits. */
 const MAX_QUEUE = 10_000;
 
-/** Builds the sinks named in `audit.sinks`; an unknown scheme fails start-up (a SIEM silently fed nothing is worse). */
-export async function createAuditSinks(urls: string[], log: Logger): Promise<AuditSink[]> {
+/**
+ * Builds the sinks named in `audit.sinks`; an unknown scheme fails start-up (a SIEM silently fed
+ * nothing is worse). Credentials in an http(s) URL become a Basic `Authorization` header; a
+ * syslog URL cannot carry any (UDP syslog has no authentication) and is refused. No message
+ * repeats a credential.
+ */
+export async function createAuditSinks(
+  urls: string[],
+  log: Logger,
+  opts: HttpSinkOptions = {},
+): Promise<AuditSink[]> {
   return Promise.all(
     urls.map(async (raw) => {
       let url: URL;
       try {
         url = new URL(raw);
       } catch {
-        throw new Error(`audit sink ${JSON.stringify(raw)} is not a URL (syslog://host:port or https://…)`);
+        throw new Error(
+          `audit sink ${JSON.stringify(withoutUserinfo(raw))} is not a URL (syslog://host:port or https://…)`,
+        );
       }
-      if (url.protocol === "syslog:" || url.protocol === "udp:") return new SyslogSink(url, log);
-      if (url.protocol === "http:" || url.protocol === "https:") return new HttpSink(url, log);
+      if (url.protocol === "syslog:" || url.protocol === "udp:") {
+        if (url.username || url.password)
+          throw new Error(
+            `audit sink ${sinkDescription(url)}: syslog takes no credentials (remove the user:password@ part)`,
+          );
+        return new SyslogSink(url, log);
+      }
+      if (url.protocol === "http:" || url.protocol === "https:") return new HttpSink(url, log, opts);
       throw new Error(`audit sink ${url.protocol}// is not supported (syslog://host:port or http(s)://)`);
     }),
   );
 }
 
-/** One JSON object per record, as exported and sent to sinks. */
+/** `scheme://user:pw@host…` with the user information masked (for a string that is not a URL). */
+function withoutUserinfo(raw: string): string {
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1***@");
+}
+
+/**
+ * One JSON object per record, as exported and sent to sinks. The client and detail are stored as
+ * JSON text; one that does not parse (a damaged or edited row: `audit verify` names it) comes out
+ * as null with its stored text under `unparseable` (e.g. `"unparseable": {"detail": "{not js"}`),
+ * so one bad row costs neither the export nor the sink batch the others.
+ */
 export function recordJson(r: ChainedRecord): Record<string, unknown> {
+  let unparseable: Record<string, string> | undefined;
+  const parsed = (field: "client" | "detail", text: string | null): unknown => {
+    if (!text) return null;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      (unparseable ??= {})[field] = text;
+      return null;
+    }
+  };
   return {
     seq: r.seq,
-    time: new Date(r.at).toISOString(),
+    time: isoTime(r.at),
     action: r.action,
     identity: r.identity,
     role: r.role,
@@ -38,17 +75,24 @@ export function recordJson(r: ChainedRecord): Record<string, unknown> {
     tokenId: r.token_id,
     ip: r.ip,
     application: r.application,
-    client: r.client_json ? (JSON.parse(r.client_json) as unknown) : null,
+    client: parsed("client", r.client_json),
     project: r.project,
     version: r.version,
     filename: r.filename,
     sha256: r.sha256,
     outcome: r.outcome,
     status: r.status,
-    detail: r.detail_json ? (JSON.parse(r.detail_json) as unknown) : null,
+    detail: parsed("detail", r.detail_json),
     prevHash: r.prev_hash,
     hash: r.hash,
+    ...(unparseable ? { unparseable } : {}),
   };
+}
+
+/** A record's time as ISO 8601; a stored value no Date can hold (a damaged row) as its number. */
+function isoTime(at: number): string {
+  const d = new Date(at);
+  return Number.isNaN(d.getTime()) ? String(at) : d.toISOString();
 }
 
 /**
@@ -69,7 +113,10 @@ export class SyslogSink implements AuditSink {
   private resolvedAt = 0;
   private resolving = false;
   private waiting: string[] = [];
-  private dropped = 0;
+  /** Lines dropped since the last log line that said so. */
+  private droppedUnlogged = 0;
+  /** Records dropped since start (metrics). */
+  dropped = 0;
 
   constructor(
     url: URL,
@@ -92,7 +139,10 @@ export class SyslogSink implements AuditSink {
       const address = this.addressNow();
       if (address) this.socket.send(line, this.port, address);
       else if (this.waiting.length < MAX_WAITING) this.waiting.push(line);
-      else this.dropped++;
+      else {
+        this.dropped++;
+        this.droppedUnlogged++;
+      }
     }
   }
 
@@ -112,12 +162,13 @@ export class SyslogSink implements AuditSink {
         this.resolving = false;
         if (err) {
           this.dropped += this.waiting.length;
+          this.droppedUnlogged += this.waiting.length;
           this.waiting = [];
           this.log.warn(
-            { sink: this.description, err: err.message, dropped: this.dropped },
+            { sink: this.description, err: err.message, dropped: this.droppedUnlogged },
             "audit sink lookup failed",
           );
-          this.dropped = 0;
+          this.droppedUnlogged = 0;
           return;
         }
         this.address = address;
@@ -135,53 +186,217 @@ export class SyslogSink implements AuditSink {
   }
 }
 
-/** JSON lines POSTed in batches; a bounded queue, one request at a time, dropped records counted. */
+/** Records a POST carries at most. */
+const HTTP_BATCH = 500;
+/** A POST not answered within this is a failure (retried). */
+const HTTP_TIMEOUT_MS = 10_000;
+/** The wait after the first failed POST; it doubles with each further failure, up to the cap. */
+const HTTP_RETRY_BASE_MS = 1_000;
+const HTTP_RETRY_MAX_MS = 60_000;
+
+export interface HttpSinkOptions {
+  /** The first retry's wait (default 1 s; doubling up to 60 s). */
+  retryBaseMs?: number;
+}
+
+/** The wait before retry `failures` (1, 2, …): doubling from `base`, capped, with 10% jitter. */
+export function sinkRetryDelayMs(failures: number, base = HTTP_RETRY_BASE_MS, random = Math.random): number {
+  const ms = Math.min(base * 2 ** Math.max(0, failures - 1), Math.max(base, HTTP_RETRY_MAX_MS));
+  return Math.round(ms * (1 + 0.1 * random()));
+}
+
+/**
+ * A sink URL's credentials (`http://user:pw@host/…`) taken out: fetch refuses a URL that carries
+ * them, and they must never reach a log. They go in an `Authorization: Basic` header instead.
+ */
+export function splitSinkCredentials(url: URL): { url: URL; authorization: string | undefined } {
+  if (!url.username && !url.password) return { url, authorization: undefined };
+  const bare = new URL(url.href);
+  bare.username = "";
+  bare.password = "";
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  return { url: bare, authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` };
+}
+
+/** A sink's URL as logs may show it: no credentials, no query string (either may hold a secret). */
+export function sinkDescription(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}${url.search ? "?…" : ""}`;
+}
+
+/**
+ * JSON lines POSTed in batches of up to 500, one request at a time. A batch that fails (no
+ * answer, an error status) stays at the front of the queue and is tried again after a back-off
+ * (1 s doubling to 60 s), so a receiver down for a while misses nothing. The queue is bounded
+ * (MAX_QUEUE records, counting the batch in flight): beyond it the oldest are dropped, counted
+ * (`dropped`) and logged; serving never waits for a sink. At `close` what is queued gets one more
+ * try; what that cannot deliver is logged as lost.
+ */
 export class HttpSink implements AuditSink {
   readonly description: string;
+  private readonly target: URL;
+  private readonly authorization: string | undefined;
+  private readonly secrets: string[];
   private queue: ChainedRecord[] = [];
+  private inFlight = 0;
   private sending: Promise<void> | undefined;
-  private dropped = 0;
+  /** Failed POSTs in a row. */
+  private failures = 0;
+  /** Records dropped since the last log line that said so. */
+  private droppedUnlogged = 0;
+  /** Records dropped since start (metrics). */
+  dropped = 0;
+  private closing = false;
+  private wake: (() => void) | undefined;
 
   constructor(
-    private readonly url: URL,
+    url: URL,
     private readonly log: Logger,
+    private readonly opts: HttpSinkOptions = {},
   ) {
-    this.description = `${url.origin}${url.pathname}`;
+    const { url: target, authorization } = splitSinkCredentials(url);
+    this.target = target;
+    this.authorization = authorization;
+    this.description = sinkDescription(target);
+    // Both spellings of each credential, for scrubbing error messages.
+    this.secrets = [url.password, decodeURIComponent(url.password)].filter((v) => v.length > 0);
+  }
+
+  /** Records waiting (not counting a batch in flight). */
+  get queued(): number {
+    return this.queue.length;
   }
 
   send(records: ChainedRecord[]): void {
-    this.queue.push(...records);
-    if (this.queue.length > MAX_QUEUE) {
-      this.dropped += this.queue.length - MAX_QUEUE;
-      this.queue.splice(0, this.queue.length - MAX_QUEUE);
-    }
-    this.sending ??= this.drain().finally(() => (this.sending = undefined));
+    if (this.closing) return;
+    for (const r of records) this.queue.push(r);
+    this.trim();
+    if (!this.sending) this.sending = this.drain().finally(() => (this.sending = undefined));
+  }
+
+  /** Drops the oldest queued records beyond MAX_QUEUE (the batch in flight counts). */
+  private trim(): void {
+    const excess = this.queue.length + this.inFlight - MAX_QUEUE;
+    if (excess <= 0) return;
+    this.queue.splice(0, Math.min(excess, this.queue.length));
+    this.dropped += excess;
+    this.droppedUnlogged += excess;
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length) {
-      const batch = this.queue.splice(0, 500);
-      try {
-        const res = await fetch(this.url, {
-          method: "POST",
-          headers: { "content-type": "application/x-ndjson" },
-          body: batch.map((r) => JSON.stringify(recordJson(r))).join("\n") + "\n",
-          signal: AbortSignal.timeout(10_000),
-        });
-        await res.body?.cancel();
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      } catch (err) {
-        this.dropped += batch.length;
-        this.log.warn(
-          { sink: this.description, err: (err as Error).message, dropped: this.dropped },
-          "audit sink refused a batch",
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, HTTP_BATCH);
+      this.inFlight = batch.length;
+      const error = await this.post(batch);
+      this.inFlight = 0;
+      if (error === undefined) {
+        if (this.failures > 0) {
+          this.log.info(
+            { sink: this.description, failures: this.failures, queued: this.queue.length },
+            "audit sink accepting again",
+          );
+        }
+        this.failures = 0;
+        this.reportDropped();
+        continue;
+      }
+      // Kept, in front of anything newer, for the next try.
+      this.queue.unshift(...batch);
+      this.trim();
+      this.failures++;
+      if (this.closing) {
+        this.log.error(
+          { sink: this.description, err: error, lost: this.queue.length },
+          "audit sink unreachable at shutdown: records not delivered",
         );
+        this.dropped += this.queue.length;
+        this.queue = [];
         return;
       }
+      const delay = sinkRetryDelayMs(this.failures, this.opts.retryBaseMs);
+      this.log.warn(
+        {
+          sink: this.description,
+          err: error,
+          failures: this.failures,
+          queued: this.queue.length,
+          retryInMs: delay,
+          ...(this.droppedUnlogged ? { dropped: this.droppedUnlogged } : {}),
+        },
+        "audit sink refused a batch; kept for a retry",
+      );
+      this.droppedUnlogged = 0;
+      await this.pause(delay);
     }
   }
 
+  private reportDropped(): void {
+    if (this.droppedUnlogged === 0) return;
+    this.log.error(
+      { sink: this.description, dropped: this.droppedUnlogged, droppedTotal: this.dropped },
+      `audit sink queue overflowed (more than ${MAX_QUEUE} records waiting): the oldest were dropped`,
+    );
+    this.droppedUnlogged = 0;
+  }
+
+  /** Waits `ms`, or less when the sink closes (its last try is then at once). */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      timer.unref();
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** POSTs one batch; undefined when it was taken, else why not (credentials scrubbed). */
+  private async post(batch: ChainedRecord[]): Promise<string | undefined> {
+    // A timer of our own rather than AbortSignal.timeout (see WebhookService.post).
+    const abort = new AbortController();
+    const deadline = setTimeout(
+      () => abort.abort(new DOMException("timeout", "TimeoutError")),
+      HTTP_TIMEOUT_MS,
+    );
+    try {
+      const res = await fetch(this.target, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-ndjson",
+          ...(this.authorization ? { authorization: this.authorization } : {}),
+        },
+        body: batch.map((r) => JSON.stringify(recordJson(r))).join("\n") + "\n",
+        signal: abort.signal,
+      });
+      await res.body?.cancel().catch(() => undefined);
+      return res.ok ? undefined : `HTTP ${res.status}`;
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string; message?: string } };
+      const why =
+        e.name === "TimeoutError"
+          ? `no answer within ${HTTP_TIMEOUT_MS} ms`
+          : (e.cause?.code ?? e.cause?.message ?? e.message);
+      return this.scrub(why);
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  private scrub(text: string): string {
+    let out = text;
+    for (const secret of this.secrets) out = out.replaceAll(secret, "***");
+    return out;
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
+    this.wake?.();
     await this.sending;
+    this.reportDropped();
   }
 }

@@ -8,13 +8,20 @@ import {
 } from "./audit-batch-codec.js";
 import type { AuditFields, ChainedRecord } from "./audit-chain.js";
 import type { AuditSpool } from "./audit-spool.js";
-import { AuditWriterUnavailable, type AuditWriter, type WrittenBatch } from "./audit-writer.js";
+import {
+  AuditWriterUnavailable,
+  type AuditWriter,
+  type ChainBlocked,
+  type WrittenBatch,
+} from "./audit-writer.js";
 
 export { inventoryDeltas } from "./inventory-deltas.js";
 
 /** Somewhere audit records are also sent (a SIEM); must never block or throw into the trail. */
 export interface AuditSink {
   readonly description: string;
+  /** Records it dropped since start (its queue overflowed, or it gave up at a stop). */
+  readonly dropped?: number;
   send(records: ChainedRecord[]): void;
   close(): Promise<void>;
 }
@@ -58,6 +65,26 @@ const MAX_PENDING = 200_000;
 const OVERFLOW_HEADROOM = 0.1;
 /** Batches at least this big go to the background writer (64 per 250 ms flush: ~250 requests/s). */
 const BACKGROUND_MIN_BATCH = 64;
+/**
+ * A running gateway signs a checkpoint at least every this many records and this often (and at
+ * every clean stop): `audit verify` holds a longer unsigned tail against the chain (see
+ * audit-verifier.ts), so both sides read these.
+ */
+export const CHECKPOINT_EVERY_RECORDS = 1_000;
+export const CHECKPOINT_EVERY_MS = 60_000;
+/** While the chain is blocked (see ChainBlocked) the timer tries a write this often, not every tick. */
+const BLOCKED_RETRY_MS = 5_000;
+
+/** A write refused because the chain is blocked: the reason names the row in the way. */
+export class AuditChainBlocked extends Error {
+  override readonly name = "AuditChainBlocked";
+  constructor(
+    readonly blocked: ChainBlocked,
+    options?: { cause?: unknown },
+  ) {
+    super(`audit trail blocked: ${blocked.reason}`, options);
+  }
+}
 
 /**
  * The audit trail's write side. `record` only queues (the hot path pays an object and a push);
@@ -80,6 +107,12 @@ export class AuditTrail implements AuditRecorder {
   private spool: AuditSpool | undefined;
   /** Memory queue full and the spool refusing: no new requests until the queue has room again. */
   private overflowing = false;
+  /**
+   * The next record's place is taken (or the head gone): no write can succeed until someone acts,
+   * so the trail refuses new requests, says why once, and tries again every BLOCKED_RETRY_MS.
+   */
+  private blockedBy: ChainBlocked | undefined;
+  private lastBlockedTry = 0;
   private closing = false;
   /** Records written since start (metrics, tests). */
   written = 0;
@@ -134,7 +167,15 @@ export class AuditTrail implements AuditRecorder {
    * database or the spool takes a batch.
    */
   get accepting(): boolean {
-    return !this.overflowing;
+    return !this.overflowing && this.blockedBy === undefined;
+  }
+
+  /** Why the trail is not accepting (undefined while it is), for readiness checks and 503s. */
+  get refusal(): string | undefined {
+    if (this.blockedBy) return `the audit trail is blocked: ${this.blockedBy.reason}`;
+    if (this.overflowing)
+      return "the audit trail cannot record requests: its database refuses writes and the spool is full";
+    return undefined;
   }
 
   private get maxPending(): number {
@@ -192,6 +233,13 @@ export class AuditTrail implements AuditRecorder {
     return this.pendingRecords;
   }
 
+  /** Records the sinks dropped since start (a SIEM missed them; the database chain has them). */
+  get sinkDropped(): number {
+    let n = 0;
+    for (const sink of this.opts.sinks ?? []) n += sink.dropped ?? 0;
+    return n;
+  }
+
   /** Batches waiting in the spool for the database. */
   get spooledBatches(): number {
     return this.spool?.batches ?? 0;
@@ -226,6 +274,8 @@ export class AuditTrail implements AuditRecorder {
    * commit).
    */
   private flushDue(): void {
+    // Blocked: every write fails the same way until someone removes the row in the way.
+    if (this.blockedBy && Date.now() - this.lastBlockedTry < BLOCKED_RETRY_MS) return;
     // The spool may have room again (disk freed, another gateway wrote batches back).
     if (this.overflowing && !this.flushing) this.relieve();
     if (this.flushing || (this.pendingRecords === 0 && this.spooledBatches === 0)) return;
@@ -274,6 +324,39 @@ export class AuditTrail implements AuditRecorder {
     }
   }
 
+  /**
+   * After a failed write: whether the chain is blocked (see ChainBlocked). The first time it is,
+   * or by another row, the trail stops accepting and says so loudly; a retry that finds the
+   * same row says nothing more. A failure that may pass by itself (or a database that does not
+   * answer the question either) leaves the trail accepting and retrying on every tick.
+   */
+  private async whyBlocked(): Promise<ChainBlocked | undefined> {
+    let blocked: ChainBlocked | undefined;
+    try {
+      blocked = await this.opts.writer.blocked?.();
+    } catch {
+      // The database does not answer this either: the trail stays as it was.
+      return this.blockedBy;
+    } finally {
+      this.lastBlockedTry = Date.now();
+    }
+    if (!blocked) {
+      if (this.blockedBy) {
+        this.blockedBy = undefined;
+        this.opts.log.warn("audit trail no longer blocked (the row in the way is gone); retrying");
+      }
+      return undefined;
+    }
+    if (this.blockedBy?.reason !== blocked.reason) {
+      this.opts.log.error(
+        { seq: blocked.seq, head: blocked.head, pending: this.pendingRecords, spooled: this.spooledBatches },
+        `audit trail blocked, refusing audited requests (503) until it is resolved: ${blocked.reason}`,
+      );
+    }
+    this.blockedBy = blocked;
+    return blocked;
+  }
+
   private takeSpooled(): ReturnType<AuditSpool["takeOldest"]> {
     if (!this.spool || this.spool.batches === 0) return undefined;
     // A damaged file is set aside by the spool (and named in the message), and the next one
@@ -303,12 +386,12 @@ export class AuditTrail implements AuditRecorder {
         written = await writer.write(
           encode(),
           {
-            everyRecords: this.opts.checkpointEveryRecords ?? 1_000,
+            everyRecords: this.opts.checkpointEveryRecords ?? CHECKPOINT_EVERY_RECORDS,
             // The last batch before a clean shutdown is always signed: nothing unsigned is left behind.
             everyMs:
               this.closing && this.pendingRecords === 0 && this.spooledBatches === 0
                 ? 0
-                : (this.opts.checkpointEveryMs ?? 60_000),
+                : (this.opts.checkpointEveryMs ?? CHECKPOINT_EVERY_MS),
             now: this.opts.now(),
           },
           sinks.length > 0,
@@ -327,14 +410,23 @@ export class AuditTrail implements AuditRecorder {
           continue;
         }
         keep();
+        this.failing = true;
+        const blocked = await this.whyBlocked();
+        if (blocked) throw new AuditChainBlocked(blocked, { cause: err });
         this.opts.log.error(
           { err: (err as Error).message, pending: this.pendingRecords, spooled: this.spooledBatches },
           "audit write failed; will retry",
         );
-        this.failing = true;
         throw err;
       }
       this.failing = false;
+      if (this.blockedBy) {
+        this.blockedBy = undefined;
+        this.opts.log.warn(
+          { pending: this.pendingRecords },
+          "audit trail no longer blocked: recording again",
+        );
+      }
       this.written += written.written;
       this.relieve();
       if (written.chained) for (const sink of sinks) sink.send(written.chained);

@@ -2,6 +2,14 @@ import { createPublicKey, verify as edVerify } from "node:crypto";
 import type { AuditRepository } from "../../adapters/db/audit-repository.js";
 import { keyIdOf } from "../../crypto/key-ring.js";
 import { ChainVerifier, checkpointMessage } from "./audit-chain.js";
+import { CHECKPOINT_EVERY_MS, CHECKPOINT_EVERY_RECORDS } from "./audit-trail.js";
+
+/**
+ * Slack on the time a gateway leaves between its last checkpoint and a record after it (see
+ * `unsignedTailProblem`). The bound is exact while records are stamped by the clock their writer
+ * checks; this spares a stamp taken on another (a clock stepped by NTP between the two reads).
+ */
+const UNSIGNED_SPAN_MARGIN_MS = 60_000;
 
 export interface AuditVerification {
   ok: boolean;
@@ -21,14 +29,22 @@ export interface AuditVerification {
   problem: string | null;
 }
 
+/** How often the writers of the chain sign it (the gateway's constants unless a test says otherwise). */
+export interface CheckpointInterval {
+  everyRecords: number;
+  everyMs: number;
+}
+
 /**
  * Walks the whole audit log in order: every record's hash, its link to the one before, no gaps;
- * the chain head matches the last record (nothing cut off the end); every signed checkpoint
- * verifies and matches the chain at its sequence number.
+ * the chain head matches the last record (nothing cut off the end); no row stored outside the
+ * chain (before record 1 or past the head); every signed checkpoint verifies and matches the
+ * chain at its sequence number; and the unsigned tail is no longer than a gateway leaves.
  */
 export async function verifyAuditLog(
   repo: AuditRepository,
   knownKeyIds: Set<string>,
+  interval: CheckpointInterval = { everyRecords: CHECKPOINT_EVERY_RECORDS, everyMs: CHECKPOINT_EVERY_MS },
 ): Promise<AuditVerification> {
   // The head first, and the scan stops there: batches committed while the walk runs are not
   // mistaken for records cut off the end.
@@ -69,11 +85,15 @@ export async function verifyAuditLog(
   const v = new ChainVerifier(new Set(checkpoints.map((c) => c.seq)));
   let records = 0;
   // Checkpoints come in seq order: the last one is the furthest the signatures reach.
-  const signedThrough = checkpoints.length ? checkpoints[checkpoints.length - 1]!.seq : 0;
+  const lastCheckpoint = checkpoints.at(-1);
+  const signedThrough = lastCheckpoint?.seq ?? 0;
+  // The newest time among the unsigned records (see unsignedTailProblem).
+  let unsignedUntil = -Infinity;
   for await (const r of repo.scan()) {
     if (r.seq > head.seq) break;
     if (!v.feed(r)) break;
     records++;
+    if (r.seq > signedThrough && r.at > unsignedUntil) unsignedUntil = r.at;
   }
   const result = (problem: string | null): AuditVerification => ({
     ok: problem === null,
@@ -91,6 +111,8 @@ export async function verifyAuditLog(
         : `the chain head (record ${head.seq}) does not match the last record ${v.lastSeq}`,
     );
   }
+  const outside = await rowsOutsideChain(repo, head.seq);
+  if (outside) return result(outside);
   for (const c of checkpoints) {
     let valid = false;
     try {
@@ -113,5 +135,72 @@ export async function verifyAuditLog(
     if (seen !== c.hash)
       return result(`record ${c.seq}: chain differs from the signed checkpoint (rewritten)`);
   }
-  return result(null);
+  return result(
+    unsignedTailProblem(
+      { records: head.seq - signedThrough, newestAt: unsignedUntil },
+      lastCheckpoint && { seq: lastCheckpoint.seq, at: lastCheckpoint.at },
+      interval,
+    ),
+  );
 }
+
+/**
+ * Rows stored outside the chain: before record 1, or past the head. No writer puts one there
+ * (the chain starts at 1, and every append commits its rows with the head that covers them), so
+ * one is an insertion; past the head it also stops the gateway's trail when the chain reaches it.
+ * A row past the head is read before the head is read again: a batch another instance committed
+ * meanwhile is then under the head, never taken for an insertion.
+ */
+async function rowsOutsideChain(repo: AuditRepository, headSeq: number): Promise<string | null> {
+  const below = await repo.query({ beforeSeq: 1, limit: 4, order: "asc" });
+  if (below.length > 0)
+    return `${rowList(below.map((r) => r.seq))} stored before record 1, outside the chain (inserted)`;
+  const [last] = await repo.query({ afterSeq: headSeq, limit: 1, order: "desc" });
+  if (!last) return null;
+  const head = (await repo.head())?.seq ?? headSeq;
+  if (last.seq <= head) return null;
+  // The first of them (read after that head: none of these can be a batch committed since).
+  const beyond = await repo.query({ afterSeq: head, limit: 4, order: "asc" });
+  const seqs = beyond.length > 0 ? beyond.map((r) => r.seq) : [last.seq];
+  return `${rowList(seqs)} stored past the chain head (record ${head}), outside the chain (inserted, or the head rewound); the gateway's audit trail stops when the chain reaches such a row`;
+}
+
+/** "record 7 is", "records 7, 9 are", "records 7, 9, 12, … are" (a fourth means more). */
+function rowList(seqs: number[]): string {
+  if (seqs.length === 1) return `record ${seqs[0]} is`;
+  const shown = seqs.slice(0, 3).join(", ");
+  return `records ${shown}${seqs.length > 3 ? ", …" : ""} are`;
+}
+
+/**
+ * A gateway signs a checkpoint in the same transaction as any batch that ends at least
+ * `everyRecords` past the last checkpoint, or is written `everyMs` or more after it (by the
+ * writer's clock, against the checkpoint's time the head carries), and at every clean stop. So
+ * the records after the last checkpoint number fewer than `everyRecords` and were written (and
+ * stamped, earlier still) less than `everyMs` after it, also when a crash left them unsigned,
+ * and also with several instances whose clocks disagree (each compares its own clock to the
+ * stored checkpoint time, as this does with the times it stamped). A longer tail means the
+ * newest checkpoints were deleted (and the head's checkpoint rewound to match), which is how a
+ * rewritten tail hides: a failure, not a warning, since no writer of this chain leaves one. A
+ * trail with no checkpoint at all is held to the record count only (there is no time to count
+ * from).
+ */
+export function unsignedTailProblem(
+  tail: { records: number; newestAt: number },
+  lastCheckpoint: { seq: number; at: number } | undefined,
+  interval: CheckpointInterval,
+): string | null {
+  const signed = lastCheckpoint?.seq ?? 0;
+  const since = lastCheckpoint ? `after the last signed checkpoint (record ${signed})` : "and none signed";
+  const suspect = "the newest checkpoints may have been deleted, and the records after them rewritten";
+  // `>`: a gateway leaves at most everyRecords - 1 unsigned; a record of slack costs nothing.
+  if (tail.records > interval.everyRecords)
+    return `records ${signed + 1}..${signed + tail.records}: ${count(tail.records)} records ${since}, but a gateway signs at least every ${count(interval.everyRecords)}: ${suspect}`;
+  if (lastCheckpoint && tail.newestAt - lastCheckpoint.at >= interval.everyMs + UNSIGNED_SPAN_MARGIN_MS) {
+    const minutes = Math.round((tail.newestAt - lastCheckpoint.at) / 60_000);
+    return `records ${signed + 1}..${signed + tail.records}: stamped up to ${minutes} min ${since}, but a gateway signs at least every ${interval.everyMs / 1000} s: ${suspect}`;
+  }
+  return null;
+}
+
+const count = (n: number) => n.toLocaleString("en-US");

@@ -29,7 +29,25 @@ export interface AuditWriter {
   write(batch: EncodedAuditBatch, checkpoint: CheckpointPolicy, chained: boolean): Promise<WrittenBatch>;
   /** Signs a checkpoint of the chain's head if it is past the last one (at a clean stop). */
   seal?(now: number): Promise<boolean>;
+  /**
+   * After a failed write: why no write can succeed until someone acts (see ChainBlocked), or
+   * undefined when the failure may pass by itself (the database down, locked, refusing). Throws
+   * when it cannot tell (the database does not answer either).
+   */
+  blocked?(): Promise<ChainBlocked | undefined>;
   close(): Promise<void>;
+}
+
+/**
+ * Something no retry gets past: a row already stored past the chain head (where the next record
+ * goes; only tampering or a writer that bypasses the head puts one there), or the head row gone.
+ */
+export interface ChainBlocked {
+  /** The row in the way (undefined: the head row is missing). */
+  seq?: number;
+  /** The chain head's last record. */
+  head?: number;
+  reason: string;
 }
 
 /** Writes on the calling thread, through the gateway's own database connection. */
@@ -43,7 +61,28 @@ export function inlineAuditWriter(repo: AuditRepository, signer: CheckpointSigne
       return chained ? { written: out.length, chained: out } : { written: out.length };
     },
     seal: (now) => repo.sealHead(signer, now),
+    blocked: () => chainBlocked(repo),
     close: async () => undefined,
+  };
+}
+
+/**
+ * Reads whether a row sits past the chain head. Every writer commits its rows and the head that
+ * covers them in one transaction, so a row past a head read before and after it (unchanged in
+ * between) was put there by something else; a head that moved meanwhile proves nothing (another
+ * instance appended) and is taken as not blocked.
+ */
+async function chainBlocked(repo: AuditRepository): Promise<ChainBlocked | undefined> {
+  const head = await repo.head();
+  if (!head) return { reason: "the chain head (the audit_head row) is missing: no record can be chained" };
+  const [row] = await repo.query({ afterSeq: head.seq, limit: 1, order: "asc" });
+  if (!row) return undefined;
+  const again = await repo.head();
+  if (!again || again.seq !== head.seq || again.hash !== head.hash) return undefined;
+  return {
+    seq: row.seq,
+    head: head.seq,
+    reason: `record ${row.seq} is already stored past the chain head (record ${head.seq}), not written by the audit trail (tampering, or a second writer that bypasses the chain head); the trail resumes once it is removed (keep a copy: it is evidence)`,
   };
 }
 

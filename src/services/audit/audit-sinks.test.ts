@@ -1,0 +1,33 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { auditFields } from "../../../test/helpers/audit-fields.js";
+import { chain, GENESIS_HASH } from "./audit-chain.js";
+import { recordJson, sinkDescription, splitSinkCredentials } from "./audit-sinks.js";
+
+test("a record whose stored JSON does not parse is still a record: null, with the text under `unparseable`", () => {
+  const [good, bad] = chain({ seq: 0, hash: GENESIS_HASH }, [
+    auditFields({ detail_json: '{"reason":"ok"}', client_json: '{"installer":"pip"}' }),
+    auditFields({ detail_json: "{not json", client_json: '{"installer":' }),
+  ]);
+  const ok = recordJson(good!);
+  assert.deepEqual(
+    [ok.detail, ok.client, "unparseable" in ok],
+    [{ reason: "ok" }, { installer: "pip" }, false],
+  );
+  const damaged = recordJson(bad!);
+  assert.deepEqual(
+    [damaged.seq, damaged.detail, damaged.client, damaged.unparseable, damaged.hash],
+    [2, null, null, { detail: "{not json", client: '{"installer":' }, bad!.hash],
+  );
+  // A stored time no Date can hold: its number, not a RangeError.
+  const [late] = chain({ seq: 0, hash: GENESIS_HASH }, [auditFields({ at: 1e20 })]);
+  assert.equal(recordJson(late!).time, "100000000000000000000");
+});
+
+test("a sink URL's credentials become a Basic header and leave the URL and its description", () => {
+  const { url, authorization } = splitSinkCredentials(new URL("https://siem:p%40ss@logs.example/ingest?k=v"));
+  assert.equal(url.href, "https://logs.example/ingest?k=v");
+  assert.equal(authorization, `Basic ${Buffer.from("siem:p@ss").toString("base64")}`);
+  assert.equal(sinkDescription(url), "https://logs.example/ingest?…");
+  assert.deepEqual(splitSinkCredentials(new URL("http://h/x")).authorization, undefined);
+});
