@@ -465,10 +465,18 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   });
   new Gauge({
     name: "portcullis_audit_accepting",
-    help: "1 while the audit trail takes records; 0 while it cannot (database refusing writes, memory queue and spool full): audited requests then get 503.",
+    help: "1 while the audit trail takes records; 0 while it cannot (database refusing writes, memory queue and spool full, or the chain blocked by a row past its head): audited requests then get 503.",
     registers: [registry],
     collect() {
       this.set(services.audit.accepting ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "portcullis_audit_sink_dropped_records",
+    help: "Audit records the sinks (SIEM) dropped since start: their queue overflowed while the sink was down, or a stop gave up on them. The database chain still holds them (audit export).",
+    registers: [registry],
+    collect() {
+      this.set(services.audit.sinkDropped);
     },
   });
   new Gauge({

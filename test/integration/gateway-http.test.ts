@@ -300,6 +300,8 @@ describe("gateway over a JSON (PEP 691/700) upstream", () => {
     assert.equal(ready.status, 200);
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     assert.match(metrics, /portcullis_http_requests_total\{route="\/simple\/:project\/",status="200"\}/);
+    // What the SIEM sinks dropped is watched, not only logged.
+    assert.match(metrics, /^portcullis_audit_sink_dropped_records 0$/m);
     const root = await (await fetch(`${gw.url}/simple/`, { headers: { accept: JSON_ACCEPT } })).json();
     assert.ok((root as { projects: { name: string }[] }).projects.some((p) => p.name === "demo-pkg"));
   });
