@@ -175,11 +175,24 @@ export async function withLocalServices<T>(
   } catch (err) {
     throw new CliError(`cannot open ${config.data}: ${(err as Error).message}`, 1);
   }
+  let result: T;
   try {
-    return await fn(services);
+    result = await fn(services);
   } finally {
+    // The command's own audit records first: the services' close only logs a failure, and a
+    // command whose records did not reach the trail must not exit 0 as if all were well.
+    const unrecorded = await services.audit.close().then(
+      () => undefined,
+      (err: Error) => err,
+    );
     await services.close();
+    if (unrecorded)
+      throw new CliError(
+        `the audit trail did not take this command's records (${unrecorded.message}); what the command did is not in the trail`,
+        1,
+      );
   }
+  return result;
 }
 
 /** A small JSON client for the gateway's API, with the token as a bearer credential. */

@@ -340,6 +340,12 @@ for (const dialect of DIALECTS) {
           "no retry loop in the log",
         );
 
+        // A CLI command that records (token create) cannot either: one line naming the row, exit 1.
+        const cliRun = await cli("token", "create", "--user", "blocked-cli", "--role", "reader", ...local);
+        assert.equal(cliRun.code, 1, cliRun.stderr);
+        assert.match(cliRun.stderr, new RegExp(`record ${head + 1} is already stored past the chain head`));
+        assert.doesNotMatch(cliRun.stderr, /unexpected error|\n\s+at /, "no stack trace");
+
         await db
           .deleteFrom("audit_log")
           .where("seq", "=", head + 1)

@@ -471,7 +471,14 @@ export class AuditTrail implements AuditRecorder {
     this.timer.unref();
   }
 
-  async close(): Promise<void> {
+  /** Closes once: a second call (the services' own close after a CLI's) answers the first's outcome. */
+  close(): Promise<void> {
+    return (this.closed ??= this.closeOnce());
+  }
+
+  private closed: Promise<void> | undefined;
+
+  private async closeOnce(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.closing = true;
