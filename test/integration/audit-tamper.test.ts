@@ -282,7 +282,13 @@ for (const dialect of DIALECTS) {
           .trimEnd()
           .split("\n")
           .map(
-            (l) => JSON.parse(l) as { seq: number; detail: unknown; unparseable?: Record<string, string> },
+            (l) =>
+              JSON.parse(l) as {
+                seq: number;
+                action: string;
+                detail: unknown;
+                unparseable?: Record<string, string>;
+              },
           );
         assert.deepEqual(
           lines.map((l) => l.seq),
@@ -294,6 +300,29 @@ for (const dialect of DIALECTS) {
         assert.match(run.stderr, /record 9: detail not valid JSON/);
         assert.match(run.stderr, /1 record\(s\) exported with fields that are not valid JSON \(9\)/);
         assert.doesNotMatch(run.stderr, /unexpected error|SyntaxError|\n\s+at /);
+        // The API's JSON answer marks it too (its response schema used to drop the field).
+        const { gateway, url } = await startGateway();
+        try {
+          const { token } = await gateway.services.identity.createToken(
+            { user: "auditor", role: "approver" },
+            CLI_ACTOR,
+          );
+          const res = await fetch(
+            `${url}/api/v1/audit?action=${encodeURIComponent(lines[8]!.action)}&limit=500`,
+            {
+              headers: { authorization: `Bearer ${token}` },
+            },
+          );
+          assert.equal(res.status, 200);
+          const items = ((await res.json()) as { items: { seq: number; unparseable?: unknown }[] }).items;
+          assert.deepEqual(
+            items.find((r) => r.seq === 9)?.unparseable,
+            { detail: "{not json" },
+            "the API marks the damaged record",
+          );
+        } finally {
+          await gateway.close();
+        }
       } finally {
         await withDb((db) =>
           db

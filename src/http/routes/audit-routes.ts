@@ -49,6 +49,11 @@ const recordSchema = {
     outcome: { type: "string" },
     status: { type: ["integer", "null"] },
     detail: { type: ["object", "null"], additionalProperties: true },
+    unparseable: {
+      type: "object",
+      additionalProperties: { type: "string" },
+      description: "the stored text of a field that is not valid JSON (damaged: `audit verify` names it)",
+    },
     prevHash: { type: "string" },
     hash: { type: "string" },
   },
