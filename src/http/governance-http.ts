@@ -45,10 +45,19 @@ export async function registerGovernanceHttp(app: FastifyInstance, ctx: GatewayH
   checker.unref();
   const first = setTimeout(check, 2_000);
   first.unref();
+  // The shutdown grace (`--shutdown-grace`) counts from the moment the gateway starts closing,
+  // for downloads and webhook sends alike: the dispatcher stops claiming then, and a send in
+  // flight has the grace to finish (a slow receiver's answer is taken, not cut off and sent again
+  // by another instance). The server's close waits for downloads before the onClose hooks run, so
+  // the dispatcher's wait starts at preClose, alongside them; onClose waits for it to end.
+  const graceMs = services.config.shutdownGrace * 1000;
+  app.addHook("preClose", async () => {
+    void dispatcher.stop(graceMs);
+  });
   app.addHook("onClose", async () => {
     clearInterval(checker);
     clearTimeout(first);
     services.webhooks.onQueued = () => {};
-    await dispatcher.stop();
+    await dispatcher.stop(graceMs);
   });
 }

@@ -836,7 +836,7 @@ test("a stored webhook pointing at instance metadata is never posted to", async 
     assert.equal(d!.lastStatus, null, "nothing was sent");
     assert.match(d!.lastError ?? "", /link-local/);
   } finally {
-    await dispatcher.stop();
+    await dispatcher.stop(0);
     await db.cleanup();
   }
 });

@@ -55,3 +55,46 @@ for (const dialect of DIALECTS) {
     },
   );
 }
+
+for (const dialect of DIALECTS) {
+  test(
+    `instances judging a new file at the same moment record one change from nothing, not one each (${dialect})`,
+    { skip: await dialectSkip(dialect) },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      try {
+        const repo = new DecisionRepository(db.db);
+        // 30 rounds, as a reviewer saw it with two gateways on one PostgreSQL: each round a new
+        // file judged by four instances at once (each its own decision time). On PostgreSQL each
+        // put runs on its own pooled connection, concurrently; SQLite serialises them.
+        for (let round = 0; round < 30; round++) {
+          const sha256 = round.toString(16).padStart(64, "e");
+          const outcome = round % 2 ? "blocked" : "admitted";
+          const told = await Promise.all(
+            Array.from({ length: 4 }, (_, i) =>
+              repo.put({
+                ...decision(outcome, `2026-11-03T00:00:${String(round).padStart(2, "0")}.00${i}Z`),
+                sha256,
+              }),
+            ),
+          );
+          assert.equal(told.filter(Boolean).length, 1, `round ${round}: one put tells the change`);
+          const recorded = await db.db
+            .selectFrom("decision_events")
+            .select(["from_outcome", "to_outcome", "at"])
+            .where("sha256", "=", sha256)
+            .execute();
+          assert.deepEqual(
+            recorded.map((e) => [e.from_outcome, e.to_outcome]),
+            [[null, outcome]],
+            `round ${round}: one decision_events row, from nothing`,
+          );
+          const event = told.find(Boolean)!;
+          assert.equal(event.at, recorded[0]!.at, "the change told is the one stored");
+        }
+      } finally {
+        await db.cleanup();
+      }
+    },
+  );
+}

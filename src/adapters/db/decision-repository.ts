@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from "kysely";
+import type { Kysely, Selectable, Transaction } from "kysely";
 import type { Decision, Outcome, Reason } from "../../policy/decision.js";
 import type { PolicyException } from "../../policy/policy-schema.js";
 import type { Database, DecisionEventsTable, DecisionsTable } from "./schema.js";
@@ -70,15 +70,6 @@ export class DecisionRepository {
    */
   async put(d: Decision): Promise<DecisionEvent | undefined> {
     return this.db.transaction().execute(async (trx) => {
-      // Lock the row first (a no-op UPDATE: PostgreSQL's row lock, SQLite's write lock): two
-      // instances re-judging the same file at once then see each other's outcome, and only the
-      // first records the change (one event, one notice), instead of both reading "admitted".
-      await trx.updateTable("decisions").set({ sha256: d.sha256 }).where("sha256", "=", d.sha256).execute();
-      const prior = await trx
-        .selectFrom("decisions")
-        .select("outcome")
-        .where("sha256", "=", d.sha256)
-        .executeTakeFirst();
       const row: DecisionsTable = {
         sha256: d.sha256,
         project: d.project,
@@ -92,12 +83,7 @@ export class DecisionRepository {
         decided_at: d.decidedAt,
         stage: d.stage,
       };
-      const { sha256: _key, ...update } = row;
-      await trx
-        .insertInto("decisions")
-        .values(row)
-        .onConflict((oc) => oc.column("sha256").doUpdateSet(update))
-        .execute();
+      const prior = await this.claimRow(trx, row);
       if (prior?.outcome === d.outcome) return undefined;
       const event = {
         sha256: d.sha256,
@@ -126,6 +112,40 @@ export class DecisionRepository {
         at: d.decidedAt,
       };
     });
+  }
+
+  /**
+   * Stores `row` and returns the outcome it replaced (undefined: there was none), such that of
+   * several instances storing the same file at once exactly one sees each change. A file new to
+   * the table is inserted with ON CONFLICT DO NOTHING: the insert that wins is the only one to see
+   * "nothing before", and any other waits on its uncommitted row (PostgreSQL's unique index; SQLite
+   * serialises writers anyway) and then finds it. A row that exists is locked before it is read
+   * (a no-op UPDATE: PostgreSQL's row lock, SQLite's write lock), so the instance that waited
+   * reads the outcome the first one stored rather than the one before it. Locking first was not
+   * enough alone: while the row does not exist yet the UPDATE locks nothing, and every instance
+   * read "nothing before" and recorded the change, each with its own time (seen: 15 of 30 new
+   * files told twice by two gateways).
+   */
+  private async claimRow(
+    trx: Transaction<Database>,
+    row: DecisionsTable,
+  ): Promise<{ outcome: string } | undefined> {
+    const inserted = await trx
+      .insertInto("decisions")
+      .values(row)
+      .onConflict((oc) => oc.column("sha256").doNothing())
+      .returning("sha256")
+      .executeTakeFirst();
+    if (inserted) return undefined;
+    await trx.updateTable("decisions").set({ sha256: row.sha256 }).where("sha256", "=", row.sha256).execute();
+    const prior = await trx
+      .selectFrom("decisions")
+      .select("outcome")
+      .where("sha256", "=", row.sha256)
+      .executeTakeFirstOrThrow();
+    const { sha256, ...update } = row;
+    await trx.updateTable("decisions").set(update).where("sha256", "=", sha256).execute();
+    return prior;
   }
 
   /** Decision changes remediation and notifications have not taken in yet, oldest first. */

@@ -237,3 +237,22 @@ export function backoffMs(attempts: number, random: () => number = Math.random):
  * its messages.
  */
 export const MAX_ATTEMPTS = 20;
+
+/**
+ * How an attempt cut off by the gateway's shutdown is logged (its error starts so). The request
+ * was sent and its answer never read: the receiver may have the delivery or not, so it is sent
+ * again, and with the same delivery id, by which a receiver drops the repeat.
+ */
+export const CUT_OFF_BY_SHUTDOWN = "cut off by shutdown";
+
+export function isCutOffByShutdown(attempt: { status: number | null; error: string | null }): boolean {
+  return attempt.status === null && (attempt.error?.startsWith(CUT_OFF_BY_SHUTDOWN) ?? false);
+}
+
+/**
+ * Whether a delivery has used up its {@link MAX_ATTEMPTS} after `attempts` sends, `cutOff` of them
+ * cut off by a shutdown: those say nothing of the receiver, so they never make it give up.
+ */
+export function attemptsUsedUp(attempts: number, cutOff: number): boolean {
+  return attempts - cutOff >= MAX_ATTEMPTS;
+}

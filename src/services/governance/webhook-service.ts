@@ -12,12 +12,15 @@ import type { Actor } from "../../domain/identity.js";
 import type { AuditRecorder } from "../audit-entry.js";
 import type { GatewayEvent } from "../event-bus.js";
 import {
+  CUT_OFF_BY_SHUTDOWN,
   MAX_ATTEMPTS,
   SIGNATURE_HEADER,
   WEBHOOK_EVENT_TYPES,
   WEBHOOK_FORMATS,
+  attemptsUsedUp,
   backoffMs,
   eventKey,
+  isCutOffByShutdown,
   renderBody,
   signBody,
   wants,
@@ -244,11 +247,14 @@ export const LEASE_MARGIN_MS = 30_000;
  * retried with exponential back-off, or failed after {@link MAX_ATTEMPTS}. A lease outlasts the
  * longest attempt (time-out plus {@link LEASE_MARGIN_MS}) and is renewed while the attempt is in
  * flight, so no other instance takes a delivery being sent; a crashed instance's lease runs out.
+ * Delivery is at least once: a send cut off by a shutdown, or whose answer was lost, is sent
+ * again with the same delivery id (`X-Portcullis-Delivery`), by which the receiver drops repeats.
  */
 export class WebhookDispatcher {
   private active = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private stopping: Promise<void> | undefined;
   private readonly sending = new Set<Promise<void>>();
   private readonly concurrency: number;
   private readonly perWebhook: number;
@@ -323,17 +329,24 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Stops polling; sends in flight get `graceMs` to finish, then are given up (recorded as failed
-   * attempts, or left to their lease: another run resumes them either way).
+   * Stops claiming; sends in flight get `graceMs` to finish (a gateway gives its shutdown grace,
+   * which its downloads share), then are cut off and recorded as such: due again at once, for
+   * another instance or the next start (see {@link CUT_OFF_BY_SHUTDOWN}). Calling it again waits
+   * for the first call.
    */
-  async stop(graceMs = 2_000): Promise<void> {
+  stop(graceMs: number): Promise<void> {
+    this.stopping ??= this.halt(graceMs);
+    return this.stopping;
+  }
+
+  private async halt(graceMs: number): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     let grace: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled([...this.sending]),
       new Promise<void>((resolve) => {
-        grace = setTimeout(resolve, graceMs);
+        grace = setTimeout(resolve, Math.max(0, graceMs));
         grace.unref();
       }),
     ]);
@@ -351,7 +364,7 @@ export class WebhookDispatcher {
     } finally {
       await letGo();
     }
-    // The last renewal left most of a lease for this: recording takes one write.
+    // The last renewal left most of a lease for this: recording takes a write or two.
     await this.record(d, attempt);
   }
 
@@ -432,25 +445,48 @@ export class WebhookDispatcher {
       error =
         e.name === "TimeoutError"
           ? `no answer within ${this.timeoutMs} ms`
-          : (e.cause?.code ?? e.cause?.message ?? e.message);
+          : this.abort.signal.aborted && !timer.signal.aborted
+            ? `${CUT_OFF_BY_SHUTDOWN} after ${Math.round(performance.now() - t0)} ms: the receiver may have it; sent again with the same delivery id`
+            : (e.cause?.code ?? e.cause?.message ?? e.message);
     } finally {
       clearTimeout(deadline);
     }
     return { attempt: d.attempts, at: started, status, error, durationMs: performance.now() - t0 };
   }
 
-  /** Records an attempt: delivered, retried after its back-off, or given up. */
+  /**
+   * Records an attempt: delivered, retried after its back-off, or given up; a send cut off by
+   * shutdown is due again at once and never counts toward giving up (the receiver did nothing
+   * wrong, and may not have it).
+   */
   private async record(d: ClaimedDelivery, attempt: DeliveryAttempt): Promise<void> {
     const { error } = attempt;
     if (error === null) {
       await this.deps.repo.complete(d.id, this.instance, attempt, { delivered: true });
       return;
     }
-    const retryAt =
-      d.attempts >= MAX_ATTEMPTS ? null : this.deps.now() + backoffMs(d.attempts, this.deps.random);
+    if (isCutOffByShutdown(attempt)) {
+      this.deps.log.warn(
+        { delivery: d.id, url: redactUrl(d.url) },
+        "webhook delivery cut off by shutdown; due again at once",
+      );
+      await this.deps.repo.complete(d.id, this.instance, attempt, {
+        delivered: false,
+        retryAt: this.deps.now(),
+      });
+      return;
+    }
+    const retryAt = (await this.usedUp(d)) ? null : this.deps.now() + backoffMs(d.attempts, this.deps.random);
     if (retryAt === null)
       this.deps.log.warn({ delivery: d.id, url: redactUrl(d.url), error }, "webhook delivery given up");
     await this.deps.repo.complete(d.id, this.instance, attempt, { delivered: false, retryAt });
+  }
+
+  /** Whether `d`, whose attempt just failed, has used up its attempts (the log read only then). */
+  private async usedUp(d: ClaimedDelivery): Promise<boolean> {
+    if (d.attempts < MAX_ATTEMPTS) return false;
+    const cutOff = (await this.deps.repo.attempts(d.id)).filter(isCutOffByShutdown).length;
+    return attemptsUsedUp(d.attempts, cutOff);
   }
 }
 
