@@ -185,7 +185,7 @@ export const OPTIONS = {
   ),
   shutdownGrace: option(
     "shutdown-grace",
-    "Seconds to let in-flight downloads finish on shutdown.",
+    "Seconds to let in-flight downloads and webhook sends finish on shutdown.",
     30,
     seconds,
   ),
