@@ -24,6 +24,12 @@ const RELEASES: Record<string, string[]> = {
   "brand-new": ["0.1"],
 };
 
+/** A row of `user list --json`. */
+interface UserRow {
+  name: string;
+  disabled: boolean;
+}
+
 /** The last line `token create` prints: the token itself. */
 function tokenOf(run: CliRun): string {
   assert.equal(run.code, 0, run.stderr);
@@ -144,6 +150,8 @@ for (const dialect of DIALECTS) {
           "createdAt",
           "disabled",
           "disabledAt",
+          "disabledBy",
+          "disabledReason",
           "kind",
           "name",
           "role",
@@ -254,6 +262,124 @@ for (const dialect of DIALECTS) {
       const typo = await cli("audit", "verify", "--jsn", ...local);
       assert.equal(typo.code, 2);
       assert.match(typo.stderr, /unknown option '--jsn'/);
+    });
+
+    test("user disable and enable: the running gateway refuses the identity's tokens (401) within its 2 s cache, then takes them back", async () => {
+      const token = tokenOf(
+        await cli("token", "create", "--user", "offboarded", "--role", "reader", "--team", "web", ...local),
+      );
+      const page = () => fetch(`${gw.url}/simple/acme-lib/`, { headers: basic(token) });
+      assert.equal((await page()).status, 200);
+
+      const reason = "left the company, ticket HR-4711";
+      const disabled = await cli("user", "disable", "offboarded", "--reason", reason, ...local);
+      assert.deepEqual(
+        [disabled.code, disabled.stdout, disabled.stderr],
+        [0, "disabled user offboarded: its 1 active token(s) are refused by every gateway within 2 s\n", ""],
+      );
+      assert.equal((await page()).status, 200, "still in the gateway's cache");
+      clock += 2_001;
+      const refused = await page();
+      assert.equal(refused.status, 401);
+      assert.match(await refused.text(), /identity is disabled/);
+
+      const line = (await cli("user", "list", ...local)).stdout
+        .split("\n")
+        .find((l) => l.startsWith("offboarded "));
+      assert.match(
+        String(line),
+        /^offboarded +user +reader +web {2}\(disabled \d{4}-\d\d-\d\dT[\d:.]+Z by cli\S*: left the company, ticket HR-4711\)$/,
+      );
+      const json = JSON.parse((await cli("user", "list", "--json", ...local)).stdout) as Record<
+        string,
+        unknown
+      >[];
+      const row = json.find((u) => u.name === "offboarded")!;
+      assert.deepEqual([row.disabled, row.disabledReason], [true, reason]);
+      assert.match(String(row.disabledBy), /^cli/);
+
+      // Refused (1), like a second revocation; bad input (2); nothing changes.
+      const again = await cli("user", "disable", "offboarded", ...local);
+      assert.equal(again.code, 1);
+      assert.match(
+        again.stderr,
+        /^portcullis: identity offboarded was disabled already \(since .* by cli\S*: left the company/,
+      );
+      const unknown = await cli("user", "disable", "nobody", ...local);
+      assert.deepEqual(
+        [unknown.code, unknown.stderr],
+        [1, 'portcullis: no user or service account "nobody"\n'],
+      );
+      const badName = await cli("user", "disable", "two words", ...local);
+      assert.equal(badName.code, 2);
+      assert.match(badName.stderr, /^portcullis: invalid user name "two words"/);
+      for (const bad of ["gone\u001b[2J", "line\nbreak", "x".repeat(501), ""]) {
+        const run = await cli("user", "disable", "alice", "--reason", bad, ...local);
+        assert.equal(run.code, 2, JSON.stringify(bad));
+        assert.match(run.stderr, /--reason must not|a reason has 1 to 500 characters/, JSON.stringify(bad));
+      }
+      const stillEnabled = JSON.parse((await cli("user", "list", "--json", ...local)).stdout) as UserRow[];
+      assert.equal(
+        stillEnabled.find((u) => u.name === "alice")?.disabled,
+        false,
+        "a refused reason disables nobody",
+      );
+      const noToken = await cli("token", "create", "--user", "offboarded", "--role", "reader", ...local);
+      assert.equal(noToken.code, 1, "no new token for a disabled identity");
+
+      const enabled = await cli("user", "enable", "offboarded", ...local);
+      assert.deepEqual(
+        [enabled.code, enabled.stdout],
+        [0, "enabled user offboarded: its 1 active token(s) work again within 2 s\n"],
+      );
+      assert.equal((await page()).status, 401, "the refusal is still in the gateway's cache");
+      clock += 2_001;
+      assert.equal((await page()).status, 200, "the same token works again");
+      const enableAgain = await cli("user", "enable", "offboarded", ...local);
+      assert.deepEqual(
+        [enableAgain.code, enableAgain.stderr],
+        [1, "portcullis: identity offboarded is not disabled\n"],
+      );
+      assert.equal((await cli("user", "enable", "nobody", ...local)).code, 1);
+
+      // Disabling the only admin is not refused (this command is the way back in), but said.
+      tokenOf(await cli("token", "create", "--user", "sole-admin", "--role", "admin", ...local));
+      const lastAdmin = await cli("user", "disable", "sole-admin", ...local);
+      assert.equal(lastAdmin.code, 0, lastAdmin.stderr);
+      assert.match(
+        lastAdmin.stderr,
+        /^Note: no enabled admin remains for the API; enable one \(portcullis user enable NAME\)/,
+      );
+      assert.equal((await cli("user", "enable", "sole-admin", ...local)).code, 0);
+
+      // The trail has each attempt, with its reason, by the CLI's actor.
+      const audit = (await cli("audit", "export", ...local)).stdout
+        .trimEnd()
+        .split("\n")
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              action: string;
+              identity: string;
+              outcome: string;
+              detail: Record<string, unknown>;
+            },
+        )
+        .filter((r) => r.action.startsWith("user.") && r.detail.user === "offboarded");
+      assert.deepEqual(
+        audit.map((r) => [r.action, r.outcome, r.detail.reason]),
+        [
+          ["user.disable", "ok", reason],
+          [
+            "user.disable",
+            "refused",
+            `identity offboarded was disabled already (since ${String(row.disabledAt)}, by ${String(row.disabledBy)}: ${reason})`,
+          ],
+          ["user.enable", "ok", reason],
+          ["user.enable", "refused", "identity offboarded is not disabled"],
+        ],
+      );
+      for (const r of audit) assert.match(r.identity, /^cli/, "the CLI's actor");
     });
 
     test("owner set and list; bad names exit 2; the gateway and the audit trail see the owner", async () => {

@@ -21,6 +21,7 @@ import * as m0008 from "./migrations/0008-console.js";
 import * as m0009 from "./migrations/0009-audit-clients.js";
 import * as m0010 from "./migrations/0010-decision-events-handled.js";
 import * as m0011 from "./migrations/0011-pending-request-once.js";
+import * as m0012 from "./migrations/0012-identity-disabled-reason.js";
 
 /**
  * Numbered migrations, in order. A static list, so bundling and type checking see them all; each
@@ -40,6 +41,7 @@ const MIGRATIONS: [string, DialectMigration][] = [
   ["0009-audit-clients", m0009],
   ["0010-decision-events-handled", m0010],
   ["0011-pending-request-once", m0011],
+  ["0012-identity-disabled-reason", m0012],
 ];
 
 class StaticMigrationProvider implements MigrationProvider {

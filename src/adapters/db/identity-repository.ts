@@ -5,6 +5,8 @@ import type { ApiTokensTable, IdentitiesTable, TeamsTable } from "./schema-ident
 export type IdentityRow = Selectable<IdentitiesTable>;
 export type TokenRow = Selectable<ApiTokensTable>;
 export type TeamRow = Selectable<TeamsTable>;
+/** Whether, since when, why and by whom an identity is disabled (all null while it is enabled). */
+export type DisabledState = Pick<IdentityRow, "disabled_at" | "disabled_reason" | "disabled_by">;
 
 const HMAC_KEY = "identity.token-hmac-key";
 
@@ -86,6 +88,39 @@ export class IdentityRepository {
         .values({ ...token, identity: name, team })
         .execute();
       return { before, team };
+    });
+  }
+
+  /**
+   * Disables or enables an identity, in one transaction: its row, and the row of `caller` (the
+   * identity asking through the API; null for the CLI), are locked first by no-op updates (as in
+   * issueToken), always in name order, so two admins disabling each other at the same moment
+   * queue instead of deadlocking. `decide` then sees both as they are now (the second sees the
+   * first's commit) and returns the state to store, or throws to change nothing. Returns the
+   * identity as it was before; undefined (nothing changed, `decide` not asked) when there is no
+   * such identity.
+   */
+  async setDisabled(
+    name: string,
+    caller: string | null,
+    decide: (current: IdentityRow, caller: IdentityRow | undefined) => DisabledState,
+  ): Promise<IdentityRow | undefined> {
+    return this.db.transaction().execute(async (tx) => {
+      const locked = new Map<string, IdentityRow>();
+      for (const n of [...new Set([name, caller ?? name])].sort()) {
+        const row = await tx
+          .updateTable("identities")
+          .set((eb) => ({ kind: eb.ref("kind") }))
+          .where("name", "=", n)
+          .returningAll()
+          .executeTakeFirst();
+        if (row) locked.set(n, row);
+      }
+      const current = locked.get(name);
+      if (!current) return undefined;
+      const next = decide(current, caller === null ? undefined : locked.get(caller));
+      await tx.updateTable("identities").set(next).where("name", "=", name).execute();
+      return current;
     });
   }
 

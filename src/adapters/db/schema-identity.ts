@@ -1,8 +1,8 @@
 import type { Generated } from "kysely";
 
 /**
- * Tables for identity, audit and inventory (migrations 0004-identity, 0009-audit-clients). Merged
- * into `Database` in `schema.ts`.
+ * Tables for identity, audit and inventory (migrations 0004-identity, 0009-audit-clients,
+ * 0012-identity-disabled-reason). Merged into `Database` in `schema.ts`.
  */
 export interface IdentityTables {
   teams: TeamsTable;
@@ -29,7 +29,12 @@ export interface IdentitiesTable {
   role: string;
   team: string | null;
   created_at: number;
+  /** When it was disabled (its tokens are refused while it is); null while enabled. */
   disabled_at: number | null;
+  /** Why, as the admin who disabled it gave it (one line, no control characters); null when none was given. */
+  disabled_reason: string | null;
+  /** Who disabled it (a user name, or `cli:<os user>`); null while enabled or for older rows. */
+  disabled_by: string | null;
 }
 
 /**

@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { GatewayHttpContext } from "../../main.js";
 import { ROLES, type Role } from "../../domain/identity.js";
 import { normalizeProjectName } from "../../domain/project-name.js";
-import { IdentityError } from "../../services/identity/identity-service.js";
+import { DISABLE_REASON_MAX, IdentityError } from "../../services/identity/identity-service.js";
 import {
   API_PREFIX,
   decodeCursor,
@@ -43,7 +43,17 @@ const tokenInfoSchema = {
 
 const userSchema = {
   type: "object",
-  required: ["name", "kind", "role", "team", "createdAt", "disabled", "disabledAt"],
+  required: [
+    "name",
+    "kind",
+    "role",
+    "team",
+    "createdAt",
+    "disabled",
+    "disabledAt",
+    "disabledReason",
+    "disabledBy",
+  ],
   properties: {
     name: { type: "string" },
     kind: { type: "string", enum: ["user", "service"] },
@@ -52,13 +62,31 @@ const userSchema = {
     createdAt: { type: "string" },
     disabled: { type: "boolean" },
     disabledAt: { type: ["string", "null"] },
+    disabledReason: { type: ["string", "null"] },
+    disabledBy: { type: ["string", "null"] },
   },
+} as const;
+
+/**
+ * A POST whose body is optional (`curl -X POST` sends none): no body reads as `{}`, so the body
+ * schema still refuses what is sent but does not demand an object nobody needs to send.
+ */
+async function emptyBodyAsObject(req: FastifyRequest): Promise<void> {
+  if (req.body === undefined || req.body === null) req.body = {};
+}
+
+/** An identity's name in a path, as names are made (letters, digits, `. _ @ -`). */
+const userParamsSchema = {
+  type: "object",
+  required: ["name"],
+  properties: { name: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$" } },
 } as const;
 
 /** Maps an identity refusal to the API's error shape; rethrows anything else. */
 export function sendIdentityError(reply: FastifyReply, err: unknown): FastifyReply {
   if (err instanceof IdentityError) {
-    const status = err.code === "NOT_FOUND" ? 404 : err.code === "CONFLICT" ? 409 : 400;
+    const status =
+      err.code === "NOT_FOUND" ? 404 : err.code === "CONFLICT" ? 409 : err.code === "FORBIDDEN" ? 403 : 400;
     return sendApiError(reply, status, err.code, err.message);
   }
   throw err;
@@ -269,6 +297,55 @@ export async function registerIdentityRoutes(app: FastifyInstance, ctx: GatewayH
         items: page,
         next: rows.length > limit ? encodeCursor({ name: page.at(-1)!.name }) : null,
       };
+    },
+  );
+
+  app.post<{ Params: { name: string }; Body: { reason?: string } }>(
+    `${API_PREFIX}/users/:name/disable`,
+    {
+      config: { role: "admin" },
+      preValidation: emptyBodyAsObject,
+      schema: {
+        tags: ["identity"],
+        summary:
+          "Disable a user or service account: its tokens are refused at once here, within 2 s on every other instance",
+        params: userParamsSchema,
+        body: {
+          type: "object",
+          additionalProperties: false,
+          properties: { reason: { type: "string", minLength: 1, maxLength: DISABLE_REASON_MAX } },
+        },
+        response: { 200: userSchema, 409: { $ref: "ApiError#" }, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      try {
+        return await identity.disableIdentity(req.params.name, req.body.reason ?? null, req.actor);
+      } catch (err) {
+        return sendIdentityError(reply, err);
+      }
+    },
+  );
+
+  app.post<{ Params: { name: string } }>(
+    `${API_PREFIX}/users/:name/enable`,
+    {
+      config: { role: "admin" },
+      preValidation: emptyBodyAsObject,
+      schema: {
+        tags: ["identity"],
+        summary: "Enable a disabled user or service account: its unrevoked, unexpired tokens work again",
+        params: userParamsSchema,
+        body: { type: "object", additionalProperties: false, properties: {} },
+        response: { 200: userSchema, 409: { $ref: "ApiError#" }, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      try {
+        return await identity.enableIdentity(req.params.name, req.actor);
+      } catch (err) {
+        return sendIdentityError(reply, err);
+      }
     },
   );
 

@@ -1,5 +1,10 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import type { IdentityRepository, IdentityRow, TokenRow } from "../../adapters/db/identity-repository.js";
+import type {
+  DisabledState,
+  IdentityRepository,
+  IdentityRow,
+  TokenRow,
+} from "../../adapters/db/identity-repository.js";
 import { ROLES, roleAtLeast, type Actor, type Role } from "../../domain/identity.js";
 import { normalizeProjectName } from "../../domain/project-name.js";
 import type { AuditRecorder, OwnerDirectory } from "../audit-entry.js";
@@ -8,7 +13,7 @@ import { hasControlCharacters } from "../../domain/control-characters.js";
 /** A refused identity operation: `code` maps to an API error code and a CLI exit. */
 export class IdentityError extends Error {
   constructor(
-    readonly code: "VALIDATION" | "NOT_FOUND" | "CONFLICT",
+    readonly code: "VALIDATION" | "NOT_FOUND" | "CONFLICT" | "FORBIDDEN",
     message: string,
   ) {
     super(message);
@@ -73,6 +78,8 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$/;
 /** How long a verified token stays trusted without a database read: bounds how late a revocation bites. */
 export const TOKEN_CACHE_MS = 2_000;
 const TOKEN_CACHE_MAX = 10_000;
+/** The longest reason a disabled identity keeps (`user disable --reason`). */
+export const DISABLE_REASON_MAX = 500;
 
 export function isValidName(name: string): boolean {
   return NAME_RE.test(name);
@@ -96,6 +103,10 @@ export interface UserView {
   createdAt: string;
   disabled: boolean;
   disabledAt: string | null;
+  /** Why it was disabled, as given (null while enabled, or when no reason was given). */
+  disabledReason: string | null;
+  /** Who disabled it: a user name, or `cli:<os user>` (null while enabled). */
+  disabledBy: string | null;
 }
 
 /** A team as the API and `team list --json` show it. */
@@ -116,10 +127,11 @@ export class IdentityService implements OwnerDirectory {
   /** Checked tokens: when, the answer, and until when a success may be served (its expiry). */
   private readonly cache = new Map<string, { at: number; result: AuthResult; validUntil: number }>();
   /**
-   * Bumped by every revocation on this instance: a check that started before one does not cache
-   * its (possibly stale) success afterwards.
+   * Bumped by every change on this instance that makes cached answers stale (a revocation, an
+   * identity disabled, enabled or moved): a check that started before one does not cache its
+   * (possibly stale) answer afterwards.
    */
-  private revocations = 0;
+  private invalidations = 0;
 
   constructor(
     private readonly deps: {
@@ -175,6 +187,8 @@ export class IdentityService implements OwnerDirectory {
       team,
       created_at: now,
       disabled_at: null,
+      disabled_reason: null,
+      disabled_by: null,
     });
     const id = randomBytes(6).toString("hex");
     const token = `pcl_${id}_${randomBytes(32).toString("base64url")}`;
@@ -220,9 +234,7 @@ export class IdentityService implements OwnerDirectory {
         : undefined;
     if (movedFrom !== undefined) {
       // This instance sees the move at once (others within TOKEN_CACHE_MS, as for a revocation).
-      this.revocations++;
-      for (const [h, entry] of this.cache)
-        if (entry.result.ok && entry.result.principal.user === input.user) this.cache.delete(h);
+      this.forgetUser(input.user);
     }
     const row: TokenRow = {
       id,
@@ -263,10 +275,10 @@ export class IdentityService implements OwnerDirectory {
     if (hit && now - hit.at < TOKEN_CACHE_MS && now < hit.validUntil) {
       if (hit.result.ok || hit.result.reason !== "unknown") return hit.result;
     }
-    const revocations = this.revocations;
+    const invalidations = this.invalidations;
     const { result, expiresAt } = await this.lookup(m[1]!, hash, now);
     // Only hashes of tokens that exist are cached: guesses must not fill the cache.
-    if ((result.ok || result.reason !== "unknown") && revocations === this.revocations) {
+    if ((result.ok || result.reason !== "unknown") && invalidations === this.invalidations) {
       if (this.cache.size >= TOKEN_CACHE_MAX) this.cache.clear();
       this.cache.set(hash, { at: now, result, validUntil: expiresAt ?? Infinity });
     }
@@ -348,7 +360,7 @@ export class IdentityService implements OwnerDirectory {
     const at = this.deps.now();
     // Another revocation may have won since the read.
     if (!(await repo.revokeToken(id, at))) return refuse("CONFLICT", `token ${id} was revoked already`);
-    this.revocations++;
+    this.invalidations++;
     // This instance forgets it at once; others within TOKEN_CACHE_MS.
     for (const [hash, entry] of this.cache)
       if (entry.result.ok && entry.result.principal.tokenId === id) this.cache.delete(hash);
@@ -361,17 +373,110 @@ export class IdentityService implements OwnerDirectory {
     return tokenInfo({ ...row, revoked_at: at }, at);
   }
 
+  /**
+   * Disables an identity (offboarding, a leaked credential): every token it holds is refused
+   * (401) from now on, at once on this instance and within TOKEN_CACHE_MS on the others, the way
+   * a revocation reaches them; its tokens are kept, so `enableIdentity` restores them. Refused:
+   * an unknown name (NOT_FOUND), an identity disabled already (CONFLICT, as a second revocation
+   * is), and an identity disabling itself through the API (FORBIDDEN), so the caller, an enabled
+   * admin, always remains; the caller is locked with the target (see IdentityRepository
+   * .setDisabled), so two admins disabling each other at once cannot both succeed. The CLI is
+   * not held to that: it works on the database itself and can always make or enable an admin.
+   * Every attempt past validation is audited as `user.disable`.
+   */
+  async disableIdentity(name: string, reason: string | null, actor: Actor): Promise<UserView> {
+    checkIdentityName(name);
+    if (reason !== null) checkDisableReason(reason);
+    const refuse = this.refuser(
+      "user.disable",
+      name,
+      actor,
+      reason !== null ? { disableReason: reason } : {},
+    );
+    const caller = callerIdentity(actor);
+    if (caller === name)
+      return refuse(
+        "FORBIDDEN",
+        `you cannot disable your own identity ${name}: another admin must (or portcullis user disable on the gateway's database)`,
+      );
+    const at = this.deps.now();
+    const by = actor.user ?? actor.ip;
+    const before = await this.deps.repo.setDisabled(name, caller, (current, callerRow) => {
+      // The caller passed its token check before the lock; another admin may have disabled it since.
+      if (caller !== null && (!callerRow || callerRow.disabled_at !== null))
+        refuse("FORBIDDEN", `your identity ${caller} was disabled before this took effect`);
+      if (current.disabled_at !== null)
+        refuse("CONFLICT", `identity ${name} was disabled already (${disabledSince(current)})`);
+      return { disabled_at: at, disabled_reason: reason, disabled_by: by };
+    });
+    if (!before) return refuse("NOT_FOUND", `no user or service account ${JSON.stringify(name)}`);
+    this.forgetUser(name);
+    this.deps.audit.record({
+      action: "user.disable",
+      actor,
+      outcome: "ok",
+      detail: { user: name, kind: before.kind, role: before.role, reason },
+    });
+    return userView({ ...before, disabled_at: at, disabled_reason: reason, disabled_by: by });
+  }
+
+  /**
+   * Enables a disabled identity: its tokens that are neither revoked nor expired work again, at
+   * once on this instance and within TOKEN_CACHE_MS on the others. NOT_FOUND for an unknown name,
+   * CONFLICT for an identity that is not disabled; audited as `user.enable`, naming what it lifted.
+   */
+  async enableIdentity(name: string, actor: Actor): Promise<UserView> {
+    checkIdentityName(name);
+    const refuse = this.refuser("user.enable", name, actor, {});
+    const before = await this.deps.repo.setDisabled(name, null, (current) => {
+      if (current.disabled_at === null) refuse("CONFLICT", `identity ${name} is not disabled`);
+      return { disabled_at: null, disabled_reason: null, disabled_by: null };
+    });
+    if (!before) return refuse("NOT_FOUND", `no user or service account ${JSON.stringify(name)}`);
+    this.invalidations++;
+    // Refusals are cached by token only: drop every cached "disabled" answer (each costs one read).
+    for (const [hash, entry] of this.cache)
+      if (!entry.result.ok && entry.result.reason === "disabled") this.cache.delete(hash);
+    this.deps.audit.record({
+      action: "user.enable",
+      actor,
+      outcome: "ok",
+      detail: {
+        user: name,
+        disabledAt: iso(before.disabled_at === null ? null : Number(before.disabled_at)),
+        disabledBy: before.disabled_by,
+        reason: before.disabled_reason,
+      },
+    });
+    return userView({ ...before, disabled_at: null, disabled_reason: null, disabled_by: null });
+  }
+
+  /**
+   * A refusal of an admin action on an identity, audited with its outcome as the trail words it
+   * (`not-found`, `refused` for a conflict, `denied` for a forbidden one) and thrown.
+   */
+  private refuser(action: string, name: string, actor: Actor, extra: Record<string, unknown>) {
+    return (code: "NOT_FOUND" | "CONFLICT" | "FORBIDDEN", message: string): never => {
+      this.deps.audit.record({
+        action,
+        actor,
+        outcome: code === "NOT_FOUND" ? "not-found" : code === "FORBIDDEN" ? "denied" : "refused",
+        detail: { user: name, reason: message, ...extra },
+      });
+      throw new IdentityError(code, message);
+    };
+  }
+
+  /** This instance stops trusting the user's cached successes at once (others within TOKEN_CACHE_MS). */
+  private forgetUser(name: string): void {
+    this.invalidations++;
+    for (const [hash, entry] of this.cache)
+      if (entry.result.ok && entry.result.principal.user === name) this.cache.delete(hash);
+  }
+
   /** By name; `page` pages on; every identity without it. The API's and the CLI's shape. */
   async listUsers(page: { after?: string; limit?: number } = {}): Promise<UserView[]> {
-    return (await this.deps.repo.listIdentities(page)).map((u) => ({
-      name: u.name,
-      kind: u.kind,
-      role: u.role,
-      team: u.team,
-      createdAt: new Date(Number(u.created_at)).toISOString(),
-      disabled: u.disabled_at !== null,
-      disabledAt: u.disabled_at === null ? null : new Date(Number(u.disabled_at)).toISOString(),
-    }));
+    return (await this.deps.repo.listIdentities(page)).map(userView);
   }
 
   /** By name, with member counts; `page` pages on; every team without it. */
@@ -401,6 +506,8 @@ export class IdentityService implements OwnerDirectory {
       team: null,
       created_at: now,
       disabled_at: null,
+      disabled_reason: null,
+      disabled_by: null,
     });
     if (!inserted) return null;
     return this.createToken({ user: "admin", role: "admin", label: "first-start" }, actor);
@@ -434,6 +541,50 @@ export class IdentityService implements OwnerDirectory {
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
+}
+
+function userView(u: IdentityRow): UserView {
+  return {
+    name: u.name,
+    kind: u.kind,
+    role: u.role,
+    team: u.team,
+    createdAt: new Date(Number(u.created_at)).toISOString(),
+    disabled: u.disabled_at !== null,
+    disabledAt: iso(u.disabled_at === null ? null : Number(u.disabled_at)),
+    disabledReason: u.disabled_at === null ? null : u.disabled_reason,
+    disabledBy: u.disabled_at === null ? null : u.disabled_by,
+  };
+}
+
+/** The identity behind an API call, which must stay enabled while it disables another; null for the CLI. */
+function callerIdentity(actor: Actor): string | null {
+  return actor.tokenId !== null ? actor.user : null;
+}
+
+/** "since <time>, by <who>: <reason>" for messages about a disabled identity. */
+function disabledSince(row: DisabledState): string {
+  const when = iso(row.disabled_at === null ? null : Number(row.disabled_at));
+  return `since ${when}${row.disabled_by ? `, by ${row.disabled_by}` : ""}${row.disabled_reason ? `: ${row.disabled_reason}` : ""}`;
+}
+
+function checkIdentityName(name: string): void {
+  if (!isValidName(name))
+    throw new IdentityError(
+      "VALIDATION",
+      `invalid user name ${JSON.stringify(name)} (letters, digits, . _ @ -)`,
+    );
+}
+
+/** A reason is one line shown in listings and the audit trail: no control characters. */
+function checkDisableReason(reason: string): void {
+  if (reason.trim().length === 0 || reason.length > DISABLE_REASON_MAX)
+    throw new IdentityError("VALIDATION", `a reason has 1 to ${DISABLE_REASON_MAX} characters`);
+  if (hasControlCharacters(reason))
+    throw new IdentityError(
+      "VALIDATION",
+      `a reason must not contain control characters (escape sequences, tabs or line breaks), got ${JSON.stringify(reason)}`,
+    );
 }
 
 function tokenInfo(row: TokenRow, now: number): TokenInfo {
