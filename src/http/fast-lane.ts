@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Actor } from "../domain/identity.js";
 import { isValidProjectName, normalizeProjectName } from "../domain/project-name.js";
 import type { FastLaneIdentity } from "./identity-http.js";
 import { ifNoneMatchMatches, negotiateSimpleFormat } from "./negotiate.js";
@@ -22,7 +23,8 @@ const ROUTE = "/simple/:project/";
  * answer is already known without I/O — a reader's request (anonymous while anonymous read is
  * on, or a token verified moments ago), a normalised name, no query, an acceptable `Accept`, and
  * a page that is fresh, curated and rendered. It sends the same bytes and headers as the route
- * (200, or 304 for a matching `If-None-Match`), audits the access and counts it in the metrics.
+ * (200, or 304 for a matching `If-None-Match`), audits the access (as `aborted` when it did not
+ * reach the client whole) and counts it in the metrics.
  * Anything else returns false and takes the full route, which decides every refusal, redirect,
  * revalidation and error.
  *
@@ -62,8 +64,35 @@ export function createFastLane(deps: FastLaneDeps): (req: IncomingMessage, res: 
       if (method === "HEAD") res.end();
       else res.end(page.body);
     }
-    deps.identity.recordPage(actor, name, status);
+    // Nearly always the whole answer is with the kernel by now, which is all `finish` would say:
+    // recorded at once. Otherwise (a page larger than the socket takes, a client not reading, a
+    // pipelined request queued behind another) it is recorded when it closes.
+    if (res.destroyed) deps.identity.recordPage(actor, name, status, true);
+    else if (res.writableLength === 0) deps.identity.recordPage(actor, name, status, false);
+    else recordWhenClosed(deps.identity, req, res, actor, name, status);
     deps.count(ROUTE, status, (performance.now() - started) / 1000);
     return true;
   };
+}
+
+/**
+ * Records a page whose answer was still being sent: whole if it finished while its connection
+ * was open, else cut off. A separate function, so the fast lane allocates the listener only here.
+ */
+function recordWhenClosed(
+  identity: FastLaneIdentity,
+  req: IncomingMessage,
+  res: ServerResponse,
+  actor: Actor,
+  name: string,
+  status: number,
+): void {
+  // The request, not the response: a response queued behind another on a pipelined connection
+  // that dies never closes, while its request does. The fast lane takes no request with a body
+  // and reads none, so the request closes only once the answer is done or the connection is
+  // lost. A buffer the client stopped reading still `finish`es once the dead socket drops it:
+  // the connection's state tells the two apart.
+  req.on("close", () =>
+    identity.recordPage(actor, name, status, !res.writableFinished || req.socket.destroyed),
+  );
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { GatewayHttpContext } from "../main.js";
 import { roleAtLeast, type Actor, type ClientInfo } from "../domain/identity.js";
 import { normalizeProjectName } from "../domain/project-name.js";
+import { escapeControlCharacters } from "../domain/control-characters.js";
 import { parseUserAgent } from "../domain/user-agent.js";
 import { parseDistFilename } from "../domain/wheel-filename.js";
 import type { AuditFields } from "../services/audit/audit-chain.js";
@@ -16,6 +17,23 @@ import { registerAuditRoutes } from "./routes/audit-routes.js";
 import { registerInventoryRoutes } from "./routes/inventory-routes.js";
 import "./auth-context.js";
 
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Whether the request's access is in the audit trail yet; see `AuditState`. */
+    auditState: AuditState;
+  }
+}
+
+/**
+ * An audited request's record: `UNWATCHED` (no close listener: recorded by `onResponse` alone),
+ * `PENDING` (watched for a cut-off answer, not recorded yet), `RECORDED`.
+ */
+const enum AuditState {
+  UNWATCHED = 0,
+  PENDING = 1,
+  RECORDED = 2,
+}
+
 /** Failed authentications allowed per window (a minute) per client address and per token id. */
 const MAX_FAILURES_PER_IP = 30;
 const MAX_FAILURES_PER_TOKEN = 10;
@@ -28,7 +46,9 @@ const CLIENT_CACHE_MAX = 2_000;
  *   route's `config.role` / `config.public` before any handler runs, so a refusal never depends
  *   on what exists behind the route;
  * - `onResponse` appends index, file, metadata and API accesses to the audit trail (queued; the
- *   trail writes in batches off the hot path);
+ *   trail writes in batches off the hot path), and an answer cut off before it finished (the
+ *   client left, or the shutdown's grace period ran out) is recorded when its request closes, as
+ *   `aborted`: each access exactly once;
  * - the identity, audit and inventory API routes.
  */
 /** What the identity hooks offer the warm-page fast lane (src/http/fast-lane.ts). */
@@ -40,8 +60,11 @@ export interface FastLaneIdentity {
    * is unknown, refused or not cached).
    */
   readerOf(req: IncomingMessage, ip: string): Actor | undefined;
-  /** Audits a project page the fast lane served, as the `onResponse` hook would. */
-  recordPage(actor: Actor, project: string, status: number): void;
+  /**
+   * Audits a project page the fast lane served, as the `onResponse` hook would; `cut` when the
+   * answer did not reach the client whole (recorded as `aborted`).
+   */
+  recordPage(actor: Actor, project: string, status: number, cut: boolean): void;
 }
 
 export async function registerIdentityHttp(
@@ -92,6 +115,7 @@ export async function registerIdentityHttp(
   );
 
   app.decorateRequest("actor", null as unknown as Actor);
+  app.decorateRequest("auditState", AuditState.UNWATCHED);
 
   // Requests answered 503 because the trail could not record them: not pushed into it either.
   const refusedUnaudited = new WeakSet<FastifyRequest>();
@@ -113,7 +137,8 @@ export async function registerIdentityHttp(
       );
       return;
     }
-    const application = headerValue(req.headers["x-portcullis-project"]);
+    if (isAudited(req.url)) recordWhenCut(req, reply);
+    const application = headerValue(distinctHeader(req.raw, "x-portcullis-project"));
     const client = clientOf(req.headers["user-agent"]);
     const config = req.routeOptions.config as
       { role?: Actor["role"]; public?: boolean; refuseBadToken?: boolean } | undefined;
@@ -225,8 +250,48 @@ export async function registerIdentityHttp(
     return false;
   };
 
+  // Audited requests watched for a cut-off answer and not recorded yet.
+  let pending = 0;
+  const record = (req: FastifyRequest, reply: FastifyReply, cut: boolean) => {
+    if (req.auditState === AuditState.PENDING) pending--;
+    req.auditState = AuditState.RECORDED;
+    recordAccess(req, reply, audit, now, ctx.clientAddress, cut);
+  };
+  // Fastify's `onResponse` runs on the response's `finish` (or `error`). An answer cut off never
+  // finishes when it is streamed (a file from disk), nor one queued behind another on a
+  // pipelined connection that dies, nor one the client gave up waiting for: those are recorded
+  // when the request closes. A request's stream closes once the answer is done, or when its
+  // connection is lost (then the answer can no longer finish); one whose body was read (a POST)
+  // closes before its answer, which then says how it ended. One listener per audited request,
+  // made apart from the hook so the hook allocates nothing for it; `auditState` keeps each
+  // access to one record.
+  const recordWhenCut = (req: FastifyRequest, reply: FastifyReply) => {
+    req.auditState = AuditState.PENDING;
+    pending++;
+    req.raw.on("close", () => {
+      if (req.auditState === AuditState.RECORDED) return;
+      if (req.raw.socket?.destroyed !== false) record(req, reply, true);
+      else
+        reply.raw.on("close", () => {
+          if (req.auditState !== AuditState.RECORDED) record(req, reply, true);
+        });
+    });
+  };
+  // A stop whose grace period ran out destroys the connections of answers still in flight; they
+  // close a moment later, after the HTTP server has closed. Their records must reach the trail
+  // before it closes (this runs before it: closers run newest first). Bounded, in real time (a
+  // test's clock may stand still), should a request never close.
+  services.onClose(async () => {
+    const deadline = performance.now() + 2_000;
+    while (pending > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  });
+
   app.addHook("onResponse", (req, reply, done) => {
-    if (!refusedUnaudited.has(req)) recordAccess(req, reply, audit, now, ctx.clientAddress);
+    // A buffer the client stopped reading still `finish`es once the dead socket drops it (Node
+    // ignores the write's error there): a connection already destroyed says it was cut off. A
+    // whole answer finishes while its connection is open, even one the server closes after it.
+    if (!refusedUnaudited.has(req) && req.auditState !== AuditState.RECORDED)
+      record(req, reply, req.raw.socket?.destroyed === true);
     done();
   });
 
@@ -239,7 +304,7 @@ export async function registerIdentityHttp(
   return {
     readerOf(req, ip) {
       if (!audit.accepting) return undefined; // the full route refuses it (503)
-      const application = headerValue(req.headers["x-portcullis-project"]);
+      const application = headerValue(distinctHeader(req, "x-portcullis-project"));
       const client = clientOf(req.headers["user-agent"]);
       const token = presentedToken(req.headers.authorization);
       if (token === undefined) return anonymousRead ? anonymousActor(ip, application, client) : undefined;
@@ -257,12 +322,20 @@ export async function registerIdentityHttp(
         client,
       };
     },
-    recordPage(actor, project, status) {
-      audit.push(accessFields(actor, now(), "simple.page", project, null, null, null, status, null));
+    recordPage(actor, project, status, cut) {
+      const fields = accessFields(actor, now(), "simple.page", project, null, null, null, status, null);
+      if (cut) fields.outcome = cutOutcome(status, fields.outcome);
+      audit.push(fields);
     },
   };
 }
 
+/**
+ * The `X-Portcullis-Project` value, from `headersDistinct`: sent twice, the first header counts
+ * (Node would join both as "a, b", naming an application nobody sent; a comma inside one value
+ * stays). Control characters, tabs and bidi overrides are escaped (`\u001b`): the value is
+ * printed back by `who-has` and `drift`, where they would repaint the terminal or forge a line.
+ */
 function headerValue(v: string | string[] | undefined): string | null {
   let s = Array.isArray(v) ? v[0] : v;
   if (!s) return null;
@@ -275,7 +348,7 @@ function headerValue(v: string | string[] | undefined): string | null {
       // not UTF-8: keep the latin-1 reading
     }
   }
-  let t = s.trim();
+  let t = escapeControlCharacters(s.trim());
   if (t.length > 200) t = Array.from(t).slice(0, 200).join(""); // whole characters, not halves
   return t.length ? t : null;
 }
@@ -360,7 +433,8 @@ function clientJson(client: ClientInfo | null): string | null {
   return json;
 }
 
-function outcomeOf(status: number): string {
+function outcomeOf(status: number | null): string {
+  if (status === null) return "aborted"; // no answer had started
   if (status < 400) return "ok";
   if (status === 401 || status === 403) return "denied";
   if (status === 404) return "not-found";
@@ -374,13 +448,25 @@ function isAudited(url: string): boolean {
   return url.startsWith("/simple") || url.startsWith("/files/") || url.startsWith("/api/");
 }
 
-/** Index pages, files, metadata and API calls go to the audit trail; health, metrics and assets do not. */
+/**
+ * The outcome of an answer that did not reach its client whole: `aborted`, unless it was a
+ * refusal or an error, which says more (a 403 is a refusal whether or not its body arrived).
+ */
+function cutOutcome(status: number | null, outcome: string): string {
+  return status === null || status < 400 ? "aborted" : outcome;
+}
+
+/**
+ * Index pages, files, metadata and API calls go to the audit trail; health, metrics and assets
+ * do not. `cut`: the answer did not reach the client whole (its connection closed first).
+ */
 function recordAccess(
   req: FastifyRequest,
   reply: FastifyReply,
   audit: { push(r: AuditFields): void },
   now: () => number,
   clientAddress: (req: FastifyRequest["raw"]) => string,
+  cut: boolean,
 ): void {
   const route = req.routeOptions.url;
   const url = req.url;
@@ -408,8 +494,7 @@ function recordAccess(
       project = parsed.project;
       version = parsed.version;
     }
-    const decision = reply.getHeader("x-portcullis-decision");
-    if (typeof decision === "string") detail = `{"decision":${JSON.stringify(decision)}}`;
+    detail = fileDetail(reply);
   } else if (url.startsWith("/api/")) {
     action = `api.${req.method.toLowerCase()}`;
     detail = JSON.stringify({ route: route ?? url.split("?")[0]!.slice(0, 200) });
@@ -417,19 +502,37 @@ function recordAccess(
     return;
   }
   const a = req.actor ?? anonymousActor(clientAddress(req.raw), null, null);
-  const status = reply.statusCode;
+  // No status when the connection closed before any answer started (the client gave up waiting).
+  const status = reply.raw.headersSent ? reply.statusCode : null;
   const fields = accessFields(a, now(), action, project, version, filename, sha256, status, detail);
-  // A pull is a whole file. A 206 counts only when it carried all of it (`bytes=0-`): a probe
-  // (`bytes=0-0`), a resumed download's tail (the first attempt counted) or a lazy metadata read
-  // of a wheel's end (uv) is recorded as `partial`, never as a consumer having the file.
-  if (status === 206 && !wholeFile(reply.getHeader("content-range"))) fields.outcome = "partial";
+  if (cut) fields.outcome = cutOutcome(status, fields.outcome);
+  // A pull is a file the consumer has. A range counts when it carries the file's last byte: a
+  // download resumed after a cut (pip 25+, `curl -C -`, `wget -c`) ends there, and so does the
+  // last piece of one fetched in pieces, so whoever ends up with every byte is counted. A range
+  // that stops short (a probe `bytes=0-0`, a piece before the last) is `partial`, never a pull.
+  // The cost is the other way: a lazy reader that fetches only a wheel's tail to find its
+  // METADATA (pip's fast-deps, uv, when no PEP 658 file is served) counts too. For "who has
+  // it?" a consumer listed that has only the tail is a question asked; one missed is a
+  // compromised host nobody looks at. The record keeps the range (`detail.range`): a 4 KB tail
+  // and a resumed 17 MB download stay apart.
+  else if (status === 206 && !reachesEnd(reply.getHeader("content-range"))) fields.outcome = "partial";
   audit.push(fields);
 }
 
-/** Whether a `Content-Range: bytes S-E/SIZE` covers the whole file. */
-function wholeFile(contentRange: unknown): boolean {
+/** A file access's detail: the policy's decision, and the range a 206 carried. */
+function fileDetail(reply: FastifyReply): string | null {
+  const decision = reply.getHeader("x-portcullis-decision");
+  const range =
+    reply.statusCode === 206 && reply.raw.headersSent ? reply.getHeader("content-range") : undefined;
+  if (typeof range === "string")
+    return JSON.stringify(typeof decision === "string" ? { decision, range } : { range });
+  return typeof decision === "string" ? `{"decision":${JSON.stringify(decision)}}` : null;
+}
+
+/** Whether a `Content-Range: bytes S-E/SIZE` carries the file's last byte. */
+function reachesEnd(contentRange: unknown): boolean {
   const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(contentRange ?? ""));
-  return !!m && m[1] === "0" && Number(m[2]) + 1 === Number(m[3]);
+  return !!m && Number(m[2]) + 1 === Number(m[3]);
 }
 
 /** An access's audit record. */
@@ -441,7 +544,7 @@ function accessFields(
   version: string | null,
   filename: string | null,
   sha256: string | null,
-  status: number,
+  status: number | null,
   detail: string | null,
 ): AuditFields {
   return {
@@ -462,4 +565,18 @@ function accessFields(
     status,
     detail_json: detail,
   };
+}
+
+/**
+ * A header's values as sent, one per line (`headersDistinct`); requests that do not come from
+ * Node's HTTP parser (Fastify's `inject`) have only the joined `headers`.
+ */
+function distinctHeader(
+  req: {
+    headersDistinct?: Record<string, string[] | undefined>;
+    headers: Record<string, string | string[] | undefined>;
+  },
+  name: string,
+): string | string[] | undefined {
+  return req.headersDistinct ? req.headersDistinct[name] : req.headers[name];
 }

@@ -8,7 +8,11 @@ export interface AuditEntryInput {
   /** Dotted verb, e.g. `simple.page`, `file.download`, `token.create`, `request.approve`. */
   action: string;
   actor: Actor;
-  /** `ok`, `denied`, `not-found`, `error`, or a decision outcome. */
+  /**
+   * `ok`, `denied`, `not-found`, `rate-limited`, `error`, `refused`, or a decision outcome; for
+   * HTTP accesses also `partial` (a range short of the file's end: never an inventory pull) and
+   * `aborted` (the connection closed before a successful answer was wholly sent: never a pull).
+   */
   outcome: string;
   project?: string | null;
   version?: string | null;

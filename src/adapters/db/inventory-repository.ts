@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from "kysely";
+import { sql, type Kysely, type Selectable } from "kysely";
 import type { Database } from "./schema.js";
 import type { InventoryTable } from "./schema-identity.js";
 
@@ -41,11 +41,18 @@ export class InventoryRepository {
     return rows.map((r) => r.version);
   }
 
-  /** Every row of the consumers that pulled something new since `since` (for drift). */
+  /**
+   * Every row of the consumers that pulled something new since `since` (for drift). A consumer
+   * is as `driftConsumerKey` (inventory-service.ts) says: identity and application, and the
+   * address only for an anonymous caller without an application; so an identity's rows from
+   * every address are read, and its pulls from a new address are not new to it.
+   */
   async rowsOfConsumersActiveSince(since: number): Promise<InventoryRow[]> {
+    const address = (t: "inventory" | "i") =>
+      sql<string>`case when ${sql.ref(`${t}.identity`)} = '' and ${sql.ref(`${t}.application`)} = '' then ${sql.ref(`${t}.ip`)} else '' end`;
     const active = this.db
       .selectFrom("inventory")
-      .select(["identity", "ip", "application"])
+      .select(["identity", "application", address("inventory").as("address")])
       .where("first_pulled", ">=", since)
       .distinct();
     const rows = await this.db
@@ -54,8 +61,8 @@ export class InventoryRepository {
       .innerJoin(active.as("a"), (j) =>
         j
           .onRef("a.identity", "=", "i.identity")
-          .onRef("a.ip", "=", "i.ip")
-          .onRef("a.application", "=", "i.application"),
+          .onRef("a.application", "=", "i.application")
+          .on((eb) => eb(eb.ref("a.address"), "=", address("i"))),
       )
       .execute();
     return rows.map(normalise);

@@ -40,6 +40,10 @@ export interface DriftChange {
 
 export interface ConsumerDrift {
   identity: string | null;
+  /**
+   * The address of the consumer's latest pull. It names the consumer only when nothing else
+   * does (an anonymous caller without an application); see `driftConsumerKey`.
+   */
   ip: string;
   application: string | null;
   team: string | null;
@@ -155,8 +159,8 @@ export class InventoryService implements InventoryReader {
   }
 
   /**
-   * Per consumer (identity, address, application): what it first pulled since `since` that it had
-   * not pulled before: a project never pulled, a version never pulled (above what it had) or a
+   * Per consumer (see `driftConsumerKey`): what it first pulled since `since` that it had not
+   * pulled before: a project never pulled, a version never pulled (above what it had) or a
    * downgrade (below the highest version it had).
    */
   async drift(since: number): Promise<ConsumerDrift[]> {
@@ -172,11 +176,24 @@ export class WhoHasNotFound extends Error {
   }
 }
 
+/**
+ * Who a consumer is, for drift: an identity with its application (a token's label or the
+ * `X-Portcullis-Project` header), wherever it pulls from; an anonymous caller by its application
+ * when it names one; the address only when nothing else names the caller. A CI job on throw-away
+ * runners pulls from a new address every run: keyed by address, each of its dependencies would be
+ * "new" every week. (who-has still lists each host: there the address is what a responder needs.)
+ * `InventoryRepository.rowsOfConsumersActiveSince` selects by the same key.
+ */
+export function driftConsumerKey(r: Pick<InventoryRow, "identity" | "ip" | "application">): string {
+  const address = r.identity === "" && r.application === "" ? r.ip : "";
+  return `${r.identity}\u0000${r.application}\u0000${address}`;
+}
+
 /** The drift over inventory rows (pure). */
 export function computeDrift(rows: InventoryRow[], since: number): ConsumerDrift[] {
   const byConsumer = new Map<string, InventoryRow[]>();
   for (const r of rows) {
-    const key = `${r.identity}\u0000${r.ip}\u0000${r.application}`;
+    const key = driftConsumerKey(r);
     const list = byConsumer.get(key);
     if (list) list.push(r);
     else byConsumer.set(key, [r]);
@@ -219,12 +236,13 @@ export function computeDrift(rows: InventoryRow[], since: number): ConsumerDrift
       });
     }
     if (changes.length === 0) continue;
-    const first = list[0]!;
+    // The consumer as last seen: its latest address, and its team now.
+    const latest = list.reduce((a, b) => (b.last_pulled > a.last_pulled ? b : a));
     out.push({
-      identity: first.identity || null,
-      ip: first.ip,
-      application: first.application || null,
-      team: first.team,
+      identity: latest.identity || null,
+      ip: latest.ip,
+      application: latest.application || null,
+      team: latest.team,
       changes,
     });
   }
