@@ -11,7 +11,7 @@ export function registerDriftCommand(program: Command): void {
     program
       .command("drift")
       .description(
-        "Posture drift per consumer (identity, address, application): what it pulled since --since (default 7 days ago) that it never pulled before: new projects, new versions, downgrades.",
+        "Posture drift per consumer (an identity with its application, from any address; an anonymous caller by its application, or by its address when it names none): what it pulled since --since (default 7 days ago) that it never pulled before: new projects, new versions, downgrades.",
       )
       .option("--since <time>", "ISO 8601 time, not in the future (default: 7 days ago)")
       .option("--json", "print JSON"),
