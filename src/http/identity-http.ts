@@ -240,7 +240,10 @@ export async function registerIdentityHttp(
       team: p.team,
       tokenId: p.tokenId,
       ip,
-      application: application ?? p.label,
+      // The token's label, set by an admin, names its application; the header only names one
+      // for a token without a label (and for anonymous callers): a labelled CI token cannot
+      // record its pulls as another application's.
+      application: p.label ?? application,
       client,
     };
     if (!isPublic && !roleAtLeast(p.role, need)) {
@@ -318,7 +321,7 @@ export async function registerIdentityHttp(
         team: p.team,
         tokenId: p.tokenId,
         ip,
-        application: application ?? p.label,
+        application: p.label ?? application,
         client,
       };
     },

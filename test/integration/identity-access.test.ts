@@ -413,6 +413,32 @@ describe("identity and access on a running gateway", () => {
     assert.equal(both.status, 400);
   });
 
+  test("a labelled token's pulls carry its label, whatever X-Portcullis-Project says", async () => {
+    const labelled = await createToken(open, { user: "nightly", role: "reader", label: "nightly-build" });
+    const plain = await createToken(open, { user: "plain-ci", role: "reader" });
+    const approver = await createToken(open, { user: "ivan", role: "approver" });
+    for (const token of [labelled, plain]) {
+      const res = await fetch(`${open.url}/simple/acme-widgets/`, {
+        headers: { ...basic(token), "x-portcullis-project": "payments-prod" },
+      });
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+    }
+    await flushAudit(open);
+    const application = async (user: string) => {
+      const res = await fetch(`${open.url}/api/v1/audit?identity=${user}&action=simple.page&limit=1`, {
+        headers: bearer(approver),
+      });
+      return ((await res.json()) as { items: { application: string | null }[] }).items[0]?.application;
+    };
+    assert.equal(await application("nightly"), "nightly-build", "the admin-set label wins");
+    assert.equal(
+      await application("plain-ci"),
+      "payments-prod",
+      "the header names it for an unlabelled token",
+    );
+  });
+
   test("a decision changed by new intel is audited", async () => {
     const page = (await (
       await fetch(`${open.url}/simple/acme-widgets/`, {
