@@ -126,6 +126,16 @@ export class PolicyService {
   }
 
   /**
+   * Whether the malicious-package report `id` refuses every version of `project`, as the
+   * malicious check does for a name-only report (not for a popular project, whose compromised
+   * releases are reported one by one): `who-has` then answers for every version pulled, not only
+   * the ones the report's ranges name.
+   */
+  refusesEveryVersion(id: string, project: string): boolean {
+    return !this.checks.popularNames.has(project) && this.intel.index.maliciousByName(project).includes(id);
+  }
+
+  /**
    * Looks for intel imported or exceptions granted by another process (the CLI, another
    * instance); reloads and re-judges when something changed. Returns whether it did.
    */

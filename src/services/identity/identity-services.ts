@@ -86,6 +86,7 @@ export async function buildIdentityServices(
   const inventory = new InventoryService({
     repo: new InventoryRepository(db.db),
     advisories: (id) => policy.intelState.index.lookup(id),
+    refusesEveryVersion: (id, project) => policy.refusesEveryVersion(id, project),
     owners: (projects) => identity.ownersOf(projects),
     now,
   });

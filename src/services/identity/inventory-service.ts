@@ -89,6 +89,8 @@ export class InventoryService implements InventoryReader {
       repo: InventoryRepository;
       /** The advisory with this id, else every advisory with this alias, from the loaded intel. */
       advisories: (id: string) => readonly Advisory[];
+      /** Whether the gate refuses every version of the project on this report (see PolicyService). */
+      refusesEveryVersion?: (id: string, project: string) => boolean;
       owners: (projects: string[]) => Promise<Map<string, string>>;
       now: () => number;
     },
@@ -122,8 +124,12 @@ export class InventoryService implements InventoryReader {
       for (const name of new Set(found.flatMap((a) => a.packages.map((p) => p.name)))) {
         // Judge each version anyone pulled once (the reference matcher is slow), then read only
         // the rows of affected versions.
-        const versions = (await this.deps.repo.versionsOf(name)).filter((v) =>
-          found.some((a) => advisoryAffects(a, name, v)),
+        // A name-only malicious report refuses every version at the gate: all of them answer.
+        const whole = found.some(
+          (a) => a.kind === "malicious" && this.deps.refusesEveryVersion?.(a.id, name),
+        );
+        const versions = (await this.deps.repo.versionsOf(name)).filter(
+          (v) => whole || found.some((a) => advisoryAffects(a, name, v)),
         );
         const hits = await this.deps.repo.byProject(name, versions);
         rows.push(...hits);
