@@ -176,6 +176,12 @@ export interface GatewayOptions {
   preVet?: boolean;
   /** Audit records held in memory while the database refuses writes (default 200,000). */
   auditQueueRecords?: number;
+  /**
+   * Generate the signing key under `<data>/keys` when none is there or supplied (default true: a
+   * gateway's first start). CLI commands pass false: a key of their own would sign audit
+   * checkpoints that no gateway trusts; without one they write their records unsigned.
+   */
+  createSigningKey?: boolean;
 }
 
 /** Everything but the HTTP server: what the gateway and the local CLI commands share. */
@@ -320,7 +326,9 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
       ),
   });
   if (opts.preVet ?? true) preVetter = new PreVetter({ access, decisions, log });
-  const keys = KeyRing.open(join(dataDir, "keys"), config.signingKey);
+  const keys = KeyRing.open(join(dataDir, "keys"), config.signingKey, {
+    create: opts.createSigningKey ?? true,
+  });
   const closers: (() => Promise<void> | void)[] = [];
   const core: CoreServices = {
     config,

@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { AuditRepository } from "../adapters/db/audit-repository.js";
@@ -21,22 +20,37 @@ function unsignedNote(r: { signedThrough: number; unsigned: number }): string {
 }
 
 /**
- * The gateway's key ids (active and retired), which checkpoints must be signed with; none when the
- * data directory has no key ring (every checkpoint then fails as signed by an unknown key), as
- * opening the ring would generate a key.
+ * The keys checkpoints must be signed with (their ids): `--signing-key` (or
+ * PORTCULLIS_SIGNING_KEY) and the keys under `<data>/keys` (active.pem, and retired/<keyid>.pem:
+ * public keys, which are all verifying needs). Opened without generating one: none there is
+ * none trusted.
  */
-function knownKeyIds(config: Config): Set<string> {
-  const dir = join(resolve(config.data), "keys");
-  if (!config.signingKey && !existsSync(join(dir, "active.pem"))) return new Set();
+function trustedKeyIds(config: Config): Set<string> {
   try {
     return new Set(
-      KeyRing.open(dir, config.signingKey)
+      KeyRing.open(join(resolve(config.data), "keys"), config.signingKey, { create: false })
         .publicKeys()
         .map((k) => k.keyid),
     );
   } catch (err) {
     throw new CliError(`cannot open the key ring in ${config.data}: ${(err as Error).message}`, 1);
   }
+}
+
+/**
+ * Without any trusted key, signed checkpoints cannot be checked: that is a usage error (exit 2)
+ * saying how to give the keys, not a chain "NOT intact" because of keys it was never given. A
+ * chain with no checkpoint yet (a data directory before the gateway's first start) needs none.
+ */
+async function requireTrustedKeys(repo: AuditRepository, keyids: Set<string>, config: Config): Promise<void> {
+  if (keyids.size > 0) return;
+  const signed = ((await repo.head())?.checkpointSeq ?? 0) > 0 || (await repo.checkpoints()).length > 0;
+  if (!signed) return;
+  const keys = join(resolve(config.data), "keys");
+  throw new CliError(
+    `no trusted signing keys to check the audit checkpoints with (none in ${keys}): give the gateway's key with --signing-key FILE (or PORTCULLIS_SIGNING_KEY), or --data DIR whose keys/ holds its keys (active.pem, or only their public keys as keys/retired/<keyid>.pem, from \`portcullis keys list --json\` or /.well-known/portcullis/keys)`,
+    2,
+  );
 }
 
 /** `portcullis audit verify|export`: the tamper-evident audit trail. */
@@ -57,9 +71,12 @@ export function registerAuditCommand(program: Command): void {
   ).action(async (flags: Record<string, string | boolean | undefined>) => {
     // Read-only: the database as found, no services (their audit trail signs the head on close,
     // which would vouch for a chain nobody has verified yet).
-    const result = await withExistingDatabase(flags, (handle, config) =>
-      verifyAuditLog(new AuditRepository(handle.db, handle.dialect), knownKeyIds(config)),
-    );
+    const result = await withExistingDatabase(flags, async (handle, config) => {
+      const repo = new AuditRepository(handle.db, handle.dialect);
+      const keyids = trustedKeyIds(config);
+      await requireTrustedKeys(repo, keyids, config);
+      return verifyAuditLog(repo, keyids);
+    });
     if (flags.json) process.stdout.write(JSON.stringify(result, null, 2) + "\n");
     if (!result.ok) {
       if (flags.json) process.exitCode = 1;

@@ -12,15 +12,27 @@ import {
   withLocalServices,
 } from "./local-services.js";
 
-/** The key ring of an existing data directory (list only reads: a mistyped --data is refused). */
+/**
+ * The key ring of an existing data directory (list only reads: a mistyped --data is refused, and
+ * no key is generated: the gateway makes its own at its first start).
+ */
 async function openRing(flags: Record<string, string | undefined>): Promise<KeyRing> {
   const config = localConfig({ data: flags.data, config: flags.config });
   await requirePortcullisDatabase(config);
+  const dir = join(resolve(config.data), "keys");
+  let ring: KeyRing;
   try {
-    return KeyRing.open(join(resolve(config.data), "keys"), config.signingKey);
+    ring = KeyRing.open(dir, config.signingKey, { create: false });
   } catch (err) {
     throw new CliError(`cannot open the key ring in ${config.data}: ${(err as Error).message}`, 1);
   }
+  if (ring.publicKeys().length === 0) throw new CliError(noKeyMessage(dir), 2);
+  return ring;
+}
+
+/** Where the keys are when a data directory holds none. */
+function noKeyMessage(dir: string): string {
+  return `no signing key in ${dir}: the gateway generates its key there at its first start (portcullis serve); a key shared by several instances is the file PORTCULLIS_SIGNING_KEY (or --signing-key) names`;
 }
 
 /** `portcullis keys list|rotate`: the gateway's attestation signing keys. */
@@ -64,6 +76,8 @@ export function registerKeysCommand(program: Command, out: CommandOutput = proce
     await withLocalServices(
       flags,
       async (s) => {
+        // Nothing to rotate: the CLI never makes the first key (see createSigningKey).
+        if (!s.keys.canSign) throw new CliError(noKeyMessage(join(resolve(s.config.data), "keys")), 2);
         const before = s.keys.keyid;
         let next: string;
         try {

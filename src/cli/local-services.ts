@@ -21,7 +21,11 @@ export function addLocalOptions(cmd: Command): Command {
     .option("--config <file>", "YAML config file [env PORTCULLIS_CONFIG]")
     .option("--database <url>", `${OPTIONS.database.description} [env ${OPTIONS.database.env}]`)
     .option("--upstream <url|dir>", `${OPTIONS.upstream.description} [env ${OPTIONS.upstream.env}]`)
-    .option("--policy <file>", `${OPTIONS.policy.description} [env ${OPTIONS.policy.env}]`);
+    .option("--policy <file>", `${OPTIONS.policy.description} [env ${OPTIONS.policy.env}]`)
+    .option(
+      "--signing-key <file>",
+      `the gateway's Ed25519 key (PKCS#8 PEM), to sign this command's audit records or verify checkpoints with; without it or <data>/keys/active.pem, records are written unsigned for the gateway's next checkpoint [env ${OPTIONS.signingKey.env}]`,
+    );
 }
 
 /** The options every command talking to a running gateway takes. */
@@ -124,7 +128,7 @@ function databaseDescription(url: string): string {
 /** The configuration a local command works with: its options over the environment and config file. */
 export function localConfig(flags: Record<string, unknown>): Config {
   const picked: Partial<Record<OptionName, unknown>> = { logLevel: "warn" };
-  for (const name of ["data", "database", "upstream", "policy"] as const) {
+  for (const name of ["data", "database", "upstream", "policy", "signingKey"] as const) {
     if (flags[name] !== undefined) picked[name] = flags[name];
   }
   return loadConfig({
@@ -171,28 +175,31 @@ export async function withLocalServices<T>(
     services = await buildServices(config, {
       logger: pino({ level: "warn" }, destination(2)),
       preVet: false,
+      // Never a key of its own just to sign the audit chain: one the gateways do not know would
+      // make every later `audit verify` fail. Without the gateway's key the records go unsigned.
+      createSigningKey: false,
     });
   } catch (err) {
     throw new CliError(`cannot open ${config.data}: ${(err as Error).message}`, 1);
   }
-  let result: T;
-  try {
-    result = await fn(services);
-  } finally {
-    // The command's own audit records first: the services' close only logs a failure, and a
-    // command whose records did not reach the trail must not exit 0 as if all were well.
-    const unrecorded = await services.audit.close().then(
-      () => undefined,
-      (err: Error) => err,
+  const outcome = await fn(services).then(
+    (value) => ({ ok: true as const, value }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+  // The command's own audit records first: the services' close only logs a failure, and a
+  // command whose records did not reach the trail must not exit 0 as if all were well.
+  const unrecorded = await services.audit.close().then(
+    () => undefined,
+    (err: Error) => err,
+  );
+  await services.close();
+  if (unrecorded)
+    throw new CliError(
+      `the audit trail did not take this command's records (${unrecorded.message}); what the command did is not in the trail`,
+      1,
     );
-    await services.close();
-    if (unrecorded)
-      throw new CliError(
-        `the audit trail did not take this command's records (${unrecorded.message}); what the command did is not in the trail`,
-        1,
-      );
-  }
-  return result;
+  if (!outcome.ok) throw outcome.err;
+  return outcome.value;
 }
 
 /** A small JSON client for the gateway's API, with the token as a bearer credential. */

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { Command } from "commander";
 import { sharedDataDir } from "../../test/helpers/shared-data.js";
+import { KeyRing } from "../crypto/key-ring.js";
 import { parseKeysDocument } from "../services/proof/attestation-verifier.js";
 import { CliError } from "./cli-error.js";
 import { withLocalServices } from "./local-services.js";
@@ -33,8 +34,10 @@ const SDIST = "pypi_attestations-0.0.19.tar.gz";
 describe("portcullis keys", () => {
   test("list prints the keys document; rotate keeps the old key as retired", async () => {
     const data = mkdtempSync(join(tmpdir(), "keys-cli-"));
-    // list only reads: the data directory is started first, as a gateway would.
+    // list only reads: the data directory is started first, as a gateway would (its first start
+    // makes the key; a CLI command never does).
     await withLocalServices({ data }, async () => undefined, { create: true });
+    KeyRing.open(join(data, "keys"));
     const first = parseKeysDocument(
       JSON.parse((await cli(["keys", "list", "--json", "--data", data])).stdout),
     );
@@ -54,6 +57,21 @@ describe("portcullis keys", () => {
       audited.map((r) => [r.action, r.outcome]),
       [["keys.rotate", "ok"]],
     );
+  });
+
+  test("without a key (before the gateway's first start) list and rotate say so and make none", async () => {
+    const data = mkdtempSync(join(tmpdir(), "keys-cli-"));
+    await withLocalServices({ data }, async () => undefined, { create: true });
+    for (const args of [["list"], ["list", "--json"], ["rotate"]]) {
+      const { stdout, error } = await cli(["keys", ...args, "--data", data]);
+      assert.equal(error?.exitCode, 2, `keys ${args.join(" ")}: ${error?.message}`);
+      assert.match(
+        error?.message ?? "",
+        /^no signing key in .*keys: the gateway generates its key there at its first start/,
+      );
+      assert.equal(stdout, "");
+      assert.equal(existsSync(join(data, "keys", "active.pem")), false, `keys ${args.join(" ")} made a key`);
+    }
   });
 
   test("rotate refuses a key supplied from outside", async () => {

@@ -8,6 +8,7 @@ import {
   type SqlBool,
   type Transaction,
 } from "kysely";
+import { SigningKeyMissing } from "../../crypto/key-ring.js";
 import type { Database } from "./schema.js";
 import type { DialectName } from "./connect-database.js";
 import type { AuditCheckpointsTable, InventoryTable } from "./schema-identity.js";
@@ -41,9 +42,27 @@ export interface AuditQuery {
 }
 
 export interface CheckpointSigner {
-  /** Signs the checkpoint message; returns the keyid, the public key (SPKI PEM) and the signature. */
+  /**
+   * Signs the checkpoint message; returns the keyid, the public key (SPKI PEM) and the signature.
+   * Throws SigningKeyMissing in a process without a key of its own (a CLI command run without
+   * the gateway's key): its records are then written unsigned, for the gateway's next checkpoint.
+   */
   sign(message: Buffer): { keyid: string; publicKeyPem: string; signature: string };
 }
+
+/** What `sealHead` found. */
+export type SealOutcome =
+  /** It signed the head. */
+  | { state: "signed" }
+  /** Nothing to sign: the head is under a checkpoint already (or the chain is empty). */
+  | { state: "covered" }
+  /** Records after the last checkpoint, but this process has no key to sign them with. */
+  | { state: "keyless" }
+  /**
+   * Records after the last checkpoint, signed less than `minAgeMs` ago (its sequence number and
+   * time): the next batch or seal signs them once it is that old.
+   */
+  | { state: "recent"; checkpointSeq: number; checkpointAt: number };
 
 /**
  * The append-only audit log. Appends lock the single `audit_head` row first (an UPDATE, so SQLite
@@ -143,9 +162,9 @@ export class AuditRepository {
       if (
         checkpoint &&
         (last.seq - checkpointSeq >= checkpoint.everyRecords ||
-          checkpoint.now - checkpointAt >= checkpoint.everyMs)
+          checkpoint.now - checkpointAt >= checkpoint.everyMs) &&
+        (await insertCheckpoint(trx, checkpoint.signer, last.seq, last.hash, checkpoint.now))
       ) {
-        await insertCheckpoint(trx, checkpoint.signer, last.seq, last.hash, checkpoint.now);
         checkpointSeq = last.seq;
         checkpointAt = checkpoint.now;
       }
@@ -235,22 +254,33 @@ export class AuditRepository {
   }
 
   /**
-   * Signs a checkpoint of the chain's head if records came after the last one (a clean stop: the
-   * records of an idle spell since the last checkpoint would otherwise stay unsigned). True when
-   * it signed.
+   * Signs a checkpoint of the chain's head if records came after the last one, and that one is at
+   * least `minAgeMs` old (by `now`, against its stored time): a clean stop (0: the records of an
+   * idle spell since the last checkpoint would otherwise stay unsigned), and a running gateway's
+   * timer once its own records have waited an interval (the interval: as often as a batch signs,
+   * so the two never sign twice in one interval, also across instances). The head is read
+   * without a lock first: a look that finds nothing to sign (most of them) takes no write lock.
    */
-  async sealHead(signer: CheckpointSigner, now: number): Promise<boolean> {
+  async sealHead(signer: CheckpointSigner, now: number, minAgeMs = 0): Promise<SealOutcome> {
+    const seen = await this.db
+      .selectFrom("audit_head")
+      .select(["seq", "checkpoint_seq", "checkpoint_at"])
+      .where("id", "=", 1)
+      .executeTakeFirstOrThrow();
+    const early = sealNeeded(seen, now, minAgeMs);
+    if (early) return early;
     return this.db.transaction().execute(async (trx) => {
       const head = await lockedHead(trx);
+      const outcome = sealNeeded(head, now, minAgeMs);
+      if (outcome) return outcome;
       const seq = Number(head.seq);
-      if (seq === 0 || seq <= Number(head.checkpoint_seq)) return false;
-      await insertCheckpoint(trx, signer, seq, head.hash, now);
+      if (!(await insertCheckpoint(trx, signer, seq, head.hash, now))) return { state: "keyless" } as const;
       await trx
         .updateTable("audit_head")
         .set({ checkpoint_seq: seq, checkpoint_at: now })
         .where("id", "=", 1)
         .execute();
-      return true;
+      return { state: "signed" } as const;
     });
   }
 
@@ -351,15 +381,41 @@ async function lockedHead(trx: Transaction<Database>) {
   return trx.selectFrom("audit_head").selectAll().where("id", "=", 1).executeTakeFirstOrThrow();
 }
 
-/** Signs (seq, hash) with the gateway's key and stores the checkpoint. */
+/**
+ * Why the head needs no checkpoint now (see `sealHead`), or undefined when it does: records after
+ * the last checkpoint, which is at least `minAgeMs` old.
+ */
+function sealNeeded(
+  head: { seq: number; checkpoint_seq: number; checkpoint_at: number },
+  now: number,
+  minAgeMs: number,
+): SealOutcome | undefined {
+  const seq = Number(head.seq);
+  const checkpointSeq = Number(head.checkpoint_seq);
+  if (seq === 0 || seq <= checkpointSeq) return { state: "covered" };
+  const checkpointAt = Number(head.checkpoint_at);
+  if (now - checkpointAt < minAgeMs) return { state: "recent", checkpointSeq, checkpointAt };
+  return undefined;
+}
+
+/**
+ * Signs (seq, hash) with the gateway's key and stores the checkpoint; false (nothing stored) in a
+ * process without a key of its own (see CheckpointSigner).
+ */
 async function insertCheckpoint(
   trx: Transaction<Database>,
   signer: CheckpointSigner,
   seq: number,
   hash: string,
   at: number,
-): Promise<void> {
-  const signed = signer.sign(checkpointMessage(seq, hash));
+): Promise<boolean> {
+  let signed: ReturnType<CheckpointSigner["sign"]>;
+  try {
+    signed = signer.sign(checkpointMessage(seq, hash));
+  } catch (err) {
+    if (err instanceof SigningKeyMissing) return false;
+    throw err;
+  }
   await trx
     .insertInto("audit_checkpoints")
     .values({
@@ -371,6 +427,7 @@ async function insertCheckpoint(
       signature: signed.signature,
     })
     .execute();
+  return true;
 }
 
 /** A row's INSERT_COLUMNS values: the client by id when it has one (then client_json NULL). */

@@ -231,7 +231,7 @@ test("closing signs the head only when this process wrote records", async () => 
     ...slowWriter(),
     seal: async (now) => {
       sealed.push(now);
-      return true;
+      return { state: "signed" };
     },
   });
   const reader = new AuditTrail({ writer: sealing(), now: () => 1, log: pino({ level: "silent" }) });

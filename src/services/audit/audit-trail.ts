@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { SealOutcome } from "../../adapters/db/audit-repository.js";
 import type { AuditEntryInput, AuditRecorder } from "../audit-entry.js";
 import {
   AuditBatchBuilder,
@@ -68,12 +69,16 @@ const BACKGROUND_MIN_BATCH = 64;
 /**
  * A running gateway signs a checkpoint at least every this many records and this often (and at
  * every clean stop): `audit verify` holds a longer unsigned tail against the chain (see
- * audit-verifier.ts), so both sides read these.
+ * audit-verifier.ts), so both sides read these. "This often" both ways: a batch written an
+ * interval or more after the last checkpoint is signed with it, and records of its own that a
+ * running gateway has left unsigned for an interval (it went idle) are signed by its timer.
  */
 export const CHECKPOINT_EVERY_RECORDS = 1_000;
 export const CHECKPOINT_EVERY_MS = 60_000;
 /** While the chain is blocked (see ChainBlocked) the timer tries a write this often, not every tick. */
 const BLOCKED_RETRY_MS = 5_000;
+/** After a failed attempt to sign the head (the database down), the timer tries again this much later. */
+const SEAL_RETRY_MS = 5_000;
 
 /** A write refused because the chain is blocked: the reason names the row in the way. */
 export class AuditChainBlocked extends Error {
@@ -113,6 +118,20 @@ export class AuditTrail implements AuditRecorder {
    */
   private blockedBy: ChainBlocked | undefined;
   private lastBlockedTry = 0;
+  /**
+   * Since when (this process's clock) records it wrote may be unsigned: its first write after the
+   * head was last known signed. The timer signs the head an interval later (see `sealIdle`);
+   * undefined while everything it wrote is known to be signed. Kept here, so that an idle timer
+   * tick costs no database round trip.
+   */
+  private unsignedSince: number | undefined;
+  /**
+   * The checkpoint a look at the head found too recent to sign after (`recent`), while this
+   * process has written nothing since: a different one found later was signed after that look,
+   * so over everything this process wrote.
+   */
+  private lookedAtCheckpoint: number | undefined;
+  private sealRetryAt = 0;
   private closing = false;
   /** Records written since start (metrics, tests). */
   written = 0;
@@ -278,10 +297,65 @@ export class AuditTrail implements AuditRecorder {
     if (this.blockedBy && Date.now() - this.lastBlockedTry < BLOCKED_RETRY_MS) return;
     // The spool may have room again (disk freed, another gateway wrote batches back).
     if (this.overflowing && !this.flushing) this.relieve();
-    if (this.flushing || (this.pendingRecords === 0 && this.spooledBatches === 0)) return;
-    this.flushing = this.writeAll(false)
-      .catch(() => undefined)
+    if (this.flushing) return;
+    const write = this.pendingRecords > 0 || this.spooledBatches > 0;
+    if (!write && !this.sealDue(this.opts.now())) return;
+    // The head is signed in the same turn as the writes, never alongside one: a seal that finds
+    // the head signed then knows every batch this process wrote is under it.
+    this.flushing = (write ? this.writeAll(false).catch(() => undefined) : Promise.resolve())
+      .then(() => this.sealIdle())
       .finally(() => (this.flushing = undefined));
+  }
+
+  private get checkpointEveryMs(): number {
+    return this.opts.checkpointEveryMs ?? CHECKPOINT_EVERY_MS;
+  }
+
+  /** Whether records this process wrote have waited an interval for a checkpoint (no I/O). */
+  private sealDue(now: number): boolean {
+    return (
+      this.unsignedSince !== undefined &&
+      this.opts.writer.seal !== undefined &&
+      now - this.unsignedSince >= this.checkpointEveryMs &&
+      now >= this.sealRetryAt
+    );
+  }
+
+  /**
+   * A running gateway that went idle signs the head once records of its own have waited an
+   * interval: without it they stayed unsigned (cut off the end undetected) until the next batch
+   * or a clean stop. The seal signs only past a checkpoint at least an interval old, as a batch
+   * would: with several instances (or a batch that just signed) there is one checkpoint per
+   * interval, not one each. It runs on this thread's connection also while batches go to the
+   * writer thread: one small transaction an interval.
+   */
+  private async sealIdle(): Promise<void> {
+    const now = this.opts.now();
+    if (!this.sealDue(now)) return;
+    let outcome: SealOutcome;
+    try {
+      outcome = await this.opts.writer.seal!(now, this.checkpointEveryMs);
+    } catch (err) {
+      this.sealRetryAt = now + SEAL_RETRY_MS;
+      this.opts.log.warn(
+        { err: (err as Error).message },
+        "could not sign the audit chain's head; will retry",
+      );
+      return;
+    }
+    // Signed less than an interval ago, maybe before this process's last records: look again once
+    // it is an interval old. Unless a look found another one before, with no write of this
+    // process since: then this one was signed after that look, over all this process wrote.
+    if (
+      outcome.state === "recent" &&
+      (this.lookedAtCheckpoint === undefined || this.lookedAtCheckpoint === outcome.checkpointSeq)
+    ) {
+      this.lookedAtCheckpoint = outcome.checkpointSeq;
+      this.unsignedSince = outcome.checkpointAt;
+      return;
+    }
+    this.unsignedSince = undefined;
+    this.lookedAtCheckpoint = undefined;
   }
 
   private async writeAll(drain: boolean): Promise<void> {
@@ -391,7 +465,7 @@ export class AuditTrail implements AuditRecorder {
             everyMs:
               this.closing && this.pendingRecords === 0 && this.spooledBatches === 0
                 ? 0
-                : (this.opts.checkpointEveryMs ?? CHECKPOINT_EVERY_MS),
+                : this.checkpointEveryMs,
             now: this.opts.now(),
           },
           sinks.length > 0,
@@ -428,6 +502,10 @@ export class AuditTrail implements AuditRecorder {
         );
       }
       this.written += written.written;
+      if (written.written > 0) {
+        this.unsignedSince ??= this.opts.now();
+        this.lookedAtCheckpoint = undefined;
+      }
       this.relieve();
       if (written.chained) for (const sink of sinks) sink.send(written.chained);
       return;

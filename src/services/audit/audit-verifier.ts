@@ -11,6 +11,15 @@ import { CHECKPOINT_EVERY_MS, CHECKPOINT_EVERY_RECORDS } from "./audit-trail.js"
  */
 const UNSIGNED_SPAN_MARGIN_MS = 60_000;
 
+/**
+ * The `ip` of records a process of the gateway makes for itself rather than for a client: CLI
+ * commands (`cli`), the policy engine (`gateway`), remediation (`system`). A CLI command run
+ * without the gateway's key writes such records unsigned at any time, long after the last
+ * checkpoint, and they wait for a gateway's next checkpoint: the time bound of the unsigned tail
+ * holds the records written for clients only (see unsignedTailProblem).
+ */
+const OWN_RECORD_ADDRESSES: ReadonlySet<string> = new Set(["cli", "gateway", "system"]);
+
 export interface AuditVerification {
   ok: boolean;
   /** Records checked. */
@@ -87,13 +96,14 @@ export async function verifyAuditLog(
   // Checkpoints come in seq order: the last one is the furthest the signatures reach.
   const lastCheckpoint = checkpoints.at(-1);
   const signedThrough = lastCheckpoint?.seq ?? 0;
-  // The newest time among the unsigned records (see unsignedTailProblem).
+  // The newest time among the unsigned records written for clients (see unsignedTailProblem).
   let unsignedUntil = -Infinity;
   for await (const r of repo.scan()) {
     if (r.seq > head.seq) break;
     if (!v.feed(r)) break;
     records++;
-    if (r.seq > signedThrough && r.at > unsignedUntil) unsignedUntil = r.at;
+    if (r.seq > signedThrough && r.at > unsignedUntil && !OWN_RECORD_ADDRESSES.has(r.ip))
+      unsignedUntil = r.at;
   }
   const result = (problem: string | null): AuditVerification => ({
     ok: problem === null,
@@ -179,11 +189,21 @@ function rowList(seqs: number[]): string {
  * the records after the last checkpoint number fewer than `everyRecords` and were written (and
  * stamped, earlier still) less than `everyMs` after it, also when a crash left them unsigned,
  * and also with several instances whose clocks disagree (each compares its own clock to the
- * stored checkpoint time, as this does with the times it stamped). A longer tail means the
- * newest checkpoints were deleted (and the head's checkpoint rewound to match), which is how a
- * rewritten tail hides: a failure, not a warning, since no writer of this chain leaves one. A
- * trail with no checkpoint at all is held to the record count only (there is no time to count
- * from).
+ * stored checkpoint time, as this does with the times it stamped). A running gateway's timer
+ * signs its own records an interval after writing them when no batch did (it went idle): it signs
+ * only past a checkpoint an interval old, so it never leaves a longer span either. A longer tail
+ * means the newest checkpoints were deleted (and the head's checkpoint rewound to match), which
+ * is how a rewritten tail hides: a failure, not a warning, since no writer of this chain leaves
+ * one. A trail with no checkpoint at all is held to the record count only (there is no time to
+ * count from).
+ *
+ * `newestAt` counts the records written for clients only (see OWN_RECORD_ADDRESSES): a CLI
+ * command without the gateway's key cannot sign, so its records may be stamped any time after the
+ * last checkpoint. After such a record, any gateway batch signs (an interval has passed), so a
+ * legitimate tail never has a client's record stamped late. The exemption gives an attacker
+ * little: one who can write the database can already cut the tail off after the last checkpoint
+ * it keeps and append unsigned records of its choice stamped within an interval of it; it adds
+ * only stamping such own records later (and every client record after that point is gone).
  */
 export function unsignedTailProblem(
   tail: { records: number; newestAt: number },

@@ -1,4 +1,4 @@
-import type { AuditRepository, CheckpointSigner } from "../../adapters/db/audit-repository.js";
+import type { AuditRepository, CheckpointSigner, SealOutcome } from "../../adapters/db/audit-repository.js";
 import { auditBatchLength, decodeStorableAuditBatch, type EncodedAuditBatch } from "./audit-batch-codec.js";
 import type { ChainedRecord } from "./audit-chain.js";
 import { inventoryDeltas } from "./inventory-deltas.js";
@@ -27,8 +27,11 @@ export interface AuditWriter {
   /** Whether it is running now (a writer thread between its first batch and its idle stop). */
   readonly active?: boolean;
   write(batch: EncodedAuditBatch, checkpoint: CheckpointPolicy, chained: boolean): Promise<WrittenBatch>;
-  /** Signs a checkpoint of the chain's head if it is past the last one (at a clean stop). */
-  seal?(now: number): Promise<boolean>;
+  /**
+   * Signs a checkpoint of the chain's head if it is past the last one and that one is at least
+   * `minAgeMs` old (default 0: a clean stop); see AuditRepository.sealHead.
+   */
+  seal?(now: number, minAgeMs?: number): Promise<SealOutcome>;
   /**
    * After a failed write: why no write can succeed until someone acts (see ChainBlocked), or
    * undefined when the failure may pass by itself (the database down, locked, refusing). Throws
@@ -60,7 +63,7 @@ export function inlineAuditWriter(repo: AuditRepository, signer: CheckpointSigne
       const out = await repo.append(records, inventoryDeltas(records), { ...checkpoint, signer });
       return chained ? { written: out.length, chained: out } : { written: out.length };
     },
-    seal: (now) => repo.sealHead(signer, now),
+    seal: (now, minAgeMs) => repo.sealHead(signer, now, minAgeMs),
     blocked: () => chainBlocked(repo),
     close: async () => undefined,
   };
