@@ -123,7 +123,8 @@ for (const dialect of DIALECTS) {
       for (let i = 0; i < 2_500; i++)
         gateway.services.audit.record({
           action: "test.filler",
-          actor: CLI_ACTOR,
+          // Records of clients' requests (a CLI's own are held to no count: see unsignedTailProblem).
+          actor: { ...CLI_ACTOR, user: "filler", ip: "127.0.0.1" },
           outcome: "ok",
           detail: { i },
         });
@@ -199,7 +200,7 @@ for (const dialect of DIALECTS) {
         assert.match(
           run.stderr,
           new RegExp(
-            `NOT intact: records ${kept.seq + 1}\\.\\.${head.seq}: [\\d,]+ records after the last signed checkpoint \\(record ${kept.seq}\\), but a gateway signs at least every 1,000: the newest checkpoints may have been deleted`,
+            `NOT intact: records ${kept.seq + 1}\\.\\.${head.seq}: [\\d,]+ records of clients' requests after the last signed checkpoint \\(record ${kept.seq}\\), but a gateway signs at least every 1,000: the newest checkpoints may have been deleted`,
           ),
         );
 
