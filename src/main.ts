@@ -10,6 +10,7 @@ import Fastify, {
   type FastifyRequest,
   type HTTPMethods,
   type FastifyServerOptions,
+  type FastifySchema,
 } from "fastify";
 import { pino, type Logger } from "pino";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
@@ -584,6 +585,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
   const knownMethods = new Set<string>();
   app.addHook("onRoute", (route) => {
     for (const m of [route.method].flat()) knownMethods.add(m.toUpperCase());
+    strictApiQuery(route);
   });
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split("?")[0]!;
@@ -763,4 +765,19 @@ function formatSchemaErrors(
     })
     .join(", ");
   return new Error(text);
+}
+
+/**
+ * Every `/api/v1` route refuses a query parameter it does not take (400 naming it), also those
+ * whose schema declares none or leaves `additionalProperties` open: a misspelt filter
+ * (`/inventory/drift?sinse=…`) answering as if no filter were given reads as a filter that
+ * matched everything.
+ */
+function strictApiQuery(route: { url: string; schema?: FastifySchema }): void {
+  if (!route.url.startsWith("/api/v1/")) return;
+  const schema = (route.schema ??= {});
+  const query = schema.querystring as Record<string, unknown> | undefined;
+  if (!query) schema.querystring = { type: "object", additionalProperties: false, properties: {} };
+  else if (query.additionalProperties === undefined)
+    schema.querystring = { ...query, additionalProperties: false };
 }

@@ -389,6 +389,12 @@ describe("identity and access on a running gateway", () => {
     const unknown = await fetch(`${open.url}/api/v1/audit?tokenid=x`, { headers: bearer(token) });
     assert.equal(unknown.status, 400, "an unknown filter");
     assert.match(((await unknown.json()) as { error: { message: string } }).error.message, /tokenid/);
+    // So on every API route, those whose schema named no parameters or left them open included.
+    for (const path of ["/api/v1/inventory/drift?sinse=2020-01-01T00:00:00Z", "/api/v1/me?bogus=1"]) {
+      const res = await fetch(`${open.url}${path}`, { headers: bearer(token) });
+      assert.equal(res.status, 400, path);
+      await res.arrayBuffer();
+    }
     // Address, file and anonymous filters; a project in any PEP 503 spelling.
     await (await fetch(`${open.url}/simple/acme-widgets/`)).arrayBuffer();
     await flushAudit(open);
