@@ -30,4 +30,12 @@ test("a sink URL's credentials become a Basic header and leave the URL and its d
   assert.equal(authorization, `Basic ${Buffer.from("siem:p@ss").toString("base64")}`);
   assert.equal(sinkDescription(url), "https://logs.example/ingest?…");
   assert.deepEqual(splitSinkCredentials(new URL("http://h/x")).authorization, undefined);
+  // A raw % in a credential: an error naming the sink and the fix, never the credential.
+  assert.throws(
+    () => splitSinkCredentials(new URL("https://siem:p%zzword@siem.example/ingest")),
+    (err: Error) =>
+      /audit sink https:\/\/siem\.example\/ingest: the password in its URL is not percent-encoded/.test(
+        err.message,
+      ) && !err.message.includes("zzword"),
+  );
 });

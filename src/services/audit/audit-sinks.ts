@@ -214,9 +214,20 @@ export function splitSinkCredentials(url: URL): { url: URL; authorization: strin
   const bare = new URL(url.href);
   bare.username = "";
   bare.password = "";
-  const user = decodeURIComponent(url.username);
-  const password = decodeURIComponent(url.password);
+  const user = decodeCredential(url.username, "user name", bare);
+  const password = decodeCredential(url.password, "password", bare);
   return { url: bare, authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` };
+}
+
+/** A percent-encoded credential, or an error naming the sink (never the credential) when it is not. */
+function decodeCredential(text: string, what: string, bare: URL): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new Error(
+      `audit sink ${sinkDescription(bare)}: the ${what} in its URL is not percent-encoded (write % as %25)`,
+    );
+  }
 }
 
 /** A sink's URL as logs may show it: no credentials, no query string (either may hold a secret). */
@@ -259,7 +270,9 @@ export class HttpSink implements AuditSink {
     this.authorization = authorization;
     this.description = sinkDescription(target);
     // Both spellings of each credential, for scrubbing error messages.
-    this.secrets = [url.password, decodeURIComponent(url.password)].filter((v) => v.length > 0);
+    this.secrets = [url.password, decodeCredential(url.password, "password", target)].filter(
+      (v) => v.length > 0,
+    );
   }
 
   /** Records waiting (not counting a batch in flight). */
