@@ -21,6 +21,8 @@ declare module "fastify" {
   interface FastifyRequest {
     /** Whether the request's access is in the audit trail yet; see `AuditState`. */
     auditState: AuditState;
+    /** Why a presented token was refused (kept in the access's audit record), else null. */
+    authFailure: string | null;
   }
 }
 
@@ -116,6 +118,7 @@ export async function registerIdentityHttp(
 
   app.decorateRequest("actor", null as unknown as Actor);
   app.decorateRequest("auditState", AuditState.UNWATCHED);
+  app.decorateRequest("authFailure", null);
 
   // Requests answered 503 because the trail could not record them: not pushed into it either.
   const refusedUnaudited = new WeakSet<FastifyRequest>();
@@ -206,6 +209,7 @@ export async function registerIdentityHttp(
             : result.reason === "disabled"
               ? "the token's identity is disabled"
               : "invalid token";
+      req.authFailure = why;
       // The limits are the failures allowed in a window: the attempt past them is the first 429.
       const wait = Math.max(
         byAddress.retryAfter(ip, MAX_FAILURES_PER_IP),
@@ -218,6 +222,10 @@ export async function registerIdentityHttp(
       // it instead: answering "anonymous" to an expired token would hide why the caller's next
       // install fails.
       if (isPublic && !refuseBadToken) return false;
+      // Refused: whose token it was when the secret matched (expired, revoked, disabled) goes in
+      // the record of the attempt. A wrong secret proves nothing, so it stays anonymous. (Not
+      // before this point: a public route served with a bad credential serves an anonymous caller.)
+      if (result.holder) req.actor = { ...req.actor, user: result.holder.user, role: result.holder.role };
       if (wait > 0) {
         reply.header("retry-after", String(wait));
         // The reason stays in front: a CI job whose token expired should read that, not only "slow down".
@@ -503,6 +511,12 @@ function recordAccess(
   } else {
     return;
   }
+  // A refused token: why, next to what the access was.
+  if (req.authFailure !== null)
+    detail = JSON.stringify({
+      ...(detail === null ? {} : (JSON.parse(detail) as object)),
+      auth: req.authFailure,
+    });
   const a = req.actor ?? anonymousActor(clientAddress(req.raw), null, null);
   // No status when the connection closed before any answer started (the client gave up waiting).
   const status = reply.raw.headersSent ? reply.statusCode : null;

@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
+import { CLI_ACTOR } from "../../src/domain/identity.js";
 import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
 import { basic, bearer, createToken, flushAudit } from "../helpers/identity.js";
@@ -442,6 +443,43 @@ describe("identity and access on a running gateway", () => {
       await application("plain-ci"),
       "payments-prod",
       "the header names it for an unlabelled token",
+    );
+  });
+
+  test("a refused token's attempt names its holder and why when the secret matched, never for a wrong one", async () => {
+    const token = await createToken(open, { user: "leaver", role: "requester" });
+    const approver = await createToken(open, { user: "judge", role: "approver" });
+    const id = token.split("_")[1]!;
+    await open.gateway.services.identity.revokeToken(id, CLI_ACTOR);
+    const revoked = await fetch(`${open.url}/simple/acme-widgets/`, { headers: basic(token) });
+    assert.equal(revoked.status, 401);
+    await revoked.arrayBuffer();
+    const guessed = await fetch(`${open.url}/simple/acme-widgets/`, {
+      headers: basic(`pcl_${id}_${"A".repeat(43)}`),
+    });
+    assert.equal(guessed.status, 401);
+    await guessed.arrayBuffer();
+    await flushAudit(open);
+    const res = await fetch(`${open.url}/api/v1/audit?action=simple.page&outcome=denied&limit=10`, {
+      headers: bearer(approver),
+    });
+    const items = (
+      (await res.json()) as {
+        items: {
+          identity: string | null;
+          role: string;
+          tokenId: string | null;
+          detail: { auth?: string } | null;
+        }[];
+      }
+    ).items.filter((r) => r.tokenId === id);
+    assert.deepEqual(
+      items.map((r) => [r.identity, r.detail?.auth]),
+      [
+        [null, "invalid token"],
+        ["leaver", "token revoked"],
+      ],
+      "newest first: the guess stays anonymous, the revoked token's attempt names its holder",
     );
   });
 

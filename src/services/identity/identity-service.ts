@@ -36,6 +36,11 @@ export type AuthResult =
       ok: false;
       reason: "malformed" | "unknown" | "expired" | "revoked" | "disabled";
       tokenId: string | null;
+      /**
+       * Whose token it is, when the secret matched (expired, revoked, disabled): the audit record
+       * of the refused attempt names them ("is alice still trying?"). Never for a wrong secret.
+       */
+      holder?: { user: string; role: Role };
     };
 
 export interface TokenInfo {
@@ -310,13 +315,14 @@ export class IdentityService implements OwnerDirectory {
     const stored = Buffer.from(row?.hash ?? "0".repeat(64), "hex");
     const match = stored.length === presented.length && timingSafeEqual(stored, presented);
     if (!row || !match) return { result: { ok: false, reason: "unknown", tokenId: id } };
-    if (row.revoked_at !== null) return { result: { ok: false, reason: "revoked", tokenId: id } };
+    const holder = { user: row.identity, role: isRole(row.role) ? row.role : "reader" } as const;
+    if (row.revoked_at !== null) return { result: { ok: false, reason: "revoked", tokenId: id, holder } };
     if (row.expires_at !== null && row.expires_at <= now)
-      return { result: { ok: false, reason: "expired", tokenId: id } };
+      return { result: { ok: false, reason: "expired", tokenId: id, holder } };
     const expiresAt = row.expires_at ?? undefined;
     const identity = await this.deps.repo.getIdentity(row.identity);
     if (!identity || identity.disabled_at !== null)
-      return { result: { ok: false, reason: "disabled", tokenId: id } };
+      return { result: { ok: false, reason: "disabled", tokenId: id, holder } };
     return {
       result: {
         ok: true,
