@@ -33,7 +33,8 @@ import { analyzeDistribution } from "./services/artifact-analysis.js";
 import { CatalogCurator } from "./services/catalog-curator.js";
 import { FileAccessService } from "./services/file-access.js";
 import { FileStoreService } from "./services/file-store.js";
-import { IntelService } from "./services/intel-service.js";
+import { intelImportRecord, IntelService } from "./services/intel-service.js";
+import { SYSTEM_ACTOR } from "./services/governance/remediation-service.js";
 import { PolicyService } from "./services/policy-service.js";
 import { PreVetter } from "./services/pre-vetter.js";
 import { ProjectIndexService } from "./services/project-index.js";
@@ -409,9 +410,11 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     for (const source of config.intelSync) {
       try {
         const report = await intel.importSource(source);
+        services.audit.record(intelImportRecord(source, SYSTEM_ACTOR, { report }));
         if (!report.unchanged)
           log.info({ source, added: report.added, skipped: report.skipped }, "intel synced");
       } catch (err) {
+        services.audit.record(intelImportRecord(source, SYSTEM_ACTOR, { error: err as Error }));
         log.warn(
           { source, err: (err as Error).message },
           "intel sync failed; the last imported intel stays in force",

@@ -43,6 +43,52 @@ test("intel import: bad input exits 2, an unreachable source exits 1, never a st
       assert.match(run.stderr, message, source);
       assert.doesNotMatch(run.stderr, /unexpected error|\n\s+at /, `${source}: no stack trace`);
     }
+    // Every import, failed or not, is in the audit trail: who brought which source in.
+    writeFileSync(
+      join(dir, "PYSEC-2099-5.json"),
+      JSON.stringify({
+        id: "PYSEC-2099-5",
+        modified: "2026-01-01T00:00:00Z",
+        affected: [
+          {
+            package: { ecosystem: "PyPI", name: "six" },
+            ranges: [{ type: "ECOSYSTEM", events: [{ introduced: "0" }, { fixed: "2.0" }] }],
+          },
+        ],
+      }),
+    );
+    const ok = await cli("intel", "import", join(dir, "PYSEC-2099-5.json"), "--kind", "osv", "--data", data);
+    assert.equal(ok.code, 0, ok.stderr);
+    const exported = await cli("audit", "export", "--data", data);
+    const imports = exported.stdout
+      .trim()
+      .split("\n")
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            action: string;
+            identity: string;
+            outcome: string;
+            detail: Record<string, unknown>;
+          },
+      )
+      .filter((r) => r.action === "intel.import");
+    assert.deepEqual(
+      imports.map((r) => [r.outcome, String(r.detail.source).split("/").pop()]),
+      [
+        ["error", "missing.zip"],
+        ["error", "corrupt.zip"],
+        ["error", "names.jsonl"],
+        ["error", "fail.zip"],
+        ["error", "cut.zip"],
+        ["ok", "PYSEC-2099-5.json"],
+      ],
+    );
+    assert.ok(
+      imports.every((r) => r.identity.startsWith("cli")),
+      "the CLI user imported them",
+    );
+    assert.equal(imports.at(-1)!.detail.added, 1);
   } finally {
     server.close();
     rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,11 @@
 import type { Command } from "commander";
-import { IntelImportError, OSV_PYPI_ALL_ZIP, type IntelKind } from "../services/intel-service.js";
+import {
+  intelImportRecord,
+  IntelImportError,
+  OSV_PYPI_ALL_ZIP,
+  type IntelKind,
+} from "../services/intel-service.js";
+import { cliActor } from "./cli-actor.js";
 import { escapeControlCharacters, inert } from "../domain/control-characters.js";
 import { CliError } from "./cli-error.js";
 import { addLocalOptions, withLocalServices } from "./local-services.js";
@@ -28,9 +34,13 @@ export function registerIntelCommand(program: Command): void {
     }
     await withLocalServices(
       flags,
-      async ({ intel: service }) => {
+      async ({ intel: service, audit }) => {
         try {
-          const report = await service.importSource(source, kind ? { kind } : {});
+          const report = await service.importSource(source, kind ? { kind } : {}).catch((err: Error) => {
+            audit.record(intelImportRecord(source, cliActor(), { error: err }));
+            throw err;
+          });
+          audit.record(intelImportRecord(source, cliActor(), { report }));
           if (report.unchanged) {
             process.stdout.write(inert`${source}: unchanged since the last import (HTTP 304)\n`);
             return;

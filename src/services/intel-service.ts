@@ -1,3 +1,5 @@
+import type { Actor } from "../domain/identity.js";
+import type { AuditEntryInput } from "./audit-entry.js";
 import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { open, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -63,6 +65,42 @@ export class IntelImportError extends Error {
     this.name = "IntelImportError";
     this.failure = options?.failure ?? "input";
   }
+}
+
+/**
+ * The audit record of an import (`intel.import`): who brought which source in, and what it
+ * changed, or why it failed. A URL's credentials and query are left out (either may hold a secret).
+ */
+export function intelImportRecord(
+  source: string,
+  actor: Actor,
+  outcome: { report: ImportReport } | { error: Error },
+): AuditEntryInput {
+  let named = source.slice(0, 500);
+  if (/^https?:\/\//i.test(source)) {
+    try {
+      const u = new URL(source);
+      named = `${u.protocol}//${u.host}${u.pathname}${u.search ? "?…" : ""}`;
+    } catch {
+      named = "(a URL that does not parse)";
+    }
+  }
+  if ("error" in outcome)
+    return {
+      action: "intel.import",
+      actor,
+      outcome: "error",
+      detail: { source: named, error: outcome.error.message.slice(0, 500) },
+    };
+  const r = outcome.report;
+  return {
+    action: "intel.import",
+    actor,
+    outcome: "ok",
+    detail: r.unchanged
+      ? { source: named, unchanged: true }
+      : { source: named, kind: r.kind, added: r.added, skipped: r.skipped, generation: r.generation },
+  };
 }
 
 /**
