@@ -33,7 +33,12 @@ function trustedKeyIds(config: Config): Set<string> {
         .map((k) => k.keyid),
     );
   } catch (err) {
-    throw new CliError(`cannot open the key ring in ${config.data}: ${(err as Error).message}`, 1);
+    // A key file that is missing or not a key is bad input (2): a script must not read it as
+    // "NOT intact" (1).
+    throw new CliError(
+      `cannot open the key ring in ${config.data}${config.signingKey ? ` or the key ${config.signingKey}` : ""}: ${(err as Error).message}`,
+      2,
+    );
   }
 }
 

@@ -24,7 +24,12 @@ async function openRing(flags: Record<string, string | undefined>): Promise<KeyR
   try {
     ring = KeyRing.open(dir, config.signingKey, { create: false });
   } catch (err) {
-    throw new CliError(`cannot open the key ring in ${config.data}: ${(err as Error).message}`, 1);
+    // A key file that is missing or not a key is bad input (2): a script must not read it as
+    // "NOT intact" (1).
+    throw new CliError(
+      `cannot open the key ring in ${config.data}${config.signingKey ? ` or the key ${config.signingKey}` : ""}: ${(err as Error).message}`,
+      2,
+    );
   }
   if (ring.publicKeys().length === 0) throw new CliError(noKeyMessage(dir), 2);
   return ring;

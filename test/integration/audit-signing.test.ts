@@ -346,6 +346,14 @@ for (const dialect of DIALECTS) {
         /^portcullis: no trusted signing keys to check the audit checkpoints with \(none in .*keys\): give the gateway's key with --signing-key FILE \(or PORTCULLIS_SIGNING_KEY\), or --data DIR whose keys\/ holds its keys \(active\.pem, or only their public keys as keys\/retired\/<keyid>\.pem/,
       );
       assert.equal(none.json, undefined, "no verdict printed");
+      // A key file that is missing or not a key is bad input too (2), never "NOT intact" (1).
+      const junk = join(root, "junk.pem");
+      writeFileSync(junk, "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
+      for (const file of [join(root, "no-such.pem"), junk]) {
+        const bad = await verify("--data", keyless, "--signing-key", file);
+        assert.equal(bad.code, 2, `${file}: ${bad.stderr}`);
+        assert.match(bad.stderr, /cannot open the key ring/);
+      }
 
       // Only the public key, as /.well-known/portcullis/keys publishes it.
       mkdirSync(join(keyless, "keys", "retired"), { recursive: true });
