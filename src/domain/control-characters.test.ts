@@ -7,8 +7,9 @@ import {
   inert,
 } from "./control-characters.js";
 
-// eslint-disable-next-line no-control-regex
-const RAW = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+const RAW =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u001f\u007f-\u009f\u061c\u180e\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]/;
 
 test("C0, DEL, C1, bidi controls and line separators count as control characters", () => {
   for (const c of ["\u001b", "\r", "\n", "\t", "\u0000", "\u007f", "\u009b", "\u0085"])
@@ -16,7 +17,19 @@ test("C0, DEL, C1, bidi controls and line separators count as control characters
   // Trojan Source: overrides, embeddings, isolates and marks reorder what a terminal shows.
   for (const c of ["\u202e", "\u202a", "\u2066", "\u2069", "\u200e", "\u200f", "\u061c", "\u2028", "\u2029"])
     assert.equal(hasControlCharacters(`a${c}b`), true, `U+${c.charCodeAt(0).toString(16)}`);
-  for (const ok of ["data-équipe", "pip 25.0", "日本語", "a\u00a0b", "emoji 🎉", "\u200b"])
+  // Invisible characters that hide text inside a name or reason.
+  for (const c of ["\u200b", "\ufeff", "\u2060", "\u180e"])
+    assert.equal(hasControlCharacters(`a${c}b`), true, `U+${c.charCodeAt(0).toString(16)}`);
+  // Joiners stay: scripts and emoji sequences need them.
+  for (const ok of [
+    "data-équipe",
+    "pip 25.0",
+    "日本語",
+    "a\u00a0b",
+    "emoji 🎉",
+    "👩\u200d💻",
+    "می\u200cخواهم",
+  ])
     assert.equal(hasControlCharacters(ok), false, ok);
 });
 

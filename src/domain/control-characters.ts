@@ -1,13 +1,16 @@
 /**
  * C0 controls (tab and line breaks included), DEL and C1 controls, and the Unicode formatting
  * characters that move text around on a terminal: the bidirectional marks, embeddings, overrides
- * and isolates (U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069; "Trojan Source") and the
- * line and paragraph separators (U+2028, U+2029). Text from outside that is stored and printed
+ * and isolates (U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069; "Trojan Source"), the
+ * line and paragraph separators (U+2028, U+2029), and the invisible ones that hide text inside
+ * a name (U+180E, U+200B zero width space, U+2060 word joiner, U+FEFF). (U+200C/U+200D stay:
+ * scripts and emoji need them.) Text from outside that is stored and printed
  * back (labels, reasons, URLs) must hold none: an ANSI escape sequence starts with one and would
  * repaint a terminal, a line break would forge a row of output, an override would show a field
  * backwards.
  */
-const CONTROL_CLASS = "\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028-\\u202e\\u2066-\\u2069";
+const CONTROL_CLASS =
+  "\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u180e\\u200b\\u200e\\u200f\\u2028-\\u202e\\u2060\\u2066-\\u2069\\ufeff";
 const CONTROL = new RegExp(`[${CONTROL_CLASS}]`);
 const CONTROL_ALL = new RegExp(`[${CONTROL_CLASS}]`, "g");
 const CONTROL_BUT_LINE_FEED = new RegExp(`(?!\\n)[${CONTROL_CLASS}]`, "g");

@@ -226,6 +226,10 @@ for (const dialect of DIALECTS) {
         items: UserBody[];
       };
       assert.equal(users.items.find((u) => u.name === "twice")?.disabled, false, "nothing bad was stored");
+      // Characters, not UTF-16 units: 300 emoji are 300 characters.
+      const emoji = await post("twice/disable", admin, { reason: "🔒".repeat(300) });
+      assert.equal(emoji.status, 200, JSON.stringify(await emoji.clone().json()));
+      assert.equal((await post("twice/enable", admin)).status, 200);
 
       const approver = await createToken(gw, { user: "sec-lead", role: "approver" });
       assert.equal((await post("twice/disable", approver)).status, 403, "admins only");

@@ -584,7 +584,7 @@ function checkIdentityName(name: string): void {
 
 /** A reason is one line shown in listings and the audit trail: no control characters. */
 function checkDisableReason(reason: string): void {
-  if (reason.trim().length === 0 || reason.length > DISABLE_REASON_MAX)
+  if (reason.trim().length === 0 || [...reason].length > DISABLE_REASON_MAX)
     throw new IdentityError("VALIDATION", `a reason has 1 to ${DISABLE_REASON_MAX} characters`);
   if (hasControlCharacters(reason))
     throw new IdentityError(
