@@ -29,11 +29,20 @@ test("intel import: bad input exits 2, an unreachable source exits 1, never a st
   try {
     writeFileSync(join(dir, "corrupt.zip"), Buffer.from("PK\x03\x04 this is not a whole zip"));
     writeFileSync(join(dir, "names.jsonl"), "not json\n");
+    writeFileSync(join(dir, "top.json"), JSON.stringify({ rows: [{ project: 1, download_count: 2 }] }));
     const data = join(dir, "data");
     const cases: [string, number, RegExp][] = [
       [join(dir, "missing.zip"), 2, /cannot read .*missing\.zip/],
       [join(dir, "corrupt.zip"), 2, /cannot open OSV zip/],
       [join(dir, "names.jsonl"), 2, /holds no malicious package names/],
+      // A file: URL names the local path, as --upstream takes it.
+      [`file://${join(dir, "names.jsonl")}`, 2, /holds no malicious package names/],
+      // A list that is not one: the first issue, on one line.
+      [
+        join(dir, "top.json"),
+        2,
+        /is not a top-pypi-packages list: rows\.0\.project: Expected string, received number\n$/,
+      ],
       [`${base}/fail.zip`, 1, /answered HTTP 500/],
       [`${base}/cut.zip`, 1, /broke off/],
     ];
@@ -79,6 +88,8 @@ test("intel import: bad input exits 2, an unreachable source exits 1, never a st
         ["error", "missing.zip"],
         ["error", "corrupt.zip"],
         ["error", "names.jsonl"],
+        ["error", "names.jsonl"],
+        ["error", "top.json"],
         ["error", "fail.zip"],
         ["error", "cut.zip"],
         ["ok", "PYSEC-2099-5.json"],

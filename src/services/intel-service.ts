@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import type { Actor } from "../domain/identity.js";
 import type { AuditEntryInput } from "./audit-entry.js";
 import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
@@ -119,6 +120,14 @@ export class IntelService {
     options: { signal?: AbortSignal; kind?: IntelKind } = {},
   ): Promise<ImportReport> {
     if (/^https?:\/\//i.test(source)) return this.importUrl(source, options);
+    // `file:///…` names a local path, as `--upstream` takes it.
+    if (/^file:/i.test(source)) {
+      try {
+        source = fileURLToPath(source);
+      } catch (err) {
+        throw new IntelImportError(`cannot read ${source}: ${(err as Error).message}`, { cause: err });
+      }
+    }
     let info;
     try {
       info = await stat(source);
@@ -251,7 +260,7 @@ export class IntelService {
       try {
         projects = parsePopularProjects(data, Number.MAX_SAFE_INTEGER);
       } catch (err) {
-        throw new IntelImportError(`${path} is not a top-pypi-packages list: ${(err as Error).message}`, {
+        throw new IntelImportError(`${path} is not a top-pypi-packages list: ${firstIssue(err)}`, {
           cause: err,
         });
       }
@@ -345,4 +354,13 @@ async function* readOsvAsImport(path: string, signal?: AbortSignal): ReturnType<
     if (err instanceof OsvSourceError) throw new IntelImportError(err.message, { cause: err });
     throw err;
   }
+}
+
+/** One line for a schema error (zod lists every issue as multi-line JSON): the first issue and where. */
+function firstIssue(err: unknown): string {
+  const issues = (err as { issues?: { path: (string | number)[]; message: string }[] }).issues;
+  const first = issues?.[0];
+  if (!first) return (err as Error).message.split("\n")[0] ?? String(err);
+  const where = first.path.length ? first.path.join(".") : "the document";
+  return `${where}: ${first.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""}`;
 }
