@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import {
   Kysely,
@@ -96,7 +96,13 @@ export async function connectDatabase(
     const file = opts.url.startsWith("sqlite:")
       ? opts.url.slice("sqlite:".length)
       : join(opts.dataDir, "portcullis.db");
-    if (file !== ":memory:") mkdirSync(join(file, ".."), { recursive: true });
+    if (file !== ":memory:") {
+      mkdirSync(join(file, ".."), { recursive: true });
+      // A new database is readable by its owner only (it holds the audit trail, token hashes and
+      // the key they are hashed under); SQLite gives its -wal and -shm files the same mode. An
+      // existing file keeps the mode its owner chose.
+      if (!existsSync(file)) closeSync(openSync(file, "a", 0o600));
+    }
     const sqlite = await openSqlite(file);
     // WAL lets CLI commands write while a gateway serves from the same file.
     sqlite.exec("PRAGMA journal_mode = WAL");
