@@ -123,9 +123,11 @@ export function registerTokenCommand(program: Command): void {
           ? `revoked ${t.revokedAt}`
           : t.state === "expired"
             ? `expired ${t.expiresAt}`
-            : t.expiresAt
-              ? `expires ${t.expiresAt}`
-              : "active";
+            : t.state === "disabled"
+              ? "disabled (its user is disabled)"
+              : t.expiresAt
+                ? `expires ${t.expiresAt}`
+                : "active";
       process.stdout.write(
         `${t.id}  ${t.user.padEnd(20)} ${t.role.padEnd(9)} ${(t.team ?? "-").padEnd(12)} ${printable(t.label ?? "-").padEnd(16)} ${state}\n`,
       );

@@ -54,7 +54,7 @@ export function registerUserCommand(program: Command): void {
     const reason = (flags.reason as string | undefined) ?? null;
     const { disabled, active, adminsLeft } = await withLocalServices(flags, async (s) => {
       const view = await s.identity.disableIdentity(name, reason, cliActor()).catch(asCliError);
-      const tokens = (await s.identity.listTokens(name)).filter((t) => t.state === "active").length;
+      const tokens = (await s.identity.listTokens(name)).filter((t) => t.state === "disabled").length;
       const admins = (await s.identity.listUsers()).filter((u) => u.role === "admin" && !u.disabled).length;
       return { disabled: view, active: tokens, adminsLeft: admins };
     });

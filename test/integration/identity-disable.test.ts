@@ -116,6 +116,16 @@ for (const dialect of DIALECTS) {
         [listed.disabled, listed.disabledAt, listed.disabledReason, listed.disabledBy],
         [true, view.disabledAt, "left the company (HR-4711)", "root"],
       );
+      // Its tokens are listed as what they are now: refused.
+      const tokens = (await (
+        await fetch(`${gw.url}/api/v1/tokens?user=leaver`, { headers: bearer(admin) })
+      ).json()) as {
+        items: { state: string }[];
+      };
+      assert.deepEqual(
+        tokens.items.map((t) => t.state),
+        ["disabled"],
+      );
       // A new token for a disabled identity is refused too (nothing to route around it with).
       const fresh = await fetch(`${gw.url}/api/v1/tokens`, {
         method: "POST",

@@ -126,7 +126,13 @@ for (const dialect of DIALECTS) {
         await identity.revokeToken(info.id, CLI_ACTOR);
         assert.equal((await identity.authenticate(token)).ok, false, "revoked at once here");
         now += 2_001;
-        assert.deepEqual(await other.authenticate(token), { ok: false, reason: "revoked", tokenId: info.id });
+        // The secret matched: the refusal names the holder (for the audit record of the attempt).
+        assert.deepEqual(await other.authenticate(token), {
+          ok: false,
+          reason: "revoked",
+          tokenId: info.id,
+          holder: { user: "ci", role: "requester" },
+        });
         assert.equal(await identity.bootstrapAdmin(CLI_ACTOR), null, "identities exist: no bootstrap");
 
         // A check that read the token before a revocation on this instance does not cache its
@@ -151,6 +157,7 @@ for (const dialect of DIALECTS) {
           ok: false,
           reason: "revoked",
           tokenId: second.info.id,
+          holder: { user: "ci", role: "reader" },
         });
 
         // A token for an existing identity: a higher role raises the identity's (what `user list`

@@ -37,7 +37,7 @@ const tokenInfoSchema = {
     createdBy: { type: "string" },
     expiresAt: { type: ["string", "null"] },
     revokedAt: { type: ["string", "null"] },
-    state: { type: "string", enum: ["active", "expired", "revoked"] },
+    state: { type: "string", enum: ["active", "expired", "revoked", "disabled"] },
   },
 } as const;
 

@@ -53,8 +53,11 @@ export interface TokenInfo {
   createdBy: string;
   expiresAt: string | null;
   revokedAt: string | null;
-  /** Whether it still authenticates: `revoked`, `expired` (its expiry passed) or `active`. */
-  state: "active" | "expired" | "revoked";
+  /**
+   * Whether it still authenticates: `revoked`, `expired` (its expiry passed), `disabled` (its
+   * identity is disabled: refused until `user enable`) or `active`.
+   */
+  state: "active" | "expired" | "revoked" | "disabled";
 }
 
 export interface CreatedToken {
@@ -344,7 +347,12 @@ export class IdentityService implements OwnerDirectory {
     page: { after?: { createdAt: number; id: string }; limit?: number } = {},
   ): Promise<TokenInfo[]> {
     const now = this.deps.now();
-    return (await this.deps.repo.listTokens(user, page)).map((row) => tokenInfo(row, now));
+    const rows = await this.deps.repo.listTokens(user, page);
+    // The holders of the page's tokens, read once each: a disabled identity's tokens say so.
+    const disabled = new Set<string>();
+    for (const name of new Set(rows.map((r) => r.identity)))
+      if ((await this.deps.repo.getIdentity(name))?.disabled_at != null) disabled.add(name);
+    return rows.map((row) => tokenInfo(row, now, disabled.has(row.identity)));
   }
 
   async revokeToken(id: string, actor: Actor): Promise<TokenInfo> {
@@ -593,7 +601,7 @@ function checkDisableReason(reason: string): void {
     );
 }
 
-function tokenInfo(row: TokenRow, now: number): TokenInfo {
+function tokenInfo(row: TokenRow, now: number, identityDisabled = false): TokenInfo {
   return {
     id: row.id,
     user: row.identity,
@@ -609,6 +617,8 @@ function tokenInfo(row: TokenRow, now: number): TokenInfo {
         ? "revoked"
         : row.expires_at !== null && Number(row.expires_at) <= now
           ? "expired"
-          : "active",
+          : identityDisabled
+            ? "disabled"
+            : "active",
   };
 }
