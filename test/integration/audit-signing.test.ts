@@ -24,7 +24,7 @@ import { AuditRepository, type CheckpointSigner } from "../../src/adapters/db/au
 import { ThreadAuditWriter } from "../../src/adapters/db/audit-writer-thread.js";
 import { connectDatabase } from "../../src/adapters/db/connect-database.js";
 import { loadConfig } from "../../src/config/options.js";
-import { keyIdOf } from "../../src/crypto/key-ring.js";
+import { keyIdOf, SigningKeyMissing } from "../../src/crypto/key-ring.js";
 import type { Actor } from "../../src/domain/identity.js";
 import { createGateway } from "../../src/main.js";
 import { AuditTrail } from "../../src/services/audit/audit-trail.js";
@@ -94,6 +94,65 @@ function countingWriter(repo: AuditRepository): AuditWriter & { seals: number } 
 
 for (const dialect of DIALECTS) {
   const skip = await dialectSkip(dialect);
+
+  test(
+    `a serving gateway's idle trail also signs what a keyless CLI command left unsigned, an interval on (${dialect})`,
+    { skip },
+    () =>
+      withTestDatabase(dialect, async (db) => {
+        const repo = new AuditRepository(db.db, db.dialect);
+        let clock = T;
+        const gateway = new AuditTrail({
+          writer: inlineAuditWriter(repo, signer),
+          now: () => clock,
+          log,
+          checkpointEveryMs: INTERVAL,
+          watchOthers: true,
+        });
+        // A CLI command on a workstation without the gateway's key: it writes, and cannot sign.
+        const keyless: CheckpointSigner = {
+          sign: () => {
+            throw new SigningKeyMissing("no signing key in this process");
+          },
+        };
+        const signedThrough = async () => (await repo.head())!.checkpointSeq;
+        gateway.start(5);
+        try {
+          pulls(gateway, 3);
+          await gateway.flush();
+          assert.equal(await signedThrough(), 3, "the chain's first batch is signed with it");
+          // An interval on, the gateway looks once, finds all it wrote signed, and stops looking
+          // for its own records.
+          clock = T + INTERVAL + 1;
+          await sleep(100);
+          clock = T + INTERVAL + 5_000;
+          const cliTrail = new AuditTrail({
+            writer: inlineAuditWriter(repo, keyless),
+            now: () => clock,
+            log,
+          });
+          cliTrail.record({
+            action: "user.disable",
+            actor: { ...who, user: "cli:root", role: "admin", ip: "cli" },
+            outcome: "ok",
+          });
+          await cliTrail.close();
+          assert.equal((await repo.head())!.seq, 4);
+          assert.equal(await signedThrough(), 3, "the CLI signed nothing");
+          clock = T + 2 * INTERVAL;
+          await sleep(100);
+          assert.equal(await signedThrough(), 3, "looked at once an interval");
+          clock = T + 2 * INTERVAL + 2;
+          assert.equal(
+            await eventually(async () => (await signedThrough()) === 4),
+            true,
+            "the idle gateway signed the CLI's record",
+          );
+        } finally {
+          await gateway.close();
+        }
+      }),
+  );
 
   test(
     `an idle gateway's trail signs its records an interval after writing them, inline and on the writer thread, looking at the head only then (${dialect})`,

@@ -31,6 +31,11 @@ export interface AuditTrailOptions {
   /** Writes batches on this thread (CLI commands, and a gateway until `start`). */
   writer: AuditWriter;
   /**
+   * Once started, also sign records other processes left unsigned (see `othersLookAt`): the
+   * serving gateway's trail. Off by default, so a trail signs only its own writes.
+   */
+  watchOthers?: boolean;
+  /**
    * The writer a running gateway switches to at `start`: batches chained and stored on another
    * thread, so the event loop serving pip pays only for queueing. When it fails the trail goes
    * back to `writer` and says so.
@@ -131,6 +136,13 @@ export class AuditTrail implements AuditRecorder {
    * so over everything this process wrote.
    */
   private lookedAtCheckpoint: number | undefined;
+  /**
+   * A running gateway (`start`) also looks at the head once an interval for records other
+   * processes left unsigned: a CLI command run without the key writes them and cannot sign
+   * (an offboarding record, say), and an idle gateway would otherwise leave them so. One small
+   * read an interval; the seal signs only past a checkpoint an interval old, as ever.
+   */
+  private othersLookAt: number | undefined;
   private sealRetryAt = 0;
   private closing = false;
   /** Records written since start (metrics, tests). */
@@ -314,11 +326,14 @@ export class AuditTrail implements AuditRecorder {
   /** Whether records this process wrote have waited an interval for a checkpoint (no I/O). */
   private sealDue(now: number): boolean {
     return (
-      this.unsignedSince !== undefined &&
       this.opts.writer.seal !== undefined &&
-      now - this.unsignedSince >= this.checkpointEveryMs &&
-      now >= this.sealRetryAt
+      now >= this.sealRetryAt &&
+      (this.ownSealDue(now) || (this.othersLookAt !== undefined && now >= this.othersLookAt))
     );
+  }
+
+  private ownSealDue(now: number): boolean {
+    return this.unsignedSince !== undefined && now - this.unsignedSince >= this.checkpointEveryMs;
   }
 
   /**
@@ -332,6 +347,9 @@ export class AuditTrail implements AuditRecorder {
   private async sealIdle(): Promise<void> {
     const now = this.opts.now();
     if (!this.sealDue(now)) return;
+    const mine = this.ownSealDue(now);
+    if (this.othersLookAt !== undefined && now >= this.othersLookAt)
+      this.othersLookAt = now + this.checkpointEveryMs;
     let outcome: SealOutcome;
     try {
       outcome = await this.opts.writer.seal!(now, this.checkpointEveryMs);
@@ -343,6 +361,8 @@ export class AuditTrail implements AuditRecorder {
       );
       return;
     }
+    // A look for other processes' records only: what this process wrote keeps its own schedule.
+    if (!mine) return;
     // Signed less than an interval ago, maybe before this process's last records: look again once
     // it is an interval old. Unless a look found another one before, with no write of this
     // process since: then this one was signed after that look, over all this process wrote.
@@ -530,6 +550,7 @@ export class AuditTrail implements AuditRecorder {
   /** Flushes on a timer and moves writing to the background writer (a running gateway only). */
   start(intervalMs = 250): void {
     if (this.timer) return;
+    if (this.opts.watchOthers) this.othersLookAt = this.opts.now() + this.checkpointEveryMs;
     this.background = this.opts.background !== undefined;
     try {
       this.spool ??= this.opts.spool?.();

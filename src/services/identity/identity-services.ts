@@ -63,6 +63,8 @@ export async function buildIdentityServices(
   const sinks = config.auditSinks.length ? await createAuditSinks(config.auditSinks, log) : [];
   const audit = new AuditTrail({
     writer: inlineAuditWriter(auditLog, signer),
+    // Once started (a serving gateway): records a keyless CLI command left unsigned are signed too.
+    watchOthers: true,
     // A running gateway writes the trail on a thread of its own (an in-memory SQLite database
     // cannot be shared with one and stays inline).
     background: () => {
