@@ -1,3 +1,4 @@
+import { redactUrl } from "../domain/url-secrets.js";
 import { fileURLToPath } from "node:url";
 import type { Actor } from "../domain/identity.js";
 import type { AuditEntryInput } from "./audit-entry.js";
@@ -77,15 +78,7 @@ export function intelImportRecord(
   actor: Actor,
   outcome: { report: ImportReport } | { error: Error },
 ): AuditEntryInput {
-  let named = source.slice(0, 500);
-  if (/^https?:\/\//i.test(source)) {
-    try {
-      const u = new URL(source);
-      named = `${u.protocol}//${u.host}${u.pathname}${u.search ? "?…" : ""}`;
-    } catch {
-      named = "(a URL that does not parse)";
-    }
-  }
+  const named = /^https?:\/\//i.test(source) ? redactUrl(source) : source.slice(0, 500);
   if ("error" in outcome)
     return {
       action: "intel.import",

@@ -1,3 +1,4 @@
+import { redactUrl, takeBasicCredentials } from "../../domain/url-secrets.js";
 import type { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
@@ -588,18 +589,11 @@ export class HttpUpstream implements Upstream {
 }
 
 function parseBaseUrl(raw: string): { base: URL; authorization: string | undefined } {
-  const base = new URL(raw);
-  if (base.protocol !== "https:" && base.protocol !== "http:") {
-    throw new TypeError(`upstream URL must be http(s), got ${base.protocol}`);
+  const given = new URL(raw);
+  if (given.protocol !== "https:" && given.protocol !== "http:") {
+    throw new TypeError(`upstream URL must be http(s), got ${given.protocol}`);
   }
-  let authorization: string | undefined;
-  if (base.username !== "" || base.password !== "") {
-    const user = decodeURIComponent(base.username);
-    const password = decodeURIComponent(base.password);
-    authorization = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
-    base.username = "";
-    base.password = "";
-  }
+  const { url: base, authorization } = takeBasicCredentials(given, `upstream ${redactUrl(given)}`);
   base.hash = "";
   base.search = "";
   if (!base.pathname.endsWith("/")) base.pathname += "/";

@@ -1,3 +1,4 @@
+import { decodeUrlCredential, redactUrl, takeBasicCredentials } from "../../domain/url-secrets.js";
 import { createSocket, type Socket } from "node:dgram";
 import { lookup } from "node:dns";
 import { isIP } from "node:net";
@@ -205,35 +206,13 @@ export function sinkRetryDelayMs(failures: number, base = HTTP_RETRY_BASE_MS, ra
   return Math.round(ms * (1 + 0.1 * random()));
 }
 
-/**
- * A sink URL's credentials (`http://user:pw@host/…`) taken out: fetch refuses a URL that carries
- * them, and they must never reach a log. They go in an `Authorization: Basic` header instead.
- */
+/** A sink URL's credentials (`http://user:pw@host/…`) as an `Authorization: Basic` header instead. */
 export function splitSinkCredentials(url: URL): { url: URL; authorization: string | undefined } {
-  if (!url.username && !url.password) return { url, authorization: undefined };
-  const bare = new URL(url.href);
-  bare.username = "";
-  bare.password = "";
-  const user = decodeCredential(url.username, "user name", bare);
-  const password = decodeCredential(url.password, "password", bare);
-  return { url: bare, authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` };
-}
-
-/** A percent-encoded credential, or an error naming the sink (never the credential) when it is not. */
-function decodeCredential(text: string, what: string, bare: URL): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    throw new Error(
-      `audit sink ${sinkDescription(bare)}: the ${what} in its URL is not percent-encoded (write % as %25)`,
-    );
-  }
+  return takeBasicCredentials(url, `audit sink ${redactUrl(url)}`);
 }
 
 /** A sink's URL as logs may show it: no credentials, no query string (either may hold a secret). */
-export function sinkDescription(url: URL): string {
-  return `${url.protocol}//${url.host}${url.pathname}${url.search ? "?…" : ""}`;
-}
+export const sinkDescription = (url: URL): string => redactUrl(url);
 
 /**
  * JSON lines POSTed in batches of up to 500, one request at a time. A batch that fails (no
@@ -270,7 +249,7 @@ export class HttpSink implements AuditSink {
     this.authorization = authorization;
     this.description = sinkDescription(target);
     // Both spellings of each credential, for scrubbing error messages.
-    this.secrets = [url.password, decodeCredential(url.password, "password", target)].filter(
+    this.secrets = [url.password, decodeUrlCredential(url.password, "password", this.description)].filter(
       (v) => v.length > 0,
     );
   }

@@ -1,3 +1,4 @@
+import { redactUrl } from "../../domain/url-secrets.js";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { Agent, fetch } from "undici";
@@ -487,15 +488,5 @@ export class WebhookDispatcher {
     if (d.attempts < MAX_ATTEMPTS) return false;
     const cutOff = (await this.deps.repo.attempts(d.id)).filter(isCutOffByShutdown).length;
     return attemptsUsedUp(d.attempts, cutOff);
-  }
-}
-
-/** A URL without its query string (which may carry a token), for logs and the audit trail. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.origin}${u.pathname}${u.search ? "?…" : ""}`;
-  } catch {
-    return "(invalid URL)";
   }
 }
