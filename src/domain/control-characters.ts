@@ -48,3 +48,23 @@ export function inert(strings: TemplateStringsArray, ...values: unknown[]): stri
   for (let i = 0; i < values.length; i++) out += escapeControlCharacters(String(values[i])) + strings[i + 1]!;
   return out;
 }
+
+/**
+ * Why a JSON body's free text cannot be stored: the first of `fields` holding a control character
+ * (it would be printed back by the CLI, the dashboard and webhooks), named with its value escaped
+ * and cut to 200 characters; undefined when none does. `lineFeeds`: text that may span lines (a
+ * request's reason) keeps its line feeds.
+ */
+export function controlCharacterProblem(
+  body: Record<string, unknown>,
+  fields: readonly string[],
+  opts: { lineFeeds?: boolean } = {},
+): string | undefined {
+  for (const field of fields) {
+    const text = body[field];
+    if (typeof text !== "string") continue;
+    if (hasControlCharacters(opts.lineFeeds ? text.replaceAll("\n", "") : text))
+      return `${field} must not contain control characters (escape sequences, tabs, ${opts.lineFeeds ? "carriage returns" : "line breaks"}), got ${escapeControlCharacters(JSON.stringify(text).slice(0, 200))}`;
+  }
+  return undefined;
+}

@@ -19,7 +19,7 @@ import {
   sendApiError,
 } from "../api-conventions.js";
 import { reasonSchema } from "./console-schemas.js";
-import { escapeControlCharacters, hasControlCharacters } from "../../domain/control-characters.js";
+import { controlCharacterProblem } from "../../domain/control-characters.js";
 
 const nullableString = { type: ["string", "null"] } as const;
 
@@ -189,27 +189,16 @@ function present(r: PackageRequest<RequestReport> & { remaining?: unknown }) {
 }
 
 /**
- * Why a request's free text cannot be stored: a reason or ticket holding a control character
- * (an escape sequence, a carriage return, a bidi override) that `requests show`, the dashboard and
- * webhooks would print back. A reason may span lines: line feeds are kept.
- */
-function controlledField(body: Record<string, unknown>): string | undefined {
-  for (const field of ["reason", "ticket"]) {
-    const text = body[field];
-    if (typeof text === "string" && hasControlCharacters(text.replaceAll("\n", "")))
-      return `${field} must not contain control characters (escape sequences, tabs, carriage returns), got ${escapeControlCharacters(JSON.stringify(text).slice(0, 200))}`;
-  }
-  return undefined;
-}
-
-/**
  * Requests and approvals: `POST /api/v1/requests` (requester+) vets a package with its whole
  * tree and approves it at once when policy admits everything; approvers approve, deny or grant an
  * exception; anyone may read the queue.
  */
 export function registerConsoleRequestRoutes(app: FastifyInstance, deps: { requests: RequestService }): void {
   const guard = async (reply: FastifyReply, fn: () => Promise<unknown>, body?: Record<string, unknown>) => {
-    const unprintable = body ? controlledField(body) : undefined;
+    // Stored and printed back by `requests show`, the dashboard and webhooks; a reason may span lines.
+    const unprintable = body
+      ? controlCharacterProblem(body, ["reason", "ticket"], { lineFeeds: true })
+      : undefined;
     if (unprintable) return sendApiError(reply, 400, "VALIDATION", unprintable);
     try {
       return await fn();

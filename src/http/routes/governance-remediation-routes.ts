@@ -1,5 +1,5 @@
 import type {} from "@fastify/swagger";
-import { escapeControlCharacters, hasControlCharacters } from "../../domain/control-characters.js";
+import { controlCharacterProblem } from "../../domain/control-characters.js";
 import { ISO_TIME_HINT, parseIsoTime } from "../../domain/iso-time.js";
 import { actorOf } from "../auth-context.js";
 import type { FastifyInstance } from "fastify";
@@ -207,16 +207,8 @@ export function registerRemediationRoutes(app: FastifyInstance, remediation: Rem
       const b = req.body;
       // Stored and printed back by `remediation show` and the dashboard: refused as token labels
       // are, and as the CLI refuses the same text in --reason and --note.
-      for (const field of ["reason", "note"] as const) {
-        const text = b[field];
-        if (text !== undefined && hasControlCharacters(text))
-          return sendApiError(
-            reply,
-            400,
-            "VALIDATION",
-            `${field} must not contain control characters (escape sequences, tabs or line breaks), got ${escapeControlCharacters(JSON.stringify(text))}`,
-          );
-      }
+      const unprintable = controlCharacterProblem(b, ["reason", "note"]);
+      if (unprintable) return sendApiError(reply, 400, "VALIDATION", unprintable);
       let change: StateChange;
       if (b.state === "accepted-risk") {
         if (!b.reason || !b.until)
