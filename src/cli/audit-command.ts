@@ -90,7 +90,7 @@ export function registerAuditCommand(program: Command): void {
     }
     if (!flags.json)
       process.stdout.write(
-        `audit trail intact: ${result.records} records, ${result.checkpoints} signed checkpoint(s)${unsignedNote(result)}\n`,
+        `audit trail intact: ${result.records} records${result.accesses !== result.records ? ` (${result.accesses} accesses)` : ""}, ${result.checkpoints} signed checkpoint(s)${unsignedNote(result)}\n`,
       );
   });
 

@@ -19,7 +19,7 @@ import { dashboardBuilt } from "../../src/http/dashboard-http.js";
 import { tokenIdOf } from "../../src/services/identity/identity-service.js";
 import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
-import { bearer, createToken, pipIndexUrl } from "../helpers/identity.js";
+import { basic, bearer, createToken, flushAudit, pipIndexUrl } from "../helpers/identity.js";
 import { installed, makeVenv, pipInstall } from "../helpers/python.js";
 import { buildWheel } from "../helpers/wheel-builder.js";
 
@@ -360,6 +360,31 @@ describe("dashboard in real Chromium", { skip }, () => {
     } finally {
       await context.close();
       await closed.close();
+    }
+  });
+
+  test("audit: the same access repeated shows as one row with how many times", async () => {
+    // rita reads one page three times in a row: the trail keeps the same access repeated within a
+    // second as one record (two, should its flush timer fall between them).
+    const pages = await Promise.all(
+      [0, 1, 2].map(() => fetch(`${gw.url}/simple/acme-widgets/`, { headers: basic(readerToken) })),
+    );
+    for (const res of pages) await res.arrayBuffer();
+    await flushAudit(gw);
+    const { context, page } = await loggedIn(approverToken);
+    try {
+      await page.goto(`${gw.url}/audit?identity=rita&action=simple.page`);
+      await page.locator("main tbody tr").first().waitFor();
+      const when = await page.locator("main tbody tr td:first-child").allInnerTexts();
+      const accesses = when.map((t) => Number(/×(\d+)/.exec(t)?.[1] ?? "1"));
+      assert.ok(when.length < 3, `one row per access: ${JSON.stringify(when)}`);
+      assert.equal(
+        accesses.reduce((a, b) => a + b, 0),
+        3,
+        `the rows say how many times: ${JSON.stringify(when)}`,
+      );
+    } finally {
+      await context.close();
     }
   });
 

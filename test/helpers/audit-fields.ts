@@ -1,3 +1,4 @@
+import { repeatOffsets } from "../../src/services/audit/audit-batch-codec.js";
 import type { AuditFields } from "../../src/services/audit/audit-chain.js";
 
 /**
@@ -25,4 +26,20 @@ export function auditFields(overrides: Partial<AuditFields> = {}): AuditFields {
     detail_json: null,
     ...overrides,
   };
+}
+
+/**
+ * Records as the accesses they stand for: a record with repeats (`repeats_json`) becomes one
+ * record per access, each at its own time and without `repeats_json`, in the order they came
+ * within each record. For tests that count or list accesses.
+ */
+export function accessesOf<R extends AuditFields>(records: readonly R[]): R[] {
+  const out: R[] = [];
+  for (const r of records) {
+    const { repeats_json, ...one } = r;
+    out.push(one as R);
+    if (repeats_json)
+      for (const offset of repeatOffsets(repeats_json)) out.push({ ...one, at: r.at + offset } as R);
+  }
+  return out;
 }

@@ -67,13 +67,14 @@ async function eventually(check: () => Promise<boolean> | boolean, ms = 5_000): 
   }
 }
 
+/** `n` page requests, each its own record (a page each: the same access repeated would be one). */
 function pulls(trail: AuditTrail, n: number): void {
   for (let i = 0; i < n; i++)
     trail.record({
       action: "simple.page",
       actor: who,
       outcome: "ok",
-      project: "requests",
+      project: `requests-${i}`,
       detail: { status: 200 },
     });
 }

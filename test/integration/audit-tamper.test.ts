@@ -270,11 +270,13 @@ for (const dialect of DIALECTS) {
 
     test("audit export writes every record when one is damaged, names it, and exits 1", async () => {
       const head = await withDb(headSeq);
+      // A recent record: the API's answer (newest first, one page) holds it.
+      const damaged = head - 1;
       const original = await withDb((db) =>
-        db.selectFrom("audit_log").select("detail_json").where("seq", "=", 9).executeTakeFirstOrThrow(),
+        db.selectFrom("audit_log").select("detail_json").where("seq", "=", damaged).executeTakeFirstOrThrow(),
       );
       await withDb((db) =>
-        db.updateTable("audit_log").set({ detail_json: "{not json" }).where("seq", "=", 9).execute(),
+        db.updateTable("audit_log").set({ detail_json: "{not json" }).where("seq", "=", damaged).execute(),
       );
       try {
         const run = await cli("audit", "export", ...local);
@@ -296,10 +298,16 @@ for (const dialect of DIALECTS) {
           Array.from({ length: head }, (_, i) => i + 1),
           "every record, in order",
         );
-        assert.deepEqual([lines[8]!.detail, lines[8]!.unparseable], [null, { detail: "{not json" }]);
-        assert.equal(lines[9]!.unparseable, undefined, "only the damaged record is marked");
-        assert.match(run.stderr, /record 9: detail not valid JSON/);
-        assert.match(run.stderr, /1 record\(s\) exported with fields that are not valid JSON \(9\)/);
+        assert.deepEqual(
+          [lines[damaged - 1]!.detail, lines[damaged - 1]!.unparseable],
+          [null, { detail: "{not json" }],
+        );
+        assert.equal(lines[damaged - 2]!.unparseable, undefined, "only the damaged record is marked");
+        assert.match(run.stderr, new RegExp(`record ${damaged}: detail not valid JSON`));
+        assert.match(
+          run.stderr,
+          new RegExp(`1 record\\(s\\) exported with fields that are not valid JSON \\(${damaged}\\)`),
+        );
         assert.doesNotMatch(run.stderr, /unexpected error|SyntaxError|\n\s+at /);
         // The API's JSON answer marks it too (its response schema used to drop the field).
         const { gateway, url } = await startGateway();
@@ -309,7 +317,7 @@ for (const dialect of DIALECTS) {
             CLI_ACTOR,
           );
           const res = await fetch(
-            `${url}/api/v1/audit?action=${encodeURIComponent(lines[8]!.action)}&limit=500`,
+            `${url}/api/v1/audit?action=${encodeURIComponent(lines[damaged - 1]!.action)}&limit=500`,
             {
               headers: { authorization: `Bearer ${token}` },
             },
@@ -317,7 +325,7 @@ for (const dialect of DIALECTS) {
           assert.equal(res.status, 200);
           const items = ((await res.json()) as { items: { seq: number; unparseable?: unknown }[] }).items;
           assert.deepEqual(
-            items.find((r) => r.seq === 9)?.unparseable,
+            items.find((r) => r.seq === damaged)?.unparseable,
             { detail: "{not json" },
             "the API marks the damaged record",
           );
@@ -329,7 +337,7 @@ for (const dialect of DIALECTS) {
           db
             .updateTable("audit_log")
             .set({ detail_json: original.detail_json })
-            .where("seq", "=", 9)
+            .where("seq", "=", damaged)
             .execute(),
         );
       }

@@ -36,7 +36,12 @@ const who: Actor = {
   client: null,
 };
 
-function pulls(trail: AuditTrail, n: number, project = "requests"): void {
+/**
+ * `n` downloads of three versions, each its own record (`detail.n` sets them apart), unless
+ * `repeated`: then the same three accesses over and over, which a batch keeps as three records
+ * with repeats.
+ */
+function pulls(trail: AuditTrail, n: number, project = "requests", repeated = false): void {
   for (let i = 0; i < n; i++) {
     const version = `2.${i % 3}.0`;
     trail.record({
@@ -47,7 +52,7 @@ function pulls(trail: AuditTrail, n: number, project = "requests"): void {
       version,
       filename: `${project}-${version}-py3-none-any.whl`,
       sha256: `${project}${version}`.padEnd(64, "0"),
-      detail: { status: 200 },
+      detail: repeated ? { status: 200 } : { status: 200, n: i },
     });
   }
 }
@@ -162,6 +167,64 @@ for (const dialect of DIALECTS) {
         await sinkTrail.close();
         assert.equal(seen.length, 110);
         assert.equal((await new AuditRepository(db.db, db.dialect).head())?.seq, 115);
+      }),
+  );
+}
+
+for (const dialect of DIALECTS) {
+  test(
+    `the same access repeated crosses to the thread as one record with its repeats: chained, verified, each a pull (${dialect})`,
+    { skip: await dialectSkip(dialect) },
+    () =>
+      withTestDatabase(dialect, async (db) => {
+        const repo = new AuditRepository(db.db, db.dialect);
+        const { log } = capture();
+        let at = 8_000_000;
+        const trail = new AuditTrail({
+          writer: inlineAuditWriter(repo, signer),
+          background: () => new ThreadAuditWriter({ database: db.reopen!, key, log, idleMs: 100 }),
+          now: () => at++,
+          log,
+        });
+        trail.start(60_000);
+        pulls(trail, 900, "requests", true);
+        await trail.close();
+        assert.equal(trail.lastWriter, "writer thread");
+        assert.equal(trail.written, 900, "every access counted");
+        const stored = [];
+        for await (const r of repo.scan()) stored.push(r);
+        assert.deepEqual(
+          stored.map((r) => [r.version, r.at - 8_000_000, JSON.parse(r.repeats_json ?? "[]").length]),
+          [
+            ["2.0.0", 0, 299],
+            ["2.1.0", 1, 299],
+            ["2.2.0", 2, 299],
+          ],
+          "three records, each with the times of its 299 repeats",
+        );
+        assert.deepEqual(JSON.parse(stored[1]!.repeats_json!).slice(0, 3), [3, 6, 9]);
+        const verdict = await verifyAuditLog(repo, new Set([keyid]));
+        assert.deepEqual(
+          [verdict.ok, verdict.records, verdict.accesses],
+          [true, 3, 900],
+          verdict.problem ?? "",
+        );
+        const inventory = await new InventoryRepository(db.db).byProject("requests");
+        assert.deepEqual(
+          inventory
+            .map((r) => [
+              r.version,
+              Number(r.pulls),
+              Number(r.first_pulled) - 8_000_000,
+              Number(r.last_pulled) - 8_000_000,
+            ])
+            .sort(),
+          [
+            ["2.0.0", 300, 0, 897],
+            ["2.1.0", 300, 1, 898],
+            ["2.2.0", 300, 2, 899],
+          ],
+        );
       }),
   );
 }

@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { loadConfig, ConfigError } from "../../src/config/options.js";
 import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
+import { accessesOf } from "../helpers/audit-fields.js";
 import { basic, downloadRelease, flushAudit } from "../helpers/identity.js";
 import { buildWheel } from "../helpers/wheel-builder.js";
 
@@ -18,7 +19,9 @@ const PROJECT = "proxied-widgets";
 /** The audited accesses to the project (not the gateway's own decisions about it). */
 async function auditedIps(gw: TestGateway): Promise<{ action: string; ip: string }[]> {
   await flushAudit(gw);
-  const rows = await gw.gateway.services.auditLog.query({ project: PROJECT, limit: 100, order: "asc" });
+  const rows = accessesOf(
+    await gw.gateway.services.auditLog.query({ project: PROJECT, limit: 100, order: "asc" }),
+  );
   return rows.filter((r) => !r.action.startsWith("decision.")).map((r) => ({ action: r.action, ip: r.ip }));
 }
 

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
+import { accessesOf } from "../helpers/audit-fields.js";
 import { basic, createToken, flushAudit } from "../helpers/identity.js";
 import { buildWheel } from "../helpers/wheel-builder.js";
 
@@ -144,11 +145,14 @@ describe("the warm-page fast lane", () => {
       await res.arrayBuffer();
     }
     await flushAudit(open);
-    const rows = await open.gateway.services.auditLog.query({
-      identity: "lane-reader",
-      limit: 10,
-      order: "asc",
-    });
+    // The full route and the fast lane record the same access alike: one record, repeated.
+    const rows = accessesOf(
+      await open.gateway.services.auditLog.query({
+        identity: "lane-reader",
+        limit: 10,
+        order: "asc",
+      }),
+    );
     assert.equal(rows.length, 4, "every request audited, fast lane or not");
     for (const r of rows) {
       assert.equal(r.action, "simple.page");

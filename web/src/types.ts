@@ -220,6 +220,10 @@ export interface AuditRecord {
   outcome: string;
   status?: number | null;
   detail?: Record<string, unknown> | null;
+  /** The same access repeated within a second: how many accesses (absent: one). */
+  count?: number;
+  /** The times of the accesses after the first, in the order they came. */
+  repeatedAt?: string[];
   hash: string;
 }
 

@@ -16,6 +16,7 @@ import {
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { repeatOffsets } from "../../services/audit/audit-batch-codec.js";
 import { AUDIT_FIELDS, type AuditFields } from "../../services/audit/audit-chain.js";
 import type { AuditSpool, SpooledBatch } from "../../services/audit/audit-spool.js";
 
@@ -347,7 +348,19 @@ function parseBatch(text: string): AuditFields[] {
               : v === null || typeof v === "string";
       if (!ok) throw new Error(`record ${i}: bad ${f}`);
     }
-    return Object.fromEntries(AUDIT_FIELDS.map((f) => [f, rec[f]])) as unknown as AuditFields;
+    const out = Object.fromEntries(AUDIT_FIELDS.map((f) => [f, rec[f]])) as unknown as AuditFields;
+    // The same access repeated (see AuditFields.repeats_json): a list of numbers, or none.
+    const repeats = rec.repeats_json;
+    if (repeats !== undefined && repeats !== null) {
+      if (typeof repeats !== "string") throw new Error(`record ${i}: bad repeats_json`);
+      try {
+        repeatOffsets(repeats);
+      } catch {
+        throw new Error(`record ${i}: bad repeats_json`);
+      }
+      out.repeats_json = repeats;
+    }
+    return out;
   });
 }
 

@@ -79,6 +79,7 @@ const AUDIT_COLUMNS = [
   ...AUDIT_FIELDS,
   "prev_hash",
   "hash",
+  "repeats_json",
 ] as const satisfies readonly (keyof ChainedRecord)[];
 /**
  * The columns an append writes: the client as `client_id` (its JSON once in `audit_clients`),
@@ -433,14 +434,22 @@ async function insertCheckpoint(
 /** A row's INSERT_COLUMNS values: the client by id when it has one (then client_json NULL). */
 function pushRow(params: unknown[], r: ChainedRecord, clientIds: Map<string, number>): void {
   const at = params.length;
-  for (const c of AUDIT_COLUMNS) params.push(r[c]);
+  for (const c of AUDIT_COLUMNS) params.push(r[c] ?? null);
   const id = r.client_json === null ? undefined : clientIds.get(r.client_json);
   if (id !== undefined) params[at + CLIENT_JSON_AT] = null;
   params.push(id ?? null);
 }
 
-// PostgreSQL BIGINT is parsed to a number already; SQLite integers arrive as numbers too.
+// PostgreSQL BIGINT is parsed to a number already; SQLite integers arrive as numbers too. A
+// record of one access has no `repeats_json`, as it was chained.
 function normalise(row: Record<(typeof AUDIT_COLUMNS)[number], unknown>): ChainedRecord {
-  const r = row as ChainedRecord;
-  return { ...r, seq: Number(r.seq), at: Number(r.at), status: r.status === null ? null : Number(r.status) };
+  const { repeats_json, ...r } = row as ChainedRecord;
+  const out: ChainedRecord = {
+    ...r,
+    seq: Number(r.seq),
+    at: Number(r.at),
+    status: r.status === null ? null : Number(r.status),
+  };
+  if (repeats_json !== null && repeats_json !== undefined) out.repeats_json = repeats_json;
+  return out;
 }

@@ -59,7 +59,10 @@ export class ThreadAuditWriter implements AuditWriter {
     return new Promise<WrittenBatch>((resolve, reject) => {
       this.waiting.set(id, { worker, records, resolve, reject });
       const msg: AuditWriterRequest = { type: "write", id, batch, checkpoint, hashes: chained };
-      worker.postMessage(msg, [batch.cells.buffer as ArrayBuffer]);
+      const transfer = [batch.cells.buffer as ArrayBuffer];
+      if (batch.repeatAt) transfer.push(batch.repeatAt.buffer as ArrayBuffer);
+      if (batch.repeatOf) transfer.push(batch.repeatOf.buffer as ArrayBuffer);
+      worker.postMessage(msg, transfer);
     });
   }
 

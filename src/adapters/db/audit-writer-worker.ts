@@ -47,11 +47,11 @@ port.on("message", (msg: AuditWriterRequest) => {
 async function write(msg: Extract<AuditWriterRequest, { type: "write" }>): Promise<void> {
   let reply: AuditWriterReply;
   try {
-    const { chained = [] } = await writer.write(msg.batch, msg.checkpoint, true);
+    const { written, chained = [] } = await writer.write(msg.batch, msg.checkpoint, true);
     reply = {
       type: "written",
       id: msg.id,
-      written: chained.length,
+      written,
       firstSeq: chained[0]?.seq ?? 0,
       prevHash: chained[0]?.prev_hash ?? "",
       ...(msg.hashes ? { hashes: chained.map((r) => r.hash) } : {}),

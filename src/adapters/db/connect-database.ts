@@ -22,6 +22,7 @@ import * as m0009 from "./migrations/0009-audit-clients.js";
 import * as m0010 from "./migrations/0010-decision-events-handled.js";
 import * as m0011 from "./migrations/0011-pending-request-once.js";
 import * as m0012 from "./migrations/0012-identity-disabled-reason.js";
+import * as m0013 from "./migrations/0013-audit-repeats.js";
 
 /**
  * Numbered migrations, in order. A static list, so bundling and type checking see them all; each
@@ -42,6 +43,7 @@ const MIGRATIONS: [string, DialectMigration][] = [
   ["0010-decision-events-handled", m0010],
   ["0011-pending-request-once", m0011],
   ["0012-identity-disabled-reason", m0012],
+  ["0013-audit-repeats", m0013],
 ];
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -2,7 +2,7 @@ import type { Generated } from "kysely";
 
 /**
  * Tables for identity, audit and inventory (migrations 0004-identity, 0009-audit-clients,
- * 0012-identity-disabled-reason). Merged into `Database` in `schema.ts`.
+ * 0012-identity-disabled-reason, 0013-audit-repeats). Merged into `Database` in `schema.ts`.
  */
 export interface IdentityTables {
   teams: TeamsTable;
@@ -91,6 +91,8 @@ export interface AuditLogTable {
   hash: string;
   /** The record's client in `audit_clients` (0009-audit-clients); null when `client_json` holds it or there is none. */
   client_id: number | null;
+  /** The times of the same access repeated, as ms after `at` (0013-audit-repeats; see AuditFields.repeats_json); null: one access. */
+  repeats_json: string | null;
 }
 
 /** Each distinct client (ClientInfo as JSON) the audit log names by id; part of the records' hashed contents. */

@@ -49,6 +49,17 @@ const recordSchema = {
     outcome: { type: "string" },
     status: { type: ["integer", "null"] },
     detail: { type: ["object", "null"], additionalProperties: true },
+    count: {
+      type: "integer",
+      minimum: 2,
+      description:
+        "present when the record stands for the same access repeated within a second (every field equal but the time): how many accesses",
+    },
+    repeatedAt: {
+      type: "array",
+      items: { type: "string" },
+      description: "the times of the accesses after the first (`time`), in the order they came",
+    },
     unparseable: {
       type: "object",
       additionalProperties: { type: "string" },

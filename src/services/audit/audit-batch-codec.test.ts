@@ -1,8 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  accessCount,
+  ACCESSES_PER_RECORD_SLOT,
   AuditBatchBuilder,
   auditBatchLength,
+  repeatOffsets,
   decodeAuditBatch,
   encodeAuditBatch,
 } from "./audit-batch-codec.js";
@@ -55,13 +58,95 @@ test("a batch survives encoding exactly, nulls, empty strings and unicode includ
 });
 
 test("repeated strings are carried once", () => {
-  const records = Array.from({ length: 500 }, (_, i) => ({ ...base, at: base.at + i }));
+  const records = Array.from({ length: 500 }, (_, i) => ({ ...base, ip: `10.0.${i >> 8}.${i & 255}` }));
   const encoded = encodeAuditBatch(records);
-  // Every distinct string once: action, identity, role, team, token id, ip, application, client,
-  // project, version, filename, sha256, outcome, detail.
-  assert.equal(encoded.strings.length, 14);
+  // Every distinct string once: action, identity, role, team, token id, the 500 addresses,
+  // application, client, project, version, filename, sha256, outcome, detail.
+  assert.equal(encoded.strings.length, 13 + 500);
   assert.equal(encoded.cells.length, 500 * 16);
-  assert.equal(decodeAuditBatch(encoded)[499]!.at, base.at + 499);
+  assert.equal(decodeAuditBatch(encoded)[499]!.ip, "10.0.1.243");
+});
+
+test("the same access repeated is one record carrying the times of the repeats", () => {
+  const records = Array.from({ length: 500 }, (_, i) => ({ ...base, at: base.at + i * 2 }));
+  const encoded = encodeAuditBatch(records);
+  assert.equal(encoded.cells.length, 16, "one record");
+  assert.equal(auditBatchLength(encoded), 500, "500 accesses");
+  const [only, ...rest] = decodeAuditBatch(encoded);
+  assert.deepEqual(rest, []);
+  assert.deepEqual(
+    { ...only!, repeats_json: undefined },
+    { ...base, repeats_json: undefined },
+    "the first access's fields and time",
+  );
+  assert.deepEqual(
+    JSON.parse(only!.repeats_json!),
+    Array.from({ length: 499 }, (_, i) => (i + 1) * 2),
+    "each repeat's time, as ms after the first",
+  );
+  assert.equal(accessCount(only!), 500);
+});
+
+test("repeats are matched on every field but the time, and within a second of the first", () => {
+  const t = base.at;
+  const other = { ...base, status: 304 };
+  const batch = decodeAuditBatch(
+    encodeAuditBatch([
+      { ...base, at: t },
+      { ...other, at: t + 1 },
+      { ...base, at: t + 2 },
+      { ...base, identity: null, at: t + 3 },
+      { ...base, at: t + 1_000 },
+      // Over a second after the first: a record of its own (which a later access then repeats).
+      { ...base, at: t + 1_001 },
+      { ...base, at: t + 1_500 },
+      { ...other, at: t + 4 },
+    ]),
+  );
+  assert.deepEqual(
+    batch.map((r) => [r.at - t, r.status, r.identity, r.repeats_json]),
+    [
+      [0, 200, "ci-nightly", "[2,1000]"],
+      [1, 304, "ci-nightly", "[3]"],
+      [3, 200, null, undefined],
+      [1_001, 200, "ci-nightly", "[499]"],
+    ],
+  );
+});
+
+test("a record that already carries repeats (read back from the spool) keeps them exactly", () => {
+  const records = decodeAuditBatch(
+    encodeAuditBatch([
+      { ...base, at: base.at },
+      { ...base, project: "flask", at: base.at + 5 },
+      { ...base, at: base.at + 7 },
+      { ...base, at: base.at + 9 },
+    ]),
+  );
+  assert.equal(records[0]!.repeats_json, "[7,9]");
+  const again = decodeAuditBatch(encodeAuditBatch(records));
+  assert.deepEqual(again, records);
+  assert.equal(auditBatchLength(encodeAuditBatch(records)), 4);
+});
+
+test("a builder is full at its distinct records, or at its share of repeats", () => {
+  const builder = new AuditBatchBuilder(2);
+  for (let i = 0; i < 2 * ACCESSES_PER_RECORD_SLOT; i++) {
+    assert.equal(builder.full, false);
+    builder.add({ ...base, at: base.at + (i % 100) });
+  }
+  assert.ok(builder.full, "full of one access repeated");
+  assert.equal(builder.records, 1);
+  assert.equal(builder.length, 2 * ACCESSES_PER_RECORD_SLOT);
+  assert.throws(() => builder.add(base), /full/);
+});
+
+test("a torn repeat list is refused", () => {
+  const encoded = encodeAuditBatch([base, { ...base, at: base.at + 1 }]);
+  assert.throws(() => decodeAuditBatch({ ...encoded, repeatOf: new Uint32Array(0) }), /torn/);
+  assert.throws(() => decodeAuditBatch({ ...encoded, repeatOf: Uint32Array.of(3) }), /does not hold/);
+  assert.throws(() => repeatOffsets('{"a":1}'), /not a list/);
+  assert.throws(() => repeatOffsets('[1,"2"]'), /not a list/);
 });
 
 test("an empty batch and a torn one", () => {

@@ -79,3 +79,35 @@ test("the canonical form is exactly the JSON array of the record's fields (store
   assert.equal(canonicalRecord(7, GENESIS_HASH, r), expected);
   assert.equal(canonicalRecord(7, GENESIS_HASH, r), expected);
 });
+
+test("a record's repeats are hashed with it; a record without any keeps the hash it always had", () => {
+  const one = auditFields({ at: 1_000, identity: "u" });
+  // The canonical form of a single access is unchanged by the repeats field (null or absent).
+  assert.equal(
+    canonicalRecord(1, GENESIS_HASH, { ...one, repeats_json: null }),
+    canonicalRecord(1, GENESIS_HASH, one),
+  );
+  assert.equal(
+    canonicalRecord(1, GENESIS_HASH, one),
+    JSON.stringify([1, GENESIS_HASH, ...Object.values(one)]),
+  );
+  assert.equal(
+    canonicalRecord(1, GENESIS_HASH, { ...one, repeats_json: "[2,5]" }),
+    JSON.stringify([1, GENESIS_HASH, ...Object.values(one), "[2,5]"]),
+  );
+  const rows = chain({ seq: 0, hash: GENESIS_HASH }, [{ ...one, repeats_json: "[2,5]" }, fields(1)]);
+  assert.equal(verify(rows), null);
+  // Dropping a repeat (or a time moved) is an edit; so is dropping them all.
+  assert.equal(
+    verify([{ ...rows[0]!, repeats_json: "[2]" }, rows[1]!]),
+    "record 1: contents do not match its hash (edited)",
+  );
+  assert.equal(
+    verify([{ ...rows[0]!, repeats_json: "[2,6]" }, rows[1]!]),
+    "record 1: contents do not match its hash (edited)",
+  );
+  assert.equal(
+    verify([{ ...rows[0]!, repeats_json: null }, rows[1]!]),
+    "record 1: contents do not match its hash (edited)",
+  );
+});

@@ -18,6 +18,13 @@ export interface AuditFields {
   outcome: string;
   status: number | null;
   detail_json: string | null;
+  /**
+   * The same access again: a JSON array of the further accesses' times, as ms after `at`, in
+   * the order they came (see AuditBatchBuilder). Absent or null: the record is one access.
+   * Hashed with the record, after its other fields, only when present, so records written
+   * before it existed keep their hashes.
+   */
+  repeats_json?: string | null;
 }
 
 /** Every field of a record, in the order the hash and the audit_log columns take them. */
@@ -122,7 +129,8 @@ export function recordHash(seq: number, prevHash: string, r: AuditFields): strin
 }
 
 /**
- * Exactly `JSON.stringify([seq, prevHash, at, action, …, detail_json])`, built by hand so that
+ * Exactly `JSON.stringify([seq, prevHash, at, action, …, detail_json])` (and `repeats_json`
+ * after it when the record has one), built by hand so that
  * the long strings repeated from record to record (the client, parsed from the User-Agent, is
  * hundreds of characters of quoted JSON) are escaped once rather than once per request.
  */
@@ -164,6 +172,7 @@ export function canonicalRecord(seq: number, prevHash: string, r: AuditFields): 
     json(r.status) +
     "," +
     json(r.detail_json) +
+    (r.repeats_json === null || r.repeats_json === undefined ? "" : "," + JSON.stringify(r.repeats_json)) +
     "]"
   );
 }

@@ -24,6 +24,27 @@ test("a record whose stored JSON does not parse is still a record: null, with th
   assert.equal(recordJson(late!).time, "100000000000000000000");
 });
 
+test("a record with repeats says how many accesses and when each came; a damaged list is marked", () => {
+  const [repeated, single, torn] = chain({ seq: 0, hash: GENESIS_HASH }, [
+    auditFields({ at: Date.UTC(2026, 10, 29, 12), repeats_json: "[0,250,999]" }),
+    auditFields(),
+    auditFields({ repeats_json: "[1," }),
+  ]);
+  const json = recordJson(repeated!);
+  assert.deepEqual(
+    [json.time, json.count, json.repeatedAt],
+    [
+      "2026-11-29T12:00:00.000Z",
+      4,
+      ["2026-11-29T12:00:00.000Z", "2026-11-29T12:00:00.250Z", "2026-11-29T12:00:00.999Z"],
+    ],
+  );
+  const plain = recordJson(single!);
+  assert.deepEqual(["count" in plain, "repeatedAt" in plain], [false, false], "one access: no count");
+  const damaged = recordJson(torn!);
+  assert.deepEqual([damaged.count, damaged.unparseable], [undefined, { repeats: "[1," }]);
+});
+
 test("a sink URL's credentials become a Basic header and leave the URL and its description", () => {
   const { url, authorization } = splitSinkCredentials(new URL("https://siem:p%40ss@logs.example/ingest?k=v"));
   assert.equal(url.href, "https://logs.example/ingest?k=v");

@@ -4,6 +4,7 @@ import { lookup } from "node:dns";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
+import { repeatOffsets } from "./audit-batch-codec.js";
 import type { ChainedRecord } from "./audit-chain.js";
 import type { AuditSink } from "./audit-trail.js";
 
@@ -84,10 +85,30 @@ export function recordJson(r: ChainedRecord): Record<string, unknown> {
     outcome: r.outcome,
     status: r.status,
     detail: parsed("detail", r.detail_json),
+    ...repeats(r, (text) => ((unparseable ??= {}).repeats = text)),
     prevHash: r.prev_hash,
     hash: r.hash,
     ...(unparseable ? { unparseable } : {}),
   };
+}
+
+/**
+ * A record that stands for the same access repeated (see AuditFields.repeats_json): how many
+ * accesses, and the times of those after the first. Nothing for a single access.
+ */
+function repeats(
+  r: ChainedRecord,
+  damaged: (text: string) => void,
+): { count: number; repeatedAt: string[] } | Record<string, never> {
+  if (r.repeats_json === null || r.repeats_json === undefined) return {};
+  let offsets: number[];
+  try {
+    offsets = repeatOffsets(r.repeats_json);
+  } catch {
+    damaged(r.repeats_json);
+    return {};
+  }
+  return { count: 1 + offsets.length, repeatedAt: offsets.map((o) => isoTime(r.at + o)) };
 }
 
 /** A record's time as ISO 8601; a stored value no Date can hold (a damaged row) as its number. */

@@ -5,17 +5,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { FileAuditSpool } from "../../adapters/audit-spool/file-audit-spool.js";
-import { auditFields } from "../../../test/helpers/audit-fields.js";
+import { accessesOf, auditFields } from "../../../test/helpers/audit-fields.js";
 import { auditBatchLength, decodeAuditBatch, type EncodedAuditBatch } from "./audit-batch-codec.js";
 import type { AuditFields } from "./audit-chain.js";
 import { AuditTrail } from "./audit-trail.js";
 import type { AuditWriter } from "./audit-writer.js";
 
+// Each from its own address: the same access repeated is one record (see the repeats tests).
 const record = (i: number): AuditFields =>
   auditFields({
     at: 1_795_823_661_529 + i,
     action: "simple.page",
     identity: "anonymous",
+    // Fixed width, so that every batch of 100 takes the same bytes in the spool.
+    ip: `10.0.${String(i >> 8).padStart(3, "0")}.${String(i & 255).padStart(3, "0")}`,
     project: "flask",
     version: null,
     filename: null,
@@ -104,7 +107,7 @@ function switchableWriter(): AuditWriter & { down: boolean; ats: number[] } {
     ats: [] as number[],
     async write(batch: EncodedAuditBatch) {
       if (w.down) throw new Error("connection refused");
-      for (const r of decodeAuditBatch(batch)) w.ats.push(r.at);
+      for (const r of accessesOf(decodeAuditBatch(batch))) w.ats.push(r.at);
       return { written: auditBatchLength(batch) };
     },
     close: async () => undefined,
@@ -223,6 +226,26 @@ test("refusing, memory stays bounded: past the headroom the oldest records are d
   for (let i = 0; i < 5_000; i++) trail.push(record(i));
   assert.equal(trail.accepting, false);
   assert.ok(trail.pendingCount <= 300 * 1.1 + 2 * 100, `${trail.pendingCount} records held`);
+});
+
+test("the same access repeated is queued as one record; refusing, it is bounded like any other", async () => {
+  const writer = switchableWriter();
+  const trail = new AuditTrail({
+    writer,
+    now: () => 0,
+    log: pino({ level: "silent" }),
+    batchSize: 100,
+    maxPending: 300,
+  });
+  const same = auditFields({ at: 5_000, action: "simple.page", project: "flask" });
+  for (let i = 0; i < 5_000; i++) trail.push({ ...same, at: 5_000 + (i % 900) });
+  assert.equal(trail.accepting, false, "with no spool, refusing once the queue is full");
+  assert.ok(trail.pendingCount <= 300 * 1.1 + 2 * 100, `${trail.pendingCount} accesses held`);
+  writer.down = false;
+  const held = trail.pendingCount;
+  await trail.flush();
+  assert.equal(writer.ats.length, held, "what was held is written");
+  assert.equal(trail.written, held, "counted as accesses");
 });
 
 test("closing signs the head only when this process wrote records", async () => {

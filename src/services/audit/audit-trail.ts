@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { SealOutcome } from "../../adapters/db/audit-repository.js";
 import type { AuditEntryInput, AuditRecorder } from "../audit-entry.js";
 import {
+  accessCount,
   AuditBatchBuilder,
   decodeAuditBatch,
   encodeAuditBatch,
@@ -188,7 +189,9 @@ export class AuditTrail implements AuditRecorder {
     open.add(fields);
     this.pendingRecords++;
     if (this.pendingRecords > this.maxPending) this.overflow();
-    if (this.pendingRecords >= this.batchSize && !this.flushing && !this.failing) this.flushDue();
+    // A batch is due when it holds `batchSize` distinct records (or its share of repeats, see
+    // AuditBatchBuilder); the same accesses over and over wait for the timer, as one record each.
+    if (open.full && !this.flushing && !this.failing) this.flushDue();
   }
 
   /**
@@ -215,6 +218,11 @@ export class AuditTrail implements AuditRecorder {
 
   /** Moves the oldest batches to the spool while the queue is over its size; refuses when it cannot. */
   private overflow(say = true, drop = true): void {
+    // One batch of the same accesses repeated can hold more than the queue's size on its own:
+    // it is closed (new records start the next), so that it can go to the spool like any other.
+    const open = this.pending[this.pending.length - 1];
+    if (this.pending.length === 1 && open && open.length > 0)
+      this.pending.push(new AuditBatchBuilder(this.batchSize));
     while (!this.overflowing && this.pendingRecords > this.maxPending && this.pending.length > 1) {
       const oldest = this.pending[0]!;
       if (!this.spill(oldest.finish(), "back", say)) {
@@ -386,13 +394,14 @@ export class AuditTrail implements AuditRecorder {
       if (spooled) {
         await this.writeBatch(
           () => encodeAuditBatch(spooled.records),
-          spooled.records.length,
+          spooled.records.reduce((n, r) => n + accessCount(r), 0),
           () => spooled.release(),
         );
         spooled.done();
         continue;
       }
-      if (!(this.pendingRecords > 0 && (drain || first || this.pendingRecords >= this.batchSize))) break;
+      if (!(this.pendingRecords > 0 && (drain || first || this.pending.length > 1 || this.pending[0]!.full)))
+        break;
       first = false;
       // Modest transactions keep each write lock (and, written inline, each event-loop stall) short.
       const taken = this.pending.shift()!;

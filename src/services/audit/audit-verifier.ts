@@ -1,6 +1,7 @@
 import { createPublicKey, verify as edVerify } from "node:crypto";
 import type { AuditRepository } from "../../adapters/db/audit-repository.js";
 import { keyIdOf } from "../../crypto/key-ring.js";
+import { accessCount } from "./audit-batch-codec.js";
 import { ChainVerifier, checkpointMessage } from "./audit-chain.js";
 import { CHECKPOINT_EVERY_MS, CHECKPOINT_EVERY_RECORDS } from "./audit-trail.js";
 
@@ -24,6 +25,8 @@ export interface AuditVerification {
   ok: boolean;
   /** Records checked. */
   records: number;
+  /** The accesses they stand for (a record with repeats is several; see AuditFields.repeats_json). */
+  accesses: number;
   checkpoints: number;
   /**
    * The last record under a signed checkpoint (0: none). Records after it are hash-chained but not
@@ -61,6 +64,7 @@ export async function verifyAuditLog(
   const broken = (problem: string, checkpoints = 0): AuditVerification => ({
     ok: false,
     records: 0,
+    accesses: 0,
     checkpoints,
     signedThrough: 0,
     unsigned: 0,
@@ -85,6 +89,7 @@ export async function verifyAuditLog(
     return {
       ok: false,
       records: 0,
+      accesses: 0,
       checkpoints: allCheckpoints.length,
       signedThrough: 0,
       unsigned: 0,
@@ -93,6 +98,7 @@ export async function verifyAuditLog(
   }
   const v = new ChainVerifier(new Set(checkpoints.map((c) => c.seq)));
   let records = 0;
+  let accesses = 0;
   // Checkpoints come in seq order: the last one is the furthest the signatures reach.
   const lastCheckpoint = checkpoints.at(-1);
   const signedThrough = lastCheckpoint?.seq ?? 0;
@@ -103,6 +109,12 @@ export async function verifyAuditLog(
     if (r.seq > head.seq) break;
     if (!v.feed(r)) break;
     records++;
+    // Its hash verified: the repeats are as written (valid), unless a writer wrote them wrong.
+    try {
+      accesses += accessCount(r);
+    } catch {
+      accesses += 1;
+    }
     if (r.seq > signedThrough && !OWN_RECORD_ADDRESSES.has(r.ip)) {
       unsignedForClients++;
       if (r.at > unsignedUntil) unsignedUntil = r.at;
@@ -111,6 +123,7 @@ export async function verifyAuditLog(
   const result = (problem: string | null): AuditVerification => ({
     ok: problem === null,
     records,
+    accesses,
     checkpoints: checkpoints.length,
     signedThrough,
     unsigned: Math.max(0, records - signedThrough),

@@ -10,7 +10,10 @@ export interface CheckpointPolicy {
   now: number;
 }
 
-/** What a write stored: how many records, and (when asked for) the records chained, in order. */
+/**
+ * What a write stored: how many accesses (records and their repeats), and (when asked for) the
+ * records chained, in order.
+ */
 export interface WrittenBatch {
   written: number;
   chained?: ChainedRecord[];
@@ -61,7 +64,8 @@ export function inlineAuditWriter(repo: AuditRepository, signer: CheckpointSigne
       if (auditBatchLength(batch) === 0) return { written: 0, ...(chained ? { chained: [] } : {}) };
       const records = decodeStorableAuditBatch(batch);
       const out = await repo.append(records, inventoryDeltas(records), { ...checkpoint, signer });
-      return chained ? { written: out.length, chained: out } : { written: out.length };
+      const written = auditBatchLength(batch);
+      return chained ? { written, chained: out } : { written };
     },
     seal: (now, minAgeMs) => repo.sealHead(signer, now, minAgeMs),
     blocked: () => chainBlocked(repo),

@@ -1,8 +1,12 @@
 import type { InventoryDelta } from "../../adapters/db/audit-repository.js";
 import { clientLabel } from "../../domain/user-agent.js";
+import { repeatOffsets } from "./audit-batch-codec.js";
 import type { AuditFields } from "./audit-chain.js";
 
-/** Successful file downloads (not HEAD, not metadata) aggregated per consumer and file. */
+/**
+ * Successful file downloads (not HEAD, not metadata) aggregated per consumer and file; a record
+ * with repeats counts each of them, at its own time.
+ */
 export function inventoryDeltas(batch: AuditFields[]): InventoryDelta[] {
   const byKey = new Map<string, InventoryDelta>();
   for (const r of batch) {
@@ -10,11 +14,21 @@ export function inventoryDeltas(batch: AuditFields[]): InventoryDelta[] {
     const identity = r.identity ?? "";
     const application = r.application ?? "";
     const key = `${identity}\u0000${r.ip}\u0000${application}\u0000${r.sha256}`;
+    let pulls = 1;
+    let first = r.at;
+    let last = r.at;
+    if (r.repeats_json) {
+      for (const offset of repeatOffsets(r.repeats_json)) {
+        pulls += 1;
+        first = Math.min(first, r.at + offset);
+        last = Math.max(last, r.at + offset);
+      }
+    }
     const hit = byKey.get(key);
     if (hit) {
-      hit.pulls += 1;
-      hit.last_pulled = Math.max(hit.last_pulled, r.at);
-      hit.first_pulled = Math.min(hit.first_pulled, r.at);
+      hit.pulls += pulls;
+      hit.last_pulled = Math.max(hit.last_pulled, last);
+      hit.first_pulled = Math.min(hit.first_pulled, first);
       continue;
     }
     let client: string | null = null;
@@ -37,9 +51,9 @@ export function inventoryDeltas(batch: AuditFields[]): InventoryDelta[] {
       project: r.project,
       version: r.version ?? "",
       filename: r.filename ?? "",
-      first_pulled: r.at,
-      last_pulled: r.at,
-      pulls: 1,
+      first_pulled: first,
+      last_pulled: last,
+      pulls,
     });
   }
   return [...byKey.values()];

@@ -118,7 +118,18 @@ export function AuditPage() {
             <tbody>
               {list.items.map((r) => (
                 <tr key={r.seq}>
-                  <td>{formatDate(r.time)}</td>
+                  <td>
+                    {formatDate(r.time)}
+                    {r.count !== undefined && (
+                      <span
+                        className="muted repeats"
+                        title={`The same access ${r.count} times, the last at ${formatDate(r.repeatedAt?.at(-1) ?? r.time)}`}
+                      >
+                        {" "}
+                        ×{r.count}
+                      </span>
+                    )}
+                  </td>
                   <td>{who(r)}</td>
                   <td>{r.action}</td>
                   <td>
