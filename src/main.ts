@@ -469,7 +469,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
 
   new Gauge({
     name: "portcullis_audit_queued_records",
-    help: "Audit records queued in memory for the database.",
+    help: "Audited accesses queued in memory for the database (a record and each of its repeats count).",
     registers: [registry],
     collect() {
       this.set(services.audit.pendingCount);

@@ -129,6 +129,20 @@ test("a record that already carries repeats (read back from the spool) keeps the
   assert.equal(auditBatchLength(encodeAuditBatch(records)), 4);
 });
 
+test("records read back with more repeats than a builder's default share are encoded whole", () => {
+  // A busy batch spilled to the spool: one access repeated 100 times, then another.
+  const heavy = decodeAuditBatch(
+    encodeAuditBatch([
+      ...Array.from({ length: 100 }, (_, i) => ({ ...base, at: base.at + i })),
+      { ...base, project: "flask" },
+    ]),
+  );
+  assert.equal(accessCount(heavy[0]!), 100);
+  const again = encodeAuditBatch(JSON.parse(JSON.stringify(heavy)) as AuditFields[]);
+  assert.equal(auditBatchLength(again), 101);
+  assert.deepEqual(decodeAuditBatch(again), heavy);
+});
+
 test("a builder is full at its distinct records, or at its share of repeats", () => {
   const builder = new AuditBatchBuilder(2);
   for (let i = 0; i < 2 * ACCESSES_PER_RECORD_SLOT; i++) {

@@ -66,11 +66,17 @@ export class AuditBatchBuilder {
   private prev: AuditFields | undefined;
   private prevRow = 0;
 
-  /** `capacity`: distinct records; it also takes ACCESSES_PER_RECORD_SLOT times as many accesses. */
-  constructor(readonly capacity: number) {
+  /**
+   * `capacity`: distinct records; it takes `maxAccesses` accesses in all (default
+   * ACCESSES_PER_RECORD_SLOT for each record).
+   */
+  constructor(
+    readonly capacity: number,
+    maxAccesses = capacity * ACCESSES_PER_RECORD_SLOT,
+  ) {
     this.cells = new Float64Array(capacity * WIDTH);
     this.sameHash = new Int32Array(capacity);
-    this.maxAccesses = capacity * ACCESSES_PER_RECORD_SLOT;
+    this.maxAccesses = maxAccesses;
   }
 
   /** Accesses held (each record and each of its repeats). */
@@ -200,8 +206,15 @@ function sameButTime(a: AuditFields, b: AuditFields): boolean {
   );
 }
 
+/**
+ * Encodes records as one batch, whatever their repeats: records read back from the spool may
+ * carry more repeats than a builder takes by default, and must never be refused (the spool would
+ * keep offering the same batch, and the trail could write nothing after it).
+ */
 export function encodeAuditBatch(records: readonly AuditFields[]): EncodedAuditBatch {
-  const builder = new AuditBatchBuilder(Math.max(1, records.length));
+  let accesses = 0;
+  for (const r of records) accesses += accessCount(r);
+  const builder = new AuditBatchBuilder(Math.max(1, records.length), Math.max(1, accesses));
   for (const r of records) builder.add(r);
   return builder.finish();
 }

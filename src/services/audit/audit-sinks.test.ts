@@ -2,7 +2,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { auditFields } from "../../../test/helpers/audit-fields.js";
 import { chain, GENESIS_HASH } from "./audit-chain.js";
-import { recordJson, sinkDescription, splitSinkCredentials } from "./audit-sinks.js";
+import {
+  recordJson,
+  sinkDescription,
+  splitSinkCredentials,
+  SYSLOG_MAX_REPEAT_TIMES,
+  syslogRecordJson,
+} from "./audit-sinks.js";
 
 test("a record whose stored JSON does not parse is still a record: null, with the text under `unparseable`", () => {
   const [good, bad] = chain({ seq: 0, hash: GENESIS_HASH }, [
@@ -43,6 +49,20 @@ test("a record with repeats says how many accesses and when each came; a damaged
   assert.deepEqual(["count" in plain, "repeatedAt" in plain], [false, false], "one access: no count");
   const damaged = recordJson(torn!);
   assert.deepEqual([damaged.count, damaged.unparseable], [undefined, { repeats: "[1," }]);
+});
+
+test("a syslog line keeps the first repeat times of a record with many, and says how many more", () => {
+  const offsets = Array.from({ length: 500 }, (_, i) => i + 1);
+  const [heavy] = chain({ seq: 0, hash: GENESIS_HASH }, [
+    auditFields({ at: Date.UTC(2026, 10, 29, 12), repeats_json: JSON.stringify(offsets) }),
+  ]);
+  const json = syslogRecordJson(heavy!);
+  assert.deepEqual(
+    [json.count, (json.repeatedAt as string[]).length, json.repeatedAtOmitted, json.lastAt],
+    [501, SYSLOG_MAX_REPEAT_TIMES, 400, "2026-11-29T12:00:00.500Z"],
+  );
+  assert.ok(JSON.stringify(json).length < 8_000, "within a collector's default line");
+  assert.equal((recordJson(heavy!).repeatedAt as string[]).length, 500, "the export keeps them all");
 });
 
 test("a sink URL's credentials become a Basic header and leave the URL and its description", () => {

@@ -111,6 +111,26 @@ function repeats(
   return { count: 1 + offsets.length, repeatedAt: offsets.map((o) => isoTime(r.at + o)) };
 }
 
+/** Repeat times a syslog line carries (see syslogRecordJson). */
+export const SYSLOG_MAX_REPEAT_TIMES = 100;
+
+/**
+ * A record as a syslog line carries it: one UDP datagram, which collectors cut at 8 KB (rsyslog's
+ * default) and the network at 64 KB. A record with many repeats keeps its `count` and the first
+ * SYSLOG_MAX_REPEAT_TIMES times; `repeatedAtOmitted` says how many more and `lastAt` when the last
+ * came (the database record, the export and the HTTP sink have them all).
+ */
+export function syslogRecordJson(r: ChainedRecord): Record<string, unknown> {
+  const json = recordJson(r);
+  const times = json.repeatedAt as string[] | undefined;
+  if (times && times.length > SYSLOG_MAX_REPEAT_TIMES) {
+    json.repeatedAt = times.slice(0, SYSLOG_MAX_REPEAT_TIMES);
+    json.repeatedAtOmitted = times.length - SYSLOG_MAX_REPEAT_TIMES;
+    json.lastAt = times.at(-1);
+  }
+  return json;
+}
+
 /** A record's time as ISO 8601; a stored value no Date can hold (a damaged row) as its number. */
 function isoTime(at: number): string {
   const d = new Date(at);
@@ -157,7 +177,7 @@ export class SyslogSink implements AuditSink {
   send(records: ChainedRecord[]): void {
     for (const r of records) {
       const pri = 13 * 8 + 6;
-      const line = `<${pri}>1 ${new Date(r.at).toISOString()} ${this.me} portcullis - ${r.action.slice(0, 32)} - ${JSON.stringify(recordJson(r))}`;
+      const line = `<${pri}>1 ${new Date(r.at).toISOString()} ${this.me} portcullis - ${r.action.slice(0, 32)} - ${JSON.stringify(syslogRecordJson(r))}`;
       const address = this.addressNow();
       if (address) this.socket.send(line, this.port, address);
       else if (this.waiting.length < MAX_WAITING) this.waiting.push(line);

@@ -248,6 +248,34 @@ test("the same access repeated is queued as one record; refusing, it is bounded 
   assert.equal(trail.written, held, "counted as accesses");
 });
 
+test("batches of the same access repeated go through the spool and back whole", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "audit-spool-"));
+  try {
+    const writer = switchableWriter();
+    const trail = new AuditTrail({
+      writer,
+      spool: () => new FileAuditSpool(dir),
+      now: () => 0,
+      log: pino({ level: "silent" }),
+      batchSize: 50,
+      maxPending: 300,
+    });
+    trail.start(20);
+    // One access asked for again and again, with another now and then: each batch full of repeats.
+    const same = auditFields({ action: "simple.page", project: "flask" });
+    const n = 2_000;
+    for (let i = 0; i < n; i++)
+      trail.push({ ...same, at: 5_000 + (i % 500), project: i % 97 ? "flask" : "jinja2" });
+    assert.ok(trail.spooledBatches > 0, "spilled while the database is down");
+    writer.down = false;
+    await trail.close();
+    assert.equal(writer.ats.length, n, "every access written, those from the spool too");
+    assert.equal(trail.spooledBatches, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("closing signs the head only when this process wrote records", async () => {
   const sealed: number[] = [];
   const sealing = (): AuditWriter => ({
