@@ -267,11 +267,12 @@ for (const dialect of DIALECTS) {
         });
         // Two clients, each stored once in audit_clients; pip 23 first from the 8th record.
         const client = (i: number) => (i % 8 === 7 ? pipClient("23.0.1") : pipClient("24.0"));
+        // A version each: every access a record of its own (the same one repeated would be one).
         for (let i = 0; i < 120; i++) {
-          pull(i % 2 ? a : b, actor(`u${i % 5}`, "10.0.0.1", null, client(i)), "acme", `1.${i % 3}`);
+          pull(i % 2 ? a : b, actor(`u${i % 5}`, "10.0.0.1", null, client(i)), "acme", `1.${i}`);
         }
         await Promise.all([a.flush(), b.flush(), a.flush()]);
-        for (let i = 0; i < 30; i++) pull(i % 2 ? b : a, actor(null, `10.0.0.${i % 4}`), "acme", "2.0");
+        for (let i = 0; i < 30; i++) pull(i % 2 ? b : a, actor(null, `10.0.0.${i % 4}`), "acme", `2.${i}`);
         await Promise.all([a.close(), b.close()]);
         const repo = new AuditRepository(db.db, db.dialect);
         const intact = await verifyAuditLog(repo, new Set([keyid]));
