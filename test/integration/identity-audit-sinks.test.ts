@@ -224,6 +224,52 @@ test("http(s):// drops only what overflows its bounded queue (10,000 records), c
   );
 });
 
+test("http(s):// bounds its queue and each POST by accesses too: a record of one client's repeats is many", async () => {
+  const posts: number[] = [];
+  const seqs: number[] = [];
+  const server: Server = createServer((req, res) => {
+    let b = "";
+    req.on("data", (d: Buffer) => (b += d.toString()));
+    req.on("end", () => {
+      const got = b.trim().split("\n");
+      posts.push(got.length);
+      for (const l of got) seqs.push((JSON.parse(l) as { seq: number }).seq);
+      res.end();
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  const { log } = capturingLog();
+  const [sink] = await createAuditSinks([`http://127.0.0.1:${port}/ingest`], log, { retryBaseMs: 50 });
+  // 30 records of 10,001 accesses each, while the receiver is down: 300,030 accesses.
+  const repeats = JSON.stringify(Array.from({ length: 10_000 }, (_, i) => i % 900));
+  const heavy = chain(
+    { seq: 0, hash: GENESIS_HASH },
+    Array.from({ length: 30 }, (_, i) => auditFields({ at: 1_000 + i, repeats_json: repeats })),
+  );
+  sink!.send(heavy);
+  assert.equal((sink as { dropped?: number }).dropped, 11, "the oldest beyond 200,000 accesses");
+  server.listen(port, "127.0.0.1");
+  await once(server, "listening");
+  try {
+    assert.equal(await until(() => seqs.length >= 19, 10_000), true, `received ${seqs.length}`);
+    await sink!.close();
+    assert.deepEqual(
+      seqs,
+      heavy.slice(11).map((r) => r.seq),
+      "the newest, once, in order",
+    );
+    assert.ok(
+      posts.every((n) => n === 1),
+      `no POST over 20,000 accesses: ${JSON.stringify(posts)}`,
+    );
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
+
 test("http(s):// credentials in the URL go as Basic auth and never into a log; syslog refuses them", async () => {
   let calls = 0;
   // The first POST is refused (a receiver restarting), so the sink logs a failure and retries.

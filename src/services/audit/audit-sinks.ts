@@ -4,12 +4,18 @@ import { lookup } from "node:dns";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import { repeatOffsets } from "./audit-batch-codec.js";
+import { accessCount, repeatOffsets } from "./audit-batch-codec.js";
 import type { ChainedRecord } from "./audit-chain.js";
 import type { AuditSink } from "./audit-trail.js";
 
 /** Records waiting for a sink; beyond this the oldest are dropped (and counted): serving never waits. */
 const MAX_QUEUE = 10_000;
+/**
+ * Accesses (a record and each of its repeats) the HTTP sink's queue holds, and a POST carries at
+ * most: a record of one client's repeats can stand for 20,000 accesses, each a time in the body.
+ */
+const MAX_QUEUE_ACCESSES = 200_000;
+const HTTP_BATCH_ACCESSES = 20_000;
 
 /**
  * Builds the sinks named in `audit.sinks`; an unknown scheme fails start-up (a SIEM silently fed
@@ -109,6 +115,15 @@ function repeats(
     return {};
   }
   return { count: 1 + offsets.length, repeatedAt: offsets.map((o) => isoTime(r.at + o)) };
+}
+
+/** The accesses a record stands for; one for a record whose repeats do not parse (damaged). */
+function weightOf(r: ChainedRecord): number {
+  try {
+    return accessCount(r);
+  } catch {
+    return 1;
+  }
 }
 
 /** Repeat times a syslog line carries (see syslogRecordJson). */
@@ -259,7 +274,8 @@ export const sinkDescription = (url: URL): string => redactUrl(url);
  * JSON lines POSTed in batches of up to 500, one request at a time. A batch that fails (no
  * answer, an error status) stays at the front of the queue and is tried again after a back-off
  * (1 s doubling to 60 s), so a receiver down for a while misses nothing. The queue is bounded
- * (MAX_QUEUE records, counting the batch in flight): beyond it the oldest are dropped, counted
+ * (MAX_QUEUE records and MAX_QUEUE_ACCESSES accesses, counting the batch in flight; a POST carries
+ * at most HTTP_BATCH_ACCESSES): beyond it the oldest are dropped, counted
  * (`dropped`) and logged; serving never waits for a sink. At `close` what is queued gets one more
  * try; what that cannot deliver is logged as lost.
  */
@@ -269,7 +285,11 @@ export class HttpSink implements AuditSink {
   private readonly authorization: string | undefined;
   private readonly secrets: string[];
   private queue: ChainedRecord[] = [];
+  /** Accesses each queued record stands for (see accessCount), and their sum. */
+  private weights: number[] = [];
+  private queuedAccesses = 0;
   private inFlight = 0;
+  private inFlightAccesses = 0;
   private sending: Promise<void> | undefined;
   /** Failed POSTs in a row. */
   private failures = 0;
@@ -302,26 +322,62 @@ export class HttpSink implements AuditSink {
 
   send(records: ChainedRecord[]): void {
     if (this.closing) return;
-    for (const r of records) this.queue.push(r);
+    for (const r of records) {
+      const w = weightOf(r);
+      this.queue.push(r);
+      this.weights.push(w);
+      this.queuedAccesses += w;
+    }
     this.trim();
     if (!this.sending) this.sending = this.drain().finally(() => (this.sending = undefined));
   }
 
-  /** Drops the oldest queued records beyond MAX_QUEUE (the batch in flight counts). */
+  /**
+   * Drops the oldest queued records beyond MAX_QUEUE records or MAX_QUEUE_ACCESSES accesses (the
+   * batch in flight counts).
+   */
   private trim(): void {
-    const excess = this.queue.length + this.inFlight - MAX_QUEUE;
-    if (excess <= 0) return;
-    this.queue.splice(0, Math.min(excess, this.queue.length));
-    this.dropped += excess;
-    this.droppedUnlogged += excess;
+    let n = 0;
+    let accesses = this.queuedAccesses + this.inFlightAccesses;
+    while (
+      n < this.queue.length &&
+      (this.queue.length - n + this.inFlight > MAX_QUEUE || accesses > MAX_QUEUE_ACCESSES)
+    ) {
+      accesses -= this.weights[n]!;
+      n++;
+    }
+    if (n === 0) return;
+    this.take(n);
+    this.dropped += n;
+    this.droppedUnlogged += n;
+  }
+
+  /** Removes the first `n` queued records (with their weights). */
+  private take(n: number): { batch: ChainedRecord[]; accesses: number } {
+    const batch = this.queue.splice(0, n);
+    let accesses = 0;
+    for (const w of this.weights.splice(0, n)) accesses += w;
+    this.queuedAccesses -= accesses;
+    return { batch, accesses };
   }
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, HTTP_BATCH);
+      // Up to HTTP_BATCH records and HTTP_BATCH_ACCESSES accesses, at least one record.
+      let n = 0;
+      let weight = 0;
+      while (
+        n < this.queue.length &&
+        n < HTTP_BATCH &&
+        (n === 0 || weight + this.weights[n]! <= HTTP_BATCH_ACCESSES)
+      )
+        weight += this.weights[n++]!;
+      const { batch, accesses } = this.take(n);
       this.inFlight = batch.length;
+      this.inFlightAccesses = accesses;
       const error = await this.post(batch);
       this.inFlight = 0;
+      this.inFlightAccesses = 0;
       if (error === undefined) {
         if (this.failures > 0) {
           this.log.info(
@@ -335,6 +391,9 @@ export class HttpSink implements AuditSink {
       }
       // Kept, in front of anything newer, for the next try.
       this.queue.unshift(...batch);
+      const weights = batch.map(weightOf);
+      this.weights.unshift(...weights);
+      for (const w of weights) this.queuedAccesses += w;
       this.trim();
       this.failures++;
       if (this.closing) {
@@ -343,7 +402,7 @@ export class HttpSink implements AuditSink {
           "audit sink unreachable at shutdown: records not delivered",
         );
         this.dropped += this.queue.length;
-        this.queue = [];
+        this.take(this.queue.length);
         return;
       }
       const delay = sinkRetryDelayMs(this.failures, this.opts.retryBaseMs);
