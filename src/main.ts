@@ -11,6 +11,8 @@ import Fastify, {
   type HTTPMethods,
   type FastifyServerOptions,
   type FastifySchema,
+  type preValidationHookHandler,
+  type RouteOptions,
 } from "fastify";
 import { pino, type Logger } from "pino";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
@@ -776,11 +778,30 @@ function formatSchemaErrors(
  * (`/inventory/drift?sinse=…`) answering as if no filter were given reads as a filter that
  * matched everything.
  */
-function strictApiQuery(route: { url: string; schema?: FastifySchema }): void {
+function strictApiQuery(route: RouteOptions): void {
   if (!route.url.startsWith("/api/v1/")) return;
   const schema = (route.schema ??= {});
   const query = schema.querystring as Record<string, unknown> | undefined;
   if (!query) schema.querystring = { type: "object", additionalProperties: false, properties: {} };
   else if (query.additionalProperties === undefined)
     schema.querystring = { ...query, additionalProperties: false };
+  else if (query.additionalProperties !== false) return;
+  // The validator stops at the first: this names every parameter the route does not take, so a
+  // caller fixes them in one go. The schema stays the rule (this only says more).
+  const known = new Set(
+    Object.keys(((schema.querystring as { properties?: object }).properties ?? {}) as object),
+  );
+  const check: preValidationHookHandler = (req, _reply, done) => {
+    const unknown = Object.keys((req.query ?? {}) as object).filter((k) => !known.has(k));
+    if (unknown.length < 2) return done();
+    const names = unknown.slice(0, 10).map((k) => JSON.stringify(k.slice(0, 100)));
+    const more = unknown.length > 10 ? ` and ${unknown.length - 10} more` : "";
+    const err = new Error(
+      `querystring must NOT have additional properties: ${names.join(", ")}${more}`,
+    ) as FastifyError;
+    err.validation = [];
+    err.statusCode = 400;
+    done(err);
+  };
+  route.preValidation = [...[route.preValidation ?? []].flat(), check];
 }

@@ -390,6 +390,14 @@ describe("identity and access on a running gateway", () => {
     const unknown = await fetch(`${open.url}/api/v1/audit?tokenid=x`, { headers: bearer(token) });
     assert.equal(unknown.status, 400, "an unknown filter");
     assert.match(((await unknown.json()) as { error: { message: string } }).error.message, /tokenid/);
+    // Several: every one named, so the caller fixes them in one go.
+    const several = await fetch(`${open.url}/api/v1/audit?tokenid=x&identity=a&sinse=y`, {
+      headers: bearer(token),
+    });
+    assert.equal(several.status, 400);
+    const body = (await several.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, "VALIDATION");
+    assert.match(body.error.message, /additional properties: "tokenid", "sinse"$/);
     // So on every API route, those whose schema named no parameters or left them open included.
     for (const path of ["/api/v1/inventory/drift?sinse=2020-01-01T00:00:00Z", "/api/v1/me?bogus=1"]) {
       const res = await fetch(`${open.url}${path}`, { headers: bearer(token) });
