@@ -10,7 +10,6 @@ import Fastify, {
   type FastifyRequest,
   type HTTPMethods,
   type FastifyServerOptions,
-  type FastifySchema,
   type preValidationHookHandler,
   type RouteOptions,
 } from "fastify";
