@@ -21,6 +21,7 @@ export const DASHBOARD_CLIENT_ROUTES = [
   "/advisories",
   "/audit",
   "/environments",
+  "/users",
   "/policy",
 ] as const;
 

@@ -363,6 +363,47 @@ describe("dashboard in real Chromium", { skip }, () => {
     }
   });
 
+  test("users: an admin disables a leaver (their token is refused at once) and enables them again", async () => {
+    const adminToken = await createToken(gw, { user: "root-admin", role: "admin", team: "platform" });
+    const leaverToken = await createToken(gw, { user: "leaver", role: "reader", team: "data" });
+    assert.equal((await api("GET", "/api/v1/me", leaverToken)).status, 200);
+    const { context, page } = await loggedIn(adminToken);
+    try {
+      await page.getByRole("link", { name: "Users", exact: true }).click();
+      await page.getByRole("heading", { level: 1, name: "Users" }).waitFor();
+      const row = page.locator("main tbody tr", { hasText: "leaver" });
+      await row.getByText("active").waitFor();
+      // The admin's own row offers nothing (the API refuses it too).
+      assert.equal(
+        await page.locator("main tbody tr", { hasText: "root-admin" }).getByRole("button").count(),
+        0,
+        "a button to disable yourself",
+      );
+      await row.getByLabel("Why disable leaver").fill("left the company");
+      await row.getByRole("button", { name: "Disable" }).click();
+      await row.getByText(/disabled .* by root-admin: left the company/).waitFor();
+      assert.equal(
+        (await api("GET", "/api/v1/me", leaverToken)).status,
+        401,
+        "the leaver's token is refused",
+      );
+      await row.getByRole("button", { name: "Enable" }).click();
+      await row.getByText("active").waitFor();
+      assert.equal((await api("GET", "/api/v1/me", leaverToken)).status, 200, "and works again");
+    } finally {
+      await context.close();
+    }
+    // Not for an approver: no link, and the page says why.
+    const approver = await loggedIn(approverToken);
+    try {
+      await approver.page.goto(`${gw.url}/users`);
+      await approver.page.getByText("Only administrators can see and disable users.").waitFor();
+      assert.equal(await approver.page.getByRole("link", { name: "Users", exact: true }).count(), 0);
+    } finally {
+      await approver.context.close();
+    }
+  });
+
   test("audit: the same access repeated shows as one row with how many times", async () => {
     // rita reads one page three times in a row: the trail keeps the same access repeated within a
     // second as one record (two, should its flush timer fall between them).

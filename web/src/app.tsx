@@ -12,6 +12,7 @@ import { PolicyPage } from "./pages/policy-page";
 import { ProjectPage } from "./pages/project-page";
 import { RequestPage } from "./pages/request-page";
 import { RequestsPage } from "./pages/requests-page";
+import { UsersPage } from "./pages/users-page";
 
 /** The sections; `role`: shown only to that role and above (the page's API refuses the others). */
 const NAV: { to: string; label: string; role?: Role }[] = [
@@ -21,6 +22,7 @@ const NAV: { to: string; label: string; role?: Role }[] = [
   { to: "/advisories", label: "Advisories" },
   { to: "/audit", label: "Audit" },
   { to: "/environments", label: "Environments", role: "approver" },
+  { to: "/users", label: "Users", role: "admin" },
   { to: "/policy", label: "Policy" },
 ];
 
@@ -56,6 +58,7 @@ function route(path: string): { page: ReactNode; title: string } {
   if (path === "/advisories") return { page: <AdvisoriesPage />, title: "Advisories" };
   if (path === "/audit") return { page: <AuditPage />, title: "Audit log" };
   if (path === "/environments") return { page: <EnvironmentsPage />, title: "Environments" };
+  if (path === "/users") return { page: <UsersPage />, title: "Users" };
   if (path === "/policy") return { page: <PolicyPage />, title: "Policy" };
   return {
     page: (
