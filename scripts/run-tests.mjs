@@ -5,6 +5,7 @@
 import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { spawnSync } from "node:child_process";
+import { availableParallelism } from "node:os";
 
 const args = process.argv.slice(2);
 const unitOnly = args.includes("--unit");
@@ -33,9 +34,26 @@ if (files.length === 0) {
   console.error("no test files found");
   process.exit(1);
 }
-const res = spawnSync(
-  process.execPath,
-  ["--import", "tsx", "--test", "--test-reporter=spec", ...flags, ...files],
-  { stdio: "inherit", cwd: root },
-);
-process.exit(res.status ?? 1);
+const run = (list, extra = []) =>
+  spawnSync(
+    process.execPath,
+    ["--import", "tsx", "--test", "--test-reporter=spec", ...extra, ...flags, ...list],
+    {
+      stdio: "inherit",
+      cwd: root,
+    },
+  ).status ?? 1;
+
+// The whole suite: unit and integration files two (or cores - 1) at a time, since most of them
+// wait on servers, databases and timers more than they compute (Node's default on a 2-vCPU
+// machine is one at a time); then the end-to-end files one at a time, since real pip and Chromium
+// keep both cores busy and some of them measure time. Files named on the command line, or an
+// explicit --test-concurrency, run as given.
+if (fileArgs.length || flags.some((f) => f.startsWith("--test-concurrency"))) process.exit(run(files));
+const concurrency = Math.max(2, availableParallelism() - 1);
+const fast = files.filter((f) => !isE2e(f));
+const slow = files.filter(isE2e);
+let status = 0;
+if (fast.length) status = run(fast, [`--test-concurrency=${concurrency}`]) || status;
+if (slow.length) status = run(slow) || status;
+process.exit(status);

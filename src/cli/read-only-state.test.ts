@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { sql } from "kysely";
 import pg from "pg";
 import { connectDatabase } from "../adapters/db/connect-database.js";
-import { dialectSkip, POSTGRES_URL } from "../../test/helpers/databases.js";
+import { dialectSkip, dropTestSchema, POSTGRES_URL } from "../../test/helpers/databases.js";
 import { cli } from "../../test/helpers/run-cli.js";
 
 /** Every command that only reads local state, with the arguments it needs. */
@@ -219,12 +219,7 @@ describe("reading commands and an empty PostgreSQL schema", { skip: await dialec
     await c.query(`CREATE SCHEMA ${schema}`);
     await c.end();
   });
-  after(async () => {
-    const c = new pg.Client({ connectionString: POSTGRES_URL });
-    await c.connect();
-    await c.query(`DROP SCHEMA ${schema} CASCADE`);
-    await c.end();
-  });
+  after(() => dropTestSchema(schema));
 
   test("exit 2 and the schema stays empty; a foreign table is not migrated either", async () => {
     const data = mkdtempSync(join(tmpdir(), "pcl-pg-ro-"));

@@ -53,19 +53,43 @@ export async function openTestDatabase(dialect: DialectName): Promise<TestDataba
   const schema = `t_${randomBytes(6).toString("hex")}`;
   const admin = new pg.Client({ connectionString: POSTGRES_URL });
   await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  await admin.end();
-  const handle = await connectDatabase({ url: POSTGRES_URL, dataDir: "", schema });
+  let handle: DatabaseHandle;
+  try {
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    // Migrations hold the lock shared (see SCHEMA_DROP_LOCK); the session's end releases it.
+    await admin.query("SELECT pg_advisory_lock_shared($1)", [SCHEMA_DROP_LOCK]);
+    handle = await connectDatabase({ url: POSTGRES_URL, dataDir: "", schema });
+  } finally {
+    await admin.end();
+  }
   return {
     ...handle,
     cleanup: async () => {
       await handle.close();
-      const c = new pg.Client({ connectionString: POSTGRES_URL });
-      await c.connect();
-      await c.query(`DROP SCHEMA ${schema} CASCADE`);
-      await c.end();
+      await dropTestSchema(schema);
     },
   };
+}
+
+/**
+ * Serializes dropping a test's schema against migrating another's. Kysely's migrator reads the
+ * tables of every schema in the database (pg_catalog, with functions called per schema), and a
+ * schema dropped during that read fails it with `schema "t_…" does not exist`: with test files
+ * running side by side, one file's cleanup would fail another's setup. Migrations take this
+ * advisory lock shared, so they run together; a drop takes it exclusively, between them.
+ */
+const SCHEMA_DROP_LOCK = 0x70637473; // "pcts"
+
+/** Drops a schema a test created (see SCHEMA_DROP_LOCK). */
+export async function dropTestSchema(schema: string): Promise<void> {
+  const c = new pg.Client({ connectionString: POSTGRES_URL });
+  await c.connect();
+  try {
+    await c.query("SELECT pg_advisory_lock($1)", [SCHEMA_DROP_LOCK]);
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await c.end();
+  }
 }
 
 /**

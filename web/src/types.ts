@@ -238,3 +238,16 @@ export interface DryRunJob {
   result: DryRun | null;
   error: string | null;
 }
+
+/** A user or service account (`GET /api/v1/users`; the server's UserView). */
+export interface User {
+  name: string;
+  kind: "user" | "service";
+  role: string;
+  team: string | null;
+  createdAt: string;
+  disabled: boolean;
+  disabledAt: string | null;
+  disabledReason: string | null;
+  disabledBy: string | null;
+}

@@ -6,6 +6,7 @@ import { formatDate } from "../format";
 import { Link } from "../router";
 import type { Advisory } from "../types";
 import { usePagedList } from "../use-paged-list";
+import { ListFooter } from "../components/list-footer";
 
 /** Advisories that affect files in the catalog, with owners and who has the files. */
 export function AdvisoriesPage() {
@@ -60,12 +61,7 @@ export function AdvisoriesPage() {
           ))}
         </article>
       ))}
-      {list.loading && <p role="status">Loading…</p>}
-      {list.hasMore && !list.loading && (
-        <button type="button" className="secondary" onClick={list.loadMore}>
-          Load more
-        </button>
-      )}
+      <ListFooter list={list} />
     </>
   );
 }

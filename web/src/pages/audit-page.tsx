@@ -8,6 +8,7 @@ import { Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
 import type { AuditRecord } from "../types";
 import { usePagedList } from "../use-paged-list";
+import { ListFooter } from "../components/list-footer";
 
 const FILTERS = [
   { key: "identity", label: "Identity", type: "text" },
@@ -143,12 +144,7 @@ export function AuditPage() {
           </table>
         </div>
       )}
-      {list.loading && <p role="status">Loading…</p>}
-      {list.hasMore && !list.loading && (
-        <button type="button" className="secondary" onClick={list.loadMore}>
-          Load more
-        </button>
-      )}
+      <ListFooter list={list} />
     </>
   );
 }

@@ -6,6 +6,7 @@ import { formatDate } from "../format";
 import { Link, navigate, useLocation } from "../router";
 import type { ProjectSummary } from "../types";
 import { usePagedList } from "../use-paged-list";
+import { ListFooter } from "../components/list-footer";
 
 /** The catalog: every project the gateway knows, searchable by name. */
 export function CatalogPage() {
@@ -78,12 +79,7 @@ export function CatalogPage() {
           </table>
         </div>
       )}
-      {list.loading && <p role="status">Loading…</p>}
-      {list.hasMore && !list.loading && (
-        <button type="button" className="secondary" onClick={list.loadMore}>
-          Load more
-        </button>
-      )}
+      <ListFooter list={list} />
     </>
   );
 }

@@ -7,6 +7,7 @@ import { navigate, useLocation } from "../router";
 import { useSession } from "../session";
 import { useApi } from "../use-api";
 import { usePagedList } from "../use-paged-list";
+import { ListFooter } from "../components/list-footer";
 
 /** An environment reported by `portcullis scan` (`GET /api/v1/environments`). */
 interface Environment {
@@ -197,12 +198,7 @@ export function EnvironmentsPage() {
         </div>
       )}
       {open !== null && <EnvironmentView id={open} onChanged={list.reload} />}
-      {list.loading && <p role="status">Loading…</p>}
-      {list.hasMore && !list.loading && (
-        <button type="button" className="secondary" onClick={list.loadMore}>
-          Load more
-        </button>
-      )}
+      <ListFooter list={list} />
     </>
   );
 }

@@ -8,6 +8,7 @@ import { Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
 import type { PackageRequest } from "../types";
 import { usePagedList } from "../use-paged-list";
+import { ListFooter } from "../components/list-footer";
 
 const STATES = ["pending", "approved", "denied", "all"] as const;
 
@@ -159,12 +160,7 @@ export function RequestsPage() {
           </table>
         </div>
       )}
-      {list.loading && <p role="status">Loading…</p>}
-      {list.hasMore && !list.loading && (
-        <button type="button" className="secondary" onClick={list.loadMore}>
-          Load more
-        </button>
-      )}
+      <ListFooter list={list} />
       {!session.can("requester") && (
         <p className="muted">
           Your role cannot request packages.{" "}

@@ -5,20 +5,9 @@ import { UserText } from "../components/user-text";
 import { formatDate } from "../format";
 import { Link } from "../router";
 import { useSession } from "../session";
+import type { User } from "../types";
 import { usePagedList } from "../use-paged-list";
-
-/** A user or service account (`GET /api/v1/users`). */
-interface User {
-  name: string;
-  kind: "user" | "service";
-  role: string;
-  team: string | null;
-  createdAt: string;
-  disabled: boolean;
-  disabledAt: string | null;
-  disabledReason: string | null;
-  disabledBy: string | null;
-}
+import { ListFooter } from "../components/list-footer";
 
 /**
  * Disable (with an optional reason) or enable one identity: `POST /api/v1/users/{name}/disable`
@@ -140,12 +129,7 @@ export function UsersPage() {
           </table>
         </div>
       )}
-      {list.loading && <p role="status">Loading…</p>}
-      {list.hasMore && !list.loading && (
-        <button type="button" className="secondary" onClick={list.loadMore}>
-          Load more
-        </button>
-      )}
+      <ListFooter list={list} />
     </>
   );
 }
