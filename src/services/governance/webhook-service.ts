@@ -98,31 +98,9 @@ export class WebhookService {
     if (forbidden) throw new WebhookInputError(forbidden);
     if (url.username || url.password)
       throw new WebhookInputError("put no credentials in the URL: the secret signs every delivery");
-    if (input.secret.trim() === "")
-      throw new WebhookInputError(
-        "the secret is blank (only whitespace): give at least 16 characters the receiver also knows (it keys the HMAC signature)",
-      );
-    if (input.secret.length < 16)
-      throw new WebhookInputError("the secret must be at least 16 characters (it keys the HMAC signature)");
-    // A stray line break (`echo` into a file) keys a signature the receiver cannot reproduce.
-    if (hasControlCharacters(input.secret))
-      throw new WebhookInputError(
-        "the webhook secret must not contain control characters (escape sequences, tabs or line breaks)",
-      );
+    checkWebhookSettings(input);
     const format = (input.format ?? "json") as WebhookMessageFormat;
-    if (!WEBHOOK_FORMATS.includes(format))
-      throw new WebhookInputError(`format must be one of ${WEBHOOK_FORMATS.join(", ")}, got ${input.format}`);
-    if (input.events && input.events.length === 0)
-      throw new WebhookInputError(
-        `the event list is empty, which would send nothing: leave events out to receive every event, or name at least one of ${WEBHOOK_EVENT_TYPES.join(", ")}`,
-      );
     const events = input.events ? [...new Set(input.events)] : null;
-    for (const e of events ?? []) {
-      if (!(WEBHOOK_EVENT_TYPES as readonly string[]).includes(e))
-        throw new WebhookInputError(
-          `unknown event ${JSON.stringify(e)} (known: ${WEBHOOK_EVENT_TYPES.join(", ")})`,
-        );
-    }
     const result = await this.deps.repo.addUnlessDuplicate({
       url: url.href,
       secret: input.secret,
@@ -488,5 +466,40 @@ export class WebhookDispatcher {
     if (d.attempts < MAX_ATTEMPTS) return false;
     const cutOff = (await this.deps.repo.attempts(d.id)).filter(isCutOffByShutdown).length;
     return attemptsUsedUp(d.attempts, cutOff);
+  }
+}
+
+/**
+ * The checks of a webhook's secret, format and events (the URL is checked where it will be
+ * posted to, by `WebhookService.add`), with the messages the API and the CLI give; pure, so the
+ * CLI makes them before it sends anything to a gateway. Throws WebhookInputError.
+ */
+export function checkWebhookSettings(input: {
+  secret: string;
+  format?: string;
+  events?: string[] | null;
+}): void {
+  if (input.secret.trim() === "")
+    throw new WebhookInputError(
+      "the secret is blank (only whitespace): give at least 16 characters the receiver also knows (it keys the HMAC signature)",
+    );
+  if (input.secret.length < 16)
+    throw new WebhookInputError("the secret must be at least 16 characters (it keys the HMAC signature)");
+  // A stray line break (`echo` into a file) keys a signature the receiver cannot reproduce.
+  if (hasControlCharacters(input.secret))
+    throw new WebhookInputError(
+      "the webhook secret must not contain control characters (escape sequences, tabs or line breaks)",
+    );
+  if (!(WEBHOOK_FORMATS as readonly string[]).includes(input.format ?? "json"))
+    throw new WebhookInputError(`format must be one of ${WEBHOOK_FORMATS.join(", ")}, got ${input.format}`);
+  if (input.events && input.events.length === 0)
+    throw new WebhookInputError(
+      `the event list is empty, which would send nothing: leave events out to receive every event, or name at least one of ${WEBHOOK_EVENT_TYPES.join(", ")}`,
+    );
+  for (const e of input.events ?? []) {
+    if (!(WEBHOOK_EVENT_TYPES as readonly string[]).includes(e))
+      throw new WebhookInputError(
+        `unknown event ${JSON.stringify(e)} (known: ${WEBHOOK_EVENT_TYPES.join(", ")})`,
+      );
   }
 }

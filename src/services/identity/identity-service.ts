@@ -162,27 +162,16 @@ export class IdentityService implements OwnerDirectory {
 
   /** Creates (or finds) the identity and a token for it; the token is returned once and never stored. */
   async createToken(input: CreateTokenInput, actor: Actor): Promise<CreatedToken> {
-    if (!isValidName(input.user))
-      throw new IdentityError(
-        "VALIDATION",
-        `invalid user name ${JSON.stringify(input.user)} (letters, digits, . _ @ -)`,
-      );
+    checkUserName(input.user);
     if (!isRole(input.role))
       throw new IdentityError(
         "VALIDATION",
         `invalid role ${JSON.stringify(input.role)} (${ROLES.join(", ")})`,
       );
     const team = input.team ?? null;
-    if (team !== null && !isValidName(team))
-      throw new IdentityError("VALIDATION", `invalid team name ${JSON.stringify(team)}`);
+    if (team !== null) checkTeamName(team);
     const label = input.label ?? null;
-    if (label !== null && (label.length === 0 || label.length > 200))
-      throw new IdentityError("VALIDATION", "a token label has 1 to 200 characters");
-    if (label !== null && hasControlCharacters(label))
-      throw new IdentityError(
-        "VALIDATION",
-        `a token label must not contain control characters (escape sequences, tabs or line breaks), got ${JSON.stringify(label)}`,
-      );
+    if (label !== null) checkTokenLabel(label);
     const now = this.deps.now();
     if (input.expiresAt != null && input.expiresAt <= now)
       throw new IdentityError("VALIDATION", "the expiry must be in the future");
@@ -399,7 +388,7 @@ export class IdentityService implements OwnerDirectory {
    * Every attempt past validation is audited as `user.disable`.
    */
   async disableIdentity(name: string, reason: string | null, actor: Actor): Promise<UserView> {
-    checkIdentityName(name);
+    checkUserName(name);
     if (reason !== null) checkDisableReason(reason);
     const refuse = this.refuser(
       "user.disable",
@@ -440,7 +429,7 @@ export class IdentityService implements OwnerDirectory {
    * CONFLICT for an identity that is not disabled; audited as `user.enable`, naming what it lifted.
    */
   async enableIdentity(name: string, actor: Actor): Promise<UserView> {
-    checkIdentityName(name);
+    checkUserName(name);
     const refuse = this.refuser("user.enable", name, actor, {});
     const before = await this.deps.repo.setDisabled(name, null, (current) => {
       if (current.disabled_at === null) refuse("CONFLICT", `identity ${name} is not disabled`);
@@ -538,8 +527,7 @@ export class IdentityService implements OwnerDirectory {
   async setOwner(project: string, team: string, actor: Actor): Promise<void> {
     if (!/^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/.test(project) || project.length > 200)
       throw new IdentityError("VALIDATION", `invalid project name ${JSON.stringify(project)}`);
-    if (!isValidName(team))
-      throw new IdentityError("VALIDATION", `invalid team name ${JSON.stringify(team)}`);
+    checkTeamName(team);
     const name = normalizeProjectName(project);
     const now = this.deps.now();
     await this.deps.repo.ensureTeam(team, now);
@@ -582,7 +570,13 @@ function disabledSince(row: DisabledState): string {
   return `since ${when}${row.disabled_by ? `, by ${row.disabled_by}` : ""}${row.disabled_reason ? `: ${row.disabled_reason}` : ""}`;
 }
 
-function checkIdentityName(name: string): void {
+/*
+ * The checks of names, labels and reasons, with the messages the API and the CLI give. Pure, so
+ * the CLI makes them before it sends anything to a gateway. Each throws IdentityError VALIDATION.
+ */
+
+/** A user or service account's name. */
+export function checkUserName(name: string): void {
   if (!isValidName(name))
     throw new IdentityError(
       "VALIDATION",
@@ -590,8 +584,24 @@ function checkIdentityName(name: string): void {
     );
 }
 
+/** A team's name. */
+export function checkTeamName(team: string): void {
+  if (!isValidName(team)) throw new IdentityError("VALIDATION", `invalid team name ${JSON.stringify(team)}`);
+}
+
+/** A token's label: 1 to 200 characters, no control characters. */
+export function checkTokenLabel(label: string): void {
+  if (label.length === 0 || label.length > 200)
+    throw new IdentityError("VALIDATION", "a token label has 1 to 200 characters");
+  if (hasControlCharacters(label))
+    throw new IdentityError(
+      "VALIDATION",
+      `a token label must not contain control characters (escape sequences, tabs or line breaks), got ${JSON.stringify(label)}`,
+    );
+}
+
 /** A reason is one line shown in listings and the audit trail: no control characters. */
-function checkDisableReason(reason: string): void {
+export function checkDisableReason(reason: string): void {
   if (reason.trim().length === 0 || [...reason].length > DISABLE_REASON_MAX)
     throw new IdentityError("VALIDATION", `a reason has 1 to ${DISABLE_REASON_MAX} characters`);
   if (hasControlCharacters(reason))
