@@ -61,6 +61,70 @@ export function remoteGateway(
   return { url, token: (flags.token as string | undefined) ?? process.env.PORTCULLIS_TOKEN };
 }
 
+/** A running gateway to call: its URL and the token to call it with. */
+export interface GatewayTarget {
+  url: string;
+  token: string | undefined;
+}
+
+/** Options that configure local state, which a running gateway does not take from the CLI. */
+const LOCAL_ONLY = [
+  ["upstream", "--upstream"],
+  ["policy", "--policy"],
+  ["signingKey", "--signing-key"],
+] as const;
+
+/**
+ * The running gateway an administration command (token, user, team, owner, webhook, drift) calls
+ * (see remoteGateway), or undefined to work on local state. With a gateway, the options that only
+ * configure local state are refused (exit 2): the gateway uses its own upstream, policy and key,
+ * and one silently ignored would have the user believe otherwise.
+ */
+export function remoteAdminGateway(flags: Record<string, unknown>): GatewayTarget | undefined {
+  const remote = remoteGateway(flags);
+  if (!remote) return undefined;
+  const given = LOCAL_ONLY.filter(([name]) => flags[name] !== undefined).map(([, option]) => option);
+  if (given.length > 0)
+    throw new CliError(
+      `${given.join(", ")} ${given.length > 1 ? "apply" : "applies"} to local state only: over --gateway, the running gateway uses its own (leave ${given.length > 1 ? "them" : "it"} out)`,
+      2,
+    );
+  return remote;
+}
+
+/** The largest page the API's lists give (`limit` in src/http/api-conventions.ts): the fewest calls. */
+const PAGE_LIMIT = 500;
+
+/**
+ * Every item of a paged API list (`{items, next}`), following `next` until the last page, so a
+ * remote listing shows all that the local one does. `path` is under the gateway's URL, without a
+ * query; `query` is added to each page's.
+ */
+export async function allPages<T>(
+  gateway: GatewayTarget,
+  path: string,
+  query: Record<string, string> = {},
+): Promise<T[]> {
+  const items: T[] = [];
+  const seen = new Set<string>();
+  let cursor: string | null = null;
+  for (;;) {
+    const params = new URLSearchParams({ ...query, limit: String(PAGE_LIMIT) });
+    if (cursor !== null) params.set("cursor", cursor);
+    const page: { items: T[]; next?: string | null } = await callGateway(
+      gateway.url,
+      gateway.token,
+      `${path}?${params.toString()}`,
+    );
+    items.push(...page.items);
+    if (page.next === null || page.next === undefined) return items;
+    // A gateway handing back a cursor it gave before would page forever.
+    if (seen.has(page.next)) throw new CliError(`${path}: the gateway repeated a page cursor`, 1);
+    seen.add(page.next);
+    cursor = page.next;
+  }
+}
+
 /** How a command opens local state. */
 export interface LocalServicesOptions {
   /**

@@ -1,10 +1,24 @@
 import type { Command } from "commander";
 import { ROLES } from "../domain/identity.js";
-import { isRole } from "../services/identity/identity-service.js";
+import {
+  checkTeamName,
+  checkTokenLabel,
+  checkUserName,
+  isRole,
+  type CreatedToken,
+  type TokenInfo,
+} from "../services/identity/identity-service.js";
 import { asCliError, cliActor } from "./cli-actor.js";
 import { CliError } from "./cli-error.js";
-import { addLocalOptions, withLocalServices } from "./local-services.js";
-import { escapeControlCharacters } from "../domain/control-characters.js";
+import {
+  addLocalOptions,
+  addRemoteOptions,
+  allPages,
+  callGateway,
+  remoteAdminGateway,
+  withLocalServices,
+} from "./local-services.js";
+import { escapeControlCharacters, inert } from "../domain/control-characters.js";
 
 /**
  * A stored label as one inert line: labels stored before the CLI and the API refused control
@@ -19,8 +33,9 @@ export function registerTokenCommand(program: Command): void {
     .description(
       "Create, list and revoke API tokens (pip/uv: https://__token__:TOKEN@host/simple/; API: Authorization: Bearer TOKEN).",
     );
+  const options = (cmd: Command) => addRemoteOptions(addLocalOptions(cmd));
 
-  addLocalOptions(
+  options(
     token
       .command("create")
       .description(
@@ -51,48 +66,81 @@ export function registerTokenCommand(program: Command): void {
         );
     }
     const team = (flags.team as string | undefined) ?? null;
+    const label = (flags.label as string | undefined) ?? null;
     let moved: { from: string | null; others: number } | undefined;
-    const created = await withLocalServices(
-      flags,
-      async (s) => {
-        const before = (await s.identity.listUsers()).find((u) => u.name === String(flags.user));
-        const made = await s.identity
-          .createToken(
-            {
-              user: String(flags.user),
-              role,
-              team,
-              label: (flags.label as string | undefined) ?? null,
-              ...(flags.service ? { kind: "service" as const } : {}),
-              expiresAt: expiresDays ? s.now() + expiresDays * 86_400_000 : null,
-            },
-            cliActor(),
-          )
-          .catch(asCliError);
-        // Naming another team moves the identity, and every token it holds pulls for the new team.
-        if (before && team !== null && before.team !== team) {
-          const others = (await s.identity.listTokens(before.name)).filter(
-            (t) => t.id !== made.info.id && t.state === "active",
-          ).length;
-          moved = { from: before.team, others };
-        }
-        return made;
-      },
-      { create: true },
-    );
+    let created: CreatedToken;
+    const remote = remoteAdminGateway(flags);
+    if (remote) {
+      // The service's checks, with its messages, before anything is sent.
+      try {
+        checkUserName(String(flags.user));
+        if (team !== null) checkTeamName(team);
+        if (label !== null) checkTokenLabel(label);
+      } catch (err) {
+        asCliError(err);
+      }
+      // The identity's tokens before: they all pull for its team (a move takes them along), so
+      // they name the team it leaves, and the active ones are those the move carries over. An
+      // identity holding no token is new (identities are made with their first token).
+      const before =
+        team !== null ? await allPages<TokenInfo>(remote, "api/v1/tokens", { user: String(flags.user) }) : [];
+      created = await callGateway<CreatedToken>(remote.url, remote.token, "api/v1/tokens", {
+        method: "POST",
+        body: {
+          user: String(flags.user),
+          role,
+          ...(team !== null ? { team } : {}),
+          ...(label !== null ? { label } : {}),
+          ...(flags.service ? { kind: "service" } : {}),
+          ...(expiresDays ? { expiresInDays: expiresDays } : {}),
+        },
+      });
+      const was = before[0];
+      if (was && team !== null && was.team !== team)
+        moved = { from: was.team, others: before.filter((t) => t.state === "active").length };
+    } else {
+      created = await withLocalServices(
+        flags,
+        async (s) => {
+          const before = (await s.identity.listUsers()).find((u) => u.name === String(flags.user));
+          const made = await s.identity
+            .createToken(
+              {
+                user: String(flags.user),
+                role,
+                team,
+                label,
+                ...(flags.service ? { kind: "service" as const } : {}),
+                expiresAt: expiresDays ? s.now() + expiresDays * 86_400_000 : null,
+              },
+              cliActor(),
+            )
+            .catch(asCliError);
+          // Naming another team moves the identity, and every token it holds pulls for the new team.
+          if (before && team !== null && before.team !== team) {
+            const others = (await s.identity.listTokens(before.name)).filter(
+              (t) => t.id !== made.info.id && t.state === "active",
+            ).length;
+            moved = { from: before.team, others };
+          }
+          return made;
+        },
+        { create: true },
+      );
+    }
     const i = created.info;
     process.stderr.write(
-      `Created token ${i.id} for ${i.user} (role ${i.role}${i.team ? `, team ${i.team}` : ""}${i.expiresAt ? `, expires ${i.expiresAt}` : ""}).\n` +
+      inert`Created token ${i.id} for ${i.user} (role ${i.role}${i.team ? inert`, team ${i.team}` : ""}${i.expiresAt ? inert`, expires ${i.expiresAt}` : ""}).\n` +
         "It is shown once and stored only as a hash. pip: --index-url https://__token__:TOKEN@HOST/simple/\n",
     );
     if (moved)
       process.stderr.write(
-        `Note: ${i.user} moved ${moved.from ? `from team ${moved.from} ` : ""}to team ${team}: its ${moved.others} other active token(s) now pull for team ${team} too (inventory, drift and ownership follow).\n`,
+        inert`Note: ${i.user} moved ${moved.from ? inert`from team ${moved.from} ` : ""}to team ${team}: its ${moved.others} other active token(s) now pull for team ${team} too (inventory, drift and ownership follow).\n`,
       );
-    process.stdout.write(`${created.token}\n`);
+    process.stdout.write(inert`${created.token}\n`);
   });
 
-  addLocalOptions(
+  options(
     token
       .command("list")
       .description("List tokens (ids, owners, roles, expiry, revocation; never the secrets).")
@@ -100,15 +148,27 @@ export function registerTokenCommand(program: Command): void {
       .option("--json", "print JSON"),
   ).action(async (flags: Record<string, string | boolean | undefined>) => {
     const user = flags.user as string | undefined;
-    const tokens = await withLocalServices(flags, async (s) => {
-      // A mistyped name must not read as "this identity holds no tokens".
-      if (user !== undefined && !(await s.identity.listUsers()).some((u) => u.name === user))
-        throw new CliError(
-          `no user or service account ${JSON.stringify(user)} (see portcullis user list)`,
-          1,
-        );
-      return s.identity.listTokens(user);
-    });
+    const unknownUser = () =>
+      new CliError(`no user or service account ${JSON.stringify(user)} (see portcullis user list)`, 1);
+    const remote = remoteAdminGateway(flags);
+    let tokens: TokenInfo[];
+    if (remote) {
+      tokens = await allPages<TokenInfo>(remote, "api/v1/tokens", user !== undefined ? { user } : {});
+      // The API lists no tokens for a name it does not know: asked only then, whether it does.
+      if (
+        user !== undefined &&
+        tokens.length === 0 &&
+        !(await allPages<{ name: string }>(remote, "api/v1/users")).some((u) => u.name === user)
+      )
+        throw unknownUser();
+    } else {
+      tokens = await withLocalServices(flags, async (s) => {
+        // A mistyped name must not read as "this identity holds no tokens".
+        if (user !== undefined && !(await s.identity.listUsers()).some((u) => u.name === user))
+          throw unknownUser();
+        return s.identity.listTokens(user);
+      });
+    }
     if (flags.json) {
       process.stdout.write(JSON.stringify(tokens, null, 2) + "\n");
       return;
@@ -129,12 +189,12 @@ export function registerTokenCommand(program: Command): void {
                 ? `expires ${t.expiresAt}`
                 : "active";
       process.stdout.write(
-        `${t.id}  ${t.user.padEnd(20)} ${t.role.padEnd(9)} ${(t.team ?? "-").padEnd(12)} ${printable(t.label ?? "-").padEnd(16)} ${state}\n`,
+        `${printable(t.id)}  ${printable(t.user).padEnd(20)} ${printable(t.role).padEnd(9)} ${printable(t.team ?? "-").padEnd(12)} ${printable(t.label ?? "-").padEnd(16)} ${printable(state)}\n`,
       );
     }
   });
 
-  addLocalOptions(
+  options(
     token
       .command("revoke")
       .argument("<id>", "the token id (the 12 hex digits after pcl_, either case)")
@@ -143,9 +203,13 @@ export function registerTokenCommand(program: Command): void {
     // Ids are hex, printed in lower case: an id copied in upper case is the same id.
     const m = /^(?:pcl_)?([0-9a-f]{12})(?:_.*)?$/i.exec(id.trim());
     if (!m) throw new CliError(`expected a token id (12 hex digits), got ${JSON.stringify(id.slice(0, 40))}`);
-    const info = await withLocalServices(flags, (s) =>
-      s.identity.revokeToken(m[1]!.toLowerCase(), cliActor()).catch(asCliError),
-    );
-    process.stdout.write(`revoked token ${info.id} of ${info.user}\n`);
+    const tokenId = m[1]!.toLowerCase();
+    const remote = remoteAdminGateway(flags);
+    const info = remote
+      ? await callGateway<TokenInfo>(remote.url, remote.token, `api/v1/tokens/${tokenId}`, {
+          method: "DELETE",
+        })
+      : await withLocalServices(flags, (s) => s.identity.revokeToken(tokenId, cliActor()).catch(asCliError));
+    process.stdout.write(inert`revoked token ${info.id} of ${info.user}\n`);
   });
 }

@@ -1,8 +1,22 @@
 import type { Command } from "commander";
-import { addLocalOptions, withLocalServices } from "./local-services.js";
+import {
+  addLocalOptions,
+  addRemoteOptions,
+  allPages,
+  callGateway,
+  remoteAdminGateway,
+  withLocalServices,
+} from "./local-services.js";
 import { asCliError, cliActor } from "./cli-actor.js";
 import { inert } from "../domain/control-characters.js";
-import { DISABLE_REASON_MAX, TOKEN_CACHE_MS, type UserView } from "../services/identity/identity-service.js";
+import {
+  checkDisableReason,
+  checkUserName,
+  DISABLE_REASON_MAX,
+  TOKEN_CACHE_MS,
+  type TokenInfo,
+  type UserView,
+} from "../services/identity/identity-service.js";
 
 /** How a running gateway's cache delays a change made here, in words. */
 const WITHIN = `within ${TOKEN_CACHE_MS / 1000} s`;
@@ -20,6 +34,16 @@ function listLine(u: UserView): string {
   return inert`${u.name.padEnd(24)} ${u.kind.padEnd(8)} ${u.role.padEnd(9)} ${u.team ?? "-"}${disabled}\n`;
 }
 
+/** How many of an identity's tokens are in `state`, as the gateway lists them. */
+async function remoteTokensIn(
+  remote: { url: string; token: string | undefined },
+  name: string,
+  state: TokenInfo["state"],
+): Promise<number> {
+  return (await allPages<TokenInfo>(remote, "api/v1/tokens", { user: name })).filter((t) => t.state === state)
+    .length;
+}
+
 /** `portcullis user list|disable|enable`: users and service accounts. */
 export function registerUserCommand(program: Command): void {
   const user = program
@@ -27,10 +51,14 @@ export function registerUserCommand(program: Command): void {
     .description(
       "Users and service accounts (created by `portcullis token create`); disable and enable them.",
     );
-  addLocalOptions(
+  const options = (cmd: Command) => addRemoteOptions(addLocalOptions(cmd));
+  options(
     user.command("list").description("List users and service accounts.").option("--json", "print JSON"),
   ).action(async (flags: Record<string, string | boolean | undefined>) => {
-    const users = await withLocalServices(flags, (s) => s.identity.listUsers());
+    const remote = remoteAdminGateway(flags);
+    const users = remote
+      ? await allPages<UserView>(remote, "api/v1/users")
+      : await withLocalServices(flags, (s) => s.identity.listUsers());
     if (flags.json) {
       process.stdout.write(JSON.stringify(users, null, 2) + "\n");
       return;
@@ -39,7 +67,7 @@ export function registerUserCommand(program: Command): void {
     for (const u of users) process.stdout.write(listLine(u));
   });
 
-  addLocalOptions(
+  options(
     user
       .command("disable")
       .argument("<name>", "the user or service account")
@@ -52,12 +80,35 @@ export function registerUserCommand(program: Command): void {
       ),
   ).action(async (name: string, flags: Record<string, string | boolean | undefined>) => {
     const reason = (flags.reason as string | undefined) ?? null;
-    const { disabled, active, adminsLeft } = await withLocalServices(flags, async (s) => {
-      const view = await s.identity.disableIdentity(name, reason, cliActor()).catch(asCliError);
-      const tokens = (await s.identity.listTokens(name)).filter((t) => t.state === "disabled").length;
-      const admins = (await s.identity.listUsers()).filter((u) => u.role === "admin" && !u.disabled).length;
-      return { disabled: view, active: tokens, adminsLeft: admins };
-    });
+    const remote = remoteAdminGateway(flags);
+    let outcome: { disabled: UserView; active: number; adminsLeft: number | undefined };
+    if (remote) {
+      // The service's checks, with its messages, before anything is sent (control characters and
+      // an empty reason are refused for every option before the command runs).
+      try {
+        checkUserName(name);
+        if (reason !== null) checkDisableReason(reason);
+      } catch (err) {
+        asCliError(err);
+      }
+      const disabled = await callGateway<UserView>(
+        remote.url,
+        remote.token,
+        `api/v1/users/${encodeURIComponent(name)}/disable`,
+        { method: "POST", body: reason !== null ? { reason } : {} },
+      );
+      // No count of the admins left: the API refuses an admin disabling itself, so the caller,
+      // an enabled admin, always remains and the note below cannot apply.
+      outcome = { disabled, active: await remoteTokensIn(remote, name, "disabled"), adminsLeft: undefined };
+    } else {
+      outcome = await withLocalServices(flags, async (s) => {
+        const view = await s.identity.disableIdentity(name, reason, cliActor()).catch(asCliError);
+        const tokens = (await s.identity.listTokens(name)).filter((t) => t.state === "disabled").length;
+        const admins = (await s.identity.listUsers()).filter((u) => u.role === "admin" && !u.disabled).length;
+        return { disabled: view, active: tokens, adminsLeft: admins };
+      });
+    }
+    const { disabled, active, adminsLeft } = outcome;
     process.stdout.write(
       inert`disabled ${described(disabled)}: its ${active} active token(s) are refused by every gateway ${WITHIN}\n`,
     );
@@ -69,7 +120,7 @@ export function registerUserCommand(program: Command): void {
       );
   });
 
-  addLocalOptions(
+  options(
     user
       .command("enable")
       .argument("<name>", "the user or service account")
@@ -77,11 +128,29 @@ export function registerUserCommand(program: Command): void {
         `Enable a disabled user or service account: its tokens that are neither revoked nor expired work again ${WITHIN}.`,
       ),
   ).action(async (name: string, flags: Record<string, string | boolean | undefined>) => {
-    const { enabled, active } = await withLocalServices(flags, async (s) => {
-      const view = await s.identity.enableIdentity(name, cliActor()).catch(asCliError);
-      const tokens = (await s.identity.listTokens(name)).filter((t) => t.state === "active").length;
-      return { enabled: view, active: tokens };
-    });
+    const remote = remoteAdminGateway(flags);
+    let outcome: { enabled: UserView; active: number };
+    if (remote) {
+      try {
+        checkUserName(name);
+      } catch (err) {
+        asCliError(err);
+      }
+      const enabled = await callGateway<UserView>(
+        remote.url,
+        remote.token,
+        `api/v1/users/${encodeURIComponent(name)}/enable`,
+        { method: "POST" },
+      );
+      outcome = { enabled, active: await remoteTokensIn(remote, name, "active") };
+    } else {
+      outcome = await withLocalServices(flags, async (s) => {
+        const view = await s.identity.enableIdentity(name, cliActor()).catch(asCliError);
+        const tokens = (await s.identity.listTokens(name)).filter((t) => t.state === "active").length;
+        return { enabled: view, active: tokens };
+      });
+    }
+    const { enabled, active } = outcome;
     process.stdout.write(
       inert`enabled ${described(enabled)}: its ${active} active token(s) work again ${WITHIN}\n`,
     );
