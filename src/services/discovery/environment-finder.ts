@@ -134,11 +134,13 @@ export async function findEnvironments(roots: readonly string[]): Promise<FoundT
       if (names.has("envs")) await visit(join(dir, "envs"), false);
       return;
     }
+    // A directory of installed distributions: site-packages, dist-packages, or any directory
+    // holding `.dist-info` directories, as `pip install --target DIR` leaves one (vendored
+    // dependencies, AWS Lambda bundles, a PYTHONPATH directory): packages that run as surely as a
+    // venv's, and a place a compromised one hides as well.
     const base = basename(dir);
-    if (
-      (base === "site-packages" || base === "dist-packages") &&
-      entries.some((e) => e.name.endsWith(".dist-info"))
-    ) {
+    const installDir = base === "site-packages" || base === "dist-packages";
+    if (entries.some((e) => e.name.endsWith(".dist-info") && (installDir || e.isDirectory()))) {
       const m = /python(\d+\.\d+)/.exec(dir);
       tree.environments.push({
         kind: "site-packages",

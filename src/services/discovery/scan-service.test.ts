@@ -75,6 +75,33 @@ describe("findEnvironments", () => {
   });
 });
 
+describe("findEnvironments and pip install --target", () => {
+  test("a directory holding .dist-info directories is an environment, read once, not descended into", async () => {
+    const root = mkdtempSync(join(tmpdir(), "scan-target-"));
+    // What `pip install --target lambda/package requests` leaves: packages beside their dist-info.
+    const target = join(root, "lambda", "package");
+    distInfo(target, "requests", "2.31.0");
+    distInfo(target, "idna", "3.7");
+    mkdirSync(join(target, "requests"));
+    writeFileSync(join(target, "requests", "__init__.py"), "");
+    // A file merely named like one does not make a directory an environment.
+    mkdirSync(join(root, "notes"));
+    writeFileSync(join(root, "notes", "old.dist-info"), "");
+    const tree = await findEnvironments([root]);
+    assert.deepEqual(
+      tree.environments.map((e) => [e.kind, e.path.slice(root.length), e.sitePackages.length]),
+      [["site-packages", "/lambda/package", 1]],
+    );
+    const result = await scan([root]);
+    assert.deepEqual(
+      result.environments.map((e) =>
+        e.distributions.map((d) => `${d.distribution.project}==${d.distribution.version}`),
+      ),
+      [["idna==3.7", "requests==2.31.0"]],
+    );
+  });
+});
+
 describe("scan without a catalog", () => {
   test("inventories each environment once and lists exact pins with their lines", async () => {
     const root = makeTree();
