@@ -44,9 +44,7 @@ export function addRemoteOptions(cmd: Command): Command {
  * `--config`): an explicit option always wins over an environment variable. `--gateway` together
  * with one of those names two places to work on, and is refused rather than one silently ignored.
  */
-export function remoteGateway(
-  flags: Record<string, unknown>,
-): { url: string; token: string | undefined } | undefined {
+export function remoteGateway(flags: Record<string, unknown>): GatewayTarget | undefined {
   const local = (["data", "database", "config"] as const).filter((name) => flags[name] !== undefined);
   const explicitLocal = local.length > 0;
   if (flags.gateway !== undefined && explicitLocal) {

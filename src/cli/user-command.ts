@@ -4,6 +4,7 @@ import {
   addRemoteOptions,
   allPages,
   callGateway,
+  type GatewayTarget,
   remoteAdminGateway,
   withLocalServices,
 } from "./local-services.js";
@@ -36,7 +37,7 @@ function listLine(u: UserView): string {
 
 /** How many of an identity's tokens are in `state`, as the gateway lists them. */
 async function remoteTokensIn(
-  remote: { url: string; token: string | undefined },
+  remote: GatewayTarget,
   name: string,
   state: TokenInfo["state"],
 ): Promise<number> {
