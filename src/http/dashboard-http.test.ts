@@ -49,6 +49,10 @@ describe("dashboard routes", () => {
       "/projects/requests",
       "/requests/42",
       "/audit",
+      "/advisories",
+      "/environments",
+      "/users",
+      "/remediation",
       "/policy",
       "/login",
     ]) {

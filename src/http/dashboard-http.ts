@@ -19,6 +19,7 @@ export const DASHBOARD_CLIENT_ROUTES = [
   "/requests",
   "/requests/*",
   "/advisories",
+  "/remediation",
   "/audit",
   "/environments",
   "/users",

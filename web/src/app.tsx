@@ -10,6 +10,7 @@ import { LoginPage } from "./pages/login-page";
 import { OverviewPage } from "./pages/overview-page";
 import { PolicyPage } from "./pages/policy-page";
 import { ProjectPage } from "./pages/project-page";
+import { RemediationPage } from "./pages/remediation-page";
 import { RequestPage } from "./pages/request-page";
 import { RequestsPage } from "./pages/requests-page";
 import { UsersPage } from "./pages/users-page";
@@ -20,6 +21,7 @@ const NAV: { to: string; label: string; role?: Role }[] = [
   { to: "/catalog", label: "Catalog" },
   { to: "/requests", label: "Requests" },
   { to: "/advisories", label: "Advisories" },
+  { to: "/remediation", label: "Remediation", role: "approver" },
   { to: "/audit", label: "Audit" },
   { to: "/environments", label: "Environments", role: "approver" },
   { to: "/users", label: "Users", role: "admin" },
@@ -56,6 +58,7 @@ function route(path: string): { page: ReactNode; title: string } {
     return { page: <RequestPage id={id} />, title: `Request ${id}` };
   }
   if (path === "/advisories") return { page: <AdvisoriesPage />, title: "Advisories" };
+  if (path === "/remediation") return { page: <RemediationPage />, title: "Remediation" };
   if (path === "/audit") return { page: <AuditPage />, title: "Audit log" };
   if (path === "/environments") return { page: <EnvironmentsPage />, title: "Environments" };
   if (path === "/users") return { page: <UsersPage />, title: "Users" };

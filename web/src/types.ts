@@ -251,3 +251,46 @@ export interface User {
   disabledReason: string | null;
   disabledBy: string | null;
 }
+
+/** A remediation item's state (`POST /api/v1/remediation/{id}/state` moves it). */
+export type RemediationState = "open" | "acknowledged" | "fixed" | "accepted-risk";
+
+/** Who pulled the refused file, as the item recorded it when it opened. */
+export interface RemediationConsumer {
+  identity: string | null;
+  ip: string;
+  team: string | null;
+  application: string | null;
+  client: string | null;
+  lastPulled: string;
+}
+
+/**
+ * A remediation item (`GET /api/v1/remediation`, `/remediation/{id}`): an admitted file that
+ * re-evaluation refused, as work for the project's owning team.
+ */
+export interface RemediationItem {
+  id: number;
+  sha256: string;
+  cause?: string;
+  project: string;
+  version: string;
+  filename?: string;
+  severity: "low" | "medium" | "high" | "critical" | string;
+  owner: string | null;
+  state: RemediationState | string;
+  /** What refused the file and why (`check: message; …`), from the policy's findings. */
+  summary?: string;
+  advisoryIds?: string[];
+  consumers?: RemediationConsumer[];
+  fixedVersion?: string | null;
+  openedAt: string;
+  dueAt: string;
+  stateChangedAt?: string;
+  stateChangedBy?: string | null;
+  /** The note of the last change (an accepted risk's reason). */
+  note?: string | null;
+  acceptedUntil?: string | null;
+  resolvedAt?: string | null;
+  resolution?: string | null;
+}

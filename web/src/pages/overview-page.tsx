@@ -42,7 +42,7 @@ function RemediationCharts({ state }: { state: ApiState<RemediationReport> }) {
               {r.acceptedRisk} accepted as risk, {r.fixed} fixed
               {r.meanTimeToRemediateHours !== null &&
                 ` · mean time to remediate ${formatHours(r.meanTimeToRemediateHours)}`}
-              .
+              . <Link to="/remediation">Work the items</Link>
             </p>
             <div className="grid2">
               <BarChart
