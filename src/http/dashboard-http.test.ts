@@ -53,6 +53,8 @@ describe("dashboard routes", () => {
       "/environments",
       "/users",
       "/remediation",
+      "/drift",
+      "/webhooks",
       "/policy",
       "/login",
     ]) {

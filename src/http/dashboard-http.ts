@@ -20,9 +20,11 @@ export const DASHBOARD_CLIENT_ROUTES = [
   "/requests/*",
   "/advisories",
   "/remediation",
+  "/drift",
   "/audit",
   "/environments",
   "/users",
+  "/webhooks",
   "/policy",
 ] as const;
 

@@ -5,6 +5,7 @@ import { useSession, type Role } from "./session";
 import { AdvisoriesPage } from "./pages/advisories-page";
 import { AuditPage } from "./pages/audit-page";
 import { CatalogPage } from "./pages/catalog-page";
+import { DriftPage } from "./pages/drift-page";
 import { EnvironmentsPage } from "./pages/environments-page";
 import { LoginPage } from "./pages/login-page";
 import { OverviewPage } from "./pages/overview-page";
@@ -14,6 +15,7 @@ import { RemediationPage } from "./pages/remediation-page";
 import { RequestPage } from "./pages/request-page";
 import { RequestsPage } from "./pages/requests-page";
 import { UsersPage } from "./pages/users-page";
+import { WebhooksPage } from "./pages/webhooks-page";
 
 /** The sections; `role`: shown only to that role and above (the page's API refuses the others). */
 const NAV: { to: string; label: string; role?: Role }[] = [
@@ -22,9 +24,11 @@ const NAV: { to: string; label: string; role?: Role }[] = [
   { to: "/requests", label: "Requests" },
   { to: "/advisories", label: "Advisories" },
   { to: "/remediation", label: "Remediation", role: "approver" },
+  { to: "/drift", label: "Drift", role: "approver" },
   { to: "/audit", label: "Audit" },
   { to: "/environments", label: "Environments", role: "approver" },
   { to: "/users", label: "Users", role: "admin" },
+  { to: "/webhooks", label: "Webhooks", role: "admin" },
   { to: "/policy", label: "Policy" },
 ];
 
@@ -59,9 +63,11 @@ function route(path: string): { page: ReactNode; title: string } {
   }
   if (path === "/advisories") return { page: <AdvisoriesPage />, title: "Advisories" };
   if (path === "/remediation") return { page: <RemediationPage />, title: "Remediation" };
+  if (path === "/drift") return { page: <DriftPage />, title: "Drift" };
   if (path === "/audit") return { page: <AuditPage />, title: "Audit log" };
   if (path === "/environments") return { page: <EnvironmentsPage />, title: "Environments" };
   if (path === "/users") return { page: <UsersPage />, title: "Users" };
+  if (path === "/webhooks") return { page: <WebhooksPage />, title: "Webhooks" };
   if (path === "/policy") return { page: <PolicyPage />, title: "Policy" };
   return {
     page: (

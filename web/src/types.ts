@@ -294,3 +294,58 @@ export interface RemediationItem {
   resolvedAt?: string | null;
   resolution?: string | null;
 }
+
+/** What a consumer newly pulled in the drift window (`GET /api/v1/inventory/drift`). */
+export interface DriftChange {
+  kind: "new-project" | "new-version" | "downgrade" | string;
+  project: string;
+  version: string;
+  /** The highest version the consumer had before: for new versions and downgrades. */
+  previous: string | null;
+  filename: string;
+  firstPulled: string;
+}
+
+/**
+ * One consumer's drift: an identity with its application, an anonymous caller by its application,
+ * or (naming neither) by its address; `ip` is its latest address.
+ */
+export interface ConsumerDrift {
+  identity: string | null;
+  ip: string;
+  application: string | null;
+  team: string | null;
+  changes: DriftChange[];
+}
+
+/** `GET /api/v1/inventory/drift?days=`: the window's start, and each consumer that drifted. */
+export interface DriftAnswer {
+  since: string;
+  items: ConsumerDrift[];
+}
+
+/** A webhook as the API shows it (`GET /api/v1/webhooks`): never its secret. */
+export interface Webhook {
+  id: number;
+  url: string;
+  format: "json" | "slack" | string;
+  /** The event types it receives; null: every event, kinds added later included. */
+  events: string[] | null;
+  createdAt: string;
+  createdBy?: string | null;
+}
+
+/** One delivery of an event to a webhook (`GET /api/v1/webhooks/{id}/deliveries`), newest first. */
+export interface WebhookDelivery {
+  id: number;
+  eventId: string;
+  eventType: string;
+  state: "pending" | "delivered" | "failed" | string;
+  attempts: number;
+  nextAttemptAt?: string | null;
+  lastStatus?: number | null;
+  lastError?: string | null;
+  createdAt?: string;
+  deliveredAt?: string | null;
+  log?: { attempt: number; at: string; status: number | null; error: string | null; durationMs: number }[];
+}
