@@ -52,6 +52,7 @@ describe("dashboard routes", () => {
       "/advisories",
       "/environments",
       "/users",
+      "/tokens",
       "/remediation",
       "/drift",
       "/webhooks",

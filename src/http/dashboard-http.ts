@@ -24,6 +24,7 @@ export const DASHBOARD_CLIENT_ROUTES = [
   "/audit",
   "/environments",
   "/users",
+  "/tokens",
   "/webhooks",
   "/policy",
 ] as const;

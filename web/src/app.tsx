@@ -14,6 +14,7 @@ import { ProjectPage } from "./pages/project-page";
 import { RemediationPage } from "./pages/remediation-page";
 import { RequestPage } from "./pages/request-page";
 import { RequestsPage } from "./pages/requests-page";
+import { TokensPage } from "./pages/tokens-page";
 import { UsersPage } from "./pages/users-page";
 import { WebhooksPage } from "./pages/webhooks-page";
 
@@ -28,6 +29,7 @@ const NAV: { to: string; label: string; role?: Role }[] = [
   { to: "/audit", label: "Audit" },
   { to: "/environments", label: "Environments", role: "approver" },
   { to: "/users", label: "Users", role: "admin" },
+  { to: "/tokens", label: "Tokens", role: "admin" },
   { to: "/webhooks", label: "Webhooks", role: "admin" },
   { to: "/policy", label: "Policy" },
 ];
@@ -67,6 +69,7 @@ function route(path: string): { page: ReactNode; title: string } {
   if (path === "/audit") return { page: <AuditPage />, title: "Audit log" };
   if (path === "/environments") return { page: <EnvironmentsPage />, title: "Environments" };
   if (path === "/users") return { page: <UsersPage />, title: "Users" };
+  if (path === "/tokens") return { page: <TokensPage />, title: "Tokens" };
   if (path === "/webhooks") return { page: <WebhooksPage />, title: "Webhooks" };
   if (path === "/policy") return { page: <PolicyPage />, title: "Policy" };
   return {

@@ -349,3 +349,26 @@ export interface WebhookDelivery {
   deliveredAt?: string | null;
   log?: { attempt: number; at: string; status: number | null; error: string | null; durationMs: number }[];
 }
+
+/** An API token as the API lists it (`GET /api/v1/tokens`; the server's TokenInfo): never its secret. */
+export interface ApiToken {
+  /** The public part of the token (`pcl_<id>_…`): listings, audit records, rate limits. */
+  id: string;
+  user: string;
+  role: string;
+  team: string | null;
+  /** The application it pulls for, set by an admin. */
+  label: string | null;
+  createdAt: string;
+  createdBy: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  /** Whether it still authenticates (`disabled`: its identity is disabled, refused until enabled). */
+  state: "active" | "expired" | "revoked" | "disabled";
+}
+
+/** `POST /api/v1/tokens`: the secret, shown this once, and the token as the list will show it. */
+export interface CreatedApiToken {
+  token: string;
+  info: ApiToken;
+}
