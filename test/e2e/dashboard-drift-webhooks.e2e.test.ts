@@ -19,11 +19,9 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
-import { dashboardBuilt } from "../../src/http/dashboard-http.js";
+import type { Browser, Locator, Page } from "playwright-core";
 import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
 import { bearer, createToken, downloadRelease, flushAudit } from "../helpers/identity.js";
@@ -34,11 +32,16 @@ import {
   startWebhookReceiver,
   type WebhookReceiver,
 } from "../integration/governance-webhook-receiver.js";
+import {
+  apiCall,
+  chromiumSkip,
+  ensureDashboardBuilt,
+  launchChromium,
+  logInToDashboard,
+  SHOTS,
+  WIDTHS,
+} from "../helpers/dashboard-browser.js";
 
-const CHROMIUM = process.env.PORTCULLIS_CHROMIUM ?? "/usr/bin/chromium";
-const ROOT = new URL("../../", import.meta.url).pathname;
-const SHOTS = join(ROOT, "test-output", "dashboard");
-const WIDTHS = [1280, 390] as const;
 const DAY = 86_400_000;
 const SECRET = "a-webhook-secret-of-some-length";
 const RELEASES: Record<string, string[]> = {
@@ -47,10 +50,7 @@ const RELEASES: Record<string, string[]> = {
   "brand-new": ["0.1"],
 };
 
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium): the dashboard e2e test cannot run`;
-if (skip) console.warn(`\n*** SKIPPED: ${skip} ***\n`);
+const skip = chromiumSkip();
 
 interface Hook {
   id: number;
@@ -69,32 +69,11 @@ describe("dashboard drift and webhooks pages in real Chromium", { skip }, () => 
   // The gateway's clock: set back for the old pulls, forward for an empty window.
   let clock: number | undefined;
 
-  async function api<T>(
-    method: string,
-    path: string,
-    token: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${gw.url}${path}`, {
-      method,
-      headers: { ...bearer(token), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, body: (await res.json()) as T };
-  }
+  const api = <T>(method: string, path: string, token: string, body?: unknown) =>
+    apiCall<T>(gw.url, method, path, token, body);
 
-  async function loggedIn(
-    token: string,
-    width: number = WIDTHS[0],
-  ): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width, height: 900 } });
-    const page = await context.newPage();
-    await page.goto(`${gw.url}/login`);
-    await page.getByLabel("API token").fill(token);
-    await page.getByRole("button", { name: "Log in" }).click();
-    await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
-    return { context, page };
-  }
+  const loggedIn = (token: string, width?: number, opts?: { timezoneId?: string }) =>
+    logInToDashboard(browser, gw.url, token, width, opts);
 
   /** The webhooks the API lists. */
   async function hooks(): Promise<Hook[]> {
@@ -133,12 +112,7 @@ describe("dashboard drift and webhooks pages in real Chromium", { skip }, () => 
   }
 
   before(async () => {
-    if (!dashboardBuilt()) {
-      const res = spawnSync(process.execPath, [join(ROOT, "scripts/build-web.mjs"), "--no-check"], {
-        stdio: "inherit",
-      });
-      assert.equal(res.status, 0, "building the dashboard (node scripts/build-web.mjs) failed");
-    }
+    ensureDashboardBuilt();
     const projects: Parameters<typeof startJsonIndexServer>[0]["projects"] = {};
     for (const [name, versions] of Object.entries(RELEASES)) {
       const files = [];
@@ -171,12 +145,7 @@ describe("dashboard drift and webhooks pages in real Chromium", { skip }, () => 
     await downloadRelease(gw, {}, "left-pad", "1.1");
     await flushAudit(gw);
 
-    browser = await (
-      await import("playwright-core")
-    ).chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

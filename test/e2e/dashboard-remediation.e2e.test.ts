@@ -11,27 +11,27 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { dashboardBuilt } from "../../src/http/dashboard-http.js";
+import type { Browser } from "playwright-core";
 import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
-import { basic, bearer, createToken, downloadRelease, flushAudit } from "../helpers/identity.js";
+import { basic, createToken, downloadRelease, flushAudit } from "../helpers/identity.js";
 import { buildWheel } from "../helpers/wheel-builder.js";
+import {
+  apiCall,
+  chromiumSkip,
+  ensureDashboardBuilt,
+  launchChromium,
+  logInToDashboard,
+  SHOTS,
+  WIDTHS,
+} from "../helpers/dashboard-browser.js";
 
-const CHROMIUM = process.env.PORTCULLIS_CHROMIUM ?? "/usr/bin/chromium";
-const ROOT = new URL("../../", import.meta.url).pathname;
-const SHOTS = join(ROOT, "test-output", "dashboard");
-const WIDTHS = [1280, 390] as const;
 const DAY = 86_400_000;
 
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium): the dashboard e2e test cannot run`;
-if (skip) console.warn(`\n*** SKIPPED: ${skip} ***\n`);
+const skip = chromiumSkip();
 
 interface Item {
   id: number;
@@ -51,33 +51,11 @@ describe("dashboard remediation page in real Chromium", { skip }, () => {
   // The gateway's clock: set back while the item opens, so that it is overdue by now.
   let clock: number | undefined;
 
-  async function api<T>(
-    method: string,
-    path: string,
-    token: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${gw.url}${path}`, {
-      method,
-      headers: { ...bearer(token), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, body: (await res.json()) as T };
-  }
+  const api = <T>(method: string, path: string, token: string, body?: unknown) =>
+    apiCall<T>(gw.url, method, path, token, body);
 
-  async function loggedIn(
-    token: string,
-    width: number = WIDTHS[0],
-    opts: { timezoneId?: string } = {},
-  ): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width, height: 900 }, ...opts });
-    const page = await context.newPage();
-    await page.goto(`${gw.url}/login`);
-    await page.getByLabel("API token").fill(token);
-    await page.getByRole("button", { name: "Log in" }).click();
-    await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
-    return { context, page };
-  }
+  const loggedIn = (token: string, width?: number, opts?: { timezoneId?: string }) =>
+    logInToDashboard(browser, gw.url, token, width, opts);
 
   /** The state of the item as the API has it. */
   async function stored(): Promise<Item> {
@@ -87,12 +65,7 @@ describe("dashboard remediation page in real Chromium", { skip }, () => {
   }
 
   before(async () => {
-    if (!dashboardBuilt()) {
-      const res = spawnSync(process.execPath, [join(ROOT, "scripts/build-web.mjs"), "--no-check"], {
-        stdio: "inherit",
-      });
-      assert.equal(res.status, 0, "building the dashboard (node scripts/build-web.mjs) failed");
-    }
+    ensureDashboardBuilt();
     const old = "2025-01-01T00:00:00Z";
     const v1 = await buildWheel({ name: "acme-widgets", version: "1.0" });
     const v2 = await buildWheel({ name: "acme-widgets", version: "1.1" });
@@ -149,12 +122,7 @@ describe("dashboard remediation page in real Chromium", { skip }, () => {
     assert.ok(item.dueAt < Date.now(), "the item is overdue");
     itemId = item.id;
 
-    browser = await (
-      await import("playwright-core")
-    ).chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -16,25 +16,25 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
-import { dashboardBuilt } from "../../src/http/dashboard-http.js";
+import type { Browser, Locator, Page } from "playwright-core";
 import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
-import { basic, bearer, createToken } from "../helpers/identity.js";
+import { basic, createToken } from "../helpers/identity.js";
+import {
+  apiCall,
+  chromiumSkip,
+  ensureDashboardBuilt,
+  launchChromium,
+  logInToDashboard,
+  SHOTS,
+} from "../helpers/dashboard-browser.js";
 
-const CHROMIUM = process.env.PORTCULLIS_CHROMIUM ?? "/usr/bin/chromium";
-const ROOT = new URL("../../", import.meta.url).pathname;
-const SHOTS = join(ROOT, "test-output", "dashboard");
 const SERVICE = "nightly-build";
 const LABEL = "wheelhouse sync";
 
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium): the dashboard e2e test cannot run`;
-if (skip) console.warn(`\n*** SKIPPED: ${skip} ***\n`);
+const skip = chromiumSkip();
 
 interface TokenInfo {
   id: string;
@@ -54,29 +54,11 @@ describe("dashboard tokens page in real Chromium", { skip }, () => {
   // The token the admin makes through the page, read from the page.
   let made = "";
 
-  async function api<T>(
-    method: string,
-    path: string,
-    token: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${gw.url}${path}`, {
-      method,
-      headers: { ...bearer(token), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, body: (await res.json()) as T };
-  }
+  const api = <T>(method: string, path: string, token: string, body?: unknown) =>
+    apiCall<T>(gw.url, method, path, token, body);
 
-  async function loggedIn(token: string, width = 1280): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width, height: 900 } });
-    const page = await context.newPage();
-    await page.goto(`${gw.url}/login`);
-    await page.getByLabel("API token").fill(token);
-    await page.getByRole("button", { name: "Log in" }).click();
-    await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
-    return { context, page };
-  }
+  const loggedIn = (token: string, width?: number, opts?: { timezoneId?: string }) =>
+    logInToDashboard(browser, gw.url, token, width, opts);
 
   /** The tokens the API lists (of one user, when given). */
   async function listed(user?: string): Promise<TokenInfo[]> {
@@ -117,23 +99,13 @@ describe("dashboard tokens page in real Chromium", { skip }, () => {
   }
 
   before(async () => {
-    if (!dashboardBuilt()) {
-      const res = spawnSync(process.execPath, [join(ROOT, "scripts/build-web.mjs"), "--no-check"], {
-        stdio: "inherit",
-      });
-      assert.equal(res.status, 0, "building the dashboard (node scripts/build-web.mjs) failed");
-    }
+    ensureDashboardBuilt();
     upstream = await startJsonIndexServer({ projects: {} });
     gw = await startTestGateway({ upstream: upstream.simpleUrl });
     tokens.admin = await createToken(gw, { user: "root", role: "admin", team: "platform" });
     tokens.approver = await createToken(gw, { user: "alice", role: "approver", team: "security" });
     await createToken(gw, { user: "ci-bot", role: "reader", team: "build", label: "nightly" });
-    browser = await (
-      await import("playwright-core")
-    ).chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -9,29 +9,28 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { CLI_ACTOR } from "../../src/domain/identity.js";
-import { dashboardBuilt } from "../../src/http/dashboard-http.js";
 import { tokenIdOf } from "../../src/services/identity/identity-service.js";
 import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
 import { basic, bearer, createToken, flushAudit, pipIndexUrl } from "../helpers/identity.js";
 import { installed, makeVenv, pipInstall } from "../helpers/python.js";
 import { buildWheel } from "../helpers/wheel-builder.js";
+import {
+  apiCall,
+  chromiumSkip,
+  ensureDashboardBuilt,
+  launchChromium,
+  logInToDashboard,
+  SHOTS,
+  WIDTHS,
+} from "../helpers/dashboard-browser.js";
 
-const CHROMIUM = process.env.PORTCULLIS_CHROMIUM ?? "/usr/bin/chromium";
-const ROOT = new URL("../../", import.meta.url).pathname;
-const SHOTS = join(ROOT, "test-output", "dashboard");
-const WIDTHS = [1280, 390] as const;
-
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `Chromium is not installed at ${CHROMIUM} (apt-get install chromium): the dashboard e2e test cannot run`;
-if (skip) console.warn(`\n*** SKIPPED: ${skip} ***\n`);
+const skip = chromiumSkip();
 
 interface CreatedRequest {
   id: string | number;
@@ -48,41 +47,14 @@ describe("dashboard in real Chromium", { skip }, () => {
   let approveMe: CreatedRequest;
   let leavePending: CreatedRequest;
 
-  async function api<T>(
-    method: string,
-    path: string,
-    token: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${gw.url}${path}`, {
-      method,
-      headers: { ...bearer(token), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, body: (await res.json()) as T };
-  }
+  const api = <T>(method: string, path: string, token: string, body?: unknown) =>
+    apiCall<T>(gw.url, method, path, token, body);
 
-  async function loggedIn(
-    token: string,
-    width: number = WIDTHS[0],
-    opts: { timezoneId?: string } = {},
-  ): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width, height: 900 }, ...opts });
-    const page = await context.newPage();
-    await page.goto(`${gw.url}/login`);
-    await page.getByLabel("API token").fill(token);
-    await page.getByRole("button", { name: "Log in" }).click();
-    await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
-    return { context, page };
-  }
+  const loggedIn = (token: string, width?: number, opts?: { timezoneId?: string }) =>
+    logInToDashboard(browser, gw.url, token, width, opts);
 
   before(async () => {
-    if (!dashboardBuilt()) {
-      const res = spawnSync(process.execPath, [join(ROOT, "scripts/build-web.mjs"), "--no-check"], {
-        stdio: "inherit",
-      });
-      assert.equal(res.status, 0, "building the dashboard (node scripts/build-web.mjs) failed");
-    }
+    ensureDashboardBuilt();
     const old = "2025-01-01T00:00:00Z";
     const widgets = await buildWheel({ name: "acme-widgets", version: "1.0" });
     const gadgets = await buildWheel({ name: "acme-gadgets", version: "2.0" });
@@ -161,12 +133,7 @@ describe("dashboard in real Chromium", { skip }, () => {
     assert.equal(second.state, "pending");
     leavePending = { id: second.id, state: second.state };
 
-    browser = await (
-      await import("playwright-core")
-    ).chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
