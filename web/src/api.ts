@@ -32,6 +32,11 @@ export class ApiError extends Error {
   get routeMissing(): boolean {
     return this.status === 404 && /no such API route/i.test(this.message);
   }
+
+  /** What a failed call threw, as an ApiError: the gateway's answer, or a network failure (status 0). */
+  static from(err: unknown): ApiError {
+    return err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message);
+  }
 }
 
 /** Builds `path?query`, leaving out empty values. */

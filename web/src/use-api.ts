@@ -23,7 +23,7 @@ export function useApi<T>(path: string | null): ApiState<T> {
       (data) => setState({ data, loading: false }),
       (err: unknown) => {
         if (ctrl.signal.aborted) return;
-        const error = err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message);
+        const error = ApiError.from(err);
         setState({ error, loading: false });
       },
     );

@@ -49,7 +49,7 @@ export function usePagedList<T>(path: string | null): PagedList<T> {
       }));
     } catch (err) {
       if (!live()) return;
-      const error = err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message);
+      const error = ApiError.from(err);
       setState((s) => ({ ...s, error, loading: false }));
     }
   }, []);

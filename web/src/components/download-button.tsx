@@ -15,7 +15,7 @@ export function DownloadButton(props: { path: string; filename: string; paged?: 
     try {
       await download(props.path, props.filename, { paged: props.paged ?? false });
     } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message));
+      setError(ApiError.from(err));
     } finally {
       setBusy(false);
     }

@@ -38,7 +38,7 @@ function OwnerForm({ env, onDone }: { env: Environment; onDone: () => void }) {
       await api(`/api/v1/environments/${env.id}/owner`, { method: "POST", body: { owner: owner.trim() } });
       onDone();
     } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message));
+      setError(ApiError.from(err));
     }
   };
   return (

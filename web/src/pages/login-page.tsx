@@ -18,7 +18,7 @@ export function LoginPage() {
       await session.login(token.trim());
       navigate("/", { replace: true });
     } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message));
+      setError(ApiError.from(err));
     } finally {
       setBusy(false);
     }

@@ -30,7 +30,7 @@ function DryRunForm({ source }: { source: string }) {
         throw new ApiError(500, "INTERNAL", job.error ?? "the dry run failed");
       setResult(job.result);
     } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message));
+      setError(ApiError.from(err));
     } finally {
       setBusy(false);
     }

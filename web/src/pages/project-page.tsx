@@ -35,7 +35,7 @@ function DependencyTree({ project, version }: { project: string; version: string
         }),
       );
     } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message));
+      setError(ApiError.from(err));
     } finally {
       setBusy(false);
     }

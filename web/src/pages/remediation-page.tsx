@@ -119,7 +119,7 @@ function StateActions({ item, onChanged }: { item: RemediationItem; onChanged: (
       setDone(`Item #${changed.id} is now ${changed.state}.`);
       onChanged();
     } catch (err) {
-      const error = err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message);
+      const error = ApiError.from(err);
       setError(error);
       // Someone else changed (or removed) it first: show the item as it now is, beside the refusal.
       if (error.status === 409 || error.status === 404) onChanged();

@@ -126,7 +126,7 @@ function DecisionForm({
       setAction(null);
       onDone();
     } catch (err) {
-      const error = err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message);
+      const error = ApiError.from(err);
       setError(error);
       // Someone decided first: show the request as it now is.
       if (error.status === 409) onDone(error);

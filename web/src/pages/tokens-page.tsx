@@ -9,10 +9,6 @@ import { ROLES, useSession } from "../session";
 import type { ApiToken, CreatedApiToken } from "../types";
 import { usePagedList } from "../use-paged-list";
 
-function asApiError(err: unknown): ApiError {
-  return err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message);
-}
-
 /**
  * The expiry as typed, for the API: a number when it reads as one, else the text as it is. The
  * API is the one judge of what is valid (whole days, 1–3650) and says why it refuses, so 0 or
@@ -61,7 +57,7 @@ function CreateToken({ onCreated }: { onCreated: (created: CreatedApiToken) => v
       setDays("");
       onCreated(created);
     } catch (err) {
-      setError(asApiError(err));
+      setError(ApiError.from(err));
     } finally {
       setBusy(false);
     }
@@ -243,7 +239,7 @@ function RevokeToken({
       await api(`/api/v1/tokens/${encodeURIComponent(token.id)}`, { method: "DELETE" });
       onRevoked(token.id);
     } catch (err) {
-      const error = asApiError(err);
+      const error = ApiError.from(err);
       setError(error);
       // Revoked (409) or gone (404) meanwhile: the list shows it as it now is.
       if (error.status === 404 || error.status === 409) onChanged();

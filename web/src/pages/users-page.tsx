@@ -29,7 +29,7 @@ function UserActions({ user, onDone }: { user: User; onDone: () => void }) {
       setReason("");
       onDone();
     } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message));
+      setError(ApiError.from(err));
     } finally {
       setBusy(false);
     }

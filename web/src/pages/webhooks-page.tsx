@@ -29,10 +29,6 @@ const FORMATS = [
   { value: "slack", label: "Slack (incoming webhook)" },
 ] as const;
 
-function asApiError(err: unknown): ApiError {
-  return err instanceof ApiError ? err : new ApiError(0, "NETWORK", (err as Error).message);
-}
-
 function eventsText(events: string[] | null): string {
   return events ? events.join(", ") : "all events";
 }
@@ -74,7 +70,7 @@ function AddWebhook({ onAdded }: { onAdded: () => void }) {
       setDone(`Webhook #${hook.id} added: ${hook.format}, ${eventsText(hook.events)}.`);
       onAdded();
     } catch (err) {
-      setError(asApiError(err));
+      setError(ApiError.from(err));
     } finally {
       setBusy(false);
     }
@@ -169,7 +165,7 @@ function RemoveWebhook({ hook, onRemoved }: { hook: Webhook; onRemoved: (id: num
       await api(`/api/v1/webhooks/${hook.id}`, { method: "DELETE" });
       onRemoved(hook.id);
     } catch (err) {
-      const error = asApiError(err);
+      const error = ApiError.from(err);
       setError(error);
       // Someone else removed it first: the list shows it gone.
       if (error.status === 404) onRemoved(hook.id);
