@@ -59,6 +59,10 @@ export function registerServeCommand(program: Command): void {
       "--audit-spool-max-mb <MiB>",
       OPTIONS.auditSpoolMaxMb.description + ` [env ${OPTIONS.auditSpoolMaxMb.env}] (default 1024)`,
     )
+    .option(
+      "--audit-writer-priority <idle|normal>",
+      OPTIONS.auditWriterPriority.description + ` [env ${OPTIONS.auditWriterPriority.env}] (default idle)`,
+    )
     .option("--signing-key <file>", OPTIONS.signingKey.description + ` [env ${OPTIONS.signingKey.env}]`)
     .option(
       "--sigstore-trusted-root <file>",

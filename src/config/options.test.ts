@@ -78,3 +78,19 @@ test("comma-separated file hosts from the environment", () => {
   const c = loadConfig({ env: { PORTCULLIS_UPSTREAM_FILE_HOSTS: "https://a.example, https://b.example" } });
   assert.deepEqual(c.upstreamFileHosts, ["https://a.example", "https://b.example"]);
 });
+
+test("the audit writer thread's CPU priority: idle unless set to normal", () => {
+  assert.equal(loadConfig({ env: {} }).auditWriterPriority, "idle");
+  assert.equal(
+    loadConfig({ env: { PORTCULLIS_AUDIT_WRITER_PRIORITY: "normal" } }).auditWriterPriority,
+    "normal",
+  );
+  const dir = tmp();
+  const file = join(dir, "p.yaml");
+  writeFileSync(file, "audit:\n  writer-priority: normal\n");
+  assert.equal(loadConfig({ env: {}, configFile: file }).auditWriterPriority, "normal");
+  assert.throws(
+    () => loadConfig({ flags: { auditWriterPriority: "realtime" }, env: {} }),
+    (e: Error) => e instanceof ConfigError && /--audit-writer-priority/.test(e.message),
+  );
+});

@@ -171,6 +171,12 @@ export const OPTIONS = {
     1024,
     int(1, 1024 * 1024),
   ),
+  auditWriterPriority: option(
+    "audit.writer-priority",
+    "CPU priority of the thread that writes a busy gateway's audit trail (Linux): `idle` runs it only on CPU time nothing else wants, back to normal when it falls a second behind; `normal` as any thread.",
+    "idle" as "idle" | "normal",
+    z.enum(["idle", "normal"]),
+  ),
   signingKey: option(
     "signing-key",
     "An Ed25519 private key (PKCS#8 PEM) supplied from outside; empty: generated at first start under <data>/keys (mode 0600).",
@@ -267,7 +273,8 @@ export function loadConfig(input: {
     const fileValue = getPath(fileValues, spec.key);
     const [raw, source] =
       flag !== undefined
-        ? [flag, `--${spec.key}`]
+        ? // The flag as typed: `audit.spool-max-mb` is `--audit-spool-max-mb`.
+          [flag, `--${spec.key.replace(/\./g, "-")}`]
         : envValue !== undefined && envValue !== ""
           ? [envValue, spec.env]
           : fileValue !== undefined

@@ -8,10 +8,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync, sign } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { pino, type Logger } from "pino";
 import { AuditRepository, type CheckpointSigner } from "../../src/adapters/db/audit-repository.js";
 import { ThreadAuditWriter } from "../../src/adapters/db/audit-writer-thread.js";
 import { InventoryRepository } from "../../src/adapters/db/inventory-repository.js";
+import { threadPolicy } from "../../src/adapters/runtime/thread-priority.js";
 import { keyIdOf } from "../../src/crypto/key-ring.js";
 import type { Actor } from "../../src/domain/identity.js";
 import { AuditTrail } from "../../src/services/audit/audit-trail.js";
@@ -296,3 +300,138 @@ test("a transaction on the gateway's connection that reads, waits and writes is 
     assert.equal(verdict.ok, true, verdict.problem ?? "");
   });
 });
+
+/** Polls `read` until it gives `want` (5 s at most); returns the last reading. */
+async function until<T>(read: () => T, want: T): Promise<T> {
+  const end = Date.now() + 5_000;
+  let got = read();
+  while (got !== want && Date.now() < end) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    got = read();
+  }
+  return got;
+}
+
+const linuxRoot =
+  process.platform !== "linux"
+    ? "thread policies are Linux's"
+    : process.getuid?.() !== 0
+      ? "raising a thread out of SCHED_IDLE needs root"
+      : false;
+
+test(
+  "the writer thread runs at idle CPU priority, and back at normal once the trail finds it behind",
+  { skip: linuxRoot },
+  () =>
+    withTestDatabase("sqlite", async (db) => {
+      const repo = new AuditRepository(db.db, db.dialect);
+      const { log, lines } = capture();
+      const writer = new ThreadAuditWriter({ database: db.reopen!, key, log, idleMs: 60_000 });
+      let at = 1_000;
+      const trail = new AuditTrail({
+        writer: inlineAuditWriter(repo, signer),
+        background: () => writer,
+        now: () => at++,
+        log,
+      });
+      trail.start(60_000);
+      pulls(trail, 500);
+      await trail.flush();
+      assert.equal(trail.lastWriter, "writer thread");
+      const tid = writer.thread?.tid;
+      assert.ok(tid && tid !== process.pid, "the thread said its kernel id");
+      // Read from the kernel, not from the writer's own idea of it.
+      assert.equal(await until(() => threadPolicy(tid), "idle"), "idle");
+      assert.equal(threadPolicy(process.pid), "normal", "the serving thread keeps its priority");
+      writer.boost();
+      assert.equal(await until(() => threadPolicy(tid), "normal"), "normal");
+      assert.ok(lines.some((l) => l.msg.includes("back to normal priority")));
+      pulls(trail, 500);
+      await trail.close();
+      assert.equal(trail.written, 1_000);
+      const verdict = await verifyAuditLog(repo, new Set([keyid]));
+      assert.deepEqual([verdict.ok, verdict.records], [true, 1_000], verdict.problem ?? "");
+    }),
+);
+
+test(
+  "where raising it is refused, the behind thread hands over to a new one at normal priority; nothing is lost",
+  { skip: process.platform === "linux" ? false : "thread policies are Linux's" },
+  () =>
+    withTestDatabase("sqlite", async (db) => {
+      // chrt as an unprivileged process meets it: lowering works, raising is not permitted.
+      const dir = mkdtempSync(join(tmpdir(), "chrt-"));
+      const chrt = join(dir, "chrt");
+      writeFileSync(
+        chrt,
+        '#!/bin/sh\nif [ "$1" = "--other" ]; then echo "chrt: failed to set pid $4\'s policy: Operation not permitted" >&2; exit 1; fi\nexec chrt "$@"\n',
+        { mode: 0o755 },
+      );
+      const repo = new AuditRepository(db.db, db.dialect);
+      const { log, lines } = capture();
+      const writer = new ThreadAuditWriter({ database: db.reopen!, key, log, idleMs: 60_000, chrt });
+      let at = 1_000;
+      const trail = new AuditTrail({
+        writer: inlineAuditWriter(repo, signer),
+        background: () => writer,
+        now: () => at++,
+        log,
+      });
+      try {
+        trail.start(60_000);
+        pulls(trail, 500);
+        await trail.flush();
+        const first = writer.thread?.tid;
+        assert.ok(first);
+        assert.equal(await until(() => threadPolicy(first), "idle"), "idle");
+        writer.boost();
+        // It is retired: its thread exits once it has answered what it was given.
+        assert.equal(await until(() => threadPolicy(first), undefined), undefined);
+        assert.ok(lines.some((l) => l.msg.includes("a thread at normal priority takes the next batch")));
+        pulls(trail, 500);
+        await trail.flush();
+        assert.equal(trail.lastWriter, "writer thread");
+        const second = writer.thread?.tid;
+        assert.ok(second && second !== first, "a new thread");
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.equal(threadPolicy(second), "normal", "and it is not lowered again while behind");
+        await trail.close();
+        assert.equal(trail.written, 1_000);
+        const verdict = await verifyAuditLog(repo, new Set([keyid]));
+        assert.deepEqual([verdict.ok, verdict.records], [true, 1_000], verdict.problem ?? "");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }),
+);
+
+test(
+  "with audit.writer-priority normal the thread is left at normal priority",
+  { skip: process.platform === "linux" ? false : "thread policies are Linux's" },
+  () =>
+    withTestDatabase("sqlite", async (db) => {
+      const repo = new AuditRepository(db.db, db.dialect);
+      const { log } = capture();
+      const writer = new ThreadAuditWriter({
+        database: db.reopen!,
+        key,
+        log,
+        idleMs: 60_000,
+        priority: "normal",
+      });
+      const trail = new AuditTrail({
+        writer: inlineAuditWriter(repo, signer),
+        background: () => writer,
+        now: () => 5,
+        log,
+      });
+      trail.start(60_000);
+      pulls(trail, 500);
+      await trail.flush();
+      const tid = writer.thread?.tid;
+      assert.ok(tid);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(threadPolicy(tid), "normal");
+      await trail.close();
+    }),
+);

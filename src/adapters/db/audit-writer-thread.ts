@@ -10,6 +10,7 @@ import {
   type CheckpointPolicy,
   type WrittenBatch,
 } from "../../services/audit/audit-writer.js";
+import { setThreadPolicy, type ThreadPolicy } from "../runtime/thread-priority.js";
 import type { AuditWriterInit, AuditWriterReply, AuditWriterRequest } from "./audit-writer-worker.js";
 import { SqliteConnectionLock } from "./sqlite-connection-lock.js";
 
@@ -17,6 +18,20 @@ export interface ThreadAuditWriterOptions extends AuditWriterInit {
   log: Logger;
   /** The thread stops after this long without a batch and starts again with the next (default 30 s). */
   idleMs?: number;
+  /**
+   * The thread's CPU policy (see thread-priority.ts). `idle` (the default): it runs only on CPU
+   * time nothing else wants, so that on a busy machine it does not take time from the thread
+   * serving pip, until the trail finds it behind (`boost`). `normal`: as any thread.
+   */
+  priority?: ThreadPolicy;
+  /** The `chrt` that sets it (tests pass a stand-in). */
+  chrt?: string;
+}
+
+/** A running thread's kernel id (once it said it) and CPU policy. */
+interface ThreadState {
+  tid: number | undefined;
+  policy: ThreadPolicy;
 }
 
 interface Waiting {
@@ -41,11 +56,38 @@ export class ThreadAuditWriter implements AuditWriter {
   private nextId = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly exits = new Set<Promise<void>>();
+  private readonly threads = new Map<Worker, ThreadState>();
+  /** Found behind: threads stay at normal priority until one stops idle. */
+  private boosted = false;
+  /** Why a thread could not be put at idle priority, said once. */
+  private idleRefused = false;
 
   constructor(private readonly opts: ThreadAuditWriterOptions) {}
 
   get active(): boolean {
     return this.worker !== undefined;
+  }
+
+  /** The running thread: its kernel id (once it said it) and CPU policy; undefined when none runs. */
+  get thread(): Readonly<ThreadState> | undefined {
+    return this.worker && this.threads.get(this.worker);
+  }
+
+  /**
+   * The trail found this writer behind (its oldest queued batch waits too long): an idle-priority
+   * thread gets CPU time only when nothing else wants it, which a machine busy with other work
+   * may never give. The thread goes back to normal priority; where raising it is not allowed
+   * (only root may raise a thread out of SCHED_IDLE), it finishes what it was given and a new
+   * thread, at normal priority as every thread starts, takes the next batch. Threads stay at
+   * normal priority until one stops idle.
+   */
+  boost(): void {
+    if (this.boosted) return;
+    this.boosted = true;
+    const worker = this.worker;
+    const state = worker && this.threads.get(worker);
+    // A thread still being lowered is raised when that is done (see `lower`).
+    if (worker && state?.policy === "idle") void this.raise(worker, state);
   }
 
   write(batch: EncodedAuditBatch, checkpoint: CheckpointPolicy, chained: boolean): Promise<WrittenBatch> {
@@ -74,20 +116,27 @@ export class ThreadAuditWriter implements AuditWriter {
   }
 
   private spawn(): Worker {
-    const { log: _log, idleMs: _idleMs, ...init } = this.opts;
+    const { log: _log, idleMs: _idleMs, priority: _priority, chrt: _chrt, ...init } = this.opts;
     const entry = workerEntry();
     const worker =
       typeof entry === "string"
         ? new Worker(entry, { eval: true, workerData: init satisfies AuditWriterInit })
         : new Worker(entry, { workerData: init satisfies AuditWriterInit });
     this.worker = worker;
+    const state: ThreadState = { tid: undefined, policy: "normal" };
+    this.threads.set(worker, state);
     let failure: Error | undefined;
-    worker.on("message", (reply: AuditWriterReply) => this.settle(reply));
+    worker.on("message", (reply: AuditWriterReply) => {
+      if (reply.type !== "started") return this.settle(reply);
+      state.tid = reply.tid;
+      if ((this.opts.priority ?? "idle") === "idle" && !this.boosted) void this.lower(worker, state);
+    });
     worker.on("error", (err) => (failure = err));
     const thread = worker.threadId;
     const exited = new Promise<void>((resolve) =>
       worker.once("exit", (code) => {
         if (this.worker === worker) this.worker = undefined;
+        this.threads.delete(worker);
         // Dead in the middle of a statement or transaction: the connection lock it held would
         // otherwise stop the gateway's own connection for good (SQLite rolled its transaction back).
         const lock = this.opts.database.sqliteLock;
@@ -110,7 +159,44 @@ export class ThreadAuditWriter implements AuditWriter {
     return worker;
   }
 
-  private settle(reply: AuditWriterReply): void {
+  /** Puts a new thread at idle priority (see ThreadAuditWriterOptions.priority). */
+  private async lower(worker: Worker, state: ThreadState): Promise<void> {
+    const why =
+      state.tid === undefined
+        ? "no thread id (/proc/thread-self) on this system"
+        : await setThreadPolicy(state.tid, "idle", this.opts.chrt);
+    if (why) {
+      if (!this.idleRefused) {
+        this.idleRefused = true;
+        this.opts.log.info(
+          { why },
+          "audit writer thread runs at normal CPU priority (it could not be set to idle)",
+        );
+      }
+      return;
+    }
+    state.policy = "idle";
+    // Found behind while it was being lowered.
+    if (this.boosted) await this.raise(worker, state);
+  }
+
+  private async raise(worker: Worker, state: ThreadState): Promise<void> {
+    // Only a thread still running: the id of one that exited may be another's by now.
+    if (this.worker !== worker) return;
+    const why = await setThreadPolicy(state.tid!, "normal", this.opts.chrt);
+    if (!why) {
+      state.policy = "normal";
+      this.opts.log.warn("audit writer thread behind at idle CPU priority: back to normal priority");
+      return;
+    }
+    this.opts.log.warn(
+      { why },
+      "audit writer thread behind at idle CPU priority and not allowed to raise it: a thread at normal priority takes the next batch",
+    );
+    if (this.worker === worker) this.retire(worker);
+  }
+
+  private settle(reply: Exclude<AuditWriterReply, { type: "started" }>): void {
     const w = this.waiting.get(reply.id);
     if (!w) return;
     this.waiting.delete(reply.id);
@@ -130,7 +216,11 @@ export class ThreadAuditWriter implements AuditWriter {
     }
     if (this.waiting.size === 0 && this.worker) {
       const worker = this.worker;
-      this.idleTimer = setTimeout(() => this.retire(worker), this.opts.idleMs ?? 30_000);
+      this.idleTimer = setTimeout(() => {
+        // Idle: the next thread starts at the chosen priority again.
+        this.boosted = false;
+        this.retire(worker);
+      }, this.opts.idleMs ?? 30_000);
       this.idleTimer.unref();
     }
   }

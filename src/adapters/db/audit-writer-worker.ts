@@ -8,6 +8,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { EncodedAuditBatch } from "../../services/audit/audit-batch-codec.js";
 import type { CheckpointPolicy } from "../../services/audit/audit-writer.js";
 import { inlineAuditWriter } from "../../services/audit/audit-writer.js";
+import { ownThreadId } from "../runtime/thread-priority.js";
 import { AuditRepository, type CheckpointSigner } from "./audit-repository.js";
 import { connectDatabase, type DatabaseLocation } from "./connect-database.js";
 
@@ -21,6 +22,8 @@ export type AuditWriterRequest =
   | { type: "close" };
 
 export type AuditWriterReply =
+  /** First, as the thread starts: its kernel thread id (Linux), whose CPU policy the parent sets. */
+  | { type: "started"; tid: number | undefined }
   /** `hashes` only when asked for (the trail has sinks that take the chained records). */
   | { type: "written"; id: number; written: number; firstSeq: number; prevHash: string; hashes?: string[] }
   | { type: "failed"; id: number; message: string };
@@ -28,6 +31,7 @@ export type AuditWriterReply =
 const port = parentPort;
 if (!port) throw new Error("audit-writer-worker runs as a worker thread only");
 const init = workerData as AuditWriterInit;
+port.postMessage({ type: "started", tid: ownThreadId() } satisfies AuditWriterReply);
 const handle = await connectDatabase({ ...init.database, migrate: false });
 const signer: CheckpointSigner = {
   sign: (message) => ({

@@ -65,6 +65,8 @@ export class AuditBatchBuilder {
   /** The last access added (not one read back with repeats), and the record it went to. */
   private prev: AuditFields | undefined;
   private prevRow = 0;
+  /** When it was opened (performance.now(), ms): how long its first record has been waiting. */
+  readonly openedAt = performance.now();
 
   /**
    * `capacity`: distinct records; it takes `maxAccesses` accesses in all (default

@@ -293,3 +293,48 @@ test("closing signs the head only when this process wrote records", async () => 
   await writer.close();
   assert.deepEqual(sealed, [2], "what it wrote is signed at a clean stop");
 });
+
+test("a background writer that falls behind is boosted; one that keeps up is not", async () => {
+  // A writer thread at idle CPU priority gets time only when nothing else wants it: here the
+  // first writer is starved (its first write waits until released), the second keeps up.
+  const log = pino({ level: "silent" });
+  const run = async (starved: boolean) => {
+    let release: () => void = () => undefined;
+    let boosts = 0;
+    let writes = 0;
+    const background: AuditWriter = {
+      description: "background",
+      active: true,
+      async write(batch) {
+        writes++;
+        if (starved && writes === 1) await new Promise<void>((resolve) => (release = resolve));
+        return { written: auditBatchLength(batch) };
+      },
+      boost: () => void boosts++,
+      close: async () => undefined,
+    };
+    const trail = new AuditTrail({
+      writer: slowWriter(),
+      background: () => background,
+      now: () => 0,
+      log,
+      batchSize: 100,
+      writerBehindMs: 60,
+    });
+    trail.start(10);
+    for (let t = 0; t < 20; t++) {
+      for (let i = 0; i < 100; i++) trail.push(record(t * 100 + i));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const boostedWhileBehind = boosts;
+    release();
+    await trail.close();
+    return { boosts: boostedWhileBehind, written: trail.written };
+  };
+  const behind = await run(true);
+  assert.ok(behind.boosts >= 1, "boosted while its batches waited");
+  assert.equal(behind.written, 2_000, "nothing lost");
+  const keepingUp = await run(false);
+  assert.equal(keepingUp.boosts, 0, "never boosted while it kept up");
+  assert.equal(keepingUp.written, 2_000);
+});

@@ -55,6 +55,8 @@ export interface AuditTrailOptions {
   maxPending?: number;
   /** A batch is written when this many records wait (default 500). */
   batchSize?: number;
+  /** A background writer this far behind (ms) is boosted (default WRITER_BEHIND_MS). */
+  writerBehindMs?: number;
   /** Signed checkpoint at least every N records or every T ms (default 1,000 / 60 s). */
   checkpointEveryRecords?: number;
   checkpointEveryMs?: number;
@@ -81,6 +83,12 @@ const BACKGROUND_MIN_BATCH = 64;
  */
 export const CHECKPOINT_EVERY_RECORDS = 1_000;
 export const CHECKPOINT_EVERY_MS = 60_000;
+/**
+ * A running background writer whose oldest queued batch has waited this long (ms) is behind: it
+ * is asked to go back to normal CPU priority (see AuditWriter.boost). Keeping up, a batch waits
+ * for the next tick (250 ms) and the write before it.
+ */
+const WRITER_BEHIND_MS = 1_000;
 /** While the chain is blocked (see ChainBlocked) the timer tries a write this often, not every tick. */
 const BLOCKED_RETRY_MS = 5_000;
 /** After a failed attempt to sign the head (the database down), the timer tries again this much later. */
@@ -317,6 +325,7 @@ export class AuditTrail implements AuditRecorder {
     if (this.blockedBy && Date.now() - this.lastBlockedTry < BLOCKED_RETRY_MS) return;
     // The spool may have room again (disk freed, another gateway wrote batches back).
     if (this.overflowing && !this.flushing) this.relieve();
+    this.boostIfBehind();
     if (this.flushing) return;
     const write = this.pendingRecords > 0 || this.spooledBatches > 0;
     if (!write && !this.sealDue(this.opts.now())) return;
@@ -325,6 +334,19 @@ export class AuditTrail implements AuditRecorder {
     this.flushing = (write ? this.writeAll(false).catch(() => undefined) : Promise.resolve())
       .then(() => this.sealIdle())
       .finally(() => (this.flushing = undefined));
+  }
+
+  /** Asks a running background writer that fell behind to go back to normal CPU priority. */
+  private boostIfBehind(): void {
+    const writer = this.backgroundWriter;
+    const oldest = this.pending[0];
+    if (
+      writer?.boost &&
+      writer.active &&
+      oldest &&
+      performance.now() - oldest.openedAt > (this.opts.writerBehindMs ?? WRITER_BEHIND_MS)
+    )
+      writer.boost();
   }
 
   private get checkpointEveryMs(): number {

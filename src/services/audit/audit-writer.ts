@@ -41,6 +41,11 @@ export interface AuditWriter {
    * when it cannot tell (the database does not answer either).
    */
   blocked?(): Promise<ChainBlocked | undefined>;
+  /**
+   * It is behind (see AuditTrail's WRITER_BEHIND_MS): a writer that runs at a low CPU priority
+   * goes back to normal (see ThreadAuditWriter).
+   */
+  boost?(): void;
   close(): Promise<void>;
 }
 

@@ -69,7 +69,14 @@ export async function buildIdentityServices(
     // cannot be shared with one and stays inline).
     background: () => {
       const database = db.reopen;
-      return database ? new ThreadAuditWriter({ database, key: keys.activeSigningKey(), log }) : undefined;
+      return database
+        ? new ThreadAuditWriter({
+            database,
+            key: keys.activeSigningKey(),
+            log,
+            priority: config.auditWriterPriority,
+          })
+        : undefined;
     },
     // Only a running gateway opens it (at `start`): the database refusing writes for minutes, or
     // down at a stop, costs no records.
