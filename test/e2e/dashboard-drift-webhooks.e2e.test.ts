@@ -351,10 +351,10 @@ describe("dashboard drift and webhooks pages in real Chromium", { skip }, () => 
       const deadLog = page.locator("section.card", {
         has: page.getByRole("heading", { name: `Deliveries to webhook #${dead.body.id}`, level: 2 }),
       });
-      const failing = await deadLog
-        .locator("tbody tr", { hasText: "request.approved" })
-        .locator("td")
-        .allInnerTexts();
+      // The log loads after the click: wait for its row before reading it.
+      const failingRow = deadLog.locator("tbody tr", { hasText: "request.approved" });
+      await failingRow.waitFor();
+      const failing = await failingRow.locator("td").allInnerTexts();
       assert.match(failing[1] ?? "", /^(pending next attempt .+|failed)$/);
       assert.equal(failing[3], "—", "no HTTP answer");
       assert.match(failing[4] ?? "", /ECONNREFUSED|refused/i);

@@ -31,6 +31,20 @@ export function ApiErrorNotice({ error }: { error: ApiError }) {
   );
 }
 
+/** What an action came to: the done message (a `status` for screen readers), or the refusal. */
+export function ActionStatus({ done, error }: { done?: string | null; error?: ApiError | null }) {
+  return (
+    <>
+      {done && (
+        <p className="notice" role="status">
+          {done}
+        </p>
+      )}
+      {error && <ApiErrorNotice error={error} />}
+    </>
+  );
+}
+
 /** Renders `children(data)` once loaded, else a loading line or the error. */
 export function Loaded<T>(props: {
   state: { data: T | undefined; error: ApiError | undefined; loading: boolean };

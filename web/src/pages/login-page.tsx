@@ -1,27 +1,20 @@
 import { useState, type FormEvent } from "react";
-import { ApiError } from "../api";
 import { ApiErrorNotice } from "../components/api-status";
 import { navigate } from "../router";
 import { useSession } from "../session";
+import { useApiAction } from "../use-api-action";
 
 /** Log in with an API token; it is checked with the gateway before it is kept. */
 export function LoginPage() {
   const session = useSession();
   const [token, setToken] = useState("");
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useApiAction();
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await session.login(token.trim());
       navigate("/", { replace: true });
-    } catch (err) {
-      setError(ApiError.from(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <section className="narrow">

@@ -1,25 +1,23 @@
 import { useState, type FormEvent } from "react";
 import { api, ApiError } from "../api";
-import { ApiErrorNotice, Loaded } from "../components/api-status";
+import { ActionStatus, ApiErrorNotice, Loaded } from "../components/api-status";
 import { OutcomeBadge } from "../components/outcome-badge";
 import { formatDate } from "../format";
 import { Link } from "../router";
 import { useSession } from "../session";
 import type { ActivePolicy, DryRun, DryRunJob, PolicyVersion } from "../types";
 import { useApi } from "../use-api";
+import { useApiAction } from "../use-api-action";
 import { usePagedList } from "../use-paged-list";
 
 /** "What would change": a draft policy judged against the catalog before anyone enforces it. */
 function DryRunForm({ source }: { source: string }) {
   const [draft, setDraft] = useState(source);
   const [result, setResult] = useState<DryRun | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useApiAction();
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       // The gateway judges the catalog in the background: start the job, then follow it.
       let job = await api<DryRunJob>("/api/v1/policy/dry-run", { method: "POST", body: { source: draft } });
       while (job.state === "running") {
@@ -29,11 +27,7 @@ function DryRunForm({ source }: { source: string }) {
       if (job.state === "failed" || !job.result)
         throw new ApiError(500, "INTERNAL", job.error ?? "the dry run failed");
       setResult(job.result);
-    } catch (err) {
-      setError(ApiError.from(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <section aria-labelledby="dry-run-title">
@@ -52,7 +46,7 @@ function DryRunForm({ source }: { source: string }) {
           {busy ? "Judging the catalog…" : "Dry run against the catalog"}
         </button>
       </form>
-      {error && <ApiErrorNotice error={error} />}
+      <ActionStatus error={error} />
       {result && (
         <div role="status">
           <p>

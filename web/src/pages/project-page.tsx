@@ -1,6 +1,6 @@
 import { useState } from "react";
-import { api, ApiError } from "../api";
-import { ApiErrorNotice, Loaded } from "../components/api-status";
+import { api } from "../api";
+import { ActionStatus, Loaded } from "../components/api-status";
 import { DecisionView } from "../components/decision-view";
 import { DownloadButton } from "../components/download-button";
 import { NotFound } from "../components/not-found";
@@ -13,6 +13,7 @@ import { Link } from "../router";
 import { useSession } from "../session";
 import type { ProjectDetail } from "../types";
 import { useApi } from "../use-api";
+import { useApiAction } from "../use-api-action";
 
 interface VetAnswer {
   ok: boolean;
@@ -22,30 +23,18 @@ interface VetAnswer {
 /** The resolved dependency tree of one version, as `POST /api/v1/vet` judges it (on demand: it resolves). */
 function DependencyTree({ project, version }: { project: string; version: string }) {
   const [answer, setAnswer] = useState<VetAnswer | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
-  const run = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      setAnswer(
-        await api<VetAnswer>("/api/v1/vet", {
-          method: "POST",
-          body: { requirements: [`${project}==${version}`] },
-        }),
-      );
-    } catch (err) {
-      setError(ApiError.from(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, run } = useApiAction();
+  const resolve = () =>
+    run(async () => {
+      const body = { requirements: [`${project}==${version}`] };
+      setAnswer(await api<VetAnswer>("/api/v1/vet", { method: "POST", body }));
+    });
   return (
     <div>
-      <button type="button" className="secondary" onClick={() => void run()} disabled={busy}>
+      <button type="button" className="secondary" onClick={() => void resolve()} disabled={busy}>
         {busy ? "Resolving…" : `Dependency tree of ${version}`}
       </button>
-      {error && <ApiErrorNotice error={error} />}
+      <ActionStatus error={error} />
       {answer?.reports.map((r) => (
         <div key={r.target}>
           <p>

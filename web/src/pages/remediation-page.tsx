@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { api, ApiError, withQuery } from "../api";
-import { ApiErrorNotice, Loaded } from "../components/api-status";
+import { api, withQuery } from "../api";
+import { ActionStatus, ApiErrorNotice, Loaded } from "../components/api-status";
 import { ListFooter } from "../components/list-footer";
 import { OutcomeBadge } from "../components/outcome-badge";
 import { UserText } from "../components/user-text";
@@ -9,6 +9,7 @@ import { Link, useLocation } from "../router";
 import { useSession } from "../session";
 import type { RemediationItem, RemediationState } from "../types";
 import { useApi } from "../use-api";
+import { useApiAction } from "../use-api-action";
 import { usePagedList } from "../use-paged-list";
 
 const STATES = ["open", "acknowledged", "fixed", "accepted-risk", "all"] as const;
@@ -83,8 +84,7 @@ function StateActions({ item, onChanged }: { item: RemediationItem; onChanged: (
   const [note, setNote] = useState("");
   const [reason, setReason] = useState("");
   const [until, setUntil] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
+  const { busy, error, run, clear } = useApiAction();
   const [done, setDone] = useState<string | null>(null);
   const allowed = ALLOWED[item.state] ?? [];
   const chosen = ACTIONS.find((a) => a.to === action && allowed.includes(a.to));
@@ -96,36 +96,33 @@ function StateActions({ item, onChanged }: { item: RemediationItem; onChanged: (
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (!chosen) return;
-    setBusy(true);
-    setError(null);
     setDone(null);
-    try {
-      const body: Record<string, string> = { state: chosen.to };
-      if (chosen.to === "accepted-risk") {
-        body.reason = reason.trim();
-        const end = endOfLocalDay(until);
-        if (end) body.until = end;
-      } else if (note.trim()) {
-        body.note = note.trim();
-      }
-      const changed = await api<RemediationItem>(`/api/v1/remediation/${item.id}/state`, {
-        method: "POST",
-        body,
-      });
-      setAction(null);
-      setNote("");
-      setReason("");
-      setUntil("");
-      setDone(`Item #${changed.id} is now ${changed.state}.`);
-      onChanged();
-    } catch (err) {
-      const error = ApiError.from(err);
-      setError(error);
+    await run(
+      async () => {
+        const body: Record<string, string> = { state: chosen.to };
+        if (chosen.to === "accepted-risk") {
+          body.reason = reason.trim();
+          const end = endOfLocalDay(until);
+          if (end) body.until = end;
+        } else if (note.trim()) {
+          body.note = note.trim();
+        }
+        const changed = await api<RemediationItem>(`/api/v1/remediation/${item.id}/state`, {
+          method: "POST",
+          body,
+        });
+        setAction(null);
+        setNote("");
+        setReason("");
+        setUntil("");
+        setDone(`Item #${changed.id} is now ${changed.state}.`);
+        onChanged();
+      },
       // Someone else changed (or removed) it first: show the item as it now is, beside the refusal.
-      if (error.status === 409 || error.status === 404) onChanged();
-    } finally {
-      setBusy(false);
-    }
+      (refusal) => {
+        if (refusal.status === 409 || refusal.status === 404) onChanged();
+      },
+    );
   };
 
   return (
@@ -148,7 +145,7 @@ function StateActions({ item, onChanged }: { item: RemediationItem; onChanged: (
               aria-pressed={action === a.to}
               onClick={() => {
                 setAction(a.to);
-                setError(null);
+                clear();
                 setDone(null);
               }}
             >
@@ -198,12 +195,7 @@ function StateActions({ item, onChanged }: { item: RemediationItem; onChanged: (
           </button>
         </form>
       )}
-      {done && (
-        <p className="notice" role="status">
-          {done}
-        </p>
-      )}
-      {error && <ApiErrorNotice error={error} />}
+      <ActionStatus done={done} error={error} />
     </div>
   );
 }

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
-import { api, ApiError } from "../api";
-import { ApiErrorNotice, Loaded } from "../components/api-status";
+import { api, type ApiError } from "../api";
+import { ActionStatus, Loaded } from "../components/api-status";
 import { Findings } from "../components/decision-view";
 import { NotFound } from "../components/not-found";
 import { OutcomeBadge } from "../components/outcome-badge";
@@ -10,6 +10,7 @@ import { Link } from "../router";
 import { useSession } from "../session";
 import type { PackageRequest, RequestReport } from "../types";
 import { useApi } from "../use-api";
+import { useApiAction } from "../use-api-action";
 
 type Action = "approve" | "deny" | "exception";
 
@@ -101,38 +102,34 @@ function DecisionForm({
     return localDay(d);
   });
   const [scope, setScope] = useState(refused[0] ? `file:${refused[0].sha256}` : "");
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useApiAction();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (!action) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const body: Record<string, string> = { reason: reason.trim() };
-      if (action !== "deny") {
-        if (ticket.trim()) body.ticket = ticket.trim();
-        body.expiresAt = endOfLocalDay(expires);
-      }
-      if (action === "exception") {
-        // The policy engine's exception shapes: one exact file (sha256) or one exact version.
-        const [kind, value = ""] = scope.split(/:(.*)/s);
-        const file = refused.find((f) => f.sha256 === value || `${f.project}==${f.version}` === value);
-        if (file) body.project = file.project;
-        if (kind === "file") body.sha256 = value;
-        else if (file) body.version = file.version;
-      }
-      await api(`/api/v1/requests/${request.id}/${action}`, { method: "POST", body });
-      setAction(null);
-      onDone();
-    } catch (err) {
-      const error = ApiError.from(err);
-      setError(error);
+    await run(
+      async () => {
+        const body: Record<string, string> = { reason: reason.trim() };
+        if (action !== "deny") {
+          if (ticket.trim()) body.ticket = ticket.trim();
+          body.expiresAt = endOfLocalDay(expires);
+        }
+        if (action === "exception") {
+          // The policy engine's exception shapes: one exact file (sha256) or one exact version.
+          const [kind, value = ""] = scope.split(/:(.*)/s);
+          const file = refused.find((f) => f.sha256 === value || `${f.project}==${f.version}` === value);
+          if (file) body.project = file.project;
+          if (kind === "file") body.sha256 = value;
+          else if (file) body.version = file.version;
+        }
+        await api(`/api/v1/requests/${request.id}/${action}`, { method: "POST", body });
+        setAction(null);
+        onDone();
+      },
       // Someone decided first: show the request as it now is.
-      if (error.status === 409) onDone(error);
-    } finally {
-      setBusy(false);
-    }
+      (refusal) => {
+        if (refusal.status === 409) onDone(refusal);
+      },
+    );
   };
   const noun = action === "approve" ? "the approval" : action === "deny" ? "the denial" : "the exception";
   return (
@@ -211,7 +208,7 @@ function DecisionForm({
           </button>
         </form>
       )}
-      {error && <ApiErrorNotice error={error} />}
+      <ActionStatus error={error} />
     </div>
   );
 }

@@ -1,12 +1,13 @@
 import { useState, type FormEvent } from "react";
-import { api, ApiError, withQuery } from "../api";
-import { ApiErrorNotice } from "../components/api-status";
+import { api, withQuery } from "../api";
+import { ActionStatus, ApiErrorNotice } from "../components/api-status";
 import { OutcomeBadge } from "../components/outcome-badge";
 import { UserText } from "../components/user-text";
 import { formatDate } from "../format";
 import { Link, navigate, useLocation } from "../router";
 import { useSession } from "../session";
 import type { PackageRequest } from "../types";
+import { useApiAction } from "../use-api-action";
 import { usePagedList } from "../use-paged-list";
 import { ListFooter } from "../components/list-footer";
 
@@ -23,13 +24,10 @@ function RequestForm({
   const [project, setProject] = useState(initialProject);
   const [version, setVersion] = useState("");
   const [reason, setReason] = useState("");
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useApiAction();
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const created = await api<PackageRequest>("/api/v1/requests", {
         method: "POST",
         body: {
@@ -39,11 +37,7 @@ function RequestForm({
         },
       });
       onCreated(created);
-    } catch (err) {
-      setError(ApiError.from(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form className="card stack" onSubmit={(e) => void onSubmit(e)} aria-labelledby="request-form-title">
@@ -63,7 +57,7 @@ function RequestForm({
       <button type="submit" disabled={busy}>
         {busy ? "Vetting…" : "Request"}
       </button>
-      {error && <ApiErrorNotice error={error} />}
+      <ActionStatus error={error} />
     </form>
   );
 }

@@ -1,12 +1,13 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { api, ApiError, withQuery } from "../api";
-import { ApiErrorNotice } from "../components/api-status";
+import { api, withQuery } from "../api";
+import { ActionStatus, ApiErrorNotice } from "../components/api-status";
 import { ListFooter } from "../components/list-footer";
 import { UserText } from "../components/user-text";
 import { formatDate } from "../format";
 import { Link, navigate, useLocation } from "../router";
 import { ROLES, useSession } from "../session";
 import type { ApiToken, CreatedApiToken } from "../types";
+import { useApiAction } from "../use-api-action";
 import { usePagedList } from "../use-paged-list";
 
 /**
@@ -30,8 +31,7 @@ function CreateToken({ onCreated }: { onCreated: (created: CreatedApiToken) => v
   const [team, setTeam] = useState("");
   const [label, setLabel] = useState("");
   const [days, setDays] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
+  const { busy, error, run } = useApiAction();
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -45,9 +45,7 @@ function CreateToken({ onCreated }: { onCreated: (created: CreatedApiToken) => v
       ...(service ? { kind: "service" } : {}),
       ...(days.trim() ? { expiresInDays: expiryForApi(days.trim()) } : {}),
     };
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const created = await api<CreatedApiToken>("/api/v1/tokens", { method: "POST", body });
       setUser("");
       setService(false);
@@ -56,11 +54,7 @@ function CreateToken({ onCreated }: { onCreated: (created: CreatedApiToken) => v
       setLabel("");
       setDays("");
       onCreated(created);
-    } catch (err) {
-      setError(ApiError.from(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -128,7 +122,7 @@ function CreateToken({ onCreated }: { onCreated: (created: CreatedApiToken) => v
       <button type="submit" disabled={busy}>
         {busy ? "Creating…" : "Create token"}
       </button>
-      {error && <ApiErrorNotice error={error} />}
+      <ActionStatus error={error} />
     </form>
   );
 }
@@ -230,23 +224,18 @@ function RevokeToken({
   onChanged: () => void;
 }) {
   const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
-  const revoke = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      await api(`/api/v1/tokens/${encodeURIComponent(token.id)}`, { method: "DELETE" });
-      onRevoked(token.id);
-    } catch (err) {
-      const error = ApiError.from(err);
-      setError(error);
+  const { busy, error, run, clear } = useApiAction();
+  const revoke = () =>
+    run(
+      async () => {
+        await api(`/api/v1/tokens/${encodeURIComponent(token.id)}`, { method: "DELETE" });
+        onRevoked(token.id);
+      },
       // Revoked (409) or gone (404) meanwhile: the list shows it as it now is.
-      if (error.status === 404 || error.status === 409) onChanged();
-    } finally {
-      setBusy(false);
-    }
-  };
+      (refusal) => {
+        if (refusal.status === 404 || refusal.status === 409) onChanged();
+      },
+    );
   if (!confirming)
     return (
       <button
@@ -255,7 +244,7 @@ function RevokeToken({
         aria-label={`Revoke token ${token.id}`}
         onClick={() => {
           setConfirming(true);
-          setError(null);
+          clear();
         }}
       >
         Revoke
@@ -275,7 +264,7 @@ function RevokeToken({
           Cancel
         </button>
       </div>
-      {error && <ApiErrorNotice error={error} />}
+      <ActionStatus error={error} />
     </div>
   );
 }
@@ -384,11 +373,7 @@ export function TokensPage() {
           <TokenFilter key={applied} applied={applied} />
         </>
       )}
-      {revoked && (
-        <p className="notice" role="status">
-          {revoked}
-        </p>
-      )}
+      <ActionStatus done={revoked} />
       {list.error && <ApiErrorNotice error={list.error} />}
       {allowed && !list.error && !list.loading && list.items.length === 0 && (
         <p className="muted">

@@ -1,11 +1,12 @@
 import { useState, type FormEvent } from "react";
-import { api, ApiError } from "../api";
-import { ApiErrorNotice } from "../components/api-status";
+import { api } from "../api";
+import { ActionStatus, ApiErrorNotice } from "../components/api-status";
 import { UserText } from "../components/user-text";
 import { formatDate } from "../format";
 import { Link } from "../router";
 import { useSession } from "../session";
 import type { User } from "../types";
+import { useApiAction } from "../use-api-action";
 import { usePagedList } from "../use-paged-list";
 import { ListFooter } from "../components/list-footer";
 
@@ -16,23 +17,16 @@ import { ListFooter } from "../components/list-footer";
 function UserActions({ user, onDone }: { user: User; onDone: () => void }) {
   const session = useSession();
   const [reason, setReason] = useState("");
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useApiAction();
   const act = async (e: FormEvent) => {
     e.preventDefault();
-    setError(null);
-    setBusy(true);
-    try {
+    await run(async () => {
       const path = `/api/v1/users/${encodeURIComponent(user.name)}/${user.disabled ? "enable" : "disable"}`;
       const body = !user.disabled && reason.trim() ? { reason: reason.trim() } : {};
       await api(path, { method: "POST", body });
       setReason("");
       onDone();
-    } catch (err) {
-      setError(ApiError.from(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   if (session.me?.user === user.name) return <span className="muted">you</span>;
   return (
@@ -53,7 +47,7 @@ function UserActions({ user, onDone }: { user: User; onDone: () => void }) {
       <button type="submit" className={user.disabled ? "secondary" : "danger"} disabled={busy}>
         {user.disabled ? "Enable" : "Disable"}
       </button>
-      {error && <ApiErrorNotice error={error} />}
+      <ActionStatus error={error} />
     </form>
   );
 }

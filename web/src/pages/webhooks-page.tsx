@@ -1,12 +1,13 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { api, ApiError } from "../api";
-import { ApiErrorNotice } from "../components/api-status";
+import { api } from "../api";
+import { ActionStatus, ApiErrorNotice } from "../components/api-status";
 import { ListFooter } from "../components/list-footer";
 import { UserText } from "../components/user-text";
 import { formatDate } from "../format";
 import { Link } from "../router";
 import { useSession } from "../session";
 import type { Webhook, WebhookDelivery } from "../types";
+import { useApiAction } from "../use-api-action";
 import { usePagedList } from "../use-paged-list";
 
 /** The event types a webhook may receive (the API's WEBHOOK_EVENT_TYPES), each in words. */
@@ -43,8 +44,7 @@ function AddWebhook({ onAdded }: { onAdded: () => void }) {
   const [format, setFormat] = useState<string>("json");
   const [all, setAll] = useState(true);
   const [events, setEvents] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
+  const { busy, error, run } = useApiAction();
   const [done, setDone] = useState<string | null>(null);
 
   const toggle = (type: string, on: boolean) => {
@@ -58,10 +58,8 @@ function AddWebhook({ onAdded }: { onAdded: () => void }) {
     e.preventDefault();
     const body = { url: url.trim(), secret, format, ...(all ? {} : { events }) };
     setSecret("");
-    setBusy(true);
-    setError(null);
     setDone(null);
-    try {
+    await run(async () => {
       const hook = await api<Webhook>("/api/v1/webhooks", { method: "POST", body });
       setUrl("");
       setFormat("json");
@@ -69,11 +67,7 @@ function AddWebhook({ onAdded }: { onAdded: () => void }) {
       setEvents([]);
       setDone(`Webhook #${hook.id} added: ${hook.format}, ${eventsText(hook.events)}.`);
       onAdded();
-    } catch (err) {
-      setError(ApiError.from(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -143,12 +137,7 @@ function AddWebhook({ onAdded }: { onAdded: () => void }) {
       <button type="submit" disabled={busy}>
         {busy ? "Adding…" : "Add webhook"}
       </button>
-      {done && (
-        <p className="notice" role="status">
-          {done}
-        </p>
-      )}
-      {error && <ApiErrorNotice error={error} />}
+      <ActionStatus done={done} error={error} />
     </form>
   );
 }
@@ -156,23 +145,18 @@ function AddWebhook({ onAdded }: { onAdded: () => void }) {
 /** Remove, after a confirmation step: `DELETE /api/v1/webhooks/{id}`. */
 function RemoveWebhook({ hook, onRemoved }: { hook: Webhook; onRemoved: (id: number) => void }) {
   const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
-  const remove = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      await api(`/api/v1/webhooks/${hook.id}`, { method: "DELETE" });
-      onRemoved(hook.id);
-    } catch (err) {
-      const error = ApiError.from(err);
-      setError(error);
+  const { busy, error, run, clear } = useApiAction();
+  const remove = () =>
+    run(
+      async () => {
+        await api(`/api/v1/webhooks/${hook.id}`, { method: "DELETE" });
+        onRemoved(hook.id);
+      },
       // Someone else removed it first: the list shows it gone.
-      if (error.status === 404) onRemoved(hook.id);
-    } finally {
-      setBusy(false);
-    }
-  };
+      (refusal) => {
+        if (refusal.status === 404) onRemoved(hook.id);
+      },
+    );
   if (!confirming)
     return (
       <button
@@ -181,7 +165,7 @@ function RemoveWebhook({ hook, onRemoved }: { hook: Webhook; onRemoved: (id: num
         aria-label={`Remove webhook #${hook.id}`}
         onClick={() => {
           setConfirming(true);
-          setError(null);
+          clear();
         }}
       >
         Remove
@@ -198,7 +182,7 @@ function RemoveWebhook({ hook, onRemoved }: { hook: Webhook; onRemoved: (id: num
           Cancel
         </button>
       </div>
-      {error && <ApiErrorNotice error={error} />}
+      <ActionStatus error={error} />
     </div>
   );
 }
@@ -321,11 +305,7 @@ export function WebhooksPage() {
           }}
         />
       )}
-      {removed && (
-        <p className="notice" role="status">
-          {removed}
-        </p>
-      )}
+      <ActionStatus done={removed} />
       {list.error && <ApiErrorNotice error={list.error} />}
       {allowed && !list.error && !list.loading && list.items.length === 0 && (
         <p className="muted">No webhooks: the gateway sends its events nowhere.</p>
