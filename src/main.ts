@@ -477,6 +477,14 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}): 
     },
   });
   new Gauge({
+    name: "portcullis_audit_writer_boosts",
+    help: "Times since start the audit writer thread fell a second behind and was put back to normal CPU priority (audit.writer-priority idle): the machine leaves it too little idle CPU, or records arrive faster than it writes.",
+    registers: [registry],
+    collect() {
+      this.set(services.audit.writerBoosts);
+    },
+  });
+  new Gauge({
     name: "portcullis_audit_accepting",
     help: "1 while the audit trail takes records; 0 while it cannot (database refusing writes, memory queue and spool full, or the chain blocked by a row past its head): audited requests then get 503.",
     registers: [registry],

@@ -75,6 +75,7 @@ test("batches spooled by an earlier run are written first at the next start, in 
   const metrics = await (await fetch(`${gw.url}/metrics`)).text();
   assert.match(metrics, /^portcullis_audit_spooled_batches 0$/m);
   assert.match(metrics, /^portcullis_audit_queued_records \d+$/m);
+  assert.match(metrics, /^portcullis_audit_writer_boosts 0$/m);
 });
 
 /** Makes the database itself refuse audit rows (a trigger), or take them again. */

@@ -81,13 +81,14 @@ export class ThreadAuditWriter implements AuditWriter {
    * thread, at normal priority as every thread starts, takes the next batch. Threads stay at
    * normal priority until one stops idle.
    */
-  boost(): void {
-    if (this.boosted) return;
+  boost(): boolean {
+    if (this.boosted) return false;
     this.boosted = true;
     const worker = this.worker;
     const state = worker && this.threads.get(worker);
     // A thread still being lowered is raised when that is done (see `lower`).
     if (worker && state?.policy === "idle") void this.raise(worker, state);
+    return true;
   }
 
   write(batch: EncodedAuditBatch, checkpoint: CheckpointPolicy, chained: boolean): Promise<WrittenBatch> {

@@ -310,7 +310,10 @@ test("a background writer that falls behind is boosted; one that keeps up is not
         if (starved && writes === 1) await new Promise<void>((resolve) => (release = resolve));
         return { written: auditBatchLength(batch) };
       },
-      boost: () => void boosts++,
+      boost: () => {
+        boosts++;
+        return boosts === 1;
+      },
       close: async () => undefined,
     };
     const trail = new AuditTrail({
@@ -329,12 +332,14 @@ test("a background writer that falls behind is boosted; one that keeps up is not
     const boostedWhileBehind = boosts;
     release();
     await trail.close();
-    return { boosts: boostedWhileBehind, written: trail.written };
+    return { boosts: boostedWhileBehind, counted: trail.writerBoosts, written: trail.written };
   };
   const behind = await run(true);
   assert.ok(behind.boosts >= 1, "boosted while its batches waited");
+  assert.equal(behind.counted, 1, "counted once: later calls changed nothing");
   assert.equal(behind.written, 2_000, "nothing lost");
   const keepingUp = await run(false);
   assert.equal(keepingUp.boosts, 0, "never boosted while it kept up");
+  assert.equal(keepingUp.counted, 0);
   assert.equal(keepingUp.written, 2_000);
 });

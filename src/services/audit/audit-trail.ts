@@ -344,10 +344,17 @@ export class AuditTrail implements AuditRecorder {
       writer?.boost &&
       writer.active &&
       oldest &&
-      performance.now() - oldest.openedAt > (this.opts.writerBehindMs ?? WRITER_BEHIND_MS)
+      performance.now() - oldest.openedAt > (this.opts.writerBehindMs ?? WRITER_BEHIND_MS) &&
+      writer.boost()
     )
-      writer.boost();
+      this.writerBoosts++;
   }
+
+  /**
+   * Times the background writer was found behind and boosted (see boostIfBehind): a machine that
+   * leaves an idle-priority thread too little CPU, or writes slower than records arrive.
+   */
+  writerBoosts = 0;
 
   private get checkpointEveryMs(): number {
     return this.opts.checkpointEveryMs ?? CHECKPOINT_EVERY_MS;

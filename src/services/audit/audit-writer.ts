@@ -43,9 +43,10 @@ export interface AuditWriter {
   blocked?(): Promise<ChainBlocked | undefined>;
   /**
    * It is behind (see AuditTrail's WRITER_BEHIND_MS): a writer that runs at a low CPU priority
-   * goes back to normal (see ThreadAuditWriter).
+   * goes back to normal (see ThreadAuditWriter). True when that changed something (it was not
+   * boosted already).
    */
-  boost?(): void;
+  boost?(): boolean;
   close(): Promise<void>;
 }
 
