@@ -336,25 +336,33 @@ export class AuditTrail implements AuditRecorder {
       .finally(() => (this.flushing = undefined));
   }
 
-  /** Asks a running background writer that fell behind to go back to normal CPU priority. */
+  /**
+   * Asks a running background writer that fell behind to go back to normal CPU priority. Not
+   * while writes fail (the database refusing them): the queue then ages for another reason.
+   */
   private boostIfBehind(): void {
     const writer = this.backgroundWriter;
     const oldest = this.pending[0];
     if (
       writer?.boost &&
       writer.active &&
+      !this.failing &&
       oldest &&
       performance.now() - oldest.openedAt > (this.opts.writerBehindMs ?? WRITER_BEHIND_MS) &&
       writer.boost()
     )
-      this.writerBoosts++;
+      this.boosts++;
   }
+
+  private boosts = 0;
 
   /**
    * Times the background writer was found behind and boosted (see boostIfBehind): a machine that
-   * leaves an idle-priority thread too little CPU, or writes slower than records arrive.
+   * leaves an idle-priority thread too little CPU, or records arriving faster than it writes.
    */
-  writerBoosts = 0;
+  get writerBoosts(): number {
+    return this.boosts;
+  }
 
   private get checkpointEveryMs(): number {
     return this.opts.checkpointEveryMs ?? CHECKPOINT_EVERY_MS;
