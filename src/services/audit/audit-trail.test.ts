@@ -343,3 +343,35 @@ test("a background writer that falls behind is boosted; one that keeps up is not
   assert.equal(keepingUp.counted, 0);
   assert.equal(keepingUp.written, 2_000);
 });
+
+test("a background writer whose writes fail is not boosted: its queue ages for another reason", async () => {
+  let boosts = 0;
+  const background: AuditWriter = {
+    description: "background",
+    active: true,
+    write: async () => {
+      throw new Error("database is locked");
+    },
+    boost: () => {
+      boosts++;
+      return true;
+    },
+    close: async () => undefined,
+  };
+  const trail = new AuditTrail({
+    writer: slowWriter(),
+    background: () => background,
+    now: () => 0,
+    log: pino({ level: "silent" }),
+    batchSize: 100,
+    writerBehindMs: 30,
+  });
+  trail.start(10);
+  for (let i = 0; i < 250; i++) trail.push(record(i));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.ok(trail.pendingCount > 0, "the records wait");
+  assert.equal(boosts, 0);
+  assert.equal(trail.writerBoosts, 0);
+  // No spool: a stop with the database refusing fails loudly (see above).
+  await assert.rejects(trail.close());
+});
