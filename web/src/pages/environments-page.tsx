@@ -1,11 +1,12 @@
 import { useState, type FormEvent } from "react";
-import { api, ApiError, withQuery } from "../api";
-import { ApiErrorNotice, Loaded } from "../components/api-status";
+import { api, withQuery } from "../api";
+import { ActionStatus, ApiErrorNotice, Loaded } from "../components/api-status";
 import { OutcomeBadge } from "../components/outcome-badge";
 import { formatDate } from "../format";
 import { navigate, useLocation } from "../router";
 import { useSession } from "../session";
 import { useApi } from "../use-api";
+import { useApiAction } from "../use-api-action";
 import { usePagedList } from "../use-paged-list";
 import { ListFooter } from "../components/list-footer";
 
@@ -30,16 +31,13 @@ interface EnvironmentDetail extends Environment {
 
 function OwnerForm({ env, onDone }: { env: Environment; onDone: () => void }) {
   const [owner, setOwner] = useState(env.owner ?? "");
-  const [error, setError] = useState<ApiError | null>(null);
+  const { busy, error, run } = useApiAction();
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
-    setError(null);
-    try {
+    await run(async () => {
       await api(`/api/v1/environments/${env.id}/owner`, { method: "POST", body: { owner: owner.trim() } });
       onDone();
-    } catch (err) {
-      setError(ApiError.from(err));
-    }
+    });
   };
   return (
     <form className="row" onSubmit={(e) => void onSubmit(e)}>
@@ -47,8 +45,10 @@ function OwnerForm({ env, onDone }: { env: Environment; onDone: () => void }) {
         <label htmlFor={`owner-${env.id}`}>Owning team</label>
         <input id={`owner-${env.id}`} required value={owner} onChange={(e) => setOwner(e.target.value)} />
       </div>
-      <button type="submit">Set owner</button>
-      {error && <ApiErrorNotice error={error} />}
+      <button type="submit" disabled={busy}>
+        {busy ? "Setting…" : "Set owner"}
+      </button>
+      <ActionStatus error={error} />
     </form>
   );
 }

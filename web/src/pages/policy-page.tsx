@@ -18,6 +18,8 @@ function DryRunForm({ source }: { source: string }) {
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
     await run(async () => {
+      // A refused run must not leave the last one's result under its error, as if it were its own.
+      setResult(null);
       // The gateway judges the catalog in the background: start the job, then follow it.
       let job = await api<DryRunJob>("/api/v1/policy/dry-run", { method: "POST", body: { source: draft } });
       while (job.state === "running") {

@@ -41,7 +41,11 @@ function DependencyTree({ project, version }: { project: string; version: string
             {r.target}: tree risk {r.treeScore}/100{" "}
             {r.ok ? "· everything admitted" : "· something is refused"}
           </p>
-          {r.error && <p className="notice error">{r.error}</p>}
+          {r.error && (
+            <p className="notice error" role="alert">
+              {r.error}
+            </p>
+          )}
           <pre className="tree">{r.tree}</pre>
         </div>
       ))}

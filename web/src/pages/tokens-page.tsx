@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { api, withQuery } from "../api";
+import { api, type ApiError, withQuery } from "../api";
 import { ActionStatus, ApiErrorNotice } from "../components/api-status";
 import { ListFooter } from "../components/list-footer";
 import { UserText } from "../components/user-text";
@@ -221,7 +221,8 @@ function RevokeToken({
 }: {
   token: ApiToken;
   onRevoked: (id: string) => void;
-  onChanged: () => void;
+  /** Revoked or gone meanwhile: the page says so (this row and its message go with the reload). */
+  onChanged: (refusal: ApiError) => void;
 }) {
   const [confirming, setConfirming] = useState(false);
   const { busy, error, run, clear } = useApiAction();
@@ -233,7 +234,7 @@ function RevokeToken({
       },
       // Revoked (409) or gone (404) meanwhile: the list shows it as it now is.
       (refusal) => {
-        if (refusal.status === 404 || refusal.status === 409) onChanged();
+        if (refusal.status === 404 || refusal.status === 409) onChanged(refusal);
       },
     );
   if (!confirming)
@@ -333,6 +334,8 @@ export function TokensPage() {
   // The new token: in this state only, until "Done" (or leaving the page) drops it.
   const [created, setCreated] = useState<CreatedApiToken | null>(null);
   const [revoked, setRevoked] = useState<string | null>(null);
+  // A revoke refused because someone else revoked (or removed) the token first.
+  const [refused, setRefused] = useState<ApiError | null>(null);
   return (
     <>
       <h1 tabIndex={-1}>Tokens</h1>
@@ -351,6 +354,7 @@ export function TokensPage() {
         <CreateToken
           onCreated={(c) => {
             setRevoked(null);
+            setRefused(null);
             setCreated(c);
             list.reload();
           }}
@@ -373,7 +377,7 @@ export function TokensPage() {
           <TokenFilter key={applied} applied={applied} />
         </>
       )}
-      <ActionStatus done={revoked} />
+      <ActionStatus done={revoked} error={refused} />
       {list.error && <ApiErrorNotice error={list.error} />}
       {allowed && !list.error && !list.loading && list.items.length === 0 && (
         <p className="muted">
@@ -444,10 +448,15 @@ export function TokensPage() {
                       <RevokeToken
                         token={t}
                         onRevoked={(id) => {
+                          setRefused(null);
                           setRevoked(`Token ${id} revoked: it is refused (401) from now on.`);
                           list.reload();
                         }}
-                        onChanged={list.reload}
+                        onChanged={(refusal) => {
+                          setRevoked(null);
+                          setRefused(refusal);
+                          list.reload();
+                        }}
                       />
                     ) : (
                       "—"
