@@ -31,6 +31,7 @@ import { AuditTrail } from "../../src/services/audit/audit-trail.js";
 import { inlineAuditWriter, type AuditWriter } from "../../src/services/audit/audit-writer.js";
 import { verifyAuditLog, type AuditVerification } from "../../src/services/audit/audit-verifier.js";
 import { DIALECTS, dialectSkip, gatewayDatabase, withTestDatabase } from "../helpers/databases.js";
+import { eventually } from "../helpers/eventually.js";
 import { cli } from "../helpers/run-cli.js";
 import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
 
@@ -58,15 +59,6 @@ const T = 1_800_000_000_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` every 10 ms until it holds or `ms` pass; whether it held. */
-async function eventually(check: () => Promise<boolean> | boolean, ms = 5_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > end) return false;
-    await sleep(10);
-  }
-}
-
 /** `n` page requests, each its own record (a page each: the same access repeated would be one). */
 function pulls(trail: AuditTrail, n: number): void {
   for (let i = 0; i < n; i++)

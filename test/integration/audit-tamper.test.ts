@@ -26,6 +26,7 @@ import { recordHash, type AuditFields } from "../../src/services/audit/audit-cha
 import { verifyAuditLog } from "../../src/services/audit/audit-verifier.js";
 import { auditFields } from "../helpers/audit-fields.js";
 import { DIALECTS, dialectSkip, gatewayDatabase } from "../helpers/databases.js";
+import { eventually } from "../helpers/eventually.js";
 import { cli } from "../helpers/run-cli.js";
 import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
 import { buildWheel } from "../helpers/wheel-builder.js";
@@ -39,15 +40,6 @@ interface LogLine {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` every 50 ms until it holds or `ms` pass; whether it held. */
-async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > end) return false;
-    await sleep(50);
-  }
-}
-
 for (const dialect of DIALECTS) {
   describe(`audit tampering is found and refused (${dialect})`, { skip: await dialectSkip(dialect) }, () => {
     let up: JsonIndexServer;

@@ -22,6 +22,7 @@ import { AuditTrail } from "../../src/services/audit/audit-trail.js";
 import { inlineAuditWriter } from "../../src/services/audit/audit-writer.js";
 import { verifyAuditLog } from "../../src/services/audit/audit-verifier.js";
 import { DIALECTS, dialectSkip, withTestDatabase } from "../helpers/databases.js";
+import { eventually } from "../helpers/eventually.js";
 
 const { privateKey, publicKey } = generateKeyPairSync("ed25519");
 const keyid = keyIdOf(publicKey);
@@ -301,17 +302,6 @@ test("a transaction on the gateway's connection that reads, waits and writes is 
   });
 });
 
-/** Polls `read` until it gives `want` (5 s at most); returns the last reading. */
-async function until<T>(read: () => T, want: T): Promise<T> {
-  const end = Date.now() + 5_000;
-  let got = read();
-  while (got !== want && Date.now() < end) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    got = read();
-  }
-  return got;
-}
-
 const linuxRoot =
   process.platform !== "linux"
     ? "thread policies are Linux's"
@@ -341,12 +331,12 @@ test(
       const tid = writer.thread?.tid;
       assert.ok(tid && tid !== process.pid, "the thread said its kernel id");
       // Read from the kernel, not from the writer's own idea of it.
-      assert.equal(await until(() => threadPolicy(tid), "idle"), "idle");
+      assert.ok(await eventually(() => threadPolicy(tid) === "idle"), `policy ${threadPolicy(tid)}`);
       assert.equal(threadPolicy(process.pid), "normal", "the serving thread keeps its priority");
       writer.boost();
-      assert.equal(await until(() => threadPolicy(tid), "normal"), "normal");
+      assert.ok(await eventually(() => threadPolicy(tid) === "normal"), `policy ${threadPolicy(tid)}`);
       // The kernel may say so before chrt's exit reaches the writer, which then logs it.
-      assert.ok(await until(() => lines.some((l) => l.msg.includes("back to normal priority")), true));
+      assert.ok(await eventually(() => lines.some((l) => l.msg.includes("back to normal priority"))));
       pulls(trail, 500);
       await trail.close();
       assert.equal(trail.written, 1_000);
@@ -384,10 +374,10 @@ test(
         await trail.flush();
         const first = writer.thread?.tid;
         assert.ok(first);
-        assert.equal(await until(() => threadPolicy(first), "idle"), "idle");
+        assert.ok(await eventually(() => threadPolicy(first) === "idle"), `policy ${threadPolicy(first)}`);
         writer.boost();
         // It is retired: its thread exits once it has answered what it was given.
-        assert.equal(await until(() => threadPolicy(first), undefined), undefined);
+        assert.ok(await eventually(() => threadPolicy(first) === undefined), "the thread exited");
         assert.ok(
           lines.some((l) => l.msg.includes("a thread at normal priority takes the next batch")),
           "said so",

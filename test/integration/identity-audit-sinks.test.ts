@@ -15,6 +15,7 @@ import { pino } from "pino";
 import { createAuditSinks, sinkRetryDelayMs } from "../../src/services/audit/audit-sinks.js";
 import { chain, GENESIS_HASH, type ChainedRecord } from "../../src/services/audit/audit-chain.js";
 import { auditFields } from "../helpers/audit-fields.js";
+import { eventually } from "../helpers/eventually.js";
 
 const log = pino({ level: "silent" });
 const records = chain(
@@ -155,12 +156,6 @@ async function receiver(port = 0, status = () => 200) {
   return { seqs, auth, port: (server.address() as AddressInfo).port, close };
 }
 
-async function until(check: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-  return check();
-}
-
 test("http(s):// keeps what a receiver that is down could not take, and delivers it once it is back", async () => {
   const first = await receiver();
   const port = first.port;
@@ -171,13 +166,13 @@ test("http(s):// keeps what a receiver that is down could not take, and delivers
   const records = many(50);
   for (const r of records) sink!.send([r]);
   assert.equal(
-    await until(() => lines.some((l) => l.msg.startsWith("audit sink refused a batch")), 5_000),
+    await eventually(() => lines.some((l) => l.msg.startsWith("audit sink refused a batch")), 5_000),
     true,
     "the failure is logged",
   );
   await new Promise((r) => setTimeout(r, 300));
   const back = await receiver(port);
-  assert.equal(await until(() => back.seqs.length >= 50, 10_000), true, `received ${back.seqs.length}`);
+  assert.equal(await eventually(() => back.seqs.length >= 50, 10_000), true, `received ${back.seqs.length}`);
   await sink!.close();
   await back.close();
   assert.deepEqual(
@@ -206,11 +201,15 @@ test("http(s):// drops only what overflows its bounded queue (10,000 records), c
   sink!.send(records);
   assert.equal((sink as { dropped?: number }).dropped, 600, "the oldest queued beyond the bound");
   assert.equal(
-    await until(() => lines.some((l) => l.msg.startsWith("audit sink refused a batch")), 5_000),
+    await eventually(() => lines.some((l) => l.msg.startsWith("audit sink refused a batch")), 5_000),
     true,
   );
   const back = await receiver(port);
-  assert.equal(await until(() => back.seqs.length >= 10_000, 20_000), true, `received ${back.seqs.length}`);
+  assert.equal(
+    await eventually(() => back.seqs.length >= 10_000, 20_000),
+    true,
+    `received ${back.seqs.length}`,
+  );
   await sink!.close();
   await back.close();
   assert.deepEqual(
@@ -254,7 +253,7 @@ test("http(s):// bounds its queue and each POST by accesses too: a record of one
   server.listen(port, "127.0.0.1");
   await once(server, "listening");
   try {
-    assert.equal(await until(() => seqs.length >= 19, 10_000), true, `received ${seqs.length}`);
+    assert.equal(await eventually(() => seqs.length >= 19, 10_000), true, `received ${seqs.length}`);
     await sink!.close();
     assert.deepEqual(
       seqs,
@@ -280,7 +279,7 @@ test("http(s):// credentials in the URL go as Basic auth and never into a log; s
   });
   assert.equal(sink!.description, `http://127.0.0.1:${rx.port}/ingest`);
   sink!.send(records);
-  assert.equal(await until(() => rx.seqs.length >= 3, 5_000), true, `received ${rx.seqs.length}`);
+  assert.equal(await eventually(() => rx.seqs.length >= 3, 5_000), true, `received ${rx.seqs.length}`);
   await sink!.close();
   await rx.close();
   const basicAuth = `Basic ${Buffer.from("siem:p@ss-w0rd").toString("base64")}`;
