@@ -4,11 +4,12 @@ import { ApiErrorNotice } from "../components/api-status";
 import { DownloadButton } from "../components/download-button";
 import { OutcomeBadge } from "../components/outcome-badge";
 import { formatDate } from "../format";
-import { Link, navigate, useLocation } from "../router";
+import { navigate, useLocation } from "../router";
 import { useSession } from "../session";
 import type { AuditRecord } from "../types";
 import { usePagedList } from "../use-paged-list";
 import { ListFooter } from "../components/list-footer";
+import { RoleRequired } from "../components/role-required";
 
 const FILTERS = [
   { key: "identity", label: "Identity", type: "text" },
@@ -84,12 +85,9 @@ export function AuditPage() {
   return (
     <>
       <h1 tabIndex={-1}>Audit log</h1>
-      {!session.loading && !allowed && (
-        <p className="muted">
-          Only approvers and administrators can read the audit log.{" "}
-          {!session.me || session.me.anonymous ? <Link to="/login">Log in</Link> : null}
-        </p>
-      )}
+      <RoleRequired allowed={allowed} className="muted">
+        Only approvers and administrators can read the audit log.
+      </RoleRequired>
       {allowed && (
         <AuditFilters
           // The form follows the address: back, forward and the Audit link all reset it.

@@ -6,6 +6,7 @@ import { Link, useLocation } from "../router";
 import { useSession } from "../session";
 import type { ConsumerDrift, DriftAnswer, DriftChange } from "../types";
 import { useApi } from "../use-api";
+import { RoleRequired } from "../components/role-required";
 
 /** The windows offered, in days; the first is the API's own default. */
 const WINDOWS = [7, 30, 90] as const;
@@ -161,12 +162,7 @@ export function DriftPage() {
         What each consumer (an identity with its application, or an anonymous caller) started pulling in the
         window that it never pulled before: a new project, a newer version, or a downgrade to an older one.
       </p>
-      {!session.loading && !allowed && (
-        <p className="notice">
-          Only approvers and administrators can see drift.{" "}
-          {!session.me || session.me.anonymous ? <Link to="/login">Log in</Link> : null}
-        </p>
-      )}
+      <RoleRequired allowed={allowed}>Only approvers and administrators can see drift.</RoleRequired>
       {allowed && (
         <nav aria-label="Drift window" className="tabs">
           {WINDOWS.map((w) => (

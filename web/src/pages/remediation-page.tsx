@@ -11,6 +11,7 @@ import type { RemediationItem, RemediationState } from "../types";
 import { useApi } from "../use-api";
 import { useApiAction } from "../use-api-action";
 import { usePagedList } from "../use-paged-list";
+import { RoleRequired } from "../components/role-required";
 
 const STATES = ["open", "acknowledged", "fixed", "accepted-risk", "all"] as const;
 
@@ -384,12 +385,9 @@ export function RemediationPage() {
         An item opens when re-evaluation (a new advisory or malicious-package report, a policy change) blocks
         a file that was admitted: work for the project’s owning team, due by the severity’s SLA.
       </p>
-      {!session.loading && !allowed && (
-        <p className="notice">
-          Only approvers and administrators can see and work remediation items.{" "}
-          {!session.me || session.me.anonymous ? <Link to="/login">Log in</Link> : null}
-        </p>
-      )}
+      <RoleRequired allowed={allowed}>
+        Only approvers and administrators can see and work remediation items.
+      </RoleRequired>
       {allowed && (
         <nav aria-label="Filter by state" className="tabs">
           {STATES.map((s) => (

@@ -9,6 +9,7 @@ import { ROLES, useSession } from "../session";
 import type { ApiToken, CreatedApiToken } from "../types";
 import { useApiAction } from "../use-api-action";
 import { usePagedList } from "../use-paged-list";
+import { RoleRequired } from "../components/role-required";
 
 /**
  * The expiry as typed, for the API: a number when it reads as one, else the text as it is. The
@@ -344,12 +345,7 @@ export function TokensPage() {
         authenticate with. Disabling an identity on the <Link to="/users">Users</Link> page refuses all of its
         tokens at once.
       </p>
-      {!session.loading && !allowed && (
-        <p className="notice">
-          Only administrators can see, create and revoke tokens.{" "}
-          {!session.me || session.me.anonymous ? <Link to="/login">Log in</Link> : null}
-        </p>
-      )}
+      <RoleRequired allowed={allowed}>Only administrators can see, create and revoke tokens.</RoleRequired>
       {allowed && (
         <CreateToken
           onCreated={(c) => {

@@ -3,12 +3,12 @@ import { api } from "../api";
 import { ActionStatus, ApiErrorNotice } from "../components/api-status";
 import { UserText } from "../components/user-text";
 import { formatDate } from "../format";
-import { Link } from "../router";
 import { useSession } from "../session";
 import type { User } from "../types";
 import { useApiAction } from "../use-api-action";
 import { usePagedList } from "../use-paged-list";
 import { ListFooter } from "../components/list-footer";
+import { RoleRequired } from "../components/role-required";
 
 /**
  * Disable (with an optional reason) or enable one identity: `POST /api/v1/users/{name}/disable`
@@ -63,12 +63,9 @@ export function UsersPage() {
   return (
     <>
       <h1 tabIndex={-1}>Users</h1>
-      {!session.loading && !allowed && (
-        <p className="muted">
-          Only administrators can see and disable users.{" "}
-          {!session.me || session.me.anonymous ? <Link to="/login">Log in</Link> : null}
-        </p>
-      )}
+      <RoleRequired allowed={allowed} className="muted">
+        Only administrators can see and disable users.
+      </RoleRequired>
       {list.error && <ApiErrorNotice error={list.error} />}
       {list.items.length > 0 && (
         <div className="table-wrap">

@@ -4,11 +4,11 @@ import { ActionStatus, ApiErrorNotice } from "../components/api-status";
 import { ListFooter } from "../components/list-footer";
 import { UserText } from "../components/user-text";
 import { formatDate } from "../format";
-import { Link } from "../router";
 import { useSession } from "../session";
 import type { Webhook, WebhookDelivery } from "../types";
 import { useApiAction } from "../use-api-action";
 import { usePagedList } from "../use-paged-list";
+import { RoleRequired } from "../components/role-required";
 
 /** The event types a webhook may receive (the API's WEBHOOK_EVENT_TYPES), each in words. */
 const EVENTS: { type: string; what: string }[] = [
@@ -291,12 +291,7 @@ export function WebhooksPage() {
         The gateway posts its events (files blocked, advisories, remediation items, requests) to these
         addresses, signed with each webhook’s secret, and retries a failing one.
       </p>
-      {!session.loading && !allowed && (
-        <p className="notice">
-          Only administrators can see and change webhooks.{" "}
-          {!session.me || session.me.anonymous ? <Link to="/login">Log in</Link> : null}
-        </p>
-      )}
+      <RoleRequired allowed={allowed}>Only administrators can see and change webhooks.</RoleRequired>
       {allowed && (
         <AddWebhook
           onAdded={() => {
