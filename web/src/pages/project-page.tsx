@@ -35,22 +35,35 @@ function DependencyTree({ project, version }: { project: string; version: string
         {busy ? "Resolving…" : `Dependency tree of ${version}`}
       </button>
       <ActionStatus error={error} />
-      {answer?.reports.map((r) => (
-        <div key={r.target}>
-          <p>
-            {r.target}: tree risk {r.treeScore}/100{" "}
-            {r.ok ? "· everything admitted" : "· something is refused"}
-          </p>
-          {r.error && (
-            <p className="notice error" role="alert">
-              {r.error}
+      {answer?.reports.map((r) => {
+        const tree = r.error ? withoutFailureLine(r.tree, r.error) : r.tree;
+        return (
+          <div key={r.target} className="tree-report">
+            <p>
+              {r.target}: tree risk {r.treeScore}/100{" "}
+              {r.ok ? "· everything admitted" : "· something is refused"}
             </p>
-          )}
-          <pre className="tree">{r.tree}</pre>
-        </div>
-      ))}
+            {r.error && (
+              <p className="notice error" role="alert">
+                {r.error}
+              </p>
+            )}
+            {tree && <pre className="tree">{tree}</pre>}
+          </div>
+        );
+      })}
     </div>
   );
+}
+
+/**
+ * A failed resolution's tree without its first line, "Resolution failed (CODE): <error>", when the
+ * notice above it already says that error: what is left (conflicts, rejected versions) or nothing.
+ */
+function withoutFailureLine(tree: string, error: string): string {
+  const [first = "", ...rest] = tree.split("\n");
+  if (!first.startsWith("Resolution failed") || !first.endsWith(`: ${error}`)) return tree;
+  return rest.join("\n").trim() ? rest.join("\n") : "";
 }
 
 /** One project: its versions and files with their decisions, consumers and owner. */
