@@ -97,6 +97,24 @@ test("remediation list, show, ack, accept, fix and report over --data", async ()
     cli("remediation", "ack", "1"),
     (err: Error) => err instanceof CliError && /closed/.test(err.message),
   );
+  // The whole story, not only the last change: every state, who moved it, and why.
+  const me = escapeRegExp(cliActor().user!);
+  const t = "\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z";
+  const history = /\n {2}history:\n((?: {4}.*\n)+)/.exec(await cli("remediation", "show", "1"))?.[1];
+  assert.ok(history, "show prints a history");
+  const lines = history.trimEnd().split("\n");
+  assert.equal(lines.length, 4, history);
+  assert.match(lines[0]!, new RegExp(`^ {4}${t} {2}open {2}by portcullis$`));
+  assert.match(lines[1]!, new RegExp(`^ {4}${t} {2}open -> acknowledged {2}by alice via ${me}: on it$`));
+  assert.match(
+    lines[2]!,
+    new RegExp(`^ {4}${t} {2}acknowledged -> accepted-risk until ${t} {2}by ${me}: sandboxed$`),
+  );
+  assert.match(lines[3]!, new RegExp(`^ {4}${t} {2}accepted-risk -> fixed {2}by ${me}: removed; manual$`));
+  const shownAfter = JSON.parse(await cli("remediation", "show", "1", "--json")) as { history: unknown[] };
+  assert.equal(shownAfter.history.length, 4);
+  const [listedAfter] = JSON.parse(await cli("remediation", "list", "--json")) as Record<string, unknown>[];
+  assert.equal(listedAfter!.history, undefined, "lists stay without histories");
   await assert.rejects(cli("remediation", "show", "9"), /no remediation item 9/);
   await assert.rejects(cli("remediation", "show", "x"), /expected an item id/);
   const report = JSON.parse(await cli("remediation", "report", "--json")) as {

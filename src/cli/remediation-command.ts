@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { RemediationItem } from "../adapters/db/remediation-repository.js";
+import type { RemediationEvent, RemediationItem } from "../adapters/db/remediation-repository.js";
 import { ISO_TIME_HINT, parseIsoTime } from "../domain/iso-time.js";
 import { normalizeProjectName } from "../domain/project-name.js";
 import type { Severity } from "../policy/check.js";
@@ -57,6 +57,17 @@ export function formatItem(i: RemediationItem): string {
   else if (i.note) lines.push(inert`  note:      ${i.note} (${i.stateChangedBy ?? "-"})`);
   if (i.resolvedAt !== null)
     lines.push(inert`  fixed:     ${new Date(i.resolvedAt).toISOString()} (${i.resolution})`);
+  if (i.history && i.history.length > 0) {
+    lines.push("  history:");
+    for (const e of i.history) {
+      const moved = e.from === null ? e.state : `${e.from} -> ${e.state}`;
+      const until = e.acceptedUntil === null ? "" : ` until ${new Date(e.acceptedUntil).toISOString()}`;
+      const why = [e.note, e.resolution].filter((v) => v !== null).join("; ");
+      lines.push(
+        inert`    ${new Date(e.at).toISOString()}  ${moved}${until}  by ${e.by ?? "-"}${why ? `: ${why}` : ""}`,
+      );
+    }
+  }
   lines.push(inert`  consumers: ${i.consumers.length || "none recorded"}`);
   for (const c of i.consumers.slice(0, 50))
     lines.push(
@@ -83,6 +94,15 @@ export function itemFromJson(j: Record<string, unknown>): RemediationItem {
     stateChangedAt: ms(j.stateChangedAt)!,
     acceptedUntil: ms(j.acceptedUntil),
     resolvedAt: ms(j.resolvedAt),
+    ...(Array.isArray(j.history)
+      ? {
+          history: (j.history as Record<string, unknown>[]).map((e) => ({
+            ...(e as unknown as RemediationEvent),
+            at: ms(e.at)!,
+            acceptedUntil: ms(e.acceptedUntil),
+          })),
+        }
+      : {}),
   };
 }
 
@@ -196,7 +216,7 @@ export function registerRemediationCommand(program: Command): void {
     rem
       .command("show")
       .argument("<id>", "item id")
-      .description("Show one item with its consumers.")
+      .description("Show one item with its history (each state, who moved it and why) and its consumers.")
       .option("--json", "print JSON"),
   ).action(async (id: string, flags: Record<string, string | boolean | undefined>) => {
     const n = parseId(id);

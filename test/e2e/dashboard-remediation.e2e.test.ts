@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser } from "playwright-core";
+import type { Browser, Locator } from "playwright-core";
 import { startJsonIndexServer, type JsonIndexServer } from "../helpers/upstream-server.js";
 import { startTestGateway, type TestGateway } from "../helpers/test-gateway.js";
 import { basic, createToken, downloadRelease, flushAudit } from "../helpers/identity.js";
@@ -62,6 +62,17 @@ describe("dashboard remediation page in real Chromium", { skip }, () => {
     const res = await api<Item>("GET", `/api/v1/remediation/${itemId}`, approverToken);
     assert.equal(res.status, 200);
     return res.body;
+  }
+
+  /**
+   * The item's history table as shown, oldest first: each row's state, by and why (the time
+   * column left out). Waits for the table to have loaded.
+   */
+  async function historyRows(detail: Locator): Promise<string[][]> {
+    const rows = detail.locator("table.history tbody tr");
+    await rows.first().waitFor();
+    const cells = await Promise.all((await rows.all()).map((r) => r.locator("td").allInnerTexts()));
+    return cells.map((c) => c.slice(1).map((t) => t.trim()));
   }
 
   before(async () => {
@@ -172,8 +183,13 @@ describe("dashboard remediation page in real Chromium", { skip }, () => {
       await detail.getByLabel("Note (optional)").fill("looking at it this sprint");
       await detail.getByRole("button", { name: "Confirm acknowledgement" }).click();
       await detail.locator(".facts .badge", { hasText: "acknowledged" }).waitFor();
-      await detail.getByText("looking at it this sprint").waitFor();
+      await detail.locator(".facts").getByText("looking at it this sprint").waitFor();
       await page.getByText("No open remediation items.").waitFor();
+      // Its history: opened by the gateway, acknowledged by alice with her note.
+      assert.deepEqual(await historyRows(detail), [
+        ["open", "portcullis", "—"],
+        ["open → acknowledged", "alice", "looking at it this sprint"],
+      ]);
       const acked = await stored();
       assert.equal(acked.state, "acknowledged");
       assert.equal(acked.note, "looking at it this sprint");
@@ -194,6 +210,8 @@ describe("dashboard remediation page in real Chromium", { skip }, () => {
       await detail.locator(".facts .badge", { hasText: "open" }).waitFor();
       assert.equal(await detail.getByRole("button", { name: "Reopen", exact: true }).count(), 0);
       await detail.getByRole("button", { name: "Acknowledge", exact: true }).waitFor();
+      // The reopening done elsewhere is in the history shown, not only in the badge.
+      assert.deepEqual((await historyRows(detail)).at(-1), ["acknowledged → open", "alice", "—"]);
     } finally {
       await context.close();
     }
@@ -242,7 +260,10 @@ describe("dashboard remediation page in real Chromium", { skip }, () => {
       await reason.fill("not reachable: we never parse untrusted widgets");
       await detail.getByRole("button", { name: "Confirm risk acceptance" }).click();
       await detail.locator(".facts .badge", { hasText: "accepted-risk" }).waitFor();
-      await detail.getByText("not reachable: we never parse untrusted widgets").waitFor();
+      await detail.locator(".facts").getByText("not reachable: we never parse untrusted widgets").waitFor();
+      const [moved, by, why] = (await historyRows(detail)).at(-1)!;
+      assert.match(moved!, /^open → accepted-risk until \S/);
+      assert.deepEqual([by, why], ["alice", "not reachable: we never parse untrusted widgets"]);
       assert.equal(await detail.getByRole("alert").count(), 0, "the earlier refusal stayed on screen");
       const accepted = await stored();
       assert.equal(accepted.state, "accepted-risk");

@@ -300,6 +300,25 @@ describe("remediation items and webhooks on a gateway", () => {
     const item = (await api("/api/v1/remediation")).body.items![0]!;
     assert.equal(item.state, "fixed");
     assert.equal(item.resolution, "admitted-again");
+    assert.equal(item.history, undefined, "a list carries no histories");
+    // One item carries its whole story: each state, who moved it, and why.
+    const one = await api(`/api/v1/remediation/${item.id as number}`);
+    const history = one.body.history as Record<string, unknown>[];
+    assert.deepEqual(
+      history.map((e) => [e.from, e.state, e.by, e.note, e.resolution]),
+      [
+        [null, "open", "portcullis", null, null],
+        ["open", "accepted-risk", "sec", "not reachable", null],
+        ["accepted-risk", "open", "portcullis", "accepted risk expired", null],
+        ["open", "acknowledged", "sec", "upgrading", null],
+        ["acknowledged", "fixed", "portcullis", null, "admitted-again"],
+      ],
+    );
+    const at = history.map((e) => Date.parse(e.at as string));
+    assert.equal(at[0], Date.parse(item.openedAt as string));
+    assert.equal(Date.parse(history[1]!.acceptedUntil as string), at[1]! + 2 * DAY);
+    assert.equal(at[2], at[1]! + 2 * DAY, "reopened when the acceptance expired");
+    assert.equal(at[4], Date.parse(item.resolvedAt as string));
     const report = await api("/api/v1/remediation/report");
     assert.equal(report.body.fixed, 1);
     assert.equal(report.body.openTotal, 0);
@@ -309,7 +328,10 @@ describe("remediation items and webhooks on a gateway", () => {
   test("the remediation CLI talks to a running gateway with --gateway and a token", async () => {
     const remote = ["--gateway", gw.url, "--token", approverToken];
     assert.match(await cli("remediation", "list", ...remote), /^#\d+\tfixed\thigh\tacme-widgets==1\.0\t/);
-    assert.match(await cli("remediation", "show", "1", ...remote), /FIXED .*\n {2}why: +vulnerability: /);
+    const shown = await cli("remediation", "show", "1", ...remote);
+    assert.match(shown, /FIXED .*\n {2}why: +vulnerability: /);
+    assert.match(shown, /\n {2}history:\n {4}\S+ {2}open {2}by portcullis\n/);
+    assert.match(shown, / {2}accepted-risk -> open {2}by portcullis: accepted risk expired\n/);
     const report = JSON.parse(await cli("remediation", "report", "--json", ...remote)) as { fixed: number };
     assert.equal(report.fixed, 1);
     await assert.rejects(cli("remediation", "ack", "1", ...remote), /HTTP 409: .*fixed/);

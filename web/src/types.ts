@@ -293,6 +293,20 @@ export interface RemediationItem {
   acceptedUntil?: string | null;
   resolvedAt?: string | null;
   resolution?: string | null;
+  /** Every state it has been in, oldest first (one item's answer only, not in lists). */
+  history?: RemediationEvent[];
+}
+
+/** One state a remediation item moved to, by whom and why. */
+export interface RemediationEvent {
+  at: string;
+  /** The state it left; null for its opening. */
+  from: RemediationState | string | null;
+  state: RemediationState | string;
+  by: string | null;
+  note: string | null;
+  acceptedUntil: string | null;
+  resolution: string | null;
 }
 
 /** What a consumer newly pulled in the drift window (`GET /api/v1/inventory/drift`). */

@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DIALECTS, dialectSkip, openTestDatabase } from "../../../test/helpers/databases.js";
+import { sql } from "kysely";
+import { up as remediationHistoryMigration } from "./migrations/0014-remediation-history.js";
 import { RemediationRepository, type NewRemediationItem } from "./remediation-repository.js";
 
 const DAY = 86_400_000;
@@ -96,6 +98,169 @@ for (const dialect of DIALECTS) {
         assert.equal(again.item.id, item.id);
         assert.equal(again.item.state, "open");
         assert.equal(again.item.resolvedAt, null);
+      } finally {
+        await db.cleanup();
+      }
+    },
+  );
+
+  test(
+    `history: the opening, every change with who and why, a reopening; a lost race adds nothing (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      try {
+        const repo = new RemediationRepository(db.db);
+        const { item } = await repo.open(newItem());
+        await repo.transition(item.id, "open", {
+          state: "acknowledged",
+          at: 2000,
+          by: "alice",
+          note: "on it",
+        });
+        // Two approvers race from the same state: one wins, and only its change is in the history.
+        const raced = await Promise.all([
+          repo.transition(item.id, "acknowledged", {
+            state: "accepted-risk",
+            at: 3000,
+            by: "bob",
+            note: "internal only",
+            acceptedUntil: 5000,
+          }),
+          repo.transition(item.id, "acknowledged", { state: "fixed", at: 3001, by: "carol" }),
+        ]);
+        assert.deepEqual([...raced].sort(), [false, true]);
+        const winner = raced[0] ? "bob" : "carol";
+        if (winner === "bob")
+          await repo.transition(item.id, "accepted-risk", {
+            state: "fixed",
+            at: 6000,
+            by: "portcullis",
+            resolution: "admitted-again",
+          });
+        // Refused again once fixed: the same item reopens, and says so.
+        await repo.open(newItem({ openedAt: 9000, dueAt: 9000 + DAY }));
+        // Another item's events stay its own.
+        await repo.open(newItem({ sha256: "c".repeat(64) }));
+        const history = await repo.history(item.id);
+        const expected = [
+          {
+            at: 1000,
+            from: null,
+            state: "open",
+            by: "portcullis",
+            note: null,
+            acceptedUntil: null,
+            resolution: null,
+          },
+          {
+            at: 2000,
+            from: "open",
+            state: "acknowledged",
+            by: "alice",
+            note: "on it",
+            acceptedUntil: null,
+            resolution: null,
+          },
+          winner === "bob"
+            ? {
+                at: 3000,
+                from: "acknowledged",
+                state: "accepted-risk",
+                by: "bob",
+                note: "internal only",
+                acceptedUntil: 5000,
+                resolution: null,
+              }
+            : {
+                at: 3001,
+                from: "acknowledged",
+                state: "fixed",
+                by: "carol",
+                note: null,
+                acceptedUntil: null,
+                resolution: "manual",
+              },
+        ];
+        if (winner === "bob")
+          expected.push({
+            at: 6000,
+            from: "accepted-risk",
+            state: "fixed",
+            by: "portcullis",
+            note: null,
+            acceptedUntil: null,
+            resolution: "admitted-again",
+          });
+        expected.push({
+          at: 9000,
+          from: "fixed",
+          state: "open",
+          by: "portcullis",
+          note: "refused again",
+          acceptedUntil: null,
+          resolution: null,
+        });
+        assert.deepEqual(history, expected);
+        assert.deepEqual(await repo.history(item.id + 1000), []);
+      } finally {
+        await db.cleanup();
+      }
+    },
+  );
+
+  test(
+    `items opened before the history get their opening and their current state (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      try {
+        const repo = new RemediationRepository(db.db);
+        const untouched = (await repo.open(newItem())).item;
+        const accepted = (await repo.open(newItem({ sha256: "d".repeat(64), openedAt: 1500 }))).item;
+        await repo.transition(accepted.id, "open", { state: "acknowledged", at: 2000, by: "alice" });
+        await repo.transition(accepted.id, "acknowledged", {
+          state: "accepted-risk",
+          at: 3000,
+          by: "bob",
+          note: "internal only",
+          acceptedUntil: 5000,
+        });
+        // As a database migrated before 0014 has it: the items, no events; then the migration.
+        await sql`drop table remediation_events`.execute(db.db);
+        await remediationHistoryMigration(db.db, db.dialect);
+        assert.deepEqual(await repo.history(untouched.id), [
+          {
+            at: 1000,
+            from: null,
+            state: "open",
+            by: "portcullis",
+            note: null,
+            acceptedUntil: null,
+            resolution: null,
+          },
+        ]);
+        assert.deepEqual(await repo.history(accepted.id), [
+          {
+            at: 1500,
+            from: null,
+            state: "open",
+            by: "portcullis",
+            note: null,
+            acceptedUntil: null,
+            resolution: null,
+          },
+          // The acknowledgement in between is not on the item's row: only the audit trail has it.
+          {
+            at: 3000,
+            from: null,
+            state: "accepted-risk",
+            by: "bob",
+            note: "internal only",
+            acceptedUntil: 5000,
+            resolution: null,
+          },
+        ]);
       } finally {
         await db.cleanup();
       }

@@ -1,7 +1,7 @@
-import type { Kysely, Selectable } from "kysely";
+import type { Kysely, Selectable, Transaction } from "kysely";
 import type { Severity } from "../../policy/check.js";
 import type { RemediationState } from "../../services/governance/remediation-rules.js";
-import type { RemediationItemsTable } from "./schema-governance.js";
+import type { RemediationEventsTable, RemediationItemsTable } from "./schema-governance.js";
 import type { Database } from "./schema.js";
 
 /** A consumer of the refused file, as an item keeps it (a snapshot taken when it opened). */
@@ -36,7 +36,25 @@ export interface RemediationItem {
   acceptedUntil: number | null;
   resolvedAt: number | null;
   resolution: string | null;
+  /** Every state it has been in, oldest first (only where asked for: one item, not a list). */
+  history?: RemediationEvent[];
 }
+
+/** One state an item moved to, by whom and why. */
+export interface RemediationEvent {
+  at: number;
+  /** The state it left: null for an opening (and for the one change kept of an item older than the history). */
+  from: RemediationState | null;
+  state: RemediationState;
+  by: string | null;
+  /** The note, or an accepted risk's reason. */
+  note: string | null;
+  acceptedUntil: number | null;
+  resolution: string | null;
+}
+
+/** Who opens and reopens items: the gateway itself (SYSTEM_ACTOR's name). */
+const OPENED_BY = "portcullis";
 
 export type NewRemediationItem = Omit<
   RemediationItem,
@@ -48,6 +66,7 @@ export type NewRemediationItem = Omit<
   | "acceptedUntil"
   | "resolvedAt"
   | "resolution"
+  | "history"
 >;
 
 export interface RemediationFilter {
@@ -94,31 +113,59 @@ export class RemediationRepository {
       due_notified_at: null,
       overdue_notified_at: null,
     };
-    const inserted = await this.db
-      .insertInto("remediation_items")
-      .values(row)
-      .onConflict((oc) => oc.columns(["sha256", "cause"]).doNothing())
-      .returning("id")
-      .executeTakeFirst();
-    if (inserted) return { item: (await this.get(Number(inserted.id)))!, opened: true };
-    const existing = await this.db
-      .selectFrom("remediation_items")
-      .select(["id", "state"])
-      .where("sha256", "=", item.sha256)
-      .where("cause", "=", item.cause)
-      .executeTakeFirstOrThrow();
-    if (existing.state === "fixed") {
-      const { sha256: _s, cause: _c, ...update } = row;
-      const res = await this.db
-        .updateTable("remediation_items")
-        .set(update)
-        .where("id", "=", existing.id)
-        .where("state", "=", "fixed")
+    const opened = (from: RemediationState | null) => ({
+      at: item.openedAt,
+      from,
+      state: "open" as const,
+      by: OPENED_BY,
+      note: from === null ? null : "refused again",
+      acceptedUntil: null,
+      resolution: null,
+    });
+    const id = await this.db.transaction().execute(async (trx) => {
+      const inserted = await trx
+        .insertInto("remediation_items")
+        .values(row)
+        .onConflict((oc) => oc.columns(["sha256", "cause"]).doNothing())
+        .returning("id")
         .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 1)
-        return { item: (await this.get(Number(existing.id)))!, opened: true };
-    }
-    return { item: (await this.get(Number(existing.id)))!, opened: false };
+      if (inserted) {
+        await insertEvent(trx, Number(inserted.id), opened(null));
+        return { id: Number(inserted.id), opened: true };
+      }
+      const existing = await trx
+        .selectFrom("remediation_items")
+        .select(["id", "state"])
+        .where("sha256", "=", item.sha256)
+        .where("cause", "=", item.cause)
+        .executeTakeFirstOrThrow();
+      if (existing.state === "fixed") {
+        const { sha256: _s, cause: _c, ...update } = row;
+        const res = await trx
+          .updateTable("remediation_items")
+          .set(update)
+          .where("id", "=", existing.id)
+          .where("state", "=", "fixed")
+          .executeTakeFirst();
+        if (Number(res.numUpdatedRows) === 1) {
+          await insertEvent(trx, Number(existing.id), opened("fixed"));
+          return { id: Number(existing.id), opened: true };
+        }
+      }
+      return { id: Number(existing.id), opened: false };
+    });
+    return { item: (await this.get(id.id))!, opened: id.opened };
+  }
+
+  /** The states an item has been in, oldest first (empty for an unknown item). */
+  async history(id: number): Promise<RemediationEvent[]> {
+    const rows = await this.db
+      .selectFrom("remediation_events")
+      .selectAll()
+      .where("item_id", "=", id)
+      .orderBy("id")
+      .execute();
+    return rows.map(toEvent);
   }
 
   async get(id: number): Promise<RemediationItem | undefined> {
@@ -184,27 +231,39 @@ export class RemediationRepository {
       resolution?: string | null;
     },
   ): Promise<boolean> {
-    const res = await this.db
-      .updateTable("remediation_items")
-      .set({
+    return this.db.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable("remediation_items")
+        .set({
+          state: to.state,
+          state_changed_at: to.at,
+          state_changed_by: to.by,
+          ...(to.note !== undefined ? { note: to.note } : {}),
+          accepted_until: to.state === "accepted-risk" ? (to.acceptedUntil ?? null) : null,
+          resolved_at: to.state === "fixed" ? to.at : null,
+          resolution: to.state === "fixed" ? (to.resolution ?? "manual") : null,
+          // Back from an accepted risk the item is live again: its due and overdue notices go out
+          // anew (it is usually overdue by then), rather than staying silent because they went out
+          // once before the acceptance.
+          ...(from === "accepted-risk" && to.state === "open"
+            ? { due_notified_at: null, overdue_notified_at: null }
+            : {}),
+        })
+        .where("id", "=", id)
+        .where("state", "=", from)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return false;
+      await insertEvent(trx, id, {
+        at: to.at,
+        from,
         state: to.state,
-        state_changed_at: to.at,
-        state_changed_by: to.by,
-        ...(to.note !== undefined ? { note: to.note } : {}),
-        accepted_until: to.state === "accepted-risk" ? (to.acceptedUntil ?? null) : null,
-        resolved_at: to.state === "fixed" ? to.at : null,
+        by: to.by,
+        note: to.note ?? null,
+        acceptedUntil: to.state === "accepted-risk" ? (to.acceptedUntil ?? null) : null,
         resolution: to.state === "fixed" ? (to.resolution ?? "manual") : null,
-        // Back from an accepted risk the item is live again: its due and overdue notices go out
-        // anew (it is usually overdue by then), rather than staying silent because they went out
-        // once before the acceptance.
-        ...(from === "accepted-risk" && to.state === "open"
-          ? { due_notified_at: null, overdue_notified_at: null }
-          : {}),
-      })
-      .where("id", "=", id)
-      .where("state", "=", from)
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+      });
+      return true;
+    });
   }
 
   /** The items of a file that are not fixed yet (to close them when it is admitted again). */
@@ -280,6 +339,34 @@ function toItem(r: Selectable<RemediationItemsTable>): RemediationItem {
     note: r.note,
     acceptedUntil: num(r.accepted_until),
     resolvedAt: num(r.resolved_at),
+    resolution: r.resolution,
+  };
+}
+
+async function insertEvent(trx: Transaction<Database>, itemId: number, e: RemediationEvent): Promise<void> {
+  await trx
+    .insertInto("remediation_events")
+    .values({
+      item_id: itemId,
+      at: e.at,
+      from_state: e.from,
+      state: e.state,
+      changed_by: e.by,
+      note: e.note,
+      accepted_until: e.acceptedUntil,
+      resolution: e.resolution,
+    })
+    .execute();
+}
+
+function toEvent(r: Selectable<RemediationEventsTable>): RemediationEvent {
+  return {
+    at: Number(r.at),
+    from: r.from_state as RemediationState | null,
+    state: r.state as RemediationState,
+    by: r.changed_by,
+    note: r.note,
+    acceptedUntil: r.accepted_until === null ? null : Number(r.accepted_until),
     resolution: r.resolution,
   };
 }

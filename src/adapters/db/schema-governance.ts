@@ -1,10 +1,12 @@
 import type { Generated } from "kysely";
 
 /**
- * Tables for remediation and webhooks (migration 0005-governance). Merged into `Database` in `schema.ts`.
+ * Tables for remediation and webhooks (migrations 0005-governance, 0014-remediation-history).
+ * Merged into `Database` in `schema.ts`.
  */
 export interface GovernanceTables {
   remediation_items: RemediationItemsTable;
+  remediation_events: RemediationEventsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
@@ -37,6 +39,21 @@ export interface RemediationItemsTable {
   resolution: string | null;
   due_notified_at: number | null;
   overdue_notified_at: number | null;
+}
+
+/** One state an item moved to: its opening (from null), each change, a reopening. */
+export interface RemediationEventsTable {
+  id: Generated<number>;
+  item_id: number;
+  at: number;
+  /** The state it left; null for an opening, and for the one change kept of items opened before 0014. */
+  from_state: string | null;
+  state: string;
+  changed_by: string | null;
+  /** The note, or the reason of an accepted risk. */
+  note: string | null;
+  accepted_until: number | null;
+  resolution: string | null;
 }
 
 export interface WebhooksTable {

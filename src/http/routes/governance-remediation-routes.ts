@@ -63,6 +63,23 @@ const itemSchema = {
     acceptedUntil: nullableString,
     resolvedAt: nullableString,
     resolution: nullableString,
+    /** One item's answer only (`GET /api/v1/remediation/{id}`, and a state change's): not in lists. */
+    history: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["at", "state"],
+        properties: {
+          at: { type: "string", format: "date-time" },
+          from: { type: ["string", "null"], enum: [...REMEDIATION_STATES, null] },
+          state: { type: "string", enum: [...REMEDIATION_STATES] },
+          by: nullableString,
+          note: nullableString,
+          acceptedUntil: nullableString,
+          resolution: nullableString,
+        },
+      },
+    },
   },
 } as const;
 
@@ -166,7 +183,7 @@ export function registerRemediationRoutes(app: FastifyInstance, remediation: Rem
       config: { role: "approver" },
       schema: {
         tags: ["remediation"],
-        summary: "One remediation item",
+        summary: "One remediation item, with its history: every state it has been in, who moved it and why",
         params: { type: "object", required: ["id"], properties: { id: { type: "integer", minimum: 1 } } },
         response: { 200: itemSchema, ...errorResponses },
       },

@@ -304,5 +304,18 @@ export function itemToJson(i: RemediationItem): Record<string, unknown> {
     acceptedUntil: iso(i.acceptedUntil),
     resolvedAt: iso(i.resolvedAt),
     resolution: i.resolution,
+    ...(i.history
+      ? {
+          history: i.history.map((e) => ({
+            at: iso(e.at),
+            from: e.from,
+            state: e.state,
+            by: e.by,
+            note: e.note,
+            acceptedUntil: iso(e.acceptedUntil),
+            resolution: e.resolution,
+          })),
+        }
+      : {}),
   };
 }

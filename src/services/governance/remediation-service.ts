@@ -227,8 +227,10 @@ export class RemediationService {
     }
   }
 
-  get(id: number): Promise<RemediationItem | undefined> {
-    return this.deps.repo.get(id);
+  /** One item with its history (every state it has been in, oldest first). */
+  async get(id: number): Promise<RemediationItem | undefined> {
+    const item = await this.deps.repo.get(id);
+    return item && { ...item, history: await this.deps.repo.history(id) };
   }
 
   list(filter: RemediationFilter): Promise<RemediationItem[]> {
@@ -282,7 +284,7 @@ export class RemediationService {
     });
     if (!moved)
       throw new RemediationTransitionError("the item changed meanwhile; look again and retry", true);
-    return this.deps.repo.get(id);
+    return this.get(id);
   }
 
   /**

@@ -7,7 +7,7 @@ import { UserText } from "../components/user-text";
 import { formatDate, shortSha } from "../format";
 import { Link, useLocation } from "../router";
 import { useSession } from "../session";
-import type { RemediationItem, RemediationState } from "../types";
+import type { RemediationEvent, RemediationItem, RemediationState } from "../types";
 import { useApi } from "../use-api";
 import { useApiAction } from "../use-api-action";
 import { usePagedList } from "../use-paged-list";
@@ -201,6 +201,48 @@ function StateActions({ item, onChanged }: { item: RemediationItem; onChanged: (
   );
 }
 
+/** Every state an item has been in, oldest first: when, from what, who moved it and why. */
+function History({ events }: { events: RemediationEvent[] }) {
+  return (
+    <div className="table-wrap">
+      <table className="history">
+        <caption>History</caption>
+        <thead>
+          <tr>
+            <th scope="col">When</th>
+            <th scope="col">State</th>
+            <th scope="col">By</th>
+            <th scope="col">Why</th>
+          </tr>
+        </thead>
+        <tbody>
+          {events.map((e, i) => (
+            <tr key={i}>
+              <td>{formatDate(e.at)}</td>
+              <td>
+                {e.from && (
+                  <>
+                    <OutcomeBadge value={e.from} /> →{" "}
+                  </>
+                )}
+                <OutcomeBadge value={e.state} />
+                {e.acceptedUntil && <span className="muted"> until {formatDate(e.acceptedUntil)}</span>}
+              </td>
+              <td>{e.by ? <UserText text={e.by} /> : "—"}</td>
+              <td className="reason">
+                {e.note && <UserText text={e.note} />}
+                {e.note && e.resolution && "; "}
+                {e.resolution}
+                {!e.note && !e.resolution && <span className="muted">—</span>}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 /** One item: what blocked the file and why, where to move to, who has it, and its actions. */
 function ItemView({ id, onChanged, onClose }: { id: number; onChanged: () => void; onClose: () => void }) {
   const state = useApi<RemediationItem>(`/api/v1/remediation/${id}`);
@@ -309,6 +351,7 @@ function ItemView({ id, onChanged, onClose }: { id: number; onChanged: () => voi
                 onChanged();
               }}
             />
+            {item.history && item.history.length > 0 && <History events={item.history} />}
             {consumers.length === 0 ? (
               <p className="muted">Nobody had pulled the file through the gateway when the item opened.</p>
             ) : (
