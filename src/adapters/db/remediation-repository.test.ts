@@ -38,6 +38,7 @@ for (const dialect of DIALECTS) {
       const results = await Promise.all(Array.from({ length: 5 }, () => repo.open(newItem())));
       assert.equal(results.filter((r) => r.opened).length, 1);
       assert.equal(new Set(results.map((r) => r.item.id)).size, 1);
+      assert.equal((await repo.history(results[0]!.item.id)).length, 1, "one opening in its history");
       const other = await repo.open(newItem({ cause: "malicious:MAL-1", severity: "critical" }));
       assert.equal(other.opened, true);
       assert.equal((await repo.list()).length, 2);
