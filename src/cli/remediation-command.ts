@@ -60,7 +60,12 @@ export function formatItem(i: RemediationItem): string {
   if (i.history && i.history.length > 0) {
     lines.push("  history:");
     for (const e of i.history) {
-      const moved = e.from === null ? e.state : `${e.from} -> ${e.state}`;
+      const moved =
+        e.owner !== null && e.owner !== undefined
+          ? `owner -> ${e.owner}`
+          : e.from === null
+            ? e.state
+            : `${e.from} -> ${e.state}`;
       const until = e.acceptedUntil === null ? "" : ` until ${new Date(e.acceptedUntil).toISOString()}`;
       const why = [e.note, e.resolution].filter((v) => v !== null).join("; ");
       lines.push(

@@ -47,6 +47,7 @@ describe("dashboard remediation page in real Chromium", { skip }, () => {
   let browser: Browser;
   let approverToken: string;
   let readerToken: string;
+  let adminToken: string;
   let itemId: number;
   // The gateway's clock: set back while the item opens, so that it is overdue by now.
   let clock: number | undefined;
@@ -93,7 +94,7 @@ describe("dashboard remediation page in real Chromium", { skip }, () => {
     gw = await startTestGateway({ upstream: upstream.simpleUrl }, { now: () => clock ?? Date.now() });
     approverToken = await createToken(gw, { user: "alice", role: "approver", team: "security" });
     readerToken = await createToken(gw, { user: "rita", role: "reader", team: "data" });
-    const adminToken = await createToken(gw, { user: "root", role: "admin", team: "platform" });
+    adminToken = await createToken(gw, { user: "root", role: "admin", team: "platform" });
     const owner = await api("PUT", "/api/v1/owners/acme-widgets", adminToken, { team: "widgets" });
     assert.equal(owner.status, 200, JSON.stringify(owner.body));
 
@@ -274,6 +275,25 @@ describe("dashboard remediation page in real Chromium", { skip }, () => {
       await page.getByText(`Item #${itemId} is now accepted-risk.`).waitFor();
       await row.locator("td", { hasText: "accepted-risk" }).waitFor();
       assert.equal(await row.getByText("overdue").count(), 0);
+
+      // The project changes hands: the item moves with it, and its history says from whom to whom.
+      const handedOver = await api("PUT", "/api/v1/owners/acme-widgets", adminToken, { team: "platform" });
+      assert.equal(handedOver.status, 200);
+      try {
+        await page.reload();
+        await page.getByRole("button", { name: `Show item #${itemId}: acme-widgets==1.0` }).click();
+        await detail.locator("table.history").waitFor();
+        assert.deepEqual((await historyRows(detail)).at(-1), [
+          "owner → platform",
+          "root",
+          "previously widgets",
+        ]);
+      } finally {
+        assert.equal(
+          (await api("PUT", "/api/v1/owners/acme-widgets", adminToken, { team: "widgets" })).status,
+          200,
+        );
+      }
     } finally {
       await context.close();
     }

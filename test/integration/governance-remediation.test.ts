@@ -201,6 +201,16 @@ describe("remediation items and webhooks on a gateway", () => {
     const mine = await api("/api/v1/remediation?owner=widgets");
     assert.equal(mine.body.items!.length, 1);
     assert.equal(mine.body.items![0]!.owner, "widgets");
+    // The item's history says who gave it to whom.
+    const history = (await api(`/api/v1/remediation/${mine.body.items![0]!.id as number}`)).body
+      .history as Record<string, unknown>[];
+    assert.deepEqual(
+      history.map((e) => [e.from, e.state, e.by, e.note, e.owner]),
+      [
+        [null, "open", "portcullis", null, null],
+        ["open", "open", "root", "previously nobody", "widgets"],
+      ],
+    );
   });
 
   test("approvers change states; accepted risk needs an expiry and reopens when it passes", async () => {
@@ -308,6 +318,7 @@ describe("remediation items and webhooks on a gateway", () => {
       history.map((e) => [e.from, e.state, e.by, e.note, e.resolution]),
       [
         [null, "open", "portcullis", null, null],
+        ["open", "open", "root", "previously nobody", null],
         ["open", "accepted-risk", "sec", "not reachable", null],
         ["accepted-risk", "open", "portcullis", "accepted risk expired", null],
         ["open", "acknowledged", "sec", "upgrading", null],
@@ -316,9 +327,9 @@ describe("remediation items and webhooks on a gateway", () => {
     );
     const at = history.map((e) => Date.parse(e.at as string));
     assert.equal(at[0], Date.parse(item.openedAt as string));
-    assert.equal(Date.parse(history[1]!.acceptedUntil as string), at[1]! + 2 * DAY);
-    assert.equal(at[2], at[1]! + 2 * DAY, "reopened when the acceptance expired");
-    assert.equal(at[4], Date.parse(item.resolvedAt as string));
+    assert.equal(Date.parse(history[2]!.acceptedUntil as string), at[2]! + 2 * DAY);
+    assert.equal(at[3], at[2]! + 2 * DAY, "reopened when the acceptance expired");
+    assert.equal(at[5], Date.parse(item.resolvedAt as string));
     const report = await api("/api/v1/remediation/report");
     assert.equal(report.body.fixed, 1);
     assert.equal(report.body.openTotal, 0);
@@ -332,6 +343,7 @@ describe("remediation items and webhooks on a gateway", () => {
     assert.match(shown, /FIXED .*\n {2}why: +vulnerability: /);
     assert.match(shown, /\n {2}history:\n {4}\S+ {2}open {2}by portcullis\n/);
     assert.match(shown, / {2}accepted-risk -> open {2}by portcullis: accepted risk expired\n/);
+    assert.match(shown, / {2}owner -> widgets {2}by root: previously nobody\n/);
     const report = JSON.parse(await cli("remediation", "report", "--json", ...remote)) as { fixed: number };
     assert.equal(report.fixed, 1);
     await assert.rejects(cli("remediation", "ack", "1", ...remote), /HTTP 409: .*fixed/);

@@ -307,6 +307,8 @@ export interface RemediationEvent {
   note: string | null;
   acceptedUntil: string | null;
   resolution: string | null;
+  /** An owner change (the state unchanged): the team it moved to; the note names the one before. */
+  owner?: string | null;
 }
 
 /** What a consumer newly pulled in the drift window (`GET /api/v1/inventory/drift`). */

@@ -1,5 +1,7 @@
 import type { Kysely, Selectable } from "kysely";
 import type { Database } from "./schema.js";
+import type { RemediationState } from "../../services/governance/remediation-rules.js";
+import { eventRow } from "./remediation-repository.js";
 import type { ApiTokensTable, IdentitiesTable, TeamsTable } from "./schema-identity.js";
 
 export type IdentityRow = Selectable<IdentitiesTable>;
@@ -218,7 +220,8 @@ export class IdentityRepository {
 
   /**
    * Sets a project's owning team. The project's unresolved remediation items move with it (the
-   * team that owns the project now is the one to fix it); fixed ones keep the owner they had.
+   * team that owns the project now is the one to fix it), each with an owner change in its
+   * history; fixed ones keep the owner they had.
    */
   async setOwner(project: string, team: string, by: string, at: number): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
@@ -227,11 +230,41 @@ export class IdentityRepository {
         .values({ project, team, set_by: by, set_at: at })
         .onConflict((oc) => oc.column("project").doUpdateSet({ team, set_by: by, set_at: at }))
         .execute();
+      const moving = await tx
+        .selectFrom("remediation_items")
+        .select(["id", "state", "owner"])
+        .where("project", "=", project)
+        .where("state", "!=", "fixed")
+        .where((eb) => eb.or([eb("owner", "is", null), eb("owner", "!=", team)]))
+        .execute();
+      if (moving.length === 0) return;
       await tx
         .updateTable("remediation_items")
         .set({ owner: team })
-        .where("project", "=", project)
+        .where(
+          "id",
+          "in",
+          moving.map((i) => i.id),
+        )
         .where("state", "!=", "fixed")
+        .execute();
+      const state = (s: string) => s as RemediationState;
+      await tx
+        .insertInto("remediation_events")
+        .values(
+          moving.map((i) =>
+            eventRow(Number(i.id), {
+              at,
+              from: state(i.state),
+              state: state(i.state),
+              by,
+              note: `previously ${i.owner ?? "nobody"}`,
+              acceptedUntil: null,
+              resolution: null,
+              owner: team,
+            }),
+          ),
+        )
         .execute();
     });
   }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { DIALECTS, dialectSkip, openTestDatabase } from "../../../test/helpers/databases.js";
 import { sql } from "kysely";
 import { up as remediationHistoryMigration } from "./migrations/0014-remediation-history.js";
+import { IdentityRepository } from "./identity-repository.js";
 import { RemediationRepository, type NewRemediationItem } from "./remediation-repository.js";
 
 const DAY = 86_400_000;
@@ -153,6 +154,7 @@ for (const dialect of DIALECTS) {
             note: null,
             acceptedUntil: null,
             resolution: null,
+            owner: null,
           },
           {
             at: 2000,
@@ -162,6 +164,7 @@ for (const dialect of DIALECTS) {
             note: "on it",
             acceptedUntil: null,
             resolution: null,
+            owner: null,
           },
           winner === "bob"
             ? {
@@ -172,6 +175,7 @@ for (const dialect of DIALECTS) {
                 note: "internal only",
                 acceptedUntil: 5000,
                 resolution: null,
+                owner: null,
               }
             : {
                 at: 3001,
@@ -181,6 +185,7 @@ for (const dialect of DIALECTS) {
                 note: null,
                 acceptedUntil: null,
                 resolution: "manual",
+                owner: null,
               },
         ];
         if (winner === "bob")
@@ -192,6 +197,7 @@ for (const dialect of DIALECTS) {
             note: null,
             acceptedUntil: null,
             resolution: "admitted-again",
+            owner: null,
           });
         expected.push({
           at: 9000,
@@ -201,9 +207,52 @@ for (const dialect of DIALECTS) {
           note: "refused again",
           acceptedUntil: null,
           resolution: null,
+          owner: null,
         });
         assert.deepEqual(history, expected);
         assert.deepEqual(await repo.history(item.id + 1000), []);
+      } finally {
+        await db.cleanup();
+      }
+    },
+  );
+
+  test(
+    `a new owner moves the project's unresolved items, each with the change in its history (${dialect})`,
+    { skip },
+    async () => {
+      const db = await openTestDatabase(dialect);
+      try {
+        const repo = new RemediationRepository(db.db);
+        const owners = new IdentityRepository(db.db);
+        const live = (await repo.open(newItem({ owner: null }))).item;
+        const acked = (await repo.open(newItem({ sha256: "d".repeat(64), owner: "team-a" }))).item;
+        await repo.transition(acked.id, "open", { state: "acknowledged", at: 2000, by: "alice" });
+        const fixed = (await repo.open(newItem({ sha256: "f".repeat(64), owner: "team-a" }))).item;
+        await repo.transition(fixed.id, "open", { state: "fixed", at: 2500, by: "alice" });
+        const elsewhere = (await repo.open(newItem({ sha256: "e".repeat(64), project: "other" }))).item;
+
+        await owners.setOwner("acme", "team-b", "root", 3000);
+        const change = (from: string | null) => ({
+          at: 3000,
+          from: from as "open",
+          state: from as "open",
+          by: "root",
+          note: `previously ${from === "open" ? "nobody" : "team-a"}`,
+          acceptedUntil: null,
+          resolution: null,
+          owner: "team-b",
+        });
+        assert.deepEqual((await repo.history(live.id)).at(-1), change("open"));
+        assert.equal((await repo.get(live.id))!.owner, "team-b");
+        assert.deepEqual((await repo.history(acked.id)).at(-1), change("acknowledged"));
+        // A fixed item keeps the owner it had, and its history has no change; another project's too.
+        assert.equal((await repo.get(fixed.id))!.owner, "team-a");
+        assert.equal((await repo.history(fixed.id)).at(-1)!.state, "fixed");
+        assert.equal((await repo.history(elsewhere.id)).length, 1);
+        // The same owner again moves nothing, and says nothing.
+        await owners.setOwner("acme", "team-b", "root", 4000);
+        assert.equal((await repo.history(live.id)).length, 2);
       } finally {
         await db.cleanup();
       }
@@ -239,6 +288,7 @@ for (const dialect of DIALECTS) {
             note: null,
             acceptedUntil: null,
             resolution: null,
+            owner: null,
           },
         ]);
         assert.deepEqual(await repo.history(accepted.id), [
@@ -250,6 +300,7 @@ for (const dialect of DIALECTS) {
             note: null,
             acceptedUntil: null,
             resolution: null,
+            owner: null,
           },
           // The acknowledgement in between is not on the item's row: only the audit trail has it.
           {
@@ -260,6 +311,7 @@ for (const dialect of DIALECTS) {
             note: "internal only",
             acceptedUntil: 5000,
             resolution: null,
+            owner: null,
           },
         ]);
       } finally {

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from "kysely";
+import type { Insertable, Kysely, Selectable, Transaction } from "kysely";
 import type { Severity } from "../../policy/check.js";
 import type { RemediationState } from "../../services/governance/remediation-rules.js";
 import type { RemediationEventsTable, RemediationItemsTable } from "./schema-governance.js";
@@ -40,7 +40,7 @@ export interface RemediationItem {
   history?: RemediationEvent[];
 }
 
-/** One state an item moved to, by whom and why. */
+/** One state an item moved to, by whom and why; or (`owner` set) a new owning team. */
 export interface RemediationEvent {
   at: number;
   /** The state it left: null for an opening (and for the one change kept of an item older than the history). */
@@ -51,6 +51,11 @@ export interface RemediationEvent {
   note: string | null;
   acceptedUntil: number | null;
   resolution: string | null;
+  /**
+   * Set for an owner change only: the team the item moved to (`from` and `state` are its state
+   * then, unchanged; `note` names the team before).
+   */
+  owner: string | null;
 }
 
 /** Who opens and reopens items: the gateway itself (SYSTEM_ACTOR's name). */
@@ -121,6 +126,7 @@ export class RemediationRepository {
       note: from === null ? null : "refused again",
       acceptedUntil: null,
       resolution: null,
+      owner: null,
     });
     const id = await this.db.transaction().execute(async (trx) => {
       const inserted = await trx
@@ -261,6 +267,7 @@ export class RemediationRepository {
         note: to.note ?? null,
         acceptedUntil: to.state === "accepted-risk" ? (to.acceptedUntil ?? null) : null,
         resolution: to.state === "fixed" ? (to.resolution ?? "manual") : null,
+        owner: null,
       });
       return true;
     });
@@ -344,19 +351,22 @@ function toItem(r: Selectable<RemediationItemsTable>): RemediationItem {
 }
 
 async function insertEvent(trx: Transaction<Database>, itemId: number, e: RemediationEvent): Promise<void> {
-  await trx
-    .insertInto("remediation_events")
-    .values({
-      item_id: itemId,
-      at: e.at,
-      from_state: e.from,
-      state: e.state,
-      changed_by: e.by,
-      note: e.note,
-      accepted_until: e.acceptedUntil,
-      resolution: e.resolution,
-    })
-    .execute();
+  await trx.insertInto("remediation_events").values(eventRow(itemId, e)).execute();
+}
+
+/** An event as its `remediation_events` row. */
+export function eventRow(itemId: number, e: RemediationEvent): Insertable<RemediationEventsTable> {
+  return {
+    item_id: itemId,
+    at: e.at,
+    from_state: e.from,
+    state: e.state,
+    changed_by: e.by,
+    note: e.note,
+    accepted_until: e.acceptedUntil,
+    resolution: e.resolution,
+    owner: e.owner,
+  };
 }
 
 function toEvent(r: Selectable<RemediationEventsTable>): RemediationEvent {
@@ -368,5 +378,6 @@ function toEvent(r: Selectable<RemediationEventsTable>): RemediationEvent {
     note: r.note,
     acceptedUntil: r.accepted_until === null ? null : Number(r.accepted_until),
     resolution: r.resolution,
+    owner: r.owner,
   };
 }

@@ -41,7 +41,7 @@ export interface RemediationItemsTable {
   overdue_notified_at: number | null;
 }
 
-/** One state an item moved to: its opening (from null), each change, a reopening. */
+/** One state an item moved to (its opening from null, each change, a reopening), or a new owner. */
 export interface RemediationEventsTable {
   id: Generated<number>;
   item_id: number;
@@ -54,6 +54,8 @@ export interface RemediationEventsTable {
   note: string | null;
   accepted_until: number | null;
   resolution: string | null;
+  /** An owner change (the state unchanged): the team the item moved to. */
+  owner: string | null;
 }
 
 export interface WebhooksTable {

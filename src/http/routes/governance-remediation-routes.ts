@@ -77,6 +77,8 @@ const itemSchema = {
           note: nullableString,
           acceptedUntil: nullableString,
           resolution: nullableString,
+          /** An owner change (the state unchanged): the team the item moved to; the note names the one before. */
+          owner: nullableString,
         },
       },
     },

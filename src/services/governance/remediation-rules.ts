@@ -314,6 +314,7 @@ export function itemToJson(i: RemediationItem): Record<string, unknown> {
             note: e.note,
             acceptedUntil: iso(e.acceptedUntil),
             resolution: e.resolution,
+            owner: e.owner,
           })),
         }
       : {}),

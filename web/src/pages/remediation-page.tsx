@@ -201,7 +201,10 @@ function StateActions({ item, onChanged }: { item: RemediationItem; onChanged: (
   );
 }
 
-/** Every state an item has been in, oldest first: when, from what, who moved it and why. */
+/**
+ * Every state an item has been in, oldest first: when, from what, who moved it and why; and each
+ * change of its owning team.
+ */
 function History({ events }: { events: RemediationEvent[] }) {
   return (
     <div className="table-wrap">
@@ -220,12 +223,20 @@ function History({ events }: { events: RemediationEvent[] }) {
             <tr key={i}>
               <td>{formatDate(e.at)}</td>
               <td>
-                {e.from && (
+                {e.owner ? (
                   <>
-                    <OutcomeBadge value={e.from} /> →{" "}
+                    owner → <UserText text={e.owner} />
+                  </>
+                ) : (
+                  <>
+                    {e.from && (
+                      <>
+                        <OutcomeBadge value={e.from} /> →{" "}
+                      </>
+                    )}
+                    <OutcomeBadge value={e.state} />
                   </>
                 )}
-                <OutcomeBadge value={e.state} />
                 {e.acceptedUntil && <span className="muted"> until {formatDate(e.acceptedUntil)}</span>}
               </td>
               <td>{e.by ? <UserText text={e.by} /> : "—"}</td>

@@ -3,7 +3,7 @@ import type { DialectName } from "../connect-database.js";
 
 /**
  * `remediation_events`: every state an item has been in, with who moved it, when and why (an
- * item's row keeps only its last change). Written in the transaction that changes the item.
+ * item's row keeps only its last change), and every change of its owning team. Written in the transaction that changes the item.
  * Items opened before this migration get what their row still tells: their opening and, if it
  * moved since, its current state (from an unknown one: the states in between are in the audit
  * trail's `remediation.*` records only).
@@ -25,6 +25,8 @@ export async function up(db: Kysely<any>, dialect: DialectName): Promise<void> {
     .addColumn("note", "text")
     .addColumn("accepted_until", "bigint")
     .addColumn("resolution", "varchar(40)")
+    // An owner change: the team the item moved to (its state stays; see IdentityRepository.setOwner).
+    .addColumn("owner", "varchar(200)")
     .execute();
   await db.schema
     .createIndex("remediation_events_item")
