@@ -67,7 +67,7 @@ export function formatItem(i: RemediationItem): string {
             ? e.state
             : `${e.from} -> ${e.state}`;
       const until = e.acceptedUntil === null ? "" : ` until ${new Date(e.acceptedUntil).toISOString()}`;
-      const why = [e.note, e.resolution].filter((v) => v !== null).join("; ");
+      const why = [e.note, e.resolution].filter(Boolean).join("; ");
       lines.push(
         inert`    ${new Date(e.at).toISOString()}  ${moved}${until}  by ${e.by ?? "-"}${why ? `: ${why}` : ""}`,
       );

@@ -128,7 +128,7 @@ export class RemediationRepository {
       resolution: null,
       owner: null,
     });
-    const id = await this.db.transaction().execute(async (trx) => {
+    const done = await this.db.transaction().execute(async (trx) => {
       const inserted = await trx
         .insertInto("remediation_items")
         .values(row)
@@ -160,7 +160,7 @@ export class RemediationRepository {
       }
       return { id: Number(existing.id), opened: false };
     });
-    return { item: (await this.get(id.id))!, opened: id.opened };
+    return { item: (await this.get(done.id))!, opened: done.opened };
   }
 
   /** The states an item has been in, oldest first (empty for an unknown item). */
