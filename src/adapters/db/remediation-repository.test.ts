@@ -4,7 +4,11 @@ import { DIALECTS, dialectSkip, openTestDatabase } from "../../../test/helpers/d
 import { sql } from "kysely";
 import { up as remediationHistoryMigration } from "./migrations/0014-remediation-history.js";
 import { IdentityRepository } from "./identity-repository.js";
-import { RemediationRepository, type NewRemediationItem } from "./remediation-repository.js";
+import {
+  RemediationRepository,
+  type NewRemediationItem,
+  type RemediationEvent,
+} from "./remediation-repository.js";
 
 const DAY = 86_400_000;
 
@@ -25,6 +29,20 @@ function newItem(over: Partial<NewRemediationItem> = {}): NewRemediationItem {
     fixedVersion: "1.1",
     openedAt: 1000,
     dueAt: 1000 + 7 * DAY,
+    ...over,
+  };
+}
+
+/** An event as `history` returns it: an opening by the gateway, unless `over` says otherwise. */
+function event(over: Partial<RemediationEvent> & { at: number }): RemediationEvent {
+  return {
+    from: null,
+    state: "open",
+    by: "portcullis",
+    note: null,
+    acceptedUntil: null,
+    resolution: null,
+    owner: null,
     ...over,
   };
 }
@@ -146,69 +164,24 @@ for (const dialect of DIALECTS) {
         await repo.open(newItem({ sha256: "c".repeat(64) }));
         const history = await repo.history(item.id);
         const expected = [
-          {
-            at: 1000,
-            from: null,
-            state: "open",
-            by: "portcullis",
-            note: null,
-            acceptedUntil: null,
-            resolution: null,
-            owner: null,
-          },
-          {
-            at: 2000,
-            from: "open",
-            state: "acknowledged",
-            by: "alice",
-            note: "on it",
-            acceptedUntil: null,
-            resolution: null,
-            owner: null,
-          },
+          event({ at: 1000 }),
+          event({ at: 2000, from: "open", state: "acknowledged", by: "alice", note: "on it" }),
           winner === "bob"
-            ? {
+            ? event({
                 at: 3000,
                 from: "acknowledged",
                 state: "accepted-risk",
                 by: "bob",
                 note: "internal only",
                 acceptedUntil: 5000,
-                resolution: null,
-                owner: null,
-              }
-            : {
-                at: 3001,
-                from: "acknowledged",
-                state: "fixed",
-                by: "carol",
-                note: null,
-                acceptedUntil: null,
-                resolution: "manual",
-                owner: null,
-              },
+              })
+            : event({ at: 3001, from: "acknowledged", state: "fixed", by: "carol", resolution: "manual" }),
         ];
         if (winner === "bob")
-          expected.push({
-            at: 6000,
-            from: "accepted-risk",
-            state: "fixed",
-            by: "portcullis",
-            note: null,
-            acceptedUntil: null,
-            resolution: "admitted-again",
-            owner: null,
-          });
-        expected.push({
-          at: 9000,
-          from: "fixed",
-          state: "open",
-          by: "portcullis",
-          note: "refused again",
-          acceptedUntil: null,
-          resolution: null,
-          owner: null,
-        });
+          expected.push(
+            event({ at: 6000, from: "accepted-risk", state: "fixed", resolution: "admitted-again" }),
+          );
+        expected.push(event({ at: 9000, from: "fixed", note: "refused again" }));
         assert.deepEqual(history, expected);
         assert.deepEqual(await repo.history(item.id + 1000), []);
       } finally {
@@ -233,16 +206,15 @@ for (const dialect of DIALECTS) {
         const elsewhere = (await repo.open(newItem({ sha256: "e".repeat(64), project: "other" }))).item;
 
         await owners.setOwner("acme", "team-b", "root", 3000);
-        const change = (from: string | null) => ({
-          at: 3000,
-          from: from as "open",
-          state: from as "open",
-          by: "root",
-          note: `previously ${from === "open" ? "nobody" : "team-a"}`,
-          acceptedUntil: null,
-          resolution: null,
-          owner: "team-b",
-        });
+        const change = (from: "open" | "acknowledged") =>
+          event({
+            at: 3000,
+            from,
+            state: from,
+            by: "root",
+            note: `previously ${from === "open" ? "nobody" : "team-a"}`,
+            owner: "team-b",
+          });
         assert.deepEqual((await repo.history(live.id)).at(-1), change("open"));
         assert.equal((await repo.get(live.id))!.owner, "team-b");
         assert.deepEqual((await repo.history(acked.id)).at(-1), change("acknowledged"));
@@ -279,40 +251,11 @@ for (const dialect of DIALECTS) {
         // As a database migrated before 0014 has it: the items, no events; then the migration.
         await sql`drop table remediation_events`.execute(db.db);
         await remediationHistoryMigration(db.db, db.dialect);
-        assert.deepEqual(await repo.history(untouched.id), [
-          {
-            at: 1000,
-            from: null,
-            state: "open",
-            by: "portcullis",
-            note: null,
-            acceptedUntil: null,
-            resolution: null,
-            owner: null,
-          },
-        ]);
+        assert.deepEqual(await repo.history(untouched.id), [event({ at: 1000 })]);
         assert.deepEqual(await repo.history(accepted.id), [
-          {
-            at: 1500,
-            from: null,
-            state: "open",
-            by: "portcullis",
-            note: null,
-            acceptedUntil: null,
-            resolution: null,
-            owner: null,
-          },
+          event({ at: 1500 }),
           // The acknowledgement in between is not on the item's row: only the audit trail has it.
-          {
-            at: 3000,
-            from: null,
-            state: "accepted-risk",
-            by: "bob",
-            note: "internal only",
-            acceptedUntil: 5000,
-            resolution: null,
-            owner: null,
-          },
+          event({ at: 3000, state: "accepted-risk", by: "bob", note: "internal only", acceptedUntil: 5000 }),
         ]);
       } finally {
         await db.cleanup();
