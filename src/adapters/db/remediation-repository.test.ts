@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DIALECTS, dialectSkip, openTestDatabase } from "../../../test/helpers/databases.js";
+import { DIALECTS, dialectSkip, withTestDatabase } from "../../../test/helpers/databases.js";
 import { sql } from "kysely";
 import { up as remediationHistoryMigration } from "./migrations/0014-remediation-history.js";
 import { IdentityRepository } from "./identity-repository.js";
@@ -50,9 +50,8 @@ function event(over: Partial<RemediationEvent> & { at: number }): RemediationEve
 for (const dialect of DIALECTS) {
   const skip = await dialectSkip(dialect);
 
-  test(`one item per (file, cause), even when instances race (${dialect})`, { skip }, async () => {
-    const db = await openTestDatabase(dialect);
-    try {
+  test(`one item per (file, cause), even when instances race (${dialect})`, { skip }, () =>
+    withTestDatabase(dialect, async (db) => {
       const repo = new RemediationRepository(db.db);
       const results = await Promise.all(Array.from({ length: 5 }, () => repo.open(newItem())));
       assert.equal(results.filter((r) => r.opened).length, 1);
@@ -65,17 +64,14 @@ for (const dialect of DIALECTS) {
       assert.equal(item.state, "open");
       assert.deepEqual(item.consumers[0]!.identity, "ci");
       assert.equal(item.dueAt, 1000 + 7 * DAY);
-    } finally {
-      await db.cleanup();
-    }
-  });
+    }),
+  );
 
   test(
     `transitions are compare-and-set; a fixed item reopens for the same cause (${dialect})`,
     { skip },
-    async () => {
-      const db = await openTestDatabase(dialect);
-      try {
+    () =>
+      withTestDatabase(dialect, async (db) => {
         const repo = new RemediationRepository(db.db);
         const { item } = await repo.open(newItem());
         assert.equal(
@@ -118,18 +114,14 @@ for (const dialect of DIALECTS) {
         assert.equal(again.item.id, item.id);
         assert.equal(again.item.state, "open");
         assert.equal(again.item.resolvedAt, null);
-      } finally {
-        await db.cleanup();
-      }
-    },
+      }),
   );
 
   test(
     `history: the opening, every change with who and why, a reopening; a lost race adds nothing (${dialect})`,
     { skip },
-    async () => {
-      const db = await openTestDatabase(dialect);
-      try {
+    () =>
+      withTestDatabase(dialect, async (db) => {
         const repo = new RemediationRepository(db.db);
         const { item } = await repo.open(newItem());
         await repo.transition(item.id, "open", {
@@ -184,18 +176,14 @@ for (const dialect of DIALECTS) {
         expected.push(event({ at: 9000, from: "fixed", note: "refused again" }));
         assert.deepEqual(history, expected);
         assert.deepEqual(await repo.history(item.id + 1000), []);
-      } finally {
-        await db.cleanup();
-      }
-    },
+      }),
   );
 
   test(
     `a new owner moves the project's unresolved items, each with the change in its history (${dialect})`,
     { skip },
-    async () => {
-      const db = await openTestDatabase(dialect);
-      try {
+    () =>
+      withTestDatabase(dialect, async (db) => {
         const repo = new RemediationRepository(db.db);
         const owners = new IdentityRepository(db.db);
         const live = (await repo.open(newItem({ owner: null }))).item;
@@ -225,18 +213,14 @@ for (const dialect of DIALECTS) {
         // The same owner again moves nothing, and says nothing.
         await owners.setOwner("acme", "team-b", "root", 4000);
         assert.equal((await repo.history(live.id)).length, 2);
-      } finally {
-        await db.cleanup();
-      }
-    },
+      }),
   );
 
   test(
     `items opened before the history get their opening and their current state (${dialect})`,
     { skip },
-    async () => {
-      const db = await openTestDatabase(dialect);
-      try {
+    () =>
+      withTestDatabase(dialect, async (db) => {
         const repo = new RemediationRepository(db.db);
         const untouched = (await repo.open(newItem())).item;
         const accepted = (await repo.open(newItem({ sha256: "d".repeat(64), openedAt: 1500 }))).item;
@@ -257,18 +241,14 @@ for (const dialect of DIALECTS) {
           // The acknowledgement in between is not on the item's row: only the audit trail has it.
           event({ at: 3000, state: "accepted-risk", by: "bob", note: "internal only", acceptedUntil: 5000 }),
         ]);
-      } finally {
-        await db.cleanup();
-      }
-    },
+      }),
   );
 
   test(
     `notices are marked once; lists filter and page newest first; facts feed the report (${dialect})`,
     { skip },
-    async () => {
-      const db = await openTestDatabase(dialect);
-      try {
+    () =>
+      withTestDatabase(dialect, async (db) => {
         const repo = new RemediationRepository(db.db);
         const a = (await repo.open(newItem({ dueAt: 10_000 }))).item;
         const b = (
@@ -325,9 +305,6 @@ for (const dialect of DIALECTS) {
         const facts = await repo.facts();
         assert.equal(facts.length, 2);
         assert.equal(typeof facts[0]!.openedAt, "number");
-      } finally {
-        await db.cleanup();
-      }
-    },
+      }),
   );
 }
