@@ -1,6 +1,6 @@
 import type { Insertable, Kysely, Selectable, Transaction } from "kysely";
 import type { Severity } from "../../policy/check.js";
-import type { RemediationState } from "../../services/governance/remediation-rules.js";
+import { SYSTEM_ACTOR_NAME, type RemediationState } from "../../services/governance/remediation-rules.js";
 import type { RemediationEventsTable, RemediationItemsTable } from "./schema-governance.js";
 import type { Database } from "./schema.js";
 
@@ -57,9 +57,6 @@ export interface RemediationEvent {
    */
   owner: string | null;
 }
-
-/** Who opens and reopens items: the gateway itself (SYSTEM_ACTOR's name). */
-const OPENED_BY = "portcullis";
 
 export type NewRemediationItem = Omit<
   RemediationItem,
@@ -122,7 +119,7 @@ export class RemediationRepository {
       at: item.openedAt,
       from,
       state: "open" as const,
-      by: OPENED_BY,
+      by: SYSTEM_ACTOR_NAME,
       note: from === null ? null : "refused again",
       acceptedUntil: null,
       resolution: null,

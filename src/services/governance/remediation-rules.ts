@@ -12,6 +12,9 @@ import type { GatewayEvent } from "../event-bus.js";
  */
 
 export const REMEDIATION_STATES = ["open", "acknowledged", "fixed", "accepted-risk"] as const;
+
+/** The name the gateway acts under when it opens, closes or reopens items by itself. */
+export const SYSTEM_ACTOR_NAME = "portcullis";
 export type RemediationState = (typeof REMEDIATION_STATES)[number];
 export const SEVERITY_ORDER: readonly Severity[] = ["low", "medium", "high", "critical"];
 const DAY = 86_400_000;

@@ -23,6 +23,7 @@ import {
   openedDigest,
   opensItem,
   refusingReasons,
+  SYSTEM_ACTOR_NAME,
   RemediationTransitionError,
   severityOf,
   type RemediationOpened,
@@ -44,7 +45,7 @@ export const REMEDIATIONS_OPENED_DIGEST_LISTED = 50;
 
 /** The actor of what the gateway does by itself (opening, closing, reopening items). */
 export const SYSTEM_ACTOR: Actor = {
-  user: "portcullis",
+  user: SYSTEM_ACTOR_NAME,
   role: "admin",
   team: null,
   tokenId: null,
