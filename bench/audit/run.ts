@@ -372,11 +372,15 @@ async function main(): Promise<number> {
       console.log(
         f.name.padEnd(28),
         `${cores.toFixed(2)} of a core elsewhere: ratio ${(median(f.control.rps) / b).toFixed(2)}`,
-        `(audited ${(median(f.audited.rps) / b).toFixed(2)}, queue-only ${(median(f.queued.rps) / b).toFixed(2)})`,
+        `(audited ${(median(f.audited.rps) / b).toFixed(2)}, queue-only ${(median(f.queued.rps) / b).toFixed(2)});`,
+        `serving thread ${median(f.control.mainUs).toFixed(1)} µs/req (audited ${median(f.audited.mainUs).toFixed(1)}, queue-only ${median(f.queued.mainUs).toFixed(1)})`,
       );
     }
     console.log(
-      "where the control costs as much as auditing, the loss is what any work beside the gateway and the load generator costs on this machine.",
+      "where the control costs as much as auditing, the loss is what any work beside the gateway and the load generator costs on this machine;",
+    );
+    console.log(
+      "where its serving thread also needs as much CPU per request as the audited one's, the serving thread's extra is the other work's interference (shared caches, a shared physical core), not audit code.",
     );
     console.log(`accesses audited by the audited gateways: ${written} (last batch: ${lastWriter})`);
     return ok ? 0 : 1;
