@@ -16,6 +16,13 @@ export interface ArchiveLimits {
   readonly maxTotalUncompressed: number;
   /** Most bytes one entry may inflate to. */
   readonly maxEntryUncompressed: number;
+  /**
+   * Most bytes one entry may inflate to where a reader must hold it whole in memory: every tar
+   * member, and a zip entry asked for with `read` or `forEachFile`. `forEachFileContent` hands a
+   * larger zip entry over in pieces instead (see LargeFile), so only `maxEntryUncompressed`
+   * bounds it there.
+   */
+  readonly maxBufferedEntry: number;
   /** Highest uncompressed/compressed ratio allowed for one entry (or a whole `.tar.gz` stream). */
   readonly maxCompressionRatio: number;
   /**
@@ -26,16 +33,20 @@ export interface ArchiveLimits {
 }
 
 /**
- * Defaults sized for ordinary libraries, where a single file over 256 MiB or a 200:1 ratio means a
- * bomb rather than code. The few giant binary wheels (CUDA builds run to gigabytes) need raised
- * limits from configuration.
+ * Defaults sized for real wheels, giant binary ones included: triton, jaxlib, libtpu and
+ * tensorflow-cpu each hold one shared library of 330–750 MiB, tensorflow-cpu 15,600 files
+ * (1.2 GiB) and cmeel-boost 16,200; onnx ships a 2.4 MiB test tensor of zeros that compresses
+ * 1,000:1. Memory stays bounded all the same: no more than `maxBufferedEntry` of one entry is
+ * held at once, larger zip entries are read in pieces. A bomb is still refused: a declared
+ * 200:1 ratio over 4 MiB, more than 8 GiB in all, or bytes past what the listing declared.
  */
 export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = Object.freeze({
-  maxEntries: 10_000,
-  maxTotalUncompressed: GiB,
-  maxEntryUncompressed: 256 * MiB,
+  maxEntries: 100_000,
+  maxTotalUncompressed: 8 * GiB,
+  maxEntryUncompressed: 4 * GiB,
+  maxBufferedEntry: 256 * MiB,
   maxCompressionRatio: 200,
-  compressionRatioMinSize: MiB,
+  compressionRatioMinSize: 4 * MiB,
 });
 
 /**

@@ -29,6 +29,33 @@ export interface ReadOptions {
 export type FileVisitor = (entry: ArchiveEntry, data: Buffer) => void | Promise<void>;
 
 /**
+ * A file too large to hold whole (over the reader's `streamAbove`, see OpenZipOptions): its
+ * declared size (the reader checks the bytes against it, and against its CRC-32, before the pass
+ * goes on), its first bytes, and all of its bytes in pieces.
+ */
+export interface LargeFile {
+  readonly size: number;
+  /** The first bytes (64 KiB): magic numbers and headers. */
+  readonly head: Buffer;
+  /**
+   * The file's bytes in order, inflated afresh on each call, valid only while the visit runs.
+   * Throws an {@link ArchiveError} (`CORRUPT`) as soon as they disagree with the listing.
+   */
+  pieces(): AsyncIterable<Buffer>;
+}
+
+/** A file's contents as `forEachFileContent` hands them over: whole, or a {@link LargeFile}. */
+export type FileContent = Buffer | LargeFile;
+
+/** Like {@link FileVisitor}, for `forEachFileContent`. */
+export type FileContentVisitor = (entry: ArchiveEntry, content: FileContent) => void | Promise<void>;
+
+/** Whether a file's contents came whole or as a {@link LargeFile}. */
+export function isLargeFile(content: FileContent): content is LargeFile {
+  return !Buffer.isBuffer(content);
+}
+
+/**
  * Read access to an archive that was listed and validated when opened: every name is safe, there
  * are no links and no duplicates, and the declared sizes are within the limits. Reading enforces the
  * limits again on the bytes actually produced, so a lying header gets no further than its lie.
@@ -56,8 +83,16 @@ export interface ArchiveReader {
    *   code when the bytes disagree with the listing.
    */
   read(name: string, options?: ReadOptions): Promise<Buffer>;
-  /** Streams every file through `visit`, one at a time in archive order; directories are skipped. */
+  /**
+   * Streams every file through `visit`, one at a time in archive order; directories are skipped.
+   * Every file comes whole: one over `limits.maxBufferedEntry` ends the pass (`ENTRY_TOO_LARGE`).
+   */
   forEachFile(visit: FileVisitor, options?: ReadOptions): Promise<void>;
+  /**
+   * As `forEachFile`, but a file too large to hold whole comes as a {@link LargeFile}: a pass
+   * over giant binary wheels with memory bounded by the reader's piece size.
+   */
+  forEachFileContent(visit: FileContentVisitor, options?: ReadOptions): Promise<void>;
   /** Releases the file handle or buffers; the reader is unusable afterwards. */
   close(): Promise<void>;
 }

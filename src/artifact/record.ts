@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import type { ArchiveReader, ReadOptions } from "./archive-reader.js";
-import { normalizeEntryPath } from "./archive-reader.js";
+import { isLargeFile, normalizeEntryPath } from "./archive-reader.js";
 
 export interface RecordHash {
   /** Algorithm name as written, lower-cased (`sha256`, `sha3_256`, `blake2b`, …). */
@@ -329,10 +329,13 @@ export async function checkRecord(
   }
 
   if (toVerify.size > 0) {
-    await reader.forEachFile((file, data) => {
+    await reader.forEachFileContent(async (file, content) => {
       const wanted = toVerify.get(file.name);
       if (wanted === undefined) return;
-      const actual = createHash(wanted.algorithm).update(data).digest("base64url");
+      const hash = createHash(wanted.algorithm);
+      if (isLargeFile(content)) for await (const piece of content.pieces()) hash.update(piece);
+      else hash.update(content);
+      const actual = hash.digest("base64url");
       if (actual !== wanted.entry.hash!.digest.replace(/=+$/, "")) {
         problems.push({
           kind: "HASH_MISMATCH",

@@ -152,7 +152,7 @@ describe("openTarArchive", () => {
 
   test("judges the compression ratio of the gzip stream as it inflates", async () => {
     const path = await write("bomb-ratio.tar.gz", await buildMalformedSdist("tar-bomb"));
-    assert.deepEqual(await outcome(path, { maxEntryUncompressed: 512 * MiB }), {
+    assert.deepEqual(await outcome(path, { maxBufferedEntry: 512 * MiB }), {
       phase: "open",
       code: "COMPRESSION_RATIO",
     });
@@ -178,6 +178,11 @@ describe("openTarArchive", () => {
       code: "TOO_LARGE",
     });
     assert.deepEqual(await outcome(path, { maxEntryUncompressed: 100_000 }), {
+      phase: "open",
+      code: "ENTRY_TOO_LARGE",
+    });
+    // A member is always held whole: it may not be larger than maxBufferedEntry either.
+    assert.deepEqual(await outcome(path, { maxBufferedEntry: 100_000 }), {
       phase: "open",
       code: "ENTRY_TOO_LARGE",
     });

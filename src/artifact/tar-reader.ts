@@ -29,6 +29,7 @@ import {
   normalizeEntryPath,
   type ArchiveEntry,
   type ArchiveReader,
+  type FileContentVisitor,
   type FileVisitor,
   type OpenArchiveOptions,
   type ReadOptions,
@@ -139,6 +140,11 @@ class TarArchiveReader implements ArchiveReader {
       throw new ArchiveError("CORRUPT", `archive changed while reading ${name}`, { entry: name });
     }
     return found;
+  }
+
+  /** Every member is held whole (none is over `maxBufferedEntry`, see `handleEntry`). */
+  forEachFileContent(visit: FileContentVisitor, options: ReadOptions = {}): Promise<void> {
+    return this.forEachFile(visit, options);
   }
 
   async forEachFile(visit: FileVisitor, options: ReadOptions = {}): Promise<void> {
@@ -663,11 +669,15 @@ async function handleEntry(
         entry: header.name,
       });
   }
-  if (header.size > limits.maxEntryUncompressed) {
+  // A member is always held whole (see ArchiveLimits.maxBufferedEntry).
+  const maxEntry = Math.min(limits.maxEntryUncompressed, limits.maxBufferedEntry);
+  if (header.size > maxEntry) {
     throw new ArchiveError(
       "ENTRY_TOO_LARGE",
-      `entry ${header.name} inflates to more than ${limits.maxEntryUncompressed} bytes`,
-      { entry: header.name },
+      `entry ${header.name} inflates to more than ${maxEntry} bytes`,
+      {
+        entry: header.name,
+      },
     );
   }
   return visit({ header, isDirectory: type === "directory", body });

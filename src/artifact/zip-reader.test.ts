@@ -205,7 +205,7 @@ describe("openZipArchive", () => {
     "duplicate-after-normalising": { phase: "open", code: "DUPLICATE_NAME" },
     "file-used-as-directory": { phase: "open", code: "DUPLICATE_NAME" },
     "control-character": { phase: "open", code: "CORRUPT" },
-    "zip-bomb": { phase: "open", code: "ENTRY_TOO_LARGE" },
+    "zip-bomb": { phase: "open", code: "COMPRESSION_RATIO" },
     "lying-size": { phase: "read", code: "CORRUPT" },
     "lying-small-size": { phase: "open", code: "CORRUPT" },
     "too-many-entries": { phase: "open", code: "TOO_MANY_ENTRIES" },
@@ -262,13 +262,13 @@ describe("openZipArchive", () => {
   });
 
   test("inflates an honest highly compressed entry that the limits allow", async () => {
-    const path = await writeZip("zeros-3.zip", buildZeroBomb(3));
+    const path = await writeZip("zeros-5.zip", buildZeroBomb(5));
     assert.deepEqual(await outcome(path), { phase: "open", code: "COMPRESSION_RATIO" });
     const archive = await openZipArchive(path, { limits: { maxCompressionRatio: 2_000 } });
     try {
       const data = await archive.read("pkg/zeros.bin");
-      assert.equal(data.length, 3 * MiB);
-      assert.ok(data.equals(Buffer.alloc(3 * MiB)));
+      assert.equal(data.length, 5 * MiB);
+      assert.ok(data.equals(Buffer.alloc(5 * MiB)));
     } finally {
       await archive.close();
     }
@@ -500,6 +500,137 @@ async function entryNames(path: string): Promise<string[]> {
     await archive.close();
   }
 }
+
+describe("openZipArchive: files too large to hold whole", () => {
+  const KiB = 1024;
+  const deflated = Buffer.concat([
+    Buffer.from("\x7fELF"),
+    randomBytes(300 * KiB),
+    Buffer.alloc(200 * KiB, 7),
+  ]);
+  // Stored, over the 4 MiB a piece reads: three reads through the moving window.
+  const stored = randomBytes(9 * MiB + 123);
+  const entries = [
+    { name: "pkg/__init__.py", data: "x = 1\n" },
+    { name: "pkg/_core.so", data: deflated },
+    { name: "pkg/blob.bin", data: stored, method: 0 },
+  ];
+
+  async function visitAll(path: string, options: Parameters<typeof openZipArchive>[1]) {
+    const archive = await openZipArchive(path, options);
+    const seen: Record<string, { size: number; head?: Buffer; whole?: Buffer; again?: Buffer }> = {};
+    try {
+      await archive.forEachFileContent(async (entry, content) => {
+        if (Buffer.isBuffer(content)) {
+          seen[entry.name] = { size: content.length, whole: Buffer.from(content) };
+          return;
+        }
+        const read = async () => {
+          const pieces: Buffer[] = [];
+          for await (const piece of content.pieces()) pieces.push(Buffer.from(piece));
+          return Buffer.concat(pieces);
+        };
+        seen[entry.name] = {
+          size: content.size,
+          head: content.head,
+          whole: await read(),
+          again: await read(),
+        };
+      });
+    } finally {
+      await archive.close();
+    }
+    return seen;
+  }
+
+  test("hands entries over streamAbove over as their head, size and pieces, deflated or stored", async () => {
+    const path = await writeZip("large.zip", buildZip(entries));
+    const seen = await visitAll(path, { streamAbove: 100 * KiB, readAhead: 256 * KiB });
+    assert.deepEqual(seen["pkg/__init__.py"], { size: 6, whole: Buffer.from("x = 1\n") });
+    for (const [name, data] of [
+      ["pkg/_core.so", deflated],
+      ["pkg/blob.bin", stored],
+    ] as const) {
+      const file = seen[name]!;
+      assert.equal(file.size, data.length, name);
+      assert.ok(file.head!.equals(data.subarray(0, 64 * KiB)), `${name} head`);
+      assert.ok(file.whole!.equals(data), `${name} pieces`);
+      assert.ok(file.again!.equals(data), `${name} pieces, read again`);
+    }
+    // By default (64 MiB) every entry here comes whole.
+    const whole = await visitAll(path, {});
+    assert.ok(whole["pkg/blob.bin"]!.whole!.equals(stored));
+    assert.equal(whole["pkg/blob.bin"]!.head, undefined);
+  });
+
+  test("checks a large entry's CRC-32 and size even when the visitor reads none of it", async () => {
+    const cases = [
+      { entry: { crc32: 1 }, message: /fails its CRC-32 check/ },
+      { entry: { declaredSize: deflated.length - 1 }, message: /inflates past its declared size/ },
+      { entry: { declaredSize: deflated.length + 1 }, message: /inflates to \d+ bytes, not the declared/ },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const path = await writeZip(
+        `bad-large-${i}.zip`,
+        buildZip([{ name: "pkg/_core.so", data: deflated, ...c.entry }]),
+      );
+      const archive = await openZipArchive(path, { streamAbove: 100 * KiB });
+      try {
+        await assert.rejects(
+          archive.forEachFileContent(() => {}),
+          (err) => {
+            assert.ok(err instanceof ArchiveError, String(err));
+            assert.equal(err.code, "CORRUPT");
+            assert.equal(err.entry, "pkg/_core.so");
+            assert.match(err.message, c.message);
+            return true;
+          },
+        );
+      } finally {
+        await archive.close();
+      }
+    }
+  });
+
+  test("reads an entry over maxBufferedEntry only in pieces", async () => {
+    const path = await writeZip("buffered.zip", buildZip(entries));
+    const limits = { maxBufferedEntry: 1 * MiB };
+    assert.deepEqual(await outcome(path, limits), { phase: "read", code: "ENTRY_TOO_LARGE" });
+    const archive = await openZipArchive(path, { limits });
+    try {
+      await assert.rejects(
+        archive.read("pkg/blob.bin"),
+        (err) => err instanceof ArchiveError && err.code === "ENTRY_TOO_LARGE",
+      );
+      assert.ok((await archive.read("pkg/_core.so")).equals(deflated));
+    } finally {
+      await archive.close();
+    }
+    const seen = await visitAll(path, { limits });
+    assert.ok(seen["pkg/blob.bin"]!.head && seen["pkg/blob.bin"]!.whole!.equals(stored));
+    assert.ok(seen["pkg/_core.so"]!.head === undefined && seen["pkg/_core.so"]!.whole!.equals(deflated));
+  });
+
+  test("honours an abort signal between pieces", async () => {
+    const path = await writeZip("abort-large.zip", buildZip(entries));
+    const archive = await openZipArchive(path, { streamAbove: 100 * KiB, readAhead: 256 * KiB });
+    const controller = new AbortController();
+    try {
+      await assert.rejects(
+        archive.forEachFileContent(
+          async (_entry, content) => {
+            if (Buffer.isBuffer(content)) return;
+            for await (const _ of content.pieces()) controller.abort();
+          },
+          { signal: controller.signal },
+        ),
+        (err) => (err as Error).name === "AbortError",
+      );
+    } finally {
+      await archive.close();
+    }
+  });
+});
 
 describe("openZipArchive: zips CPython and yauzl would read differently", () => {
   const BENIGN = [PKG_FILE, { name: "pkg/b.py", data: "b = 1\n" }];

@@ -28,7 +28,9 @@ import {
   lookupFile,
   type ArchiveEntry,
   type ArchiveReader,
+  type FileContentVisitor,
   type FileVisitor,
+  type LargeFile,
   type OpenArchiveOptions,
   type ReadOptions,
 } from "./archive-reader.js";
@@ -64,6 +66,12 @@ export const DEFAULT_ZIP_READ_AHEAD = 4 * MiB;
  */
 const SYNC_INFLATE_MAX = 256 * 1024;
 const INFLATE_CHUNK = 64 * 1024;
+/** Default {@link OpenZipOptions.streamAbove}. */
+export const DEFAULT_ZIP_STREAM_ABOVE = 64 * MiB;
+/** Bytes of a LargeFile's `head`. */
+const LARGE_FILE_HEAD = 64 * 1024;
+/** Compressed bytes a LargeFile reads at a time. */
+const PIECE_READ = 4 * MiB;
 
 const inflateRawAsync = promisify(zlib.inflateRaw);
 // ignoreBOM keeps a leading U+FEFF, as CPython's "utf-8" codec does.
@@ -75,6 +83,11 @@ export interface OpenZipOptions extends OpenArchiveOptions {
    * what was read ahead; archives up to four times this size are read whole, in one read.
    */
   readAhead?: number;
+  /**
+   * `forEachFileContent` hands an entry declaring more than this many bytes (or more than
+   * `limits.maxBufferedEntry`) over in pieces, as a LargeFile, rather than whole. Default 64 MiB.
+   */
+  streamAbove?: number;
 }
 
 interface ZipRecord {
@@ -123,6 +136,8 @@ export async function openZipArchive(path: string, options: OpenZipOptions = {})
   const limits = resolveArchiveLimits(options.limits);
   const readAhead = options.readAhead ?? DEFAULT_ZIP_READ_AHEAD;
   if (!(readAhead > 0)) throw new RangeError(`readAhead must be positive, got ${readAhead}`);
+  if (options.streamAbove !== undefined && !(options.streamAbove >= 0))
+    throw new RangeError(`streamAbove must not be negative, got ${options.streamAbove}`);
   options.signal?.throwIfAborted();
   const handle = await openFile(path, "r");
   try {
@@ -149,7 +164,13 @@ export async function openZipArchive(path: string, options: OpenZipOptions = {})
     const records = await listEntries(zip, directory, limits, options.signal).catch((err: unknown) => {
       throw toArchiveError(err);
     });
-    return new ZipArchiveReader(handle, source, limits, records);
+    return new ZipArchiveReader(
+      handle,
+      source,
+      limits,
+      records,
+      options.streamAbove ?? DEFAULT_ZIP_STREAM_ABOVE,
+    );
   } catch (err) {
     await handle.close();
     throw err;
@@ -610,10 +631,19 @@ class ZipArchiveReader implements ArchiveReader {
   readonly #records: readonly ZipRecord[];
   readonly #byName: Map<string, ZipRecord>;
   readonly #entries: readonly ArchiveEntry[];
+  /** Entries over this many bytes come as a LargeFile from `forEachFileContent`. */
+  readonly #streamAbove: number;
   #closed = false;
 
-  constructor(handle: FileHandle, source: ByteSource, limits: ArchiveLimits, records: readonly ZipRecord[]) {
+  constructor(
+    handle: FileHandle,
+    source: ByteSource,
+    limits: ArchiveLimits,
+    records: readonly ZipRecord[],
+    streamAbove: number,
+  ) {
     this.#handle = handle;
+    this.#streamAbove = Math.min(streamAbove, limits.maxBufferedEntry);
     this.#source = source;
     this.limits = limits;
     this.#records = records;
@@ -633,17 +663,46 @@ class ZipArchiveReader implements ArchiveReader {
     this.#assertOpen();
     const entry = lookupFile({ get: (n) => this.#byName.get(n)?.entry }, name);
     options.signal?.throwIfAborted();
-    return this.#inflate(this.#byName.get(entry.name)!);
+    const record = this.#byName.get(entry.name)!;
+    this.#assertBuffered(record);
+    return this.#inflate(record);
   }
 
-  async forEachFile(visit: FileVisitor, options: ReadOptions = {}): Promise<void> {
+  forEachFile(visit: FileVisitor, options: ReadOptions = {}): Promise<void> {
+    return this.#pass(options, async (record) => {
+      this.#assertBuffered(record);
+      await visit(record.entry, await this.#inflate(record));
+    });
+  }
+
+  forEachFileContent(visit: FileContentVisitor, options: ReadOptions = {}): Promise<void> {
+    return this.#pass(options, async (record) => {
+      const { entry } = record;
+      if (entry.size <= this.#streamAbove) {
+        await visit(entry, await this.#inflate(record));
+        return;
+      }
+      let checked = false;
+      const file: LargeFile = {
+        size: entry.size,
+        head: await this.#head(record, options.signal),
+        pieces: () => this.#pieces(record, options.signal, () => (checked = true)),
+      };
+      await visit(entry, file);
+      // Its bytes are checked against the listing (size, CRC-32) even when no visitor read them.
+      if (!checked) for await (const _ of this.#pieces(record, options.signal, () => {}));
+    });
+  }
+
+  /** Calls `each` for every file in archive order, keeping the inflated total within the limit. */
+  async #pass(options: ReadOptions, each: (record: ZipRecord) => Promise<void>): Promise<void> {
     this.#assertOpen();
     let produced = 0;
     for (const record of this.#records) {
       if (record.entry.isDirectory) continue;
       options.signal?.throwIfAborted();
-      const data = await this.#inflate(record);
-      produced += data.length;
+      // Each file is checked to inflate to exactly its declared size.
+      produced += record.entry.size;
       if (produced > this.limits.maxTotalUncompressed) {
         throw new ArchiveError(
           "TOO_LARGE",
@@ -651,7 +710,102 @@ class ZipArchiveReader implements ArchiveReader {
           { entry: record.entry.name },
         );
       }
-      await visit(record.entry, data);
+      await each(record);
+    }
+  }
+
+  /** Refuses to hold an entry over `maxBufferedEntry` whole. */
+  #assertBuffered({ entry }: ZipRecord): void {
+    if (entry.size > this.limits.maxBufferedEntry) {
+      throw new ArchiveError(
+        "ENTRY_TOO_LARGE",
+        `entry ${entry.name} inflates to more than ${this.limits.maxBufferedEntry} bytes, more than is read whole`,
+        { entry: entry.name },
+      );
+    }
+  }
+
+  /** The first LARGE_FILE_HEAD bytes of an entry. */
+  async #head(record: ZipRecord, signal: AbortSignal | undefined): Promise<Buffer> {
+    const pieces: Buffer[] = [];
+    let length = 0;
+    for await (const piece of this.#pieces(record, signal, () => {})) {
+      pieces.push(piece);
+      length += piece.length;
+      if (length >= LARGE_FILE_HEAD) break;
+    }
+    return Buffer.concat(pieces, length).subarray(0, LARGE_FILE_HEAD);
+  }
+
+  /**
+   * An entry's bytes in pieces, inflated from PIECE_READ compressed bytes at a time, checked as
+   * `#inflate` checks a whole entry: no byte past its declared size, then its size and CRC-32 at
+   * the end (`whole` is called once they agree). Hand-written over zlib's stream: yauzl's own
+   * stream would trust the directory's offsets without the local-header checks `#dataStart` makes.
+   */
+  async *#pieces(
+    record: ZipRecord,
+    signal: AbortSignal | undefined,
+    whole: () => void,
+  ): AsyncGenerator<Buffer> {
+    const { entry, raw } = record;
+    try {
+      const start = await this.#dataStart(record);
+      const length = raw.compressedSize;
+      const source = this.#source;
+      // The source never reuses a buffer it returned, so its pieces need no copy.
+      const compressed = async function* (): AsyncGenerator<Buffer> {
+        for (let at = 0; at < length; at += PIECE_READ) {
+          signal?.throwIfAborted();
+          yield await source.read(start + at, Math.min(PIECE_READ, length - at));
+        }
+      };
+      let input: Readable | undefined;
+      let inflate: zlib.InflateRaw | undefined;
+      let out: AsyncIterable<Buffer>;
+      if (raw.compressionMethod === METHOD_STORED) out = compressed();
+      else {
+        input = Readable.from(compressed(), { objectMode: false });
+        inflate = zlib.createInflateRaw({ chunkSize: INFLATE_CHUNK });
+        const sink = inflate;
+        input.on("error", (err) => sink.destroy(err));
+        input.pipe(sink);
+        out = sink;
+      }
+      let produced = 0;
+      let crc = 0;
+      try {
+        for await (const piece of out) {
+          produced += piece.length;
+          if (produced > entry.size) {
+            throw new ArchiveError(
+              "CORRUPT",
+              `entry ${entry.name} inflates past its declared size of ${entry.size} bytes`,
+              { entry: entry.name },
+            );
+          }
+          crc = zlib.crc32(piece, crc);
+          yield piece;
+        }
+      } finally {
+        input?.destroy();
+        inflate?.destroy();
+      }
+      if (produced !== entry.size) {
+        throw new ArchiveError(
+          "CORRUPT",
+          `entry ${entry.name} inflates to ${produced} bytes, not the declared ${entry.size}`,
+          { entry: entry.name },
+        );
+      }
+      if (crc >>> 0 !== raw.crc32 >>> 0) {
+        throw new ArchiveError("CORRUPT", `entry ${entry.name} fails its CRC-32 check`, {
+          entry: entry.name,
+        });
+      }
+      whole();
+    } catch (err) {
+      throw toArchiveError(err, entry.name);
     }
   }
 
@@ -709,7 +863,12 @@ class ZipArchiveReader implements ArchiveReader {
   }
 
   /** The entry's compressed bytes, after checking its local header against the central one. */
-  async #compressedData({ entry, raw, dataLimit }: ZipRecord): Promise<Buffer> {
+  async #compressedData(record: ZipRecord): Promise<Buffer> {
+    return this.#source.read(await this.#dataStart(record), record.raw.compressedSize);
+  }
+
+  /** Where the entry's compressed bytes start, after checking its local header against the central one. */
+  async #dataStart({ entry, raw, dataLimit }: ZipRecord): Promise<number> {
     const headerAt = raw.relativeOffsetOfLocalHeader;
     const fixed = await this.#source.read(headerAt, LOCAL_HEADER_FIXED_SIZE);
     if (fixed.readUInt32LE(0) !== LOCAL_HEADER_SIGNATURE) {
@@ -742,7 +901,7 @@ class ZipArchiveReader implements ArchiveReader {
         entry: entry.name,
       });
     }
-    return this.#source.read(dataStart, raw.compressedSize);
+    return dataStart;
   }
 }
 

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import zlib from "node:zlib";
 import tarStream from "tar-stream";
 import yazl from "yazl";
+import { DEFAULT_ARCHIVE_LIMITS } from "../../src/artifact/archive-limits.js";
 import { normalizeProjectName } from "../../src/domain/project-name.js";
 
 /** Where the shared real-world test data lives: `$PORTCULLIS_SHARED_DATA` or `<repo>/../shared/data`. */
@@ -372,11 +373,27 @@ export function buildZip(entries: readonly RawZipEntry[]): Buffer {
   const central = Buffer.concat(centrals);
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(records.length, 8);
-  end.writeUInt16LE(records.length, 10);
+  // More entries than the classic end record counts: the count in a zip64 end record before it.
+  const count = Math.min(records.length, 0xffff);
+  end.writeUInt16LE(count, 8);
+  end.writeUInt16LE(count, 10);
   end.writeUInt32LE(central.length, 12);
   end.writeUInt32LE(centralStart, 16);
-  return Buffer.concat([...locals, central, end]);
+  if (records.length < 0xffff) return Buffer.concat([...locals, central, end]);
+  const zip64End = Buffer.alloc(56);
+  zip64End.writeUInt32LE(0x06064b50, 0);
+  zip64End.writeBigUInt64LE(44n, 4);
+  zip64End.writeUInt16LE(45, 12);
+  zip64End.writeUInt16LE(45, 14);
+  zip64End.writeBigUInt64LE(BigInt(records.length), 24);
+  zip64End.writeBigUInt64LE(BigInt(records.length), 32);
+  zip64End.writeBigUInt64LE(BigInt(central.length), 40);
+  zip64End.writeBigUInt64LE(BigInt(centralStart), 48);
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0);
+  locator.writeBigUInt64LE(BigInt(centralStart + central.length), 8);
+  locator.writeUInt32LE(1, 16);
+  return Buffer.concat([...locals, central, zip64End, locator, end]);
 }
 
 /** An empty final deflate block (fixed Huffman, end-of-block only), RFC 1951 3.2.6. */
@@ -510,7 +527,12 @@ export function buildMalformedZip(kind: MalformedZipKind): Buffer {
     case "lying-small-size":
       return buildZeroBomb(300, 1024);
     case "too-many-entries":
-      return buildZip(Array.from({ length: 10_001 }, (_, i) => ({ name: `pkg/m${i}.py`, method: 0 })));
+      return buildZip(
+        Array.from({ length: DEFAULT_ARCHIVE_LIMITS.maxEntries + 1 }, (_, i) => ({
+          name: `pkg/m${i}.py`,
+          method: 0,
+        })),
+      );
     case "overlapping-entries":
       return buildZip([PKG_INIT, { name: "pkg/copy.py", aliasOf: 0 }]);
     case "bad-crc":

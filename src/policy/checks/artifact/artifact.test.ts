@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -1185,6 +1185,62 @@ describe("hostile and unusual archives", () => {
     const report = await analyzeArtifact(path, "evil-1.0-py3.11.egg");
     assert.equal(only(report, "unreadable-archive").evidence![0]!.detail, "UNSUPPORTED");
     assert.equal(report.distribution, "unknown");
+  });
+
+  test("reads files too large to hold whole in pieces: a giant library is vetted, code that size fails closed", async () => {
+    const KiB = 1024;
+    const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), randomBytes(300 * KiB)]);
+    const big = { streamAbove: 100 * KiB };
+    const library = await analyzeWheel(
+      {
+        name: "demo",
+        version: "1.0",
+        tag: "cp311-cp311-manylinux_2_28_x86_64",
+        files: {
+          "demo/_core.cpython-311-x86_64-linux-gnu.so": elf,
+          "demo/__init__.py": "from demo._core import *\n",
+          // Model weights deeper in the package: data site never reads, however large.
+          "demo/models/weights.pth": randomBytes(300 * KiB),
+        },
+      },
+      big,
+    );
+    assert.equal(library.readable, true);
+    assert.deepEqual(kinds(library), []);
+    assert.equal(library.shape.fileCount, 6);
+    assert.ok(library.shape.totalUncompressed > 600 * KiB);
+
+    // RECORD is checked against the pieces: a large file that does not match its hash fails.
+    const tampered = await analyzeWheel(
+      {
+        name: "demo",
+        version: "1.0",
+        tag: "cp311-cp311-manylinux_2_28_x86_64",
+        files: { "demo/_core.cpython-311-x86_64-linux-gnu.so": elf, "demo/__init__.py": "x = 1\n" },
+        record: "wrong-hash",
+      },
+      big,
+    );
+    const mismatch = only(tampered, "record-mismatch");
+    assert.equal(mismatch.severity, "high");
+    assert.deepEqual(
+      mismatch.evidence!.map((e) => [e.file, e.detail]),
+      [["demo/_core.cpython-311-x86_64-linux-gnu.so", "HASH_MISMATCH"]],
+    );
+
+    // Source and a top-level .pth that large cannot be scanned: they fail closed.
+    const pad = "# pad\n".repeat(30 * KiB);
+    const code = await analyzeWheel(
+      {
+        name: "demo",
+        version: "1.0",
+        files: { "demo/__init__.py": `x = 1\n${pad}`, "demo.pth": `import os\n${pad}` },
+      },
+      big,
+    );
+    assert.deepEqual(kinds(code), ["scan-skipped:high", "scan-skipped:high"]);
+    for (const f of code.findings) assert.match(f.message, /cannot be vetted: .* is too large to read whole/);
+    assert.equal(runArtifact(code).status, "fail");
   });
 
   test("fails closed on sources, .pth files and entry points over the size limit", async () => {

@@ -19,11 +19,13 @@
  */
 import { basename } from "node:path";
 import { isArchiveError, type ArchiveError, type ArchiveLimits } from "../../../artifact/archive-limits.js";
-import type {
-  ArchiveEntry,
-  ArchiveReader,
-  FileVisitor,
-  ReadOptions,
+import {
+  isLargeFile,
+  type ArchiveEntry,
+  type ArchiveReader,
+  type FileContent,
+  type FileContentVisitor,
+  type ReadOptions,
 } from "../../../artifact/archive-reader.js";
 import { openArchive } from "../../../artifact/open-archive.js";
 import { checkRecord, parseRecord, type RecordProblem } from "../../../artifact/record.js";
@@ -92,8 +94,13 @@ export interface ArtifactReport {
 }
 
 export interface AnalyzeArtifactOptions {
-  /** Archive limits over the reader's defaults (giant CUDA wheels need more than 1 GiB). */
+  /** Archive limits over the reader's defaults. */
   limits?: Partial<ArchiveLimits>;
+  /**
+   * Zip entries over this many bytes are read in pieces (see OpenZipOptions.streamAbove): a
+   * giant shared library is hashed and its header read without holding it whole. Default 64 MiB.
+   */
+  streamAbove?: number;
   signal?: AbortSignal;
   /**
    * Text files larger than this are not scanned; a high `scan-skipped` finding says so (the file
@@ -143,6 +150,7 @@ export async function analyzeArtifact(
       filename,
       ...signalOption,
       ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(options.streamAbove === undefined ? {} : { streamAbove: options.streamAbove }),
     });
   } catch (err) {
     if (!isArchiveError(err)) throw err;
@@ -154,9 +162,9 @@ export async function analyzeArtifact(
     const record = await scan.startRecordCheck(reader, signalOption);
     record?.begin();
     try {
-      await reader.forEachFile(async (entry, data) => {
-        scan.visit(entry, data);
-        await record?.feed(entry, data);
+      await reader.forEachFileContent(async (entry, content) => {
+        scan.visit(entry, content);
+        await record?.feed(entry, content);
       }, signalOption);
     } finally {
       record?.passDone();
@@ -201,7 +209,7 @@ interface RecordCheck {
   /** Says the scan's pass starts: a pass asked for from now on is a pass of its own. */
   begin: () => void;
   /** Hands one file of the scan's pass to the check. */
-  feed: FileVisitor;
+  feed: FileContentVisitor;
   /** Says the scan's pass is over (also when it failed). */
   passDone: () => void;
   problems: Promise<RecordProblem[]>;
@@ -209,7 +217,7 @@ interface RecordCheck {
 
 /**
  * Runs {@link checkRecord} on the files of the scan's own pass, so that no file is inflated
- * twice: the reader handed to it lends the scan's pass to its `forEachFile`. Should it ask for a
+ * twice: the reader handed to it lends the scan's pass to its `forEachFileContent`. Should it ask for a
  * pass later than that, it gets a pass of its own after the scan's (slower, still right).
  */
 function checkRecordAlongside(
@@ -217,7 +225,7 @@ function checkRecordAlongside(
   record: ReturnType<typeof parseRecord>,
   options: ReadOptions,
 ): RecordCheck {
-  let lent: FileVisitor | undefined;
+  let lent: FileContentVisitor | undefined;
   let scanStarted = false;
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
@@ -227,12 +235,16 @@ function checkRecordAlongside(
     entries: () => reader.entries(),
     entry: (name) => reader.entry(name),
     read: (name, readOptions) => reader.read(name, readOptions),
-    forEachFile: async (visit, passOptions) => {
+    forEachFileContent: async (visit, passOptions) => {
       if (!scanStarted && lent === undefined) {
         lent = visit;
         await released;
         return;
       }
+      await released;
+      await reader.forEachFileContent(visit, passOptions);
+    },
+    forEachFile: async (visit, passOptions) => {
       await released;
       await reader.forEachFile(visit, passOptions);
     },
@@ -1211,14 +1223,20 @@ class ArtifactScan {
     return { at: "sdist", path: name };
   }
 
-  visit(entry: ArchiveEntry, data: Buffer): void {
+  /**
+   * A file too large to hold whole (a giant shared library: see LargeFile) is judged by its
+   * first bytes and size: whatever would be read as text is then too large to vet (#decode).
+   */
+  visit(entry: ArchiveEntry, content: FileContent): void {
+    const head = isLargeFile(content) ? content.head : content;
+    const size = isLargeFile(content) ? content.size : content.length;
     this.#fileCount++;
-    this.#total += data.length;
+    this.#total += size;
     const name = entry.name;
     const place = this.#place(name);
     this.#noteTopLevel(place);
 
-    const native = nativeKind(name, data);
+    const native = nativeKind(name, head);
     if (native !== undefined) this.#noteNative(name, place, native);
 
     const dot = name.lastIndexOf(".");
@@ -1236,17 +1254,17 @@ class ArtifactScan {
           name,
           sitePath,
           startup,
-          flags: data.length >= 16 ? data.readUInt32LE(4) : undefined,
+          flags: head.length >= 16 ? head.readUInt32LE(4) : undefined,
         });
     }
     if (place.at === "script") {
       // Installed as a command; scanned when it is Python (a `.py` name or a python shebang).
       this.#entryPoints.push({ group: "scripts", name: place.name, file: name });
-      const shebang = data.toString("latin1", 0, Math.min(data.length, 128));
+      const shebang = head.toString("latin1", 0, Math.min(head.length, 128));
       if (native === undefined && (ext === ".py" || /^#![^\n]*python/.test(shebang)))
-        this.#scanPython(name, place, data, false);
+        this.#scanPython(name, place, content, false);
     } else if (ext === ".py" || ext === ".pyw") {
-      this.#scanPython(name, place, data, startup);
+      this.#scanPython(name, place, content, startup);
     } else if (startup && (ext === ".pyc" || ext === ".so" || ext === ".pyd")) {
       // Bytecode or an extension module named sitecustomize: runs at every start, unreadable here.
       this.#add({
@@ -1257,12 +1275,13 @@ class ArtifactScan {
       });
     } else if (name.endsWith(".pth")) {
       // site matches `.pth` case-sensitively (`site.addsitedir`).
-      this.#scanPth(name, place, data);
+      this.#scanPth(name, place, content);
     } else if (
       (place.at === "metadata" && place.path === "entry_points.txt") ||
       (place.at === "sdist" && /^(?:src\/)?[^/]+\.egg-info\/entry_points\.txt$/.test(place.path))
     ) {
-      if (this.#decode(name, data, "startup") !== undefined) {
+      if (this.#decode(name, content, "startup") !== undefined && !isLargeFile(content)) {
+        const data = content;
         // Installers read it as UTF-8 or in the locale's encoding: take the commands of both readings.
         const seen = new Set<string>();
         for (const text of [data.toString("utf8"), data.toString("latin1")])
@@ -1274,7 +1293,7 @@ class ArtifactScan {
           }
       }
     } else if (place.at === "sdist" && place.path === "pyproject.toml") {
-      const text = this.#decode(name, data, "source");
+      const text = this.#decode(name, content, "source");
       if (text !== undefined) this.#entryPoints.push(...pyprojectScripts(text, name));
     }
   }
@@ -1335,13 +1354,19 @@ class ArtifactScan {
    * never a reason to skip: a NUL byte or bytes that are not UTF-8 do not stop `site`, which skips
    * `#` lines, nor every Python version's tokenizer, so such files are read as text all the same.
    */
-  #decode(name: string, data: Buffer, what: "startup" | "source"): string | undefined {
-    if (data.length > this.#maxTextBytes) {
+  #decode(name: string, content: FileContent, what: "startup" | "source"): string | undefined {
+    const data = isLargeFile(content) ? undefined : content;
+    const size = isLargeFile(content) ? content.size : content.length;
+    if (data === undefined || size > this.#maxTextBytes) {
+      const kind = what === "startup" ? "code run at interpreter start or install time" : "source";
       this.#add({
         kind: "scan-skipped",
-        message: `${name} cannot be vetted: ${formatBytes(data.length)} of ${what === "startup" ? "code run at interpreter start or install time" : "source"} is over the ${formatBytes(this.#maxTextBytes)} scan limit`,
+        message:
+          size > this.#maxTextBytes
+            ? `${name} cannot be vetted: ${formatBytes(size)} of ${kind} is over the ${formatBytes(this.#maxTextBytes)} scan limit`
+            : `${name} cannot be vetted: ${formatBytes(size)} of ${kind} is too large to read whole`,
         severity: "high",
-        evidence: [{ file: name, detail: `${data.length} bytes` }],
+        evidence: [{ file: name, detail: `${size} bytes` }],
       });
       return undefined;
     }
@@ -1350,10 +1375,11 @@ class ArtifactScan {
   }
 
   /** `startup`: a `sitecustomize`/`usercustomize` module, run at every interpreter start. */
-  #scanPython(name: string, place: Placement, data: Buffer, startup: boolean): void {
+  #scanPython(name: string, place: Placement, content: FileContent, startup: boolean): void {
     const isSetupPy = place.at === "sdist" && place.path === "setup.py";
-    const latin1 = this.#decode(name, data, startup || isSetupPy ? "startup" : "source");
-    if (latin1 === undefined) return;
+    const latin1 = this.#decode(name, content, startup || isSetupPy ? "startup" : "source");
+    if (latin1 === undefined || isLargeFile(content)) return;
+    const data = content;
     let source = new SourceText(latin1, data);
     let folded = false;
     if (FOLDABLE_LEADS.some((lead) => data.includes(lead))) {
@@ -1629,13 +1655,13 @@ class ArtifactScan {
     }
   }
 
-  #scanPth(name: string, place: Placement, data: Buffer): void {
+  #scanPth(name: string, place: Placement, content: FileContent): void {
     // site only processes .pth files in a site directory: for a wheel, its install root. Model
     // weights named `*.pth` deeper down are data. Through the `data` scheme (`sys.prefix`) a
     // file can reach site-packages from any path, so every `.pth` there is read.
     if (place.at === "site" && place.path.includes("/")) return;
     if (place.at !== "site" && place.at !== "sdist" && place.at !== "data") return;
-    const raw = this.#decode(name, data, "startup");
+    const raw = this.#decode(name, content, "startup");
     if (raw === undefined) return;
     if (place.at === "sdist") this.#pthFiles.add(place.path);
     if (place.at === "data") this.#pthFiles.add(sitePathOf(place) ?? `${place.scheme}/${place.path}`);
