@@ -49,6 +49,17 @@ describe("parseCsv", () => {
     assert.deepEqual(fields("a\r\nb,c\r\n"), [["a"], ["b", "c"]]);
     assert.deepEqual(fields("a\rb"), [["a"], ["b"]]);
     assert.deepEqual(fields("\n\nx,y,z\n"), [[], [], ["x", "y", "z"]]);
+    // Each kind of line end remembered from one row to the next, also across a quoted break.
+    assert.deepEqual(fields('a\nb\rc\r\n"d\re\nf",g\nh\ri\n\r\nj'), [
+      ["a"],
+      ["b"],
+      ["c"],
+      ["d\re\nf", "g"],
+      ["h"],
+      ["i"],
+      [],
+      ["j"],
+    ]);
   });
 
   test("numbers rows by the line they start on", () => {
