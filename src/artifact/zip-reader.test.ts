@@ -611,6 +611,33 @@ describe("openZipArchive: files too large to hold whole", () => {
     assert.ok(seen["pkg/_core.so"]!.head === undefined && seen["pkg/_core.so"]!.whole!.equals(deflated));
   });
 
+  test("lets other work in during a long pass", async () => {
+    const path = await writeZip(
+      "many.zip",
+      buildZip(Array.from({ length: 40 }, (_, i) => ({ name: `pkg/m${i}.py`, data: "x = 1\n" }))),
+    );
+    const archive = await openZipArchive(path);
+    let turns = 0;
+    let seen = 0;
+    const tick = (): void => {
+      turns++;
+      timer = setImmediate(tick);
+    };
+    let timer = setImmediate(tick);
+    try {
+      // Each file takes 1 ms: a pass of 40 must give the event loop a turn between some of them.
+      await archive.forEachFile(() => {
+        const until = performance.now() + 1;
+        while (performance.now() < until);
+        seen = Math.max(seen, turns);
+      });
+    } finally {
+      clearImmediate(timer);
+      await archive.close();
+    }
+    assert.ok(seen > 0, "no other work ran during the pass");
+  });
+
   test("honours an abort signal between pieces", async () => {
     const path = await writeZip("abort-large.zip", buildZip(entries));
     const archive = await openZipArchive(path, { streamAbove: 100 * KiB, readAhead: 256 * KiB });

@@ -67,11 +67,13 @@ export const DEFAULT_ZIP_READ_AHEAD = 4 * MiB;
 const SYNC_INFLATE_MAX = 256 * 1024;
 const INFLATE_CHUNK = 64 * 1024;
 /** Default {@link OpenZipOptions.streamAbove}. */
-export const DEFAULT_ZIP_STREAM_ABOVE = 64 * MiB;
+export const DEFAULT_ZIP_STREAM_ABOVE = 16 * MiB;
 /** Bytes of a LargeFile's `head`. */
 const LARGE_FILE_HEAD = 64 * 1024;
 /** Compressed bytes a LargeFile reads at a time. */
 const PIECE_READ = 4 * MiB;
+/** Longest a pass over the files runs before it lets the event loop serve others. */
+const PASS_SLICE_MS = 10;
 
 const inflateRawAsync = promisify(zlib.inflateRaw);
 // ignoreBOM keeps a leading U+FEFF, as CPython's "utf-8" codec does.
@@ -85,7 +87,9 @@ export interface OpenZipOptions extends OpenArchiveOptions {
   readAhead?: number;
   /**
    * `forEachFileContent` hands an entry declaring more than this many bytes (or more than
-   * `limits.maxBufferedEntry`) over in pieces, as a LargeFile, rather than whole. Default 64 MiB.
+   * `limits.maxBufferedEntry`) over in pieces, as a LargeFile, rather than whole. Default 16 MiB,
+   * the artifact scan's text limit: a larger file is only hashed and its head read, so holding it
+   * whole buys nothing, and in pieces other work gets the event loop between them.
    */
   streamAbove?: number;
 }
@@ -192,8 +196,14 @@ async function listEntries(
   const catalog = new ArchiveCatalog(limits);
   const records: ZipRecord[] = [];
   let index = 0;
+  let sliceStart = performance.now();
   for await (const raw of zip.eachEntry()) {
     signal?.throwIfAborted();
+    // Reads of a listing come from memory: let other work in now and then (see PASS_SLICE_MS).
+    if (performance.now() - sliceStart > PASS_SLICE_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
     const central = directory.records[index++];
     if (central === undefined || !sameRecord(raw, central)) {
       throw ambiguous(`yauzl and CPython would read central directory record ${index} differently`);
@@ -694,11 +704,21 @@ class ZipArchiveReader implements ArchiveReader {
     });
   }
 
-  /** Calls `each` for every file in archive order, keeping the inflated total within the limit. */
+  /**
+   * Calls `each` for every file in archive order, keeping the inflated total within the limit.
+   * Small entries inflate synchronously, so a pass over thousands of them would hold the event
+   * loop (a gateway's other requests) for a long spell: it lets other work in every PASS_SLICE_MS.
+   */
   async #pass(options: ReadOptions, each: (record: ZipRecord) => Promise<void>): Promise<void> {
     this.#assertOpen();
     let produced = 0;
+    let sliceStart = performance.now();
     for (const record of this.#records) {
+      if (performance.now() - sliceStart > PASS_SLICE_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        this.#assertOpen();
+        sliceStart = performance.now();
+      }
       if (record.entry.isDirectory) continue;
       options.signal?.throwIfAborted();
       // Each file is checked to inflate to exactly its declared size.

@@ -98,7 +98,7 @@ export interface AnalyzeArtifactOptions {
   limits?: Partial<ArchiveLimits>;
   /**
    * Zip entries over this many bytes are read in pieces (see OpenZipOptions.streamAbove): a
-   * giant shared library is hashed and its header read without holding it whole. Default 64 MiB.
+   * giant shared library is hashed and its header read without holding it whole. Default 16 MiB.
    */
   streamAbove?: number;
   signal?: AbortSignal;
