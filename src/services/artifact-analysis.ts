@@ -12,9 +12,9 @@ import { runReleaseDrift } from "../policy/checks/release-drift/release-drift.js
  * PolicyService.upgradeAnalyses), so a detection fix reaches files admitted before it.
  * 2: zip and tar readers refuse what CPython would read differently; startup code anywhere pip
  * installs it, RECORD checked, download-and-run code (2026-11-29).
- * 3: giant binary wheels read (files over 16 MiB in pieces; 4 GiB a file, 8 GiB and 100,000 files
- * in all): triton, jaxlib, libtpu, tensorflow-cpu, cmeel-boost and onnx, refused as unreadable
- * archives by version 2, are judged on what they hold (2026-11-30).
+ * 3: giant binary wheels read (files over 16 MiB in pieces; 4 GiB a file, 8 GiB and 100,000
+ * files in all): torch, triton, jaxlib, libtpu, tensorflow-cpu, cmeel-boost and onnx, refused as
+ * unreadable archives by version 2, are judged on what they hold (2026-11-30).
  */
 export const ANALYSER_VERSION = 3;
 
