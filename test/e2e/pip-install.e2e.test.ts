@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -53,6 +53,7 @@ describe("real pip through a running gateway", () => {
   let upstream: JsonIndexServer;
   let gw: TestGateway;
   let index: string;
+  let giantLibrary: Buffer;
 
   before(async () => {
     const projects = realWheelProjects();
@@ -67,6 +68,21 @@ describe("real pip through a running gateway", () => {
     };
     const tampered = await buildWheel({ name: "tampered", version: "1.0" });
     projects.tampered = { files: [{ filename: tampered.filename, bytes: tampered.bytes }] };
+    // A giant binary wheel, as torch is: more files than the archive reader once allowed (10,000)
+    // and a native library over 16 MiB, which the analysis reads in pieces.
+    giantLibrary = Buffer.concat([Buffer.from("\x7fELF"), randomBytes(20 * 1024 * 1024)]);
+    const giantFiles: Record<string, string | Buffer> = {
+      "giant_native/__init__.py": "",
+      "giant_native/_core.so": giantLibrary,
+    };
+    for (let i = 0; i < 10_000; i++) giantFiles[`giant_native/data/f${i}.txt`] = `${i}\n`;
+    const giant = await buildWheel({
+      name: "giant-native",
+      version: "1.0",
+      tag: "py3-none-manylinux_2_17_x86_64",
+      files: giantFiles,
+    });
+    projects["giant-native"] = { files: [{ filename: giant.filename, bytes: giant.bytes }] };
     upstream = await startJsonIndexServer({ projects });
     gw = await startTestGateway({ upstream: upstream.simpleUrl });
     index = `${gw.url}/simple/`;
@@ -127,6 +143,16 @@ describe("real pip through a running gateway", () => {
     const latest = await pipInstall(venv, index, ["--upgrade", "cooldown-demo"], { pipWheel: wheel });
     assert.equal(latest.code, 0, latest.stderr + latest.stdout);
     assert.equal((await installed(venv)).get("cooldown-demo"), "2.0");
+  });
+
+  test("pip installs a giant binary wheel: 10,000 files and a 20 MiB library, vetted in pieces", async () => {
+    const venv = await makeVenv();
+    const res = await pipInstall(venv, index, ["--no-deps", "giant-native"]);
+    assert.equal(res.code, 0, res.stderr + res.stdout);
+    assert.equal((await installed(venv)).get("giant-native"), "1.0");
+    const [site] = readdirSync(join(venv, "lib")).map((py) => join(venv, "lib", py, "site-packages"));
+    assert.ok(readFileSync(join(site!, "giant_native", "_core.so")).equals(giantLibrary));
+    assert.equal(readFileSync(join(site!, "giant_native", "data", "f9999.txt"), "utf8"), "9999\n");
   });
 
   test("tampered upstream bytes never reach pip and leave nothing in the store", async () => {
