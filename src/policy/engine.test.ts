@@ -63,3 +63,19 @@ test("an artifact waiver for a whole version is refused in the policy file", () 
     /artifact check is waived for one exact file/,
   );
 });
+
+test("risk: a malicious report is the worst; a malicious check that could not look is a warning like any other", () => {
+  const score = (results: CheckResult[]) =>
+    decide({ facts, results, policy: parsePolicy(""), now: NOW, intelSnapshot: "t", stage: "full" }).score;
+  const noIntel = (check: string): CheckResult => ({
+    check,
+    status: "warn",
+    message: "intel missing",
+    findings: [{ kind: "intel-missing", message: "nothing to match against" }],
+  });
+  assert.equal(score([fail("malicious")]), 100);
+  assert.equal(score([]), 0);
+  // Without intel every file warned on both checks: it scored 100, the same as a malicious report.
+  assert.equal(score([noIntel("malicious")]), score([noIntel("vulnerability")]));
+  assert.equal(score([noIntel("malicious"), noIntel("vulnerability")]), 15);
+});

@@ -119,7 +119,9 @@ function summarizeFindings(findings: Finding[]): Pick<Reason, "severity" | "ids"
 function riskPoints(result: CheckResult): number {
   if (result.status === "error") return 20;
   const factor = result.status === "warn" ? 0.5 : 1;
-  if (result.check === "malicious") return 100;
+  // A malicious-package report is the worst there is. A warning is not a report: the check could
+  // not look (no intel imported), and it counts as any check's warning does.
+  if (result.check === "malicious" && result.status === "fail") return 100;
   if (result.check === "typosquat") return 60 * factor;
   let points = 0;
   for (const f of result.findings) points += SEVERITY_POINTS[f.severity ?? "medium"];
