@@ -63,7 +63,12 @@ export async function createUpstream(spec: string, options: CreateUpstreamOption
     case "file-tree":
       return new FileTreeUpstream({ ...clock, ...options.fileTree, root: location });
     case "directory":
-      return new DirectoryUpstream({ ...clock, ...options.directory, dir: location });
+      return new DirectoryUpstream({
+        ...clock,
+        ...defined({ logger: options.logger }),
+        ...options.directory,
+        dir: location,
+      });
   }
 }
 

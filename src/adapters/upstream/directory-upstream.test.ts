@@ -200,7 +200,9 @@ describe("DirectoryUpstream on a scratch directory", () => {
   it("refuses to open anything that is not a scanned file inside the directory", async () => {
     await writeFile(join(outside, "evil-1.0-py3-none-any.whl"), "evil");
     await symlink(join(outside, "evil-1.0-py3-none-any.whl"), join(dir, "evil-1.0-py3-none-any.whl"));
-    const upstream = new DirectoryUpstream({ dir });
+    const warnings: { meta: object; message: string }[] = [];
+    const logger = { warn: (meta: object, message: string) => warnings.push({ meta, message }) };
+    const upstream = new DirectoryUpstream({ dir, logger, rescanTtlMs: 0 });
     const file = (url: string): DistFile => ({
       filename: "x.whl",
       url,
@@ -210,6 +212,16 @@ describe("DirectoryUpstream on a scratch directory", () => {
     });
 
     assert.equal(await upstream.getProject("evil"), null);
+    // Left out, and said so once (not at every scan), rather than only missing from the index.
+    assert.equal(await upstream.getProject("evil"), null);
+    assert.deepEqual(
+      warnings.map((w) => w.meta),
+      [{ upstream: dir, files: 1, examples: ["evil-1.0-py3-none-any.whl"] }],
+    );
+    assert.match(
+      warnings[0]!.message,
+      /resolve outside the directory \(a symlink to elsewhere is not followed\)/,
+    );
     const refused = [
       pathToFileURL(join(dir, "evil-1.0-py3-none-any.whl")).href,
       `${pathToFileURL(dir).href}/../${outside.split("/").pop()}/evil-1.0-py3-none-any.whl`,

@@ -21,6 +21,7 @@ import {
   type ProjectPageResult,
   type Upstream,
 } from "./upstream.js";
+import type { UpstreamLogger } from "./http-upstream.js";
 
 const HASH_CONCURRENCY = 4;
 
@@ -43,6 +44,12 @@ export interface DirectoryUpstreamOptions {
    * a second instead of one per request.
    */
   pageFreshMs?: number;
+  /**
+   * Told when a scan leaves out distribution files that resolve outside the directory (a symlink
+   * to elsewhere is never followed: the gateway opens only files inside it), once per change of
+   * what is left out. Otherwise such a project is just missing from the index.
+   */
+  logger?: UpstreamLogger;
 }
 
 /** Pages kept for `pageFreshMs`; beyond this many projects the memo starts again. */
@@ -88,6 +95,9 @@ export class DirectoryUpstream implements Upstream {
   private index: DirectoryIndex | undefined;
   private scanning: Promise<DirectoryIndex> | undefined;
   private readonly pageFreshMs: number;
+  private readonly logger: UpstreamLogger | undefined;
+  /** The files the last scan left out (outside the directory), as told to the logger. */
+  private leftOut = "";
   /** The last page built per project, when, and from which scan. */
   private readonly pages = new Map<
     string,
@@ -101,6 +111,7 @@ export class DirectoryUpstream implements Upstream {
     this.rescanTtlMs = options.rescanTtlMs ?? 5_000;
     this.mtimeAsUploadTime = options.mtimeAsUploadTime ?? false;
     this.pageFreshMs = options.pageFreshMs ?? 1_000;
+    this.logger = options.logger;
   }
 
   peekFresh(normalized: string): ProjectPageResult | undefined {
@@ -222,10 +233,12 @@ export class DirectoryUpstream implements Upstream {
     const scannedAt = this.now();
     const byProject = new Map<string, IndexedFile[]>();
     const byPath = new Map<string, IndexedFile>();
+    const outside: string[] = [];
     const add = async (path: string, filename: string) => {
       const parts = parseDistFilename(filename);
       if (!parts) return;
       const resolved = await resolveConfined(root, path);
+      if (resolved === "outside") outside.push(relative(this.dir, path));
       if (typeof resolved === "string") return;
       const project = parts.project;
       const list = byProject.get(project) ?? [];
@@ -268,6 +281,14 @@ export class DirectoryUpstream implements Upstream {
       }
     }
     for (const list of byProject.values()) list.sort((a, b) => (a.filename < b.filename ? -1 : 1));
+    const leftOut = outside.join("\n");
+    if (leftOut !== this.leftOut && outside.length > 0) {
+      this.logger?.warn(
+        { upstream: this.dir, files: outside.length, examples: outside.slice(0, 3) },
+        "upstream directory: distribution files left out of the index because they resolve outside the directory (a symlink to elsewhere is not followed); copy them in, or point the upstream at where they are",
+      );
+    }
+    this.leftOut = leftOut;
     this.index = { root, byProject, byPath, dirMtimeMs, scannedAt };
     return this.index;
   }
