@@ -262,7 +262,8 @@ export async function buildServices(config: Config, opts: GatewayOptions = {}): 
     ttlMs: config.upstreamTtl * 1000,
     timeoutMs: config.upstreamTimeout * 1000,
     allowedFileHosts: config.upstreamFileHosts,
-    directory: { mtimeAsUploadTime: config.upstreamMtimeUploadTime, logger: log },
+    directory: { mtimeAsUploadTime: config.upstreamMtimeUploadTime },
+    logger: log,
     now,
   });
 

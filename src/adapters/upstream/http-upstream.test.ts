@@ -254,6 +254,26 @@ describe("HttpUpstream", () => {
       assert.deepEqual(stale?.page, good?.page);
     });
 
+    it("says it serves stale pages in the log, once a minute at most, with how many", async () => {
+      const clock = fakeClock();
+      const warnings: object[] = [];
+      const logger = { warn: (meta: object) => warnings.push(meta) };
+      const upstream = make({ now: clock.now, ttlMs: 1_000, logger });
+      await upstream.getProject("demo");
+      clock.advance(3_600_000);
+      server.setFault({ type: "status", status: 503 });
+      for (let i = 0; i < 3; i++) assert.equal((await upstream.getProject("demo"))?.stale, true);
+      assert.equal(warnings.length, 1);
+      assert.equal((warnings[0] as { stalePages: number }).stalePages, 1);
+      clock.advance(60_000);
+      assert.equal((await upstream.getProject("demo"))?.stale, true);
+      assert.deepEqual(
+        warnings.map((w) => (w as { stalePages: number }).stalePages),
+        [1, 3],
+        "the second counts the two served quietly and itself",
+      );
+    });
+
     it("throws UpstreamUnavailableError for 5xx with nothing cached", async () => {
       server.setFault({ type: "status", status: 502 });
 

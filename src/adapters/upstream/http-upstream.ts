@@ -39,6 +39,9 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const NEGATIVE_CACHE_MAX = 10_000;
 
 /** The pino-compatible subset the upstream logs through. */
+/** At most one "serving stale project pages" warning this often (ms). */
+const STALE_WARNING_EVERY_MS = 60_000;
+
 export interface UpstreamLogger {
   warn(meta: object, message: string): void;
 }
@@ -140,6 +143,9 @@ export class HttpUpstream implements Upstream {
   private readonly ownsDispatcher: boolean;
   private readonly breaker: CircuitBreaker;
   private readonly logger: UpstreamLogger | undefined;
+  /** Stale pages served since the last warning about them, and when that was. */
+  private staleSince = 0;
+  private staleWarnedAt = -Infinity;
   private readonly negative = new Map<string, number>();
   private readonly flights = new Map<string, Flight>();
 
@@ -425,10 +431,23 @@ export class HttpUpstream implements Upstream {
 
   private staleOr(key: string, cached: CachedPage | undefined, error: UpstreamUnavailableError) {
     if (!cached) throw error;
-    this.logger?.warn(
-      { upstream: this.description, project: key, fetchedAt: cached.fetchedAt, err: error.message },
-      "serving stale project page",
-    );
+    // Said at most once a minute: while the upstream is down every page request comes here.
+    this.staleSince += 1;
+    const now = this.now();
+    if (now - this.staleWarnedAt >= STALE_WARNING_EVERY_MS) {
+      this.logger?.warn(
+        {
+          upstream: this.description,
+          project: key,
+          fetchedAt: cached.fetchedAt,
+          err: error.message,
+          stalePages: this.staleSince,
+        },
+        "serving stale project pages: the upstream does not answer (stalePages: served since the last such warning)",
+      );
+      this.staleWarnedAt = now;
+      this.staleSince = 0;
+    }
     return { page: cached.page, stale: true, fetchedAt: cached.fetchedAt };
   }
 
