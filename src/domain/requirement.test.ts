@@ -5,6 +5,7 @@ import {
   MAX_REQUIREMENT_LENGTH,
   RequirementParseError,
   formatRequirement,
+  groupByExtra,
   parseRequirement,
   type Requirement,
 } from "./requirement.js";
@@ -337,5 +338,39 @@ describe("formatRequirement", () => {
       const parsed = parseRequirement(text);
       assert.deepEqual(parseRequirement(formatRequirement(parsed)), parsed, text);
     }
+  });
+});
+
+describe("groupByExtra", () => {
+  it("keeps what every install needs apart from what each extra adds", () => {
+    assert.deepEqual(
+      groupByExtra([
+        "numpy<2.7,>=1.26.4",
+        'pytest>=8.0.0; extra == "test"',
+        'sphinx; extra == "doc" and python_version >= "3.10"',
+        'importlib-metadata; python_version < "3.10"',
+        'hypothesis; "Test" == extra',
+        'mypy; extra == "dev" or extra == "test"',
+        'tomli; extra != "fast"',
+        "not a requirement ;;",
+      ]),
+      {
+        always: [
+          "numpy<2.7,>=1.26.4",
+          'importlib-metadata; python_version < "3.10"',
+          'tomli; extra != "fast"',
+          "not a requirement ;;",
+        ],
+        extras: [
+          {
+            name: "test",
+            dependencies: ["pytest>=8.0.0", "hypothesis", 'mypy; extra == "dev" or extra == "test"'],
+          },
+          { name: "doc", dependencies: ['sphinx; extra == "doc" and python_version >= "3.10"'] },
+          { name: "dev", dependencies: ['mypy; extra == "dev" or extra == "test"'] },
+        ],
+      },
+    );
+    assert.deepEqual(groupByExtra([]), { always: [], extras: [] });
   });
 });

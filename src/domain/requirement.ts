@@ -254,3 +254,56 @@ export function formatRequirement(requirement: Requirement): string {
   if (requirement.marker) text += `; ${formatMarker(requirement.marker)}`;
   return text;
 }
+
+/** Dependencies as a project page shows them: what every install needs, and what each extra adds. */
+export interface DependencyGroups {
+  /** Requires-Dist entries whose marker names no extra (or that do not parse), as written. */
+  always: string[];
+  /**
+   * For each extra a marker names (PEP 685 normalised, in order of first mention), its entries:
+   * as written, but without the marker when all it says is that extra (`pytest>=8`, not
+   * `pytest>=8; extra == "test"` under "test").
+   */
+  extras: { name: string; dependencies: string[] }[];
+}
+
+/**
+ * Splits `Requires-Dist` entries by the extras their markers name (`pytest; extra == "test"`):
+ * most projects list their test, doc and dev tools this way, and a page that runs them all into
+ * one line hides what an install actually pulls in. An entry naming two extras is in both.
+ */
+export function groupByExtra(requiresDist: readonly string[]): DependencyGroups {
+  const always: string[] = [];
+  const extras = new Map<string, string[]>();
+  for (const text of requiresDist) {
+    let names: string[] = [];
+    let shown = text;
+    try {
+      const requirement = parseRequirement(text);
+      if (requirement.marker) names = [...new Set(extrasNamed(requirement.marker))];
+      if (requirement.marker?.type === "compare" && names.length === 1)
+        shown = formatRequirement({ ...requirement, marker: undefined });
+    } catch {
+      // Shown as written, with what every install needs: the page does not judge metadata.
+    }
+    if (names.length === 0) always.push(text);
+    for (const name of names) {
+      const list = extras.get(name) ?? [];
+      list.push(shown);
+      extras.set(name, list);
+    }
+  }
+  return { always, extras: [...extras].map(([name, dependencies]) => ({ name, dependencies })) };
+}
+
+/** The extras a marker asks for (`extra == "x"`, either way round). */
+function extrasNamed(node: MarkerNode): string[] {
+  if (node.type !== "compare") return node.operands.flatMap(extrasNamed);
+  const { left, right } = node;
+  if (node.operator !== "==" && node.operator !== "===") return [];
+  if (left.type === "variable" && left.name === "extra" && right.type === "string")
+    return [normalizeProjectName(right.value)];
+  if (right.type === "variable" && right.name === "extra" && left.type === "string")
+    return [normalizeProjectName(left.value)];
+  return [];
+}

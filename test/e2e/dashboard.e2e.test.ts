@@ -56,7 +56,15 @@ describe("dashboard in real Chromium", { skip }, () => {
   before(async () => {
     ensureDashboardBuilt();
     const old = "2025-01-01T00:00:00Z";
-    const widgets = await buildWheel({ name: "acme-widgets", version: "1.0" });
+    // What an extra adds is listed apart from what every install needs (none here).
+    const widgets = await buildWheel({
+      name: "acme-widgets",
+      version: "1.0",
+      requiresDist: [
+        'acme-gadgets>=2; extra == "gadgets"',
+        'pytest; extra == "test" and python_version >= "3.9"',
+      ],
+    });
     const gadgets = await buildWheel({ name: "acme-gadgets", version: "2.0" });
     const fine = await buildWheel({ name: "acme-fine", version: "1.0" });
     upstream = await startJsonIndexServer({
@@ -559,6 +567,16 @@ describe("dashboard in real Chromium", { skip }, () => {
     try {
       await approver.page.goto(`${gw.url}/projects/acme-widgets`);
       await approver.page.getByRole("button", { name: "Who has acme-widgets?" }).waitFor();
+      const version = approver.page.locator("section.version").first();
+      assert.equal(
+        await version.locator("p.muted").first().innerText(),
+        "Python any · licence unknown · extras: gadgets (1), test (1)",
+      );
+      await version.getByText("What the extras add").click();
+      assert.deepEqual(await version.locator("details.extras li").allInnerTexts(), [
+        "gadgets: acme-gadgets>=2",
+        'test: pytest; extra == "test" and python_version >= "3.9"',
+      ]);
       await approver.page.getByRole("heading", { name: "Consumers" }).waitFor();
       await approver.page.getByRole("link", { name: "Environments", exact: true }).waitFor();
     } finally {

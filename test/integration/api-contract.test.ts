@@ -65,7 +65,15 @@ describe("API contract: /api/docs against the routes", () => {
   before(async () => {
     const old = new Date(T0 - 400 * DAY).toISOString();
     wheels.vulnerable = await buildWheel({ name: "tweepy", version: "2.3" });
-    wheels.fixed = await buildWheel({ name: "tweepy", version: "2.3.1", requiresDist: ["zqxwv-core>=1"] });
+    wheels.fixed = await buildWheel({
+      name: "tweepy",
+      version: "2.3.1",
+      requiresDist: [
+        "zqxwv-core>=1",
+        'pytest>=8; extra == "test"',
+        'sphinx; extra == "Docs" and python_version >= "3.10"',
+      ],
+    });
     wheels.core = await buildWheel({ name: "zqxwv-core", version: "1.0" });
     wheels.squat = await buildWheel({ name: "reqeusts", version: "2.0" });
     const file = (w: BuiltArtifact) => ({ filename: w.filename, bytes: w.bytes, uploadTime: old });
@@ -219,6 +227,8 @@ describe("API contract: /api/docs against the routes", () => {
       versions: {
         version: string;
         dependencies: string[];
+        requires: string[];
+        extras: { name: string; dependencies: string[] }[];
         files: { decision: { outcome: string } | null }[];
       }[];
     };
@@ -226,7 +236,18 @@ describe("API contract: /api/docs against the routes", () => {
       project.versions.map((v) => v.version),
       ["2.3.1", "2.3"],
     );
-    assert.deepEqual(project.versions[0]!.dependencies, ["zqxwv-core>=1"]);
+    const deps = project.versions[0]!;
+    assert.deepEqual(deps.dependencies, [
+      "zqxwv-core>=1",
+      'pytest>=8; extra == "test"',
+      'sphinx; extra == "Docs" and python_version >= "3.10"',
+    ]);
+    // What every install pulls in, apart from what each extra adds (a marker naming only the extra left out).
+    assert.deepEqual(deps.requires, ["zqxwv-core>=1"]);
+    assert.deepEqual(deps.extras, [
+      { name: "test", dependencies: ["pytest>=8"] },
+      { name: "docs", dependencies: ['sphinx; extra == "Docs" and python_version >= "3.10"'] },
+    ]);
     assert.equal(project.versions[0]!.files[0]!.decision?.outcome, "admitted");
     const search = (await get("/api/v1/projects?q=ZQXWV&limit=1")) as {
       items: { name: string }[];

@@ -88,6 +88,8 @@ export interface ProjectDetail {
     requiresPython: string | null;
     licence: string | null;
     dependencies: string[];
+    requires: string[];
+    extras: { name: string; dependencies: string[] }[];
     files: ProjectFile[];
   }[];
   /** Approvers and admins only: absent for other roles. */

@@ -169,12 +169,21 @@ export const projectDetailSchema = {
       type: "array",
       items: {
         type: "object",
-        required: ["version", "requiresPython", "licence", "dependencies", "files"],
+        required: ["version", "requiresPython", "licence", "dependencies", "requires", "extras", "files"],
         properties: {
           version: { type: "string" },
           requiresPython: nullableString,
           licence: nullableString,
           dependencies: stringArray,
+          requires: stringArray,
+          extras: {
+            type: "array",
+            items: {
+              type: "object",
+              required: ["name", "dependencies"],
+              properties: { name: { type: "string" }, dependencies: stringArray },
+            },
+          },
           files: {
             type: "array",
             items: {

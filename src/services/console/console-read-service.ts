@@ -1,6 +1,7 @@
 import type { CatalogFileRow, ConsoleRepository } from "../../adapters/db/console-repository.js";
 import type { DecisionRepository } from "../../adapters/db/decision-repository.js";
 import type { CatalogRepository } from "../../adapters/db/catalog-repository.js";
+import { groupByExtra } from "../../domain/requirement.js";
 import { compareVersions } from "../../domain/version.js";
 import type { Decision, Outcome, Reason } from "../../policy/decision.js";
 import type { Severity } from "../../policy/check.js";
@@ -56,7 +57,12 @@ export interface ProjectDetail {
     version: string;
     requiresPython: string | null;
     licence: string | null;
+    /** Every Requires-Dist entry, as written. */
     dependencies: string[];
+    /** The entries behind no extra, as written: what every install pulls in. */
+    requires: string[];
+    /** The entries behind an extra (`extra == "test"`), by extra: see groupByExtra. */
+    extras: { name: string; dependencies: string[] }[];
     files: ProjectFile[];
   }[];
   /** Who pulled the project's files: for approvers and admins only (absent for others). */
@@ -256,6 +262,7 @@ export class ConsoleReadService {
           requiresPython: md?.metadata?.requiresPython ?? null,
           licence: md?.licence.ids.length ? md.licence.ids.join(" AND ") : (md?.metadata?.license ?? null),
           dependencies: md?.metadata?.requiresDist ?? [],
+          ...dependencyGroups(md?.metadata?.requiresDist ?? []),
           files: list
             .sort((a, b) => a.filename.localeCompare(b.filename))
             .map((f) => ({
@@ -392,4 +399,13 @@ interface AdvisoryMatch {
 
 function refusingChecks(reasons: Reason[]): string[] {
   return reasons.filter((r) => r.action === "block" || r.action === "quarantine").map((r) => r.check);
+}
+
+/** A version's dependencies for its page: what every install needs, and what each extra adds. */
+function dependencyGroups(requiresDist: string[]): {
+  requires: string[];
+  extras: { name: string; dependencies: string[] }[];
+} {
+  const { always, extras } = groupByExtra(requiresDist);
+  return { requires: always, extras };
 }

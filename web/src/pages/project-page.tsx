@@ -144,8 +144,23 @@ export function ProjectPage({ name }: { name: string }) {
                 <h3 id={`v-${v.version}`}>{v.version}</h3>
                 <p className="muted">
                   Python {v.requiresPython ?? "any"} · licence {v.licence ?? "unknown"}
-                  {v.dependencies.length > 0 && <> · depends on {v.dependencies.join(", ")}</>}
+                  {v.requires.length > 0 && <> · depends on {v.requires.join(", ")}</>}
+                  {v.extras.length > 0 && (
+                    <> · extras: {v.extras.map((e) => `${e.name} (${e.dependencies.length})`).join(", ")}</>
+                  )}
                 </p>
+                {v.extras.length > 0 && (
+                  <details className="extras">
+                    <summary>What the extras add</summary>
+                    <ul>
+                      {v.extras.map((e) => (
+                        <li key={e.name}>
+                          <code>{e.name}</code>: {e.dependencies.join(", ")}
+                        </li>
+                      ))}
+                    </ul>
+                  </details>
+                )}
                 {v.files.map((f) => (
                   <details
                     key={f.sha256}
