@@ -54,6 +54,8 @@ export interface Overview {
     outcome: Outcome;
     reasons: string[];
     at: string;
+    /** The file's decision now (null: none). */
+    now: Outcome | null;
   }[];
 }
 

@@ -118,6 +118,8 @@ export class ConsoleRepository {
       outcome: string;
       reasons: Reason[];
       at: string;
+      /** The file's decision now (a refusal may have been lifted since): null when it has none. */
+      now: string | null;
     }[]
   > {
     const rows = (
@@ -136,6 +138,18 @@ export class ConsoleRepository {
       .flat()
       .sort((a, b) => Number(b.id) - Number(a.id))
       .slice(0, limit);
+    const shas = [...new Set(rows.map((r) => r.sha256))];
+    const current = new Map(
+      shas.length === 0
+        ? []
+        : (
+            await this.db
+              .selectFrom("decisions")
+              .select(["sha256", "outcome"])
+              .where("sha256", "in", shas)
+              .execute()
+          ).map((d) => [d.sha256, d.outcome]),
+    );
     return rows.map((r) => ({
       project: r.project,
       version: r.version,
@@ -144,6 +158,7 @@ export class ConsoleRepository {
       outcome: r.to_outcome,
       reasons: JSON.parse(r.reasons_json) as Reason[],
       at: r.at,
+      now: current.get(r.sha256) ?? null,
     }));
   }
 

@@ -126,7 +126,7 @@ export const overviewSchema = {
       type: "array",
       items: {
         type: "object",
-        required: ["project", "version", "filename", "sha256", "outcome", "reasons", "at"],
+        required: ["project", "version", "filename", "sha256", "outcome", "reasons", "at", "now"],
         properties: {
           project: { type: "string" },
           version: { type: "string" },
@@ -135,6 +135,7 @@ export const overviewSchema = {
           outcome: outcomeSchema,
           reasons: stringArray,
           at: { type: "string" },
+          now: { anyOf: [outcomeSchema, { type: "null" }] },
         },
       },
     },

@@ -24,6 +24,8 @@ export interface Overview {
     outcome: string;
     reasons: string[];
     at: string;
+    /** The file's decision now: a refusal lifted since (new analysis, an exception) shows here. */
+    now: string | null;
   }[];
 }
 
@@ -168,6 +170,7 @@ export class ConsoleReadService {
           .filter((x) => x.action === "block" || x.action === "quarantine")
           .map((x) => `${x.check}: ${x.message}`),
         at: r.at,
+        now: r.now,
       })),
     };
   }

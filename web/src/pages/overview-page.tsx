@@ -144,14 +144,20 @@ export function OverviewPage() {
                     </tr>
                   </thead>
                   <tbody>
-                    {o.recentBlocks.map((b) => (
-                      <tr key={b.sha256}>
+                    {o.recentBlocks.map((b, i) => (
+                      <tr key={`${b.sha256}-${i}`}>
                         <td>{formatDate(b.at)}</td>
                         <td>
                           <Link to={`/projects/${encodeURIComponent(b.project)}`}>{b.filename}</Link>
                         </td>
                         <td>
                           <OutcomeBadge value={b.outcome} />
+                          {b.now !== null && b.now !== b.outcome && (
+                            <span className="muted">
+                              {" "}
+                              now <OutcomeBadge value={b.now} />
+                            </span>
+                          )}
                         </td>
                         <td>{b.reasons.join("; ")}</td>
                       </tr>
