@@ -230,6 +230,10 @@ describe("dashboard in real Chromium", { skip }, () => {
     try {
       await page.goto(`${gw.url}/audit`);
       await page.locator("main tbody tr").first().waitFor();
+      // An API access's detail reads as `route: …`, in a column wide enough to read it.
+      const apiRow = page.locator("main tbody tr", { hasText: "api.get" }).first();
+      assert.match(await apiRow.locator("td.detail").innerText(), /^route: \/api\/v1\/\S+$/);
+      assert.ok(((await apiRow.locator("td.detail").boundingBox())?.width ?? 0) >= 190, "detail squeezed");
       await page.getByRole("button", { name: "Log out" }).click();
       await page.locator(".identity").getByRole("link", { name: "Log in" }).waitFor();
       await page.waitForLoadState("networkidle");

@@ -134,8 +134,14 @@ export function AuditPage() {
                   <td>
                     <OutcomeBadge value={r.outcome} />
                   </td>
-                  <td>{[r.project, r.version, r.filename].filter(Boolean).join(" ") || "—"}</td>
-                  <td className="detail">{r.detail ? JSON.stringify(r.detail) : ""}</td>
+                  <td className="subject">
+                    {[r.project, r.version, r.filename].filter(Boolean).join(" ") || "—"}
+                  </td>
+                  <td className="detail">
+                    {detailLines(r.detail).map((line, i) => (
+                      <div key={i}>{line}</div>
+                    ))}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -145,4 +151,14 @@ export function AuditPage() {
       <ListFooter list={list} />
     </>
   );
+}
+
+/**
+ * A record's detail as lines of `key: value` (`route: /api/v1/overview`, `decision: admitted`)
+ * rather than one run of JSON broken at any character.
+ */
+function detailLines(detail: unknown): string[] {
+  if (detail === null || detail === undefined) return [];
+  if (typeof detail !== "object" || Array.isArray(detail)) return [JSON.stringify(detail)];
+  return Object.entries(detail).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
 }
