@@ -12,6 +12,7 @@ import {
   buildZeroBomb,
   buildZip,
   sharedDataDir,
+  zip64Records,
   writeArtifact,
   type MalformedZipKind,
 } from "../../test/helpers/wheel-builder.js";
@@ -456,23 +457,6 @@ function endRecord(fields: { count: number; size: number; offset: number; countO
   end.writeUInt32LE(fields.size, 12);
   end.writeUInt32LE(fields.offset, 16);
   return end;
-}
-
-function zip64Records(fields: { count: number; size: number; offset: number; recordAt: number }): Buffer {
-  const record = Buffer.alloc(56);
-  record.writeUInt32LE(0x06064b50, 0);
-  record.writeBigUInt64LE(44n, 4);
-  record.writeUInt16LE(45, 12);
-  record.writeUInt16LE(45, 14);
-  record.writeBigUInt64LE(BigInt(fields.count), 24);
-  record.writeBigUInt64LE(BigInt(fields.count), 32);
-  record.writeBigUInt64LE(BigInt(fields.size), 40);
-  record.writeBigUInt64LE(BigInt(fields.offset), 48);
-  const locator = Buffer.alloc(20);
-  locator.writeUInt32LE(0x07064b50, 0);
-  locator.writeBigUInt64LE(BigInt(fields.recordAt), 8);
-  locator.writeUInt32LE(1, 16);
-  return Buffer.concat([record, locator]);
 }
 
 /** The message of the error opening or reading `path` fails with, which must be an ArchiveError. */

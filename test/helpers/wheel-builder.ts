@@ -380,20 +380,39 @@ export function buildZip(entries: readonly RawZipEntry[]): Buffer {
   end.writeUInt32LE(central.length, 12);
   end.writeUInt32LE(centralStart, 16);
   if (records.length < 0xffff) return Buffer.concat([...locals, central, end]);
-  const zip64End = Buffer.alloc(56);
-  zip64End.writeUInt32LE(0x06064b50, 0);
-  zip64End.writeBigUInt64LE(44n, 4);
-  zip64End.writeUInt16LE(45, 12);
-  zip64End.writeUInt16LE(45, 14);
-  zip64End.writeBigUInt64LE(BigInt(records.length), 24);
-  zip64End.writeBigUInt64LE(BigInt(records.length), 32);
-  zip64End.writeBigUInt64LE(BigInt(central.length), 40);
-  zip64End.writeBigUInt64LE(BigInt(centralStart), 48);
+  const zip64 = zip64Records({
+    count: records.length,
+    size: central.length,
+    offset: centralStart,
+    recordAt: centralStart + central.length,
+  });
+  return Buffer.concat([...locals, central, zip64, end]);
+}
+
+/**
+ * A zip64 end of central directory record and its locator, which must point at it (`recordAt`):
+ * what goes between the central directory and the classic end record of a zip64 archive.
+ */
+export function zip64Records(fields: {
+  count: number;
+  size: number;
+  offset: number;
+  recordAt: number;
+}): Buffer {
+  const record = Buffer.alloc(56);
+  record.writeUInt32LE(0x06064b50, 0);
+  record.writeBigUInt64LE(44n, 4);
+  record.writeUInt16LE(45, 12);
+  record.writeUInt16LE(45, 14);
+  record.writeBigUInt64LE(BigInt(fields.count), 24);
+  record.writeBigUInt64LE(BigInt(fields.count), 32);
+  record.writeBigUInt64LE(BigInt(fields.size), 40);
+  record.writeBigUInt64LE(BigInt(fields.offset), 48);
   const locator = Buffer.alloc(20);
   locator.writeUInt32LE(0x07064b50, 0);
-  locator.writeBigUInt64LE(BigInt(centralStart + central.length), 8);
+  locator.writeBigUInt64LE(BigInt(fields.recordAt), 8);
   locator.writeUInt32LE(1, 16);
-  return Buffer.concat([...locals, central, zip64End, locator, end]);
+  return Buffer.concat([record, locator]);
 }
 
 /** An empty final deflate block (fixed Huffman, end-of-block only), RFC 1951 3.2.6. */
