@@ -2,23 +2,17 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Decision } from "../../policy/decision.js";
 import { DIALECTS, dialectSkip, withTestDatabase } from "../../../test/helpers/databases.js";
+import { testDecision } from "../../../test/helpers/decisions.js";
 import { ConsoleRepository } from "./console-repository.js";
 import { DecisionRepository } from "./decision-repository.js";
 
+/** A decision on `name` 1.0's file. */
 function decision(name: string, outcome: Decision["outcome"], decidedAt: string): Decision {
-  return {
+  return testDecision(outcome, decidedAt, {
     sha256: name[0]!.repeat(64),
     filename: `${name}-1.0-py3-none-any.whl`,
     project: name,
-    version: "1.0",
-    outcome,
-    score: outcome === "admitted" ? 0 : 90,
-    reasons: [],
-    policyVersion: "p",
-    intelSnapshot: "none",
-    decidedAt,
-    stage: "full",
-  };
+  });
 }
 
 for (const dialect of DIALECTS) {

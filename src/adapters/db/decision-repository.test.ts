@@ -1,24 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Decision } from "../../policy/decision.js";
 import { DIALECTS, dialectSkip, openTestDatabase } from "../../../test/helpers/databases.js";
+import { testDecision } from "../../../test/helpers/decisions.js";
 import { DecisionRepository } from "./decision-repository.js";
-
-function decision(outcome: Decision["outcome"], decidedAt: string): Decision {
-  return {
-    sha256: "d".repeat(64),
-    filename: "acme-1.0-py3-none-any.whl",
-    project: "acme",
-    version: "1.0",
-    outcome,
-    score: outcome === "admitted" ? 0 : 90,
-    reasons: [],
-    policyVersion: "p",
-    intelSnapshot: "none",
-    decidedAt,
-    stage: "full",
-  };
-}
 
 for (const dialect of DIALECTS) {
   test(
@@ -28,10 +12,12 @@ for (const dialect of DIALECTS) {
       const db = await openTestDatabase(dialect);
       try {
         const repo = new DecisionRepository(db.db);
-        assert.equal((await repo.put(decision("admitted", "2026-11-01T00:00:00.000Z")))?.to, "admitted");
+        assert.equal((await repo.put(testDecision("admitted", "2026-11-01T00:00:00.000Z")))?.to, "admitted");
         // On PostgreSQL each put runs on its own pooled connection, concurrently.
         const events = await Promise.all(
-          Array.from({ length: 8 }, (_, i) => repo.put(decision("blocked", `2026-11-02T00:00:0${i}.000Z`))),
+          Array.from({ length: 8 }, (_, i) =>
+            repo.put(testDecision("blocked", `2026-11-02T00:00:0${i}.000Z`)),
+          ),
         );
         assert.equal(events.filter(Boolean).length, 1, "one admitted → blocked change");
         const unhandled = await repo.unhandledEvents(10);
@@ -73,7 +59,7 @@ for (const dialect of DIALECTS) {
           const told = await Promise.all(
             Array.from({ length: 4 }, (_, i) =>
               repo.put({
-                ...decision(outcome, `2026-11-03T00:00:${String(round).padStart(2, "0")}.00${i}Z`),
+                ...testDecision(outcome, `2026-11-03T00:00:${String(round).padStart(2, "0")}.00${i}Z`),
                 sha256,
               }),
             ),
