@@ -355,7 +355,7 @@ describe("groupByExtra", () => {
         "not a requirement ;;",
       ]),
       {
-        always: [
+        requires: [
           "numpy<2.7,>=1.26.4",
           'importlib-metadata; python_version < "3.10"',
           'tomli; extra != "fast"',
@@ -371,6 +371,6 @@ describe("groupByExtra", () => {
         ],
       },
     );
-    assert.deepEqual(groupByExtra([]), { always: [], extras: [] });
+    assert.deepEqual(groupByExtra([]), { requires: [], extras: [] });
   });
 });

@@ -258,7 +258,7 @@ export function formatRequirement(requirement: Requirement): string {
 /** Dependencies as a project page shows them: what every install needs, and what each extra adds. */
 export interface DependencyGroups {
   /** Requires-Dist entries whose marker names no extra (or that do not parse), as written. */
-  always: string[];
+  requires: string[];
   /**
    * For each extra a marker names (PEP 685 normalised, in order of first mention), its entries:
    * as written, but without the marker when all it says is that extra (`pytest>=8`, not
@@ -273,7 +273,7 @@ export interface DependencyGroups {
  * one line hides what an install actually pulls in. An entry naming two extras is in both.
  */
 export function groupByExtra(requiresDist: readonly string[]): DependencyGroups {
-  const always: string[] = [];
+  const requires: string[] = [];
   const extras = new Map<string, string[]>();
   for (const text of requiresDist) {
     let names: string[] = [];
@@ -286,14 +286,14 @@ export function groupByExtra(requiresDist: readonly string[]): DependencyGroups 
     } catch {
       // Shown as written, with what every install needs: the page does not judge metadata.
     }
-    if (names.length === 0) always.push(text);
+    if (names.length === 0) requires.push(text);
     for (const name of names) {
       const list = extras.get(name) ?? [];
       list.push(shown);
       extras.set(name, list);
     }
   }
-  return { always, extras: [...extras].map(([name, dependencies]) => ({ name, dependencies })) };
+  return { requires, extras: [...extras].map(([name, dependencies]) => ({ name, dependencies })) };
 }
 
 /** The extras a marker asks for (`extra == "x"`, either way round). */

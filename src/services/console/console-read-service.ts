@@ -265,7 +265,7 @@ export class ConsoleReadService {
           requiresPython: md?.metadata?.requiresPython ?? null,
           licence: md?.licence.ids.length ? md.licence.ids.join(" AND ") : (md?.metadata?.license ?? null),
           dependencies: md?.metadata?.requiresDist ?? [],
-          ...dependencyGroups(md?.metadata?.requiresDist ?? []),
+          ...groupByExtra(md?.metadata?.requiresDist ?? []),
           files: list
             .sort((a, b) => a.filename.localeCompare(b.filename))
             .map((f) => ({
@@ -402,13 +402,4 @@ interface AdvisoryMatch {
 
 function refusingChecks(reasons: Reason[]): string[] {
   return reasons.filter((r) => r.action === "block" || r.action === "quarantine").map((r) => r.check);
-}
-
-/** A version's dependencies for its page: what every install needs, and what each extra adds. */
-function dependencyGroups(requiresDist: string[]): {
-  requires: string[];
-  extras: { name: string; dependencies: string[] }[];
-} {
-  const { always, extras } = groupByExtra(requiresDist);
-  return { requires: always, extras };
 }
