@@ -217,8 +217,8 @@ interface RecordCheck {
 
 /**
  * Runs {@link checkRecord} on the files of the scan's own pass, so that no file is inflated
- * twice: the reader handed to it lends the scan's pass to its `forEachFileContent`. Should it ask for a
- * pass later than that, it gets a pass of its own after the scan's (slower, still right).
+ * twice: the reader handed to it lends the scan's pass to its `forEachFileContent`. Should it ask
+ * for a pass later than that, it gets a pass of its own after the scan's (slower, still right).
  */
 function checkRecordAlongside(
   reader: ArchiveReader,
