@@ -98,6 +98,12 @@ describe("reading commands and a place holding no Portcullis database", () => {
     const newer = await cli("audit", "verify", "--data", data);
     assert.equal(newer.code, 2, newer.stderr);
     assert.match(newer.stderr, /was migrated by a newer Portcullis \(left untouched\)/);
+    // An older gateway starting on it (a rolling upgrade gone wrong) says so too, rather than
+    // calling the database corrupted.
+    await assert.rejects(
+      connectDatabase({ url: "", dataDir: data }),
+      /database was migrated by a newer Portcullis \(its migration 9999-from-the-future is not one this version knows\): run that version or a later one/,
+    );
   });
 
   test("a SQLite file that is not a Portcullis database is refused and left byte for byte", async () => {

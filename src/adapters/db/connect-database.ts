@@ -245,6 +245,14 @@ export async function migrate(db: Kysely<Database>, dialect: DialectName, schema
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
+    // Kysely calls a migration it does not know "corrupted"; here it means a later version ran it.
+    const unknown = /previously executed migration (\S+) is missing/.exec((error as Error).message)?.[1];
+    if (unknown) {
+      throw new Error(
+        `the database was migrated by a newer Portcullis (its migration ${unknown} is not one this version knows): run that version or a later one; every instance on one database runs the same version`,
+        { cause: error },
+      );
+    }
     const failed = results?.find((r) => r.status === "Error");
     throw new Error(
       `database migration${failed ? ` ${failed.migrationName}` : ""} failed: ${(error as Error).message}`,
