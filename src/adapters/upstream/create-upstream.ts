@@ -3,8 +3,8 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DirectoryUpstream, type DirectoryUpstreamOptions } from "./directory-upstream.js";
 import { FileTreeUpstream, type FileTreeUpstreamOptions } from "./file-tree-upstream.js";
-import { HttpUpstream, type HttpUpstreamOptions, type UpstreamLogger } from "./http-upstream.js";
-import type { PageCache, Upstream } from "./upstream.js";
+import { HttpUpstream, type HttpUpstreamOptions } from "./http-upstream.js";
+import type { PageCache, Upstream, UpstreamLogger } from "./upstream.js";
 
 /** The upstream setting names something we cannot use (bad scheme, missing path, not a directory). */
 export class UpstreamConfigError extends Error {

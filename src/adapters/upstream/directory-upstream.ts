@@ -20,8 +20,8 @@ import {
   type OpenedFile,
   type ProjectPageResult,
   type Upstream,
+  type UpstreamLogger,
 } from "./upstream.js";
-import type { UpstreamLogger } from "./http-upstream.js";
 
 const HASH_CONCURRENCY = 4;
 

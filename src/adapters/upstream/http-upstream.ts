@@ -19,6 +19,7 @@ import {
   type PageCache,
   type ProjectPageResult,
   type Upstream,
+  type UpstreamLogger,
 } from "./upstream.js";
 
 /** PEP 691: JSON first, the versioned HTML next, plain HTML (PEP 503) last. */
@@ -41,10 +42,6 @@ const NEGATIVE_CACHE_MAX = 10_000;
 /** The pino-compatible subset the upstream logs through. */
 /** At most one "serving stale project pages" warning this often (ms). */
 const STALE_WARNING_EVERY_MS = 60_000;
-
-export interface UpstreamLogger {
-  warn(meta: object, message: string): void;
-}
 
 export interface HttpUpstreamOptions {
   /**

@@ -92,3 +92,8 @@ export interface CachedPage {
   etag?: string;
   lastModified?: string;
 }
+
+/** Where an upstream says what an operator should know (an outage, files it leaves out). */
+export interface UpstreamLogger {
+  warn(meta: object, message: string): void;
+}
