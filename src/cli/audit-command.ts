@@ -113,6 +113,8 @@ export function registerAuditCommand(program: Command): void {
     // Records whose client or detail JSON does not parse: exported anyway (see recordJson), each
     // named on stderr, and the exit code says the export is not of an intact trail.
     const damaged: number[] = [];
+    // Blocks (audit.storage batches) whose records cannot be read at all: named, left out.
+    const unreadable = new Set<string>();
     await withExistingDatabase(flags, async (handle) => {
       const auditLog = new AuditRepository(handle.db, handle.dialect);
       let after = 0;
@@ -123,6 +125,12 @@ export function registerAuditCommand(program: Command): void {
           ...(until !== undefined ? { until } : {}),
           limit: 5_000,
           order: "asc",
+          onUnreadableBlock: (err) => {
+            const range = `${err.firstSeq}..${err.lastSeq}`;
+            if (unreadable.has(range)) return;
+            unreadable.add(range);
+            process.stderr.write(`portcullis: ${err.message}; not exported\n`);
+          },
         });
         if (rows.length === 0) break;
         const lines: string[] = [];
@@ -144,6 +152,11 @@ export function registerAuditCommand(program: Command): void {
         after = rows[rows.length - 1]!.seq;
       }
     });
+    if (unreadable.size > 0)
+      throw new CliError(
+        `records ${[...unreadable].join(", ")} not exported: their blocks cannot be read (damaged or edited); run \`portcullis audit verify\``,
+        1,
+      );
     if (damaged.length > 0)
       throw new CliError(
         `${damaged.length} record(s) exported with fields that are not valid JSON (${damaged.length > MAX_DAMAGE_LINES ? `first: ${damaged.slice(0, MAX_DAMAGE_LINES).join(", ")}, …` : damaged.join(", ")}): the trail is damaged; run \`portcullis audit verify\``,

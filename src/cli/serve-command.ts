@@ -63,6 +63,10 @@ export function registerServeCommand(program: Command): void {
       "--audit-writer-priority <idle|normal>",
       OPTIONS.auditWriterPriority.description + ` [env ${OPTIONS.auditWriterPriority.env}] (default idle)`,
     )
+    .option(
+      "--audit-storage <rows|batches>",
+      OPTIONS.auditStorage.description + ` [env ${OPTIONS.auditStorage.env}] (default rows)`,
+    )
     .option("--signing-key <file>", OPTIONS.signingKey.description + ` [env ${OPTIONS.signingKey.env}]`)
     .option(
       "--sigstore-trusted-root <file>",

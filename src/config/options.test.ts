@@ -74,6 +74,19 @@ test("bad values and unknown settings are refused with where they came from", ()
   );
 });
 
+test("the audit storage: rows unless set to batches", () => {
+  assert.equal(loadConfig({ env: {} }).auditStorage, "rows");
+  assert.equal(loadConfig({ env: { PORTCULLIS_AUDIT_STORAGE: "batches" } }).auditStorage, "batches");
+  const dir = tmp();
+  const file = join(dir, "p.yaml");
+  writeFileSync(file, "audit:\n  storage: batches\n");
+  assert.equal(loadConfig({ env: {}, configFile: file }).auditStorage, "batches");
+  assert.throws(
+    () => loadConfig({ flags: { auditStorage: "blocks" }, env: {} }),
+    (e: Error) => e instanceof ConfigError && /--audit-storage/.test(e.message),
+  );
+});
+
 test("comma-separated file hosts from the environment", () => {
   const c = loadConfig({ env: { PORTCULLIS_UPSTREAM_FILE_HOSTS: "https://a.example, https://b.example" } });
   assert.deepEqual(c.upstreamFileHosts, ["https://a.example", "https://b.example"]);

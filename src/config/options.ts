@@ -177,6 +177,12 @@ export const OPTIONS = {
     "idle" as "idle" | "normal",
     z.enum(["idle", "normal"]),
   ),
+  auditStorage: option(
+    "audit.storage",
+    "How the audit trail is stored: `rows`, a row and a hash per record (`audit verify` names an edited record itself); `batches`, one block and one hash per batch the trail writes, a fraction of the cost per record for gateways serving thousands of requests a second (`audit verify` names an edited record's block).",
+    "rows" as "rows" | "batches",
+    z.enum(["rows", "batches"]),
+  ),
   signingKey: option(
     "signing-key",
     "An Ed25519 private key (PKCS#8 PEM) supplied from outside; empty: generated at first start under <data>/keys (mode 0600).",

@@ -9,9 +9,21 @@ import {
   type Transaction,
 } from "kysely";
 import { SigningKeyMissing } from "../../crypto/key-ring.js";
+import {
+  ANONYMOUS_KEY,
+  blockHash,
+  blockIndex,
+  blockRecordCount,
+  blockRecords,
+  decodeBlockBody,
+  encodeBlockBody,
+  type AuditBlockHead,
+  type BlockKeyField,
+} from "../../services/audit/audit-batch-block.js";
+import { auditBatchLength, type EncodedAuditBatch } from "../../services/audit/audit-batch-codec.js";
 import type { Database } from "./schema.js";
 import type { DialectName } from "./connect-database.js";
-import type { AuditCheckpointsTable, InventoryTable } from "./schema-identity.js";
+import type { AuditCheckpointsTable, AuditHeadTable, InventoryTable } from "./schema-identity.js";
 import {
   AUDIT_FIELDS,
   chain,
@@ -39,6 +51,23 @@ export interface AuditQuery {
   afterSeq?: number;
   limit: number;
   order: "asc" | "desc";
+  /**
+   * A block whose body cannot be read (damaged or edited: `audit verify` names it) is passed here
+   * and left out; without it the query fails with AuditBlockUnreadable.
+   */
+  onUnreadableBlock?: (error: AuditBlockUnreadable) => void;
+}
+
+/** A stored block whose records cannot be read (see AuditQuery.onUnreadableBlock). */
+export class AuditBlockUnreadable extends Error {
+  override readonly name = "AuditBlockUnreadable";
+  constructor(
+    readonly firstSeq: number,
+    readonly lastSeq: number,
+    readonly reason: string,
+  ) {
+    super(`records ${firstSeq}..${lastSeq} (one block) cannot be read: ${reason}`);
+  }
 }
 
 export interface CheckpointSigner {
@@ -48,6 +77,14 @@ export interface CheckpointSigner {
    * the gateway's key): its records are then written unsigned, for the gateway's next checkpoint.
    */
   sign(message: Buffer): { keyid: string; publicKeyPem: string; signature: string };
+}
+
+/** When an append also signs a checkpoint (see CheckpointPolicy), and with what. */
+export interface AppendCheckpoint {
+  signer: CheckpointSigner;
+  everyRecords: number;
+  everyMs: number;
+  now: number;
 }
 
 /** What `sealHead` found. */
@@ -120,12 +157,14 @@ export class AuditRepository {
   async append(
     records: AuditFields[],
     inventory: InventoryDelta[],
-    checkpoint: { signer: CheckpointSigner; everyRecords: number; everyMs: number; now: number } | null,
+    checkpoint: AppendCheckpoint | null,
   ): Promise<ChainedRecord[]> {
     if (records.length === 0) return [];
     let learned: Map<string, number> | undefined;
     const written = await this.db.transaction().execute(async (trx) => {
       const head = await lockedHead(trx);
+      // A row in the next place fails its INSERT; a block there would not.
+      await refuseStoredPastHead(trx, Number(head.seq), "audit_blocks");
       // After the head's lock: writers on other instances wait there, never on a client row.
       const clients = await this.batchClients(trx, records);
       learned = clients.learned;
@@ -142,38 +181,8 @@ export class AuditRepository {
           await trx.executeQuery(this.insertRecords([chained[i]!], clients.ids));
         }
       }
-      for (let i = 0; i < inventory.length; i += 200) {
-        await trx
-          .insertInto("inventory")
-          .values(inventory.slice(i, i + 200))
-          .onConflict((oc) =>
-            oc.columns(["project", "version", "sha256", "identity", "ip", "application"]).doUpdateSet({
-              pulls: sql`inventory.pulls + excluded.pulls`,
-              last_pulled: sql`case when excluded.last_pulled > inventory.last_pulled then excluded.last_pulled else inventory.last_pulled end`,
-              first_pulled: sql`case when excluded.first_pulled < inventory.first_pulled then excluded.first_pulled else inventory.first_pulled end`,
-              client: sql`coalesce(excluded.client, inventory.client)`,
-              team: sql`coalesce(excluded.team, inventory.team)`,
-            }),
-          )
-          .execute();
-      }
       const last = chained[chained.length - 1]!;
-      let checkpointSeq = Number(head.checkpoint_seq);
-      let checkpointAt = Number(head.checkpoint_at);
-      if (
-        checkpoint &&
-        (last.seq - checkpointSeq >= checkpoint.everyRecords ||
-          checkpoint.now - checkpointAt >= checkpoint.everyMs) &&
-        (await insertCheckpoint(trx, checkpoint.signer, last.seq, last.hash, checkpoint.now))
-      ) {
-        checkpointSeq = last.seq;
-        checkpointAt = checkpoint.now;
-      }
-      await trx
-        .updateTable("audit_head")
-        .set({ seq: last.seq, hash: last.hash, checkpoint_seq: checkpointSeq, checkpoint_at: checkpointAt })
-        .where("id", "=", 1)
-        .execute();
+      await finishAppend(trx, head, last.seq, last.hash, inventory, checkpoint);
       return chained;
     });
     // Only ids whose rows are committed: one learned in a transaction that rolled back may name
@@ -185,6 +194,55 @@ export class AuditRepository {
       }
     }
     return written;
+  }
+
+  /**
+   * Appends a batch as one block (`audit.storage batches`, see audit-batch-block.ts): its body and
+   * key rows, chained after the head by one hash, with the inventory deltas and a checkpoint when
+   * due, in one transaction under the head's lock as `append`. Returns where it went.
+   */
+  async appendBlock(
+    batch: EncodedAuditBatch,
+    inventory: InventoryDelta[],
+    checkpoint: AppendCheckpoint | null,
+  ): Promise<AuditBlockHead | undefined> {
+    const count = blockRecordCount(batch);
+    if (count === 0) return undefined;
+    const body = encodeBlockBody(batch);
+    const index = blockIndex(batch);
+    return this.db.transaction().execute(async (trx) => {
+      const head = await lockedHead(trx);
+      // A block at the next place fails its INSERT; a row or a block further on would not.
+      await refuseStoredPastHead(trx, Number(head.seq), "audit_log", "audit_blocks");
+      const firstSeq = Number(head.seq) + 1;
+      const lastSeq = firstSeq + count - 1;
+      const hash = blockHash(firstSeq, lastSeq, head.hash, body);
+      await trx
+        .insertInto("audit_blocks")
+        .values({
+          first_seq: firstSeq,
+          last_seq: lastSeq,
+          first_at: index.firstAt,
+          last_at: index.lastAt,
+          accesses: auditBatchLength(batch),
+          prev_hash: head.hash,
+          hash,
+          body,
+        })
+        .execute();
+      for (let i = 0; i < index.keys.length; i += 200) {
+        await trx
+          .insertInto("audit_block_keys")
+          .values(
+            index.keys
+              .slice(i, i + 200)
+              .map((k) => ({ field: k.field, value: k.value, first_seq: firstSeq })),
+          )
+          .execute();
+      }
+      await finishAppend(trx, head, lastSeq, hash, inventory, checkpoint);
+      return { firstSeq, lastSeq, prevHash: head.hash, hash };
+    });
   }
 
   /**
@@ -300,8 +358,37 @@ export class AuditRepository {
     return rows.map((r) => ({ ...r, seq: Number(r.seq), at: Number(r.at) }));
   }
 
-  /** Records in seq order, a page at a time (verify, export). */
+  /**
+   * The chain in seq order, a page at a time (verify): the audit_log rows as records and the
+   * blocks undecoded, merged by seq (a database written by both storages holds both).
+   */
+  async *scanChain(afterSeq = 0, pageSize = 5_000): AsyncGenerator<ChainLink> {
+    const rows = this.scanRows(afterSeq, pageSize);
+    const blocks = this.scanBlocks(afterSeq, Math.max(1, Math.floor(pageSize / 100)));
+    let r = await rows.next();
+    let b = await blocks.next();
+    while (!r.done || !b.done) {
+      if (!r.done && (b.done || r.value.seq < b.value.firstSeq)) {
+        yield { kind: "record", record: r.value };
+        r = await rows.next();
+      } else if (!b.done) {
+        yield { kind: "block", ...b.value };
+        b = await blocks.next();
+      }
+    }
+  }
+
+  /** Every record after `afterSeq` in seq order, blocks decoded (export, tests). */
   async *scan(afterSeq = 0, pageSize = 5_000): AsyncGenerator<ChainedRecord> {
+    for await (const link of this.scanChain(afterSeq, pageSize)) {
+      if (link.kind === "record") yield link.record;
+      else {
+        for (const r of blockRecords(link, decodeBlockBody(link.body))) if (r.seq > afterSeq) yield r;
+      }
+    }
+  }
+
+  private async *scanRows(afterSeq: number, pageSize: number): AsyncGenerator<ChainedRecord> {
     let after = afterSeq;
     for (;;) {
       const rows = await this.selectRecords()
@@ -315,7 +402,96 @@ export class AuditRepository {
     }
   }
 
+  private async *scanBlocks(afterSeq: number, pageSize: number): AsyncGenerator<StoredBlock> {
+    let after = afterSeq;
+    for (;;) {
+      const rows = await this.db
+        .selectFrom("audit_blocks")
+        .select(["first_seq", "last_seq", "prev_hash", "hash", "body"])
+        .where("last_seq", ">", after)
+        .orderBy("first_seq")
+        .limit(pageSize)
+        .execute();
+      for (const r of rows) yield storedBlock(r);
+      if (rows.length < pageSize) return;
+      after = Number(rows[rows.length - 1]!.last_seq);
+    }
+  }
+
+  /**
+   * Records matching `q`, from both storages (audit_log rows and blocks), `limit` of them in seq
+   * order.
+   */
   async query(q: AuditQuery): Promise<ChainedRecord[]> {
+    const [rows, blocks] = await Promise.all([this.queryRows(q), this.queryBlocks(q)]);
+    if (blocks.length === 0) return rows;
+    if (rows.length === 0) return blocks;
+    const merged = [...rows, ...blocks].sort((a, b) => (q.order === "asc" ? a.seq - b.seq : b.seq - a.seq));
+    return merged.slice(0, q.limit);
+  }
+
+  /**
+   * Records in blocks matching `q`: the blocks that may hold one (by seq, time and key rows) read
+   * a page at a time in `q.order`, decoded and filtered record by record, until `limit` are found.
+   */
+  private async queryBlocks(q: AuditQuery): Promise<ChainedRecord[]> {
+    const out: ChainedRecord[] = [];
+    if (q.limit <= 0) return out;
+    const keyed: [BlockKeyField, string][] = [];
+    if (q.identity !== undefined) keyed.push(["identity", q.identity ?? ANONYMOUS_KEY]);
+    if (q.ip !== undefined) keyed.push(["ip", q.ip]);
+    if (q.sha256 !== undefined) keyed.push(["sha256", q.sha256]);
+    if (q.project !== undefined) keyed.push(["project", q.project]);
+    if (q.action !== undefined) keyed.push(["action", q.action]);
+    if (q.outcome !== undefined) keyed.push(["outcome", q.outcome]);
+    const matches = recordFilter(q);
+    let cursor: number | undefined;
+    for (;;) {
+      let s = this.db
+        .selectFrom("audit_blocks")
+        .select(["first_seq", "last_seq", "prev_hash", "hash", "body"]);
+      if (q.afterSeq !== undefined) s = s.where("last_seq", ">", q.afterSeq);
+      if (q.beforeSeq !== undefined) s = s.where("first_seq", "<", q.beforeSeq);
+      if (q.since !== undefined) s = s.where("last_at", ">=", q.since);
+      if (q.until !== undefined) s = s.where("first_at", "<", q.until);
+      for (const [field, value] of keyed) {
+        s = s.where(({ exists, selectFrom }) =>
+          exists(
+            selectFrom("audit_block_keys")
+              .select("audit_block_keys.first_seq")
+              .where("audit_block_keys.field", "=", field)
+              .where("audit_block_keys.value", "=", value)
+              .whereRef("audit_block_keys.first_seq", "=", "audit_blocks.first_seq"),
+          ),
+        );
+      }
+      if (cursor !== undefined) s = s.where("first_seq", q.order === "asc" ? ">" : "<", cursor);
+      const page = await s.orderBy("first_seq", q.order).limit(BLOCKS_PER_READ).execute();
+      for (const row of page) {
+        const block = storedBlock(row);
+        let records: ChainedRecord[];
+        try {
+          records = blockRecords(block, decodeBlockBody(block.body));
+        } catch (err) {
+          const unreadable = new AuditBlockUnreadable(block.firstSeq, block.lastSeq, (err as Error).message);
+          if (!q.onUnreadableBlock) throw unreadable;
+          q.onUnreadableBlock(unreadable);
+          continue;
+        }
+        if (q.order === "desc") records.reverse();
+        for (const r of records) {
+          if (!matches(r)) continue;
+          out.push(r);
+          if (out.length >= q.limit) return out;
+        }
+      }
+      if (page.length < BLOCKS_PER_READ) return out;
+      cursor = Number(page[page.length - 1]!.first_seq);
+    }
+  }
+
+  /** Records in audit_log rows matching `q`. */
+  private async queryRows(q: AuditQuery): Promise<ChainedRecord[]> {
     const eb = expressionBuilder<Database, "audit_log">();
     const filters: Expression<SqlBool>[] = [];
     if (q.identity === null) filters.push(eb("audit_log.identity", "is", null));
@@ -370,6 +546,81 @@ export class AuditRepository {
 
   get dialectName(): DialectName {
     return this.dialect;
+  }
+}
+
+/**
+ * The rest of an append, after its records are stored: the inventory deltas, a signed checkpoint
+ * when one is due, and the head moved to the last record (`lastSeq`, `lastHash`).
+ */
+async function finishAppend(
+  trx: Transaction<Database>,
+  head: Selectable<AuditHeadTable>,
+  lastSeq: number,
+  lastHash: string,
+  inventory: InventoryDelta[],
+  checkpoint: AppendCheckpoint | null,
+): Promise<void> {
+  for (let i = 0; i < inventory.length; i += 200) {
+    await trx
+      .insertInto("inventory")
+      .values(inventory.slice(i, i + 200))
+      .onConflict((oc) =>
+        oc.columns(["project", "version", "sha256", "identity", "ip", "application"]).doUpdateSet({
+          pulls: sql`inventory.pulls + excluded.pulls`,
+          last_pulled: sql`case when excluded.last_pulled > inventory.last_pulled then excluded.last_pulled else inventory.last_pulled end`,
+          first_pulled: sql`case when excluded.first_pulled < inventory.first_pulled then excluded.first_pulled else inventory.first_pulled end`,
+          client: sql`coalesce(excluded.client, inventory.client)`,
+          team: sql`coalesce(excluded.team, inventory.team)`,
+        }),
+      )
+      .execute();
+  }
+  let checkpointSeq = Number(head.checkpoint_seq);
+  let checkpointAt = Number(head.checkpoint_at);
+  if (
+    checkpoint &&
+    (lastSeq - checkpointSeq >= checkpoint.everyRecords ||
+      checkpoint.now - checkpointAt >= checkpoint.everyMs) &&
+    (await insertCheckpoint(trx, checkpoint.signer, lastSeq, lastHash, checkpoint.now))
+  ) {
+    checkpointSeq = lastSeq;
+    checkpointAt = checkpoint.now;
+  }
+  await trx
+    .updateTable("audit_head")
+    .set({ seq: lastSeq, hash: lastHash, checkpoint_seq: checkpointSeq, checkpoint_at: checkpointAt })
+    .where("id", "=", 1)
+    .execute();
+}
+
+/**
+ * Fails the append when a record is already stored past the head in `tables`: no writer of the
+ * chain puts one there, and writing over or around it would hide it (see ChainBlocked, which the
+ * trail then reports). An index lookup a table, per batch.
+ */
+async function refuseStoredPastHead(
+  trx: Transaction<Database>,
+  headSeq: number,
+  ...tables: ("audit_log" | "audit_blocks")[]
+): Promise<void> {
+  for (const table of tables) {
+    const row =
+      table === "audit_log"
+        ? await trx
+            .selectFrom("audit_log")
+            .select("seq")
+            .where("seq", ">", headSeq)
+            .limit(1)
+            .executeTakeFirst()
+        : await trx
+            .selectFrom("audit_blocks")
+            .select("first_seq as seq")
+            .where("first_seq", ">", headSeq)
+            .limit(1)
+            .executeTakeFirst();
+    if (row)
+      throw new Error(`record ${Number(row.seq)} is already stored past the chain head (record ${headSeq})`);
   }
 }
 
@@ -452,4 +703,46 @@ function normalise(row: Record<(typeof AUDIT_COLUMNS)[number], unknown>): Chaine
   };
   if (repeats_json !== null && repeats_json !== undefined) out.repeats_json = repeats_json;
   return out;
+}
+
+/** Blocks read at a time by a query (each up to a batch of records, 500 by default). */
+const BLOCKS_PER_READ = 20;
+
+/** One link of the chain as `scan` yields it: a record stored as a row, or a block of records. */
+export type ChainLink = { kind: "record"; record: ChainedRecord } | ({ kind: "block" } & StoredBlock);
+
+/** A block as stored: its place in the chain and its body, undecoded. */
+export interface StoredBlock extends AuditBlockHead {
+  body: Uint8Array;
+}
+
+function storedBlock(r: {
+  first_seq: unknown;
+  last_seq: unknown;
+  prev_hash: string;
+  hash: string;
+  body: Uint8Array;
+}): StoredBlock {
+  return {
+    firstSeq: Number(r.first_seq),
+    lastSeq: Number(r.last_seq),
+    prevHash: r.prev_hash,
+    hash: r.hash,
+    body: r.body,
+  };
+}
+
+/** `q`'s filters on one record (a block's records are filtered after it is read). */
+function recordFilter(q: AuditQuery): (r: ChainedRecord) => boolean {
+  return (r) =>
+    (q.identity === undefined || r.identity === q.identity) &&
+    (q.ip === undefined || r.ip === q.ip) &&
+    (q.sha256 === undefined || r.sha256 === q.sha256) &&
+    (q.project === undefined || r.project === q.project) &&
+    (q.action === undefined || r.action === q.action) &&
+    (q.outcome === undefined || r.outcome === q.outcome) &&
+    (q.since === undefined || r.at >= q.since) &&
+    (q.until === undefined || r.at < q.until) &&
+    (q.beforeSeq === undefined || r.seq < q.beforeSeq) &&
+    (q.afterSeq === undefined || r.seq > q.afterSeq);
 }

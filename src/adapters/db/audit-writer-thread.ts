@@ -207,11 +207,12 @@ export class ThreadAuditWriter implements AuditWriter {
       // The records become the chained records, as the inline writer leaves them.
       const chained = w.records;
       let prev = reply.prevHash;
+      const block = reply.blockHash;
       chained.forEach((r, i) => {
         r.seq = reply.firstSeq + i;
         r.prev_hash = prev;
-        r.hash = reply.hashes![i]!;
-        prev = r.hash;
+        r.hash = block ?? reply.hashes![i]!;
+        if (!block) prev = r.hash;
       });
       w.resolve({ written: reply.written, chained });
     }

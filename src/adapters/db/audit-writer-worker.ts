@@ -7,7 +7,7 @@ import { sign, type KeyObject } from "node:crypto";
 import { parentPort, workerData } from "node:worker_threads";
 import type { EncodedAuditBatch } from "../../services/audit/audit-batch-codec.js";
 import type { CheckpointPolicy } from "../../services/audit/audit-writer.js";
-import { inlineAuditWriter } from "../../services/audit/audit-writer.js";
+import { inlineAuditWriter, type AuditStorage } from "../../services/audit/audit-writer.js";
 import { ownThreadId } from "../runtime/thread-priority.js";
 import { AuditRepository, type CheckpointSigner } from "./audit-repository.js";
 import { connectDatabase, type DatabaseLocation } from "./connect-database.js";
@@ -15,6 +15,8 @@ import { connectDatabase, type DatabaseLocation } from "./connect-database.js";
 export interface AuditWriterInit {
   database: DatabaseLocation;
   key: { keyid: string; privateKey: KeyObject; publicKeyPem: string };
+  /** How the trail is stored (default rows). */
+  storage?: AuditStorage;
 }
 
 export type AuditWriterRequest =
@@ -25,7 +27,16 @@ export type AuditWriterReply =
   /** First, as the thread starts: its kernel thread id (Linux), whose CPU policy the parent sets. */
   | { type: "started"; tid: number | undefined }
   /** `hashes` only when asked for (the trail has sinks that take the chained records). */
-  | { type: "written"; id: number; written: number; firstSeq: number; prevHash: string; hashes?: string[] }
+  | {
+      type: "written";
+      id: number;
+      written: number;
+      firstSeq: number;
+      prevHash: string;
+      hashes?: string[];
+      /** Stored as one block (`audit.storage batches`): the hash every record of it carries. */
+      blockHash?: string;
+    }
   | { type: "failed"; id: number; message: string };
 
 const port = parentPort;
@@ -40,7 +51,8 @@ const signer: CheckpointSigner = {
     signature: sign(null, message, init.key.privateKey).toString("base64"),
   }),
 };
-const writer = inlineAuditWriter(new AuditRepository(handle.db, handle.dialect), signer);
+const storage = init.storage ?? "rows";
+const writer = inlineAuditWriter(new AuditRepository(handle.db, handle.dialect), signer, storage);
 
 // One request at a time, in the order posted: the chain continues batch after batch.
 let queue = Promise.resolve();
@@ -51,6 +63,20 @@ port.on("message", (msg: AuditWriterRequest) => {
 async function write(msg: Extract<AuditWriterRequest, { type: "write" }>): Promise<void> {
   let reply: AuditWriterReply;
   try {
+    if (storage === "batches") {
+      // The parent numbers and hashes the records it kept (see ThreadAuditWriter.settle).
+      const { written, block } = await writer.write(msg.batch, msg.checkpoint, false);
+      reply = {
+        type: "written",
+        id: msg.id,
+        written,
+        firstSeq: block?.firstSeq ?? 0,
+        prevHash: block?.prevHash ?? "",
+        ...(block ? { blockHash: block.hash } : {}),
+      };
+      port!.postMessage(reply);
+      return;
+    }
     const { written, chained = [] } = await writer.write(msg.batch, msg.checkpoint, true);
     reply = {
       type: "written",

@@ -24,6 +24,7 @@ import * as m0011 from "./migrations/0011-pending-request-once.js";
 import * as m0012 from "./migrations/0012-identity-disabled-reason.js";
 import * as m0013 from "./migrations/0013-audit-repeats.js";
 import * as m0014 from "./migrations/0014-remediation-history.js";
+import * as m0015 from "./migrations/0015-audit-blocks.js";
 
 /**
  * Numbered migrations, in order. A static list, so bundling and type checking see them all; each
@@ -46,6 +47,7 @@ const MIGRATIONS: [string, DialectMigration][] = [
   ["0012-identity-disabled-reason", m0012],
   ["0013-audit-repeats", m0013],
   ["0014-remediation-history", m0014],
+  ["0015-audit-blocks", m0015],
 ];
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -2,7 +2,7 @@ import type { Generated } from "kysely";
 
 /**
  * Tables for identity, audit and inventory (migrations 0004-identity, 0009-audit-clients,
- * 0012-identity-disabled-reason, 0013-audit-repeats). Merged into `Database` in `schema.ts`.
+ * 0012-identity-disabled-reason, 0013-audit-repeats, 0015-audit-blocks). Merged into `Database` in `schema.ts`.
  */
 export interface IdentityTables {
   teams: TeamsTable;
@@ -12,6 +12,8 @@ export interface IdentityTables {
   audit_log: AuditLogTable;
   audit_clients: AuditClientsTable;
   audit_head: AuditHeadTable;
+  audit_blocks: AuditBlocksTable;
+  audit_block_keys: AuditBlockKeysTable;
   audit_checkpoints: AuditCheckpointsTable;
   inventory: InventoryTable;
 }
@@ -99,6 +101,30 @@ export interface AuditLogTable {
 export interface AuditClientsTable {
   id: Generated<number>;
   json: string;
+}
+
+/**
+ * One block of records (0015-audit-blocks, `audit.storage batches`): records first_seq..last_seq
+ * encoded in `body` (see audit-batch-block.ts), chained as a whole by `hash` after `prev_hash`.
+ */
+export interface AuditBlocksTable {
+  first_seq: number;
+  last_seq: number;
+  /** The earliest and latest record time (each record's first access) in the block. */
+  first_at: number;
+  last_at: number;
+  /** Accesses it holds (its records and their repeats). */
+  accesses: number;
+  prev_hash: string;
+  hash: string;
+  body: Uint8Array;
+}
+
+/** A distinct value of a key field (BLOCK_KEY_FIELDS) in a block: how the queries find blocks. */
+export interface AuditBlockKeysTable {
+  field: string;
+  value: string;
+  first_seq: number;
 }
 
 /** The single row (id 1) holding the end of the chain; appends lock it, which serialises writers. */

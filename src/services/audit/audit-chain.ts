@@ -93,15 +93,20 @@ export function clampAuditFields(records: AuditFields[]): AuditFields[] {
     const fields = r as unknown as Record<string, string | null>;
     for (const [field, max] of CLAMPED) {
       const v = fields[field];
-      if (v !== null && v !== undefined && v.length > max) {
-        // A cut that would split a surrogate pair keeps one character less.
-        const end = /[\uD800-\uDBFF]/.test(v[max - 1]!) ? max - 1 : max;
-        fields[field] = v.slice(0, end);
-      }
+      if (v !== null && v !== undefined && v.length > max) fields[field] = cut(v, max);
     }
   }
   return records;
 }
+
+/** A storable value of `field` cut to its width, as clampAuditFields cuts it. */
+export function clampedField(field: keyof AuditFields, v: string): string {
+  const max = (AUDIT_FIELD_MAX as Partial<Record<keyof AuditFields, number>>)[field];
+  return max === undefined || v.length <= max ? v : cut(v, max);
+}
+
+// A cut that would split a surrogate pair keeps one character less.
+const cut = (v: string, max: number) => v.slice(0, /[\uD800-\uDBFF]/.test(v[max - 1]!) ? max - 1 : max);
 
 export interface ChainedRecord extends AuditFields {
   seq: number;
@@ -265,6 +270,48 @@ export class ChainVerifier {
     this.seq = r.seq;
     this.hash = r.hash;
     if (this.watch.has(r.seq)) this.seen.set(r.seq, r.hash);
+    return true;
+  }
+
+  /**
+   * A block of records (`audit.storage batches`): `actualHash` is the hash of its stored place and
+   * body, `records` what its body decodes to (or why it does not). The block is chained as a
+   * whole, so a problem names its record range.
+   */
+  feedBlock(
+    block: { firstSeq: number; lastSeq: number; prevHash: string; hash: string },
+    actualHash: string,
+    records: ChainedRecord[] | Error,
+  ): boolean {
+    if (this.problem) return false;
+    const expected = this.seq + 1;
+    const range = `records ${block.firstSeq}..${block.lastSeq} (one block)`;
+    if (block.firstSeq !== expected) {
+      this.problem =
+        block.firstSeq > expected
+          ? `record ${expected}${block.firstSeq - 1 > expected ? `..${block.firstSeq - 1}` : ""} missing (removed); the chain breaks before record ${block.firstSeq}`
+          : `${range}: out of order after record ${this.seq}`;
+      return false;
+    }
+    if (block.prevHash !== this.hash) {
+      this.problem = `${range}: do not follow record ${this.seq} (prev_hash mismatch: a record was removed, inserted or reordered)`;
+      return false;
+    }
+    if (actualHash !== block.hash) {
+      this.problem = `${range}: contents do not match the block's hash (a record in it was edited, removed or reordered)`;
+      return false;
+    }
+    if (records instanceof Error) {
+      this.problem = `${range}: the block matches its hash but cannot be read (${records.message})`;
+      return false;
+    }
+    if (block.lastSeq - block.firstSeq + 1 !== records.length) {
+      this.problem = `${range}: the block holds ${records.length} records`;
+      return false;
+    }
+    this.seq = block.lastSeq;
+    this.hash = block.hash;
+    if (this.watch.has(block.lastSeq)) this.seen.set(block.lastSeq, block.hash);
     return true;
   }
 }

@@ -2,7 +2,8 @@ import { createPublicKey, verify as edVerify } from "node:crypto";
 import type { AuditRepository } from "../../adapters/db/audit-repository.js";
 import { keyIdOf } from "../../crypto/key-ring.js";
 import { accessCount } from "./audit-batch-codec.js";
-import { ChainVerifier, checkpointMessage } from "./audit-chain.js";
+import { blockHash, blockRecords, decodeBlockBody } from "./audit-batch-block.js";
+import { ChainVerifier, checkpointMessage, type ChainedRecord } from "./audit-chain.js";
 import { CHECKPOINT_EVERY_MS, CHECKPOINT_EVERY_RECORDS } from "./audit-trail.js";
 
 /**
@@ -105,9 +106,7 @@ export async function verifyAuditLog(
   // The newest time among the unsigned records written for clients (see unsignedTailProblem).
   let unsignedUntil = -Infinity;
   let unsignedForClients = 0;
-  for await (const r of repo.scan()) {
-    if (r.seq > head.seq) break;
-    if (!v.feed(r)) break;
+  const checked = (r: ChainedRecord) => {
     records++;
     // Its hash verified: the repeats are as written (valid), unless a writer wrote them wrong.
     try {
@@ -119,6 +118,24 @@ export async function verifyAuditLog(
       unsignedForClients++;
       if (r.at > unsignedUntil) unsignedUntil = r.at;
     }
+  };
+  for await (const link of repo.scanChain()) {
+    if (link.kind === "record") {
+      const r = link.record;
+      if (r.seq > head.seq) break;
+      if (!v.feed(r)) break;
+      checked(r);
+      continue;
+    }
+    if (link.firstSeq > head.seq) break;
+    let decoded: ChainedRecord[] | Error;
+    try {
+      decoded = blockRecords(link, decodeBlockBody(link.body));
+    } catch (err) {
+      decoded = err instanceof Error ? err : new Error(String(err));
+    }
+    if (!v.feedBlock(link, blockHash(link.firstSeq, link.lastSeq, link.prevHash, link.body), decoded)) break;
+    for (const r of decoded as ChainedRecord[]) checked(r);
   }
   const result = (problem: string | null): AuditVerification => ({
     ok: problem === null,

@@ -1,7 +1,8 @@
 import type { AuditRepository, CheckpointSigner, SealOutcome } from "../../adapters/db/audit-repository.js";
 import { auditBatchLength, decodeStorableAuditBatch, type EncodedAuditBatch } from "./audit-batch-codec.js";
 import type { ChainedRecord } from "./audit-chain.js";
-import { inventoryDeltas } from "./inventory-deltas.js";
+import { blockRecords, type AuditBlockHead } from "./audit-batch-block.js";
+import { holdsDownloads, inventoryDeltas } from "./inventory-deltas.js";
 
 /** When a batch's write also signs a checkpoint of the chain. */
 export interface CheckpointPolicy {
@@ -17,6 +18,8 @@ export interface CheckpointPolicy {
 export interface WrittenBatch {
   written: number;
   chained?: ChainedRecord[];
+  /** Where the batch went as a block (`audit.storage batches`). */
+  block?: AuditBlockHead;
 }
 
 /**
@@ -62,15 +65,39 @@ export interface ChainBlocked {
   reason: string;
 }
 
+/**
+ * How the trail is stored (`audit.storage`): `rows`, a row and a hash per record, so that
+ * `audit verify` names an edited record itself; `batches`, one block and one hash per batch
+ * written (see audit-batch-block.ts), a fraction of the writer's cost per record, and `verify`
+ * names an edited record's block.
+ */
+export type AuditStorage = "rows" | "batches";
+
 /** Writes on the calling thread, through the gateway's own database connection. */
-export function inlineAuditWriter(repo: AuditRepository, signer: CheckpointSigner): AuditWriter {
+export function inlineAuditWriter(
+  repo: AuditRepository,
+  signer: CheckpointSigner,
+  storage: AuditStorage = "rows",
+): AuditWriter {
   return {
     description: "inline",
     write: async (batch, checkpoint, chained) => {
       if (auditBatchLength(batch) === 0) return { written: 0, ...(chained ? { chained: [] } : {}) };
+      const written = auditBatchLength(batch);
+      if (storage === "batches") {
+        // Only a batch with downloads is decoded here (the inventory), or one whose records are
+        // asked for back; a block is stored as the trail encoded it.
+        const records = chained || holdsDownloads(batch) ? decodeStorableAuditBatch(batch) : undefined;
+        const head = await repo.appendBlock(batch, records ? inventoryDeltas(records) : [], {
+          ...checkpoint,
+          signer,
+        });
+        const block = head ? { block: head } : {};
+        if (!chained) return { written, ...block };
+        return { written, ...block, chained: head ? blockRecords(head, batch) : [] };
+      }
       const records = decodeStorableAuditBatch(batch);
       const out = await repo.append(records, inventoryDeltas(records), { ...checkpoint, signer });
-      const written = auditBatchLength(batch);
       return chained ? { written, chained: out } : { written };
     },
     seal: (now, minAgeMs) => repo.sealHead(signer, now, minAgeMs),

@@ -1,7 +1,14 @@
 import type { InventoryDelta } from "../../adapters/db/audit-repository.js";
 import { clientLabel } from "../../domain/user-agent.js";
-import { repeatOffsets } from "./audit-batch-codec.js";
+import { repeatOffsets, type EncodedAuditBatch } from "./audit-batch-codec.js";
 import type { AuditFields } from "./audit-chain.js";
+
+/** Whether a batch may hold a download (its strings name the action): only then has it inventory deltas. */
+export function holdsDownloads(batch: EncodedAuditBatch): boolean {
+  return batch.strings.includes(DOWNLOAD);
+}
+
+const DOWNLOAD = "file.download";
 
 /**
  * Successful file downloads (not HEAD, not metadata) aggregated per consumer and file; a record
@@ -10,7 +17,7 @@ import type { AuditFields } from "./audit-chain.js";
 export function inventoryDeltas(batch: AuditFields[]): InventoryDelta[] {
   const byKey = new Map<string, InventoryDelta>();
   for (const r of batch) {
-    if (r.action !== "file.download" || r.outcome !== "ok" || !r.sha256 || !r.project) continue;
+    if (r.action !== DOWNLOAD || r.outcome !== "ok" || !r.sha256 || !r.project) continue;
     const identity = r.identity ?? "";
     const application = r.application ?? "";
     const key = `${identity}\u0000${r.ip}\u0000${application}\u0000${r.sha256}`;

@@ -62,7 +62,7 @@ export async function buildIdentityServices(
   };
   const sinks = config.auditSinks.length ? await createAuditSinks(config.auditSinks, log) : [];
   const audit = new AuditTrail({
-    writer: inlineAuditWriter(auditLog, signer),
+    writer: inlineAuditWriter(auditLog, signer, config.auditStorage),
     // Once started (a serving gateway): records a keyless CLI command left unsigned are signed too.
     watchOthers: true,
     // A running gateway writes the trail on a thread of its own (an in-memory SQLite database
@@ -75,6 +75,7 @@ export async function buildIdentityServices(
             key: keys.activeSigningKey(),
             log,
             priority: config.auditWriterPriority,
+            storage: config.auditStorage,
           })
         : undefined;
     },
