@@ -24,6 +24,7 @@ const { values } = parseArgs({
     "no-audit": { type: "boolean", default: false },
     "queue-only": { type: "boolean", default: false },
     "writer-priority": { type: "string", default: "idle" },
+    storage: { type: "string", default: "rows" },
   },
 });
 const data = mkdtempSync(join(tmpdir(), "bench-audit-gw-"));
@@ -37,6 +38,7 @@ const config = loadConfig({
     upstream: values.upstream!,
     data,
     auditWriterPriority: values["writer-priority"],
+    auditStorage: values.storage,
   },
 });
 const gateway = await createGateway(config, { logger: pino({ level: "warn" }) });

@@ -9,13 +9,17 @@
  * would be chained and written: its ratio is what auditing costs the serving thread alone, the
  * rest is the writer's.
  *
+ * Each figure's runs follow a second of the same load on every gateway (steady state: the JIT
+ * warmed, the audit writer thread started).
+ *
  * After each wrk run the gateway writes everything its trail still holds before anything else
  * runs (see gateway.ts), and the time that takes counts against the run's requests/s: audit work
  * deferred past the run (a writer behind, e.g. at idle CPU priority) is the audited gateway's.
  *
- * Run:  node --import tsx bench/audit/run.ts [--quick] [--writer-priority idle|normal]
+ * Run:  node --import tsx bench/audit/run.ts [--quick] [--writer-priority idle|normal] [--storage rows|batches]
  *   --quick  3 rounds of 2 s runs (default: 7 rounds of 3 s)
  *   --writer-priority  the audited gateway's `audit.writer-priority` (default idle, as shipped)
+ *   --storage  the audited gateway's `audit.storage` (default rows, as shipped)
  *
  * Each gateway runs in its own process (bench/audit/gateway.ts) over its own SQLite data
  * directory and the same HTTP upstream on loopback (a PEP 691 index in this process, asked only
@@ -39,6 +43,10 @@ const QUICK = process.argv.includes("--quick");
 const WRITER_PRIORITY = process.argv.includes("--writer-priority")
   ? process.argv[process.argv.indexOf("--writer-priority") + 1]!
   : "idle";
+/** The audited gateway's audit storage (`--storage batches` for block storage). */
+const STORAGE = process.argv.includes("--storage")
+  ? process.argv[process.argv.indexOf("--storage") + 1]!
+  : "rows";
 const SECONDS = QUICK ? 2 : 3;
 const ROUNDS = QUICK ? 3 : 7;
 const TARGET = 0.9;
@@ -69,6 +77,8 @@ async function startGateway(
       upstream,
       "--writer-priority",
       WRITER_PRIORITY,
+      "--storage",
+      STORAGE,
       ...(mode ? [mode] : []),
     ],
     { stdio: ["pipe", "pipe", "inherit"] },
@@ -274,6 +284,10 @@ async function main(): Promise<number> {
         ];
       }
       for (const f of figures) {
+        // Steady state: a second of the figure's own load on each gateway first, so that what is
+        // measured is neither the JIT's warm-up nor the audit writer thread's start (which loads
+        // its modules: ~1 s of CPU from the TypeScript sources, once per busy spell in production).
+        for (const gw of [audited, baseline, queued]) await wrk(gw, f.path, f.script, 1);
         // The audited and baseline runs back to back, in turn first: a machine whose speed drifts
         // (a shared host) weighs on both alike, and each round's ratio is taken on its own.
         const pair = r % 2 === 0 ? ([baseline, audited] as const) : ([audited, baseline] as const);
@@ -303,7 +317,7 @@ async function main(): Promise<number> {
     }
     let ok = true;
     console.log(
-      `audit cost on the hot path (wrk -t1 -c4, ${ROUNDS} rounds × ${SECONDS} s, fresh gateways each round, audited and baseline back to back; ratio: median of the rounds' ratios, [lowest, highest])`,
+      `audit cost on the hot path (wrk -t1 -c4, ${ROUNDS} rounds × ${SECONDS} s, fresh gateways each round, audited (audit.storage ${STORAGE}) and baseline back to back; ratio: median of the rounds' ratios, [lowest, highest])`,
     );
     console.log(
       "figure".padEnd(28),
