@@ -38,6 +38,7 @@ import {
   type TestDatabase,
 } from "../helpers/databases.js";
 import { eventually } from "../helpers/eventually.js";
+import { bearer, createToken } from "../helpers/identity.js";
 import { cli } from "../helpers/run-cli.js";
 import { startJsonIndexServer } from "../helpers/upstream-server.js";
 import { buildWheel } from "../helpers/wheel-builder.js";
@@ -386,6 +387,46 @@ for (const dialect of DIALECTS) {
             .execute();
           assert.equal(await eventually(async () => (await ready()) !== 503, 10_000), true, "ready again");
           await gateway.services.audit.flush();
+
+          // The API reads the blocks: newest first, filtered, paged.
+          const admin = bearer(await createToken(gateway.services, { user: "sec", role: "admin" }));
+          await gateway.services.audit.flush();
+          const page = (await (
+            await fetch(`${url}/api/v1/audit?action=test.filler&limit=3`, { headers: admin })
+          ).json()) as { items: { seq: number; action: string; hash: string }[]; next: string };
+          assert.equal(page.items.length, 3);
+          assert.ok(page.items.every((r) => r.action === "test.filler"));
+          assert.ok(page.items[0]!.seq > page.items[1]!.seq, "newest first");
+          const second = (await (
+            await fetch(`${url}/api/v1/audit?action=test.filler&limit=3&cursor=${page.next}`, {
+              headers: admin,
+            })
+          ).json()) as { items: { seq: number }[] };
+          assert.equal(second.items[0]!.seq, page.items[2]!.seq - 1);
+          // A block that cannot be read: a 500 that says which records and what to run, not a guess.
+          const newest = await db
+            .selectFrom("audit_blocks")
+            .select(["first_seq", "last_seq", "body"])
+            .orderBy("first_seq", "desc")
+            .executeTakeFirstOrThrow();
+          await db
+            .updateTable("audit_blocks")
+            .set({ body: Buffer.from("junk") })
+            .where("first_seq", "=", newest.first_seq)
+            .execute();
+          const broken = await fetch(`${url}/api/v1/audit?limit=3`, { headers: admin });
+          assert.equal(broken.status, 500);
+          assert.match(
+            ((await broken.json()) as { error: { message: string } }).error.message,
+            new RegExp(
+              `records ${Number(newest.first_seq)}\\.\\.${Number(newest.last_seq)} \\(one block\\) cannot be read: .*run \`portcullis audit verify\``,
+            ),
+          );
+          await db
+            .updateTable("audit_blocks")
+            .set({ body: newest.body })
+            .where("first_seq", "=", newest.first_seq)
+            .execute();
         } finally {
           await gateway.close();
         }

@@ -446,6 +446,9 @@ export class AuditRepository {
     if (q.outcome !== undefined) keyed.push(["outcome", q.outcome]);
     const matches = recordFilter(q);
     let cursor: number | undefined;
+    // A block holds up to 2,000 records: a page of the newest 50 is mostly one block's, so the
+    // first read takes two, and each further read twice as many as the last.
+    let perRead = 2;
     for (;;) {
       let s = this.db
         .selectFrom("audit_blocks")
@@ -466,7 +469,7 @@ export class AuditRepository {
         );
       }
       if (cursor !== undefined) s = s.where("first_seq", q.order === "asc" ? ">" : "<", cursor);
-      const page = await s.orderBy("first_seq", q.order).limit(BLOCKS_PER_READ).execute();
+      const page = await s.orderBy("first_seq", q.order).limit(perRead).execute();
       for (const row of page) {
         const block = storedBlock(row);
         let records: ChainedRecord[];
@@ -485,8 +488,9 @@ export class AuditRepository {
           if (out.length >= q.limit) return out;
         }
       }
-      if (page.length < BLOCKS_PER_READ) return out;
+      if (page.length < perRead) return out;
       cursor = Number(page[page.length - 1]!.first_seq);
+      perRead = Math.min(perRead * 2, MAX_BLOCKS_PER_READ);
     }
   }
 
@@ -705,8 +709,8 @@ function normalise(row: Record<(typeof AUDIT_COLUMNS)[number], unknown>): Chaine
   return out;
 }
 
-/** Blocks read at a time by a query (each up to a batch of records, 500 by default). */
-const BLOCKS_PER_READ = 20;
+/** Blocks a query reads at a time at most (see queryBlocks). */
+const MAX_BLOCKS_PER_READ = 64;
 
 /** One link of the chain as `scan` yields it: a record stored as a row, or a block of records. */
 export type ChainLink = { kind: "record"; record: ChainedRecord } | ({ kind: "block" } & StoredBlock);

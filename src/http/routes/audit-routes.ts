@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { AuditBlockUnreadable } from "../../adapters/db/audit-repository.js";
 import { ISO_TIME_HINT, parseIsoTime } from "../../domain/iso-time.js";
 import { normalizeProjectName } from "../../domain/project-name.js";
 import type { GatewayHttpContext } from "../../main.js";
@@ -145,20 +146,27 @@ export async function registerAuditRoutes(app: FastifyInstance, ctx: GatewayHttp
           `querystring/limit must be <= ${max}${q.format === "jsonl" ? "" : ` (up to ${MAX_EXPORT_PAGE} with format=jsonl)`}, got ${limit}`,
         );
       // One record past the page says whether another follows (no cursor to an empty page).
-      const found = await auditLog.query({
-        ...(q.identity !== undefined ? { identity: q.identity } : {}),
-        ...(q.anonymous === true ? { identity: null } : {}),
-        ...(q.ip !== undefined ? { ip: q.ip } : {}),
-        ...(q.sha256 !== undefined ? { sha256: q.sha256 } : {}),
-        ...(q.project !== undefined ? { project: normalizeProjectName(q.project) } : {}),
-        ...(q.action !== undefined ? { action: q.action } : {}),
-        ...(q.outcome !== undefined ? { outcome: q.outcome } : {}),
-        ...(since !== undefined ? { since } : {}),
-        ...(until !== undefined ? { until } : {}),
-        ...(cursor ? { beforeSeq: cursor.seq } : {}),
-        limit: limit + 1,
-        order: "desc",
-      });
+      let found: Awaited<ReturnType<typeof auditLog.query>>;
+      try {
+        found = await auditLog.query({
+          ...(q.identity !== undefined ? { identity: q.identity } : {}),
+          ...(q.anonymous === true ? { identity: null } : {}),
+          ...(q.ip !== undefined ? { ip: q.ip } : {}),
+          ...(q.sha256 !== undefined ? { sha256: q.sha256 } : {}),
+          ...(q.project !== undefined ? { project: normalizeProjectName(q.project) } : {}),
+          ...(q.action !== undefined ? { action: q.action } : {}),
+          ...(q.outcome !== undefined ? { outcome: q.outcome } : {}),
+          ...(since !== undefined ? { since } : {}),
+          ...(until !== undefined ? { until } : {}),
+          ...(cursor ? { beforeSeq: cursor.seq } : {}),
+          limit: limit + 1,
+          order: "desc",
+        });
+      } catch (err) {
+        // A block (audit.storage batches) damaged or edited past reading: said, never guessed at.
+        if (!(err instanceof AuditBlockUnreadable)) throw err;
+        return sendApiError(reply, 500, "INTERNAL", `${err.message}; run \`portcullis audit verify\``);
+      }
       const rows = found.slice(0, limit);
       const items = rows.map(recordJson);
       const next = found.length > limit ? encodeCursor({ seq: rows[rows.length - 1]!.seq }) : null;
