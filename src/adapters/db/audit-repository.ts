@@ -15,6 +15,7 @@ import {
   blockIndex,
   blockRecordCount,
   blockRecords,
+  blockRecordsWhere,
   decodeBlockBody,
   encodeBlockBody,
   type AuditBlockHead,
@@ -445,6 +446,10 @@ export class AuditRepository {
     if (q.action !== undefined) keyed.push(["action", q.action]);
     if (q.outcome !== undefined) keyed.push(["outcome", q.outcome]);
     const matches = recordFilter(q);
+    // The same filters on a block's cells, so that only its matching records are decoded.
+    const wanted = keyed.map(
+      ([field, value]) => [field, field === "identity" && q.identity === null ? null : value] as const,
+    );
     let cursor: number | undefined;
     // A block holds up to 2,000 records: a page of the newest 50 is mostly one block's, so the
     // first read takes two, and each further read twice as many as the last.
@@ -474,7 +479,7 @@ export class AuditRepository {
         const block = storedBlock(row);
         let records: ChainedRecord[];
         try {
-          records = blockRecords(block, decodeBlockBody(block.body));
+          records = blockRecordsWhere(block, decodeBlockBody(block.body), wanted);
         } catch (err) {
           const unreadable = new AuditBlockUnreadable(block.firstSeq, block.lastSeq, (err as Error).message);
           if (!q.onUnreadableBlock) throw unreadable;

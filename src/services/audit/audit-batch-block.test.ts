@@ -6,7 +6,9 @@ import {
   blockHash,
   blockIndex,
   blockRecordCount,
+  BLOCK_KEY_FIELDS,
   blockRecords,
+  blockRecordsWhere,
   decodeBlockBody,
   encodeBlockBody,
 } from "./audit-batch-block.js";
@@ -100,4 +102,33 @@ test("a block's keys are the distinct values its records are filtered by, as the
   // Times of the records' first accesses (the repeat at 1,400 is part of the record at 1,000).
   assert.equal(firstAt, 1_000);
   assert.equal(lastAt, 1_003);
+});
+
+test("a block's records filtered on its cells are those a full decode would keep, numbered as in the block", () => {
+  const batch = encodeAuditBatch(records);
+  const head = { firstSeq: 11, lastSeq: 14, prevHash: "p".repeat(64), hash: "h".repeat(64) };
+  const all = blockRecords(head, batch);
+  const cases: [string, (typeof BLOCK_KEY_FIELDS)[number], string | null][] = [
+    ["named", "identity", "alice"],
+    ["anonymous", "identity", null],
+    ["made storable", "identity", "eve\uFFFD"],
+    ["cut to width", "project", "p".repeat(200)],
+    ["absent", "identity", "mallory"],
+  ];
+  for (const [what, field, value] of cases) {
+    assert.deepEqual(
+      blockRecordsWhere(head, batch, [[field, value]]),
+      all.filter((r) => r[field] === value),
+      what,
+    );
+  }
+  const both = blockRecordsWhere(head, batch, [
+    ["action", "file.download"],
+    ["identity", "alice"],
+  ]);
+  assert.deepEqual(
+    both.map((r) => [r.seq, r.repeats_json]),
+    [[11, "[400]"]],
+    "the repeat stays with its record",
+  );
 });

@@ -179,6 +179,66 @@ export function blockRecords(head: AuditBlockHead, batch: EncodedAuditBatch): Ch
   return records;
 }
 
+/**
+ * The records of a block whose key fields hold the values asked for (`want`: null for a missing
+ * identity), decoded alone: a query over a large block decodes its matches, not its 2,000
+ * records. Values compare as the decoded records hold them (storable, cut to width). The caller
+ * still filters what comes back on the rest (times, seq bounds).
+ */
+export function blockRecordsWhere(
+  head: AuditBlockHead,
+  batch: EncodedAuditBatch,
+  want: readonly (readonly [BlockKeyField, string | null])[],
+): ChainedRecord[] {
+  if (want.length === 0) return blockRecords(head, batch);
+  const { cells, strings } = batch;
+  const tests = want.map(([field, value]) => {
+    const accepted = new Set<number>();
+    if (value === null) accepted.add(NULL);
+    else {
+      strings.forEach((v, i) => {
+        if (clampedField(field, storableText(v)) === value) accepted.add(i);
+      });
+    }
+    return { at: AUDIT_FIELDS.indexOf(field), accepted };
+  });
+  if (tests.some((t) => t.accepted.size === 0)) return [];
+  const rows: number[] = [];
+  for (let c = 0, row = 0; c < cells.length; c += WIDTH, row++) {
+    if (tests.every((t) => t.accepted.has(cells[c + t.at]!))) rows.push(row);
+  }
+  if (rows.length === cells.length / WIDTH) return blockRecords(head, batch);
+  // A batch of just those records (their repeats with them), decoded and numbered as in the block.
+  const sub = new Float64Array(rows.length * WIDTH);
+  const place = new Map<number, number>();
+  rows.forEach((row, i) => {
+    sub.set(cells.subarray(row * WIDTH, (row + 1) * WIDTH), i * WIDTH);
+    place.set(row, i);
+  });
+  const part: EncodedAuditBatch = { strings, cells: sub };
+  if (batch.repeatAt && batch.repeatOf) {
+    const at: number[] = [];
+    const of: number[] = [];
+    batch.repeatOf.forEach((row, i) => {
+      const to = place.get(row);
+      if (to === undefined) return;
+      at.push(batch.repeatAt![i]!);
+      of.push(to);
+    });
+    if (at.length > 0) {
+      part.repeatAt = Float64Array.from(at);
+      part.repeatOf = Uint32Array.from(of);
+    }
+  }
+  const records = decodeStorableAuditBatch(part) as ChainedRecord[];
+  records.forEach((r, i) => {
+    r.seq = head.firstSeq + rows[i]!;
+    r.prev_hash = head.prevHash;
+    r.hash = head.hash;
+  });
+  return records;
+}
+
 const STATUS = AUDIT_FIELDS.indexOf("status");
 
 /** The fields a block is found by (AuditQuery's filters): one key row per distinct value. */
