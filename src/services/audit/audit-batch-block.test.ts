@@ -6,11 +6,11 @@ import {
   blockHash,
   blockIndex,
   blockRecordCount,
-  BLOCK_KEY_FIELDS,
   blockRecords,
   blockRecordsWhere,
   decodeBlockBody,
   encodeBlockBody,
+  type BlockKeyField,
 } from "./audit-batch-block.js";
 import { decodeStorableAuditBatch, encodeAuditBatch } from "./audit-batch-codec.js";
 import type { AuditFields } from "./audit-chain.js";
@@ -108,7 +108,7 @@ test("a block's records filtered on its cells are those a full decode would keep
   const batch = encodeAuditBatch(records);
   const head = { firstSeq: 11, lastSeq: 14, prevHash: "p".repeat(64), hash: "h".repeat(64) };
   const all = blockRecords(head, batch);
-  const cases: [string, (typeof BLOCK_KEY_FIELDS)[number], string | null][] = [
+  const cases: [string, BlockKeyField, string | null][] = [
     ["named", "identity", "alice"],
     ["anonymous", "identity", null],
     ["made storable", "identity", "eve\uFFFD"],
