@@ -185,3 +185,26 @@ test("a builder encodes record by record, copies on finish and refuses to overfl
     ["requests", "requests", "flask"],
   );
 });
+
+test("a builder grows to its capacity as records come, and still finds repeats of its first records", () => {
+  const builder = new AuditBatchBuilder(2_000);
+  const distinct = Array.from({ length: 2_000 }, (_, i) => ({
+    ...base,
+    at: base.at + (i % 500),
+    application: `app-${i}`,
+  }));
+  distinct.slice(0, 1_000).forEach((r) => builder.add(r));
+  // The same access as the third record, after the builder has grown past its first room.
+  builder.add({ ...distinct[2]!, at: distinct[2]!.at + 700 });
+  distinct.slice(1_000).forEach((r) => builder.add(r));
+  assert.equal(builder.records, 2_000);
+  assert.equal(builder.length, 2_001);
+  assert.equal(builder.full, true);
+  const decoded = decodeAuditBatch(builder.finish());
+  assert.equal(decoded.length, 2_000);
+  assert.deepEqual(
+    decoded.map(({ repeats_json: _r, ...r }) => r),
+    distinct,
+  );
+  assert.equal(decoded[2]!.repeats_json, "[700]");
+});

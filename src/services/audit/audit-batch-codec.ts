@@ -31,6 +31,8 @@ const NULL = -1;
  * batch that waits longer (the database down, a trickle of requests) starts a new record.
  */
 export const REPEAT_SPAN_MS = 1_000;
+/** Records a builder has room for at first (see AuditBatchBuilder.grow). */
+const INITIAL_RECORDS = 64;
 /** Accesses a builder takes (first and repeated) before it is full, whatever its distinct records. */
 export const ACCESSES_PER_RECORD_SLOT = 40;
 
@@ -50,7 +52,8 @@ export const ACCESSES_PER_RECORD_SLOT = 40;
 export class AuditBatchBuilder {
   private readonly strings: string[] = [];
   private readonly index = new Map<string, number>();
-  private readonly cells: Float64Array;
+  /** Grown by doubling up to `capacity` records: a batch of repeats holds a few records. */
+  private cells: Float64Array;
   /** Records (distinct) so far. */
   private rows = 0;
   /** Accesses so far (records and their repeats). */
@@ -59,7 +62,7 @@ export class AuditBatchBuilder {
   /** Record by a hash of its fields but `at`: the newest record with that hash. */
   private readonly byHash = new Map<number, number>();
   /** For each record, the one before it with the same hash (-1: none). */
-  private readonly sameHash: Int32Array;
+  private sameHash: Int32Array;
   private readonly repeatAt: number[] = [];
   private readonly repeatOf: number[] = [];
   /** The last access added (not one read back with repeats), and the record it went to. */
@@ -76,8 +79,9 @@ export class AuditBatchBuilder {
     readonly capacity: number,
     maxAccesses = capacity * ACCESSES_PER_RECORD_SLOT,
   ) {
-    this.cells = new Float64Array(capacity * WIDTH);
-    this.sameHash = new Int32Array(capacity);
+    const initial = Math.min(capacity, INITIAL_RECORDS);
+    this.cells = new Float64Array(initial * WIDTH);
+    this.sameHash = new Int32Array(initial);
     this.maxAccesses = maxAccesses;
   }
 
@@ -110,6 +114,7 @@ export class AuditBatchBuilder {
       this.repeatOf.push(this.prevRow);
       return;
     }
+    if (this.rows === this.sameHash.length) this.grow();
     const cells = this.cells;
     const start = this.rows * WIDTH;
     let c = start;
@@ -171,6 +176,17 @@ export class AuditBatchBuilder {
       this.prev = r;
       this.prevRow = row;
     }
+  }
+
+  /** Room for twice as many records (at most `capacity`). */
+  private grow(): void {
+    const records = Math.min(this.capacity, this.sameHash.length * 2);
+    const cells = new Float64Array(records * WIDTH);
+    cells.set(this.cells);
+    this.cells = cells;
+    const sameHash = new Int32Array(records);
+    sameHash.set(this.sameHash);
+    this.sameHash = sameHash;
   }
 
   /** The records so far, as a batch of its own (a copy: the builder stays usable, e.g. to retry). */
