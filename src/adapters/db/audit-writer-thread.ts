@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
+import { inBlock } from "../../services/audit/audit-batch-block.js";
 import { decodeStorableAuditBatch, type EncodedAuditBatch } from "../../services/audit/audit-batch-codec.js";
 import type { ChainedRecord } from "../../services/audit/audit-chain.js";
 import {
@@ -207,13 +208,17 @@ export class ThreadAuditWriter implements AuditWriter {
       // The records become the chained records, as the inline writer leaves them.
       const chained = w.records;
       let prev = reply.prevHash;
-      const block = reply.blockHash;
-      chained.forEach((r, i) => {
-        r.seq = reply.firstSeq + i;
-        r.prev_hash = prev;
-        r.hash = block ?? reply.hashes![i]!;
-        if (!block) prev = r.hash;
-      });
+      if (reply.blockHash) {
+        const lastSeq = reply.firstSeq + chained.length - 1;
+        inBlock({ firstSeq: reply.firstSeq, lastSeq, prevHash: prev, hash: reply.blockHash }, chained);
+      } else {
+        chained.forEach((r, i) => {
+          r.seq = reply.firstSeq + i;
+          r.prev_hash = prev;
+          r.hash = reply.hashes![i]!;
+          prev = r.hash;
+        });
+      }
       w.resolve({ written: reply.written, chained });
     }
     if (this.waiting.size === 0 && this.worker) {

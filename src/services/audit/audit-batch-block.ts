@@ -1,7 +1,13 @@
 import * as crypto from "node:crypto";
 import { endianness } from "node:os";
 import { decodeStorableAuditBatch, type EncodedAuditBatch } from "./audit-batch-codec.js";
-import { AUDIT_FIELDS, clampedField, storableText, type ChainedRecord } from "./audit-chain.js";
+import {
+  AUDIT_FIELDS,
+  clampedField,
+  storableText,
+  type AuditFields,
+  type ChainedRecord,
+} from "./audit-chain.js";
 
 /**
  * Batch storage of the audit trail (`audit.storage batches`): each batch the trail writes is one
@@ -170,13 +176,26 @@ export function blockHash(firstSeq: number, lastSeq: number, prevHash: string, b
  * (the records of one block share them: the block is what is chained).
  */
 export function blockRecords(head: AuditBlockHead, batch: EncodedAuditBatch): ChainedRecord[] {
-  const records = decodeStorableAuditBatch(batch) as ChainedRecord[];
-  records.forEach((r, i) => {
-    r.seq = head.firstSeq + i;
+  return inBlock(head, decodeStorableAuditBatch(batch));
+}
+
+/**
+ * Records decoded from a block's batch (storable, see decodeStorableAuditBatch) made its chained
+ * records, in place: numbered from its first record (or, for some of them, by their `rows` in the
+ * block), each with the block's hashes.
+ */
+export function inBlock(
+  head: AuditBlockHead,
+  records: AuditFields[],
+  rows?: readonly number[],
+): ChainedRecord[] {
+  const out = records as ChainedRecord[];
+  out.forEach((r, i) => {
+    r.seq = head.firstSeq + (rows ? rows[i]! : i);
     r.prev_hash = head.prevHash;
     r.hash = head.hash;
   });
-  return records;
+  return out;
 }
 
 /**
@@ -230,13 +249,7 @@ export function blockRecordsWhere(
       part.repeatOf = Uint32Array.from(of);
     }
   }
-  const records = decodeStorableAuditBatch(part) as ChainedRecord[];
-  records.forEach((r, i) => {
-    r.seq = head.firstSeq + rows[i]!;
-    r.prev_hash = head.prevHash;
-    r.hash = head.hash;
-  });
-  return records;
+  return inBlock(head, decodeStorableAuditBatch(part), rows);
 }
 
 const STATUS = AUDIT_FIELDS.indexOf("status");

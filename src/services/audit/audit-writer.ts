@@ -1,7 +1,7 @@
 import type { AuditRepository, CheckpointSigner, SealOutcome } from "../../adapters/db/audit-repository.js";
 import { auditBatchLength, decodeStorableAuditBatch, type EncodedAuditBatch } from "./audit-batch-codec.js";
 import type { ChainedRecord } from "./audit-chain.js";
-import { blockRecords, type AuditBlockHead } from "./audit-batch-block.js";
+import { inBlock, type AuditBlockHead } from "./audit-batch-block.js";
 import { holdsDownloads, inventoryDeltas } from "./inventory-deltas.js";
 
 /** When a batch's write also signs a checkpoint of the chain. */
@@ -94,7 +94,8 @@ export function inlineAuditWriter(
         });
         const block = head ? { block: head } : {};
         if (!chained) return { written, ...block };
-        return { written, ...block, chained: head ? blockRecords(head, batch) : [] };
+        // Decoded above (`chained`): numbered and hashed as the block's.
+        return { written, ...block, chained: head && records ? inBlock(head, records) : [] };
       }
       const records = decodeStorableAuditBatch(batch);
       const out = await repo.append(records, inventoryDeltas(records), { ...checkpoint, signer });
