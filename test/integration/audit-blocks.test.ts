@@ -11,7 +11,6 @@ import { generateKeyPairSync, sign } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pino } from "pino";
 import type { Kysely } from "kysely";
 import {
   AuditRepository,
@@ -21,10 +20,8 @@ import {
 import { connectDatabase } from "../../src/adapters/db/connect-database.js";
 import { InventoryRepository } from "../../src/adapters/db/inventory-repository.js";
 import type { Database } from "../../src/adapters/db/schema.js";
-import { loadConfig } from "../../src/config/options.js";
 import { keyIdOf } from "../../src/crypto/key-ring.js";
 import { CLI_ACTOR } from "../../src/domain/identity.js";
-import { createGateway } from "../../src/main.js";
 import { encodeAuditBatch } from "../../src/services/audit/audit-batch-codec.js";
 import type { AuditFields, ChainedRecord } from "../../src/services/audit/audit-chain.js";
 import { inlineAuditWriter, type AuditStorage } from "../../src/services/audit/audit-writer.js";
@@ -40,6 +37,7 @@ import {
 import { eventually } from "../helpers/eventually.js";
 import { bearer, createToken } from "../helpers/identity.js";
 import { cli } from "../helpers/run-cli.js";
+import { startTestGateway } from "../helpers/test-gateway.js";
 import { startJsonIndexServer } from "../helpers/upstream-server.js";
 import { buildWheel } from "../helpers/wheel-builder.js";
 
@@ -321,22 +319,13 @@ for (const dialect of DIALECTS) {
       const dir = mkdtempSync(join(tmpdir(), "audit-blocks-"));
       const local = ["--data", dir, ...(database.url ? ["--database", database.url] : [])];
       try {
-        const config = loadConfig({
-          env: {},
-          flags: {
-            host: "127.0.0.1",
-            port: 0,
-            logLevel: "silent",
-            shutdownGrace: 5,
-            intelSync: "",
-            upstream: up.simpleUrl,
-            data: dir,
-            database: database.url,
-            auditStorage: "batches",
-          },
+        const gw = await startTestGateway({
+          upstream: up.simpleUrl,
+          data: dir,
+          database: database.url,
+          auditStorage: "batches",
         });
-        const gateway = await createGateway(config, { logger: pino({ level: "silent" }) });
-        const url = await gateway.listen();
+        const { gateway, url } = gw;
         const db = gateway.services.db.db;
         try {
           for (let i = 0; i < 12; i++) await (await fetch(`${url}/simple/acme/`)).arrayBuffer();
@@ -428,7 +417,7 @@ for (const dialect of DIALECTS) {
             .where("first_seq", "=", newest.first_seq)
             .execute();
         } finally {
-          await gateway.close();
+          await gw.close();
         }
 
         const intact = await cli("audit", "verify", ...local);
