@@ -408,7 +408,7 @@ export class AuditRepository {
     for (;;) {
       const rows = await this.db
         .selectFrom("audit_blocks")
-        .select(["first_seq", "last_seq", "prev_hash", "hash", "body"])
+        .select(BLOCK_COLUMNS)
         .where("last_seq", ">", after)
         .orderBy("first_seq")
         .limit(pageSize)
@@ -455,9 +455,7 @@ export class AuditRepository {
     // first read takes two, and each further read twice as many as the last.
     let perRead = 2;
     for (;;) {
-      let s = this.db
-        .selectFrom("audit_blocks")
-        .select(["first_seq", "last_seq", "prev_hash", "hash", "body"]);
+      let s = this.db.selectFrom("audit_blocks").select(BLOCK_COLUMNS);
       if (q.afterSeq !== undefined) s = s.where("last_seq", ">", q.afterSeq);
       if (q.beforeSeq !== undefined) s = s.where("first_seq", "<", q.beforeSeq);
       if (q.since !== undefined) s = s.where("last_at", ">=", q.since);
@@ -713,6 +711,9 @@ function normalise(row: Record<(typeof AUDIT_COLUMNS)[number], unknown>): Chaine
   if (repeats_json !== null && repeats_json !== undefined) out.repeats_json = repeats_json;
   return out;
 }
+
+/** What a block's reads select (see storedBlock). */
+const BLOCK_COLUMNS = ["first_seq", "last_seq", "prev_hash", "hash", "body"] as const;
 
 /** Blocks a query reads at a time at most (see queryBlocks). */
 const MAX_BLOCKS_PER_READ = 64;

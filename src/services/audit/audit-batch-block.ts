@@ -28,6 +28,7 @@ const MAGIC = Buffer.from("PCB1");
 const WIDTH = AUDIT_FIELDS.length;
 const NULL = -1;
 const LITTLE_ENDIAN = endianness() === "LE";
+const STATUS = AUDIT_FIELDS.indexOf("status");
 
 /** What one stored block holds besides its body. */
 export interface AuditBlockHead {
@@ -121,6 +122,9 @@ export function decodeBlockBody(body: Uint8Array): EncodedAuditBatch {
   for (let r = 0; r < records; r++) {
     for (let k = 1; k < WIDTH; k++, o += width) {
       const v = width === 2 ? b.readUInt16LE(o) : b.readUInt32LE(o);
+      // Every cell naming a string names one the body holds.
+      if (v !== none && k !== STATUS && v >= strings.length)
+        throw new Error(`audit block body's record ${r} names a string it does not hold`);
       cells[r * WIDTH + k] = v === none ? NULL : v;
     }
   }
@@ -140,15 +144,6 @@ export function decodeBlockBody(body: Uint8Array): EncodedAuditBatch {
     }
   }
   if (o !== b.length) throw new Error("audit block body has bytes after its end");
-  // Every cell naming a string names one the body holds.
-  for (let c = 0; c < cells.length; c += WIDTH) {
-    for (let k = 1; k < WIDTH; k++) {
-      const v = cells[c + k]!;
-      if (k === STATUS || v === NULL) continue;
-      if (v >= strings.length)
-        throw new Error(`audit block body's record ${c / WIDTH} names a string it does not hold`);
-    }
-  }
   return batch;
 }
 
@@ -160,7 +155,7 @@ export function blockRecordCount(batch: EncodedAuditBatch): number {
 /**
  * The hash of a block: sha256 over its place in the chain (its first and last record, the hash
  * of the block or record before) and its body, so editing, removing or reordering any record, or
- * moving the block, breaks the chain from there on. One-shot `crypto.hash` where it exists.
+ * moving the block, breaks the chain from there on.
  */
 export function blockHash(firstSeq: number, lastSeq: number, prevHash: string, body: Uint8Array): string {
   return crypto
@@ -216,7 +211,7 @@ export function blockRecordsWhere(
     if (value === null) accepted.add(NULL);
     else {
       strings.forEach((v, i) => {
-        if (clampedField(field, storableText(v)) === value) accepted.add(i);
+        if (keyValue(field, v) === value) accepted.add(i);
       });
     }
     return { at: AUDIT_FIELDS.indexOf(field), accepted };
@@ -252,8 +247,6 @@ export function blockRecordsWhere(
   return inBlock(head, decodeStorableAuditBatch(part), rows);
 }
 
-const STATUS = AUDIT_FIELDS.indexOf("status");
-
 /** The fields a block is found by (AuditQuery's filters): one key row per distinct value. */
 export const BLOCK_KEY_FIELDS = ["action", "identity", "ip", "project", "sha256", "outcome"] as const;
 export type BlockKeyField = (typeof BLOCK_KEY_FIELDS)[number];
@@ -281,7 +274,7 @@ export function blockIndex(batch: EncodedAuditBatch): {
       // Only a missing identity is looked for (anonymous records); other missing values are not.
       if (i === NULL) {
         if (field === "identity") values.add(ANONYMOUS_KEY);
-      } else values.add(clampedField(field, storableText(strings[i]!)));
+      } else values.add(keyValue(field, strings[i]!));
     }
     for (const value of values) keys.push({ field, value });
   }
@@ -293,4 +286,9 @@ export function blockIndex(batch: EncodedAuditBatch): {
     if (at > lastAt) lastAt = at;
   }
   return { keys, firstAt, lastAt };
+}
+
+/** A key field's value as a decoded record holds it (storable, cut to width; see decodeStorableAuditBatch). */
+function keyValue(field: BlockKeyField, text: string): string {
+  return clampedField(field, storableText(text));
 }

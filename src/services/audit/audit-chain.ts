@@ -253,9 +253,7 @@ export class ChainVerifier {
     const expected = this.seq + 1;
     if (r.seq !== expected) {
       this.problem =
-        r.seq > expected
-          ? `record ${expected}${r.seq - 1 > expected ? `..${r.seq - 1}` : ""} missing (removed); the chain breaks before record ${r.seq}`
-          : `record ${r.seq} out of order after record ${this.seq}`;
+        r.seq > expected ? missing(expected, r.seq) : `record ${r.seq} out of order after record ${this.seq}`;
       return false;
     }
     if (r.prev_hash !== this.hash) {
@@ -289,7 +287,7 @@ export class ChainVerifier {
     if (block.firstSeq !== expected) {
       this.problem =
         block.firstSeq > expected
-          ? `record ${expected}${block.firstSeq - 1 > expected ? `..${block.firstSeq - 1}` : ""} missing (removed); the chain breaks before record ${block.firstSeq}`
+          ? missing(expected, block.firstSeq)
           : `${range}: out of order after record ${this.seq}`;
       return false;
     }
@@ -314,4 +312,9 @@ export class ChainVerifier {
     if (this.watch.has(block.lastSeq)) this.seen.set(block.lastSeq, block.hash);
     return true;
   }
+}
+
+/** The problem of a gap: records from `expected` up to the one before `next` are not there. */
+function missing(expected: number, next: number): string {
+  return `record ${expected}${next - 1 > expected ? `..${next - 1}` : ""} missing (removed); the chain breaks before record ${next}`;
 }
